@@ -1,0 +1,1002 @@
+"""JobManager: submits jobs to hardware interfaces, watches them, records everything.
+
+How it runs (and why it does not stall like exauq's):
+
+- Each interface has its own worker thread, the only thread that calls that interface,
+  so one slow or hanging interface never delays another and no interface is ever
+  called from two threads at once.
+- A worker's cycle: submits that are due (in one ``submit_jobs`` batch), cancels that
+  are due, then, once per polling interval, ONE ``get_job_statuses`` call for all its
+  jobs on the hardware. Retries wait for their due time; nothing sleeps in a cycle.
+- The log changes of a cycle are written in one transaction, then published as
+  events. A user's cancel is written to the log before any hardware is asked, and a
+  status learnt in the same moment never overwrites it.
+- Every hardware call and every strategy runs under its own ``try``: an exception
+  is handled for its job (retry, FAILED with the reason, or the real status) and the
+  loop goes on.
+"""
+
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Iterable, Sequence
+from typing import Any, Callable, Optional, Union
+
+from . import strategies as _s
+from .errors import (
+    InvalidJobStatusError,
+    LogLockedError,
+    SimulationsLogLookupError,
+    UnknownJobIdError,
+)
+from .events import Event, EventBus, InterfaceHealthEvent, JobEvent
+from .hardware import HEALTH_DEGRADED, HEALTH_OK, HardwareInterface, InterfaceHealth
+from .ids import JobIDGenerator
+from .log import SimulationsLog
+from .records import UNSET, LogChange
+from .types import (
+    RESUBMITTABLE_STATUSES,
+    TERMINAL_STATUSES,
+    Input,
+    Job,
+    JobId,
+    JobStatus,
+    MultiLevel,
+)
+
+logger = logging.getLogger("simjobs")
+JobIdLike = Union[str, int, JobId]
+
+
+@dataclasses.dataclass(eq=False)
+class _JobState:
+    """What the manager knows about one job it monitors."""
+
+    job: Job
+    status: JobStatus
+    on_hardware: bool  # the interface has (or may have) received the job
+    needs_reconcile: bool = False  # resumed as pending submit: ask the hardware first
+    attempts: int = 0
+    due: float = 0.0
+    cancel_requested: bool = False
+    cancel_attempts: int = 0
+    cancel_due: float = 0.0
+    output_attempts: int = 0
+
+
+@dataclasses.dataclass
+class CancelResult:
+    """What :meth:`JobManager.cancel_many` did: jobs now pending cancel, and the ids
+    skipped because the job had already ended (with that status)."""
+
+    cancelled: list[Job]
+    skipped: dict[JobId, JobStatus]
+
+
+class _Worker(threading.Thread):
+    """Drives one interface: the only thread that ever calls it."""
+
+    def __init__(self, manager: "JobManager", interface: HardwareInterface):
+        super().__init__(name=f"simjobs-{interface.name}", daemon=True)
+        self.manager = manager
+        self.interface = interface
+        self.jobs: dict[JobId, _JobState] = {}
+        self.wake = threading.Event()
+        self.next_poll = 0.0
+        self.busy_call: Optional[str] = None
+        self.busy_since = 0.0
+        self.last_error: Optional[str] = None
+        self.last_poll_seconds: Optional[float] = None
+        self.last_poll_time: Optional[float] = None
+        self.health = InterfaceHealth()
+        self.pending: list[LogChange] = []  # changes of the cycle under way
+
+    def run(self) -> None:
+        manager = self.manager
+        while not manager._stop.is_set():
+            try:
+                self.cycle()
+            except Exception:  # noqa: BLE001 - the loop must outlive any bug
+                logger.exception("simjobs: cycle of interface %s failed", self.interface.name)
+            timeout = self.next_wait()
+            self.wake.wait(timeout)
+            self.wake.clear()
+
+    def next_wait(self) -> Optional[float]:
+        with self.manager._lock:
+            states = list(self.jobs.values())
+        if not states and not self.pending:
+            return None  # nothing to do until a job arrives (wake)
+        now = time.monotonic()
+        due = [self.next_poll] if any(s.on_hardware for s in states) else []
+        due += [s.due for s in states if s.status is JobStatus.PENDING_SUBMIT and not s.on_hardware]
+        due += [s.cancel_due for s in states if s.cancel_requested]
+        if self.pending:
+            due.append(now + 1.0)  # retry a log write that failed
+        return max(0.0, min(due) - now) if due else None
+
+    def cycle(self) -> None:
+        manager = self.manager
+        now = time.monotonic()
+        with manager._lock:
+            states = list(self.jobs.values())
+        reconcile = [s for s in states if s.needs_reconcile]
+        if reconcile:
+            self.reconcile(reconcile)
+        for s in states:
+            if s.cancel_requested and s.cancel_due <= now and s.job.id in self.jobs:
+                self.guard(s.job, _s.PendingCancelJobStrategy.handle, s.job, manager)
+        submits = [
+            s for s in states
+            if s.status is JobStatus.PENDING_SUBMIT and not s.on_hardware
+            and not s.cancel_requested and not s.needs_reconcile and s.due <= now
+        ]
+        if submits:
+            self.submit(submits)
+        if now >= self.next_poll:
+            self.poll()
+        self.flush()
+
+    def guard(self, job: Job, fn: Callable, *args) -> None:
+        try:
+            fn(*args)
+        except Exception:  # noqa: BLE001 - one job's trouble is that job's alone
+            logger.exception("simjobs: handling job %s failed", job.id)
+
+    def reconcile(self, states: list[_JobState]) -> None:
+        ids = [s.job.id for s in states]
+        try:
+            found = set(self.manager._call(self.interface, "find_jobs", ids))
+        except Exception as exc:  # noqa: BLE001
+            logger.warning("simjobs: %s could not say which jobs it holds: %s", self.interface.name, exc)
+            found = set()
+        for s in states:
+            s.needs_reconcile = False
+            if s.job.id in found:
+                s.on_hardware = True
+                self.manager._record(s.job, JobStatus.SUBMITTED)
+
+    def submit(self, states: list[_JobState]) -> None:
+        jobs = [s.job for s in states]
+        try:
+            outcomes = self.manager._call(self.interface, "submit_jobs", jobs)
+        except Exception as exc:  # noqa: BLE001 - the whole batch failed
+            outcomes = {job.id: exc for job in jobs}
+        for job in jobs:
+            self.guard(job, _s.PendingSubmitJobStrategy.record_outcome,
+                       job, self.manager, outcomes.get(job.id))
+
+    def poll(self) -> None:
+        manager = self.manager
+        started = time.monotonic()
+        self.next_poll = started + manager._polling_interval
+        with manager._lock:
+            states = [s for s in self.jobs.values() if s.on_hardware and not s.cancel_requested]
+        if not states:
+            return
+        try:
+            statuses = manager._call(self.interface, "get_job_statuses", [s.job.id for s in states])
+        except Exception as exc:  # noqa: BLE001 - jobs keep their last known status
+            self.last_error = _s._one_line(exc)
+            manager._update_health(self)
+            return
+        self.last_error = None
+        self.last_poll_seconds = time.monotonic() - started
+        self.last_poll_time = time.time()
+        manager._update_health(self)
+        for s in states:
+            status = statuses.get(s.job.id)
+            if status is not None:
+                self.guard(s.job, manager._handle_job, s.job, status)
+
+    def flush(self) -> None:
+        if self.pending:
+            changes, self.pending = self.pending, []
+            try:
+                self.manager._apply(changes)
+            except Exception:  # noqa: BLE001 - keep them and write them next cycle
+                logger.exception("simjobs: writing the log failed; will retry")
+                self.pending = changes + self.pending
+
+
+class JobManager:
+    """Submits simulator inputs to hardware interfaces and tracks them to the end.
+
+    Parameters
+    ----------
+    simulations_log : SimulationsLog
+        Where every job is recorded (written before any hardware is asked to act).
+    interfaces : list[HardwareInterface]
+        The hardware; each serves one level and has a unique name.
+    polling_interval : float, optional
+        Seconds between two status polls of an interface, by default 10.
+    wait_for_pending : bool, optional
+        Block in the constructor until every job resumed from the log has ended, by
+        default False.
+
+    Raises
+    ------
+    TypeError
+        If an interface is not a HardwareInterface.
+    ValueError
+        If an interface has no name, or two share a name.
+    LogLockedError
+        If another process (or another JobManager) manages the log.
+
+    Notes
+    -----
+    At construction every job of the log that has not ended is resumed: a job the
+    hardware already holds is not submitted again. Worker threads are daemons:
+    forgetting :meth:`shutdown` never hangs the interpreter at exit.
+
+    Examples
+    --------
+    >>> manager = JobManager(log, [interface], polling_interval=1)
+    >>> job = manager.submit(Input(0.0, 1.0))
+    >>> manager.wait_until_done()
+    >>> manager.shutdown()
+    """
+
+    #: Seconds a hardware call may take before the interface is reported degraded.
+    call_timeout: float = 60.0
+
+    def __init__(
+        self,
+        simulations_log: SimulationsLog,
+        interfaces: list[HardwareInterface],
+        polling_interval: float = 10,
+        wait_for_pending: bool = False,
+    ):
+        self._validate_interfaces(interfaces)
+        if not isinstance(polling_interval, (int, float)) or polling_interval < 0:
+            raise ValueError(
+                f"polling_interval must be a number of seconds >= 0, not {polling_interval!r}"
+            )
+        self._simulations_log = simulations_log
+        self._polling_interval = float(polling_interval)
+        self._interfaces = self._init_multi_level_interfaces(interfaces)
+        self._name_index = {i.name: i for i in interfaces}
+        self._lock = threading.RLock()
+        self._done = threading.Condition(self._lock)
+        self._stop = threading.Event()
+        self._events = EventBus()
+        self._id_generator = JobIDGenerator()
+        self._job_strategies = self._init_job_strategies()
+        self._active: dict[JobId, _JobState] = {}
+        self._local = threading.local()
+        self._workers = {i.name: _Worker(self, i) for i in interfaces}
+        self._housekeeper: Optional[threading.Thread] = None
+        self._idle_checkpointed = True
+
+        _claim_log(simulations_log, self)
+        try:
+            last = simulations_log.max_job_id()
+            if last is not None:
+                self._id_generator.advance_past(last)
+            resumed = self._resume_jobs()
+        except BaseException:
+            _release_log(simulations_log, self)
+            raise
+        _live_managers.add(self)
+        self._start_threads()
+        self.monitor(resumed)
+        if wait_for_pending:
+            self.wait_until_done()
+
+    # ---- exauq's API --------------------------------------------------------------
+
+    @property
+    def simulations_log(self) -> SimulationsLog:
+        """(Read-only) The simulations log of this manager."""
+        return self._simulations_log
+
+    @property
+    def interface_job_counts(self) -> dict[str, int]:
+        """How many jobs each interface has under monitoring (by interface name)."""
+        with self._lock:
+            return {name: len(w.jobs) for name, w in self._workers.items()}
+
+    def submit(self, x: Input, level: int = 1) -> Job:
+        """Submit one simulator input as a job at ``level``.
+
+        The job is recorded as PENDING_SUBMIT on the least-loaded interface of the
+        level, then submitted by that interface's worker.
+
+        Parameters
+        ----------
+        x : Input
+            The simulator input.
+        level : int, optional
+            The level to run it at, by default 1.
+
+        Returns
+        -------
+        Job
+            The new job.
+
+        Raises
+        ------
+        ValueError
+            If no interface serves ``level``, or ``x`` has the wrong dimension.
+        """
+        return self.submit_many([x], level)[0]
+
+    def cancel(self, job_id: JobIdLike) -> Job:
+        """Cancel a job that has not ended (ids may be given as JobId, str or int).
+
+        The log says PENDING_CANCEL at once; the job becomes CANCELLED when its
+        hardware confirms (or keeps its real status if it ended first).
+
+        Returns
+        -------
+        Job
+            The job being cancelled.
+
+        Raises
+        ------
+        UnknownJobIdError
+            If no job has this id (``unknown_ids`` holds it).
+        InvalidJobStatusError
+            If the job has already ended (``status`` holds its status).
+        """
+        result = self.cancel_many([job_id])
+        if result.skipped:
+            status = next(iter(result.skipped.values()))
+            raise InvalidJobStatusError(
+                f"Cannot cancel 'job' with terminal status {status}.", status=status
+            )
+        return result.cancelled[0]
+
+    def monitor(self, jobs: Sequence[Job]) -> None:
+        """Start (or keep) monitoring ``jobs`` until each reaches a terminal status."""
+        with self._lock:
+            for job in jobs:
+                if job.id in self._active:
+                    continue
+                worker = self._workers.get(job.interface_name)
+                if worker is None:
+                    raise ValueError(f"No interface found with name '{job.interface_name}'.")
+                try:
+                    status = self._simulations_log.get_job_status(job.id)
+                except SimulationsLogLookupError:
+                    status = JobStatus.PENDING_SUBMIT
+                if status in TERMINAL_STATUSES:
+                    continue
+                state = _JobState(
+                    job=job, status=status,
+                    on_hardware=status is not JobStatus.PENDING_SUBMIT,
+                    needs_reconcile=status is JobStatus.PENDING_SUBMIT,
+                    cancel_requested=status is JobStatus.PENDING_CANCEL,
+                )
+                self._active[job.id] = state
+                worker.jobs[job.id] = state
+                worker.wake.set()
+            self._idle_checkpointed = False
+
+    def get_interface(self, interface_name: str) -> HardwareInterface:
+        """The interface with this name.
+
+        Raises
+        ------
+        ValueError
+            If there is none.
+        """
+        if interface_name in self._name_index:
+            return self._name_index[interface_name]
+        raise ValueError(f"No interface found with name '{interface_name}'.")
+
+    def remove_job(self, job: Job) -> None:
+        """Stop monitoring ``job`` (its log record stays as it is)."""
+        with self._lock:
+            state = self._active.pop(job.id, None)
+            if state is not None:
+                self._workers[state.job.interface_name].jobs.pop(job.id, None)
+                self._done.notify_all()
+
+    def shutdown(self, timeout: Optional[float] = 10.0) -> None:
+        """Stop monitoring and release the log and the interfaces.
+
+        Jobs that have not ended are left as they are, on the hardware and in the log;
+        a new JobManager on the same log resumes them. Safe to call twice.
+
+        Parameters
+        ----------
+        timeout : float, optional
+            (simjobs) Seconds to wait for each worker to finish its current hardware
+            call; a worker stuck in a hanging call is abandoned (it is a daemon).
+        """
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        for worker in self._workers.values():
+            worker.wake.set()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for worker in self._workers.values():
+            if worker.is_alive():
+                worker.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        for worker in self._workers.values():
+            if not worker.is_alive():
+                worker.flush()  # anything the last cycle left
+        if self._housekeeper is not None:
+            self._housekeeper.join(timeout=5)
+        self._events.wait_idle(timeout=5)
+        self._events.close()
+        for interface in self._name_index.values():
+            try:
+                interface.close()
+            except Exception:  # noqa: BLE001
+                logger.exception("simjobs: closing interface %s failed", interface.name)
+        try:
+            self._simulations_log.checkpoint()
+        finally:
+            _release_log(self._simulations_log, self)
+            _live_managers.discard(self)
+
+    # ---- simjobs additions --------------------------------------------------------
+
+    @property
+    def interfaces(self) -> list[HardwareInterface]:
+        """The interfaces, in the order given."""
+        return list(self._name_index.values())
+
+    @property
+    def levels(self) -> tuple[int, ...]:
+        """The levels that have at least one interface."""
+        return self._interfaces.levels
+
+    @property
+    def polling_interval(self) -> float:
+        return self._polling_interval
+
+    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        """Call ``callback(event)`` for every job status change (JobEvent) and interface
+        health change (InterfaceHealthEvent).
+
+        Callbacks run on the manager's event thread, in order, never on a worker:
+        a slow callback delays later events but never the monitoring. Returns a
+        function that unsubscribes.
+        """
+        return self._events.subscribe(callback)
+
+    def submit_many(self, inputs: Iterable[Input], level: int = 1) -> list[Job]:
+        """Submit many inputs at ``level`` in one log transaction.
+
+        Jobs are spread over the level's interfaces, least loaded first.
+
+        Raises
+        ------
+        ValueError
+            If no interface serves ``level``, or any input is invalid (nothing is
+            submitted then).
+        """
+        if not isinstance(level, int) or isinstance(level, bool):
+            raise TypeError(f"Expected 'level' to be an int, but received {level!r}.")
+        inputs = [x if isinstance(x, Input) else Input(*x) for x in inputs]
+        if not inputs:
+            return []
+        now = time.time()
+        with self._lock:
+            self._check_running()
+            candidates = self._interfaces.get(level)
+            if not candidates:
+                raise ValueError(f"No interfaces found for level {level}")
+            dim = self._simulations_log.input_dim
+            for x in inputs:
+                if len(x) != dim:
+                    raise ValueError(
+                        f"Expected input 'x' to have {dim} coordinates, but got {len(x)} instead."
+                    )
+            ids = self._id_generator.generate_ids(len(inputs))
+            names = self._assign(candidates, len(inputs))
+            jobs = [Job(i, x, level, n) for i, x, n in zip(ids, inputs, names)]
+            self._simulations_log.add_new_records(
+                [(j.data, j.id, JobStatus.PENDING_SUBMIT, level, j.interface_name) for j in jobs],
+                now=now,
+            )
+            self._add_states(jobs)
+        self._events.publish(
+            [JobEvent(j.id, None, JobStatus.PENDING_SUBMIT, level, j.interface_name, None, now)
+             for j in jobs]
+        )
+        return jobs
+
+    def cancel_many(self, job_ids: Iterable[JobIdLike]) -> CancelResult:
+        """Cancel many jobs; jobs that have already ended are skipped (and reported).
+
+        Raises
+        ------
+        UnknownJobIdError
+            If any id names no job (nothing is cancelled; ``unknown_ids`` lists them).
+        """
+        now = time.time()
+        with self._lock:
+            self._check_running()
+            keys, unknown = [], []
+            for raw in job_ids:
+                try:
+                    key = JobId(raw)
+                except ValueError:
+                    unknown.append(raw)
+                    continue
+                if key in self._active or key in self._simulations_log:
+                    keys.append(key)
+                else:
+                    unknown.append(key)
+            if unknown:
+                raise UnknownJobIdError(
+                    "Could not cancel job with ID "
+                    f"{', '.join(str(u) for u in unknown)}: no such job exists.",
+                    unknown_ids=unknown,
+                )
+            result = CancelResult([], {})
+            changes, events = [], []
+            for key in dict.fromkeys(keys):
+                state = self._active.get(key)
+                if state is None:
+                    record = self._simulations_log.get_record(key)
+                    if record.status in TERMINAL_STATUSES:
+                        result.skipped[key] = record.status
+                        continue
+                    # Not monitored and not ended: its interface or level is not
+                    # configured here, so it can never be submitted; end it now.
+                    if record.status is JobStatus.PENDING_SUBMIT:
+                        changes.append(LogChange(str(key), now, status=JobStatus.CANCELLED,
+                                                 reason="cancelled before it was submitted"))
+                        events.append(JobEvent(key, record.status, JobStatus.CANCELLED, record.level,
+                                               record.interface_name or None, None, now))
+                        result.cancelled.append(record.to_job())
+                        continue
+                    raise InvalidJobStatusError(
+                        f"Cannot cancel job {key}: it runs on interface "
+                        f"'{record.interface_name}', which this manager does not have; "
+                        "add that interface to the configuration first",
+                        status=record.status,
+                    )
+                result.cancelled.append(state.job)
+                if state.cancel_requested:
+                    continue
+                state.cancel_requested = True
+                state.cancel_attempts = 0
+                state.cancel_due = 0.0
+                changes.append(LogChange(str(key), now, status=JobStatus.PENDING_CANCEL))
+                events.append(JobEvent(key, state.status, JobStatus.PENDING_CANCEL,
+                                       state.job.level, state.job.interface_name, None, now))
+                state.status = JobStatus.PENDING_CANCEL
+            # The cancel reaches the log before any hardware hears of it.
+            self._simulations_log.apply_changes(changes)
+            for job in result.cancelled:
+                worker = self._workers.get(job.interface_name)
+                if worker is not None:
+                    worker.wake.set()
+        self._events.publish(events)
+        return result
+
+    def resubmit(self, job_ids: Iterable[JobIdLike]) -> list[Job]:
+        """Submit failed, failed-submit or cancelled jobs again, each as a new job at
+        its own level. The old record stays and is linked to the new one.
+
+        Returns
+        -------
+        list[Job]
+            The new jobs, in the order of ``job_ids``.
+
+        Raises
+        ------
+        UnknownJobIdError
+            If any id names no job.
+        InvalidJobStatusError
+            If any job is not failed, failed-submit or cancelled (nothing is resubmitted).
+        ValueError
+            If no interface serves a job's level.
+        """
+        log = self._simulations_log
+        now = time.time()
+        with self._lock:
+            self._check_running()
+            wanted = list(dict.fromkeys(str(j) for j in job_ids))
+            unknown = [j for j in wanted if j not in log]
+            if unknown:
+                raise UnknownJobIdError(
+                    f"Could not resubmit job with ID {', '.join(unknown)}: no such job exists.",
+                    unknown_ids=[_maybe_job_id(u) for u in unknown],
+                )
+            records = [log.get_record(j) for j in wanted]
+            for r in records:
+                if r.status not in RESUBMITTABLE_STATUSES:
+                    raise InvalidJobStatusError(
+                        f"Cannot resubmit job {r.job_id} with status {r.status.value}: only "
+                        "failed, failed-submit or cancelled jobs can be resubmitted",
+                        status=r.status,
+                    )
+                if not self._interfaces.get(r.level):
+                    raise ValueError(f"No interfaces found for level {r.level}")
+            ids = self._id_generator.generate_ids(len(records))
+            names: dict[int, list[str]] = {}
+            for level in {r.level for r in records}:
+                count = sum(1 for r in records if r.level == level)
+                names[level] = self._assign(self._interfaces[level], count)
+            jobs = [Job(new_id, r.input, r.level, names[r.level].pop(0))
+                    for new_id, r in zip(ids, records)]
+            log.add_new_records(
+                [(j.data, j.id, JobStatus.PENDING_SUBMIT, j.level, j.interface_name, r.job_id)
+                 for j, r in zip(jobs, records)],
+                now=now,
+            )
+            log.apply_changes(
+                [LogChange(r.job_id, now, resubmitted_as=str(j.id)) for j, r in zip(jobs, records)]
+            )
+            self._add_states(jobs)
+        self._events.publish(
+            [JobEvent(j.id, None, JobStatus.PENDING_SUBMIT, j.level, j.interface_name, None, now)
+             for j in jobs]
+        )
+        return jobs
+
+    def wait_until_done(self, timeout: Optional[float] = None) -> bool:
+        """Block until no job is being monitored; False if ``timeout`` ran out first."""
+        with self._done:
+            ok = self._done.wait_for(lambda: not self._active or self._stop.is_set(), timeout)
+        self._events.wait_idle(timeout=5)
+        return ok
+
+    def wait_until_submitted(self, job_ids: Iterable[JobIdLike], timeout: Optional[float] = None) -> bool:
+        """Block until none of ``job_ids`` is still pending submission."""
+        keys = [JobId(j) for j in job_ids]
+
+        def submitted() -> bool:
+            return all(
+                (s := self._active.get(k)) is None or s.on_hardware or s.cancel_requested
+                for k in keys
+            )
+
+        with self._done:
+            return self._done.wait_for(lambda: submitted() or self._stop.is_set(), timeout)
+
+    def active_jobs(self) -> list[tuple[Job, JobStatus]]:
+        """The monitored jobs with their last known status."""
+        with self._lock:
+            return [(s.job, s.status) for s in self._active.values()]
+
+    def interface_health(self) -> dict[str, InterfaceHealth]:
+        """Each interface's health as the manager sees it."""
+        with self._lock:
+            return {name: w.health for name, w in self._workers.items()}
+
+    def interface_stats(self) -> dict[str, dict[str, Any]]:
+        """Per interface: level, kind, capacity, jobs by status, health, last poll."""
+        out = {}
+        with self._lock:
+            for name, w in self._workers.items():
+                counts: dict[str, int] = {}
+                for s in w.jobs.values():
+                    counts[s.status.value] = counts.get(s.status.value, 0) + 1
+                desc = {}
+                try:
+                    desc = w.interface.describe()
+                except Exception:  # noqa: BLE001
+                    pass
+                out[name] = {
+                    "name": name, "level": w.interface.level,
+                    "kind": desc.get("kind", w.interface.kind), "host": desc.get("host", ""),
+                    "max_jobs": desc.get("max_jobs", w.interface.max_jobs),
+                    "active": len(w.jobs), "by_status": counts,
+                    "health": w.health.state, "health_message": w.health.message,
+                    "health_since": w.health.since,
+                    "last_poll_seconds": w.last_poll_seconds, "last_poll_time": w.last_poll_time,
+                }
+        return out
+
+    # ---- internals used by the strategies ------------------------------------------
+
+    def _state(self, job: Job) -> _JobState:
+        state = self._active.get(job.id)
+        if state is None:  # a strategy called directly on a job that is not monitored
+            state = _JobState(job=job, status=self._simulations_log.get_job_status(job.id),
+                              on_hardware=True)
+        return state
+
+    def _handle_job(self, job: Job, status: JobStatus) -> None:
+        """Run the strategy for a status the hardware reported for ``job``."""
+        state = self._active.get(job.id)
+        if state is not None and state.status is JobStatus.FAILED_CANCEL \
+                and status not in TERMINAL_STATUSES:
+            return  # keep "Failed cancel" visible until the job really ends
+        strategy = self._job_strategies.get(status)
+        if strategy is not None:
+            strategy.handle(job, self)
+
+    def _call(self, interface: HardwareInterface, method: str, *args):
+        """Call a hardware method, noting it so a hanging call can be reported."""
+        worker = self._workers.get(interface.name)
+        if worker is None or threading.current_thread() is not worker:
+            return _call_interface(interface, method, args)
+        worker.busy_call, worker.busy_since = method, time.monotonic()
+        try:
+            return _call_interface(interface, method, args)
+        finally:
+            worker.busy_call = None
+
+    def _record(self, job: Job, status: Optional[JobStatus], *, output: Any = UNSET,
+                reason: Any = UNSET) -> None:
+        """Note a change for ``job``: gathered per cycle inside a worker, else applied now."""
+        change = LogChange(str(job.id), time.time(),
+                           status=UNSET if status is None else status, output=output, reason=reason)
+        worker = threading.current_thread()
+        if isinstance(worker, _Worker) and worker.manager is self:
+            worker.pending.append(change)
+        else:
+            self._apply([change])
+
+    def _apply(self, changes: list[LogChange]) -> None:
+        """Write a batch of changes in one transaction and publish their events.
+
+        A status learnt from the hardware never overwrites a cancel the user asked
+        for meanwhile: for a job pending cancel only terminal statuses are kept.
+        """
+        events: list[Event] = []
+        with self._lock:
+            kept: list[LogChange] = []
+            old_status: dict[str, JobStatus] = {}
+            for change in changes:
+                state = self._active.get(JobId(change.job_id))
+                if state is None:
+                    # Not monitored (a strategy called directly, or a late word on a job
+                    # already ended): never overwrite a terminal status.
+                    try:
+                        record = self._simulations_log.get_record(change.job_id)
+                    except SimulationsLogLookupError:
+                        continue
+                    if record.status in TERMINAL_STATUSES:
+                        continue
+                    old_status[change.job_id] = record.status
+                    kept.append(change)
+                    continue
+                new = change.status
+                if new is not UNSET:
+                    if state.cancel_requested and new not in TERMINAL_STATUSES \
+                            and new is not JobStatus.FAILED_CANCEL:
+                        change.status = new = UNSET
+                    elif new is state.status:
+                        change.status = new = UNSET
+                if new is UNSET and change.output is UNSET and change.reason is UNSET:
+                    continue
+                kept.append(change)
+            if not kept:
+                return
+            self._simulations_log.apply_changes(kept)
+            for change in kept:
+                if change.status is UNSET:
+                    continue
+                state = self._active.get(JobId(change.job_id))
+                if state is None:
+                    record = self._simulations_log.get_record(change.job_id)
+                    old, job = old_status[change.job_id], record.to_job()
+                else:
+                    old, state.status = state.status, change.status
+                    job = state.job
+                events.append(JobEvent(
+                    job.id, old, change.status, job.level, job.interface_name,
+                    None if change.output is UNSET else change.output, change.time,
+                    None if change.reason is UNSET else change.reason,
+                ))
+                if change.status in TERMINAL_STATUSES:
+                    self.remove_job(job)
+            if not self._active:
+                self._done.notify_all()
+        self._events.publish(events)
+
+    def _update_health(self, worker: _Worker) -> None:
+        """Combine the interface's own health with what its calls show; publish changes."""
+        try:
+            own = worker.interface.health
+        except Exception as exc:  # noqa: BLE001
+            own = InterfaceHealth(HEALTH_DEGRADED, message=_s._one_line(exc))
+        if not own.ok:
+            state, message = own.state, own.message
+        elif worker.last_error is not None:
+            state, message = HEALTH_DEGRADED, worker.last_error
+        elif worker.busy_call is not None and \
+                time.monotonic() - worker.busy_since > self.call_timeout:
+            state = HEALTH_DEGRADED
+            message = (f"{worker.busy_call} has not returned for "
+                       f"{time.monotonic() - worker.busy_since:.0f} s")
+        else:
+            state, message = HEALTH_OK, ""
+        old = worker.health
+        if state == old.state and message == old.message:
+            return
+        worker.health = InterfaceHealth(state, old.since if state == old.state else time.time(), message)
+        if state != old.state or message != old.message:
+            self._events.publish([InterfaceHealthEvent(
+                worker.interface.name, old.state, state, message, time.time())])
+
+    # ---- setup and helpers --------------------------------------------------------
+
+    @staticmethod
+    def _validate_interfaces(interfaces: Sequence[HardwareInterface]) -> None:
+        if isinstance(interfaces, HardwareInterface) or not all(
+            isinstance(i, HardwareInterface) for i in interfaces
+        ):
+            raise TypeError(
+                "Expected 'interfaces' to be a sequence of HardwareInterface instances, "
+                f"but received {type(interfaces)} instead."
+            )
+        names = [i.name for i in interfaces]
+        if any(name is None for name in names):
+            raise ValueError("Interface name not set.")
+        if len(names) != len(set(names)):
+            raise ValueError("Each interface must have a unique name.")
+
+    @staticmethod
+    def _init_multi_level_interfaces(
+        interfaces: Sequence[HardwareInterface],
+    ) -> MultiLevel[list[HardwareInterface]]:
+        by_level: dict[int, list[HardwareInterface]] = {}
+        for interface in interfaces:
+            by_level.setdefault(interface.level, []).append(interface)
+        return MultiLevel(dict(sorted(by_level.items())))
+
+    @staticmethod
+    def _init_job_strategies() -> dict[JobStatus, _s.JobStrategy]:
+        return {
+            JobStatus.COMPLETED: _s.CompletedJobStrategy(),
+            JobStatus.FAILED: _s.FailedJobStrategy(),
+            JobStatus.RUNNING: _s.RunningJobStrategy(),
+            JobStatus.SUBMITTED: _s.SubmittedJobStrategy(),
+            JobStatus.PENDING_SUBMIT: _s.PendingSubmitJobStrategy(),
+            JobStatus.PENDING_CANCEL: _s.PendingCancelJobStrategy(),
+            JobStatus.FAILED_SUBMIT: _s.FailedSubmitJobStrategy(),
+            JobStatus.CANCELLED: _s.CancelledJobStrategy(),
+        }
+
+    def _check_running(self) -> None:
+        if self._stop.is_set():
+            raise RuntimeError("this JobManager has been shut down; create a new one")
+
+    def _assign(self, candidates: list[HardwareInterface], n: int) -> list[str]:
+        """Pick the least-loaded interface for each of ``n`` new jobs.
+
+        Load is jobs per slot when every candidate states its capacity (max_jobs),
+        else plain job counts as in exauq; ties go to the first listed."""
+        counts = {i.name: len(self._workers[i.name].jobs) for i in candidates}
+        caps = {i.name: i.max_jobs for i in candidates}
+        use_caps = all(isinstance(c, int) and c > 0 for c in caps.values())
+        names = []
+        for _ in range(n):
+            best = min(candidates, key=lambda i: counts[i.name] / caps[i.name] if use_caps
+                       else counts[i.name]).name
+            counts[best] += 1
+            names.append(best)
+        return names
+
+    def _add_states(self, jobs: list[Job]) -> None:
+        for job in jobs:
+            state = _JobState(job=job, status=JobStatus.PENDING_SUBMIT, on_hardware=False)
+            self._active[job.id] = state
+            self._workers[job.interface_name].jobs[job.id] = state
+        self._idle_checkpointed = False
+        for name in {j.interface_name for j in jobs}:
+            self._workers[name].wake.set()
+
+    def _resume_jobs(self) -> list[Job]:
+        """The log's unfinished jobs that this manager can monitor.
+
+        A pending job with no interface (exauq's default record) is given the least
+        loaded interface of its level. A job whose level or interface is not
+        configured stays in the log untouched, with a warning."""
+        log = self._simulations_log
+        resumed, changes = [], []
+        now = time.time()
+        for job in log.get_non_terminated_jobs():
+            name = job.interface_name
+            if name in self._name_index:
+                resumed.append(job)
+                continue
+            status = log.get_job_status(job.id)
+            candidates = self._interfaces.get(job.level)
+            if not name and status is JobStatus.PENDING_SUBMIT and candidates:
+                (name,) = self._assign(candidates, 1)
+                changes.append(LogChange(str(job.id), now, interface_name=name))
+                resumed.append(Job(job.id, job.data, job.level, name))
+                continue
+            where = f"interface '{name}'" if name else f"level {job.level}"
+            logger.warning(
+                "simjobs: job %s (%s) is not resumed: no %s is configured; "
+                "add one to resume it", job.id, status.value, where,
+            )
+        if changes:
+            log.apply_changes(changes)
+        return resumed
+
+    def _start_threads(self) -> None:
+        for worker in self._workers.values():
+            worker.start()
+        self._housekeeper = threading.Thread(
+            target=self._housekeep, name="simjobs-housekeeper", daemon=True
+        )
+        self._housekeeper.start()
+
+    def _housekeep(self) -> None:
+        """Report hanging calls, serve requests handed over by other processes, and
+        fold the log's journal into its main file when the manager goes idle."""
+        from .control import serve_requests
+
+        while not self._stop.wait(0.2):
+            try:
+                for worker in self._workers.values():
+                    if worker.busy_call is not None or not worker.health.ok:
+                        self._update_health(worker)
+                serve_requests(self)
+                with self._lock:
+                    idle = not self._active and not self._idle_checkpointed
+                    if idle:
+                        self._idle_checkpointed = True
+                if idle:
+                    self._simulations_log.checkpoint()
+            except Exception:  # noqa: BLE001
+                logger.exception("simjobs: housekeeping failed")
+
+
+def _call_interface(interface: HardwareInterface, method: str, args: tuple):
+    if method == "submit_jobs":
+        submit_jobs = getattr(interface, "submit_jobs", None)
+        if submit_jobs is not None:
+            return submit_jobs(*args)
+        outcomes = {}
+        for job in args[0]:
+            try:
+                interface.submit_job(job)
+                outcomes[job.id] = None
+            except Exception as exc:  # noqa: BLE001
+                outcomes[job.id] = exc
+        return outcomes
+    return getattr(interface, method)(*args)
+
+
+def _maybe_job_id(value: Any) -> Any:
+    try:
+        return JobId(value)
+    except ValueError:
+        return value
+
+
+# One JobManager per log object; the log's writer lock covers other processes.
+_log_owners: "weakref.WeakKeyDictionary[SimulationsLog, JobManager]" = weakref.WeakKeyDictionary()
+_owners_lock = threading.Lock()
+_live_managers: "weakref.WeakSet[JobManager]" = weakref.WeakSet()
+
+
+def _claim_log(log: SimulationsLog, manager: JobManager) -> None:
+    with _owners_lock:
+        if not log.is_writer:
+            log._require_writer()  # raises LogLockedError naming the holder
+        owner = _log_owners.get(log)
+        if owner is not None and owner is not manager and not owner._stop.is_set():
+            raise LogLockedError(
+                f"{log.path} is already managed by another JobManager in this process; "
+                "shut that one down first"
+            )
+        _log_owners[log] = manager
+
+
+def _release_log(log: SimulationsLog, manager: JobManager) -> None:
+    with _owners_lock:
+        if _log_owners.get(log) is manager:
+            del _log_owners[log]
+
+
+@atexit.register
+def _stop_live_managers() -> None:
+    # Runs before the logs are closed (atexit is last-in first-out): stop writing first.
+    for manager in list(_live_managers):
+        manager._stop.set()
+        for worker in manager._workers.values():
+            worker.wake.set()
+    for manager in list(_live_managers):
+        for worker in manager._workers.values():
+            worker.join(timeout=2)

@@ -1,0 +1,1 @@
+"""A demo simulator and config, to try simjobs without a simulator of your own."""

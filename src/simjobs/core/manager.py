@@ -131,6 +131,7 @@ class _Worker(threading.Thread):
         for s in states:
             if s.cancel_requested and s.cancel_due <= now and s.job.id in self.jobs:
                 self.guard(s.job, _s.PendingCancelJobStrategy.handle, s.job, manager)
+        self.flush()  # each phase's changes reach the log before the next hardware call
         submits = [
             s for s in states
             if s.status is JobStatus.PENDING_SUBMIT and not s.on_hardware
@@ -138,6 +139,7 @@ class _Worker(threading.Thread):
         ]
         if submits:
             self.submit(submits)
+            self.flush()
         if now >= self.next_poll:
             self.poll()
         self.flush()
@@ -174,11 +176,11 @@ class _Worker(threading.Thread):
     def poll(self) -> None:
         manager = self.manager
         started = time.monotonic()
-        self.next_poll = started + manager._polling_interval
         with manager._lock:
             states = [s for s in self.jobs.values() if s.on_hardware and not s.cancel_requested]
         if not states:
-            return
+            return  # the first job to arrive is polled at once, not an interval later
+        self.next_poll = started + manager._polling_interval
         try:
             statuses = manager._call(self.interface, "get_job_statuses", [s.job.id for s in states])
         except Exception as exc:  # noqa: BLE001 - jobs keep their last known status
@@ -761,7 +763,9 @@ class JobManager:
                     if state.cancel_requested and new not in TERMINAL_STATUSES \
                             and new is not JobStatus.FAILED_CANCEL:
                         change.status = new = UNSET
-                    elif new is state.status:
+                    elif new is state.status or (
+                        state.status is JobStatus.FAILED_CANCEL and new not in TERMINAL_STATUSES
+                    ):  # "Failed cancel" stays until the job really ends
                         change.status = new = UNSET
                 if new is UNSET and change.output is UNSET and change.reason is UNSET:
                     continue

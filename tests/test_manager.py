@@ -1,0 +1,548 @@
+"""Behaviour of JobManager: exauq's seed API, and the defects simjobs must not repeat."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from simjobs import (
+    Input,
+    InvalidJobStatusError,
+    JobId,
+    JobManager,
+    JobStatus,
+    LogLockedError,
+    PendingCancelJobStrategy,
+    PendingSubmitJobStrategy,
+    SimulationsLog,
+    UnknownJobIdError,
+)
+from simjobs.core.events import InterfaceHealthEvent, JobEvent
+
+from fakes import FakeInterface
+from helpers_core import wait_until
+
+
+@pytest.fixture(params=["csv", "db"])
+def log(request, tmp_path):
+    log = SimulationsLog(tmp_path / f"runs.{request.param}", 2)
+    yield log
+    log.close()
+
+
+@pytest.fixture(autouse=True)
+def fast_backoff(monkeypatch):
+    for cls in (PendingSubmitJobStrategy, PendingCancelJobStrategy):
+        monkeypatch.setattr(cls, "initial_delay", 0.01)
+        monkeypatch.setattr(cls, "max_delay", 0.05)
+
+
+def status_of(log, job):
+    return log.get_job_status(job.id)
+
+
+def test_submit_runs_job_to_completion_with_output(log):
+    hw = FakeInterface("hpc", polls_to_complete=1)
+    manager = JobManager(log, [hw], polling_interval=0.01)
+    try:
+        job = manager.submit(Input(0.25, 0.5))
+        assert job.level == 1 and job.interface_name == "hpc"
+        assert len(str(job.id)) == 17
+        assert manager.wait_until_done(timeout=10)
+        assert status_of(log, job) is JobStatus.COMPLETED
+        [record] = log.get_records([job.id])
+        assert record["output"] == 0.75
+        assert record["input"] == Input(0.25, 0.5)
+        assert manager.interface_job_counts == {"hpc": 0}
+    finally:
+        manager.shutdown()
+
+
+def test_constructor_validates_interfaces(log):
+    with pytest.raises(TypeError):
+        JobManager(log, ["not an interface"])
+    with pytest.raises(ValueError, match="Interface name not set."):
+        JobManager(log, [FakeInterface(None)])
+    with pytest.raises(ValueError, match="Each interface must have a unique name."):
+        JobManager(log, [FakeInterface("a"), FakeInterface("a")])
+
+
+def test_submit_at_level_without_interface_fails_and_logs_nothing(log):
+    manager = JobManager(log, [FakeInterface("hpc", level=1)], polling_interval=0.01)
+    try:
+        with pytest.raises(ValueError, match="No interfaces found for level 2"):
+            manager.submit(Input(0.1, 0.2), level=2)
+        with pytest.raises(ValueError, match="coordinates"):
+            manager.submit(Input(0.1, 0.2, 0.3))
+        assert len(log) == 0
+    finally:
+        manager.shutdown()
+
+
+def test_least_loaded_interface_is_chosen_per_level(log):
+    a = FakeInterface("a", polls_to_complete=10**9)
+    b = FakeInterface("b", polls_to_complete=10**9)
+    c = FakeInterface("c", level=2, polls_to_complete=10**9)
+    manager = JobManager(log, [a, b, c], polling_interval=0.01)
+    try:
+        jobs = [manager.submit(Input(i, i)) for i in range(4)]
+        assert [j.interface_name for j in jobs] == ["a", "b", "a", "b"]
+        assert manager.submit(Input(0, 0), level=2).interface_name == "c"
+        assert manager.interface_job_counts == {"a": 2, "b": 2, "c": 1}
+        many = manager.submit_many([Input(i, 0) for i in range(6)])
+        names = [j.interface_name for j in many]
+        assert names.count("a") == 3 and names.count("b") == 3
+    finally:
+        manager.shutdown()
+
+
+def test_submit_retries_with_backoff_then_succeeds(log):
+    hw = FakeInterface("hpc")
+    hw.fail_submits = 2
+    manager = JobManager(log, [hw], polling_interval=0.01)
+    try:
+        job = manager.submit(Input(1, 2))
+        assert manager.wait_until_done(timeout=10)
+        assert status_of(log, job) is JobStatus.COMPLETED
+        assert hw.submit_calls.count(job.id) == 3
+    finally:
+        manager.shutdown()
+
+
+def test_five_failed_submits_give_failed_submit_with_reason(log):
+    hw = FakeInterface("hpc")
+    hw.fail_submits = 100
+    manager = JobManager(log, [hw], polling_interval=0.01)
+    try:
+        job = manager.submit(Input(1, 2))
+        assert manager.wait_until_done(timeout=10)
+        assert status_of(log, job) is JobStatus.FAILED_SUBMIT
+        assert hw.submit_calls.count(job.id) == 5
+        assert "hardware refused the job" in log.get_record(job.id).reason
+    finally:
+        manager.shutdown()
+
+
+def test_a_waiting_retry_does_not_stall_other_jobs(log, monkeypatch):
+    monkeypatch.setattr(PendingSubmitJobStrategy, "initial_delay", 30.0)
+    monkeypatch.setattr(PendingSubmitJobStrategy, "max_delay", 30.0)
+    hw = FakeInterface("hpc")
+    hw.fail_submits = 1
+    manager = JobManager(log, [hw], polling_interval=0.01)
+    try:
+        stuck = manager.submit(Input(0, 0))
+        wait_until(lambda: hw.submit_calls.count(stuck.id) == 1)
+        others = manager.submit_many([Input(i, 1) for i in range(5)])
+        wait_until(lambda: all(status_of(log, j) is JobStatus.COMPLETED for j in others), timeout=5)
+        assert status_of(log, stuck) is JobStatus.PENDING_SUBMIT  # still waiting its 30 s
+        assert "retrying" in log.get_record(stuck.id).reason
+    finally:
+        manager.shutdown()
+
+
+def test_hanging_interface_does_not_delay_another(log):
+    release = threading.Event()
+    slow = FakeInterface("slow")
+    slow.before_statuses = lambda: release.wait(20)
+    fast = FakeInterface("fast", level=2)
+    manager = JobManager(log, [slow, fast], polling_interval=0.01)
+    try:
+        stuck = manager.submit(Input(0, 0), level=1)
+        wait_until(lambda: slow.submit_calls)
+        jobs = manager.submit_many([Input(i, i) for i in range(10)], level=2)
+        wait_until(lambda: all(status_of(log, j) is JobStatus.COMPLETED for j in jobs), timeout=5)
+        assert status_of(log, stuck) is JobStatus.SUBMITTED
+    finally:
+        release.set()
+        manager.shutdown()
+
+
+def test_one_poll_per_cycle_and_never_two_threads_in_one_interface(log):
+    hw = FakeInterface("hpc", polls_to_complete=3)
+    manager = JobManager(log, [hw], polling_interval=0.02)
+    try:
+        manager.submit_many([Input(i, i) for i in range(50)])
+        with manager._lock:
+            pass
+        manager.submit_many([Input(i, -i) for i in range(50)])
+        assert manager.wait_until_done(timeout=20)
+        # 100 jobs, each needs 4 status answers: in batches, far fewer batch calls than jobs.
+        assert hw.batch_calls < 40
+        assert hw.concurrent_calls == 0
+        assert hw.threads == {"simjobs-hpc"}
+    finally:
+        manager.shutdown()
+
+
+def test_cancel_accepts_str_int_and_jobid(log):
+    hw = FakeInterface("hpc", polls_to_complete=10**9)
+    manager = JobManager(log, [hw], polling_interval=0.01)
+    try:
+        jobs = manager.submit_many([Input(i, i) for i in range(3)])
+        wait_until(lambda: all(status_of(log, j) is JobStatus.RUNNING for j in jobs))
+        manager.cancel(str(jobs[0].id))
+        manager.cancel(int(str(jobs[1].id)))
+        returned = manager.cancel(jobs[2].id)
+        assert returned.id == jobs[2].id
+        assert manager.wait_until_done(timeout=10)
+        assert all(status_of(log, j) is JobStatus.CANCELLED for j in jobs)
+        assert set(hw.cancel_calls) == {j.id for j in jobs}
+    finally:
+        manager.shutdown()
+
+
+def test_cancel_is_logged_at_once(log):
+    hw = FakeInterface("hpc", polls_to_complete=10**9)
+    release = threading.Event()
+    manager = JobManager(log, [hw], polling_interval=0.01)
+    try:
+        job = manager.submit(Input(1, 1))
+        wait_until(lambda: status_of(log, job) is JobStatus.RUNNING)
+        hw.before_statuses = lambda: release.wait(20)
+        hw.fail_cancels = 0
+        # Hold the worker inside a poll; the cancel must still reach the log at once.
+        time.sleep(0.05)
+        manager.cancel(job.id)
+        assert status_of(log, job) is JobStatus.PENDING_CANCEL
+        release.set()
+        wait_until(lambda: status_of(log, job) is JobStatus.CANCELLED)
+    finally:
+        release.set()
+        manager.shutdown()
+
+
+def test_cancel_racing_a_poll_is_not_overwritten(log):
+    """The worker is inside get_job_statuses (job RUNNING) when the cancel arrives; the
+    RUNNING answer must not overwrite PENDING_CANCEL, and the job ends CANCELLED."""
+    hw = FakeInterface("hpc", polls_to_complete=10**9)
+    in_poll, release = threading.Event(), threading.Event()
+    manager = JobManager(log, [hw], polling_interval=0.01)
+    try:
+        job = manager.submit(Input(1, 1))
+        wait_until(lambda: status_of(log, job) is JobStatus.RUNNING)
+        hw.polls[job.id] = 0  # the next answer is RUNNING again
+
+        def hold():
+            in_poll.set()
+            release.wait(20)
+
+        hw.before_statuses = hold
+        assert in_poll.wait(5)
+        manager.cancel(job.id)
+        seen = []
+        manager.subscribe(lambda e: seen.append(e))
+        release.set()
+        hw.before_statuses = None
+        wait_until(lambda: status_of(log, job) is JobStatus.CANCELLED)
+        history = [s for s, _ in log.get_record(job.id).history]
+        assert history[-2:] == [JobStatus.PENDING_CANCEL, JobStatus.CANCELLED]
+    finally:
+        release.set()
+        manager.shutdown()
+
+
+def test_cancel_errors(log):
+    hw = FakeInterface("hpc")
+    manager = JobManager(log, [hw], polling_interval=0.01)
+    try:
+        job = manager.submit(Input(1, 1))
+        assert manager.wait_until_done(timeout=10)
+        with pytest.raises(InvalidJobStatusError) as info:
+            manager.cancel(job.id)
+        assert info.value.status is JobStatus.COMPLETED
+        with pytest.raises(UnknownJobIdError) as info:
+            manager.cancel("12345")
+        assert info.value.unknown_ids == [JobId("12345")]
+        with pytest.raises(UnknownJobIdError):
+            manager.cancel("not-an-id")
+        result = manager.cancel_many([str(job.id)])
+        assert result.cancelled == [] and result.skipped == {job.id: JobStatus.COMPLETED}
+    finally:
+        manager.shutdown()
+
+
+def test_job_that_ends_before_its_cancel_keeps_real_status_and_output(log):
+    hw = FakeInterface("hpc", polls_to_complete=10**9)
+    manager = JobManager(log, [hw], polling_interval=0.01)
+    try:
+        job = manager.submit(Input(2, 3))
+        wait_until(lambda: status_of(log, job) is JobStatus.RUNNING)
+        hw.forced[job.id] = JobStatus.COMPLETED  # finishes just before the cancel lands
+        hw.fail_cancels = 100
+        manager.cancel(job.id)
+        assert manager.wait_until_done(timeout=10)
+        assert status_of(log, job) is JobStatus.COMPLETED
+        assert log.get_record(job.id).output == 5.0
+    finally:
+        manager.shutdown()
+
+
+def test_cancel_that_keeps_failing_ends_failed_cancel_then_real_end(log):
+    hw = FakeInterface("hpc", polls_to_complete=10**9)
+    hw.fail_cancels = 100
+    manager = JobManager(log, [hw], polling_interval=0.01)
+    try:
+        job = manager.submit(Input(2, 3))
+        wait_until(lambda: status_of(log, job) is JobStatus.RUNNING)
+        manager.cancel(job.id)
+        wait_until(lambda: status_of(log, job) is JobStatus.FAILED_CANCEL)
+        assert len(hw.cancel_calls) == 5
+        assert "cancel refused" in log.get_record(job.id).reason
+        hw.forced[job.id] = JobStatus.FAILED
+        wait_until(lambda: status_of(log, job) is JobStatus.FAILED)
+    finally:
+        manager.shutdown()
+
+
+def test_hardware_cancelled_job_stops_being_polled(log):
+    hw = FakeInterface("hpc", polls_to_complete=10**9)
+    manager = JobManager(log, [hw], polling_interval=0.01)
+    try:
+        job = manager.submit(Input(2, 3))
+        wait_until(lambda: status_of(log, job) is JobStatus.RUNNING)
+        hw.forced[job.id] = JobStatus.CANCELLED
+        assert manager.wait_until_done(timeout=10)
+        assert status_of(log, job) is JobStatus.CANCELLED
+    finally:
+        manager.shutdown()
+
+
+def test_exceptions_are_handled_per_job_and_monitoring_goes_on(log):
+    hw = FakeInterface("hpc")
+    manager = JobManager(log, [hw], polling_interval=0.01)
+    try:
+        bad_none, bad_text, bad_nan, good = manager.submit_many(
+            [Input(0, 1), Input(0, 2), Input(0, 3), Input(0, 4)])
+        hw.outputs[bad_none.id] = None
+        hw.outputs[bad_text.id] = "garbage"
+        hw.outputs[bad_nan.id] = float("nan")
+        assert manager.wait_until_done(timeout=10)
+        assert status_of(log, good) is JobStatus.COMPLETED
+        for job, words in [(bad_none, "without an output"), (bad_text, "not a number"),
+                           (bad_nan, "non-finite")]:
+            record = log.get_record(job.id)
+            assert record.status is JobStatus.FAILED, job
+            assert record.output is None
+            assert words in record.reason
+        # A status call that raises keeps the jobs and reports the interface degraded.
+        events = []
+        manager.subscribe(events.append)
+        hw.status_error = OSError("network is down")
+        job = manager.submit(Input(9, 9))
+        wait_until(lambda: any(isinstance(e, InterfaceHealthEvent) and e.state == "degraded"
+                               for e in events))
+        assert status_of(log, job) is JobStatus.SUBMITTED
+        hw.status_error = None
+        assert manager.wait_until_done(timeout=10)
+        assert status_of(log, job) is JobStatus.COMPLETED
+        wait_until(lambda: any(isinstance(e, InterfaceHealthEvent) and e.state == "ok"
+                               for e in events))
+    finally:
+        manager.shutdown()
+
+
+def test_output_fetch_errors_are_retried_then_fail(log):
+    hw = FakeInterface("hpc")
+    hw.output_error = OSError("disk unreachable")
+    manager = JobManager(log, [hw], polling_interval=0.01)
+    try:
+        job = manager.submit(Input(1, 1))
+        assert manager.wait_until_done(timeout=10)
+        record = log.get_record(job.id)
+        assert record.status is JobStatus.FAILED
+        assert "could not be fetched" in record.reason and "disk unreachable" in record.reason
+    finally:
+        manager.shutdown()
+
+
+def test_events_for_every_status_change(log):
+    hw = FakeInterface("hpc", polls_to_complete=1)
+    manager = JobManager(log, [hw], polling_interval=0.01)
+    events = []
+    manager.subscribe(events.append)
+    manager.subscribe(lambda e: 1 / 0)  # a broken subscriber must not stop delivery
+    try:
+        job = manager.submit(Input(1, 2))
+        assert manager.wait_until_done(timeout=10)
+        mine = [e for e in events if isinstance(e, JobEvent) and e.job_id == job.id]
+        assert [(e.old_status, e.new_status) for e in mine] == [
+            (None, JobStatus.PENDING_SUBMIT),
+            (JobStatus.PENDING_SUBMIT, JobStatus.SUBMITTED),
+            (JobStatus.SUBMITTED, JobStatus.RUNNING),
+            (JobStatus.RUNNING, JobStatus.COMPLETED),
+        ]
+        assert mine[-1].output == 3.0 and mine[-1].interface_name == "hpc" and mine[-1].level == 1
+        assert all(e.time > 0 for e in mine)
+    finally:
+        manager.shutdown()
+
+
+def test_first_poll_is_immediate(log):
+    hw = FakeInterface("hpc")
+    manager = JobManager(log, [hw], polling_interval=30)
+    try:
+        start = time.monotonic()
+        manager.submit(Input(1, 1))
+        assert manager.wait_until_done(timeout=5)
+        assert time.monotonic() - start < 2
+    finally:
+        manager.shutdown()
+
+
+def test_resume_submits_exauq_record_without_interface(tmp_path):
+    path = tmp_path / "runs.csv"
+    log = SimulationsLog(path, 2)
+    log.add_new_record(Input(1, 2), "20240601120000010")  # exauq's default: no interface
+    hw = FakeInterface("hpc")
+    manager = JobManager(log, [hw], polling_interval=0.01)
+    try:
+        assert manager.wait_until_done(timeout=10)
+        record = log.get_record("20240601120000010")
+        assert record.status is JobStatus.COMPLETED and record.interface_name == "hpc"
+    finally:
+        manager.shutdown()
+        log.close()
+
+
+def test_resume_does_not_resubmit_a_job_the_hardware_holds(tmp_path):
+    path = tmp_path / "runs.csv"
+    log = SimulationsLog(path, 2)
+    hw = FakeInterface("hpc", polls_to_complete=10**9)
+    log.add_new_record(Input(1, 2), "20240601120000001", interface_name="hpc")
+    log.add_new_record(Input(3, 4), "20240601120000002", interface_name="hpc")
+    from simjobs import Job
+    hw.submit_job(Job("20240601120000001", Input(1, 2), 1, "hpc"))  # reached it before a crash
+    hw.submit_calls.clear()
+    manager = JobManager(log, [hw], polling_interval=0.01)
+    try:
+        wait_until(lambda: all(log.get_job_status(i) is JobStatus.RUNNING
+                               for i in ("20240601120000001", "20240601120000002")))
+        assert hw.submit_calls == [JobId("20240601120000002")]
+    finally:
+        manager.shutdown()
+        log.close()
+
+
+def test_resume_leaves_jobs_of_unconfigured_levels_alone(tmp_path):
+    log = SimulationsLog(tmp_path / "runs.csv", 2)
+    log.add_new_record(Input(1, 2), "20240601120000001", job_level=3)
+    manager = JobManager(log, [FakeInterface("hpc")], polling_interval=0.01)
+    try:
+        assert manager.interface_job_counts == {"hpc": 0}
+        assert log.get_job_status("20240601120000001") is JobStatus.PENDING_SUBMIT
+    finally:
+        manager.shutdown()
+        log.close()
+
+
+def test_wait_for_pending_blocks_until_resumed_jobs_end(tmp_path):
+    log = SimulationsLog(tmp_path / "runs.csv", 2)
+    log.add_new_record(Input(1, 2), "20240601120000001", interface_name="hpc")
+    manager = JobManager(log, [FakeInterface("hpc", polls_to_complete=2)],
+                         polling_interval=0.01, wait_for_pending=True)
+    try:
+        assert log.get_job_status("20240601120000001") is JobStatus.COMPLETED
+    finally:
+        manager.shutdown()
+        log.close()
+
+
+def test_resubmit_makes_linked_job_at_original_level(log):
+    hw1 = FakeInterface("l1")
+    hw2 = FakeInterface("l2", level=2)
+    hw2.fail_submits = 5
+    manager = JobManager(log, [hw1, hw2], polling_interval=0.01)
+    try:
+        job = manager.submit(Input(1, 1), level=2)
+        assert manager.wait_until_done(timeout=10)
+        assert status_of(log, job) is JobStatus.FAILED_SUBMIT
+        (new,) = manager.resubmit([str(job.id)])
+        assert new.level == 2 and new.id != job.id and new.data == job.data
+        assert manager.wait_until_done(timeout=10)
+        assert status_of(log, new) is JobStatus.COMPLETED
+        assert log.get_record(job.id).resubmitted_as == str(new.id)
+        assert log.get_record(new.id).resubmit_of == str(job.id)
+        assert status_of(log, job) is JobStatus.FAILED_SUBMIT  # the old record is kept
+        with pytest.raises(InvalidJobStatusError):
+            manager.resubmit([new.id])  # completed: nothing to redo
+        with pytest.raises(UnknownJobIdError):
+            manager.resubmit(["999"])
+        assert manager.resubmit([]) == []  # never "everything" (exauq defect 11)
+    finally:
+        manager.shutdown()
+
+
+def test_second_manager_on_same_log_fails_at_once(log):
+    manager = JobManager(log, [FakeInterface("hpc")], polling_interval=0.01)
+    try:
+        with pytest.raises(LogLockedError, match="already managed"):
+            JobManager(log, [FakeInterface("other")])
+    finally:
+        manager.shutdown()
+    JobManager(log, [FakeInterface("hpc")]).shutdown()  # free again after shutdown
+
+
+def test_second_process_cannot_manage_a_held_log(tmp_path):
+    path = tmp_path / "runs.csv"
+    log = SimulationsLog(path, 2)
+    manager = JobManager(log, [FakeInterface("hpc")], polling_interval=0.01)
+    try:
+        code = (
+            "import sys; sys.path.insert(0, %r)\n"
+            "from simjobs import SimulationsLog, JobManager, LogLockedError\n"
+            "from fakes import FakeInterface\n"
+            "log = SimulationsLog(%r, 2)\n"
+            "print(len(log))\n"
+            "try:\n    JobManager(log, [FakeInterface('x')])\n"
+            "except LogLockedError as e:\n    print('LOCKED', e)\n"
+        ) % (os.path.dirname(__file__), str(path))
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             timeout=60)
+        assert f"pid {os.getpid()}" in out.stdout, out.stdout + out.stderr
+        assert "LOCKED" in out.stdout
+    finally:
+        manager.shutdown()
+        log.close()
+
+
+def test_forgetting_shutdown_does_not_hang_exit(tmp_path):
+    code = (
+        "import sys; sys.path.insert(0, %r)\n"
+        "from simjobs import SimulationsLog, JobManager, Input\n"
+        "from fakes import FakeInterface\n"
+        "log = SimulationsLog(%r, 2)\n"
+        "m = JobManager(log, [FakeInterface('hpc', polls_to_complete=10**9)], polling_interval=0.01)\n"
+        "m.submit(Input(1, 2))\n"
+        "print('submitted')\n"
+    ) % (os.path.dirname(__file__), str(tmp_path / "runs.csv"))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0 and "submitted" in out.stdout, out.stderr
+    # and the log the script left behind is complete and readable
+    log = SimulationsLog(tmp_path / "runs.csv", 2, readonly=True)
+    assert len(log) == 1
+
+
+def test_log_is_written_before_hardware_acts(tmp_path):
+    path = tmp_path / "runs.csv"
+    log = SimulationsLog(path, 2)
+    seen = []
+
+    class Checking(FakeInterface):
+        def submit_job(self, job):
+            reader = SimulationsLog(path, 2, readonly=True)
+            seen.append(reader.get_job_status(job.id))
+            super().submit_job(job)
+
+    manager = JobManager(log, [Checking("hpc")], polling_interval=0.01)
+    try:
+        manager.submit(Input(1, 1))
+        assert manager.wait_until_done(timeout=10)
+        assert seen == [JobStatus.PENDING_SUBMIT]
+    finally:
+        manager.shutdown()
+        log.close()

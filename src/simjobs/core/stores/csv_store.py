@@ -1,0 +1,1271 @@
+"""The CSV simulations log: exauq's file format, with appends and a journal instead of
+whole-file rewrites.
+
+Files, for a log ``runs.csv``:
+
+``runs.csv``
+    exauq's format exactly (header ``Input_1..Input_d,Output,Job_ID,Job_Status,
+    Job_Level,Interface_Name`` in any column order, Python ``csv`` defaults, CRLF).
+    New records are appended to it as complete lines. After :meth:`CsvStore.close` or
+    :meth:`CsvStore.checkpoint` it alone holds the complete current state, so exauq
+    reads it.
+``runs.csv.journal``
+    Append-only redo journal, one CSV row per line (text is escaped so that a row never
+    spans two lines). Every row has a sequence number; the last row of each batch
+    carries an end mark, so a batch interrupted by a crash is recognised and dropped
+    as a whole. Rows are ``n`` (a new record: its main-file line and its extras; written
+    *before* the line is appended to the main file, so an interrupted append is redone
+    on the next open) and ``c`` (a change of some fields of one record).
+``runs.csv.meta``
+    The simjobs extras exauq has no column for (created, changed, reason, resubmit
+    links, status history) as of the last compaction, and the sequence number of the
+    last journal row the snapshot contains. Rewritten atomically at each compaction.
+
+The state is the main file, plus the meta file, plus the journal rows whose sequence
+number is above the one the meta file records. Journal rows set fields to absolute
+values, so replaying a row over a main file that already contains it changes nothing;
+a status row also appends to the history, which the sequence number guards. A missing
+meta or journal file counts as empty (a log written by exauq is valid).
+
+Compaction (when the journal holds ``max(1000, number of records)`` rows, and on
+checkpoint/close) writes the whole state to temporary files, then replaces the main
+file, then the meta file, then the journal (with an empty one), syncing the directory
+after each step. A crash between any two steps reads back the same state.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import re
+import threading
+import warnings
+from collections.abc import Sequence
+from numbers import Real
+from typing import Optional
+
+from ..errors import LogFormatError, SimjobsError, SimulationsLogLookupError
+from ..records import UNSET, LogChange, LogRecord
+from ..types import JobStatus
+from .base import LogStore
+
+JOURNAL_SUFFIX = ".journal"
+META_SUFFIX = ".meta"
+_TMP_SUFFIX = ".tmp"
+_META_MAGIC = "#simjobs-meta"
+_META_VERSION = "1"
+_MIN_COMPACT_ROWS = 1000
+
+FIXED_COLUMNS = ("Output", "Job_ID", "Job_Status", "Job_Level", "Interface_Name")
+_STATUS_BY_VALUE = {s.value: s for s in JobStatus}
+_HIST_CODE = {
+    JobStatus.COMPLETED: "C",
+    JobStatus.FAILED: "F",
+    JobStatus.RUNNING: "R",
+    JobStatus.SUBMITTED: "S",
+    JobStatus.PENDING_SUBMIT: "P",
+    JobStatus.FAILED_SUBMIT: "X",
+    JobStatus.CANCELLED: "K",
+    JobStatus.PENDING_CANCEL: "Q",
+    JobStatus.FAILED_CANCEL: "Y",
+}
+_HIST_STATUS = {code: status for status, code in _HIST_CODE.items()}
+_NEEDS_QUOTING = re.compile(r'[,"\r\n]')
+_INPUT_COLUMN = re.compile(r"Input_([1-9][0-9]*)")
+
+
+def header_columns(input_dim: int) -> list[str]:
+    """The columns exauq writes for a log of ``input_dim`` inputs, in its order."""
+    return [f"Input_{i}" for i in range(1, input_dim + 1)] + list(FIXED_COLUMNS)
+
+
+# ---- small codecs ---------------------------------------------------------------------
+
+
+def _esc(text: str) -> str:
+    # Journal and meta rows must stay on one physical line, so that a torn write is
+    # recognised by its missing line terminator.
+    if "\\" in text or "\r" in text or "\n" in text:
+        return text.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n")
+    return text
+
+
+_UNESC = {"\\": "\\", "r": "\r", "n": "\n"}
+_UNESC_RE = re.compile(r"\\(.)", re.S)
+
+
+def _unesc(text: str) -> str:
+    if "\\" not in text:
+        return text
+    return _UNESC_RE.sub(lambda m: _UNESC.get(m.group(1), m.group(1)), text)
+
+
+def _enc_float(x) -> str:
+    return "" if x is None else repr(float(x))
+
+
+def _dec_float(s: str) -> Optional[float]:
+    return None if s == "" else float(s)
+
+
+def _enc_text(x) -> str:
+    # None and "" differ: a present text is prefixed with "=".
+    return "" if x is None else "=" + _esc(x)
+
+
+def _dec_text(s: str) -> Optional[str]:
+    if s == "":
+        return None
+    if s[0] != "=":
+        raise ValueError(f"text field {s!r} does not start with '='")
+    return _unesc(s[1:])
+
+
+def _enc_id(x) -> str:
+    return "" if x is None else _esc(str(x))
+
+
+def _dec_id(s: str) -> Optional[str]:
+    return None if s == "" else _unesc(s)
+
+
+def _enc_history(history) -> str:
+    return ";".join(_HIST_CODE[s] + repr(float(t)) for s, t in history)
+
+
+def _dec_history(s: str) -> list:
+    if not s:
+        return []
+    return [(_HIST_STATUS[p[0]], float(p[1:])) for p in s.split(";")]
+
+
+def _meta_row(rec: LogRecord) -> Optional[list[str]]:
+    if (
+        rec.created is None
+        and rec.changed is None
+        and rec.reason is None
+        and rec.resubmit_of is None
+        and rec.resubmitted_as is None
+        and not rec.history
+    ):
+        return None
+    return [
+        rec.job_id,
+        _enc_float(rec.created),
+        _enc_float(rec.changed),
+        _enc_text(rec.reason),
+        _enc_id(rec.resubmit_of),
+        _enc_id(rec.resubmitted_as),
+        _enc_history(rec.history),
+    ]
+
+
+def _set_extras(rec: LogRecord, fields: Sequence[str]) -> None:
+    """Set a record's extras from the 6 encoded fields created..history."""
+    rec.created = _dec_float(fields[0])
+    rec.changed = _dec_float(fields[1])
+    rec.reason = _dec_text(fields[2])
+    rec.resubmit_of = _dec_id(fields[3])
+    rec.resubmitted_as = _dec_id(fields[4])
+    rec.history = _dec_history(fields[5])
+
+
+def _csv_text(rows) -> str:
+    buf = io.StringIO()
+    csv.writer(buf).writerows(rows)
+    return buf.getvalue()
+
+
+# ---- file helpers ---------------------------------------------------------------------
+
+
+def _fsync_dir(directory: str) -> None:
+    fd = os.open(directory or ".", os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_new_file(path: str, data: bytes, mode: Optional[int] = None) -> None:
+    """Write ``data`` to a fresh file at ``path`` and fsync it."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        if mode is not None:
+            os.fchmod(fd, mode)
+        _write_all(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def _read_opt(path: str) -> tuple[Optional[bytes], Optional[int]]:
+    """The bytes and inode of a file, or (None, None) when it does not exist."""
+    try:
+        with open(path, "rb") as f:
+            ino = os.fstat(f.fileno()).st_ino
+            return f.read(), ino
+    except FileNotFoundError:
+        return None, None
+    except IsADirectoryError:
+        raise SimjobsError(f"{path} is a directory, not a log file; choose another path") from None
+    except OSError as exc:
+        raise SimjobsError(f"cannot read {path}: {exc.strerror or exc}; fix its permissions") from None
+
+
+def _ino(path: str) -> Optional[int]:
+    try:
+        return os.stat(path).st_ino
+    except FileNotFoundError:
+        return None
+
+
+def _snippet(data: bytes) -> str:
+    text = data.decode("utf-8", "replace")
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+class _Loaded:
+    """What a full read of the files gives (before any repair)."""
+
+    __slots__ = (
+        "cols", "records", "lines", "meta_lines", "applied", "seq", "main_ino",
+        "main_size", "main_end", "main_tail", "header_unterminated", "journal_ino",
+        "journal_size", "journal_end", "journal_tail_lines", "journal_torn",
+        "journal_rows", "redo", "meta_ino", "main_lines", "journal_lines",
+    )
+
+    def __init__(self):
+        self.cols = None
+        self.records = {}
+        self.lines = {}
+        self.meta_lines = {}
+        self.applied = 0
+        self.seq = 0
+        self.main_ino = None
+        self.main_size = 0
+        self.main_end = 0
+        self.main_tail = b""
+        self.header_unterminated = False
+        self.journal_ino = None
+        self.journal_size = 0
+        self.journal_end = 0
+        self.journal_tail_lines = 0
+        self.journal_torn = b""
+        self.journal_rows = 0
+        self.redo = []
+        self.meta_ino = None
+        self.main_lines = 0
+        self.journal_lines = 0
+
+
+class CsvStore(LogStore):
+    """A simulations log kept in exauq's CSV format (see the module docstring).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The main CSV file. ``<path>.journal`` and ``<path>.meta`` sit next to it.
+    input_dim : int
+        The number of inputs; an existing file must have exactly these Input columns.
+    readonly : bool
+        Read only: never writes, never repairs; :meth:`refresh` loads what the writing
+        process appended since the last load.
+
+    Raises
+    ------
+    LogFormatError
+        The file (or its journal or meta file) cannot be read; one line naming the file,
+        the line and the fix. Nothing on disk was changed.
+    SimjobsError
+        The directory is missing or not writable (writer), or the file is missing
+        (reader).
+    """
+
+    def __init__(self, path, input_dim: int, *, readonly: bool = False):
+        if not isinstance(input_dim, int) or isinstance(input_dim, bool) or input_dim < 1:
+            raise ValueError(f"input_dim must be a positive int, but received {input_dim!r}")
+        super().__init__(os.fsdecode(path), input_dim, readonly=readonly)
+        self.journal_path = self.path + JOURNAL_SUFFIX
+        self.meta_path = self.path + META_SUFFIX
+        self._dir = os.path.dirname(os.path.abspath(self.path))
+        self._mutex = threading.RLock()
+        self._closed = False
+        self._main_fd: Optional[int] = None
+        self._journal_fd: Optional[int] = None
+        self._broken: Optional[str] = None
+        self._cols: list[str] = header_columns(input_dim)
+        self._set_layout(self._cols)
+        self._lines: dict[str, str] = {}  # job id -> its unchanged main-file line
+        self._meta_lines: dict[str, str] = {}  # job id -> its unchanged meta line
+        self._applied = 0  # last journal seq contained in the main + meta snapshot
+        self._seq = 0  # last journal seq written / read
+        self._journal_rows = 0
+        self._main_size = 0
+        self._journal_size = 0
+        self._main_ino: Optional[int] = None
+        self._journal_ino: Optional[int] = None
+        self._meta_ino: Optional[int] = None
+        if readonly:
+            if not os.path.exists(self.path):
+                raise SimjobsError(
+                    f"no log at {self.path}; check the path, or open it for writing to create it"
+                )
+            self._load_into_self(self._load())
+        else:
+            self._open_writer()
+
+    # ---- layout ---------------------------------------------------------------------
+
+    def _set_layout(self, cols: list[str]) -> None:
+        d = self.input_dim
+        self._cols = list(cols)
+        pos = {name: i for i, name in enumerate(cols)}
+        self._in_idx = [pos[f"Input_{i}"] for i in range(1, d + 1)]
+        self._out_i = pos["Output"]
+        self._id_i = pos["Job_ID"]
+        self._st_i = pos["Job_Status"]
+        self._lv_i = pos["Job_Level"]
+        self._if_i = pos["Interface_Name"]
+        std = header_columns(d)
+        # file column i holds standard field perm[i]
+        self._perm = [std.index(name) for name in cols]
+        self._std_order = self._perm == list(range(len(std)))
+        self._header_line = _csv_text([cols])
+
+    def _check_header(self, cols: list[str], where: str) -> None:
+        d = self.input_dim
+        names = set(cols)
+        inputs = [c for c in cols if c.startswith("Input_")]
+        nums = sorted(
+            int(m.group(1)) for m in (_INPUT_COLUMN.fullmatch(c) for c in inputs) if m
+        )
+        k = len(nums)
+        well_formed = (
+            len(names) == len(cols)
+            and set(FIXED_COLUMNS) <= names
+            and len(names) == k + len(FIXED_COLUMNS)
+            and k == len(inputs)
+            and nums == list(range(1, k + 1))
+            and k > 0
+        )
+        if not well_formed:
+            raise LogFormatError(
+                f"{where} line 1: header {','.join(cols)[:120]!r} is not a simulations log "
+                f"header (expected Input_1..Input_{d},{','.join(FIXED_COLUMNS)} in any "
+                "order); fix the header or use another file"
+            )
+        if k != d:
+            have = "Input_1" if k == 1 else f"Input_1..Input_{k}"
+            raise LogFormatError(
+                f"{where}: header has {have} but input_dim is {d}; open it with "
+                f"input_dim={k} or use another file"
+            )
+
+    # ---- parsing ----------------------------------------------------------------------
+
+    def _bad(self, where: str, lineno: int, what: str) -> LogFormatError:
+        return LogFormatError(f"{where} line {lineno}: {what}; fix or remove that line")
+
+    def _record_from_fields(self, f: list[str], where: str, lineno: int) -> LogRecord:
+        ncols = len(self._cols)
+        if len(f) != ncols:
+            raise self._bad(
+                where, lineno, f"has {len(f)} fields but the header has {ncols}"
+            )
+        try:
+            coords = tuple([float(f[i]) for i in self._in_idx])
+            ok = math.isfinite(sum(coords))  # nan and inf propagate
+        except (ValueError, OverflowError):
+            ok = False
+        if not ok:
+            coords = []
+            for k, i in enumerate(self._in_idx, start=1):
+                try:
+                    v = float(f[i])
+                except ValueError:
+                    raise self._bad(
+                        where, lineno, f"Input_{k} is {f[i]!r}, not a number"
+                    ) from None
+                if not math.isfinite(v):
+                    raise self._bad(
+                        where, lineno, f"Input_{k} is {f[i]!r}, not a finite number"
+                    )
+                coords.append(v)
+            coords = tuple(coords)
+        s = f[self._out_i]
+        if s == "":
+            output = None
+        else:
+            try:
+                output = float(s)
+            except ValueError:
+                raise self._bad(where, lineno, f"Output is {s!r}, not a number") from None
+            if not math.isfinite(output):
+                raise self._bad(where, lineno, f"Output is {s!r}, not a finite number")
+        job_id = f[self._id_i]
+        if not (job_id.isascii() and job_id.isdigit()):
+            raise self._bad(where, lineno, f"Job_ID is {job_id!r}, not a job id (digits only)")
+        s = f[self._st_i]
+        status = _STATUS_BY_VALUE.get(s)
+        if status is None:
+            raise self._bad(
+                where,
+                lineno,
+                f"Job_Status is {s!r}, not one of {', '.join(_STATUS_BY_VALUE)}",
+            )
+        s = f[self._lv_i]
+        try:
+            level = int(s)
+        except ValueError:
+            raise self._bad(where, lineno, f"Job_Level is {s!r}, not a whole number") from None
+        return LogRecord(job_id, coords, output, status, level, f[self._if_i])
+
+    def _parse_main_lines(self, text: str, first_lineno: int, where: str):
+        """Yield (lineno, record, line text or None) for the complete lines in ``text``.
+
+        ``text`` ends with a line break. The line text (normalised to CRLF) is given
+        for single-line records, for reuse when the file is rewritten."""
+        lines = text.split("\n")
+        lines.pop()  # text ends with "\n"
+        if '"' not in text:
+            make = self._record_from_fields
+            lineno = first_lineno - 1
+            for line in lines:
+                lineno += 1
+                if line and line[-1] == "\r":
+                    line = line[:-1]
+                if not line:
+                    continue
+                yield lineno, make(line.split(","), where, lineno), line + "\r\n"
+            return
+        # Quoted fields (possibly spanning lines): let the csv module parse.
+        counter = [0]
+
+        def feed():
+            for line in lines:
+                counter[0] += 1
+                yield line + "\n"
+
+        reader = csv.reader(feed())
+        while True:
+            before = counter[0]
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise self._bad(where, first_lineno + before, f"is not valid CSV ({exc})")
+            lineno = first_lineno + before
+            if not fields:
+                continue
+            raw = None
+            if counter[0] == before + 1:  # a one-line record: keep its text
+                raw = lines[before]
+                raw = (raw[:-1] if raw.endswith("\r") else raw) + "\r\n"
+            yield lineno, self._record_from_fields(fields, where, lineno), raw
+
+    def _parse_line(self, line: str, where: str, lineno: int) -> LogRecord:
+        if '"' in line:
+            try:
+                fields = next(csv.reader([line]))
+            except (csv.Error, StopIteration) as exc:
+                raise self._bad(where, lineno, f"is not valid CSV ({exc})") from None
+        else:
+            fields = line.split(",")
+        return self._record_from_fields(fields, where, lineno)
+
+    def _split_main(self, data: bytes, where: str):
+        """(cols or None, body text, body first line number, end of complete part,
+        torn tail bytes, header unterminated)."""
+        end = data.rfind(b"\n") + 1
+        tail = data[end:]
+        if end == 0:
+            if not data.strip():
+                return None, "", 2, 0, b"", False
+            # A single line without terminator: a header written without one.
+            try:
+                text = data.decode("utf-8-sig")
+                cols = next(csv.reader([text.rstrip("\r")]))
+            except (UnicodeDecodeError, csv.Error, StopIteration):
+                cols = [data.decode("utf-8", "replace")]
+            self._check_header(cols, where)
+            return cols, "", 2, len(data), b"", True
+        try:
+            text = data[:end].decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            lineno = data.count(b"\n", 0, exc.start) + 1
+            raise LogFormatError(
+                f"{where} line {lineno}: is not UTF-8 text; fix or remove that line"
+            ) from None
+        nl = text.index("\n")
+        header = text[:nl].rstrip("\r")
+        try:
+            cols = next(csv.reader([header]))
+        except (csv.Error, StopIteration):
+            cols = [header]
+        self._check_header(cols, where)
+        return cols, text[nl + 1:], 2, end, tail, False
+
+    def _parse_meta(self, data: bytes, records: dict, meta_lines: Optional[dict]) -> int:
+        where = self.meta_path
+        end = data.rfind(b"\n") + 1
+        if end < len(data):  # written atomically, but accept a missing last terminator
+            data = data + b"\r\n"
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise LogFormatError(
+                f"{where}: is not UTF-8 text; delete it (only simjobs' extras are lost)"
+            ) from None
+        lines = text.split("\n")
+        lines.pop()
+        rows = csv.reader(lines)
+        applied = 0
+        for lineno, row in enumerate(rows, start=1):
+            if lineno == 1:
+                if len(row) != 3 or row[0] != _META_MAGIC or row[1] != _META_VERSION:
+                    raise LogFormatError(
+                        f"{where} line 1: is not a simjobs meta header; delete the file "
+                        "(only simjobs' extras are lost)"
+                    )
+                try:
+                    applied = int(row[2])
+                except ValueError:
+                    raise LogFormatError(
+                        f"{where} line 1: sequence {row[2]!r} is not a number; delete the "
+                        "file (only simjobs' extras are lost)"
+                    ) from None
+                continue
+            if not row:
+                continue
+            if len(row) != 7:
+                raise LogFormatError(
+                    f"{where} line {lineno}: has {len(row)} fields, not 7; delete that line "
+                    "(only simjobs' extras are lost)"
+                )
+            rec = records.get(row[0])
+            if rec is None:
+                continue  # a job no longer in the main file
+            try:
+                _set_extras(rec, row[1:])
+            except (ValueError, KeyError, IndexError):
+                raise LogFormatError(
+                    f"{where} line {lineno}: unreadable extras for job {row[0]}; delete "
+                    "that line (only simjobs' extras are lost)"
+                ) from None
+            if meta_lines is not None:
+                meta_lines[row[0]] = lines[lineno - 1].rstrip("\r") + "\r\n"
+        return applied
+
+    def _parse_journal(self, data: bytes, base_lineno: int = 1):
+        """Split journal bytes into complete batches.
+
+        Returns (rows, end, tail_lines, torn): ``rows`` are (lineno, fields) of the
+        complete batches, ``end`` the byte offset after the last complete batch,
+        ``tail_lines`` how many complete lines follow it (an unfinished batch) and
+        ``torn`` the bytes of an incomplete last line."""
+        where = self.journal_path
+        end_all = data.rfind(b"\n") + 1
+        torn = data[end_all:]
+        rows = []
+        pending = []
+        pos = 0
+        end = 0
+        lineno = base_lineno - 1
+        for bline in data[:end_all].split(b"\n")[:-1]:
+            lineno += 1
+            pos += len(bline) + 1
+            try:
+                line = bline.decode("utf-8").rstrip("\r")
+            except UnicodeDecodeError:
+                raise LogFormatError(
+                    f"{where} line {lineno}: is not UTF-8 text; the journal is damaged: "
+                    f"move it away to open the log without its unsaved changes"
+                ) from None
+            try:
+                fields = next(csv.reader([line]))
+            except (csv.Error, StopIteration):
+                fields = []
+            kind = fields[1] if len(fields) > 1 else ""
+            if (
+                len(fields) < 5
+                or not fields[0].isdigit()
+                or fields[-1] not in ("", ".")
+                or (kind == "n" and len(fields) != 11)
+                or (kind == "c" and len(fields) % 2 == 0)
+                or kind not in ("n", "c")
+            ):
+                raise LogFormatError(
+                    f"{where} line {lineno}: is not a journal row; the journal is damaged: "
+                    "move it away to open the log without its unsaved changes"
+                )
+            pending.append((lineno, fields))
+            if fields[-1] == ".":
+                rows.extend(pending)
+                pending = []
+                end = pos
+        return rows, end, len(pending), torn
+
+    def _apply_row(self, lineno: int, f: list[str], records: dict, lines, meta_lines, redo):
+        """Apply one journal row to ``records``; True if it changed anything."""
+        job_id = f[2]
+        kind = f[1]
+        try:
+            if kind == "n":
+                rec = records.get(job_id)
+                if rec is None:
+                    line = _unesc(f[4])
+                    rec = self._parse_line(line, self.journal_path, lineno)
+                    if rec.job_id != job_id:
+                        raise ValueError("job id of the line differs from the row's")
+                    records[job_id] = rec
+                    if lines is not None:
+                        lines[job_id] = line + "\r\n"  # as the writer formatted it
+                    if redo is not None:
+                        redo.append(rec)
+                _set_extras(rec, f[3:4] + f[5:10])
+                if meta_lines is not None:
+                    meta_lines.pop(job_id, None)
+                return True
+            rec = records.get(job_id)
+            if rec is None:
+                return False  # a job no longer in the main file
+            t = float(f[3])
+            for i in range(4, len(f) - 1, 2):
+                code, value = f[i], f[i + 1]
+                if code == "s":
+                    status = _STATUS_BY_VALUE[value]
+                    rec.status = status
+                    rec.changed = t
+                    rec.history.append((status, t))
+                    if lines is not None:
+                        lines.pop(job_id, None)
+                        meta_lines.pop(job_id, None)
+                elif code == "o":
+                    rec.output = None if value == "" else float(value)
+                    if lines is not None:
+                        lines.pop(job_id, None)
+                elif code == "i":
+                    rec.interface_name = _unesc(value)
+                    if lines is not None:
+                        lines.pop(job_id, None)
+                elif code == "r":
+                    rec.reason = _dec_text(value)
+                    if meta_lines is not None:
+                        meta_lines.pop(job_id, None)
+                elif code == "a":
+                    rec.resubmitted_as = _dec_id(value)
+                    if meta_lines is not None:
+                        meta_lines.pop(job_id, None)
+                else:
+                    raise ValueError(f"unknown field code {code!r}")
+            return True
+        except LogFormatError:
+            raise
+        except (ValueError, KeyError, IndexError) as exc:
+            raise LogFormatError(
+                f"{self.journal_path} line {lineno}: unreadable row ({exc}); the journal is "
+                "damaged: move it away to open the log without its unsaved changes"
+            ) from None
+
+    # ---- full load ----------------------------------------------------------------------
+
+    def _read_consistent(self):
+        """Read meta, main and journal so that no compaction happened in between."""
+        for _ in range(100):
+            meta, meta_ino = _read_opt(self.meta_path)
+            main, main_ino = _read_opt(self.path)
+            journal, journal_ino = _read_opt(self.journal_path)
+            if main is None:
+                return None
+            # A compaction replaces main, then meta, then the journal: if neither main
+            # nor meta changed while we read, the three belong together.
+            if _ino(self.path) == main_ino and _ino(self.meta_path) == meta_ino:
+                return meta, meta_ino, main, main_ino, journal, journal_ino
+        raise SimjobsError(
+            f"{self.path}: the log kept being rewritten while it was read; try again"
+        )
+
+    def _load(self) -> Optional[_Loaded]:
+        got = self._read_consistent()
+        if got is None:
+            return None
+        meta, meta_ino, main, main_ino, journal, journal_ino = got
+        keep_lines = not self.readonly
+        st = _Loaded()
+        st.main_ino, st.meta_ino, st.journal_ino = main_ino, meta_ino, journal_ino
+        st.main_size = len(main)
+        cols, body, first, end, tail, unterminated = self._split_main(main, self.path)
+        st.cols, st.main_end, st.main_tail = cols, end, tail
+        st.header_unterminated = unterminated
+        st.main_lines = main.count(b"\n", 0, end)
+        if cols is not None:
+            self._set_layout(cols)
+        records = st.records
+        lines = st.lines if keep_lines else None
+        for lineno, rec, raw in self._parse_main_lines(body, first, self.path):
+            if rec.job_id in records:
+                raise self._bad(
+                    self.path, lineno, f"Job_ID {rec.job_id} is already used by an earlier line"
+                )
+            records[rec.job_id] = rec
+            if keep_lines and raw is not None:
+                lines[rec.job_id] = raw
+        if meta is not None:
+            st.applied = self._parse_meta(meta, records, st.meta_lines if keep_lines else None)
+        st.seq = st.applied
+        if journal is not None:
+            st.journal_size = len(journal)
+            rows, jend, tail_lines, torn = self._parse_journal(journal)
+            st.journal_end, st.journal_tail_lines, st.journal_torn = jend, tail_lines, torn
+            st.journal_rows = len(rows)
+            st.journal_lines = journal.count(b"\n", 0, jend)
+            if cols is None and rows:
+                raise LogFormatError(
+                    f"{self.path}: the file is empty but its journal is not; restore the "
+                    f"file or move {self.journal_path} away"
+                )
+            meta_lines = st.meta_lines if keep_lines else None
+            for lineno, f in rows:
+                seq = int(f[0])
+                if seq > st.applied:
+                    self._apply_row(lineno, f, records, lines, meta_lines, st.redo)
+                st.seq = max(st.seq, seq)
+        return st
+
+    def _load_into_self(self, st: _Loaded) -> None:
+        if st.cols is not None:
+            self._set_layout(st.cols)
+        self.records.clear()
+        self.records.update(st.records)
+        self._lines = st.lines
+        self._meta_lines = st.meta_lines
+        self._applied = st.applied
+        self._seq = st.seq
+        self._journal_rows = st.journal_rows
+        self._main_ino = st.main_ino
+        self._meta_ino = st.meta_ino
+        self._journal_ino = st.journal_ino
+        self._main_size = st.main_end  # a reader's offset: end of complete lines
+        self._journal_size = st.journal_end
+        self._has_header = st.cols is not None
+        self._main_lines = st.main_lines
+        self._journal_lines = st.journal_lines
+
+    # ---- writer ------------------------------------------------------------------------
+
+    def _check_directory(self) -> None:
+        d = self._dir
+        if not os.path.isdir(d):
+            what = "is not a directory" if os.path.exists(d) else "does not exist"
+            raise SimjobsError(
+                f"cannot create the log {self.path}: {d} {what}; create the directory "
+                "or choose another path"
+            )
+        if not os.access(d, os.W_OK | os.X_OK):
+            raise SimjobsError(
+                f"cannot write the log {self.path}: directory {d} is not writable; "
+                "fix its permissions or choose another path"
+            )
+
+    def _open_writer(self) -> None:
+        self._check_directory()
+        st = self._load()
+        if st is not None and not os.access(self.path, os.W_OK):
+            raise SimjobsError(
+                f"cannot write the log {self.path}: the file is read-only; fix its "
+                "permissions or open it with readonly=True"
+            )
+        try:
+            self._repair_and_open(st)
+        except OSError as exc:
+            self._close_fds()
+            raise SimjobsError(f"cannot write the log {self.path}: {exc.strerror or exc}") from exc
+
+    def _repair_and_open(self, st: Optional[_Loaded]) -> None:
+        created = False
+        if st is None or st.cols is None or st.header_unterminated:
+            # New log, an empty file, or a header without its line break.
+            mode = None
+            if st is not None:
+                mode = os.stat(self.path).st_mode & 0o7777
+            cols = st.cols if st is not None and st.cols is not None else self._cols
+            self._set_layout(cols)
+            tmp = self.path + _TMP_SUFFIX
+            _write_new_file(tmp, self._header_line.encode(), mode)
+            os.replace(tmp, self.path)
+            _fsync_dir(self._dir)
+            created = st is None
+            if st is None:
+                st = _Loaded()
+            st.cols = cols
+            st.main_size = st.main_end = len(self._header_line.encode())
+            st.main_tail = b""
+            st.header_unterminated = False
+        self._load_into_self(st)
+        if not created:
+            if st.main_tail:
+                self._truncate(self.path, st.main_end)
+                warnings.warn(
+                    f"{self.path}: dropped an incomplete last line (a write was "
+                    f"interrupted): {_snippet(st.main_tail)}",
+                    stacklevel=4,
+                )
+            if st.journal_torn or st.journal_tail_lines:
+                self._truncate(self.journal_path, st.journal_end)
+                what = "an incomplete last line" if st.journal_torn else "an incomplete last batch"
+                warnings.warn(
+                    f"{self.journal_path}: dropped {what} (a write was interrupted): "
+                    f"{st.journal_tail_lines} complete line(s) and "
+                    f"{_snippet(st.journal_torn)}; the changes of that batch were lost",
+                    stacklevel=4,
+                )
+            for suffix in ("", META_SUFFIX, JOURNAL_SUFFIX):
+                try:
+                    os.unlink(self.path + suffix + _TMP_SUFFIX)
+                except FileNotFoundError:
+                    pass
+        self._main_fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        self._main_size = os.fstat(self._main_fd).st_size
+        self._main_ino = os.fstat(self._main_fd).st_ino
+        if os.path.exists(self.journal_path):
+            self._open_journal()
+        if st.redo:
+            # Records whose journal batch is complete but whose lines did not all reach
+            # the main file before a crash.
+            data = "".join(self._lines.get(r.job_id) or self._format_line(r) for r in st.redo)
+            self._append_main(data.encode())
+
+    def _truncate(self, path: str, size: int) -> None:
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            os.ftruncate(fd, size)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _open_journal(self) -> None:
+        existed = os.path.exists(self.journal_path)
+        self._journal_fd = os.open(
+            self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666
+        )
+        if not existed:
+            _fsync_dir(self._dir)
+        st = os.fstat(self._journal_fd)
+        self._journal_size = st.st_size
+        self._journal_ino = st.st_ino
+
+    def _append(self, fd: int, data: bytes, old_size: int) -> None:
+        """One write of complete lines plus fdatasync; on failure, cut the file back."""
+        try:
+            _write_all(fd, data)
+            os.fdatasync(fd)
+        except BaseException:
+            try:
+                os.ftruncate(fd, old_size)
+                os.fsync(fd)
+            except OSError as exc:
+                self._broken = f"a failed write could not be undone ({exc})"
+            raise
+
+    def _append_main(self, data: bytes) -> None:
+        self._append(self._main_fd, data, self._main_size)
+        self._main_size += len(data)
+
+    def _append_journal(self, data: bytes) -> None:
+        if self._journal_fd is None:
+            self._open_journal()
+        self._append(self._journal_fd, data, self._journal_size)
+        self._journal_size += len(data)
+
+    def _check_writable(self) -> None:
+        if self._closed:
+            raise SimjobsError(f"the log {self.path} is closed")
+        if self.readonly:
+            raise SimjobsError(f"the log {self.path} was opened read-only")
+        if self._broken:
+            raise SimjobsError(
+                f"the log {self.path} can no longer be written: {self._broken}; close it "
+                "and open it again"
+            )
+
+    def _file_fields(self, rec: LogRecord) -> list[str]:
+        out = rec.output
+        std = [
+            *map(str, rec.coords),
+            "" if out is None else str(out),
+            rec.job_id,
+            rec.status.value,
+            str(rec.level),
+            rec.interface_name or "",
+        ]
+        if self._std_order:
+            return std
+        return [std[j] for j in self._perm]
+
+    def _format_line(self, rec: LogRecord) -> str:
+        """The record's main-file line, exactly as exauq (csv.writer, str()) writes it."""
+        name = rec.interface_name or ""
+        fields = self._file_fields(rec)
+        if _NEEDS_QUOTING.search(name):
+            return _csv_text([fields])
+        return ",".join(fields) + "\r\n"
+
+    # ---- LogStore API ---------------------------------------------------------------------
+
+    def add(self, records: Sequence[LogRecord]) -> None:
+        """Append new records in one transaction (see the module docstring).
+
+        Raises
+        ------
+        ValueError
+            A record's id is in use or repeated, or it has a wrong or non-finite field.
+            Nothing is written.
+        """
+        with self._mutex:
+            self._check_writable()
+            if not records:
+                return
+            seen = set()
+            for rec in records:
+                self._validate_record(rec, seen)
+            lines = [self._format_line(rec) for rec in records]
+            seq0 = self._seq
+            rows = []
+            for i, (rec, line) in enumerate(zip(records, lines)):
+                rows.append(
+                    [
+                        seq0 + i + 1,
+                        "n",
+                        rec.job_id,
+                        _enc_float(rec.created),
+                        _esc(line[:-2]),
+                        _enc_float(rec.changed),
+                        _enc_text(rec.reason),
+                        _enc_id(rec.resubmit_of),
+                        _enc_id(rec.resubmitted_as),
+                        _enc_history(rec.history),
+                        "",
+                    ]
+                )
+            rows[-1][-1] = "."
+            journal_before = self._journal_size
+            # The journal first: once it holds the whole batch, the batch is committed
+            # (an interrupted append to the main file is redone on the next open).
+            self._append_journal(_csv_text(rows).encode())
+            try:
+                self._append_main("".join(lines).encode())
+            except BaseException:
+                try:
+                    os.ftruncate(self._journal_fd, journal_before)
+                    os.fsync(self._journal_fd)
+                    self._journal_size = journal_before
+                except OSError as exc:
+                    self._broken = f"a failed write could not be undone ({exc})"
+                raise
+            self._seq = seq0 + len(rows)
+            self._journal_rows += len(rows)
+            for rec, line in zip(records, lines):
+                self.records[rec.job_id] = rec
+                self._lines[rec.job_id] = line
+            self._maybe_compact()
+
+    def _validate_record(self, rec: LogRecord, seen: set) -> None:
+        job_id = rec.job_id
+        if not (isinstance(job_id, str) and job_id.isascii() and job_id.isdigit()):
+            raise ValueError(f"job id {job_id!r} is not a string of digits")
+        if job_id in self.records or job_id in seen:
+            raise ValueError(f"The job_id '{job_id}' is already in use.")
+        seen.add(job_id)
+        if len(rec.coords) != self.input_dim:
+            raise ValueError(
+                f"job {job_id} has {len(rec.coords)} coordinates, not {self.input_dim}"
+            )
+        for c in rec.coords:
+            if not isinstance(c, Real) or isinstance(c, bool) or not math.isfinite(c):
+                raise ValueError(f"job {job_id} has a coordinate {c!r} that is not finite")
+        self._validate_output(job_id, rec.output)
+        if not isinstance(rec.status, JobStatus):
+            raise ValueError(f"job {job_id} has status {rec.status!r}, not a JobStatus")
+        if not isinstance(rec.level, int) or isinstance(rec.level, bool):
+            raise ValueError(f"job {job_id} has level {rec.level!r}, not an int")
+        if not isinstance(rec.interface_name, str):
+            raise ValueError(f"job {job_id} has interface name {rec.interface_name!r}")
+
+    @staticmethod
+    def _validate_output(job_id, output) -> None:
+        if output is not None and (
+            not isinstance(output, Real) or isinstance(output, bool) or not math.isfinite(output)
+        ):
+            raise ValueError(f"job {job_id}: output {output!r} is not a finite number")
+
+    def apply(self, changes: Sequence[LogChange]) -> None:
+        """Apply changes in one transaction: one journal write and one fdatasync.
+
+        Raises
+        ------
+        SimulationsLogLookupError
+            A change names an unknown job; nothing is written.
+        ValueError
+            A change has a value of the wrong kind; nothing is written.
+        """
+        with self._mutex:
+            self._check_writable()
+            records = self.records
+            rows = []
+            shadow: dict[str, JobStatus] = {}
+            seq = self._seq
+            for ch in changes:
+                rec = records.get(ch.job_id)
+                if rec is None:
+                    raise SimulationsLogLookupError(
+                        f"Could not update simulation with job ID = {ch.job_id}: no such "
+                        "simulation exists."
+                    )
+                row = [0, "c", ch.job_id, repr(float(ch.time))]
+                if ch.status is not UNSET:
+                    if not isinstance(ch.status, JobStatus):
+                        raise ValueError(f"status {ch.status!r} is not a JobStatus")
+                    if ch.status != shadow.get(ch.job_id, rec.status):
+                        row += ("s", ch.status.value)
+                        shadow[ch.job_id] = ch.status
+                if ch.output is not UNSET:
+                    self._validate_output(ch.job_id, ch.output)
+                    row += ("o", "" if ch.output is None else str(ch.output))
+                if ch.interface_name is not UNSET:
+                    if not isinstance(ch.interface_name, str):
+                        raise ValueError(f"interface name {ch.interface_name!r} is not a str")
+                    row += ("i", _esc(ch.interface_name))
+                if ch.reason is not UNSET:
+                    if ch.reason is not None and not isinstance(ch.reason, str):
+                        raise ValueError(f"reason {ch.reason!r} is not a str")
+                    row += ("r", _enc_text(ch.reason))
+                if ch.resubmitted_as is not UNSET:
+                    row += ("a", _enc_id(ch.resubmitted_as))
+                if len(row) > 4:
+                    seq += 1
+                    row[0] = seq
+                    row.append("")
+                    rows.append(row)
+            if not rows:
+                return
+            rows[-1][-1] = "."
+            self._append_journal(_csv_text(rows).encode())
+            self._seq = seq
+            self._journal_rows += len(rows)
+            lines, meta_lines = self._lines, self._meta_lines
+            for ch in changes:
+                rec = records[ch.job_id]
+                ch.apply_to(rec)
+                if ch.status is not UNSET or ch.output is not UNSET or ch.interface_name is not UNSET:
+                    lines.pop(ch.job_id, None)
+                meta_lines.pop(ch.job_id, None)
+            self._maybe_compact()
+
+    def _maybe_compact(self) -> None:
+        if self._journal_rows >= max(_MIN_COMPACT_ROWS, len(self.records)):
+            try:
+                self._compact()
+            except OSError as exc:
+                # The changes are safe in the journal; the next compaction retries.
+                warnings.warn(
+                    f"{self.path}: could not fold the journal into the log ({exc}); "
+                    "it stays in the journal and will be retried",
+                    stacklevel=3,
+                )
+
+    def _compact(self) -> None:
+        lines = self._lines
+        meta_lines = self._meta_lines
+        fmt = self._format_line
+        parts = [self._header_line]
+        meta_rows_new = []
+        for job_id, rec in self.records.items():
+            line = lines.get(job_id)
+            if line is None:
+                line = lines[job_id] = fmt(rec)
+            parts.append(line)
+            if job_id not in meta_lines:
+                row = _meta_row(rec)
+                if row is not None:
+                    meta_rows_new.append(row)
+                else:
+                    meta_lines[job_id] = ""
+        if meta_rows_new:
+            # Meta fields are escaped: one row per CRLF-terminated line.
+            texts = _csv_text(meta_rows_new).split("\r\n")
+            for row, text in zip(meta_rows_new, texts):
+                meta_lines[row[0]] = text + "\r\n"
+        meta_text = _csv_text([[_META_MAGIC, _META_VERSION, self._seq]]) + "".join(
+            meta_lines[j] for j in self.records if meta_lines.get(j)
+        )
+        mode = os.fstat(self._main_fd).st_mode & 0o7777
+        main_tmp = self.path + _TMP_SUFFIX
+        meta_tmp = self.meta_path + _TMP_SUFFIX
+        journal_tmp = self.journal_path + _TMP_SUFFIX
+        main_data = "".join(parts).encode()
+        _write_new_file(main_tmp, main_data, mode)
+        _write_new_file(meta_tmp, meta_text.encode(), mode)
+        _write_new_file(journal_tmp, b"", mode)
+        # 1. The new main file (the journal replayed over it changes nothing).
+        os.replace(main_tmp, self.path)
+        _fsync_dir(self._dir)
+        old_fd, self._main_fd = self._main_fd, os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        os.close(old_fd)
+        self._main_size = len(main_data)
+        self._main_ino = os.fstat(self._main_fd).st_ino
+        # 2. The extras, recording that the snapshot holds the journal up to self._seq.
+        os.replace(meta_tmp, self.meta_path)
+        _fsync_dir(self._dir)
+        # 3. Only now an empty journal.
+        os.replace(journal_tmp, self.journal_path)
+        _fsync_dir(self._dir)
+        if self._journal_fd is not None:
+            os.close(self._journal_fd)
+            self._journal_fd = None
+        self._open_journal()
+        self._applied = self._seq
+        self._journal_rows = 0
+
+    def checkpoint(self) -> None:
+        """Fold the journal into the main file, so that it alone holds the current state."""
+        with self._mutex:
+            if self.readonly or self._closed or self._broken:
+                return
+            if self._journal_rows or self._journal_size:
+                self._compact()
+
+    def close(self) -> None:
+        """Checkpoint (writer) and close the files. Calling it again does nothing."""
+        with self._mutex:
+            if self._closed:
+                return
+            try:
+                self.checkpoint()
+            finally:
+                self._closed = True
+                self._close_fds()
+
+    def _close_fds(self) -> None:
+        for name in ("_main_fd", "_journal_fd"):
+            fd = getattr(self, name)
+            if fd is not None:
+                setattr(self, name, None)
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+
+    def __enter__(self) -> "CsvStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ---- reader ------------------------------------------------------------------------
+
+    def refresh(self) -> bool:
+        """Load what the writing process wrote since the last load (readers).
+
+        Costs two ``stat`` calls when nothing changed; reads only the appended complete
+        lines of the main file and journal; reloads everything after a compaction.
+        Returns True if anything changed. A writer has nothing to load: False."""
+        with self._mutex:
+            if not self.readonly or self._closed:
+                return False
+            try:
+                st_main = os.stat(self.path)
+            except FileNotFoundError:
+                return False  # replaced this very moment, or removed: keep what we have
+            try:
+                st_j = os.stat(self.journal_path)
+                j_ino, j_size = st_j.st_ino, st_j.st_size
+            except FileNotFoundError:
+                j_ino, j_size = None, 0
+            if (
+                st_main.st_ino != self._main_ino
+                or st_main.st_size < self._main_size
+                or not self._has_header
+            ):
+                return self._reload()
+            if j_ino != self._journal_ino:
+                # A new, empty journal after a compaction we already loaded (or one
+                # created by the writer): read it from its start.
+                self._journal_ino = j_ino
+                self._journal_size = 0
+                self._journal_lines = 0
+            if st_main.st_size == self._main_size and j_size == self._journal_size:
+                return False
+            changed = False
+            # The journal first: a main-file line appended after a journal row it
+            # depends on is then still seen below, or at the next refresh.
+            if j_size > self._journal_size:
+                changed |= self._read_journal_tail()
+            if st_main.st_size > self._main_size:
+                changed |= self._read_main_tail()
+            if _ino(self.path) != self._main_ino:
+                return self._reload()
+            return changed
+
+    def _reload(self) -> bool:
+        st = self._load()
+        if st is None:
+            return False
+        self._load_into_self(st)
+        return True
+
+    def _read_tail(self, path: str, offset: int, ino: Optional[int]) -> bytes:
+        try:
+            with open(path, "rb") as f:
+                if os.fstat(f.fileno()).st_ino != ino:
+                    return b""
+                f.seek(offset)
+                return f.read()
+        except FileNotFoundError:
+            return b""
+
+    def _read_journal_tail(self) -> bool:
+        data = self._read_tail(self.journal_path, self._journal_size, self._journal_ino)
+        if not data:
+            return False
+        rows, end, _, _ = self._parse_journal(data, self._journal_lines + 1)
+        changed = False
+        for lineno, f in rows:
+            seq = int(f[0])
+            if seq > self._seq:
+                changed |= self._apply_row(lineno, f, self.records, None, None, None)
+                self._seq = seq
+        self._journal_size += end
+        self._journal_lines += data.count(b"\n", 0, end)
+        return changed
+
+    def _read_main_tail(self) -> bool:
+        data = self._read_tail(self.path, self._main_size, self._main_ino)
+        end = data.rfind(b"\n") + 1
+        if end == 0:
+            return False
+        try:
+            text = data[:end].decode("utf-8")
+        except UnicodeDecodeError:
+            raise LogFormatError(
+                f"{self.path}: appended text is not UTF-8; fix or remove those lines"
+            ) from None
+        changed = False
+        records = self.records
+        for _, rec, _ in self._parse_main_lines(text, self._main_lines + 1, self.path):
+            if rec.job_id not in records:
+                records[rec.job_id] = rec
+                changed = True
+        self._main_size += end
+        self._main_lines += text.count("\n")
+        return changed

@@ -1,0 +1,436 @@
+"""The TOML configuration: where the simulations log lives and which interfaces run jobs.
+
+A config file looks like this (every key is described in the README)::
+
+    [log]
+    path = "runs.csv"          # relative paths resolve against the config file's directory
+    input_dim = 2              # needed to create the log; read from the log when omitted
+
+    [manager]
+    polling_interval = 1.0     # seconds between two status polls of an interface
+
+    [[interfaces]]
+    kind = "local"
+    name = "local-fast"
+    level = 1
+    command = "{python} -m simjobs.demo.simulator --level 1"   # {python}: this Python
+    workspace = "work/local-fast"
+    max_jobs = 4               # default: the number of CPUs
+
+:func:`load_config` validates everything before anything touches the disk: an invalid
+config raises :class:`ConfigError` with one line naming the file, the key (and the
+line, for TOML syntax errors) and the fix, and creates nothing. Workspaces and the log
+are created only by :meth:`Config.build_interfaces` and :meth:`Config.open_log`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import os
+import re
+import shlex
+import shutil
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from .core.errors import SimjobsError
+from .core.hardware import HardwareInterface
+from .core.log import SimulationsLog
+
+#: Seconds between two status polls of an interface when the config does not say.
+#: Shorter than the JobManager's own default (10 s, exauq's): a config drives an
+#: interactive tool, where a job finishing should show up within about a second.
+DEFAULT_POLLING_INTERVAL = 1.0
+
+CONFIG_FILE_NAME = "simjobs.toml"
+CONFIG_ENV_VAR = "SIMJOBS_CONFIG"
+
+SUPPORTED_KINDS = ("local",)
+LATER_KINDS = ("ssh", "slurm")  # come with a later release
+
+_TABLE_KEYS = {
+    "log": ("path", "input_dim"),
+    "manager": ("polling_interval",),
+}
+_INTERFACE_KEYS = ("kind", "name", "level", "command", "workspace", "max_jobs")
+
+
+class ConfigError(SimjobsError):
+    """The configuration file is missing or invalid (the message says where and how to fix it)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class InterfaceSpec:
+    """One validated ``[[interfaces]]`` entry; :meth:`build` makes the interface."""
+
+    index: int
+    kind: str
+    name: str
+    level: int
+    command: tuple[str, ...]  # argv, with {python} substituted and argv[0] resolved
+    workspace: Path  # absolute
+    max_jobs: Optional[int]  # None: the interface's default (the number of CPUs)
+
+    @property
+    def effective_max_jobs(self) -> int:
+        return self.max_jobs if self.max_jobs is not None else (os.cpu_count() or 1)
+
+    def build(self) -> HardwareInterface:
+        """Create the interface (and its workspace)."""
+        from .interfaces.local import LocalInterface
+
+        return LocalInterface(
+            self.name, self.level, list(self.command), self.workspace, max_jobs=self.max_jobs
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """A validated simjobs configuration.
+
+    Attributes
+    ----------
+    path : Path
+        The config file (absolute).
+    log_path : Path
+        The simulations log (absolute).
+    input_dim : int or None
+        The input dimension; None when the config leaves it to the existing log.
+    polling_interval : float
+        Seconds between two status polls of an interface.
+    interfaces : list[InterfaceSpec]
+        The interfaces, in the order of the file.
+    """
+
+    path: Path
+    log_path: Path
+    input_dim: Optional[int]
+    polling_interval: float
+    interfaces: list[InterfaceSpec]
+
+    @property
+    def levels(self) -> tuple[int, ...]:
+        """The levels served by at least one interface."""
+        return tuple(sorted({spec.level for spec in self.interfaces}))
+
+    def build_interfaces(self) -> list[HardwareInterface]:
+        """Create the configured interfaces, creating their workspaces when missing.
+
+        Raises
+        ------
+        ConfigError
+            If an interface cannot be created (e.g. its workspace cannot be made).
+        """
+        built = []
+        for spec in self.interfaces:
+            try:
+                built.append(spec.build())
+            except (ValueError, TypeError) as exc:
+                raise ConfigError(f"{self.path.name}: interfaces[{spec.index}]: {exc}") from None
+        return built
+
+    def open_log(self, readonly: bool = False) -> SimulationsLog:
+        """Open the simulations log (created when missing, unless ``readonly``)."""
+        return SimulationsLog.open(self.log_path, self.input_dim, readonly=readonly)
+
+
+# ---- finding the config -----------------------------------------------------------
+
+
+def user_config_path() -> Path:
+    """The per-user config file: ``<user config dir>/simjobs/config.toml``."""
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("simjobs")) / "config.toml"
+
+
+def find_config(explicit: Union[str, os.PathLike, None] = None) -> Path:
+    """The config file to use.
+
+    ``explicit`` (``--config``) when given, else ``$SIMJOBS_CONFIG``, else
+    ``./simjobs.toml``, else the user config file (see :func:`user_config_path`).
+
+    Raises
+    ------
+    ConfigError
+        If the named file does not exist, or none of the places holds one.
+    """
+    for given, source in ((explicit, "--config"), (os.environ.get(CONFIG_ENV_VAR), CONFIG_ENV_VAR)):
+        if given:
+            path = Path(given).expanduser()
+            if not path.is_file():
+                raise ConfigError(f"{given}: no such config file (from {source}); check the path")
+            return path
+    for candidate in (Path(CONFIG_FILE_NAME), user_config_path()):
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(
+        f"no config file: pass --config FILE, or create ./{CONFIG_FILE_NAME} or "
+        f"{user_config_path()} (see the README; 'simjobs demo' writes an example)"
+    )
+
+
+# ---- loading and validating ---------------------------------------------------------
+
+
+def load_config(path: Union[str, os.PathLike]) -> Config:
+    """Read and validate a config file. Nothing is created on disk.
+
+    Raises
+    ------
+    ConfigError
+        With one line naming the file, the key and the fix, for the first problem found.
+    """
+    return _Validator(Path(path)).run()
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _describe(value: Any) -> str:
+    return repr(value) if isinstance(value, (str, bool, int, float)) else type(value).__name__
+
+
+class _Validator:
+    def __init__(self, path: Path):
+        self.path = path
+        self.label = str(path)
+        self.base = path.expanduser().resolve().parent
+
+    def fail(self, message: str) -> ConfigError:
+        return ConfigError(f"{self.label}: {message}")
+
+    def run(self) -> Config:
+        data = self.read()
+        self.check_keys(data, ("log", "manager", "interfaces"), "the top level")
+        log_table = self.table(data, "log")
+        manager_table = self.table(data, "manager")
+        for name, table in (("log", log_table), ("manager", manager_table)):
+            self.check_keys(table, _TABLE_KEYS[name], f"[{name}]")
+
+        log_path = self.log_path(log_table)
+        input_dim = self.input_dim(log_table, log_path)
+        polling_interval = self.polling_interval(manager_table)
+        interfaces = self.interfaces(data)
+        return Config(
+            path=self.path.expanduser().resolve(),
+            log_path=log_path,
+            input_dim=input_dim,
+            polling_interval=polling_interval,
+            interfaces=interfaces,
+        )
+
+    def read(self) -> dict:
+        try:
+            text = self.path.expanduser().read_bytes().decode("utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"{self.label}: no such config file; check the path") from None
+        except IsADirectoryError:
+            raise ConfigError(f"{self.label} is a directory, not a config file") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{self.label}: not UTF-8 text; save it as UTF-8") from None
+        except OSError as exc:
+            raise ConfigError(f"{self.label}: cannot read it ({exc.strerror})") from None
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            message = str(exc)
+            match = re.search(r"\(at line (\d+), column (\d+)\)$", message)
+            if match:
+                detail = message[: match.start()].rstrip()
+                raise ConfigError(
+                    f"{self.label} line {match.group(1)}: invalid TOML: {detail} "
+                    f"(column {match.group(2)}); fix the syntax"
+                ) from None
+            raise ConfigError(f"{self.label}: invalid TOML: {message}; fix the syntax") from None
+
+    def check_keys(self, table: dict, allowed: tuple[str, ...], where: str) -> None:
+        for key in table:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = f"did you mean '{close[0]}'?" if close else (
+                    f"allowed keys: {', '.join(allowed)}")
+                raise self.fail(f"unknown key '{key}' in {where}; {hint}")
+
+    def table(self, data: dict, name: str) -> dict:
+        table = data.get(name, {})
+        if not isinstance(table, dict):
+            raise self.fail(f"'{name}' must be a table ([{name}]), not {_describe(table)}")
+        return table
+
+    def resolve(self, value: str) -> Path:
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else self.base / path
+
+    def log_path(self, table: dict) -> Path:
+        value = table.get("path")
+        if value is None:
+            raise self.fail('log.path is missing; add [log] path = "runs.csv"')
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(f"log.path must be a file name such as \"runs.csv\" (got {_describe(value)})")
+        path = self.resolve(value)
+        if path.is_dir():
+            raise self.fail(f"log.path {value!r} is a directory; name a file such as \"runs.csv\"")
+        parent = path.parent
+        if not parent.is_dir():
+            raise self.fail(
+                f"log.path {value!r}: the directory {str(parent)!r} does not exist; create it "
+                "or choose another path"
+            )
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise self.fail(
+                f"log.path {value!r}: the directory {str(parent)!r} is not writable; "
+                "choose a directory you can write to"
+            )
+        return path
+
+    def input_dim(self, table: dict, log_path: Path) -> Optional[int]:
+        if "input_dim" not in table:
+            if not log_path.exists():
+                raise self.fail(
+                    "log.input_dim is missing and the log does not exist yet; add "
+                    "[log] input_dim = N (the number of coordinates of an input)"
+                )
+            return None
+        value = table["input_dim"]
+        if not _is_int(value) or value < 1:
+            raise self.fail(f"log.input_dim must be an integer >= 1 (got {_describe(value)})")
+        return value
+
+    def polling_interval(self, table: dict) -> float:
+        value = table.get("polling_interval", DEFAULT_POLLING_INTERVAL)
+        if not _is_number(value) or not math.isfinite(value) or value <= 0:
+            raise self.fail(
+                "manager.polling_interval must be a number of seconds > 0 "
+                f"(got {_describe(value)})"
+            )
+        return float(value)
+
+    def interfaces(self, data: dict) -> list[InterfaceSpec]:
+        entries = data.get("interfaces")
+        if entries is None or entries == []:
+            raise self.fail(
+                "no interfaces: add at least one [[interfaces]] table (kind, name, level, "
+                "command, workspace)"
+            )
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise self.fail("'interfaces' must be an array of tables ([[interfaces]])")
+        specs: list[InterfaceSpec] = []
+        seen: dict[str, int] = {}
+        for index, entry in enumerate(entries):
+            spec = self.interface(index, entry)
+            if spec.name in seen:
+                raise self.fail(
+                    f"interfaces[{index}].name {spec.name!r} is already used by "
+                    f"interfaces[{seen[spec.name]}]; give each interface its own name"
+                )
+            seen[spec.name] = index
+            specs.append(spec)
+        return specs
+
+    def interface(self, index: int, entry: dict) -> InterfaceSpec:
+        where = f"interfaces[{index}]"
+        kind = entry.get("kind")
+        if kind is None:
+            raise self.fail(f'{where}.kind is missing; add kind = "local"')
+        if kind in LATER_KINDS:
+            raise self.fail(
+                f"{where}.kind {kind!r} is not supported yet; use kind = \"local\" for now"
+            )
+        if kind not in SUPPORTED_KINDS:
+            raise self.fail(
+                f"{where}.kind must be one of {', '.join(repr(k) for k in SUPPORTED_KINDS)} "
+                f"(got {_describe(kind)})"
+            )
+        self.check_keys(entry, _INTERFACE_KEYS, where)
+
+        name = entry.get("name")
+        if name is None:
+            raise self.fail(f'{where}.name is missing; add name = "..." (unique per interface)')
+        if not isinstance(name, str) or not name.strip():
+            raise self.fail(f"{where}.name must be a non-empty string (got {_describe(name)})")
+
+        if "level" not in entry:
+            raise self.fail(f"{where}.level is missing; add level = 1 (or the level it serves)")
+        level = entry["level"]
+        if not _is_int(level) or level < 1:
+            raise self.fail(f"{where}.level must be an integer >= 1 (got {_describe(level)})")
+
+        command = self.command(where, entry.get("command"))
+
+        workspace_value = entry.get("workspace", f"work/{name}")
+        if not isinstance(workspace_value, str) or not workspace_value.strip():
+            raise self.fail(
+                f"{where}.workspace must be a directory path (got {_describe(workspace_value)})"
+            )
+        workspace = self.resolve(workspace_value)
+        self.check_creatable_dir(f"{where}.workspace", workspace_value, workspace)
+
+        max_jobs = entry.get("max_jobs")
+        if max_jobs is not None and (not _is_int(max_jobs) or max_jobs < 1):
+            raise self.fail(f"{where}.max_jobs must be an integer >= 1 (got {_describe(max_jobs)})")
+
+        return InterfaceSpec(index, kind, name, level, command, workspace, max_jobs)
+
+    def command(self, where: str, value: Any) -> tuple[str, ...]:
+        example = 'command = "{python} sim.py"'
+        if value is None:
+            raise self.fail(f"{where}.command is missing; add the simulator to run, e.g. {example}")
+        if isinstance(value, str):
+            try:
+                argv = shlex.split(value)
+            except ValueError as exc:
+                raise self.fail(f"{where}.command cannot be parsed ({exc}); check its quotes") from None
+        elif isinstance(value, list) and all(isinstance(a, str) for a in value):
+            argv = list(value)
+        else:
+            raise self.fail(
+                f"{where}.command must be a string or a list of strings (got {_describe(value)})"
+            )
+        if not argv or not argv[0].strip():
+            raise self.fail(f"{where}.command is empty; give the simulator to run, e.g. {example}")
+        # Substituted after splitting, so a Python path with spaces stays one argument.
+        argv = [a.replace("{python}", sys.executable) for a in argv]
+        program = argv[0]
+        if os.sep in program or program.startswith("~"):
+            path = self.resolve(program)
+            if not path.is_file():
+                raise self.fail(
+                    f"{where}.command: {program!r} does not exist (looked for {str(path)!r}); "
+                    "check the path"
+                )
+            if not os.access(path, os.X_OK):
+                raise self.fail(
+                    f"{where}.command: {program!r} is not executable; run 'chmod +x {path}' "
+                    "or put its interpreter first, e.g. \"{python} " + program + '"'
+                )
+            argv[0] = str(path)
+        elif shutil.which(program) is None:
+            raise self.fail(
+                f"{where}.command: {program!r} was not found on PATH; give its full path "
+                "or add its directory to PATH"
+            )
+        return tuple(argv)
+
+    def check_creatable_dir(self, key: str, value: str, path: Path) -> None:
+        """The directory exists and is writable, or could be created: checked, not made."""
+        probe = path
+        while not probe.exists():
+            if probe.parent == probe:
+                break
+            probe = probe.parent
+        if not probe.is_dir():
+            raise self.fail(f"{key} {value!r}: {str(probe)!r} is a file, not a directory; "
+                            "choose another path")
+        if not os.access(probe, os.W_OK | os.X_OK):
+            raise self.fail(f"{key} {value!r}: {str(probe)!r} is not writable; "
+                            "choose a directory you can write to")

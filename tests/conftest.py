@@ -1,0 +1,87 @@
+"""Fixtures shared by the test suite: isolated user dirs, configs, and the CLI as a process."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Optional
+
+import pytest
+
+from helpers import config_text
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path_factory, monkeypatch):
+    """No test reads or writes the real user config/data dirs or a config named by the
+    environment (platformdirs follows the XDG variables on Linux)."""
+    home = tmp_path_factory.mktemp("xdg")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.delenv("SIMJOBS_CONFIG", raising=False)
+    monkeypatch.delenv("SIMJOBS_DEMO_FAST", raising=False)
+
+
+@pytest.fixture
+def make_config(tmp_path):
+    """Write a config (see :func:`config_text`) to ``tmp_path/simjobs.toml``; returns its path."""
+
+    def make(name: str = "simjobs.toml", **kwargs) -> Path:
+        path = tmp_path / name
+        path.write_text(config_text(**kwargs))
+        return path
+
+    return make
+
+
+@pytest.fixture
+def cli(tmp_path):
+    """Run ``python -m simjobs ARGS...`` in ``tmp_path``; returns the CompletedProcess."""
+
+    def run(*args, cwd: Optional[Path] = None, timeout: float = 120,
+            input: Optional[str] = None) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "simjobs", *map(str, args)],
+            cwd=cwd or tmp_path, capture_output=True, text=True, timeout=timeout, input=input,
+        )
+
+    return run
+
+
+@pytest.fixture
+def gate(tmp_path, monkeypatch):
+    """The gate file of ``tests/sims/gate.py``: its jobs run until it exists. Opened at
+    teardown, so no job outlives the test by more than a moment."""
+    path = tmp_path / "gate-open"
+    monkeypatch.setenv("SIMJOBS_TEST_GATE", str(path))
+    yield path
+    path.touch()
+
+
+@pytest.fixture
+def background_run(tmp_path):
+    """Start ``simjobs run --config FILE`` in the background; stopped at teardown."""
+    started: list[subprocess.Popen] = []
+
+    def start(config: Path, *extra: str) -> subprocess.Popen:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "simjobs", "run", "--config", str(config), *extra],
+            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()

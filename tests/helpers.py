@@ -1,0 +1,78 @@
+"""Helpers shared by the tests (import with ``from helpers import wait_for``)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Optional, TypeVar
+
+if TYPE_CHECKING:
+    from simjobs.core.records import LogRecord
+
+T = TypeVar("T")
+SIMS = Path(__file__).parent / "sims"
+
+
+def wait_for(predicate: Callable[[], T], timeout: float = 10, interval: float = 0.02,
+             message: str = "") -> T:
+    """Poll ``predicate`` until it returns something true, and return that.
+
+    The way tests wait for another thread or process: on a condition, with a timeout,
+    never a fixed sleep.
+
+    Raises
+    ------
+    AssertionError
+        If ``predicate`` is still false after ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout} s: {message or predicate}")
+        time.sleep(interval)
+
+
+def sim_command(name: str) -> str:
+    """The config ``command`` running the test simulator ``tests/sims/<name>``."""
+    path = SIMS / name
+    return f"{{python}} {path}" if name.endswith(".py") else str(path)
+
+
+def config_text(
+    *,
+    log: str = "runs.csv",
+    input_dim: Optional[int] = 2,
+    polling_interval: float = 0.05,
+    interfaces: Optional[list[dict]] = None,
+) -> str:
+    """A config file's text; ``interfaces`` default to one local level-1 ``sum.py``."""
+    if interfaces is None:
+        interfaces = [{"name": "local", "level": 1, "command": sim_command("sum.py"), "max_jobs": 4}]
+    lines = ["[log]", f"path = {json.dumps(log)}"]
+    if input_dim is not None:
+        lines.append(f"input_dim = {input_dim}")
+    lines += ["", "[manager]", f"polling_interval = {polling_interval}"]
+    for spec in interfaces:
+        spec = {"kind": "local", "workspace": f"work/{spec['name']}", **spec}
+        lines += ["", "[[interfaces]]"]
+        lines += [f"{key} = {json.dumps(value)}" for key, value in spec.items()]
+    return "\n".join(lines) + "\n"
+
+
+def records_of(log_path: Path) -> dict[str, LogRecord]:
+    """The records of a log by job id, read in this process without disturbing a writer."""
+    from simjobs.core.log import SimulationsLog
+
+    if not Path(log_path).exists():
+        return {}
+    with SimulationsLog.open(log_path, readonly=True) as log:
+        return {r.job_id: r for r in log.iter_records()}
+
+
+def tree(path: Path) -> list[str]:
+    """Every file and directory under ``path`` (relative), to check nothing was created."""
+    return sorted(str(p.relative_to(path)) for p in path.rglob("*"))

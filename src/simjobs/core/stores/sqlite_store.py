@@ -120,6 +120,8 @@ class SqliteStore(LogStore):
         self._ord = 0
         self._data_version: Optional[int] = None
         abspath = os.path.abspath(self.path)
+        if os.path.isfile(abspath):
+            self._precheck(abspath)
         if readonly:
             if not os.path.exists(self.path):
                 raise SimjobsError(
@@ -177,14 +179,38 @@ class SqliteStore(LogStore):
             )
         return SimjobsError(f"cannot use the log {self.path}: {text}")
 
-    def _check_schema(self) -> None:
+    def _precheck(self, abspath: str) -> None:
+        """Find a wrong file without creating SQLite's -wal/-shm files beside it.
+
+        A reader cannot delete those files after a failed open, so a definite error
+        (not a database, a foreign database, another input_dim) is found first through
+        an ``immutable`` connection, which creates nothing. Its view may miss what is
+        still only in the WAL, so it never decides that a file is fine: the real open
+        checks again."""
+        uri = "file:" + urllib.parse.quote(abspath) + "?immutable=1"
+        try:
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+        except sqlite3.Error:
+            return
+        try:
+            self._conn = conn
+            self._check_schema(precheck=True)
+        except sqlite3.DatabaseError as exc:
+            raise self._format_error(exc) from None
+        finally:
+            conn.close()
+            self._conn = None
+
+    def _check_schema(self, precheck: bool = False) -> None:
         """Refuse a database that is not a simjobs log of this dimension (writes nothing)."""
         tables = {
             row[0]
             for row in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
         }
         if not tables:
-            if self.readonly:
+            # (A log created this instant may still have its tables only in the WAL,
+            # which the precheck does not see: only the real open decides.)
+            if self.readonly and not precheck:
                 raise LogFormatError(
                     f"{self.path}: the database is empty, not a simjobs log; open it for "
                     "writing to create the log, or use another file"

@@ -1,0 +1,980 @@
+"""The ``simjobs`` command line: run a manager, submit, inspect, cancel, resubmit, export.
+
+Every subcommand reads the TOML config (``--config FILE``; see :mod:`simjobs.config`
+for where it is looked for otherwise). Read-only subcommands (``status``, ``export``,
+``interfaces``) also take ``--log PATH`` to read a log without a config.
+
+Commands that change jobs (``submit``, ``cancel``, ``resubmit``) hand their request to
+the process managing the log when there is one (``simjobs run``, the app), and
+otherwise act themselves: they start a JobManager, act, wait until the hardware has
+the jobs (or the cancels went through) and shut it down; local jobs keep running.
+
+Exit codes: 0 success, 1 runtime failure (log managed elsewhere, unreadable log,
+manager not answering, nothing could be cancelled), 2 bad usage or input (bad config,
+unknown job ids, bad input values), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import datetime
+import io
+import json
+import math
+import os
+import random
+import signal
+import socket
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any, Optional
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from . import __version__
+from .config import Config, ConfigError, find_config, load_config
+from .core.control import manager_holder, send_request
+from .core.errors import (
+    InvalidJobStatusError,
+    LogFormatError,
+    LogLockedError,
+    SimjobsError,
+    UnknownJobIdError,
+)
+from .core.events import Event, JobEvent
+from .core.log import SimulationsLog
+from .core.manager import JobManager
+from .core.records import LogRecord
+from .core.types import RESUBMITTABLE_STATUSES, TERMINAL_STATUSES, JobId, JobStatus
+from .progress import STATUS_STYLES, ProgressView
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+DEFAULT_LAST = 50
+DEFAULT_TIMEOUT = 30.0
+DEMO_CONFIG = "demo.toml"
+DEMO_SEED = 20240601
+
+
+class CliError(Exception):
+    """A one-line error for the user, with the exit code to end with."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE):
+        super().__init__(message)
+        self.code = code
+
+
+def _out() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _note(message: str) -> None:
+    """Information for the person at the terminal, kept off stdout (which scripts read)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def _print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+# ---- config and log access ------------------------------------------------------------
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(find_config(args.config))
+
+
+def _log_path(args: argparse.Namespace) -> tuple[Path, Optional[Config]]:
+    """The log a read-only command reads: ``--log`` if given, else the config's."""
+    if getattr(args, "log", None):
+        path = Path(args.log).expanduser()
+        if not path.exists():
+            raise CliError(f"no simulations log at {args.log}; check the path")
+        return path.resolve(), None
+    config = _config(args)
+    return config.log_path, config
+
+
+@contextlib.contextmanager
+def _read_log(args: argparse.Namespace) -> Iterator[tuple[Optional[SimulationsLog], Optional[Config]]]:
+    """The log opened read-only (never in a running manager's way), or None when the
+    config's log does not exist yet."""
+    path, config = _log_path(args)
+    if not path.exists():
+        yield None, config
+        return
+    log = SimulationsLog.open(path, config.input_dim if config else None, readonly=True)
+    try:
+        yield log, config
+    finally:
+        log.close()
+
+
+def _input_dim(config: Config) -> int:
+    if config.input_dim is not None:
+        return config.input_dim
+    from .core.log import infer_input_dim
+
+    return infer_input_dim(config.log_path)
+
+
+def _holder_text(holder: dict) -> str:
+    return f"pid {holder.get('pid')} on host {holder.get('host')}"
+
+
+@contextlib.contextmanager
+def _own_manager(config: Config) -> Iterator[JobManager]:
+    """A JobManager of this process on the config's log, shut down on exit."""
+    log = config.open_log()
+    try:
+        manager = JobManager(log, config.build_interfaces(), polling_interval=config.polling_interval)
+    except BaseException:
+        log.close()
+        raise
+    try:
+        yield manager
+    finally:
+        manager.shutdown()
+        log.close()
+
+
+def _hand_over(config: Config, request: dict, timeout: float) -> dict:
+    response = send_request(str(config.log_path), request, timeout=timeout)
+    if response.get("ok"):
+        return response
+    error = response.get("error") or "the manager refused the request"
+    if response.get("unknown_ids"):
+        raise UnknownJobIdError(error, unknown_ids=response["unknown_ids"])
+    if response.get("status"):
+        raise InvalidJobStatusError(error)
+    raise CliError(f"the manager of {config.log_path.name} refused: {error}", EXIT_FAILURE)
+
+
+def _hand_over_or_act(
+    config: Config, request: dict, act: Callable[[JobManager], dict], timeout: float
+) -> tuple[dict, Optional[dict]]:
+    """Hand ``request`` to the log's manager, or, when none runs, ``act`` with our own.
+
+    Returns the response and the manager's holder record (None when we acted).
+    """
+    log_path = str(config.log_path)
+    holder = manager_holder(log_path)
+    if holder is None:
+        try:
+            with _own_manager(config) as manager:
+                return act(manager), None
+        except LogLockedError:
+            holder = manager_holder(log_path)  # a manager started meanwhile
+            if holder is None:
+                raise
+    return _hand_over(config, request, timeout), holder
+
+
+class _JobWatch:
+    """The latest status of each job, from a manager's events (subscribe before acting)."""
+
+    def __init__(self, manager: JobManager):
+        self._cond = threading.Condition()
+        self._status: dict[str, JobStatus] = {}
+        self._unsubscribe = manager.subscribe(self._on_event)
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, JobEvent):
+            with self._cond:
+                self._status[str(event.job_id)] = event.new_status
+                self._cond.notify_all()
+
+    def status(self, job_id: str) -> Optional[JobStatus]:
+        with self._cond:
+            return self._status.get(job_id)
+
+    def wait(self, job_ids: Sequence[str], done: Callable[[Optional[JobStatus]], bool],
+             timeout: float) -> bool:
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: all(done(self._status.get(j)) for j in job_ids), timeout)
+
+    def __enter__(self) -> "_JobWatch":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._unsubscribe()
+
+
+def _submitted(status: Optional[JobStatus]) -> bool:
+    return status is not None and status is not JobStatus.PENDING_SUBMIT
+
+
+def _wait_submitted(watch: _JobWatch, ids: list[str], timeout: float) -> list[str]:
+    """Wait until the hardware has every job; the ids still pending submission."""
+    watch.wait(ids, _submitted, timeout)
+    return [j for j in ids if not _submitted(watch.status(j))]
+
+
+def _not_managed_note(log_path: Path) -> None:
+    _note(f"note: no manager runs on {log_path.name}: the jobs run, but their results "
+          f"are recorded (and jobs waiting for a free slot start) only while one does; "
+          f"start it with 'simjobs run'")
+
+
+# ---- inputs ---------------------------------------------------------------------------
+
+
+def _number(text: str, where: str) -> float:
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise CliError(f"{where}: {text.strip()!r} is not a number") from None
+    if not math.isfinite(value):
+        raise CliError(f"{where}: {text.strip()!r} is not a finite number")
+    return value
+
+
+def _check_dim(coords: list[float], dim: int, where: str) -> list[float]:
+    if len(coords) != dim:
+        raise CliError(f"{where}: {len(coords)} coordinate{'s' * (len(coords) != 1)}, "
+                       f"but the log's inputs have {dim}")
+    return coords
+
+
+def _inputs_from_csv(path: str, dim: int) -> list[list[float]]:
+    """Rows of a CSV file as inputs. A first row that is not all numbers is a header;
+    when it names ``Input_k`` columns (an exauq log), those columns are used, in k order."""
+    try:
+        with open(path, newline="") as f:
+            rows = [(n, row) for n, row in enumerate(csv.reader(f), start=1)
+                    if any(cell.strip() for cell in row)]
+    except FileNotFoundError:
+        raise CliError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise CliError(f"{path}: cannot read it ({exc})") from None
+    columns: Optional[list[int]] = None
+    if rows:
+        first = rows[0][1]
+        try:
+            [float(cell) for cell in first]
+        except ValueError:
+            rows = rows[1:]
+            named = {cell.strip(): i for i, cell in enumerate(first)}
+            k = [int(n[6:]) for n in named if n.startswith("Input_") and n[6:].isdigit()]
+            if k:
+                columns = [named[f"Input_{i}"] for i in sorted(k)]
+    inputs = []
+    for n, row in rows:
+        where = f"{path} line {n}"
+        cells = [row[i] if i < len(row) else "" for i in columns] if columns else row
+        inputs.append(_check_dim([_number(c, where) for c in cells], dim, where))
+    if not inputs:
+        raise CliError(f"{path}: no inputs in the file")
+    return inputs
+
+
+def _collect_inputs(args: argparse.Namespace, dim: int) -> list[list[float]]:
+    inputs = []
+    if args.coords:
+        inputs.append(_check_dim([_number(c, "input") for c in args.coords], dim, "input"))
+    for text in args.input or []:
+        where = f"--input {text!r}"
+        inputs.append(_check_dim([_number(c, where) for c in text.split(",")], dim, where))
+    if args.csv:
+        inputs.extend(_inputs_from_csv(args.csv, dim))
+    if not inputs:
+        raise CliError("no input given: simjobs submit 0.1 0.2, --input 0.1,0.2 or --csv FILE")
+    return inputs
+
+
+def _check_level(config: Config, level: int) -> None:
+    if level not in config.levels:
+        levels = ", ".join(str(v) for v in config.levels)
+        raise CliError(f"no interface serves level {level} in {config.path.name} "
+                       f"(levels: {levels}); add one or choose another level")
+
+
+# ---- filters ---------------------------------------------------------------------------
+
+
+def _status_key(text: str) -> str:
+    return " ".join(text.replace("-", " ").replace("_", " ").lower().split())
+
+
+_STATUS_BY_KEY = {_status_key(s.value): s for s in JobStatus}
+
+
+def _parse_statuses(values: Optional[list[str]], flag: str) -> Optional[set[JobStatus]]:
+    if not values:
+        return None
+    statuses = set()
+    for value in values:
+        for part in value.split(","):
+            if not part.strip():
+                continue
+            status = _STATUS_BY_KEY.get(_status_key(part))
+            if status is None:
+                valid = ", ".join(s.value.lower() for s in JobStatus)
+                raise CliError(f"{flag}: unknown status {part.strip()!r}; use one of: {valid}")
+            statuses.add(status)
+    return statuses
+
+
+def _parse_bool(text: str) -> bool:
+    key = text.strip().lower()
+    if key in ("true", "yes", "1", "t", "y"):
+        return True
+    if key in ("false", "no", "0", "f", "n"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
+
+
+def _job_ids(values: Iterable[str]) -> list[str]:
+    ids, bad = [], []
+    for value in values:
+        try:
+            ids.append(str(JobId(value)))
+        except ValueError:
+            bad.append(value)
+    if bad:
+        raise CliError(f"not a job id (ids are digits): {', '.join(bad)}")
+    return list(dict.fromkeys(ids))
+
+
+def _check_known(log: Optional[SimulationsLog], ids: list[str]) -> None:
+    unknown = [j for j in ids if log is None or j not in log]
+    if unknown:
+        raise UnknownJobIdError(
+            f"unknown job id{'s' * (len(unknown) > 1)}: {', '.join(unknown)}", unknown_ids=unknown)
+
+
+def _has_filter(args: argparse.Namespace) -> bool:
+    return bool(args.status or args.not_status or args.level or args.interface
+                or args.has_result is not None or args.no_result)
+
+
+def _select(log: Optional[SimulationsLog], args: argparse.Namespace,
+            default_last: Optional[int]) -> tuple[list[LogRecord], int]:
+    """The records the filters select, and how many matched before ``-n`` cut them."""
+    ids = _job_ids(getattr(args, "ids", None) or [])
+    _check_known(log, ids)
+    statuses = _parse_statuses(args.status, "--status")
+    not_statuses = _parse_statuses(args.not_status, "--not-status")
+    records = log.iter_records() if log is not None else []
+    if ids:
+        wanted = set(ids)
+        records = [r for r in records if r.job_id in wanted]
+    if statuses is not None:
+        records = [r for r in records if r.status in statuses]
+    if not_statuses is not None:
+        records = [r for r in records if r.status not in not_statuses]
+    if args.level:
+        records = [r for r in records if r.level in set(args.level)]
+    if args.interface:
+        records = [r for r in records if r.interface_name in set(args.interface)]
+    if args.has_result is not None:
+        records = [r for r in records if (r.output is not None) == args.has_result]
+    if args.no_result:
+        records = [r for r in records if r.status in TERMINAL_STATUSES and r.output is None]
+    matched = len(records)
+    last = getattr(args, "last", None)
+    if getattr(args, "all", False):
+        last = None
+    elif last is None and not ids:
+        last = default_last
+    if last is not None:
+        records = records[-last:] if last > 0 else []
+    return records, matched
+
+
+def _add_filters(parser: argparse.ArgumentParser, *, ids: bool = True, last: bool = True) -> None:
+    group = parser.add_argument_group("filters (combined with 'and')")
+    if ids:
+        group.add_argument("ids", nargs="*", metavar="ID", help="only these job ids")
+    if last:
+        group.add_argument("-n", "--last", type=int, metavar="N",
+                           help=f"only the last N matching jobs (status: default {DEFAULT_LAST})")
+        group.add_argument("-a", "--all", action="store_true", help="every matching job")
+    group.add_argument("-s", "--status", action="append", metavar="STATUS",
+                       help="only jobs with this status (repeatable, or a comma list; e.g. "
+                            "'failed', 'pending submit', 'pending-submit')")
+    group.add_argument("-S", "--not-status", action="append", metavar="STATUS",
+                       help="leave out jobs with this status (repeatable or comma list)")
+    group.add_argument("--level", action="append", type=int, metavar="N",
+                       help="only jobs at this level (repeatable)")
+    group.add_argument("--interface", action="append", metavar="NAME",
+                       help="only jobs on this interface (repeatable)")
+    group.add_argument("-r", "--has-result", type=_parse_bool, metavar="true|false",
+                       help="only jobs with (true) or without (false) an output")
+    group.add_argument("-x", "--no-result", action="store_true",
+                       help="only jobs that ended without an output")
+
+
+# ---- formatting -------------------------------------------------------------------------
+
+
+def record_to_json(r: LogRecord) -> dict:
+    """Every field of a record, as JSON-ready values (times in epoch seconds)."""
+    return {
+        "job_id": r.job_id, "input": list(r.coords), "output": r.output,
+        "status": r.status.value, "level": r.level, "interface_name": r.interface_name or None,
+        "created": r.created, "changed": r.changed, "reason": r.reason,
+        "resubmit_of": r.resubmit_of, "resubmitted_as": r.resubmitted_as,
+        "history": [[status.value, t] for status, t in r.history],
+    }
+
+
+def _iso(t: Optional[float]) -> str:
+    if t is None:
+        return ""
+    return datetime.datetime.fromtimestamp(t).astimezone().isoformat(timespec="milliseconds")
+
+
+def _when(t: Optional[float]) -> str:
+    if t is None:
+        return ""
+    moment = datetime.datetime.fromtimestamp(t)
+    if moment.date() == datetime.date.today():
+        return moment.strftime("%H:%M:%S")
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def _number_text(v: Optional[float]) -> str:
+    return "" if v is None else f"{v:.6g}"
+
+
+def _records_table(records: list[LogRecord]) -> Table:
+    table = Table(header_style="bold", pad_edge=False, box=None)
+    for name, justify in (("job id", "left"), ("status", "left"), ("level", "right"),
+                          ("interface", "left"), ("input", "left"), ("output", "right"),
+                          ("changed", "left"), ("reason", "left")):
+        table.add_column(name, justify=justify, no_wrap=name != "reason")
+    for r in records:
+        table.add_row(
+            r.job_id, Text(r.status.value, style=STATUS_STYLES.get(r.status, "")), str(r.level),
+            r.interface_name, ", ".join(_number_text(c) for c in r.coords),
+            _number_text(r.output), _when(r.changed), r.reason or "",
+        )
+    return table
+
+
+def _manager_line(log_path: Path) -> Optional[str]:
+    holder = manager_holder(str(log_path))
+    return None if holder is None else f"managed by {_holder_text(holder)}"
+
+
+# ---- subcommands ---------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    return headless_run(_config(args), until_done=args.until_done)
+
+
+@contextlib.contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP stop a run like Ctrl-C does: a clean shutdown."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = {}
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        with contextlib.suppress(ValueError, OSError):  # not the main thread
+            previous[sig] = signal.signal(sig, interrupt)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def headless_run(
+    config: Config,
+    until_done: bool = False,
+    *,
+    prepare: Optional[Callable[[JobManager], None]] = None,
+    console: Optional[Console] = None,
+    title: str = "simjobs",
+) -> int:
+    """Manage the config's log with the live progress table until every job has ended
+    (``until_done``) or until interrupted (Ctrl-C, SIGTERM). Jobs still running at an
+    interrupt keep running and are resumed by the next start.
+
+    ``prepare(manager)`` runs once the table shows (the demo submits its jobs there).
+    """
+    holder = manager_holder(str(config.log_path))
+    if holder is not None:
+        raise LogLockedError(
+            f"{config.log_path.name} is already managed by {_holder_text(holder)}; "
+            "stop that process first, or use 'simjobs submit/cancel/resubmit', which hand "
+            "requests to it", holder=holder)
+    console = console or _out()
+    interrupted = False
+    with _signals_interrupt():
+        try:
+            with _own_manager(config) as manager, ProgressView(manager, console, title):
+                if prepare is not None:
+                    prepare(manager)
+                if until_done:
+                    manager.wait_until_done()
+                else:
+                    threading.Event().wait()
+        except KeyboardInterrupt:
+            interrupted = True
+    if interrupted:
+        _note("stopped: jobs still running keep running and are resumed at the next start")
+        return EXIT_INTERRUPTED if until_done else EXIT_OK
+    return EXIT_OK
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    config = _config(args)
+    inputs = _collect_inputs(args, _input_dim(config))
+    _check_level(config, args.level)
+
+    def act(manager: JobManager) -> dict:
+        with _JobWatch(manager) as watch:
+            jobs = manager.submit_many(inputs, args.level)
+            ids = [str(j.id) for j in jobs]
+            waiting = _wait_submitted(watch, ids, args.timeout)
+        return {"ok": True, "job_ids": ids, "interfaces": [j.interface_name for j in jobs],
+                "not_submitted": waiting}
+
+    request = {"op": "submit", "inputs": inputs, "level": args.level}
+    response, holder = _hand_over_or_act(config, request, act, args.timeout)
+    ids = response["job_ids"]
+    if args.json:
+        _print_json({"job_ids": ids, "level": args.level, "interfaces": response.get("interfaces"),
+                     "managed_by": holder})
+    else:
+        for job_id in ids:
+            print(job_id)
+    how = f"handed to the manager, {_holder_text(holder)}" if holder else "submitted by this process"
+    _note(f"{len(ids)} job{'s' * (len(ids) != 1)} at level {args.level} ({how})")
+    if holder is None:
+        if response.get("not_submitted"):
+            _note(f"not yet on the hardware after {args.timeout:g} s (the next manager retries): "
+                  + ", ".join(response["not_submitted"]))
+        _not_managed_note(config.log_path)
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    if args.last is not None and args.last < 0:
+        raise CliError("-n must be >= 0")
+    with _read_log(args) as (log, config):
+        records, matched = _select(log, args, DEFAULT_LAST)
+        total = len(log) if log is not None else 0
+        pending = log is not None and any(
+            r.status not in TERMINAL_STATUSES for r in records)
+        log_path = Path(log.path) if log is not None else None
+    if args.json:
+        _print_json([record_to_json(r) for r in records])
+        return EXIT_OK
+    out = _out()
+    if records:
+        out.print(_records_table(records))
+    shown = f"{len(records)} of {matched} matching jobs" if matched != len(records) else (
+        f"{matched} matching job{'s' * (matched != 1)}")
+    out.print(f"[dim]{shown} ({total} in the log)"
+              + ("; -a shows all" if matched > len(records) else "") + "[/]")
+    if log_path is not None:
+        line = _manager_line(log_path)
+        if line:
+            out.print(f"[dim]{log_path.name}: {line}[/]")
+        elif pending:
+            out.print(f"[dim]{log_path.name}: no manager runs; statuses are as last recorded "
+                      "('simjobs run' brings them up to date)[/]")
+    return EXIT_OK
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    config = _config(args)
+    ids = _job_ids(args.ids)
+    with _read_log(args) as (log, _):
+        _check_known(log, ids)
+
+    def act(manager: JobManager) -> dict:
+        with _JobWatch(manager) as watch:
+            result = manager.cancel_many(ids)
+            cancelled = [str(j.id) for j in result.cancelled]
+            watch.wait(cancelled, lambda s: s in TERMINAL_STATUSES or s is JobStatus.FAILED_CANCEL,
+                       args.timeout)
+            final = {j: (watch.status(j) or JobStatus.PENDING_CANCEL).value for j in cancelled}
+        return {"ok": True, "cancelled": cancelled, "final": final,
+                "skipped": {str(k): v.value for k, v in result.skipped.items()}}
+
+    response, holder = _hand_over_or_act(
+        config, {"op": "cancel", "job_ids": ids}, act, args.timeout)
+    cancelled, skipped = response["cancelled"], response["skipped"]
+    final = response.get("final", {})
+    if args.json:
+        _print_json({"cancelled": cancelled, "skipped": skipped, "final": final,
+                     "managed_by": holder})
+    else:
+        for job_id in cancelled:
+            status = final.get(job_id)
+            if status is None:
+                print(f"{job_id}: cancelling (handed to the manager, {_holder_text(holder)})")
+            elif status == JobStatus.CANCELLED.value:
+                print(f"{job_id}: cancelled")
+            elif status == JobStatus.PENDING_CANCEL.value:
+                print(f"{job_id}: cancel requested, not confirmed within {args.timeout:g} s "
+                      "(the next manager finishes it)")
+            else:
+                print(f"{job_id}: {status} (it ended before the cancel reached it)"
+                      if status != JobStatus.FAILED_CANCEL.value else f"{job_id}: cancel failed")
+        for job_id, status in skipped.items():
+            print(f"{job_id}: skipped, already {status}")
+    return EXIT_OK if cancelled else EXIT_FAILURE
+
+
+def cmd_resubmit(args: argparse.Namespace) -> int:
+    config = _config(args)
+    ids = _job_ids(args.ids)
+    if not ids and not _has_filter(args):
+        raise CliError("name job ids or a filter (e.g. -s failed); resubmit never picks "
+                       "every job by itself")
+    with _read_log(args) as (log, _):
+        if ids:
+            _check_known(log, ids)
+        records, _ = _select(log, args, None)
+    if ids:
+        for r in records:
+            if r.status not in RESUBMITTABLE_STATUSES:
+                raise InvalidJobStatusError(
+                    f"job {r.job_id} is {r.status.value}: only failed, failed-submit or "
+                    "cancelled jobs can be resubmitted", status=r.status)
+    else:
+        # A filter picks only jobs that can be resubmitted and were not already.
+        records = [r for r in records
+                   if r.status in RESUBMITTABLE_STATUSES and r.resubmitted_as is None]
+    if not records:
+        _note("no failed, failed-submit or cancelled job matches: nothing resubmitted")
+        if args.json:
+            _print_json({"pairs": []})
+        return EXIT_OK
+    for level in sorted({r.level for r in records}):
+        _check_level(config, level)
+    old_ids = [r.job_id for r in records]
+
+    def act(manager: JobManager) -> dict:
+        with _JobWatch(manager) as watch:
+            jobs = manager.resubmit(old_ids)
+            new_ids = [str(j.id) for j in jobs]
+            waiting = _wait_submitted(watch, new_ids, args.timeout)
+        return {"ok": True, "pairs": [list(p) for p in zip(old_ids, new_ids)],
+                "not_submitted": waiting}
+
+    response, holder = _hand_over_or_act(
+        config, {"op": "resubmit", "job_ids": old_ids}, act, args.timeout)
+    pairs = response["pairs"]
+    if args.json:
+        _print_json({"pairs": pairs, "managed_by": holder})
+    else:
+        for old, new in pairs:
+            print(f"{old} -> {new}")
+    if holder is None:
+        _not_managed_note(config.log_path)
+    return EXIT_OK
+
+
+EXAUQ_FIXED_COLUMNS = ["Output", "Job_ID", "Job_Status", "Job_Level", "Interface_Name"]
+EXTRA_COLUMNS = ["Created", "Changed", "Reason"]
+
+
+def _csv_text(records: list[LogRecord], dim: int) -> str:
+    """exauq's log columns (its format: str() numbers, CRLF), then simjobs' extras."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow([f"Input_{i}" for i in range(1, dim + 1)] + EXAUQ_FIXED_COLUMNS + EXTRA_COLUMNS)
+    for r in records:
+        writer.writerow([*(str(c) for c in r.coords), "" if r.output is None else str(r.output),
+                         r.job_id, r.status.value, r.level, r.interface_name,
+                         _iso(r.created), _iso(r.changed), r.reason or ""])
+    return buffer.getvalue()
+
+
+def _write_new_file(path: Path, text: str, force: bool) -> None:
+    """Write ``text`` to ``path`` atomically: a temporary file renamed (or, without
+    ``force``, hard-linked, which fails rather than replace a file made meanwhile)."""
+    if path.exists() and not force:
+        raise CliError(f"{path} exists; pass --force to overwrite it")
+    directory = path.parent
+    if not directory.is_dir():
+        raise CliError(f"{path}: the directory {directory} does not exist")
+    tmp = directory / f".{path.name}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        if force:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise CliError(f"{path} exists; pass --force to overwrite it") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    target = Path(args.file).expanduser()
+    fmt = args.format or {".csv": "csv", ".json": "json"}.get(target.suffix.lower())
+    if fmt is None:
+        raise CliError(f"cannot tell the format of {args.file!r} from its suffix; "
+                       "pass --format csv or --format json")
+    if target.exists() and not args.force:
+        raise CliError(f"{args.file} exists; pass --force to overwrite it")
+    with _read_log(args) as (log, config):
+        records, _ = _select(log, args, None)
+        dim = log.input_dim if log is not None else (config.input_dim or 0)
+    if fmt == "csv":
+        text = _csv_text(records, dim)
+    else:
+        text = json.dumps([record_to_json(r) for r in records], indent=2) + "\n"
+    _write_new_file(target, text, args.force)
+    _note(f"wrote {len(records)} job{'s' * (len(records) != 1)} to {args.file} ({fmt})")
+    return EXIT_OK
+
+
+def cmd_interfaces(args: argparse.Namespace) -> int:
+    with _read_log(args) as (log, config):
+        records = log.iter_records() if log is not None else []
+        log_path = Path(log.path) if log is not None else (config.log_path if config else None)
+    active = Counter(r.interface_name for r in records if r.status not in TERMINAL_STATUSES)
+    rows = []
+    if config is not None:
+        host = socket.gethostname()
+        for spec in config.interfaces:
+            rows.append({"name": spec.name, "kind": spec.kind, "level": spec.level, "host": host,
+                         "max_jobs": spec.effective_max_jobs, "active": active.get(spec.name, 0)})
+    else:  # --log only: what the log itself tells
+        levels = {}
+        for r in records:
+            levels.setdefault(r.interface_name, r.level)
+        for name, level in levels.items():
+            if name:
+                rows.append({"name": name, "kind": None, "level": level, "host": None,
+                             "max_jobs": None, "active": active.get(name, 0)})
+    holder = manager_holder(str(log_path)) if log_path is not None else None
+    if args.json:
+        _print_json({"interfaces": rows, "managed_by": holder})
+        return EXIT_OK
+    out = _out()
+    table = Table(header_style="bold", pad_edge=False, box=None)
+    for column in ("name", "kind", "level", "host", "max_jobs", "active"):
+        table.add_column(column.replace("_", " "),
+                         justify="right" if column in ("level", "max_jobs", "active") else "left")
+    for row in rows:
+        table.add_row(*("" if row[c] is None else str(row[c])
+                        for c in ("name", "kind", "level", "host", "max_jobs", "active")))
+    out.print(table)
+    if holder is not None:
+        out.print(f"[dim]{log_path.name}: managed by {_holder_text(holder)} "
+                  "(health and live load show in its view)[/]")
+    return EXIT_OK
+
+
+# ---- demo -------------------------------------------------------------------------------------
+
+
+def default_demo_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("simjobs")) / "demo"
+
+
+def install_demo(directory: Path) -> Path:
+    """Copy the bundled demo config into ``directory`` (kept if already there)."""
+    config_path = directory / DEMO_CONFIG
+    if not config_path.exists():
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CliError(f"cannot create the demo directory {directory} ({exc.strerror})",
+                           EXIT_FAILURE) from None
+        template = resources.files("simjobs.demo").joinpath(DEMO_CONFIG).read_text("utf-8")
+        config_path.write_text(template, encoding="utf-8")
+    return config_path
+
+
+def latin_hypercube(n: int, dim: int, rng: random.Random) -> list[list[float]]:
+    """``n`` points in [0, 1]^dim, one in each of the n slices of every coordinate."""
+    columns = []
+    for _ in range(dim):
+        strata = list(range(n))
+        rng.shuffle(strata)
+        columns.append([round((s + rng.random()) / n, 4) for s in strata])
+    return [list(point) for point in zip(*columns)]
+
+
+def demo_jobs(total: int) -> dict[int, int]:
+    """How many demo jobs to submit per level: about a quarter at level 2."""
+    level2 = max(1, total // 4) if total >= 2 else 0
+    return {1: total - level2, 2: level2}
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    if args.jobs < 1:
+        raise CliError("--jobs must be at least 1")
+    directory = Path(args.dir).expanduser() if args.dir else default_demo_dir()
+    config_path = install_demo(directory)
+    if args.fast:
+        os.environ["SIMJOBS_DEMO_FAST"] = "1"  # inherited by the simulator processes
+    config = load_config(config_path)
+    _note(f"demo: config {config_path}, log {config.log_path}")
+
+    def submit_mix(manager: JobManager) -> None:
+        if manager.active_jobs():
+            _note("demo: jobs from an earlier run are still going; following them")
+            return
+        log = manager.simulations_log
+        rng = random.Random(DEMO_SEED + len(log))
+        for level, count in demo_jobs(args.jobs).items():
+            if count and level in manager.levels:
+                manager.submit_many(latin_hypercube(count, log.input_dim, rng), level)
+
+    code = headless_run(config, until_done=True, prepare=submit_mix,
+                        title=f"simjobs demo ({directory})")
+    _note(f"demo: see the jobs with: simjobs status --config {config_path}")
+    return code
+
+
+# ---- parser and entry point -----------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line instead of usage + error
+        raise CliError(f"{message}; see '{self.prog} --help'", EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="simjobs",
+        description="Manage simulation jobs at several levels on several machines.",
+    )
+    parser.add_argument("--version", action="version", version=f"simjobs {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    def command(name: str, handler, help: str, *, readonly: bool = False, aliases=()):
+        p = sub.add_parser(name, help=help, description=help, aliases=list(aliases))
+        p.set_defaults(handler=handler)
+        p.add_argument("--config", metavar="FILE",
+                       help="the config file (default: $SIMJOBS_CONFIG, ./simjobs.toml, "
+                            "then the user config dir)")
+        if readonly:
+            p.add_argument("--log", metavar="PATH",
+                           help="read this log without a config (its input_dim is read from it)")
+        return p
+
+    def timeout(p):
+        p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                       help=f"how long to wait for the hardware or the manager "
+                            f"(default {DEFAULT_TIMEOUT:g})")
+
+    p = command("run", cmd_run, "manage the log: submit, watch and record jobs, with a live table")
+    p.add_argument("--until-done", action="store_true",
+                   help="stop when every job has ended (default: run until Ctrl-C)")
+
+    p = command("submit", cmd_submit, "submit inputs as new jobs")
+    p.add_argument("coords", nargs="*", metavar="X", help="the coordinates of one input")
+    p.add_argument("--input", "-i", action="append", metavar="X1,X2,...",
+                   help="one input as a comma list (repeatable; for negative numbers "
+                        "write --input=-0.5,1)")
+    p.add_argument("--csv", metavar="FILE",
+                   help="inputs from a CSV file, one per line (header optional; an exauq "
+                        "log's Input_k columns are picked out)")
+    p.add_argument("--level", "-l", type=int, default=1, help="the level to run at (default 1)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    timeout(p)
+
+    p = command("status", cmd_status, "show jobs (alias: show)", readonly=True, aliases=("show",))
+    _add_filters(p)
+    p.add_argument("--json", action="store_true", help="every field of the records, as JSON")
+
+    p = command("cancel", cmd_cancel, "cancel jobs that have not ended")
+    p.add_argument("ids", nargs="+", metavar="ID", help="the job ids")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    timeout(p)
+
+    p = command("resubmit", cmd_resubmit,
+                "submit failed, failed-submit or cancelled jobs again, as new jobs")
+    _add_filters(p, last=False)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    timeout(p)
+
+    p = command("export", cmd_export, "write jobs to a CSV or JSON file", readonly=True)
+    p.add_argument("file", metavar="FILE", help="the file to write (.csv or .json)")
+    p.add_argument("--format", choices=("csv", "json"), help="default: from the file's suffix")
+    p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    _add_filters(p)
+
+    p = command("interfaces", cmd_interfaces, "list the interfaces and their active jobs",
+                readonly=True)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = command("demo", cmd_demo, "try simjobs: run demo jobs at two levels with the demo simulator")
+    p.add_argument("--dir", metavar="DIR",
+                   help="where the demo config, log and job directories go (default: the "
+                        "user data dir's simjobs/demo; reused if present)")
+    p.add_argument("--fast", action="store_true", help="make the demo simulator fast (tests)")
+    p.add_argument("--jobs", type=int, default=16, metavar="N",
+                   help="how many jobs to submit, about a quarter at level 2 (default 16)")
+    return parser
+
+
+def _error(message: str) -> None:
+    print(f"simjobs: error: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the ``simjobs`` command; returns the exit code."""
+    debug = os.environ.get("SIMJOBS_DEBUG", "") not in ("", "0")
+    try:
+        args = build_parser().parse_args(argv)
+        return args.handler(args)
+    except CliError as exc:
+        _error(str(exc))
+        return exc.code
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader of our output went away (e.g. '| head'): stop quietly, as Python's
+        # docs advise, pointing stdout at devnull so the exit flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILURE
+    except Exception as exc:  # noqa: BLE001 - sorted below; bugs still show a traceback
+        code = _exit_code(exc)
+        if code is None or debug:
+            raise
+        _error(str(exc) or type(exc).__name__)
+        return code
+
+
+def _exit_code(exc: Exception) -> Optional[int]:
+    """The exit code for a user-facing error, or None for a bug (shown as a traceback)."""
+    if isinstance(exc, (LogLockedError, LogFormatError)):
+        return EXIT_FAILURE
+    if isinstance(exc, (ConfigError, UnknownJobIdError, InvalidJobStatusError)):
+        return EXIT_USAGE
+    if isinstance(exc, SimjobsError):
+        return EXIT_FAILURE
+    if isinstance(exc, (ValueError, TypeError)):
+        return EXIT_USAGE
+    if isinstance(exc, OSError):
+        return EXIT_FAILURE
+    return None
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

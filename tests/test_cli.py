@@ -1,0 +1,418 @@
+"""The simjobs command line, run as a real process on real configs, logs and simulators."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+import pytest
+
+from helpers import records_of, sim_command, tree, wait_for
+from simjobs.core import Input, JobStatus, SimulationsLog
+from simjobs.core.control import manager_holder
+
+pytestmark = pytest.mark.slow
+
+
+def assert_one_line_error(result, *parts: str, code: int = 2) -> None:
+    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("simjobs: error: "), result.stderr
+    for part in parts:
+        assert part in lines[0], lines[0]
+
+
+def ok(result):
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    return result
+
+
+# ---- submit --------------------------------------------------------------------------
+
+
+def test_submit_numbers_as_arguments_reaches_the_hardware(cli, make_config, tmp_path):
+    config = make_config()
+    result = ok(cli("submit", "--config", config, "0.5", "-1.5"))
+    (job_id,) = result.stdout.split()
+    assert "1 job at level 1 (submitted by this process)" in result.stderr
+    assert "no manager runs" in result.stderr
+    record = records_of(tmp_path / "runs.csv")[job_id]
+    assert record.coords == (0.5, -1.5)
+    assert record.status is not JobStatus.PENDING_SUBMIT  # the interface has it
+    assert (tmp_path / "work" / "local" / job_id).is_dir()
+
+    # A manager started later records the end of the job.
+    ok(cli("run", "--config", config, "--until-done"))
+    record = records_of(tmp_path / "runs.csv")[job_id]
+    assert (record.status, record.output) == (JobStatus.COMPLETED, -1.0)
+
+
+def test_submit_several_inputs_as_json(cli, make_config, tmp_path):
+    config = make_config()
+    result = ok(cli("submit", "--config", config, "--input", "1,2", "--input=-3,4.5", "--json"))
+    data = json.loads(result.stdout)
+    assert data["level"] == 1 and data["managed_by"] is None
+    assert data["interfaces"] == ["local", "local"]
+    records = records_of(tmp_path / "runs.csv")
+    assert [records[j].coords for j in data["job_ids"]] == [(1.0, 2.0), (-3.0, 4.5)]
+
+
+def test_submit_from_csv_with_a_header_and_exauq_columns(cli, make_config, tmp_path):
+    config = make_config()
+    (tmp_path / "plain.csv").write_text("x,y\n0.1,0.2\n\n0.3,0.4\n")
+    # An exauq log's columns, Input_2 first: the coordinates are taken in Input_k order.
+    (tmp_path / "exauq.csv").write_text(
+        "Input_2,Input_1,Output,Job_ID\r\n5,6,,1\r\n")
+    ids = ok(cli("submit", "--config", config, "--csv", "plain.csv")).stdout.split()
+    ids += ok(cli("submit", "--config", config, "--csv", "exauq.csv")).stdout.split()
+    records = records_of(tmp_path / "runs.csv")
+    assert [records[j].coords for j in ids] == [(0.1, 0.2), (0.3, 0.4), (6.0, 5.0)]
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("x,y\n0.1,0.2\n0.3,abc\n", "inputs.csv line 3: 'abc' is not a number"),
+    ("0.1,0.2\n0.3\n", "inputs.csv line 2: 1 coordinate, but the log's inputs have 2"),
+    ("0.1,0.2\n0.3,nan\n", "inputs.csv line 2: 'nan' is not a finite number"),
+    ("x,y\n", "inputs.csv: no inputs in the file"),
+])
+def test_submit_csv_names_the_bad_line_and_submits_nothing(cli, make_config, tmp_path,
+                                                           content, expected):
+    config = make_config()
+    (tmp_path / "inputs.csv").write_text(content)
+    before = tree(tmp_path)
+    assert_one_line_error(cli("submit", "--config", config, "--csv", "inputs.csv"), expected)
+    assert tree(tmp_path) == before  # no log, no workspace: nothing was submitted
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["1"], "input: 1 coordinate, but the log's inputs have 2"),
+    (["1", "x"], "input: 'x' is not a number"),
+    (["1", "inf"], "'inf' is not a finite number"),
+    (["--input", "1,2", "--input", "3"], "--input '3': 1 coordinate"),
+    (["--level", "2", "1", "2"], "no interface serves level 2"),
+    ([], "no input given"),
+    (["--level", "one", "1", "2"], "argument --level/-l: invalid int value: 'one'"),
+])
+def test_submit_rejects_bad_input_before_anything(cli, make_config, tmp_path, args, expected):
+    config = make_config()
+    before = tree(tmp_path)
+    result = cli("submit", "--config", config, *args)
+    assert_one_line_error(result, expected)
+    assert "Traceback" not in result.stderr
+    assert tree(tmp_path) == before
+
+
+def test_a_bad_config_is_one_line_and_exit_2(cli, make_config, tmp_path):
+    config = make_config(interfaces=[{"name": "a", "level": 1, "command": "no-such-sim-xyz"}])
+    assert_one_line_error(cli("submit", "--config", config, "1", "2"),
+                          "interfaces[0].command: 'no-such-sim-xyz' was not found on PATH")
+    assert_one_line_error(cli("status", "--config", "missing.toml"),
+                          "missing.toml: no such config file")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    assert_one_line_error(cli("status", cwd=elsewhere), "no config file: pass --config FILE")
+
+
+def test_config_is_found_in_the_working_directory(cli, make_config):
+    make_config("simjobs.toml")
+    result = ok(cli("status", "--json"))
+    assert json.loads(result.stdout) == []
+
+
+def test_version_and_usage_errors(cli):
+    result = ok(cli("--version"))
+    assert result.stdout.strip().startswith("simjobs ")
+    assert_one_line_error(cli("frobnicate"), "invalid choice: 'frobnicate'")
+
+
+# ---- status / show ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def seeded(tmp_path, make_config):
+    """A config with two interfaces and a log holding one job of most statuses."""
+    config = make_config(interfaces=[
+        {"name": "local", "level": 1, "command": sim_command("sum.py")},
+        {"name": "other", "level": 2, "command": sim_command("sum.py"), "max_jobs": 2},
+    ])
+    rows = [
+        ("1", JobStatus.COMPLETED, 1, "local", 3.0),
+        ("2", JobStatus.FAILED, 1, "local", None),
+        ("3", JobStatus.RUNNING, 2, "other", None),
+        ("4", JobStatus.PENDING_SUBMIT, 1, "local", None),
+        ("5", JobStatus.CANCELLED, 2, "other", None),
+        ("6", JobStatus.COMPLETED, 2, "other", 1.0),
+    ]
+    with SimulationsLog(tmp_path / "runs.csv", 2) as log:
+        for job_id, status, level, interface, output in rows:
+            log.add_new_record(Input(float(job_id), 0.5), job_id, status, level, interface)
+            if output is not None:
+                log.insert_result(job_id, output)
+    return config
+
+
+def status_ids(cli, config, *args) -> list[str]:
+    result = ok(cli("status", "--config", config, "--json", *args))
+    return [r["job_id"] for r in json.loads(result.stdout)]
+
+
+@pytest.mark.parametrize("args, expected", [
+    ([], ["1", "2", "3", "4", "5", "6"]),
+    (["-s", "completed"], ["1", "6"]),
+    (["-s", "Pending submit"], ["4"]),
+    (["-s", "pending-submit"], ["4"]),
+    (["--status", "PENDING_SUBMIT"], ["4"]),
+    (["-s", "failed,Cancelled"], ["2", "5"]),
+    (["-s", "failed", "-s", "cancelled"], ["2", "5"]),
+    (["-S", "completed"], ["2", "3", "4", "5"]),
+    (["-S", "completed", "-S", "running,failed"], ["4", "5"]),
+    (["--level", "2"], ["3", "5", "6"]),
+    (["--interface", "local"], ["1", "2", "4"]),
+    (["-r", "true"], ["1", "6"]),
+    (["--has-result", "false"], ["2", "3", "4", "5"]),
+    (["-x"], ["2", "5"]),
+    (["-n", "2"], ["5", "6"]),
+    (["-n", "2", "-s", "completed,failed"], ["2", "6"]),
+    (["-n", "1", "-a"], ["1", "2", "3", "4", "5", "6"]),
+    (["5", "2"], ["2", "5"]),
+    (["2", "5", "-s", "failed"], ["2"]),
+    (["--level", "1", "-x"], ["2"]),
+])
+def test_status_filters(cli, seeded, args, expected):
+    assert status_ids(cli, seeded, *args) == expected
+
+
+def test_status_json_has_every_field(cli, seeded):
+    (record,) = json.loads(ok(cli("show", "--config", seeded, "--json", "1")).stdout)
+    assert record["job_id"] == "1" and record["status"] == "Completed"
+    assert record["input"] == [1.0, 0.5] and record["output"] == 3.0
+    assert record["level"] == 1 and record["interface_name"] == "local"
+    assert set(record) >= {"created", "changed", "reason", "resubmit_of", "resubmitted_as",
+                           "history"}
+    assert record["history"][0][0] == "Completed"
+
+
+def test_status_table_and_default_last_50(cli, seeded, tmp_path):
+    result = ok(cli("status", "--config", seeded))
+    for text in ("job id", "Completed", "Pending submit", "6 matching jobs (6 in the log)",
+                 "no manager runs"):
+        assert text in result.stdout, result.stdout
+    with SimulationsLog(tmp_path / "runs.csv", 2) as log:
+        for n in range(100, 160):
+            log.add_new_record(Input(0.0, 0.0), str(n), JobStatus.COMPLETED)
+    assert len(status_ids(cli, seeded)) == 50
+    assert "50 of 66 matching jobs (66 in the log); -a shows all" in ok(
+        cli("status", "--config", seeded)).stdout
+    assert len(status_ids(cli, seeded, "-a")) == 66
+
+
+def test_status_errors(cli, seeded):
+    assert_one_line_error(cli("status", "--config", seeded, "2", "99", "98"),
+                          "unknown job ids: 99, 98")
+    assert_one_line_error(cli("status", "--config", seeded, "abc"), "not a job id")
+    assert_one_line_error(cli("status", "--config", seeded, "-s", "done"),
+                          "--status: unknown status 'done'; use one of: completed")
+    assert_one_line_error(cli("status", "--config", seeded, "-r", "maybe"),
+                          "expected true or false")
+
+
+def test_status_reads_a_log_without_a_config(cli, seeded, tmp_path):
+    result = ok(cli("status", "--log", tmp_path / "runs.csv", "--json", "-s", "running"))
+    assert [r["job_id"] for r in json.loads(result.stdout)] == ["3"]
+    assert_one_line_error(cli("status", "--log", tmp_path / "nope.csv"),
+                          "no simulations log at")
+
+
+# ---- export -------------------------------------------------------------------------------
+
+
+def test_export_csv_in_exauq_format_plus_extras(cli, seeded, tmp_path):
+    ok(cli("export", "--config", seeded, "out.csv"))
+    data = (tmp_path / "out.csv").read_bytes().decode()
+    lines = data.split("\r\n")
+    assert lines[0] == ("Input_1,Input_2,Output,Job_ID,Job_Status,Job_Level,Interface_Name,"
+                        "Created,Changed,Reason")
+    assert len([line for line in lines if line]) == 7
+    assert lines[1].startswith("1.0,0.5,3.0,1,Completed,1,local,")
+    assert lines[2].startswith("2.0,0.5,,2,Failed,1,local,")
+    created = lines[1].split(",")[7]
+    assert created[:4].isdigit() and "T" in created  # ISO 8601
+
+    before = (tmp_path / "out.csv").read_bytes()
+    assert_one_line_error(cli("export", "--config", seeded, "out.csv"),
+                          "out.csv exists; pass --force to overwrite it")
+    assert (tmp_path / "out.csv").read_bytes() == before
+
+    ok(cli("export", "--config", seeded, "out.csv", "--force", "-s", "completed"))
+    rows = [line for line in (tmp_path / "out.csv").read_text().splitlines() if line]
+    assert [row.split(",")[3] for row in rows[1:]] == ["1", "6"]
+    assert not [p for p in tree(tmp_path) if p.endswith(".tmp")]
+
+
+def test_export_json_and_formats(cli, seeded, tmp_path):
+    ok(cli("export", "--config", seeded, "out.json", "--level", "2"))
+    records = json.loads((tmp_path / "out.json").read_text())
+    assert [r["job_id"] for r in records] == ["3", "5", "6"]
+    assert records[2]["output"] == 1.0 and records[2]["history"]
+
+    assert_one_line_error(cli("export", "--config", seeded, "out.txt"),
+                          "cannot tell the format", "--format csv")
+    ok(cli("export", "--config", seeded, "out.txt", "--format", "json", "-n", "1"))
+    assert [r["job_id"] for r in json.loads((tmp_path / "out.txt").read_text())] == ["6"]
+    ok(cli("export", "--log", tmp_path / "runs.csv", "all.csv"))
+    assert (tmp_path / "all.csv").read_text().count("\n") == 7
+
+
+# ---- interfaces ------------------------------------------------------------------------------
+
+
+def test_interfaces_lists_config_and_active_jobs(cli, seeded):
+    data = json.loads(ok(cli("interfaces", "--config", seeded, "--json")).stdout)
+    rows = {row["name"]: row for row in data["interfaces"]}
+    assert rows["local"]["kind"] == "local" and rows["local"]["level"] == 1
+    assert rows["other"]["max_jobs"] == 2 and rows["other"]["level"] == 2
+    assert rows["local"]["active"] == 1  # the pending job
+    assert rows["other"]["active"] == 1  # the running job
+    assert rows["local"]["host"]
+    assert data["managed_by"] is None
+    table = ok(cli("interfaces", "--config", seeded)).stdout
+    assert "local" in table and "other" in table and "max jobs" in table
+
+
+# ---- cancel and resubmit ---------------------------------------------------------------------
+
+
+def gate_config(make_config, max_jobs=2):
+    return make_config(interfaces=[
+        {"name": "local", "level": 1, "command": sim_command("gate.py"), "max_jobs": max_jobs}])
+
+
+def test_cancel(cli, make_config, tmp_path, gate):
+    config = gate_config(make_config)
+    log = tmp_path / "runs.csv"
+    first, second = ok(cli("submit", "--config", config, "-i", "1,2", "-i", "3,4")).stdout.split()
+
+    # An unknown id: an error naming it, and nothing is cancelled.
+    assert_one_line_error(cli("cancel", "--config", config, first, "12345"),
+                          "unknown job id: 12345")
+    assert records_of(log)[first].status not in (JobStatus.CANCELLED, JobStatus.PENDING_CANCEL)
+
+    result = ok(cli("cancel", "--config", config, first))
+    assert f"{first}: cancelled" in result.stdout
+    assert records_of(log)[first].status is JobStatus.CANCELLED
+    assert records_of(log)[first].reason
+
+    gate.touch()  # let the second job finish, then record it
+    ok(cli("run", "--config", config, "--until-done"))
+    assert records_of(log)[second].status is JobStatus.COMPLETED
+
+    result = cli("cancel", "--config", config, first, second, "--json")
+    assert result.returncode == 1  # nothing could be cancelled
+    data = json.loads(result.stdout)
+    assert data["cancelled"] == []
+    assert data["skipped"] == {first: "Cancelled", second: "Completed"}
+    result = cli("cancel", "--config", config, second)
+    assert result.returncode == 1 and f"{second}: skipped, already Completed" in result.stdout
+
+
+def test_resubmit(cli, make_config, tmp_path):
+    config = make_config(interfaces=[
+        {"name": "flaky", "level": 2, "command": sim_command("fail.sh")},
+        {"name": "good", "level": 1, "command": sim_command("sum.py")},
+    ])
+    log = tmp_path / "runs.csv"
+    bad1, bad2 = ok(cli("submit", "--config", config, "-l", "2", "-i", "1,2", "-i", "3,4")).stdout.split()
+    (good,) = ok(cli("submit", "--config", config, "1", "1")).stdout.split()
+    ok(cli("run", "--config", config, "--until-done"))
+    assert records_of(log)[bad1].status is JobStatus.FAILED
+
+    assert_one_line_error(cli("resubmit", "--config", config), "name job ids or a filter")
+    assert_one_line_error(cli("resubmit", "--config", config, good),
+                          f"job {good} is Completed: only failed")
+    assert_one_line_error(cli("resubmit", "--config", config, "999"), "unknown job id: 999")
+
+    result = ok(cli("resubmit", "--config", config, bad1))
+    ((old, arrow, new),) = [line.split() for line in result.stdout.splitlines()]
+    assert (old, arrow) == (bad1, "->")
+    records = records_of(log)
+    assert records[new].resubmit_of == bad1 and records[bad1].resubmitted_as == new
+    assert records[new].level == 2 and records[new].coords == (1.0, 2.0)
+
+    # A filter picks only failed/cancelled jobs not resubmitted before.
+    data = json.loads(ok(cli("resubmit", "--config", config, "-s", "failed", "--json")).stdout)
+    olds = [pair[0] for pair in data["pairs"]]
+    assert bad2 in olds and bad1 not in olds and good not in olds
+    result = ok(cli("resubmit", "--config", config, "-s", "completed"))
+    assert "nothing resubmitted" in result.stderr and result.stdout == ""
+
+
+# ---- a running manager: hand-over ------------------------------------------------------------
+
+
+def test_commands_hand_over_to_a_running_manager(cli, make_config, tmp_path, background_run):
+    config = make_config()
+    log = tmp_path / "runs.csv"
+    proc = background_run(config)
+    holder = wait_for(lambda: manager_holder(str(log)), timeout=30, message="manager up")
+    assert holder["pid"] == proc.pid
+
+    started = time.monotonic()
+    result = ok(cli("submit", "--config", config, "-i", "1,2", "-i", "3,4", "--json"))
+    assert time.monotonic() - started < 10
+    data = json.loads(result.stdout)
+    assert data["managed_by"]["pid"] == proc.pid
+    assert f"handed to the manager, pid {proc.pid}" in result.stderr
+    ids = data["job_ids"]
+
+    def completed():
+        records = records_of(log)
+        return all(j in records and records[j].status is JobStatus.COMPLETED for j in ids)
+
+    wait_for(completed, timeout=30, message="the running manager completes the jobs")
+    assert [records_of(log)[j].output for j in ids] == [3.0, 7.0]
+
+    # A second manager on the same log is refused, naming the holder.
+    assert_one_line_error(cli("run", "--config", config), f"pid {proc.pid}", code=1)
+    assert "managed by pid" in ok(cli("status", "--config", config)).stdout
+    assert json.loads(ok(cli("interfaces", "--config", config, "--json")).stdout)[
+        "managed_by"]["pid"] == proc.pid
+    result = cli("cancel", "--config", config, ids[0])
+    assert result.returncode == 1 and "skipped, already Completed" in result.stdout
+
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert manager_holder(str(log)) is None
+    for job_id in ids:
+        assert f"job {job_id} level 1 local: Pending submit -> Submitted" in out
+        assert f"job {job_id} level 1 local:" in out and "-> Completed" in out
+    assert "2 of 2 jobs done" in out
+
+
+def test_cancel_hands_over_to_a_running_manager(cli, make_config, tmp_path, background_run, gate):
+    config = gate_config(make_config)
+    log = tmp_path / "runs.csv"
+    proc = background_run(config)
+    wait_for(lambda: manager_holder(str(log)), timeout=30, message="manager up")
+    (job_id,) = ok(cli("submit", "--config", config, "1", "2")).stdout.split()
+    wait_for(lambda: records_of(log)[job_id].status is JobStatus.RUNNING, timeout=30)
+
+    result = ok(cli("cancel", "--config", config, job_id))
+    assert f"{job_id}: cancelling (handed to the manager, pid {proc.pid}" in result.stdout
+    wait_for(lambda: records_of(log)[job_id].status is JobStatus.CANCELLED, timeout=30)
+
+    data = json.loads(ok(cli("resubmit", "--config", config, job_id, "--json")).stdout)
+    assert data["managed_by"]["pid"] == proc.pid
+    ((old, new),) = data["pairs"]
+    assert old == job_id
+    wait_for(lambda: new in records_of(log), timeout=10)
+    gate.touch()
+    wait_for(lambda: records_of(log)[new].status is JobStatus.COMPLETED, timeout=30)
+
+
+def test_run_until_done_with_nothing_to_do_returns(cli, make_config):
+    config = make_config()
+    result = ok(cli("run", "--config", config, "--until-done"))
+    assert "0 of 0 jobs done" in result.stdout

@@ -243,19 +243,17 @@ class ProgressView:
         with self._lock:
             return Group(self._render_progress(), self._render_counts(), self._render_recent())
 
-    def _render_progress(self) -> Table:
-        grid = Table.grid(padding=(0, 1))
-        grid.add_column()
-        grid.add_column(width=40)
-        grid.add_column()
+    def _render_progress(self) -> Group:
         done, total = self._session_done, len(self._session)
-        grid.add_row(
-            Text(self.title, style="bold"),
-            ProgressBar(total=max(total, 1), completed=done if total else 0, width=40),
+        bar = Table.grid(padding=(0, 1))
+        bar.add_column(width=30)
+        bar.add_column()
+        bar.add_row(
+            ProgressBar(total=max(total, 1), completed=done if total else 0, width=30),
             Text(f"{done}/{total} done · {self.jobs_per_minute():.1f} jobs/min · "
                  f"{_duration(time.monotonic() - self._started)}"),
         )
-        return grid
+        return Group(Text(self.title, style="bold"), bar)
 
     def _render_counts(self) -> Table:
         shown = [s for s in STATUS_COLUMNS if s in ALWAYS_SHOWN or any(
@@ -292,9 +290,18 @@ class ProgressView:
     def _render_recent(self) -> Table:
         table = Table(box=None, pad_edge=False, title="last changes", title_justify="left",
                       title_style="bold", show_header=False)
-        table.add_column(style="dim")
-        table.add_column()
+        table.add_column(style="dim", no_wrap=True, min_width=8)
+        table.add_column(no_wrap=True, overflow="ellipsis", ratio=3)
+        table.add_column(no_wrap=True, overflow="ellipsis", ratio=2)
         for event in reversed(self._recent):
-            line = format_event(event)
-            table.add_row(line[:8], line[9:])
+            if isinstance(event, InterfaceHealthEvent):
+                what = f"{event.interface_name}: {event.old_state} -> {event.state}"
+                detail = event.message
+            else:
+                old = event.old_status.value if event.old_status else "new"
+                what = (f"{event.job_id} L{event.level} {event.interface_name or '-'}: "
+                        f"{old} -> {event.new_status.value}")
+                detail = event.reason or (
+                    "" if event.output is None else f"output {event.output:.6g}")
+            table.add_row(_clock(event.time), what, detail)
         return table

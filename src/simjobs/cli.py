@@ -29,7 +29,6 @@ import signal
 import socket
 import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from importlib import resources
@@ -54,6 +53,7 @@ from .core.events import Event, JobEvent
 from .core.log import SimulationsLog
 from .core.manager import JobManager
 from .core.records import LogRecord
+from .core.stores.csv_store import header_columns
 from .core.types import RESUBMITTABLE_STATUSES, TERMINAL_STATUSES, JobId, JobStatus
 from .progress import STATUS_STYLES, ProgressView
 
@@ -105,10 +105,12 @@ def _log_path(args: argparse.Namespace) -> tuple[Path, Optional[Config]]:
 
 
 @contextlib.contextmanager
-def _read_log(args: argparse.Namespace) -> Iterator[tuple[Optional[SimulationsLog], Optional[Config]]]:
+def _read_log(
+    args: argparse.Namespace, config: Optional[Config] = None
+) -> Iterator[tuple[Optional[SimulationsLog], Optional[Config]]]:
     """The log opened read-only (never in a running manager's way), or None when the
-    config's log does not exist yet."""
-    path, config = _log_path(args)
+    config's log does not exist yet. ``config``: the one already loaded, if any."""
+    path, config = (config.log_path, config) if config else _log_path(args)
     if not path.exists():
         yield None, config
         return
@@ -595,7 +597,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_cancel(args: argparse.Namespace) -> int:
     config = _config(args)
     ids = _job_ids(args.ids)
-    with _read_log(args) as (log, _):
+    with _read_log(args, config) as (log, _):
         _check_known(log, ids)
 
     def act(manager: JobManager) -> dict:
@@ -639,7 +641,7 @@ def cmd_resubmit(args: argparse.Namespace) -> int:
     if not ids and not _has_filter(args):
         raise CliError("name job ids or a filter (e.g. -s failed); resubmit never picks "
                        "every job by itself")
-    with _read_log(args) as (log, _):
+    with _read_log(args, config) as (log, _):
         if ids:
             _check_known(log, ids)
         records, _ = _select(log, args, None)
@@ -683,7 +685,6 @@ def cmd_resubmit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-EXAUQ_FIXED_COLUMNS = ["Output", "Job_ID", "Job_Status", "Job_Level", "Interface_Name"]
 EXTRA_COLUMNS = ["Created", "Changed", "Reason"]
 
 
@@ -691,7 +692,7 @@ def _csv_text(records: list[LogRecord], dim: int) -> str:
     """exauq's log columns (its format: str() numbers, CRLF), then simjobs' extras."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer)
-    writer.writerow([f"Input_{i}" for i in range(1, dim + 1)] + EXAUQ_FIXED_COLUMNS + EXTRA_COLUMNS)
+    writer.writerow(header_columns(dim) + EXTRA_COLUMNS)
     for r in records:
         writer.writerow([*(str(c) for c in r.coords), "" if r.output is None else str(r.output),
                          r.job_id, r.status.value, r.level, r.interface_name,

@@ -416,3 +416,49 @@ def test_run_until_done_with_nothing_to_do_returns(cli, make_config):
     config = make_config()
     result = ok(cli("run", "--config", config, "--until-done"))
     assert "0 of 0 jobs done" in result.stdout
+
+
+# ---- the live table (run and demo on a terminal) ----------------------------------------
+
+
+def test_live_progress_table_counts_from_events(make_config, tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from simjobs.config import load_config
+    from simjobs.core import JobManager
+    from simjobs.progress import ProgressView
+
+    config = load_config(make_config(interfaces=[
+        {"name": "good", "level": 1, "command": sim_command("sum.py")},
+        {"name": "bad", "level": 2, "command": sim_command("fail.sh")},
+    ]))
+    with SimulationsLog(config.log_path, 2) as log:  # an old job, ended before this session
+        log.add_new_record(Input(0.0, 0.0), "1", JobStatus.COMPLETED, 1, "good")
+    log = config.open_log()
+    manager = JobManager(log, config.build_interfaces(), polling_interval=0.05)
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=120, color_system=None)
+    try:
+        with ProgressView(manager, console, title="test run") as view:
+            assert view.live
+            manager.submit_many([Input(1.0, 2.0), Input(3.0, 4.0)], level=1)
+            manager.submit(Input(5.0, 6.0), level=2)
+            assert manager.wait_until_done(timeout=30)
+            wait_for(lambda: view.done == 3, timeout=10)
+            rendered = io.StringIO()
+            Console(file=rendered, width=120, color_system=None).print(view.render())
+            table = rendered.getvalue()
+    finally:
+        manager.shutdown()
+        log.close()
+    assert "test run" in table and "3/3 done" in table
+    rows = {line.split()[0] + (line.split()[1] if line.startswith("level") else ""): line.split()
+            for line in table.splitlines() if line.strip()}
+    assert rows["level1"][-1] == "3" and rows["level2"][-1] == "1"  # totals, old job included
+    assert rows["good"][-1] == "3" and rows["bad"][-1] == "1"
+    assert "Running -> Failed" in table or "Submitted -> Failed" in table
+    (failed,) = [line for line in table.splitlines() if "-> Failed" in line]
+    assert "exit code 3" in failed  # the reason, on the same one line
+    assert view.summary().startswith("3 of 3 jobs done") and "2 Completed, 1 Failed" in view.summary()

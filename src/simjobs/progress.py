@@ -65,6 +65,11 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
 
 
+def _one_line(text: str) -> str:
+    # Reasons may hold a stderr tail; a status change stays one line.
+    return " ".join(text.split())
+
+
 def format_event(event: Event) -> str:
     """One plain line describing an event."""
     if isinstance(event, InterfaceHealthEvent):
@@ -76,7 +81,7 @@ def format_event(event: Event) -> str:
     if event.output is not None:
         line += f" output={event.output!r}"
     if event.reason:
-        line += f" ({event.reason})"
+        line += f" ({_one_line(event.reason)})"
     return line
 
 
@@ -135,18 +140,20 @@ class ProgressView:
             for r in records:
                 self._set(r.job_id, r.status, r.level, r.interface_name)
             self._session = active
-            self._session_done = sum(1 for j in active if self._jobs[j][0] in TERMINAL_STATUSES)
+            # (A job submitted since the records were read is not among them yet; its
+            # buffered creation event adds it.)
+            self._session_done = sum(
+                1 for j in active if j in self._jobs and self._jobs[j][0] in TERMINAL_STATUSES)
             buffered, self._buffer = self._buffer, []
             for event in buffered:
                 self._apply(event)
+                if not self.live:
+                    self._print(event)  # under the lock: before any later event's line
             self._ready = True
         if self.live:
             self._live = Live(get_renderable=self.render, console=self.console,
                               refresh_per_second=REFRESH_PER_SECOND, transient=False)
             self._live.start()
-        else:
-            for event in buffered:
-                self._print(event)
         return self
 
     def stop(self) -> None:
@@ -229,7 +236,8 @@ class ProgressView:
         with self._lock:
             counts = Counter()
             for key in self._session:
-                counts[self._jobs[key][0]] += 1
+                if key in self._jobs:
+                    counts[self._jobs[key][0]] += 1
             done, total = self._session_done, len(self._session)
         parts = ", ".join(f"{n} {s.value}" for s, n in sorted(
             counts.items(), key=lambda item: list(STATUS_COLUMNS).index(item[0])) if n)
@@ -287,12 +295,9 @@ class ProgressView:
     def _cells(counts: Counter, shown: list[JobStatus]) -> list[str]:
         return [str(counts[s] or "·") for s in shown] + [str(sum(counts.values()))]
 
-    def _render_recent(self) -> Table:
-        table = Table(box=None, pad_edge=False, title="last changes", title_justify="left",
-                      title_style="bold", show_header=False)
-        table.add_column(style="dim", no_wrap=True, min_width=8)
-        table.add_column(no_wrap=True, overflow="ellipsis", ratio=3)
-        table.add_column(no_wrap=True, overflow="ellipsis", ratio=2)
+    def _render_recent(self) -> Group:
+        # One line per change, cut at the screen's edge rather than wrapped.
+        lines = [Text("last changes", style="bold")]
         for event in reversed(self._recent):
             if isinstance(event, InterfaceHealthEvent):
                 what = f"{event.interface_name}: {event.old_state} -> {event.state}"
@@ -301,7 +306,10 @@ class ProgressView:
                 old = event.old_status.value if event.old_status else "new"
                 what = (f"{event.job_id} L{event.level} {event.interface_name or '-'}: "
                         f"{old} -> {event.new_status.value}")
-                detail = event.reason or (
+                detail = _one_line(event.reason) if event.reason else (
                     "" if event.output is None else f"output {event.output:.6g}")
-            table.add_row(_clock(event.time), what, detail)
-        return table
+            line = Text.assemble((_clock(event.time), "dim"), "  ", what,
+                                 ("  " + _one_line(detail)) if detail else "")
+            line.no_wrap, line.overflow = True, "ellipsis"
+            lines.append(line)
+        return Group(*lines)

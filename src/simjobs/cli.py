@@ -182,7 +182,11 @@ def _hand_over_or_act(
 
 
 class _JobWatch:
-    """The latest status of each job, from a manager's events (subscribe before acting)."""
+    """The latest status of each job, from a manager's events (subscribe before acting).
+
+    Waiting for submission uses these events, not JobManager.wait_until_submitted:
+    that one is woken only when jobs end, so it returned only after the next poll.
+    """
 
     def __init__(self, manager: JobManager):
         self._cond = threading.Condition()

@@ -546,3 +546,41 @@ def test_log_is_written_before_hardware_acts(tmp_path):
     finally:
         manager.shutdown()
         log.close()
+
+
+def test_wait_until_submitted_wakes_on_submission_not_on_next_poll(log):
+    hw = FakeInterface("hpc", polls_to_complete=10**9)
+    manager = JobManager(log, [hw], polling_interval=30)
+    try:
+        first = manager.submit(Input(0, 0))
+        wait_until(lambda: status_of(log, first) is JobStatus.RUNNING)  # first poll done
+        start = time.monotonic()
+        jobs = manager.submit_many([Input(1, 1), Input(2, 2)])
+        assert manager.wait_until_submitted([j.id for j in jobs], timeout=10)
+        assert time.monotonic() - start < 5  # not the 30 s to the next poll
+        assert all(status_of(log, j) is JobStatus.SUBMITTED for j in jobs)
+    finally:
+        manager.shutdown()
+
+
+def test_identical_changes_in_one_batch_make_one_event(log):
+    hw = FakeInterface("hpc", polls_to_complete=10**9)
+    manager = JobManager(log, [hw], polling_interval=30)
+    events = []
+    manager.subscribe(events.append)
+    try:
+        job = manager.submit(Input(0, 0))
+        wait_until(lambda: status_of(log, job) is JobStatus.RUNNING)
+        from simjobs.core.records import LogChange
+        now = time.time()
+        manager._apply([LogChange(str(job.id), now, status=JobStatus.FAILED, reason="a"),
+                        LogChange(str(job.id), now, status=JobStatus.FAILED, reason="b"),
+                        LogChange(str(job.id), now, status=JobStatus.RUNNING)])
+        manager._events.wait_idle(5)
+        mine = [(e.old_status, e.new_status) for e in events if isinstance(e, JobEvent)]
+        assert mine.count((JobStatus.RUNNING, JobStatus.FAILED)) == 1
+        assert (JobStatus.FAILED, JobStatus.FAILED) not in mine
+        assert status_of(log, job) is JobStatus.FAILED  # nothing follows a terminal status
+        assert manager.interface_job_counts == {"hpc": 0}
+    finally:
+        manager.shutdown()

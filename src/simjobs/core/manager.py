@@ -743,55 +743,61 @@ class JobManager:
         events: list[Event] = []
         with self._lock:
             kept: list[LogChange] = []
-            old_status: dict[str, JobStatus] = {}
+            # The status of each job as this batch goes along, so that two identical
+            # changes in one batch make one event and nothing follows a terminal one.
+            current: dict[str, Optional[JobStatus]] = {}
+            jobs: dict[str, Job] = {}
             for change in changes:
-                state = self._active.get(JobId(change.job_id))
-                if state is None:
-                    # Not monitored (a strategy called directly, or a late word on a job
-                    # already ended): never overwrite a terminal status.
-                    try:
-                        record = self._simulations_log.get_record(change.job_id)
-                    except SimulationsLogLookupError:
-                        continue
-                    if record.status in TERMINAL_STATUSES:
-                        continue
-                    old_status[change.job_id] = record.status
-                    kept.append(change)
+                key = change.job_id
+                if key not in current:
+                    state = self._active.get(JobId(key))
+                    if state is not None:
+                        current[key], jobs[key] = state.status, state.job
+                    else:
+                        # Not monitored (a strategy called directly, or a late word on
+                        # a job already ended): never overwrite a terminal status.
+                        try:
+                            record = self._simulations_log.get_record(key)
+                        except SimulationsLogLookupError:
+                            current[key] = None
+                        else:
+                            current[key], jobs[key] = record.status, record.to_job()
+                old = current[key]
+                if old is None or old in TERMINAL_STATUSES:
                     continue
+                state = self._active.get(JobId(key))
                 new = change.status
-                if new is not UNSET:
-                    if state.cancel_requested and new not in TERMINAL_STATUSES \
-                            and new is not JobStatus.FAILED_CANCEL:
-                        change.status = new = UNSET
-                    elif new is state.status or (
-                        state.status is JobStatus.FAILED_CANCEL and new not in TERMINAL_STATUSES
-                    ):  # "Failed cancel" stays until the job really ends
-                        change.status = new = UNSET
+                if new is not UNSET and (
+                    new is old
+                    # a cancel the user asked for is not overwritten by a poll's answer
+                    or (state is not None and state.cancel_requested
+                        and new not in TERMINAL_STATUSES and new is not JobStatus.FAILED_CANCEL)
+                    # "Failed cancel" stays until the job really ends
+                    or (old is JobStatus.FAILED_CANCEL and new not in TERMINAL_STATUSES)
+                ):
+                    change.status = new = UNSET
                 if new is UNSET and change.output is UNSET and change.reason is UNSET:
                     continue
                 kept.append(change)
+                if new is not UNSET:
+                    current[key] = new
+                    job = jobs[key]
+                    events.append(JobEvent(
+                        job.id, old, new, job.level, job.interface_name,
+                        None if change.output is UNSET else change.output, change.time,
+                        None if change.reason is UNSET else change.reason,
+                    ))
             if not kept:
                 return
             self._simulations_log.apply_changes(kept)
-            for change in kept:
-                if change.status is UNSET:
+            for key, status in current.items():
+                state = self._active.get(JobId(key))
+                if state is None or status is None:
                     continue
-                state = self._active.get(JobId(change.job_id))
-                if state is None:
-                    record = self._simulations_log.get_record(change.job_id)
-                    old, job = old_status[change.job_id], record.to_job()
-                else:
-                    old, state.status = state.status, change.status
-                    job = state.job
-                events.append(JobEvent(
-                    job.id, old, change.status, job.level, job.interface_name,
-                    None if change.output is UNSET else change.output, change.time,
-                    None if change.reason is UNSET else change.reason,
-                ))
-                if change.status in TERMINAL_STATUSES:
-                    self.remove_job(job)
-            if not self._active:
-                self._done.notify_all()
+                state.status = status
+                if status in TERMINAL_STATUSES:
+                    self.remove_job(state.job)
+            self._done.notify_all()  # wakes wait_until_done and wait_until_submitted
         self._events.publish(events)
 
     def _update_health(self, worker: _Worker) -> None:

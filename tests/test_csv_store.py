@@ -279,6 +279,22 @@ def test_compaction_when_the_journal_reaches_max_1000_and_records(tmp_path):
     assert state(open_quiet(path)) == final
 
 
+def test_adds_alone_also_compact_so_the_journal_stays_bounded(tmp_path):
+    path = tmp_path / "runs.csv"
+    store = CsvStore(path, 3)
+    journal = str(path) + ".journal"
+    compacted_after = []
+    for batch in range(8):
+        ino = os.stat(path).st_ino
+        store.add([rec(1000 * batch + i) for i in range(1, 1001)])
+        if os.stat(path).st_ino != ino:
+            compacted_after.append(batch + 1)
+            assert os.path.getsize(journal) == 0
+    # Geometric: after 1,000, 2,000, 4,000 and 8,000 records.
+    assert compacted_after == [1, 2, 4, 8]
+    store.close()
+
+
 def test_add_validation_and_unknown_ids_write_nothing(tmp_path):
     path = tmp_path / "runs.csv"
     store = CsvStore(path, 3)

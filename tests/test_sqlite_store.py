@@ -77,7 +77,7 @@ def test_wal_mode_tables_and_indexes(tmp_path):
     assert "ON records(status)" in indexes["records_status"]
     assert "ON records(seq)" in indexes["records_seq"]
     cols = [r[1] for r in conn.execute("PRAGMA table_info(records)")]
-    for name in ("job_id", "coords", "output", "status", "level", "interface_name", "created",
+    for name in ("job_id", "x1", "x2", "output", "status", "level", "interface_name", "created",
                  "changed", "reason", "resubmit_of", "resubmitted_as", "seq"):
         assert name in cols
     pk = [r[1] for r in conn.execute("PRAGMA table_info(records)") if r[5]]

@@ -27,8 +27,8 @@ values, so replaying a row over a main file that already contains it changes not
 a status row also appends to the history, which the sequence number guards. A missing
 meta or journal file counts as empty (a log written by exauq is valid).
 
-Compaction (when the journal holds ``max(1000, number of records)`` rows, and on
-checkpoint/close) writes the whole state to temporary files, then replaces the main
+Compaction (when the journal holds ``max(1000, number of records in the last
+snapshot)`` rows, and on checkpoint/close) writes the whole state to temporary files, then replaces the main
 file, then the meta file, then the journal (with an empty one), syncing the directory
 after each step. A crash between any two steps reads back the same state.
 """
@@ -36,6 +36,7 @@ after each step. A crash between any two steps reads back the same state.
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import math
 import os
@@ -43,6 +44,7 @@ import re
 import threading
 import warnings
 from collections.abc import Sequence
+from itertools import accumulate, islice, repeat
 from numbers import Real
 from typing import Optional
 
@@ -55,7 +57,7 @@ JOURNAL_SUFFIX = ".journal"
 META_SUFFIX = ".meta"
 _TMP_SUFFIX = ".tmp"
 _META_MAGIC = "#simjobs-meta"
-_META_VERSION = "1"
+_META_VERSION = "2"
 _MIN_COMPACT_ROWS = 1000
 
 FIXED_COLUMNS = ("Output", "Job_ID", "Job_Status", "Job_Level", "Interface_Name")
@@ -142,24 +144,72 @@ def _dec_history(s: str) -> list:
 
 
 def _meta_row(rec: LogRecord) -> Optional[list[str]]:
+    """The meta row of a record (None when it has no extras).
+
+    ``job_id, created, changed, reason, resubmit_of, resubmitted_as, codes, times``:
+    the history as its status letters and its times (``;``-separated); ``created`` is
+    ``^`` when it equals the first history time and ``changed`` is ``$`` when it equals
+    the last (the usual case), so that reading parses each time once."""
+    h = rec.history
     if (
-        rec.created is None
+        not h
+        and rec.created is None
         and rec.changed is None
         and rec.reason is None
         and rec.resubmit_of is None
         and rec.resubmitted_as is None
-        and not rec.history
     ):
         return None
+    created, changed = rec.created, rec.changed
     return [
         rec.job_id,
-        _enc_float(rec.created),
-        _enc_float(rec.changed),
+        "^" if h and created is not None and created == h[0][1] else _enc_float(created),
+        "$" if h and changed is not None and changed == h[-1][1] else _enc_float(changed),
         _enc_text(rec.reason),
         _enc_id(rec.resubmit_of),
         _enc_id(rec.resubmitted_as),
-        _enc_history(rec.history),
+        "".join([_HIST_CODE[st] for st, _ in h]),
+        ";".join([repr(float(t)) for _, t in h]),
     ]
+
+
+def _dec_meta_row(row: Sequence[str]) -> tuple:
+    """(created, changed, reason, resubmit_of, resubmitted_as, history) of a meta row;
+    ValueError/KeyError/IndexError when it is unreadable."""
+    if len(row) != 8:
+        raise ValueError(f"{len(row)} fields, not 8")
+    codes, times = row[6], row[7]
+    ts = [float(t) for t in times.split(";")] if times else []
+    if len(ts) != len(codes):
+        raise ValueError("history codes and times differ in number")
+    history = [(_HIST_STATUS[c], t) for c, t in zip(codes, ts)]
+    created = ts[0] if row[1] == "^" else _dec_float(row[1])
+    changed = ts[-1] if row[2] == "$" else _dec_float(row[2])
+    return created, changed, _dec_text(row[3]), _dec_id(row[4]), _dec_id(row[5]), history
+
+
+def encode_history(history) -> tuple[str, str]:
+    """A status history as (status letters, ``;``-separated time reprs)."""
+    return (
+        "".join([_HIST_CODE[st] for st, _ in history]),
+        ";".join([repr(float(t)) for _, t in history]),
+    )
+
+
+def decode_histories(codes: Sequence[str], times: Sequence[str]) -> list[list]:
+    """Decode many histories at once (see :func:`encode_history`); ValueError or
+    KeyError when one is malformed."""
+    counts = list(map(len, codes))
+    if counts != [t.count(";") + 1 if t else 0 for t in times]:
+        raise ValueError("history codes and times differ in number")
+    joined = ";".join(filter(None, times))
+    flat_t = list(map(float, joined.split(";"))) if joined else []
+    pairs = iter(list(zip(map(_HIST_STATUS.__getitem__, "".join(codes)), flat_t)))
+    return [list(islice(pairs, k)) for k in counts]
+
+
+def _raise_value_error():
+    raise ValueError("a ^/$ time reference without history")
 
 
 def _set_extras(rec: LogRecord, fields: Sequence[str]) -> None:
@@ -242,6 +292,7 @@ class _Loaded:
         "main_size", "main_end", "main_tail", "header_unterminated", "journal_ino",
         "journal_size", "journal_end", "journal_tail_lines", "journal_torn",
         "journal_rows", "redo", "meta_ino", "main_lines", "journal_lines",
+        "snapshot_records",
     )
 
     def __init__(self):
@@ -266,6 +317,7 @@ class _Loaded:
         self.meta_ino = None
         self.main_lines = 0
         self.journal_lines = 0
+        self.snapshot_records = 0
 
 
 class CsvStore(LogStore):
@@ -446,7 +498,7 @@ class CsvStore(LogStore):
                     line = line[:-1]
                 if not line:
                     continue
-                yield lineno, make(line.split(","), where, lineno), line + "\r\n"
+                yield lineno, make(line.split(","), where, lineno), line
             return
         # Quoted fields (possibly spanning lines): let the csv module parse.
         counter = [0]
@@ -471,8 +523,40 @@ class CsvStore(LogStore):
             raw = None
             if counter[0] == before + 1:  # a one-line record: keep its text
                 raw = lines[before]
-                raw = (raw[:-1] if raw.endswith("\r") else raw) + "\r\n"
+                raw = raw[:-1] if raw.endswith("\r") else raw
             yield lineno, self._record_from_fields(fields, where, lineno), raw
+
+    def _fast_main(self, body: str):
+        """Parse the record lines column by column (the common case: CRLF, no quotes,
+        no blank line, nothing wrong). None when the per-line parser must do it (it
+        also gives the precise error)."""
+        if '"' in body or body.count("\r\n") != body.count("\n"):
+            return None
+        lines = body.split("\r\n")
+        lines.pop()
+        if not lines or "" in lines:
+            return None
+        nc = len(self._cols)
+        if set(map(str.count, lines, repeat(","))) != {nc - 1}:
+            return None
+        flat = ",".join(lines).split(",")
+        columns = [flat[i::nc] for i in range(nc)]
+        try:
+            xs = [list(map(float, columns[i])) for i in self._in_idx]
+            if not math.isfinite(sum(map(sum, xs))):  # nan and inf propagate
+                return None
+            outs = [float(v) if v else None for v in columns[self._out_i]]
+            if not math.isfinite(sum([v for v in outs if v is not None])):
+                return None
+            statuses = list(map(_STATUS_BY_VALUE.__getitem__, columns[self._st_i]))
+            levels = list(map(int, columns[self._lv_i]))
+        except (ValueError, KeyError, OverflowError):
+            return None
+        ids = columns[self._id_i]
+        joined = "".join(ids)
+        if not (joined.isascii() and joined.isdigit()) or "" in ids or len(set(ids)) != len(ids):
+            return None
+        return ids, list(zip(*xs)), outs, statuses, levels, columns[self._if_i], lines
 
     def _parse_line(self, line: str, where: str, lineno: int) -> LogRecord:
         if '"' in line:
@@ -516,10 +600,13 @@ class CsvStore(LogStore):
         self._check_header(cols, where)
         return cols, text[nl + 1:], 2, end, tail, False
 
-    def _parse_meta(self, data: bytes, records: dict, meta_lines: Optional[dict]) -> int:
+    def _parse_meta(self, data: bytes):
+        """Read the meta file into columns.
+
+        Returns (applied, ids, created, changed, reason, resubmit_of, resubmitted_as,
+        history, lines): one list per field, in the file's order, and the raw lines."""
         where = self.meta_path
-        end = data.rfind(b"\n") + 1
-        if end < len(data):  # written atomically, but accept a missing last terminator
+        if not data.endswith(b"\n"):  # written atomically; accept a missing terminator
             data = data + b"\r\n"
         try:
             text = data.decode("utf-8")
@@ -527,45 +614,71 @@ class CsvStore(LogStore):
             raise LogFormatError(
                 f"{where}: is not UTF-8 text; delete it (only simjobs' extras are lost)"
             ) from None
-        lines = text.split("\n")
+        if text.count("\r\n") == text.count("\n"):
+            lines = text.split("\r\n")
+        else:
+            lines = [line.rstrip("\r") for line in text.split("\n")]
         lines.pop()
-        rows = csv.reader(lines)
-        applied = 0
-        for lineno, row in enumerate(rows, start=1):
-            if lineno == 1:
-                if len(row) != 3 or row[0] != _META_MAGIC or row[1] != _META_VERSION:
-                    raise LogFormatError(
-                        f"{where} line 1: is not a simjobs meta header; delete the file "
-                        "(only simjobs' extras are lost)"
-                    )
+        first = next(csv.reader(lines[:1]), [])
+        if len(first) != 3 or first[0] != _META_MAGIC or first[1] != _META_VERSION:
+            raise LogFormatError(
+                f"{where} line 1: is not a simjobs meta header (version {_META_VERSION}); "
+                "delete the file (only simjobs' extras are lost)"
+            )
+        try:
+            applied = int(first[2])
+        except ValueError:
+            raise LogFormatError(
+                f"{where} line 1: sequence {first[2]!r} is not a number; delete the "
+                "file (only simjobs' extras are lost)"
+            ) from None
+        lines = lines[1:]
+        if "" in lines:
+            lines = [line for line in lines if line]
+        if not lines:
+            return applied, [], [], [], [], [], [], [], []
+        n = len(lines)
+        try:
+            if '"' not in text and set(map(str.count, lines, repeat(","))) == {7}:
+                flat = ",".join(lines).split(",")
+                columns = [flat[i::8] for i in range(8)]
+            else:
+                rows = list(csv.reader(lines))
+                if set(map(len, rows)) != {8}:
+                    raise ValueError("field count")
+                columns = list(map(list, zip(*rows)))
+            ids, created, changed, reason, rof, ras, codes, times = columns
+            counts = list(map(len, codes))
+            if counts != [t.count(";") + 1 if t else 0 for t in times]:
+                raise ValueError("history codes and times differ in number")
+            joined = ";".join(filter(None, times))
+            flat_t = list(map(float, joined.split(";"))) if joined else []
+            pairs = iter(list(zip(map(_HIST_STATUS.__getitem__, "".join(codes)), flat_t)))
+            hist = [list(islice(pairs, k)) for k in counts]
+            starts = list(accumulate(counts, initial=0))
+            bad = _raise_value_error
+            created = [
+                (flat_t[a] if k else bad()) if c == "^" else (float(c) if c else None)
+                for c, a, k in zip(created, starts, counts)
+            ]
+            changed = [
+                (flat_t[a + k - 1] if k else bad()) if c == "$" else (float(c) if c else None)
+                for c, a, k in zip(changed, starts, counts)
+            ]
+            reason = list(map(_dec_text, reason)) if any(reason) else [None] * n
+            rof = list(map(_dec_id, rof)) if any(rof) else [None] * n
+            ras = list(map(_dec_id, ras)) if any(ras) else [None] * n
+        except (ValueError, KeyError, IndexError):
+            for lineno, row in enumerate(csv.reader(lines), start=2):
                 try:
-                    applied = int(row[2])
-                except ValueError:
+                    _dec_meta_row(row)
+                except (ValueError, KeyError, IndexError) as exc:
                     raise LogFormatError(
-                        f"{where} line 1: sequence {row[2]!r} is not a number; delete the "
-                        "file (only simjobs' extras are lost)"
+                        f"{where}: unreadable line for job {row[0] if row else '?'} "
+                        f"({exc}); delete that line (only simjobs' extras are lost)"
                     ) from None
-                continue
-            if not row:
-                continue
-            if len(row) != 7:
-                raise LogFormatError(
-                    f"{where} line {lineno}: has {len(row)} fields, not 7; delete that line "
-                    "(only simjobs' extras are lost)"
-                )
-            rec = records.get(row[0])
-            if rec is None:
-                continue  # a job no longer in the main file
-            try:
-                _set_extras(rec, row[1:])
-            except (ValueError, KeyError, IndexError):
-                raise LogFormatError(
-                    f"{where} line {lineno}: unreadable extras for job {row[0]}; delete "
-                    "that line (only simjobs' extras are lost)"
-                ) from None
-            if meta_lines is not None:
-                meta_lines[row[0]] = lines[lineno - 1].rstrip("\r") + "\r\n"
-        return applied
+            raise
+        return applied, ids, created, changed, reason, rof, ras, hist, lines
 
     def _parse_journal(self, data: bytes, base_lineno: int = 1):
         """Split journal bytes into complete batches.
@@ -630,7 +743,7 @@ class CsvStore(LogStore):
                         raise ValueError("job id of the line differs from the row's")
                     records[job_id] = rec
                     if lines is not None:
-                        lines[job_id] = line + "\r\n"  # as the writer formatted it
+                        lines[job_id] = line  # as the writer formatted it
                     if redo is not None:
                         redo.append(rec)
                 _set_extras(rec, f[3:4] + f[5:10])
@@ -697,6 +810,16 @@ class CsvStore(LogStore):
         )
 
     def _load(self) -> Optional[_Loaded]:
+        # Building 100,000s of objects: the cyclic GC would scan them again and again.
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._load_files()
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _load_files(self) -> Optional[_Loaded]:
         got = self._read_consistent()
         if got is None:
             return None
@@ -711,18 +834,38 @@ class CsvStore(LogStore):
         st.main_lines = main.count(b"\n", 0, end)
         if cols is not None:
             self._set_layout(cols)
-        records = st.records
+        meta_cols = self._parse_meta(meta) if meta is not None else None
+        if meta_cols is not None:
+            st.applied = meta_cols[0]
+        fast = self._fast_main(body) if cols is not None else None
+        if fast is not None:
+            ids, coords, outs, statuses, levels, ifaces, raws = fast
+            extras = self._aligned_extras(ids, meta_cols)
+            recs = list(map(LogRecord, ids, coords, outs, statuses, levels, ifaces, *extras))
+            st.records = records = dict(zip(ids, recs))
+            if keep_lines:
+                st.lines = dict(zip(ids, raws))
+        else:
+            records = st.records
+            for lineno, rec, raw in self._parse_main_lines(body, first, self.path):
+                if rec.job_id in records:
+                    raise self._bad(
+                        self.path, lineno,
+                        f"Job_ID {rec.job_id} is already used by an earlier line",
+                    )
+                records[rec.job_id] = rec
+                if keep_lines and raw is not None:
+                    st.lines[rec.job_id] = raw
+            if meta_cols is not None:
+                for job_id, *fields in zip(*meta_cols[1:8]):
+                    rec = records.get(job_id)
+                    if rec is not None:
+                        (rec.created, rec.changed, rec.reason, rec.resubmit_of,
+                         rec.resubmitted_as, rec.history) = fields
+        if meta_cols is not None and keep_lines:
+            st.meta_lines = dict(zip(meta_cols[1], meta_cols[8]))
         lines = st.lines if keep_lines else None
-        for lineno, rec, raw in self._parse_main_lines(body, first, self.path):
-            if rec.job_id in records:
-                raise self._bad(
-                    self.path, lineno, f"Job_ID {rec.job_id} is already used by an earlier line"
-                )
-            records[rec.job_id] = rec
-            if keep_lines and raw is not None:
-                lines[rec.job_id] = raw
-        if meta is not None:
-            st.applied = self._parse_meta(meta, records, st.meta_lines if keep_lines else None)
+        st.snapshot_records = len(records)
         st.seq = st.applied
         if journal is not None:
             st.journal_size = len(journal)
@@ -743,6 +886,24 @@ class CsvStore(LogStore):
                 st.seq = max(st.seq, seq)
         return st
 
+    @staticmethod
+    def _aligned_extras(ids, meta_cols):
+        """The meta columns created..history in the order of ``ids`` (empty extras for
+        jobs the meta file does not mention)."""
+        n = len(ids)
+        if meta_cols is None or not meta_cols[1]:
+            none = [None] * n
+            return none, none, none, none, none, [[] for _ in range(n)]
+        meta_ids = meta_cols[1]
+        if len(ids) == len(meta_ids) and list(ids) == meta_ids:
+            return meta_cols[2:8]
+        pos = {job_id: k for k, job_id in enumerate(meta_ids)}
+        idx = [pos.get(job_id) for job_id in ids]
+        out = [[None if k is None else col[k] for k in idx] for col in meta_cols[2:7]]
+        hist = meta_cols[7]
+        out.append([[] if k is None else hist[k] for k in idx])
+        return out
+
     def _load_into_self(self, st: _Loaded) -> None:
         if st.cols is not None:
             self._set_layout(st.cols)
@@ -761,6 +922,7 @@ class CsvStore(LogStore):
         self._has_header = st.cols is not None
         self._main_lines = st.main_lines
         self._journal_lines = st.journal_lines
+        self._snapshot_records = st.snapshot_records
 
     # ---- writer ------------------------------------------------------------------------
 
@@ -843,7 +1005,9 @@ class CsvStore(LogStore):
         if st.redo:
             # Records whose journal batch is complete but whose lines did not all reach
             # the main file before a crash.
-            data = "".join(self._lines.get(r.job_id) or self._format_line(r) for r in st.redo)
+            data = "".join(
+                (self._lines.get(r.job_id) or self._format_line(r)) + "\r\n" for r in st.redo
+            )
             self._append_main(data.encode())
 
     def _truncate(self, path: str, size: int) -> None:
@@ -914,12 +1078,13 @@ class CsvStore(LogStore):
         return [std[j] for j in self._perm]
 
     def _format_line(self, rec: LogRecord) -> str:
-        """The record's main-file line, exactly as exauq (csv.writer, str()) writes it."""
+        """The record's main-file line (without its CRLF), exactly as exauq (csv.writer,
+        str()) writes it."""
         name = rec.interface_name or ""
         fields = self._file_fields(rec)
         if _NEEDS_QUOTING.search(name):
-            return _csv_text([fields])
-        return ",".join(fields) + "\r\n"
+            return _csv_text([fields])[:-2]
+        return ",".join(fields)
 
     # ---- LogStore API ---------------------------------------------------------------------
 
@@ -949,7 +1114,7 @@ class CsvStore(LogStore):
                         "n",
                         rec.job_id,
                         _enc_float(rec.created),
-                        _esc(line[:-2]),
+                        _esc(line),
                         _enc_float(rec.changed),
                         _enc_text(rec.reason),
                         _enc_id(rec.resubmit_of),
@@ -964,7 +1129,7 @@ class CsvStore(LogStore):
             # (an interrupted append to the main file is redone on the next open).
             self._append_journal(_csv_text(rows).encode())
             try:
-                self._append_main("".join(lines).encode())
+                self._append_main(("\r\n".join(lines) + "\r\n").encode())
             except BaseException:
                 try:
                     os.ftruncate(self._journal_fd, journal_before)
@@ -1073,7 +1238,10 @@ class CsvStore(LogStore):
             self._maybe_compact()
 
     def _maybe_compact(self) -> None:
-        if self._journal_rows >= max(_MIN_COMPACT_ROWS, len(self.records)):
+        # Against the records of the last snapshot, not all records: new records add
+        # journal rows too, so with adds only the journal would never catch up. A
+        # rewrite costs O(snapshot + journal) <= 2 x journal rows: O(1) per change.
+        if self._journal_rows >= max(_MIN_COMPACT_ROWS, self._snapshot_records):
             try:
                 self._compact()
             except OSError as exc:
@@ -1088,7 +1256,7 @@ class CsvStore(LogStore):
         lines = self._lines
         meta_lines = self._meta_lines
         fmt = self._format_line
-        parts = [self._header_line]
+        parts = []
         meta_rows_new = []
         for job_id, rec in self.records.items():
             line = lines.get(job_id)
@@ -1105,15 +1273,19 @@ class CsvStore(LogStore):
             # Meta fields are escaped: one row per CRLF-terminated line.
             texts = _csv_text(meta_rows_new).split("\r\n")
             for row, text in zip(meta_rows_new, texts):
-                meta_lines[row[0]] = text + "\r\n"
-        meta_text = _csv_text([[_META_MAGIC, _META_VERSION, self._seq]]) + "".join(
-            meta_lines[j] for j in self.records if meta_lines.get(j)
-        )
+                meta_lines[row[0]] = text
+        meta_body = [meta_lines[j] for j in self.records if meta_lines.get(j)]
+        meta_text = _csv_text([[_META_MAGIC, _META_VERSION, self._seq]])
+        if meta_body:
+            meta_text += "\r\n".join(meta_body) + "\r\n"
         mode = os.fstat(self._main_fd).st_mode & 0o7777
         main_tmp = self.path + _TMP_SUFFIX
         meta_tmp = self.meta_path + _TMP_SUFFIX
         journal_tmp = self.journal_path + _TMP_SUFFIX
-        main_data = "".join(parts).encode()
+        main_text = self._header_line
+        if parts:
+            main_text += "\r\n".join(parts) + "\r\n"
+        main_data = main_text.encode()
         _write_new_file(main_tmp, main_data, mode)
         _write_new_file(meta_tmp, meta_text.encode(), mode)
         _write_new_file(journal_tmp, b"", mode)
@@ -1136,6 +1308,7 @@ class CsvStore(LogStore):
         self._open_journal()
         self._applied = self._seq
         self._journal_rows = 0
+        self._snapshot_records = len(self.records)
 
     def checkpoint(self) -> None:
         """Fold the journal into the main file, so that it alone holds the current state."""

@@ -6,14 +6,17 @@ Schema (WAL mode):
     ``format`` and ``input_dim``.
 ``records``
     One row per job: ``job_id`` (primary key), ``ord`` (the order records were added),
-    ``coords`` (the coordinates' reprs, comma separated: exact), ``output`` (a float or
-    NULL; the column has no declared type so that SQLite keeps the value bit for bit,
-    -0.0 included, where a REAL column would store -0.0 as 0), ``status``, ``level``,
+    ``x1`` .. ``xd`` (the coordinates) and ``output`` (a float or NULL): columns with no
+    declared type, so that SQLite keeps each float bit for bit (a REAL column stores
+    -0.0 as 0), ``status``, ``level``,
     ``interface_name``, the extras ``created``, ``changed``, ``reason``,
     ``resubmit_of``, ``resubmitted_as``, and ``seq``: the number of the write transaction
     that last touched the row (indexed), which readers use to load only what changed.
 ``history(id, seq, job_id, status, time)``
-    One row per status change, appended.
+    One row per status change, appended: the audit trail. Each record also carries its
+    history in two compact columns (``hist_codes``: one letter per status,
+    ``hist_times``: the times' reprs), written in the same transaction, so that opening
+    and refreshing never have to read this table.
 
 Each :meth:`SqliteStore.add` / :meth:`SqliteStore.apply` is one ``BEGIN IMMEDIATE ...
 COMMIT`` transaction with ``synchronous=FULL`` (the WAL is fsync'd at every commit; a
@@ -22,6 +25,7 @@ single change stays well under a millisecond, see ``bench/logstore.py``).
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import sqlite3
@@ -35,52 +39,54 @@ from ..errors import LogFormatError, SimjobsError, SimulationsLogLookupError
 from ..records import UNSET, LogChange, LogRecord
 from ..types import JobStatus
 from .base import LogStore
+from .csv_store import decode_histories, encode_history
 
 FORMAT = "simjobs-log 1"
 _STATUS_BY_VALUE = {s.value: s for s in JobStatus}
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS records(
-    job_id TEXT PRIMARY KEY,
-    ord INTEGER NOT NULL,
-    coords TEXT NOT NULL,
-    output,
-    status TEXT NOT NULL,
-    level INTEGER NOT NULL,
-    interface_name TEXT NOT NULL,
-    created REAL,
-    changed REAL,
-    reason TEXT,
-    resubmit_of TEXT,
-    resubmitted_as TEXT,
-    seq INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS records_status ON records(status);
-CREATE INDEX IF NOT EXISTS records_seq ON records(seq);
-CREATE TABLE IF NOT EXISTS history(
-    id INTEGER PRIMARY KEY,
-    seq INTEGER NOT NULL,
-    job_id TEXT NOT NULL,
-    status TEXT NOT NULL,
-    time REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS history_seq ON history(seq);
-CREATE INDEX IF NOT EXISTS history_job ON history(job_id);
-"""
 
-_COLUMNS = (
-    "job_id, coords, output, status, level, interface_name, created, changed, reason, "
-    "resubmit_of, resubmitted_as"
-)
-_INSERT = (
-    "INSERT INTO records(job_id, ord, coords, output, status, level, interface_name, "
-    "created, changed, reason, resubmit_of, resubmitted_as, seq) "
-    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+def _schema(input_dim: int) -> list[str]:
+    xs = "".join(f"    x{i},\n" for i in range(1, input_dim + 1))
+    return [
+        "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS records(\n"
+        "    job_id TEXT PRIMARY KEY,\n"
+        "    ord INTEGER NOT NULL,\n"
+        f"{xs}"
+        "    output,\n"
+        "    status TEXT NOT NULL,\n"
+        "    level INTEGER NOT NULL,\n"
+        "    interface_name TEXT NOT NULL,\n"
+        "    created REAL,\n"
+        "    changed REAL,\n"
+        "    reason TEXT,\n"
+        "    resubmit_of TEXT,\n"
+        "    resubmitted_as TEXT,\n"
+        "    hist_codes TEXT NOT NULL DEFAULT '',\n"
+        "    hist_times TEXT NOT NULL DEFAULT '',\n"
+        "    seq INTEGER NOT NULL\n"
+        ")",
+        "CREATE INDEX IF NOT EXISTS records_status ON records(status)",
+        "CREATE INDEX IF NOT EXISTS records_seq ON records(seq)",
+        "CREATE TABLE IF NOT EXISTS history(\n"
+        "    id INTEGER PRIMARY KEY,\n"
+        "    seq INTEGER NOT NULL,\n"
+        "    job_id TEXT NOT NULL,\n"
+        "    status TEXT NOT NULL,\n"
+        "    time REAL NOT NULL\n"
+        ")",
+        "CREATE INDEX IF NOT EXISTS history_seq ON history(seq)",
+        "CREATE INDEX IF NOT EXISTS history_job ON history(job_id)",
+    ]
+
+
+_REST = (
+    "output, status, level, interface_name, created, changed, reason, resubmit_of, "
+    "resubmitted_as, hist_codes, hist_times"
 )
 _UPDATE = (
     "UPDATE records SET output=?, status=?, interface_name=?, changed=?, reason=?, "
-    "resubmitted_as=?, seq=? WHERE job_id=?"
+    "resubmitted_as=?, hist_codes=?, hist_times=?, seq=? WHERE job_id=?"
 )
 _INSERT_HISTORY = "INSERT INTO history(seq, job_id, status, time) VALUES (?,?,?,?)"
 
@@ -114,6 +120,12 @@ class SqliteStore(LogStore):
         if not isinstance(input_dim, int) or isinstance(input_dim, bool) or input_dim < 1:
             raise ValueError(f"input_dim must be a positive int, but received {input_dim!r}")
         super().__init__(os.fsdecode(path), input_dim, readonly=readonly)
+        xs = [f"x{i}" for i in range(1, input_dim + 1)]
+        self._select = f"SELECT job_id, ord, {', '.join(xs)}, {_REST}, seq FROM records"
+        self._insert = (
+            f"INSERT INTO records(job_id, ord, {', '.join(xs)}, {_REST}, seq) VALUES "
+            f"({', '.join('?' * (input_dim + 14))})"
+        )
         self._mutex = threading.RLock()
         self._closed = False
         self._seq = 0  # the highest write-transaction number loaded / written
@@ -253,9 +265,8 @@ class SqliteStore(LogStore):
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            for statement in _schema(self.input_dim):
+                conn.execute(statement)
             conn.execute(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('format', ?)", (FORMAT,)
             )
@@ -270,51 +281,58 @@ class SqliteStore(LogStore):
 
     # ---- loading ------------------------------------------------------------------------
 
-    def _row_record(self, row) -> LogRecord:
-        (job_id, coords, output, status, level, iface, created, changed, reason,
-         resubmit_of, resubmitted_as) = row
-        return LogRecord(
-            job_id,
-            tuple(map(float, coords.split(","))),
-            output,
-            _STATUS_BY_VALUE[status],
-            level,
-            iface,
-            created,
-            changed,
-            reason,
-            resubmit_of,
-            resubmitted_as,
-        )
-
-    def _load_all(self) -> None:
-        conn = self._conn
-        self._data_version = conn.execute("PRAGMA data_version").fetchone()[0]
-        conn.execute("BEGIN")
+    def _records_from_rows(self, rows) -> list[LogRecord]:
+        """LogRecords from ``self._select`` rows, built column by column."""
+        if not rows:
+            return []
+        d = self.input_dim
+        cols = list(zip(*rows))
+        coords = list(zip(*cols[2:2 + d])) if d > 1 else [(x,) for x in cols[2]]
+        (outs, statuses, levels, ifaces, created, changed, reason, rof, ras, codes,
+         times) = cols[2 + d:13 + d]
         try:
-            make = self._row_record
-            records = {}
-            for row in conn.execute(f"SELECT {_COLUMNS} FROM records ORDER BY ord"):
-                records[row[0]] = make(row)
-            status_of = _STATUS_BY_VALUE
-            for job_id, status, t in conn.execute(
-                "SELECT job_id, status, time FROM history ORDER BY id"
-            ):
-                rec = records.get(job_id)
-                if rec is not None:
-                    rec.history.append((status_of[status], t))
-            self._seq = max(
-                conn.execute("SELECT max(seq) FROM records").fetchone()[0] or 0,
-                conn.execute("SELECT max(seq) FROM history").fetchone()[0] or 0,
-            )
-            self._ord = conn.execute("SELECT max(ord) FROM records").fetchone()[0] or 0
+            statuses = list(map(_STATUS_BY_VALUE.__getitem__, statuses))
         except KeyError as exc:
             raise LogFormatError(
                 f"{self.path}: a record has status {exc.args[0]!r}, not one of "
                 f"{', '.join(_STATUS_BY_VALUE)}; fix that row"
             ) from None
+        try:
+            histories = decode_histories(codes, times)
+        except (ValueError, KeyError) as exc:
+            raise LogFormatError(
+                f"{self.path}: a record has an unreadable history ({exc}); fix that row"
+            ) from None
+        return list(map(LogRecord, cols[0], coords, outs, statuses, levels, ifaces, created,
+                        changed, reason, rof, ras, histories))
+
+    def _load_all(self) -> None:
+        enabled = gc.isenabled()
+        gc.disable()  # 100,000s of new objects: no point scanning them again and again
+        try:
+            self._load_all_rows()
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _load_all_rows(self) -> None:
+        conn = self._conn
+        self._data_version = conn.execute("PRAGMA data_version").fetchone()[0]
+        conn.execute("BEGIN")
+        try:
+            rows = conn.execute(self._select).fetchall()  # rowid order: the add order
+            self._seq = max(
+                conn.execute("SELECT max(seq) FROM records").fetchone()[0] or 0,
+                conn.execute("SELECT max(seq) FROM history").fetchone()[0] or 0,
+            )
         finally:
             conn.execute("COMMIT")
+        ords = [row[1] for row in rows]
+        if ords != sorted(ords):  # rowids were renumbered (VACUUM): sort by ord
+            rows.sort(key=lambda row: row[1])
+        self._ord = max(ords, default=0)
+        recs = self._records_from_rows(rows)
+        records = dict(zip([r.job_id for r in recs], recs))
         self.records.clear()
         self.records.update(records)
 
@@ -334,36 +352,29 @@ class SqliteStore(LogStore):
             self._data_version = version
             last = self._seq
             records = self.records
-            status_of = _STATUS_BY_VALUE
             changed = False
             conn.execute("BEGIN")
             try:
-                for row in conn.execute(
-                    f"SELECT {_COLUMNS}, seq FROM records WHERE seq > ? ORDER BY ord", (last,)
-                ):
-                    changed = True
-                    self._seq = max(self._seq, row[11])
-                    rec = records.get(row[0])
-                    if rec is None:
-                        records[row[0]] = self._row_record(row[:11])
-                        continue
-                    rec.output = row[2]
-                    rec.status = status_of[row[3]]
-                    rec.interface_name = row[5]
-                    rec.changed = row[7]
-                    rec.reason = row[8]
-                    rec.resubmitted_as = row[10]
-                for seq, job_id, status, t in conn.execute(
-                    "SELECT seq, job_id, status, time FROM history WHERE seq > ? ORDER BY id",
-                    (last,),
-                ):
-                    changed = True
-                    self._seq = max(self._seq, seq)
-                    rec = records.get(job_id)
-                    if rec is not None:
-                        rec.history.append((status_of[status], t))
+                rows = conn.execute(
+                    self._select + " WHERE seq > ? ORDER BY ord", (last,)
+                ).fetchall()
             finally:
                 conn.execute("COMMIT")
+            for rec_new, row in zip(self._records_from_rows(rows), rows):
+                changed = True
+                self._seq = max(self._seq, row[-1])
+                self._ord = max(self._ord, row[1])
+                rec = records.get(rec_new.job_id)
+                if rec is None:
+                    records[rec_new.job_id] = rec_new
+                    continue
+                rec.output = rec_new.output
+                rec.status = rec_new.status
+                rec.interface_name = rec_new.interface_name
+                rec.changed = rec_new.changed
+                rec.reason = rec_new.reason
+                rec.resubmitted_as = rec_new.resubmitted_as
+                rec.history = rec_new.history
             return changed
 
     # ---- writing ------------------------------------------------------------------------
@@ -409,7 +420,7 @@ class SqliteStore(LogStore):
                     (
                         rec.job_id,
                         ord0 + i,
-                        ",".join([repr(float(c)) for c in rec.coords]),
+                        *[float(c) for c in rec.coords],
                         _float_or_none(rec.output),
                         rec.status.value,
                         rec.level,
@@ -419,13 +430,14 @@ class SqliteStore(LogStore):
                         rec.reason,
                         rec.resubmit_of,
                         rec.resubmitted_as,
+                        *encode_history(rec.history),
                         seq,
                     )
                 )
                 hist.extend((seq, rec.job_id, s.value, float(t)) for s, t in rec.history)
 
             def work(conn):
-                conn.executemany(_INSERT, rows)
+                conn.executemany(self._insert, rows)
                 if hist:
                     conn.executemany(_INSERT_HISTORY, hist)
 
@@ -474,7 +486,8 @@ class SqliteStore(LogStore):
             records = self.records
             seq = self._seq + 1
             # The state each touched record will have: [output, status, iface, changed,
-            # reason, resubmitted_as], computed without touching the records yet.
+            # reason, resubmitted_as, new history entries], computed without touching
+            # the records yet.
             state: dict[str, list] = {}
             hist = []
             for ch in changes:
@@ -488,7 +501,7 @@ class SqliteStore(LogStore):
                 if s is None:
                     s = state[ch.job_id] = [
                         rec.output, rec.status, rec.interface_name, rec.changed,
-                        rec.reason, rec.resubmitted_as,
+                        rec.reason, rec.resubmitted_as, [],
                     ]
                 if ch.status is not UNSET:
                     if not isinstance(ch.status, JobStatus):
@@ -496,6 +509,7 @@ class SqliteStore(LogStore):
                     if ch.status != s[1]:
                         s[1] = ch.status
                         s[3] = float(ch.time)
+                        s[6].append((ch.status, ch.time))
                         hist.append((seq, ch.job_id, ch.status.value, float(ch.time)))
                 if ch.output is not UNSET:
                     _validate_output(ch.job_id, ch.output)
@@ -512,7 +526,7 @@ class SqliteStore(LogStore):
                     s[5] = None if ch.resubmitted_as is None else str(ch.resubmitted_as)
             rows = [
                 (_float_or_none(s[0]), s[1].value, s[2], _float_or_none(s[3]), s[4], s[5],
-                 seq, job_id)
+                 *encode_history(records[job_id].history + s[6]), seq, job_id)
                 for job_id, s in state.items()
             ]
 

@@ -686,6 +686,7 @@ def test_missing_directory_and_path_under_a_file(tmp_path):
     with pytest.raises(SimjobsError) as err:
         CsvStore(tmp_path / "nope" / "runs.csv", 3)
     assert "does not exist" in str(err.value) and "create the directory" in str(err.value)
+    assert snapshot(tmp_path) == before and os.listdir(tmp_path) == []
     (tmp_path / "file.txt").write_text("x")
     before = snapshot(tmp_path)
     with pytest.raises(SimjobsError) as err:

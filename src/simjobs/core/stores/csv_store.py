@@ -368,11 +368,12 @@ class CsvStore(LogStore):
         self._journal_ino: Optional[int] = None
         self._meta_ino: Optional[int] = None
         if readonly:
-            if not os.path.exists(self.path):
+            st = self._load() if os.path.exists(self.path) else None
+            if st is None:
                 raise SimjobsError(
                     f"no log at {self.path}; check the path, or open it for writing to create it"
                 )
-            self._load_into_self(self._load())
+            self._load_into_self(st)
         else:
             self._open_writer()
 
@@ -907,8 +908,11 @@ class CsvStore(LogStore):
     def _load_into_self(self, st: _Loaded) -> None:
         if st.cols is not None:
             self._set_layout(st.cols)
-        self.records.clear()
-        self.records.update(st.records)
+        if self.records:
+            self.records.clear()  # a reader's reload: keep the same dict object
+            self.records.update(st.records)
+        else:
+            self.records = st.records
         self._lines = st.lines
         self._meta_lines = st.meta_lines
         self._applied = st.applied

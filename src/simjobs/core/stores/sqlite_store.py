@@ -541,11 +541,22 @@ class SqliteStore(LogStore):
                 ch.apply_to(records[ch.job_id])
 
     def checkpoint(self) -> None:
-        """Copy the WAL into the database file (writer)."""
+        """Copy the WAL into the database file and empty it (writer). Waits at most
+        about 0.2 s for a reader's snapshot; what it could not copy is copied later."""
         with self._mutex:
             if self.readonly or self._closed:
                 return
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._wal_checkpoint()
+
+    def _wal_checkpoint(self) -> None:
+        conn = self._conn
+        conn.execute("PRAGMA busy_timeout=200")
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.OperationalError:
+            pass  # busy: SQLite checkpoints again later
+        finally:
+            conn.execute("PRAGMA busy_timeout=30000")
 
     def close(self) -> None:
         """Checkpoint (writer) and close the connection. Calling it again does nothing."""
@@ -554,10 +565,7 @@ class SqliteStore(LogStore):
                 return
             try:
                 if not self.readonly:
-                    try:
-                        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                    except sqlite3.OperationalError:
-                        pass  # a reader holds a snapshot: SQLite checkpoints later
+                    self._wal_checkpoint()
             finally:
                 self._closed = True
                 self._conn.close()

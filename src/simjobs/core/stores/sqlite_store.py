@@ -19,8 +19,7 @@ Schema (WAL mode):
     and refreshing never have to read this table.
 
 Each :meth:`SqliteStore.add` / :meth:`SqliteStore.apply` is one ``BEGIN IMMEDIATE ...
-COMMIT`` transaction with ``synchronous=FULL`` (the WAL is fsync'd at every commit; a
-single change stays well under a millisecond, see ``bench/logstore.py``).
+COMMIT`` transaction with ``synchronous=FULL`` (the WAL is fsync'd at every commit).
 """
 
 from __future__ import annotations
@@ -75,8 +74,8 @@ def _schema(input_dim: int) -> list[str]:
         "    status TEXT NOT NULL,\n"
         "    time REAL NOT NULL\n"
         ")",
-        "CREATE INDEX IF NOT EXISTS history_seq ON history(seq)",
-        "CREATE INDEX IF NOT EXISTS history_job ON history(job_id)",
+        # No index on history: nothing reads it by job or seq (records carry their
+        # history), and every index adds pages to each commit.
     ]
 
 
@@ -261,7 +260,10 @@ class SqliteStore(LogStore):
                 "use a local file system"
             )
         # FULL: the WAL is fsync'd at every commit, so a committed add/apply survives a
-        # power cut too; it costs one fsync per transaction (~0.2 ms here).
+        # power cut too (the LogStore contract). Measured on the 2-CPU VM this was built
+        # on, one single-change apply() on a 100,000-record log: 0.4-0.9 ms with FULL
+        # (depending on other disk traffic), 0.2 ms with NORMAL. FULL stays under the
+        # 1 ms goal, so FULL it is (see bench/logstore.py).
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("BEGIN IMMEDIATE")
         try:

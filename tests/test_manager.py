@@ -536,13 +536,15 @@ def test_log_is_written_before_hardware_acts(tmp_path):
         def submit_job(self, job):
             reader = SimulationsLog(path, 2, readonly=True)
             seen.append(reader.get_job_status(job.id))
+            # and durable: nothing the manager wrote is still waiting for its fsync
+            seen.append(bool(log._store._unsynced))
             super().submit_job(job)
 
     manager = JobManager(log, [Checking("hpc")], polling_interval=0.01)
     try:
         manager.submit(Input(1, 1))
         assert manager.wait_until_done(timeout=10)
-        assert seen == [JobStatus.PENDING_SUBMIT]
+        assert seen == [JobStatus.PENDING_SUBMIT, False]
     finally:
         manager.shutdown()
         log.close()

@@ -106,11 +106,11 @@ def test_each_write_is_one_transaction(tmp_path, monkeypatch):
     # A failure inside the transaction rolls all of it back, memory included.
     real = store._transaction
 
-    def failing(work):
+    def failing(work, sync=True):
         def broken(conn):
             work(conn)
             raise sqlite3.OperationalError("disk I/O error")
-        return real(broken)
+        return real(broken, sync)
 
     monkeypatch.setattr(store, "_transaction", failing)
     with pytest.raises(sqlite3.OperationalError):

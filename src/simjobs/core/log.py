@@ -271,6 +271,7 @@ class SimulationsLog:
         rows: Sequence[tuple],
         *,
         now: Optional[float] = None,
+        sync: bool = True,
     ) -> None:
         """Add many records in one transaction (all or none).
 
@@ -278,6 +279,9 @@ class SimulationsLog:
         ----------
         rows : sequence of tuples
             ``(x, job_id, job_status, job_level, interface_name[, resubmit_of])``.
+        sync : bool, optional
+            Make the batch durable (fsync) before returning; with False it is written
+            (safe if the process dies) and made durable by the next :meth:`sync`.
 
         Raises
         ------
@@ -320,10 +324,10 @@ class SimulationsLog:
                         history=[(status, now)],
                     )
                 )
-            self._store.add(new)
+            self._store.add(new, sync)
 
-    def apply_changes(self, changes: Sequence[LogChange]) -> None:
-        """Apply many changes in one transaction.
+    def apply_changes(self, changes: Sequence[LogChange], *, sync: bool = True) -> None:
+        """Apply many changes in one transaction (``sync`` as for :meth:`add_new_records`).
 
         Raises
         ------
@@ -336,7 +340,13 @@ class SimulationsLog:
             self._require_writer()
             for change in changes:
                 self._record(change.job_id, "update")
-            self._store.apply(changes)
+            self._store.apply(changes, sync)
+
+    def sync(self) -> None:
+        """Make every write so far durable (fsync); cheap when there is nothing to do."""
+        with self._lock:
+            if self.is_writer:
+                self._store.sync()
 
     def link_resubmission(self, old_id: JobIdLike, new_id: JobIdLike) -> None:
         """Record that job ``old_id`` was resubmitted as ``new_id``."""

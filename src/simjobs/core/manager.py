@@ -125,6 +125,9 @@ class _Worker(threading.Thread):
         now = time.monotonic()
         with manager._lock:
             states = list(self.jobs.values())
+        # The log is durable before this worker asks its hardware to do anything.
+        if any(s.cancel_requested or not s.on_hardware for s in states):
+            manager._simulations_log.sync()
         reconcile = [s for s in states if s.needs_reconcile]
         if reconcile:
             self.reconcile(reconcile)
@@ -496,9 +499,11 @@ class JobManager:
             ids = self._id_generator.generate_ids(len(inputs))
             names = self._assign(candidates, len(inputs))
             jobs = [Job(i, x, level, n) for i, x, n in zip(ids, inputs, names)]
+            # Not fsync'd here: the worker syncs the log before it asks any hardware
+            # to act, so a burst of submit() calls costs one fsync, not one each.
             self._simulations_log.add_new_records(
                 [(j.data, j.id, JobStatus.PENDING_SUBMIT, level, j.interface_name) for j in jobs],
-                now=now,
+                now=now, sync=False,
             )
             self._add_states(jobs)
         self._events.publish(
@@ -569,8 +574,9 @@ class JobManager:
                 events.append(JobEvent(key, state.status, JobStatus.PENDING_CANCEL,
                                        state.job.level, state.job.interface_name, None, now))
                 state.status = JobStatus.PENDING_CANCEL
-            # The cancel reaches the log before any hardware hears of it.
-            self._simulations_log.apply_changes(changes)
+            # The cancel reaches the log before any hardware hears of it (the worker
+            # syncs the log before it acts).
+            self._simulations_log.apply_changes(changes, sync=False)
             for job in result.cancelled:
                 worker = self._workers.get(job.interface_name)
                 if worker is not None:
@@ -789,7 +795,8 @@ class JobManager:
                     ))
             if not kept:
                 return
-            self._simulations_log.apply_changes(kept)
+            # What the hardware told us is re-learnt after a crash: no fsync per cycle.
+            self._simulations_log.apply_changes(kept, sync=False)
             for key, status in current.items():
                 state = self._active.get(JobId(key))
                 if state is None or status is None:
@@ -942,6 +949,7 @@ class JobManager:
                     if worker.busy_call is not None or not worker.health.ok:
                         self._update_health(worker)
                 serve_requests(self)
+                self._simulations_log.sync()  # bounds what a power cut can take: ~0.2 s
                 with self._lock:
                     idle = not self._active and not self._idle_checkpointed
                     if idle:

@@ -26,7 +26,7 @@ class LogStore(ABC):
     --------
     - ``records`` maps job id (str) -> LogRecord, in the order the records were added.
     - :meth:`add` and :meth:`apply` are each one transaction: after they return, the
-      data is on disk (flushed, fsync'd); a crash at any moment leaves the log readable
+      data is on disk (flushed, and fsync'd unless ``sync=False``); a crash at any moment leaves the log readable
       with either all or none of that batch (the incomplete tail is dropped with a
       warning when the log is next opened for writing).
     - Neither ever rewrites the whole log per call: cost per call is O(batch), with any
@@ -43,12 +43,19 @@ class LogStore(ABC):
         self.records: dict[str, LogRecord] = {}
 
     @abstractmethod
-    def add(self, records: Sequence[LogRecord]) -> None:
-        """Append new records (their ids are known to be new) in one transaction."""
+    def add(self, records: Sequence[LogRecord], sync: bool = True) -> None:
+        """Append new records (their ids are known to be new) in one transaction.
+
+        With ``sync=False`` the transaction is written (a killed process loses nothing)
+        but made durable against power loss only by the next :meth:`sync`."""
 
     @abstractmethod
-    def apply(self, changes: Sequence[LogChange]) -> None:
-        """Apply changes to existing records (in memory and on disk) in one transaction."""
+    def apply(self, changes: Sequence[LogChange], sync: bool = True) -> None:
+        """Apply changes to existing records (in memory and on disk) in one transaction
+        (``sync`` as for :meth:`add`)."""
+
+    def sync(self) -> None:
+        """Make every transaction so far durable (fsync)."""
 
     @abstractmethod
     def refresh(self) -> bool:

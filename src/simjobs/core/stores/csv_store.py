@@ -355,6 +355,7 @@ class CsvStore(LogStore):
         self._main_fd: Optional[int] = None
         self._journal_fd: Optional[int] = None
         self._broken: Optional[str] = None
+        self._unsynced: set[int] = set()  # fds written with sync=False since the last sync
         self._cols: list[str] = header_columns(input_dim)
         self._set_layout(self._cols)
         self._lines: dict[str, str] = {}  # job id -> its unchanged main-file line
@@ -1033,11 +1034,16 @@ class CsvStore(LogStore):
         self._journal_size = st.st_size
         self._journal_ino = st.st_ino
 
-    def _append(self, fd: int, data: bytes, old_size: int) -> None:
-        """One write of complete lines plus fdatasync; on failure, cut the file back."""
+    def _append(self, fd: int, data: bytes, old_size: int, sync: bool = True) -> None:
+        """One write of complete lines, plus fdatasync when ``sync`` (else the fd is
+        remembered for :meth:`sync`); on failure, cut the file back."""
         try:
             _write_all(fd, data)
-            os.fdatasync(fd)
+            if sync:
+                os.fdatasync(fd)
+                self._unsynced.discard(fd)
+            else:
+                self._unsynced.add(fd)
         except BaseException:
             try:
                 os.ftruncate(fd, old_size)
@@ -1047,14 +1053,23 @@ class CsvStore(LogStore):
             raise
 
     def _append_main(self, data: bytes) -> None:
-        self._append(self._main_fd, data, self._main_size)
+        # No fdatasync: the journal row written (and synced) before it is the commit
+        # record, and an append lost with the page cache is redone from it on open.
+        self._append(self._main_fd, data, self._main_size, sync=False)
         self._main_size += len(data)
 
-    def _append_journal(self, data: bytes) -> None:
+    def _append_journal(self, data: bytes, sync: bool = True) -> None:
         if self._journal_fd is None:
             self._open_journal()
-        self._append(self._journal_fd, data, self._journal_size)
+        self._append(self._journal_fd, data, self._journal_size, sync)
         self._journal_size += len(data)
+
+    def sync(self) -> None:
+        """Make every write so far durable (fdatasync of what add/apply left unsynced)."""
+        with self._mutex:
+            for fd in list(self._unsynced):
+                os.fdatasync(fd)
+                self._unsynced.discard(fd)
 
     def _check_writable(self) -> None:
         if self._closed:
@@ -1092,8 +1107,9 @@ class CsvStore(LogStore):
 
     # ---- LogStore API ---------------------------------------------------------------------
 
-    def add(self, records: Sequence[LogRecord]) -> None:
-        """Append new records in one transaction (see the module docstring).
+    def add(self, records: Sequence[LogRecord], sync: bool = True) -> None:
+        """Append new records in one transaction (see the module docstring); with
+        ``sync=False`` durability waits for the next :meth:`sync`.
 
         Raises
         ------
@@ -1131,7 +1147,7 @@ class CsvStore(LogStore):
             journal_before = self._journal_size
             # The journal first: once it holds the whole batch, the batch is committed
             # (an interrupted append to the main file is redone on the next open).
-            self._append_journal(_csv_text(rows).encode())
+            self._append_journal(_csv_text(rows).encode(), sync)
             try:
                 self._append_main(("\r\n".join(lines) + "\r\n").encode())
             except BaseException:
@@ -1178,8 +1194,9 @@ class CsvStore(LogStore):
         ):
             raise ValueError(f"job {job_id}: output {output!r} is not a finite number")
 
-    def apply(self, changes: Sequence[LogChange]) -> None:
-        """Apply changes in one transaction: one journal write and one fdatasync.
+    def apply(self, changes: Sequence[LogChange], sync: bool = True) -> None:
+        """Apply changes in one transaction: one journal write and one fdatasync (none
+        with ``sync=False``: durability then waits for the next :meth:`sync`).
 
         Raises
         ------
@@ -1229,7 +1246,7 @@ class CsvStore(LogStore):
             if not rows:
                 return
             rows[-1][-1] = "."
-            self._append_journal(_csv_text(rows).encode())
+            self._append_journal(_csv_text(rows).encode(), sync)
             self._seq = seq
             self._journal_rows += len(rows)
             lines, meta_lines = self._lines, self._meta_lines
@@ -1310,6 +1327,7 @@ class CsvStore(LogStore):
             os.close(self._journal_fd)
             self._journal_fd = None
         self._open_journal()
+        self._unsynced.clear()  # everything is in the fsync'd snapshot now
         self._applied = self._seq
         self._journal_rows = 0
         self._snapshot_records = len(self.records)
@@ -1334,6 +1352,7 @@ class CsvStore(LogStore):
                 self._close_fds()
 
     def _close_fds(self) -> None:
+        self._unsynced.clear()
         for name in ("_main_fd", "_journal_fd"):
             fd = getattr(self, name)
             if fd is not None:

@@ -116,6 +116,7 @@ class SqliteStore(LogStore):
     """
 
     def __init__(self, path, input_dim: int, *, readonly: bool = False):
+        self._unsynced = False  # a commit made with sync=False is not fsync'd yet
         if not isinstance(input_dim, int) or isinstance(input_dim, bool) or input_dim < 1:
             raise ValueError(f"input_dim must be a positive int, but received {input_dim!r}")
         super().__init__(os.fsdecode(path), input_dim, readonly=readonly)
@@ -387,19 +388,45 @@ class SqliteStore(LogStore):
         if self.readonly:
             raise SimjobsError(f"the log {self.path} was opened read-only")
 
-    def _transaction(self, work) -> None:
+    def _transaction(self, work, sync: bool = True) -> None:
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
+        if not sync:
+            # NORMAL: the commit is written to the WAL without an fsync; sync() makes
+            # it durable later (a killed process loses nothing either way).
+            conn.execute("PRAGMA synchronous=NORMAL")
         try:
-            work(conn)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                work(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        finally:
+            if not sync:
+                conn.execute("PRAGMA synchronous=FULL")
+                self._unsynced = True
 
-    def add(self, records: Sequence[LogRecord]) -> None:
-        """Insert new records in one transaction.
+    def sync(self) -> None:
+        """Make every commit so far durable: fsync the WAL file they were written to."""
+        with self._mutex:
+            if not self._unsynced or self._closed or self.readonly:
+                return
+            try:
+                fd = os.open(self.path + "-wal", os.O_RDONLY)
+            except FileNotFoundError:
+                self._unsynced = False  # checkpointed into the database and removed
+                return
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self._unsynced = False
+
+    def add(self, records: Sequence[LogRecord], sync: bool = True) -> None:
+        """Insert new records in one transaction (fsync'd unless ``sync=False``, when
+        durability waits for the next :meth:`sync`).
 
         Raises
         ------
@@ -443,7 +470,7 @@ class SqliteStore(LogStore):
                 if hist:
                     conn.executemany(_INSERT_HISTORY, hist)
 
-            self._transaction(work)
+            self._transaction(work, sync)
             self._seq = seq
             self._ord = ord0 + len(records)
             for rec in records:
@@ -471,7 +498,7 @@ class SqliteStore(LogStore):
         if not isinstance(rec.interface_name, str):
             raise ValueError(f"job {job_id} has interface name {rec.interface_name!r}")
 
-    def apply(self, changes: Sequence[LogChange]) -> None:
+    def apply(self, changes: Sequence[LogChange], sync: bool = True) -> None:
         """Apply changes in one transaction (one UPDATE per job, history rows appended).
 
         Raises
@@ -537,7 +564,7 @@ class SqliteStore(LogStore):
                 if hist:
                     conn.executemany(_INSERT_HISTORY, hist)
 
-            self._transaction(work)
+            self._transaction(work, sync)
             self._seq = seq
             for ch in changes:
                 ch.apply_to(records[ch.job_id])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -85,3 +87,25 @@ def background_run(tmp_path):
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
+
+
+@pytest.fixture
+def unwritable_dir(tmp_path):
+    """An empty directory nobody can write, root included.
+
+    As a normal user, mode 0o500 does it. Root ignores modes, so as root the directory
+    is made immutable with chattr +i, which binds root too (os.access reports it)."""
+    d = tmp_path / "unwritable"
+    d.mkdir()
+    if os.geteuid() != 0:
+        d.chmod(0o500)
+        yield d
+        d.chmod(0o700)
+        return
+    chattr = shutil.which("chattr")
+    if chattr is None or subprocess.run([chattr, "+i", str(d)], capture_output=True).returncode:
+        pytest.fail("running as root, an unwritable directory needs chattr +i, which failed here")
+    try:
+        yield d
+    finally:
+        subprocess.run([chattr, "-i", str(d)], check=True)

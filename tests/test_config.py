@@ -219,13 +219,11 @@ def test_bad_config_is_one_line_naming_the_key_and_creates_nothing(tmp_path, cas
     assert tree(tmp_path) == before
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may write any directory")
-def test_log_in_an_unwritable_directory(tmp_path):
-    locked = tmp_path / "locked"
-    locked.mkdir(mode=0o555)
-    path = write(tmp_path, VALID.replace('path = "runs.csv"', 'path = "locked/runs.csv"'))
+def test_log_in_an_unwritable_directory(tmp_path, unwritable_dir):
+    path = write(tmp_path, VALID.replace('path = "runs.csv"', 'path = "unwritable/runs.csv"'))
     with pytest.raises(ConfigError, match=r"log.path .* is not writable"):
         load_config(path)
+    assert os.listdir(unwritable_dir) == []
 
 
 def test_a_missing_config_file_is_named(tmp_path):

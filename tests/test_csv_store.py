@@ -695,18 +695,12 @@ def test_missing_directory_and_path_under_a_file(tmp_path):
     assert snapshot(tmp_path) == before
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to a 0o500 directory anyway")
-def test_unwritable_directory(tmp_path):
-    d = tmp_path / "ro"
-    d.mkdir()
-    d.chmod(0o500)
-    try:
-        with pytest.raises(SimjobsError) as err:
-            CsvStore(d / "runs.csv", 3)
-        assert "is not writable" in str(err.value)
-        assert os.listdir(d) == []
-    finally:
-        d.chmod(0o700)
+def test_unwritable_directory(unwritable_dir):
+    d = unwritable_dir
+    with pytest.raises(SimjobsError) as err:
+        CsvStore(d / "runs.csv", 3)
+    assert "is not writable" in str(err.value)
+    assert os.listdir(d) == []
 
 
 def test_readonly_missing_file(tmp_path):

@@ -167,8 +167,6 @@ def test_one_poll_per_cycle_and_never_two_threads_in_one_interface(log):
     manager = JobManager(log, [hw], polling_interval=0.02)
     try:
         manager.submit_many([Input(i, i) for i in range(50)])
-        with manager._lock:
-            pass
         manager.submit_many([Input(i, -i) for i in range(50)])
         assert manager.wait_until_done(timeout=20)
         # 100 jobs, each needs 4 status answers: in batches, far fewer batch calls than jobs.
@@ -203,10 +201,15 @@ def test_cancel_is_logged_at_once(log):
     try:
         job = manager.submit(Input(1, 1))
         wait_until(lambda: status_of(log, job) is JobStatus.RUNNING)
-        hw.before_statuses = lambda: release.wait(20)
-        hw.fail_cancels = 0
-        # Hold the worker inside a poll; the cancel must still reach the log at once.
-        time.sleep(0.05)
+        in_poll = threading.Event()
+
+        def hold():
+            in_poll.set()
+            release.wait(20)
+
+        hw.before_statuses = hold
+        # With the worker held inside a poll, the cancel must still reach the log at once.
+        assert in_poll.wait(5)
         manager.cancel(job.id)
         assert status_of(log, job) is JobStatus.PENDING_CANCEL
         release.set()
@@ -234,8 +237,6 @@ def test_cancel_racing_a_poll_is_not_overwritten(log):
         hw.before_statuses = hold
         assert in_poll.wait(5)
         manager.cancel(job.id)
-        seen = []
-        manager.subscribe(lambda e: seen.append(e))
         release.set()
         hw.before_statuses = None
         wait_until(lambda: status_of(log, job) is JobStatus.CANCELLED)
@@ -586,3 +587,117 @@ def test_identical_changes_in_one_batch_make_one_event(log):
         assert manager.interface_job_counts == {"hpc": 0}
     finally:
         manager.shutdown()
+
+
+def test_resumed_pending_cancel_that_never_reached_hardware_is_cancelled(tmp_path):
+    log = SimulationsLog(tmp_path / "runs.csv", 2)
+    log.add_new_record(Input(1, 2), "20240601120000001", JobStatus.PENDING_CANCEL,
+                       interface_name="hpc")
+    hw = FakeInterface("hpc")
+    manager = JobManager(log, [hw], polling_interval=0.01)
+    try:
+        assert manager.wait_until_done(timeout=10)
+        assert log.get_job_status("20240601120000001") is JobStatus.CANCELLED
+        assert hw.cancel_calls == [] and hw.submit_calls == []
+    finally:
+        manager.shutdown()
+        log.close()
+
+
+def test_resumed_pending_cancel_on_the_hardware_is_cancelled_there(tmp_path):
+    from simjobs import Job
+    log = SimulationsLog(tmp_path / "runs.csv", 2)
+    log.add_new_record(Input(1, 2), "20240601120000001", JobStatus.PENDING_CANCEL,
+                       interface_name="hpc")
+    hw = FakeInterface("hpc", polls_to_complete=10**9)
+    hw.submit_job(Job("20240601120000001", Input(1, 2), 1, "hpc"))
+    manager = JobManager(log, [hw], polling_interval=0.01)
+    try:
+        assert manager.wait_until_done(timeout=10)
+        assert log.get_job_status("20240601120000001") is JobStatus.CANCELLED
+        assert hw.cancel_calls == [JobId("20240601120000001")]
+    finally:
+        manager.shutdown()
+        log.close()
+
+
+def test_job_the_hardware_has_lost_ends_failed(tmp_path):
+    log = SimulationsLog(tmp_path / "runs.csv", 2)
+    log.add_new_record(Input(1, 2), "20240601120000001", JobStatus.RUNNING, interface_name="hpc")
+    manager = JobManager(log, [FakeInterface("hpc")], polling_interval=0.01)
+    try:
+        assert manager.wait_until_done(timeout=10)
+        record = log.get_record("20240601120000001")
+        assert record.status is JobStatus.FAILED
+        assert "no record of this job" in record.reason
+    finally:
+        manager.shutdown()
+        log.close()
+
+
+def test_a_job_is_not_failed_when_the_hardware_cannot_tell(tmp_path):
+    """An exauq interface cannot say which jobs it has: its silence is not a loss."""
+
+    class Exauqish(FakeInterface):
+        def find_jobs(self, job_ids):
+            return None
+
+    log = SimulationsLog(tmp_path / "runs.csv", 2)
+    log.add_new_record(Input(1, 2), "20240601120000001", JobStatus.RUNNING, interface_name="hpc")
+    hw = Exauqish("hpc")
+    manager = JobManager(log, [hw], polling_interval=0.01)
+    try:
+        wait_until(lambda: hw.status_calls >= 3 * 5)  # well past the point of asking
+        assert not manager.wait_until_done(timeout=0.1)
+        assert log.get_job_status("20240601120000001") is JobStatus.RUNNING
+    finally:
+        manager.shutdown()
+        log.close()
+
+
+def test_shutdown_does_not_wait_for_or_close_a_hung_interface(log, monkeypatch):
+    monkeypatch.setattr(JobManager, "call_timeout", 0.2)
+    release, entered = threading.Event(), threading.Event()
+    closed = []
+
+    class Hanging(FakeInterface):
+        def close(self):
+            closed.append(self.name)
+
+    hung = Hanging("hung")
+    fine = Hanging("fine", level=2)
+
+    def hang():
+        entered.set()
+        release.wait(30)
+
+    hung.before_statuses = hang
+    manager = JobManager(log, [hung, fine], polling_interval=0.01)
+    events = []
+    manager.subscribe(events.append)
+    try:
+        manager.submit(Input(1, 1))
+        assert entered.wait(5)
+        wait_until(lambda: any(isinstance(e, InterfaceHealthEvent) and e.interface_name == "hung"
+                               and "has not returned" in e.message for e in events))
+        start = time.monotonic()
+        manager.shutdown()
+        assert time.monotonic() - start < 3
+        assert closed == ["fine"]  # never called from a second thread while busy
+    finally:
+        release.set()
+
+
+def test_exauq_style_interface_may_assign_its_attributes(log):
+    from simjobs import HardwareInterface
+
+    class Mine(HardwareInterface):
+        def __init__(self):
+            super().__init__()
+            self._name, self._level = "mine", 1
+            self.max_jobs = 4
+        submit_job = get_job_status = get_job_output = cancel_job = lambda *a: None
+
+    interface = Mine()
+    assert interface.max_jobs == 4 and interface.name == "mine" and interface.health.ok
+    JobManager(log, [interface], polling_interval=0.01).shutdown()

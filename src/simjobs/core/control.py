@@ -54,6 +54,12 @@ def send_request(log_path: str, request: dict, timeout: float = 10.0) -> dict:
     holder = LogLock.holder(log_path)
     if not holder:
         raise NoManagerError(f"no process manages {log_path}")
+    if not holder.get("manager"):
+        raise SimjobsError(
+            f"{log_path} is open for writing in pid {holder.get('pid')} on host "
+            f"{holder.get('host')}, which runs no simjobs manager to hand requests to; "
+            "close the log there (or start a manager in it) and retry"
+        )
     inbox = inbox_dir(log_path)
     os.makedirs(inbox, exist_ok=True)
     name = f"{time.time():.6f}-{uuid.uuid4().hex}"
@@ -128,5 +134,9 @@ def handle_request(manager: "JobManager", request: dict) -> dict[str, Any]:
 
 
 def manager_holder(log_path: str) -> Optional[dict]:
-    """Who manages ``log_path`` (pid, host, since), or None."""
-    return LogLock.holder(log_path)
+    """The process whose JobManager manages ``log_path`` (pid, host, since), or None.
+
+    A process that merely holds the log open for writing (a script's SimulationsLog)
+    is not a manager: ``LogLock.holder`` tells about any holder."""
+    holder = LogLock.holder(log_path)
+    return holder if holder and holder.get("manager") else None

@@ -110,18 +110,30 @@ class HardwareInterface(ABC):
         """How many jobs the interface runs at once (None: no known limit)."""
         return getattr(self, "_max_jobs", None)
 
+    @max_jobs.setter
+    def max_jobs(self, value: Optional[int]) -> None:
+        # Settable: an interface written for exauq may well assign its own attribute.
+        self._max_jobs = value
+
     @property
     def health(self) -> InterfaceHealth:
         """The interface's own view of its health (the manager adds what it sees)."""
         return getattr(self, "_health", None) or InterfaceHealth()
 
-    def find_jobs(self, job_ids: Iterable[JobId]) -> set[JobId]:
-        """Return which of ``job_ids`` this hardware has already received.
+    @health.setter
+    def health(self, value: InterfaceHealth) -> None:
+        self._health = value
 
-        Used when resuming a log: a job recorded as pending submit that the hardware
-        already holds is not submitted again. The default knows nothing (empty set).
+    def find_jobs(self, job_ids: Iterable[JobId]) -> Optional[set[JobId]]:
+        """Return which of ``job_ids`` this hardware has received, or None if it
+        cannot tell.
+
+        Used when resuming a log (a job recorded as pending submit that the hardware
+        already holds is not submitted again; one recorded as pending cancel that it
+        never received is simply cancelled) and to settle jobs the hardware stops
+        answering for (one it has no record of is FAILED). The default cannot tell.
         """
-        return set()
+        return None
 
     def failure_reason(self, job_id: JobId) -> Optional[str]:
         """Why the job ``job_id`` failed (e.g. exit code and stderr tail), if known."""

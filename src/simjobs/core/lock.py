@@ -50,6 +50,8 @@ class LogLock:
         self.log_path = os.fsdecode(log_path)
         self.path = lock_path_for(log_path)
         self._fd: Optional[int] = None
+        self.created = False
+        self.info: dict = {}
 
     @property
     def held(self) -> bool:
@@ -68,6 +70,7 @@ class LogLock:
         """
         if self._fd is not None:
             return
+        self.created = not os.path.exists(self.path)
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
         except OSError as exc:
@@ -94,20 +97,41 @@ class LogLock:
                         self._locked_message(holder), holder=holder
                     ) from None
                 time.sleep(0.001)
-        info = {
+        self._fd = fd
+        self.info = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "since": time.time(),
             "cmd": " ".join(sys.argv) if sys.argv else "",
         }
+        self._write_info()
+
+    def announce(self, **info) -> None:
+        """Add to what the lock file says about its holder (e.g. ``manager=True`` once a
+        JobManager runs here and serves requests handed to it)."""
+        if self._fd is not None:
+            self.info.update(info)
+            self._write_info()
+
+    def _write_info(self) -> None:
         try:
-            os.ftruncate(fd, 0)
-            data = json.dumps(info).encode()
-            os.pwrite(fd, data, 0)
-            os.fsync(fd)
+            os.ftruncate(self._fd, 0)
+            os.pwrite(self._fd, json.dumps(self.info).encode(), 0)
+            os.fsync(self._fd)
         except OSError:
             pass  # the lock is what counts; the note about its holder is a courtesy
-        self._fd = fd
+
+    def discard(self) -> None:
+        """Release, and remove the lock file if this object created it (an open that
+        failed must leave nothing behind). Safe: nobody else can hold a file we just
+        created and still hold."""
+        created = getattr(self, "created", False) and self._fd is not None
+        if created:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+        self.release()
 
     def _locked_message(self, holder: dict) -> str:
         name = os.path.basename(self.log_path)

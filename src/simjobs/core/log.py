@@ -17,7 +17,7 @@ from typing import Any, Optional, Union
 from .errors import LogLockedError, SimjobsError, SimulationsLogLookupError
 from .lock import LogLock
 from .records import LogChange, LogRecord
-from .stores import open_store
+from .stores import is_sqlite_path, open_store
 from .types import (
     TERMINAL_STATUSES,
     FilePath,
@@ -30,7 +30,6 @@ from .types import (
 )
 
 JobIdLike = Union[str, int, JobId]
-SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 
 def _as_input(x: Any) -> Input:
@@ -62,7 +61,9 @@ def infer_input_dim(path: FilePath) -> int:
     path = os.fsdecode(path)
     if not os.path.exists(path):
         raise SimjobsError(f"no simulations log at {path}; check the path")
-    if path.endswith(SQLITE_SUFFIXES):
+    if os.path.isdir(path):
+        raise SimjobsError(f"{path} is a directory, not a simulations log; name the log file")
+    if is_sqlite_path(path):
         import sqlite3
 
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
@@ -75,8 +76,11 @@ def infer_input_dim(path: FilePath) -> int:
         if row is None:
             raise SimjobsError(f"{path} does not record its input_dim; pass it explicitly")
         return int(row[0])
-    with open(path, newline="") as f:
-        header = f.readline().strip().split(",")
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            header = f.readline().strip().split(",")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SimjobsError(f"cannot read {path} as a simulations log ({exc}); check the path") from None
     dim = sum(1 for name in header if name.startswith("Input_"))
     if dim == 0:
         raise SimjobsError(f"{path}: the header has no Input_ columns; is it a simulations log?")
@@ -149,7 +153,7 @@ class SimulationsLog:
             )
         except BaseException:
             if self._writer_lock is not None:
-                self._writer_lock.release()
+                self._writer_lock.discard()  # a failed open leaves no lock file behind
             raise
         self._closed = False
         if self._writer_lock is not None:
@@ -182,8 +186,13 @@ class SimulationsLog:
         return self._writer_lock is not None and not self._closed
 
     def holder(self) -> Optional[dict]:
-        """The process writing this log (pid, host, since), or None."""
+        """The process writing this log (pid, host, since, and manager=True when a
+        JobManager runs there), or None."""
         return LogLock.holder(self._path)
+
+    def _announce_manager(self, running: bool) -> None:
+        if self._writer_lock is not None:
+            self._writer_lock.announce(manager=running)
 
     def refresh(self) -> bool:
         """Load what another process wrote; True if anything changed. Writers: no-op."""

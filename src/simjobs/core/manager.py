@@ -51,6 +51,9 @@ from .types import (
 
 logger = logging.getLogger("simjobs")
 JobIdLike = Union[str, int, JobId]
+#: Polls in a row without an answer for a job before the hardware is asked whether it
+#: still has that job at all.
+UNANSWERED_LIMIT = 5
 
 
 @dataclasses.dataclass(eq=False)
@@ -67,6 +70,7 @@ class _JobState:
     cancel_attempts: int = 0
     cancel_due: float = 0.0
     output_attempts: int = 0
+    unanswered: int = 0  # polls in a row that gave no status for this job
 
 
 @dataclasses.dataclass
@@ -154,17 +158,45 @@ class _Worker(threading.Thread):
             logger.exception("simjobs: handling job %s failed", job.id)
 
     def reconcile(self, states: list[_JobState]) -> None:
-        ids = [s.job.id for s in states]
-        try:
-            found = set(self.manager._call(self.interface, "find_jobs", ids))
-        except Exception as exc:  # noqa: BLE001
-            logger.warning("simjobs: %s could not say which jobs it holds: %s", self.interface.name, exc)
-            found = set()
+        """Ask the hardware which resumed pending jobs it already holds.
+
+        When it cannot tell (None, or an error), a pending submit is submitted (as in
+        exauq) and a pending cancel is sent to the hardware."""
+        found = self.find(states)
         for s in states:
             s.needs_reconcile = False
-            if s.job.id in found:
-                s.on_hardware = True
+            if found is None:
+                continue
+            s.on_hardware = s.job.id in found
+            if s.on_hardware and s.status is JobStatus.PENDING_SUBMIT:
                 self.manager._record(s.job, JobStatus.SUBMITTED)
+
+    def find(self, states: list[_JobState]) -> Optional[set]:
+        ids = [s.job.id for s in states]
+        try:
+            found = self.manager._call(self.interface, "find_jobs", ids)
+        except Exception as exc:  # noqa: BLE001
+            logger.warning("simjobs: %s could not say which jobs it holds: %s",
+                           self.interface.name, exc)
+            return None
+        return None if found is None else set(found)
+
+    def settle_unanswered(self, states: list[_JobState]) -> None:
+        """Jobs the hardware has not answered for in UNANSWERED_LIMIT polls in a row
+        are looked for; one the hardware has no record of ends FAILED."""
+        suspects = [s for s in states if s.unanswered and s.unanswered % UNANSWERED_LIMIT == 0]
+        if not suspects:
+            return
+        found = self.find(suspects)
+        if found is None:
+            return  # it cannot tell: keep the last known status and keep asking
+        for s in suspects:
+            if s.job.id not in found:
+                self.manager._record(
+                    s.job, JobStatus.FAILED,
+                    reason=f"the hardware has no record of this job (no answer in "
+                           f"{s.unanswered} polls); it was lost or cleaned up",
+                )
 
     def submit(self, states: list[_JobState]) -> None:
         jobs = [s.job for s in states]
@@ -189,7 +221,13 @@ class _Worker(threading.Thread):
         except Exception as exc:  # noqa: BLE001 - jobs keep their last known status
             self.last_error = _s._one_line(exc)
             manager._update_health(self)
+            for s in states:
+                s.unanswered += 1
+            self.settle_unanswered(states)
             return
+        for s in states:
+            s.unanswered = 0 if s.job.id in statuses else s.unanswered + 1
+        self.settle_unanswered(states)
         self.last_error = None
         self.last_poll_seconds = time.monotonic() - started
         self.last_poll_time = time.time()
@@ -289,6 +327,7 @@ class JobManager:
             raise
         _live_managers.add(self)
         self._start_threads()
+        simulations_log._announce_manager(True)  # other processes may hand requests over
         self.monitor(resumed)
         if wait_for_pending:
             self.wait_until_done()
@@ -372,10 +411,12 @@ class JobManager:
                     status = JobStatus.PENDING_SUBMIT
                 if status in TERMINAL_STATUSES:
                     continue
+                # Pending jobs are checked with the hardware before anything is done
+                # for them: a crash may have come before or after it heard of them.
                 state = _JobState(
                     job=job, status=status,
                     on_hardware=status is not JobStatus.PENDING_SUBMIT,
-                    needs_reconcile=status is JobStatus.PENDING_SUBMIT,
+                    needs_reconcile=status in (JobStatus.PENDING_SUBMIT, JobStatus.PENDING_CANCEL),
                     cancel_requested=status is JobStatus.PENDING_CANCEL,
                 )
                 self._active[job.id] = state
@@ -422,7 +463,9 @@ class JobManager:
             worker.wake.set()
         deadline = None if timeout is None else time.monotonic() + timeout
         for worker in self._workers.values():
-            if worker.is_alive():
+            hung = worker.busy_call is not None and \
+                time.monotonic() - worker.busy_since > self.call_timeout
+            if worker.is_alive() and not hung:  # a hung call is not waited for
                 worker.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         for worker in self._workers.values():
             if not worker.is_alive():
@@ -431,12 +474,18 @@ class JobManager:
             self._housekeeper.join(timeout=5)
         self._events.wait_idle(timeout=5)
         self._events.close()
-        for interface in self._name_index.values():
+        for name, interface in self._name_index.items():
+            if self._workers[name].is_alive():
+                # Still inside a call: closing it now would call it from a second thread.
+                logger.warning("simjobs: interface %s is still busy in %s; not closed",
+                               name, self._workers[name].busy_call)
+                continue
             try:
                 interface.close()
             except Exception:  # noqa: BLE001
                 logger.exception("simjobs: closing interface %s failed", interface.name)
         try:
+            self._simulations_log._announce_manager(False)
             self._simulations_log.checkpoint()
         finally:
             _release_log(self._simulations_log, self)

@@ -11,13 +11,18 @@ from .sqlite_store import SqliteStore
 SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 
+def is_sqlite_path(path) -> bool:
+    """True when the log at ``path`` is an SQLite log: a ``.db``/``.sqlite``/``.sqlite3``
+    suffix, in any case. Anything else is CSV (exauq treats any path as a CSV file)."""
+    return os.fsdecode(path).lower().endswith(SQLITE_SUFFIXES)
+
+
 def open_store(path, input_dim: int, *, readonly: bool = False) -> LogStore:
-    """Open the log at ``path``: SQLite for a ``.db``/``.sqlite``/``.sqlite3`` suffix,
-    else CSV (exauq treats any path as a CSV file)."""
+    """Open the log at ``path`` with the store :func:`is_sqlite_path` picks."""
     name = os.fsdecode(path)
-    if name.lower().endswith(SQLITE_SUFFIXES):
+    if is_sqlite_path(name):
         return SqliteStore(name, input_dim, readonly=readonly)
     return CsvStore(name, input_dim, readonly=readonly)
 
 
-__all__ = ["CsvStore", "LogStore", "SqliteStore", "open_store", "SQLITE_SUFFIXES"]
+__all__ = ["CsvStore", "LogStore", "SqliteStore", "is_sqlite_path", "open_store", "SQLITE_SUFFIXES"]

@@ -153,3 +153,31 @@ def test_insert_result_rejects_non_finite(path):
         log.insert_result("1", float("inf"))
     assert log.get_records()[0]["output"] is None
     log.close()
+
+
+def test_a_failed_open_leaves_no_lock_file(tmp_path):
+    from simjobs import LogFormatError
+
+    path = tmp_path / "bad.csv"
+    path.write_text("Input_1,Output,Job_ID,Job_Status,Job_Level,Interface_Name\r\n"
+                    "abc,,1,Completed,1,hpc\r\n")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(LogFormatError, match="line 2"):
+        SimulationsLog(path, 1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_lock_file_tells_a_manager_from_a_plain_writer(path):
+    from simjobs import JobManager
+    from simjobs.core.control import manager_holder
+    from fakes import FakeInterface
+
+    log = SimulationsLog(path, 2)
+    assert log.holder()["pid"] > 0
+    assert manager_holder(log.path) is None  # a script's writer is no manager
+    manager = JobManager(log, [FakeInterface("hpc")], polling_interval=0.01)
+    assert manager_holder(log.path)["manager"] is True
+    manager.shutdown()
+    assert manager_holder(log.path) is None
+    log.close()
+    assert log.holder() is None

@@ -14,7 +14,7 @@ import pytest
 
 from simjobs import JobStatus, SimulationsLog
 
-from helpers_core import wait_until
+from helpers import wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 N = 300
@@ -48,7 +48,7 @@ def test_sigkill_five_times_loses_nothing_and_runs_nothing_twice(tmp_path, store
         before = terminal_count(log_path)
         target = before + rng.choice([0, 0, 5, 20, 40])
         try:
-            wait_until(lambda: terminal_count(log_path) >= target or proc.poll() is not None,
+            wait_for(lambda: terminal_count(log_path) >= target or proc.poll() is not None,
                        timeout=60, interval=rng.uniform(0.005, 0.05))
         finally:
             if proc.poll() is None:

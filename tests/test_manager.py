@@ -25,7 +25,7 @@ from simjobs import (
 from simjobs.core.events import InterfaceHealthEvent, JobEvent
 
 from fakes import FakeInterface
-from helpers_core import wait_until
+from helpers import wait_for
 
 
 @pytest.fixture(params=["csv", "db"])
@@ -136,9 +136,9 @@ def test_a_waiting_retry_does_not_stall_other_jobs(log, monkeypatch):
     manager = JobManager(log, [hw], polling_interval=0.01)
     try:
         stuck = manager.submit(Input(0, 0))
-        wait_until(lambda: hw.submit_calls.count(stuck.id) == 1)
+        wait_for(lambda: hw.submit_calls.count(stuck.id) == 1)
         others = manager.submit_many([Input(i, 1) for i in range(5)])
-        wait_until(lambda: all(status_of(log, j) is JobStatus.COMPLETED for j in others), timeout=5)
+        wait_for(lambda: all(status_of(log, j) is JobStatus.COMPLETED for j in others), timeout=5)
         assert status_of(log, stuck) is JobStatus.PENDING_SUBMIT  # still waiting its 30 s
         assert "retrying" in log.get_record(stuck.id).reason
     finally:
@@ -153,9 +153,9 @@ def test_hanging_interface_does_not_delay_another(log):
     manager = JobManager(log, [slow, fast], polling_interval=0.01)
     try:
         stuck = manager.submit(Input(0, 0), level=1)
-        wait_until(lambda: slow.submit_calls)
+        wait_for(lambda: slow.submit_calls)
         jobs = manager.submit_many([Input(i, i) for i in range(10)], level=2)
-        wait_until(lambda: all(status_of(log, j) is JobStatus.COMPLETED for j in jobs), timeout=5)
+        wait_for(lambda: all(status_of(log, j) is JobStatus.COMPLETED for j in jobs), timeout=5)
         assert status_of(log, stuck) is JobStatus.SUBMITTED
     finally:
         release.set()
@@ -182,7 +182,7 @@ def test_cancel_accepts_str_int_and_jobid(log):
     manager = JobManager(log, [hw], polling_interval=0.01)
     try:
         jobs = manager.submit_many([Input(i, i) for i in range(3)])
-        wait_until(lambda: all(status_of(log, j) is JobStatus.RUNNING for j in jobs))
+        wait_for(lambda: all(status_of(log, j) is JobStatus.RUNNING for j in jobs))
         manager.cancel(str(jobs[0].id))
         manager.cancel(int(str(jobs[1].id)))
         returned = manager.cancel(jobs[2].id)
@@ -200,7 +200,7 @@ def test_cancel_is_logged_at_once(log):
     manager = JobManager(log, [hw], polling_interval=0.01)
     try:
         job = manager.submit(Input(1, 1))
-        wait_until(lambda: status_of(log, job) is JobStatus.RUNNING)
+        wait_for(lambda: status_of(log, job) is JobStatus.RUNNING)
         in_poll = threading.Event()
 
         def hold():
@@ -213,7 +213,7 @@ def test_cancel_is_logged_at_once(log):
         manager.cancel(job.id)
         assert status_of(log, job) is JobStatus.PENDING_CANCEL
         release.set()
-        wait_until(lambda: status_of(log, job) is JobStatus.CANCELLED)
+        wait_for(lambda: status_of(log, job) is JobStatus.CANCELLED)
     finally:
         release.set()
         manager.shutdown()
@@ -227,7 +227,7 @@ def test_cancel_racing_a_poll_is_not_overwritten(log):
     manager = JobManager(log, [hw], polling_interval=0.01)
     try:
         job = manager.submit(Input(1, 1))
-        wait_until(lambda: status_of(log, job) is JobStatus.RUNNING)
+        wait_for(lambda: status_of(log, job) is JobStatus.RUNNING)
         hw.polls[job.id] = 0  # the next answer is RUNNING again
 
         def hold():
@@ -239,7 +239,7 @@ def test_cancel_racing_a_poll_is_not_overwritten(log):
         manager.cancel(job.id)
         release.set()
         hw.before_statuses = None
-        wait_until(lambda: status_of(log, job) is JobStatus.CANCELLED)
+        wait_for(lambda: status_of(log, job) is JobStatus.CANCELLED)
         history = [s for s, _ in log.get_record(job.id).history]
         assert history[-2:] == [JobStatus.PENDING_CANCEL, JobStatus.CANCELLED]
     finally:
@@ -272,7 +272,7 @@ def test_job_that_ends_before_its_cancel_keeps_real_status_and_output(log):
     manager = JobManager(log, [hw], polling_interval=0.01)
     try:
         job = manager.submit(Input(2, 3))
-        wait_until(lambda: status_of(log, job) is JobStatus.RUNNING)
+        wait_for(lambda: status_of(log, job) is JobStatus.RUNNING)
         hw.forced[job.id] = JobStatus.COMPLETED  # finishes just before the cancel lands
         hw.fail_cancels = 100
         manager.cancel(job.id)
@@ -289,13 +289,13 @@ def test_cancel_that_keeps_failing_ends_failed_cancel_then_real_end(log):
     manager = JobManager(log, [hw], polling_interval=0.01)
     try:
         job = manager.submit(Input(2, 3))
-        wait_until(lambda: status_of(log, job) is JobStatus.RUNNING)
+        wait_for(lambda: status_of(log, job) is JobStatus.RUNNING)
         manager.cancel(job.id)
-        wait_until(lambda: status_of(log, job) is JobStatus.FAILED_CANCEL)
+        wait_for(lambda: status_of(log, job) is JobStatus.FAILED_CANCEL)
         assert len(hw.cancel_calls) == 5
         assert "cancel refused" in log.get_record(job.id).reason
         hw.forced[job.id] = JobStatus.FAILED
-        wait_until(lambda: status_of(log, job) is JobStatus.FAILED)
+        wait_for(lambda: status_of(log, job) is JobStatus.FAILED)
     finally:
         manager.shutdown()
 
@@ -305,7 +305,7 @@ def test_hardware_cancelled_job_stops_being_polled(log):
     manager = JobManager(log, [hw], polling_interval=0.01)
     try:
         job = manager.submit(Input(2, 3))
-        wait_until(lambda: status_of(log, job) is JobStatus.RUNNING)
+        wait_for(lambda: status_of(log, job) is JobStatus.RUNNING)
         hw.forced[job.id] = JobStatus.CANCELLED
         assert manager.wait_until_done(timeout=10)
         assert status_of(log, job) is JobStatus.CANCELLED
@@ -335,13 +335,13 @@ def test_exceptions_are_handled_per_job_and_monitoring_goes_on(log):
         manager.subscribe(events.append)
         hw.status_error = OSError("network is down")
         job = manager.submit(Input(9, 9))
-        wait_until(lambda: any(isinstance(e, InterfaceHealthEvent) and e.state == "degraded"
+        wait_for(lambda: any(isinstance(e, InterfaceHealthEvent) and e.state == "degraded"
                                for e in events))
         assert status_of(log, job) is JobStatus.SUBMITTED
         hw.status_error = None
         assert manager.wait_until_done(timeout=10)
         assert status_of(log, job) is JobStatus.COMPLETED
-        wait_until(lambda: any(isinstance(e, InterfaceHealthEvent) and e.state == "ok"
+        wait_for(lambda: any(isinstance(e, InterfaceHealthEvent) and e.state == "ok"
                                for e in events))
     finally:
         manager.shutdown()
@@ -421,7 +421,7 @@ def test_resume_does_not_resubmit_a_job_the_hardware_holds(tmp_path):
     hw.submit_calls.clear()
     manager = JobManager(log, [hw], polling_interval=0.01)
     try:
-        wait_until(lambda: all(log.get_job_status(i) is JobStatus.RUNNING
+        wait_for(lambda: all(log.get_job_status(i) is JobStatus.RUNNING
                                for i in ("20240601120000001", "20240601120000002")))
         assert hw.submit_calls == [JobId("20240601120000002")]
     finally:
@@ -556,7 +556,7 @@ def test_wait_until_submitted_wakes_on_submission_not_on_next_poll(log):
     manager = JobManager(log, [hw], polling_interval=30)
     try:
         first = manager.submit(Input(0, 0))
-        wait_until(lambda: status_of(log, first) is JobStatus.RUNNING)  # first poll done
+        wait_for(lambda: status_of(log, first) is JobStatus.RUNNING)  # first poll done
         start = time.monotonic()
         jobs = manager.submit_many([Input(1, 1), Input(2, 2)])
         assert manager.wait_until_submitted([j.id for j in jobs], timeout=10)
@@ -573,7 +573,7 @@ def test_identical_changes_in_one_batch_make_one_event(log):
     manager.subscribe(events.append)
     try:
         job = manager.submit(Input(0, 0))
-        wait_until(lambda: status_of(log, job) is JobStatus.RUNNING)
+        wait_for(lambda: status_of(log, job) is JobStatus.RUNNING)
         from simjobs.core.records import LogChange
         now = time.time()
         manager._apply([LogChange(str(job.id), now, status=JobStatus.FAILED, reason="a"),
@@ -647,7 +647,7 @@ def test_a_job_is_not_failed_when_the_hardware_cannot_tell(tmp_path):
     hw = Exauqish("hpc")
     manager = JobManager(log, [hw], polling_interval=0.01)
     try:
-        wait_until(lambda: hw.status_calls >= 3 * 5)  # well past the point of asking
+        wait_for(lambda: hw.status_calls >= 3 * 5)  # well past the point of asking
         assert not manager.wait_until_done(timeout=0.1)
         assert log.get_job_status("20240601120000001") is JobStatus.RUNNING
     finally:
@@ -678,7 +678,7 @@ def test_shutdown_does_not_wait_for_or_close_a_hung_interface(log, monkeypatch):
     try:
         manager.submit(Input(1, 1))
         assert entered.wait(5)
-        wait_until(lambda: any(isinstance(e, InterfaceHealthEvent) and e.interface_name == "hung"
+        wait_for(lambda: any(isinstance(e, InterfaceHealthEvent) and e.interface_name == "hung"
                                and "has not returned" in e.message for e in events))
         start = time.monotonic()
         manager.shutdown()

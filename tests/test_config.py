@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from simjobs.config import (
     user_config_path,
 )
 from simjobs.core import Input, JobManager, JobStatus
-from simjobs.interfaces import LocalInterface
+from simjobs.interfaces import LocalInterface, resolve_command
 
 VALID = """\
 [log]
@@ -118,6 +119,71 @@ def test_a_relative_simulator_path_resolves_against_the_config_dir(tmp_path, mon
     assert config.interfaces[0].command == (str(sim), "--flag")
 
 
+def test_a_home_relative_simulator_path_is_expanded(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    (home / "bin").mkdir(parents=True)
+    sim = home / "bin" / "sim.sh"
+    sim.write_text("#!/bin/sh\necho 1 > \"$2\"\n")
+    sim.chmod(0o755)
+    monkeypatch.setenv("HOME", str(home))
+    config = load_config(write(tmp_path, VALID.replace(
+        f'"{{python}} {SIMS / "sum.py"}"', '"~/bin/sim.sh"')))
+    assert config.interfaces[0].command == (str(sim),)
+
+
+def test_a_bare_simulator_name_is_pinned_to_its_path_on_path(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    sim = bin_dir / "my-sim"
+    sim.write_text("#!/bin/sh\necho 1 > \"$2\"\n")
+    sim.chmod(0o755)
+    monkeypatch.setenv("PATH", os.pathsep.join([str(bin_dir), os.environ["PATH"]]))
+    config = load_config(write(tmp_path, VALID.replace(
+        f'"{{python}} {SIMS / "sum.py"}"', '"my-sim --fast {python}"')))
+    assert config.interfaces[0].command == (str(sim), "--fast", sys.executable)
+    assert config.build_interfaces()[0].command == [str(sim), "--fast", sys.executable]
+
+
+# The command values (TOML) both checks get; relative to the config's directory.
+COMMANDS = [
+    '""', '["  "]', "'\"open'", "5", '["a", 1]', '"no-such-simulator-xyz --fast"',
+    '"./missing.sh"', '"~/missing.sh"', f'"./{"not-executable.sh"}"', '"./a-dir"',
+    '"a-dir/"',
+    # valid ones
+    '"./sim.sh --flag"', '"~/sim.sh"', '["sim.sh"]', f'"{sys.executable} x.py"',
+]
+
+
+@pytest.mark.parametrize("toml_value", COMMANDS)
+def test_config_and_local_interface_check_a_command_alike(tmp_path, monkeypatch, toml_value):
+    """One check (resolve_command) behind both: the same verdict, the same message."""
+    for name, mode in (("not-executable.sh", 0o644), ("sim.sh", 0o755)):
+        (tmp_path / name).write_text("#!/bin/sh\n")
+        (tmp_path / name).chmod(mode)
+    (tmp_path / "a-dir").mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("PATH", os.pathsep.join([str(tmp_path), os.environ["PATH"]]))
+    monkeypatch.chdir(tmp_path)  # LocalInterface resolves against the current directory
+    value = tomllib.loads(f"v = {toml_value}")["v"]
+    path = write(tmp_path, VALID.replace(f'"{{python}} {SIMS / "sum.py"}"', toml_value))
+    key = "interfaces[0].command"
+    try:
+        expected = resolve_command(value, tmp_path, placeholders={"{python}": sys.executable},
+                                   what=key)
+    except ValueError as exc:
+        with pytest.raises(ConfigError) as from_config:
+            load_config(path)
+        assert str(from_config.value) == f"{path}: {exc}"
+        with pytest.raises(ValueError) as from_interface:
+            LocalInterface("loc", 1, value, tmp_path / "ws")
+        assert str(from_interface.value) == str(exc).replace(
+            key, "The command of interface 'loc'")
+        assert not (tmp_path / "ws").exists()
+    else:
+        assert list(load_config(path).interfaces[0].command) == expected
+        assert LocalInterface("loc", 1, value, tmp_path / "ws").command == expected
+
+
 # ---- every problem: one line naming file and key; nothing on disk ---------------------
 
 NOT_EXECUTABLE = "not-executable.sh"
@@ -153,6 +219,9 @@ BAD = {
     "command path missing": (
         lambda t: t.replace(f'"{{python}} {SIMS / "sum.py"}"', '"./missing.sh"'),
         ["interfaces[0].command: './missing.sh' does not exist"]),
+    "command is a directory": (
+        lambda t: t.replace(f'"{{python}} {SIMS / "sum.py"}"', '"/"'),
+        ["interfaces[0].command: '/' is not a file", "give the simulator's program"]),
     "command not executable": (
         lambda t: t.replace(f'"{{python}} {SIMS / "sum.py"}"', f'"./{NOT_EXECUTABLE}"'),
         [f"interfaces[0].command: './{NOT_EXECUTABLE}' is not executable", "chmod +x"]),
@@ -195,6 +264,12 @@ BAD = {
     "polling interval negative": (
         lambda t: t.replace("polling_interval = 0.05", "polling_interval = -1"),
         ["manager.polling_interval must be a number of seconds > 0 (got -1)"]),
+    "command unparsable": (
+        lambda t: t.replace(f'"{{python}} {SIMS / "sum.py"}"', "'\"{python} sim.py'"),
+        ["interfaces[0].command cannot be parsed (No closing quotation); check its quotes"]),
+    "command not a string": (
+        lambda t: t.replace(f'"{{python}} {SIMS / "sum.py"}"', "3"),
+        ["interfaces[0].command must be a string or a list of strings (got 3)"]),
     "workspace under a file": (
         lambda t: t.replace('workspace = "work/fast"', f'workspace = "{NOT_EXECUTABLE}/ws"'),
         ["interfaces[0].workspace", "is a file, not a directory"]),

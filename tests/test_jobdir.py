@@ -295,3 +295,33 @@ def test_process_is_wrapper_accepts_the_wrapper(tmp_path, monkeypatch):
     assert not jobdir.process_is_wrapper(pid, job_dir)
     wait_for(lambda: not jobdir.process_group_alive(pid))
     assert math.isclose(job_state_from_files(LocalJobFiles(job_dir)).output, 1.0)
+
+
+# ---- process groups: who is in one, and telling a member from a reused pid
+
+linux_proc = pytest.mark.skipif(
+    not (sys.platform == "linux" and os.path.isdir("/proc/self")), reason="needs Linux /proc")
+
+
+@linux_proc
+def test_process_group_members_names_live_members_with_their_start_times():
+    # A session leader with a child: a group of two, neither of them this process.
+    leader = subprocess.Popen(["/bin/sh", "-c", "sleep 600 & wait"], start_new_session=True)
+    try:
+        members = wait_for(lambda: (m := jobdir.process_group_members(leader.pid))
+                           and len(m) == 2 and m)
+        assert leader.pid in members and os.getpid() not in members
+        for pid, start in members.items():
+            assert jobdir.process_in_group(pid, start, leader.pid)
+            assert not jobdir.process_in_group(pid, start + 1, leader.pid)  # another process
+            assert not jobdir.process_in_group(pid, start, os.getpgid(0))  # another group
+    finally:
+        os.killpg(leader.pid, 9)
+        leader.wait(timeout=60)
+    wait_for(lambda: jobdir.process_group_members(leader.pid) == {})
+    assert not any(jobdir.process_in_group(p, s, leader.pid) for p, s in members.items())
+    assert not jobdir.process_group_alive(leader.pid)
+
+
+def test_process_in_group_of_no_process_is_false():
+    assert not jobdir.process_in_group(2**22 + 12345, 1, 2**22 + 12345)

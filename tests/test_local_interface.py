@@ -18,8 +18,9 @@ from simjobs.interfaces import (
     LocalInterface,
     NoOutputError,
     UnknownJobError,
+    resolve_command,
 )
-from simjobs.interfaces import jobdir
+from simjobs.interfaces import jobdir, local
 
 SIMS = Path(__file__).parent / "sims"
 SUM = [sys.executable, str(SIMS / "sum.py")]
@@ -66,6 +67,36 @@ def pid_gone(pid: int) -> bool:
     except OSError:
         return True
     return stat[stat.rfind(b")") + 2:].split()[0] in (b"Z", b"X")
+
+
+# A simulator that ignores SIGTERM, as does the child it starts (an ignored signal
+# stays ignored across fork and exec): only SIGKILL ends its process group.
+STUBBORN = """#!/bin/sh
+trap '' TERM
+sleep 600 &
+echo "$!" > child_pid.tmp && mv child_pid.tmp child_pid
+echo "$$" > sim_pid.tmp && mv sim_pid.tmp sim_pid
+wait
+"""
+
+
+def stubborn_sim(tmp_path: Path) -> Path:
+    path = tmp_path / "stubborn.sh"
+    path.write_text(STUBBORN)
+    path.chmod(0o755)
+    return path
+
+
+def started_pids(job_dir: Path) -> tuple[int, int, int]:
+    """(wrapper = process group id, simulator, simulator's child) once all are up."""
+    wait_for(lambda: (job_dir / "child_pid").exists() and (job_dir / "sim_pid").exists()
+             and (job_dir / jobdir.PID_FILE).exists(), message=f"{job_dir} started")
+    return tuple(int((job_dir / name).read_text())
+                 for name in (jobdir.PID_FILE, "sim_pid", "child_pid"))
+
+
+def group_gone(pgid: int, *pids: int) -> bool:
+    return not jobdir.process_group_alive(pgid) and all(pid_gone(p) for p in pids)
 
 
 @pytest.fixture
@@ -205,6 +236,151 @@ def test_cancel_running_job_kills_the_whole_process_group(tmp_path, cleanup):
         iface.cancel_job(JobId(1))
     assert info.value.status is JobStatus.CANCELLED
     assert "already ended with status Cancelled" in str(info.value)
+
+
+def test_cancel_returns_at_once_and_sigkills_a_group_that_ignores_sigterm(tmp_path, cleanup):
+    iface = LocalInterface("loc", 1, str(stubborn_sim(tmp_path)), tmp_path / "ws")
+    iface.cancel_grace = 1.0
+    cleanup(iface)
+    iface.submit_job(job(1))
+    pids = started_pids(tmp_path / "ws" / "1")
+    wait_status(iface, JobId(1), JobStatus.RUNNING)
+
+    began = time.monotonic()
+    iface.cancel_job(JobId(1))
+    took = time.monotonic() - began
+
+    assert took < 0.5, f"cancel_job took {took:.2f} s"
+    assert iface.get_job_status(JobId(1)) is JobStatus.CANCELLED
+    assert jobdir.process_group_alive(pids[0])  # SIGTERM alone did not end it...
+    # ...the SIGKILL comes on time with nobody polling the interface.
+    wait_for(lambda: group_gone(*pids), iface.cancel_grace + 2.0, "the group killed")
+    assert time.monotonic() - began >= iface.cancel_grace
+    assert iface.get_job_status(JobId(1)) is JobStatus.CANCELLED
+
+
+def test_cancels_of_stubborn_jobs_do_not_hold_up_the_interface(tmp_path, cleanup):
+    # The review's case: a submit on the same interface waited behind two such cancels.
+    iface = LocalInterface("loc", 1, str(stubborn_sim(tmp_path)), tmp_path / "ws",
+                           max_jobs=3)
+    iface.cancel_grace = 1.0
+    cleanup(iface)
+    iface.submit_job(job(1))
+    iface.submit_job(job(2))
+    groups = [started_pids(tmp_path / "ws" / str(n)) for n in (1, 2)]
+
+    began = time.monotonic()
+    iface.cancel_job(JobId(1))
+    iface.cancel_job(JobId(2))
+    iface.submit_job(job(3))
+    took = time.monotonic() - began
+
+    assert took < 0.5, f"two cancels and a submit took {took:.2f} s"
+    assert iface.get_job_statuses([JobId(1), JobId(2)]) == {
+        JobId(1): JobStatus.CANCELLED, JobId(2): JobStatus.CANCELLED}
+    wait_for(lambda: all(group_gone(*pids) for pids in groups),
+             iface.cancel_grace + 2.0, "both groups killed")
+    started_pids(tmp_path / "ws" / "3")  # the submitted job started at once
+
+
+def test_a_cancelled_job_holds_its_slot_until_its_group_is_gone(tmp_path, cleanup):
+    iface = LocalInterface("loc", 1, str(stubborn_sim(tmp_path)), tmp_path / "ws",
+                           max_jobs=1)
+    iface.cancel_grace = 1.0
+    cleanup(iface)
+    iface.submit_job(job(1))
+    pids = started_pids(tmp_path / "ws" / "1")
+    iface.submit_job(job(2))
+    assert iface.get_job_status(JobId(2)) is JobStatus.SUBMITTED
+
+    iface.cancel_job(JobId(1))
+
+    # Still running (it ignores SIGTERM): the one slot is not free yet.
+    assert jobdir.process_group_alive(pids[0])
+    assert iface.get_job_statuses([JobId(1), JobId(2)]) == {
+        JobId(1): JobStatus.CANCELLED, JobId(2): JobStatus.SUBMITTED}
+    wait_for(lambda: group_gone(*pids), iface.cancel_grace + 2.0, "job 1 killed")
+    assert wait_status(iface, JobId(2), JobStatus.RUNNING) is JobStatus.RUNNING
+
+
+def test_cancel_of_a_job_started_by_another_process_kills_its_group(tmp_path, cleanup):
+    # The wrapper is no child of this process: the kill timer must recognise the
+    # group by its members once the wrapper has died of the SIGTERM.
+    ws = tmp_path / "ws"
+    sim = stubborn_sim(tmp_path)
+    starter = (
+        "import sys\n"
+        "from simjobs.core.types import Input, Job\n"
+        "from simjobs.interfaces import LocalInterface\n"
+        "LocalInterface('loc', 1, sys.argv[1], sys.argv[2]).submit_job(Job(1, Input(1.0)))\n"
+    )
+    subprocess.run([sys.executable, "-c", starter, str(sim), str(ws)], env=demo_env(),
+                   check=True, timeout=60)
+    pids = started_pids(ws / "1")
+    iface = LocalInterface("loc", 1, str(sim), ws)
+    iface.cancel_grace = 1.0
+    cleanup(iface)
+    assert iface.get_job_status(JobId(1)) is JobStatus.RUNNING
+
+    began = time.monotonic()
+    iface.cancel_job(JobId(1))
+    assert time.monotonic() - began < 0.5
+
+    assert iface.get_job_status(JobId(1)) is JobStatus.CANCELLED
+    wait_for(lambda: group_gone(*pids), iface.cancel_grace + 2.0, "the group killed")
+
+
+def test_a_process_exiting_right_after_a_cancel_still_kills_the_group(tmp_path):
+    # The kill timer is a daemon thread; at exit simjobs waits for it (at most the
+    # grace), so the cancel of a simulator ignoring SIGTERM is not lost.
+    ws = tmp_path / "ws"
+    script = (
+        "import sys, os, time\n"
+        "from simjobs.core.types import Input, Job, JobId\n"
+        "from simjobs.interfaces import LocalInterface\n"
+        "iface = LocalInterface('loc', 1, sys.argv[1], sys.argv[2])\n"
+        "iface.cancel_grace = 0.5\n"
+        "iface.submit_job(Job(1, Input(1.0)))\n"
+        "d = os.path.join(sys.argv[2], '1')\n"
+        "while not (os.path.exists(os.path.join(d, 'child_pid'))\n"
+        "           and os.path.exists(os.path.join(d, 'sim_pid'))):\n"
+        "    time.sleep(0.01)\n"
+        "iface.cancel_job(JobId(1))\n"
+        "iface.close()\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(stubborn_sim(tmp_path)), str(ws)],
+                   env=demo_env(), check=True, timeout=60)
+    pids = started_pids(ws / "1")
+    # Killed before that process exited; only the last reaping may lag a moment.
+    wait_for(lambda: group_gone(*pids), 2.0, "the group killed")
+
+
+def test_the_kill_timer_never_signals_a_group_it_cannot_prove_is_the_job_s(tmp_path):
+    # A process group that took over the job's group id (a reused pid): not the
+    # wrapper (its command line does not name the job directory), and no process
+    # seen in the job's group at cancel time is in it.
+    other = subprocess.Popen(["sleep", "600"], start_new_session=True)
+    try:
+        fake_start = {other.pid: -1}  # "a member seen at cancel time": another process
+        for members in ({}, fake_start):
+            killer = local._GroupKiller(other.pid, tmp_path / "1", None, members, 0.0,
+                                        name="test-kill")
+            killer.start()
+            killer.wait()
+            assert killer.done.is_set()
+            assert other.poll() is None and jobdir.process_group_alive(other.pid)
+        # The same group with a member recognised by its start time is killed.
+        members = jobdir.process_group_members(other.pid)
+        if members is not None:
+            killer = local._GroupKiller(other.pid, tmp_path / "1", None, members, 0.0,
+                                        name="test-kill")
+            killer.start()
+            killer.wait()
+            assert other.wait(timeout=10) == -9
+    finally:
+        if other.poll() is None:
+            other.kill()
+        other.wait(timeout=10)
 
 
 def test_cancel_a_queued_job_never_starts_it(tmp_path, gate, cleanup):
@@ -395,6 +571,84 @@ def test_invalid_arguments_give_one_clear_value_error(tmp_path, kwargs, message)
     with pytest.raises(ValueError, match=message) as info:
         LocalInterface(**args)
     assert "\n" not in str(info.value)
+
+
+def test_the_command_is_resolved_like_in_a_config(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    (home / "bin").mkdir(parents=True)
+    sim = home / "bin" / "sim.sh"
+    sim.write_text((SIMS / "nan.sh").read_text())
+    sim.chmod(0o755)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(home)
+    # "~" is expanded; a relative path with a slash is relative to the current directory.
+    for command in ("~/bin/sim.sh --flag", ["bin/sim.sh", "--flag"], "./bin/../bin/sim.sh --flag"):
+        iface = LocalInterface("loc", 1, command, tmp_path / "ws")
+        assert iface.command == [str(sim), "--flag"]
+        assert iface.command == resolve_command(command)
+
+
+def test_resolve_command_splits_substitutes_and_resolves_the_program(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "my bin"
+    bin_dir.mkdir()
+    sim = bin_dir / "my-sim"
+    sim.write_text("#!/bin/sh\n")
+    sim.chmod(0o755)
+    monkeypatch.setenv("PATH", os.pathsep.join([str(bin_dir), os.environ["PATH"]]))
+    monkeypatch.chdir("/")
+
+    # A bare name is found on PATH, and pinned to its absolute path.
+    assert resolve_command("my-sim 'a b' c") == [str(sim), "a b", "c"]
+    assert resolve_command(("my-sim", "a b")) == [str(sim), "a b"]
+    # A path with a slash is relative to base_dir; other arguments are left alone.
+    assert resolve_command("'my bin/my-sim' rel/arg", tmp_path) == [str(sim), "rel/arg"]
+    assert resolve_command([str(sim)], "/nowhere") == [str(sim)]
+    # Placeholders are replaced after splitting: a value with spaces stays one argument.
+    assert resolve_command("{sim} --x={sim}", placeholders={"{sim}": str(sim)}) == [
+        str(sim), f"--x={sim}"]
+    assert tree_of(tmp_path) == ["my bin", "my bin/my-sim"]  # nothing created
+
+
+def tree_of(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+@pytest.mark.parametrize(
+    "command, message",
+    [
+        ("", "interfaces[0].command is empty; give the simulator to run"),
+        ([" "], "interfaces[0].command is empty"),
+        ("'open", "interfaces[0].command cannot be parsed (No closing quotation); "
+                  "check its quotes"),
+        (5, "interfaces[0].command must be a string or a list of strings (got 5)"),
+        (["a", 1], "interfaces[0].command must be a string or a list of strings (got list)"),
+        (b"sim", "interfaces[0].command must be a string or a list of strings (got bytes)"),
+        ("no-such-simulator-xyz -v", "interfaces[0].command: 'no-such-simulator-xyz' was not "
+                                     "found on PATH; give its full path or add its directory"),
+        ("./missing.sh", "interfaces[0].command: './missing.sh' does not exist (looked for "
+                         "'BASE/missing.sh'); check the path"),
+        ("~/missing.sh", "interfaces[0].command: '~/missing.sh' does not exist (looked for "
+                         "'HOME/missing.sh')"),
+        ("sub", "interfaces[0].command: 'sub' was not found on PATH"),
+        ("./sub", "interfaces[0].command: './sub' is not a file (looked for 'BASE/sub')"),
+        ("./plain.sh x", "interfaces[0].command: './plain.sh' is not executable; run "
+                         "'chmod +x BASE/plain.sh' or put its interpreter first"),
+    ],
+)
+def test_resolve_command_errors_are_one_line_naming_the_problem_and_fix(
+        tmp_path, monkeypatch, command, message):
+    base = tmp_path / "base"
+    (base / "sub").mkdir(parents=True)
+    (base / "plain.sh").write_text("#!/bin/sh\n")
+    (base / "plain.sh").chmod(0o644)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    before = tree_of(tmp_path)
+    with pytest.raises(ValueError) as info:
+        resolve_command(command, base, what="interfaces[0].command")
+    text = str(info.value)
+    assert message.replace("BASE", str(base)).replace("HOME", str(tmp_path / "home")) in text
+    assert "\n" not in text
+    assert tree_of(tmp_path) == before
 
 
 def test_workspace_that_cannot_be_created(tmp_path):

@@ -30,8 +30,6 @@ import difflib
 import math
 import os
 import re
-import shlex
-import shutil
 import sys
 import tomllib
 from pathlib import Path
@@ -40,6 +38,7 @@ from typing import Any, Optional, Union
 from .core.errors import SimjobsError
 from .core.hardware import HardwareInterface
 from .core.log import SimulationsLog
+from .interfaces.local import resolve_command
 
 #: Seconds between two status polls of an interface when the config does not say.
 #: Shorter than the JobManager's own default (10 s, exauq's): a config drives an
@@ -71,7 +70,7 @@ class InterfaceSpec:
     kind: str
     name: str
     level: int
-    command: tuple[str, ...]  # argv, with {python} substituted and argv[0] resolved
+    command: tuple[str, ...]  # argv from resolve_command: {python} substituted, argv[0] absolute
     workspace: Path  # absolute
     max_jobs: Optional[int]  # None: the interface's default (the number of CPUs)
 
@@ -382,43 +381,20 @@ class _Validator:
         return InterfaceSpec(index, kind, name, level, command, workspace, max_jobs)
 
     def command(self, where: str, value: Any) -> tuple[str, ...]:
-        example = 'command = "{python} sim.py"'
         if value is None:
-            raise self.fail(f"{where}.command is missing; add the simulator to run, e.g. {example}")
-        if isinstance(value, str):
-            try:
-                argv = shlex.split(value)
-            except ValueError as exc:
-                raise self.fail(f"{where}.command cannot be parsed ({exc}); check its quotes") from None
-        elif isinstance(value, list) and all(isinstance(a, str) for a in value):
-            argv = list(value)
-        else:
             raise self.fail(
-                f"{where}.command must be a string or a list of strings (got {_describe(value)})"
+                f'{where}.command is missing; add the simulator to run, e.g. '
+                'command = "{python} sim.py"'
             )
-        if not argv or not argv[0].strip():
-            raise self.fail(f"{where}.command is empty; give the simulator to run, e.g. {example}")
-        # Substituted after splitting, so a Python path with spaces stays one argument.
-        argv = [a.replace("{python}", sys.executable) for a in argv]
-        program = argv[0]
-        if os.sep in program or program.startswith("~"):
-            path = self.resolve(program)
-            if not path.is_file():
-                raise self.fail(
-                    f"{where}.command: {program!r} does not exist (looked for {str(path)!r}); "
-                    "check the path"
-                )
-            if not os.access(path, os.X_OK):
-                raise self.fail(
-                    f"{where}.command: {program!r} is not executable; run 'chmod +x {path}' "
-                    "or put its interpreter first, e.g. \"{python} " + program + '"'
-                )
-            argv[0] = str(path)
-        elif shutil.which(program) is None:
-            raise self.fail(
-                f"{where}.command: {program!r} was not found on PATH; give its full path "
-                "or add its directory to PATH"
+        try:
+            # The same checks as LocalInterface's; a relative program path resolves
+            # against the config file's directory, {python} is this Python.
+            argv = resolve_command(
+                value, self.base, placeholders={"{python}": sys.executable},
+                what=f"{where}.command",
             )
+        except ValueError as exc:
+            raise self.fail(str(exc)) from None
         return tuple(argv)
 
     def check_creatable_dir(self, key: str, value: str, path: Path) -> None:

@@ -13,7 +13,7 @@ rendered by :func:`render_wrapper` so that the file names below are written once
 4. writes :data:`ENDED_FILE` and then :data:`EXIT_CODE_FILE` (last, atomically).
 
 Cancelling writes :data:`CANCELLED_FILE` (holding the epoch time of the request)
-before killing the process group.
+before signalling the process group.
 
 The state of a job follows from those files alone (:func:`job_state_from_files`, a
 pure function, so SSH and Slurm can feed it file contents fetched remotely), plus
@@ -32,7 +32,8 @@ started, no exit code, wrapper gone                    FAILED
 =====================================================  ===========================
 
 This module also holds the local-file side of the protocol (:class:`LocalJobFiles`,
-:func:`write_atomic`, :func:`process_is_wrapper`), used by :mod:`.local`.
+:func:`write_atomic`, :func:`process_is_wrapper` and the process-group helpers),
+used by :mod:`.local`.
 """
 
 from __future__ import annotations
@@ -450,6 +451,38 @@ def process_is_wrapper(pid: int, job_dir: Union[str, os.PathLike]) -> bool:
     return target in out
 
 
+# /proc/<pid>/stat, the fields after the ")" closing the command name: these indexes.
+_STAT_STATE, _STAT_PGRP, _STAT_START_TIME = 0, 2, 19
+
+
+def _proc_readable() -> bool:
+    return sys.platform == "linux" and os.path.isdir("/proc/self")
+
+
+def _stat_fields(pid: Union[int, str]) -> Optional[list[bytes]]:
+    """The fields of ``/proc/<pid>/stat`` after the command name (None if unreadable)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    return fields if len(fields) > _STAT_START_TIME else None
+
+
+def _live(fields: list[bytes]) -> bool:
+    return fields[_STAT_STATE] not in (b"Z", b"X")
+
+
+def _proc_stats() -> Iterator[tuple[int, list[bytes]]]:
+    with os.scandir("/proc") as entries:
+        for entry in entries:
+            if entry.name.isdigit():
+                fields = _stat_fields(entry.name)
+                if fields is not None:
+                    yield int(entry.name), fields
+
+
 def process_group_alive(pgid: int) -> bool:
     """True while any non-zombie process is left in the process group ``pgid``."""
     try:
@@ -458,22 +491,44 @@ def process_group_alive(pgid: int) -> bool:
         return False
     except PermissionError:
         return True
-    if not os.path.isdir("/proc/self") or sys.platform != "linux":
+    if not _proc_readable():
         return True
     # killpg succeeds while zombies remain in the group; look for a live member.
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        # Fields after the ")" closing the command name: state ppid pgrp ...
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        if len(fields) >= 3 and int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
-            return True
-    return False
+    return any(
+        int(fields[_STAT_PGRP]) == pgid and _live(fields) for _, fields in _proc_stats()
+    )
+
+
+def process_group_members(pgid: int) -> Optional[dict[int, int]]:
+    """The live (non-zombie) members of process group ``pgid``, as pid -> start time.
+
+    The start time (clock ticks after boot, from ``/proc``) tells a process from a
+    later one that reuses its pid: see :func:`process_in_group`. None where there is
+    no Linux ``/proc`` to read.
+    """
+    if not _proc_readable():
+        return None
+    return {
+        pid: int(fields[_STAT_START_TIME])
+        for pid, fields in _proc_stats()
+        if int(fields[_STAT_PGRP]) == pgid and _live(fields)
+    }
+
+
+def process_in_group(pid: int, start_time: int, pgid: int) -> bool:
+    """True while ``pid`` is still the live process that started at ``start_time``
+    (as :func:`process_group_members` gave it) and is still in process group ``pgid``.
+
+    While such a process lives, ``pgid`` cannot name any other group: the kernel
+    never hands out a process group's id as a new pid while the group has members.
+    """
+    fields = _stat_fields(pid)
+    return (
+        fields is not None
+        and _live(fields)
+        and int(fields[_STAT_PGRP]) == pgid
+        and int(fields[_STAT_START_TIME]) == start_time
+    )
 
 
 def job_dir_names(workspace: Union[str, os.PathLike]) -> Iterator[str]:

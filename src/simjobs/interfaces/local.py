@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import heapq
 import os
 import shlex
@@ -10,10 +11,11 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 from simjobs.core.hardware import (
     HEALTH_DEGRADED,
@@ -46,42 +48,219 @@ WRAPPER_COPY = ".simjobs-wrapper.sh"
 PID_GRACE_SECONDS = 30.0
 
 
-def _validate_command(name: str, command: Union[str, Sequence[str]]) -> list[str]:
-    where = f"interface {name!r}"
+# How long the kill timer waits for a SIGKILLed wrapper to be reaped.
+REAP_TIMEOUT = 5.0
+
+
+def _describe(value: Any) -> str:
+    return repr(value) if isinstance(value, (str, bool, int, float)) else type(value).__name__
+
+
+def resolve_command(
+    command: Union[str, Sequence[str]],
+    base_dir: Union[str, os.PathLike, None] = None,
+    *,
+    placeholders: Optional[Mapping[str, str]] = None,
+    what: str = "the command",
+) -> list[str]:
+    """Check a simulator command and resolve its program: the one place that does.
+
+    A string is split like a shell would (shlex); a list is taken as it is. Each
+    ``placeholders`` key is then replaced by its value in every argument (after
+    splitting, so a value with spaces stays one argument). The program (the first
+    argument) is resolved: a leading ``~`` is expanded; a path with a slash is made
+    absolute against ``base_dir`` and must be an executable file; a bare name is
+    looked up on PATH. The other arguments are passed as given. Nothing is created,
+    written or run.
+
+    Parameters
+    ----------
+    command : str or sequence of str
+        The simulator command.
+    base_dir : str or os.PathLike, optional
+        The directory a relative program path is relative to; the current directory
+        by default.
+    placeholders : Mapping[str, str], optional
+        Text to replace in the arguments, e.g. ``{"{python}": sys.executable}``.
+    what : str, optional
+        How error messages name the command, e.g. ``"interfaces[0].command"``.
+
+    Returns
+    -------
+    list[str]
+        The arguments, the first being the program's absolute path.
+
+    Raises
+    ------
+    ValueError
+        With one line naming the problem and the fix.
+    """
     if isinstance(command, str):
         try:
             argv = shlex.split(command)
         except ValueError as exc:
-            raise ValueError(
-                f"The command of {where} cannot be parsed ({exc}); check its quotes."
-            ) from None
-    elif isinstance(command, Sequence) and all(isinstance(a, str) for a in command):
+            raise ValueError(f"{what} cannot be parsed ({exc}); check its quotes") from None
+    elif (
+        isinstance(command, Sequence)
+        and not isinstance(command, (bytes, bytearray))
+        and all(isinstance(a, str) for a in command)
+    ):
         argv = list(command)
     else:
         raise ValueError(
-            f"The command of {where} must be a string or a list of strings, "
-            f"not {type(command).__name__}."
+            f"{what} must be a string or a list of strings (got {_describe(command)})"
         )
     if not argv or not argv[0].strip():
-        raise ValueError(
-            f"The command of {where} is empty; give the simulator to run, "
-            "e.g. command = \"python sim.py\"."
-        )
+        raise ValueError(f'{what} is empty; give the simulator to run, e.g. "python3 sim.py"')
+    for key, value in (placeholders or {}).items():
+        argv = [a.replace(key, value) for a in argv]
+
     program = argv[0]
-    found = shutil.which(program)
-    if found is None:
-        if os.sep in program and os.path.isfile(program):
+    expanded = os.path.expanduser(program) if program.startswith("~") else program
+    if os.sep in expanded:
+        base = os.getcwd() if base_dir is None else os.fspath(base_dir)
+        path = os.path.abspath(os.path.join(base, expanded))  # join keeps an absolute path
+        if not os.path.exists(path):
             raise ValueError(
-                f"The simulator {program!r} of {where} is not executable; "
-                f"run 'chmod +x {program}' or put its interpreter first in the command."
+                f"{what}: {program!r} does not exist (looked for {path!r}); check the path"
             )
-        raise ValueError(
-            f"The simulator {program!r} of {where} was not found on PATH; "
-            "give its full path or add its directory to PATH."
-        )
-    # Jobs run in their own directories, so a relative program path must be made absolute.
-    argv[0] = os.path.abspath(found) if os.sep in found else found
+        if not os.path.isfile(path):
+            raise ValueError(
+                f"{what}: {program!r} is not a file (looked for {path!r}); give the "
+                "simulator's program"
+            )
+        if not os.access(path, os.X_OK):
+            raise ValueError(
+                f"{what}: {program!r} is not executable; run 'chmod +x {shlex.quote(path)}' "
+                "or put its interpreter first in the command"
+            )
+    else:
+        found = shutil.which(expanded)
+        if found is None:
+            raise ValueError(
+                f"{what}: {program!r} was not found on PATH; give its full path or add "
+                "its directory to PATH"
+            )
+        path = os.path.abspath(found)  # a relative PATH entry would break in the job dir
+    # Jobs run in their own directories, so the program's path must be absolute.
+    argv[0] = path
     return argv
+
+
+# The kill timers not finished yet, of every interface (see _GroupKiller).
+_pending_kills: set["_GroupKiller"] = set()
+_pending_lock = threading.Lock()
+
+
+class _GroupKiller:
+    """SIGKILLs a cancelled job's process group once its grace period is over.
+
+    It runs on its own daemon timer thread, so :meth:`LocalInterface.cancel_job`
+    returns as soon as it has sent SIGTERM, and the group is killed on time even when
+    nobody polls. It signals the group only while the group is provably still the
+    job's, so a pid or group id reused by an unrelated process is never signalled:
+
+    - a wrapper started by this process (``proc``) is not reaped before the SIGKILL,
+      so its pid, the group's id, stays taken (by the wrapper or its zombie);
+    - otherwise the group is the job's while the wrapper runs (its command line names
+      the job directory) or while a member seen at cancel time (``members``: pid ->
+      start time) is still the same process in the group.
+    """
+
+    def __init__(
+        self,
+        pgid: int,
+        job_dir: Path,
+        proc: Optional[subprocess.Popen],
+        members: Mapping[int, int],
+        grace: float,
+        name: str,
+    ):
+        self.pgid = pgid
+        self.job_dir = job_dir
+        self.proc = proc
+        self.members = dict(members)
+        self.owner_pid = os.getpid()
+        self.done = threading.Event()
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(0.0, grace), self._finish, kwargs={"kill": True})
+        self._timer.daemon = True
+        self._timer.name = name
+
+    def start(self) -> None:
+        with _pending_lock:
+            _pending_kills.add(self)
+        self._timer.start()
+
+    def group_is_ours(self) -> bool:
+        proc = self.proc
+        if proc is not None and proc.returncode is None:
+            waitid = getattr(os, "waitid", None)
+            if waitid is None:
+                return True  # not reaped by us, and nothing else here reaps it
+            try:
+                # Peek without reaping: still our child (running or a zombie)?
+                waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+                return True
+            except ChildProcessError:
+                pass  # reaped elsewhere after all: judge it like an adopted job
+        if jobdir.process_is_wrapper(self.pgid, self.job_dir):
+            return True
+        return any(
+            jobdir.process_in_group(pid, start, self.pgid)
+            for pid, start in self.members.items()
+        )
+
+    def _finish(self, kill: bool) -> None:
+        with self._lock:
+            if self.done.is_set():
+                return
+            try:
+                if kill and self.group_is_ours():
+                    try:
+                        os.killpg(self.pgid, signal.SIGKILL)
+                    except (ProcessLookupError, PermissionError):
+                        pass
+                if self.proc is not None:
+                    try:
+                        self.proc.wait(timeout=REAP_TIMEOUT)  # no zombie left behind
+                    except subprocess.TimeoutExpired:
+                        pass
+            finally:
+                self.done.set()
+                with _pending_lock:
+                    _pending_kills.discard(self)
+
+    def finish_if_gone(self) -> bool:
+        """True when the work is done: the group was killed, or has no live member
+        left (then the wrapper is reaped now and the timer stopped). Never blocks."""
+        if self.done.is_set():
+            return True
+        # Our unreaped wrapper keeps the group id taken, so this cannot see a reused
+        # group; for an adopted job a reused one only makes us wait for the timer.
+        if jobdir.process_group_alive(self.pgid):
+            return False
+        self._timer.cancel()
+        self._finish(kill=False)
+        return True
+
+    def wait(self) -> None:
+        """Return once the group is gone: at once if it already is, else when the
+        timer has killed it (at most the rest of the grace period)."""
+        if self.finish_if_gone():
+            return
+        self._timer.join()
+        self.done.wait(REAP_TIMEOUT + 1.0)
+
+
+@atexit.register
+def _finish_pending_kills() -> None:
+    # The timers are daemon threads, which die with the interpreter: a simulator
+    # that ignores SIGTERM would then outlive its cancel. Let them do their work.
+    with _pending_lock:
+        killers = [k for k in _pending_kills if k.owner_pid == os.getpid()]
+    for killer in killers:
+        killer.wait()
 
 
 class LocalInterface(HardwareInterface):
@@ -101,7 +280,8 @@ class LocalInterface(HardwareInterface):
         The level of the jobs it runs.
     command : str or list of str
         The simulator, run as ``COMMAND INPUT_FILE OUTPUT_FILE``; a string is split
-        like a shell would (shlex).
+        like a shell would (shlex). Its program is resolved by :func:`resolve_command`
+        (a relative path against the current directory).
     workspace : str or os.PathLike
         The directory holding the job directories; created when missing.
     max_jobs : int, optional
@@ -141,7 +321,7 @@ class LocalInterface(HardwareInterface):
                 f"not {max_jobs!r}."
             )
         super().__init__(name, level)
-        self._command = _validate_command(name, command)
+        self._command = resolve_command(command, what=f"The command of interface {name!r}")
         self._max_jobs = max_jobs
         try:
             workspace = Path(workspace).expanduser()
@@ -167,6 +347,9 @@ class LocalInterface(HardwareInterface):
         self._queue: list[JobId] = []  # heap: queued jobs, started in id order
         self._queued: set[JobId] = set()
         self._launch_failures: dict[JobId, str] = {}
+        # Cancelled jobs whose process groups may still run: each holds its slot
+        # until its group is gone.
+        self._dying: dict[JobId, _GroupKiller] = {}
         self._scanned = False
         self._wrapper_ready = False
 
@@ -272,8 +455,10 @@ class LocalInterface(HardwareInterface):
     def cancel_job(self, job_id: JobId) -> None:
         """Cancel ``job_id``: a queued job never starts, a running one is killed.
 
-        The whole process group of the job (wrapper, simulator and its children) gets
-        SIGTERM, then SIGKILL if it is still there after :attr:`cancel_grace` seconds.
+        Returns at once, the job CANCELLED from then on: the whole process group of
+        the job (wrapper, simulator and its children) gets SIGTERM now, and SIGKILL
+        from a timer thread if it is still there after :attr:`cancel_grace` seconds,
+        whether or not anyone polls. The job keeps its slot until its group is gone.
 
         Raises
         ------
@@ -293,10 +478,31 @@ class LocalInterface(HardwareInterface):
         job_dir = self._job_dir(job_id)
         jobdir.write_atomic(job_dir / CANCELLED_FILE, f"{time.time()!r}\n")
         self._queued.discard(job_id)  # the heap entry is skipped when popped
-        pgid = self._wrapper_pid(job_id, job_dir)
-        if pgid is not None:
-            self._kill_group(pgid, job_id)
         self._running.discard(job_id)
+        # From here on the kill timer owns our wrapper's Popen: nothing else reaps it.
+        proc = self._procs.pop(job_id, None)
+        members: dict[int, int] = {}
+        if proc is not None and proc.returncode is None:
+            pgid: Optional[int] = proc.pid  # not reaped, so the group id is still ours
+        else:
+            proc = None
+            pgid = self._wrapper_pid(job_id, job_dir)
+            if pgid is not None:
+                # Who is in the group now, to recognise it after the wrapper has gone.
+                members = jobdir.process_group_members(pgid) or {}
+        if pgid is not None:
+            try:
+                os.killpg(pgid, signal.SIGTERM)
+                signalled = True
+            except (ProcessLookupError, PermissionError):
+                signalled = False
+            if signalled or proc is not None:
+                killer = _GroupKiller(
+                    pgid, job_dir, proc, members, self.cancel_grace,
+                    name=f"simjobs-{self.name}-kill-{job_id}",
+                )
+                killer.start()
+                self._dying[job_id] = killer
         self._start_queued()
 
     def find_jobs(self, job_ids: Iterable[JobId]) -> set[JobId]:
@@ -329,7 +535,14 @@ class LocalInterface(HardwareInterface):
         }
 
     def close(self) -> None:
-        """Reap finished wrappers; running jobs are left running (they outlive simjobs)."""
+        """Reap finished wrappers; running jobs are left running (they outlive simjobs).
+
+        Never waits: the kill timers of cancelled jobs run on (and are waited for at
+        interpreter exit, so a cancelled job is killed even if simjobs exits first).
+        """
+        for job_id, killer in list(self._dying.items()):
+            if killer.finish_if_gone():
+                del self._dying[job_id]
         for job_id, proc in list(self._procs.items()):
             if proc.poll() is not None:
                 del self._procs[job_id]
@@ -383,6 +596,9 @@ class LocalInterface(HardwareInterface):
         # collect it so it does not linger as a zombie.
         if any(p.pid == pid for p in self._procs.values()):
             return
+        with _pending_lock:  # a kill timer's wrapper keeps its group id until the SIGKILL
+            if any(k.proc is not None and k.proc.pid == pid for k in _pending_kills):
+                return
         try:
             os.waitpid(pid, os.WNOHANG)
         except (ChildProcessError, OSError):
@@ -397,27 +613,6 @@ class LocalInterface(HardwareInterface):
             return pid
         return None
 
-    def _kill_group(self, pgid: int, job_id: JobId) -> None:
-        proc = self._procs.get(job_id)
-        for sig, wait in ((signal.SIGTERM, self.cancel_grace), (signal.SIGKILL, 5.0)):
-            try:
-                os.killpg(pgid, sig)
-            except ProcessLookupError:
-                break
-            deadline = time.monotonic() + wait
-            while True:
-                if proc is not None:
-                    proc.poll()  # reap the wrapper, or it stays in the group as a zombie
-                if not jobdir.process_group_alive(pgid):
-                    break
-                if time.monotonic() >= deadline:
-                    break
-                time.sleep(0.01)
-            if not jobdir.process_group_alive(pgid):
-                break
-        if proc is not None:
-            proc.poll()
-
     def _state(self, job_id: JobId) -> JobState:
         """Read the job's state and keep the queue and slot bookkeeping in step."""
         job_dir = self._job_dir(job_id)
@@ -431,8 +626,13 @@ class LocalInterface(HardwareInterface):
         else:
             alive = None
             # Liveness is checked before the files are read: a wrapper that is gone
-            # wrote its exit code (if it could) before it went.
-            if (job_dir / STARTED_MARKER).exists() and not (job_dir / EXIT_CODE_FILE).exists():
+            # wrote its exit code (if it could) before it went. A cancelled job's
+            # status does not depend on it (and its wrapper belongs to a kill timer).
+            if (
+                (job_dir / STARTED_MARKER).exists()
+                and not (job_dir / EXIT_CODE_FILE).exists()
+                and not (job_dir / CANCELLED_FILE).exists()
+            ):
                 alive = self._alive(job_id, job_dir)
             state = jobdir.job_state_from_files(LocalJobFiles(job_dir), alive)
 
@@ -450,7 +650,11 @@ class LocalInterface(HardwareInterface):
         return state
 
     def _refresh_running(self) -> None:
-        """Free the slots of jobs whose wrappers have exited."""
+        """Free the slots of jobs whose wrappers have exited, and of cancelled jobs
+        whose process groups are gone."""
+        for job_id, killer in list(self._dying.items()):
+            if killer.finish_if_gone():
+                del self._dying[job_id]
         for job_id in list(self._running):
             proc = self._procs.get(job_id)
             job_dir = self._job_dir(job_id)
@@ -474,7 +678,7 @@ class LocalInterface(HardwareInterface):
         """Start queued jobs in id order while slots are free; return launch errors."""
         self._refresh_running()
         errors: dict[JobId, str] = {}
-        while self._queue and len(self._running) < self._max_jobs:
+        while self._queue and len(self._running) + len(self._dying) < self._max_jobs:
             job_id = heapq.heappop(self._queue)
             if job_id not in self._queued:
                 continue  # cancelled or finished meanwhile

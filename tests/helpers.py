@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional, TypeVar
 
@@ -76,3 +80,42 @@ def records_of(log_path: Path) -> dict[str, LogRecord]:
 def tree(path: Path) -> list[str]:
     """Every file and directory under ``path`` (relative), to check nothing was created."""
     return sorted(str(p.relative_to(path)) for p in path.rglob("*"))
+
+
+def file_states(path: Path) -> dict[str, tuple[bytes, int]]:
+    """The bytes and mtime (ns) of every file under ``path``, to check none was touched."""
+    return {str(p.relative_to(path)): (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+HOLD_LOG_SCRIPT = """\
+import sys
+from simjobs.core import SimulationsLog
+log = SimulationsLog(sys.argv[1], int(sys.argv[2]))
+print("open" if log.is_writer else "not the writer", flush=True)
+sys.stdin.readline()
+log.close()
+"""
+
+
+@contextlib.contextmanager
+def log_held_open(log_path: Path, input_dim: int = 2) -> Iterator[subprocess.Popen]:
+    """A process (not a manager) holding ``log_path`` open for writing, as a script's
+    SimulationsLog does, until the block ends."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOG_SCRIPT, str(log_path), str(input_dim)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stdout.readline().strip() == "open"
+        yield proc
+    finally:
+        with contextlib.suppress(OSError):
+            proc.stdin.write("\n")
+            proc.stdin.close()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import signal
 import time
 
 import pytest
 
-from helpers import records_of, sim_command, tree, wait_for
+from helpers import file_states, log_held_open, records_of, sim_command, tree, wait_for
 from simjobs.core import Input, JobStatus, SimulationsLog
 from simjobs.core.control import manager_holder
 
@@ -225,6 +227,63 @@ def test_status_reads_a_log_without_a_config(cli, seeded, tmp_path):
                           "no simulations log at")
 
 
+@pytest.mark.parametrize("name, content, expected", [
+    ("a-dir", None, "a-dir is a directory, not a simulations log; name the log file"),
+    ("binary.csv", bytes(range(256)) * 4, "binary.csv is a binary file, not a simulations log"),
+    ("latin1.csv", "Input_1,Entrée\r\n".encode("latin-1"),
+     "latin1.csv: the first line is not UTF-8 text, so it is not a simulations log"),
+    ("fake.db", b"not a database\n", "fake.db is not an SQLite database"),
+    ("fifo.csv", "fifo", "fifo.csv is not a regular file"),
+    ("missing.csv", "", "no simulations log at"),
+], ids=["directory", "binary", "latin-1", "not-sqlite", "fifo", "missing"])
+def test_a_log_path_that_is_no_log_is_a_one_line_error(cli, tmp_path, name, content, expected):
+    path = tmp_path / name
+    if content is None:
+        path.mkdir()
+    elif content == "fifo":
+        os.mkfifo(path)  # reading it would block: refused without opening it
+    elif content:
+        path.write_bytes(content)
+    for command in (["status"], ["export", "out.csv"], ["interfaces"]):
+        result = cli(*command, "--log", path, timeout=30)
+        assert_one_line_error(result, expected)
+        for raw in ("Errno", "codec", "Traceback", "Error:"):
+            assert raw not in result.stderr, result.stderr
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_log_errors_name_the_problem_and_the_fix(cli, make_config, tmp_path):
+    assert_one_line_error(cli("status", "--log", "/tmp"),
+                          "/tmp is a directory, not a simulations log; name the log file")
+    # The config's log: the same one-line errors, and nothing is created or changed.
+    (tmp_path / "logs").mkdir()
+    assert_one_line_error(cli("status", "--config", make_config(log="logs")),
+                          "'logs' is a directory")
+    (tmp_path / "runs.csv").write_bytes(bytes(range(256)) * 4)
+    config = make_config()
+    before = file_states(tmp_path)
+    for args in (["status"], ["submit", "1", "2"], ["cancel", "1"], ["run", "--until-done"]):
+        assert_one_line_error(cli(*args, "--config", config),
+                              "runs.csv is a binary file, not a simulations log")
+    assert file_states(tmp_path) == before
+    assert_one_line_error(cli("status", "--config", tmp_path),
+                          "is a directory, not a config file; pass the TOML file")
+
+
+def test_a_warning_is_one_simjobs_line(cli, make_config, tmp_path):
+    config = make_config()
+    (tmp_path / "runs.csv").write_bytes(
+        b"Input_1,Input_2,Output,Job_ID,Job_Status,Job_Level,Interface_Name\r\n"
+        b"1.0,2.0,3.0,1,Completed,1,local\r\n4.0,5.0,,2,Compl")  # a write cut short
+    result = ok(cli("run", "--config", config, "--until-done"))
+    (line,) = [line for line in result.stderr.splitlines() if "warning" in line.lower()]
+    assert line.startswith("simjobs: warning: "), result.stderr
+    assert "dropped an incomplete last line" in line and "'4.0,5.0,,2,Compl'" in line
+    for python_format in ("UserWarning", ".py:", "warnings.warn", "return "):
+        assert python_format not in result.stderr, result.stderr
+    assert list(records_of(tmp_path / "runs.csv")) == ["1"]
+
+
 # ---- export -------------------------------------------------------------------------------
 
 
@@ -315,6 +374,34 @@ def test_cancel(cli, make_config, tmp_path, gate):
     assert data["skipped"] == {first: "Cancelled", second: "Completed"}
     result = cli("cancel", "--config", config, second)
     assert result.returncode == 1 and f"{second}: skipped, already Completed" in result.stdout
+
+
+def test_cancel_of_ended_jobs_starts_no_manager(cli, make_config, tmp_path, gate):
+    config = gate_config(make_config)
+    log = tmp_path / "runs.csv"
+    with SimulationsLog(log, 2) as simulations:
+        simulations.add_new_record(Input(1.0, 1.0), "1", JobStatus.COMPLETED, 1, "local")
+        simulations.add_new_record(Input(2.0, 2.0), "2", JobStatus.CANCELLED, 1, "local")
+        # Not ended: a manager would resume it, submit it and create its job directory.
+        simulations.add_new_record(Input(3.0, 3.0), "3", JobStatus.PENDING_SUBMIT, 1, "local")
+    (tmp_path / "runs.csv.lock").unlink()
+    before = file_states(tmp_path)
+
+    result = cli("cancel", "--config", config, "1", "2")
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.splitlines() == ["1: skipped, already Completed",
+                                          "2: skipped, already Cancelled"]
+    result = cli("cancel", "--config", config, "2", "1", "--json")
+    assert result.returncode == 1, result.stderr
+    assert json.loads(result.stdout) == {"cancelled": [], "final": {}, "managed_by": None,
+                                         "skipped": {"2": "Cancelled", "1": "Completed"}}
+    assert file_states(tmp_path) == before  # bytes and mtimes; no lock file, no job run
+    assert not (tmp_path / "runs.csv.lock").exists()
+
+    # With one job still going among them, a manager acts.
+    result = ok(cli("cancel", "--config", config, "1", "3"))
+    assert "3: cancelled" in result.stdout and "1: skipped, already Completed" in result.stdout
+    assert records_of(log)["3"].status is JobStatus.CANCELLED
 
 
 def test_resubmit(cli, make_config, tmp_path):
@@ -412,10 +499,49 @@ def test_cancel_hands_over_to_a_running_manager(cli, make_config, tmp_path, back
     wait_for(lambda: records_of(log)[new].status is JobStatus.COMPLETED, timeout=30)
 
 
+def test_a_log_held_open_by_a_script_fails_at_once(cli, make_config, tmp_path):
+    """A process with the log open for writing but no manager in it cannot take
+    requests: submit, cancel, resubmit and run say so at once and change nothing."""
+    config = make_config()
+    log = tmp_path / "runs.csv"
+    with SimulationsLog(log, 2) as simulations:
+        simulations.add_new_record(Input(1.0, 2.0), "1", JobStatus.FAILED, 1, "local")
+        simulations.add_new_record(Input(3.0, 4.0), "2", JobStatus.SUBMITTED, 1, "local")
+    with log_held_open(log) as holder:
+        assert manager_holder(str(log)) is None  # held, but by no manager
+        before = file_states(tmp_path)
+        for command, *rest in (["submit", "5", "6"], ["cancel", "2"], ["resubmit", "1"],
+                               ["run", "--until-done"]):
+            started = time.monotonic()
+            result = cli(command, "--config", config, *rest)
+            elapsed = time.monotonic() - started
+            assert_one_line_error(
+                result, f"runs.csv is open for writing in pid {holder.pid} on host",
+                "runs no simjobs manager", "close the log there", code=1)
+            assert elapsed < 2.5, (command, elapsed)  # not the 30 s hand-over timeout
+        assert file_states(tmp_path) == before
+    assert not (tmp_path / "runs.csv.inbox").exists() or not list(
+        (tmp_path / "runs.csv.inbox").iterdir())
+
+
 def test_run_until_done_with_nothing_to_do_returns(cli, make_config):
     config = make_config()
     result = ok(cli("run", "--config", config, "--until-done"))
     assert "0 of 0 jobs done" in result.stdout
+
+
+def test_a_run_that_resumes_jobs_counts_them(cli, make_config, tmp_path):
+    from simjobs.interfaces.jobdir import EXIT_CODE_FILE
+
+    config = make_config()
+    ids = ok(cli("submit", "--config", config, "-i", "1,2", "-i", "3,4", "-i", "5,6")
+             ).stdout.split()
+    # The jobs end with no manager running; the next run resumes them and records it.
+    wait_for(lambda: all((tmp_path / "work" / "local" / j / EXIT_CODE_FILE).exists() for j in ids),
+             timeout=30, message="the jobs end")
+    result = ok(cli("run", "--config", config, "--until-done"))
+    assert "3 of 3 jobs done" in result.stdout, result.stdout
+    assert all(r.status is JobStatus.COMPLETED for r in records_of(tmp_path / "runs.csv").values())
 
 
 # ---- the live table (run and demo on a terminal) ----------------------------------------
@@ -462,3 +588,50 @@ def test_live_progress_table_counts_from_events(make_config, tmp_path):
     (failed,) = [line for line in table.splitlines() if "-> Failed" in line]
     assert "exit code 3" in failed  # the reason, on the same one line
     assert view.summary().startswith("3 of 3 jobs done") and "2 Completed, 1 Failed" in view.summary()
+
+
+def _counts_rows(table: str) -> list[str]:
+    """The row labels of a rendered counts table: 'level1', then interface names."""
+    lines = table.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.split()[-2:] == ["total", "health"])
+    end = next(i for i, line in enumerate(lines) if line.startswith("last changes"))
+    return [line.split()[0] + (line.split()[1] if line.startswith("level") else "")
+            for line in lines[start + 1:end] if line.strip()]
+
+
+def test_live_table_interfaces_under_their_level_and_resumed_jobs_counted(make_config):
+    from rich.console import Console
+
+    from simjobs.config import load_config
+    from simjobs.core import JobManager
+    from simjobs.progress import ProgressView
+
+    config = load_config(make_config(interfaces=[
+        {"name": "fast", "level": 1, "command": sim_command("sum.py")},
+        {"name": "accurate", "level": 2, "command": sim_command("sum.py")},
+        {"name": "fast-too", "level": 1, "command": sim_command("sum.py")},
+    ]))
+    with SimulationsLog(config.log_path, 2) as log:
+        # A job of an interface since removed from the config, and three to resume.
+        log.add_new_record(Input(0.0, 0.0), "1", JobStatus.COMPLETED, 2, "old-cluster")
+        for job_id in ("2", "3", "4"):
+            log.add_new_record(Input(1.0, float(job_id)), job_id, JobStatus.PENDING_SUBMIT, 1,
+                               "fast")
+    log = config.open_log()
+    unfinished = {str(job.id) for job in log.get_non_terminated_jobs()}
+    manager = JobManager(log, config.build_interfaces(), polling_interval=0.05)
+    try:
+        assert manager.wait_until_done(timeout=30)  # they end before the view starts
+        console = Console(file=io.StringIO(), width=120, color_system=None)
+        with ProgressView(manager, console, title="resumed", resumed=unfinished) as view:
+            rendered = io.StringIO()
+            Console(file=rendered, width=120, color_system=None).print(view.render())
+            table = rendered.getvalue()
+    finally:
+        manager.shutdown()
+        log.close()
+    assert (view.done, view.total) == (3, 3)
+    assert "3/3 done" in table, table
+    assert view.summary().startswith("3 of 3 jobs done"), view.summary()
+    assert _counts_rows(table) == ["level1", "fast", "fast-too", "level2", "accurate",
+                                   "old-cluster"], table

@@ -8,15 +8,21 @@ Commands that change jobs (``submit``, ``cancel``, ``resubmit``) hand their requ
 the process managing the log when there is one (``simjobs run``, the app), and
 otherwise act themselves: they start a JobManager, act, wait until the hardware has
 the jobs (or the cancels went through) and shut it down; local jobs keep running.
+When a process that runs no manager holds the log open for writing (a script's
+SimulationsLog), they, and ``run``, fail at once, naming it. ``cancel`` of jobs that
+have all ended answers from the log, starting no manager.
 
-Exit codes: 0 success, 1 runtime failure (log managed elsewhere, unreadable log,
-manager not answering, nothing could be cancelled), 2 bad usage or input (bad config,
-unknown job ids, bad input values), 130 interrupted.
+Exit codes: 0 success, 1 runtime failure (log managed or held open elsewhere,
+unreadable log, manager not answering, nothing could be cancelled), 2 bad usage or
+input (bad config, unknown job ids, bad input values, a log path that is no log), 130
+interrupted. Errors and warnings are one line each on stderr (``simjobs: error: ...``,
+``simjobs: warning: ...``).
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import csv
 import datetime
@@ -27,8 +33,11 @@ import os
 import random
 import signal
 import socket
+import stat
 import sys
 import threading
+import time
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from importlib import resources
@@ -50,9 +59,11 @@ from .core.errors import (
     UnknownJobIdError,
 )
 from .core.events import Event, JobEvent
+from .core.lock import LogLock
 from .core.log import SimulationsLog
 from .core.manager import JobManager
 from .core.records import LogRecord
+from .core.stores import is_sqlite_path
 from .core.stores.csv_store import header_columns
 from .core.types import RESUBMITTABLE_STATUSES, TERMINAL_STATUSES, JobId, JobStatus
 from .progress import STATUS_STYLES, ProgressView
@@ -62,6 +73,10 @@ DEFAULT_LAST = 50
 DEFAULT_TIMEOUT = 30.0
 DEMO_CONFIG = "demo.toml"
 DEMO_SEED = 20240601
+# A process that took the log's lock this recently and has not said it runs a manager
+# may be a manager still starting up (loading the log, resuming its jobs): waited for.
+MANAGER_STARTUP_GRACE = 1.0
+SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 class CliError(Exception):
@@ -90,15 +105,69 @@ def _print_json(data: Any) -> None:
 
 
 def _config(args: argparse.Namespace) -> Config:
+    if args.config and Path(args.config).expanduser().is_dir():
+        raise CliError(f"{args.config} is a directory, not a config file; pass the TOML "
+                       "file itself (e.g. simjobs.toml)")
     return load_config(find_config(args.config))
+
+
+def _os_reason(exc: OSError) -> str:
+    return (exc.strerror or type(exc).__name__).lower()
+
+
+def _first_line_is_text(head: bytes) -> bool:
+    """True when the first line of ``head`` (a file's first bytes) is UTF-8 text; a
+    character cut at the end of ``head`` does not count against it."""
+    line = head.split(b"\n", 1)[0]
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(line, final=b"\n" in head)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _check_log_file(path: Path, shown: Optional[str] = None) -> None:
+    """Refuse, in one line naming the fix, a log path that is no log file: missing, a
+    directory, a device or pipe (reading one would block), unreadable, or neither CSV
+    text nor SQLite. The stores would otherwise answer some of these with a raw
+    OSError or codec message, or hang."""
+    shown = shown or str(path)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise CliError(f"no simulations log at {shown}; check the path") from None
+    except OSError as exc:
+        raise CliError(f"cannot reach {shown}: {_os_reason(exc)}; check the path and the "
+                       "permissions of its directories", EXIT_FAILURE) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise CliError(f"{shown} is a directory, not a simulations log; name the log file "
+                       "in it (e.g. runs.csv)")
+    if not stat.S_ISREG(st.st_mode):
+        raise CliError(f"{shown} is not a regular file (a device or a pipe?), so not a "
+                       "simulations log; name the log file")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError as exc:
+        raise CliError(f"cannot read {shown}: {_os_reason(exc)}; fix its permissions or run "
+                       "as a user who may read it", EXIT_FAILURE) from None
+    if is_sqlite_path(path):
+        if head and not head.startswith(SQLITE_MAGIC):
+            raise CliError(f"{shown} is not an SQLite database, so not a simulations log "
+                           "(a .db/.sqlite log is SQLite); check the path")
+    elif b"\x00" in head:
+        raise CliError(f"{shown} is a binary file, not a simulations log (a CSV text "
+                       "file); check the path")
+    elif not _first_line_is_text(head):
+        raise CliError(f"{shown}: the first line is not UTF-8 text, so it is not a "
+                       "simulations log (a CSV text file); check the path")
 
 
 def _log_path(args: argparse.Namespace) -> tuple[Path, Optional[Config]]:
     """The log a read-only command reads: ``--log`` if given, else the config's."""
     if getattr(args, "log", None):
         path = Path(args.log).expanduser()
-        if not path.exists():
-            raise CliError(f"no simulations log at {args.log}; check the path")
+        _check_log_file(path, args.log)
         return path.resolve(), None
     config = _config(args)
     return config.log_path, config
@@ -111,9 +180,10 @@ def _read_log(
     """The log opened read-only (never in a running manager's way), or None when the
     config's log does not exist yet. ``config``: the one already loaded, if any."""
     path, config = (config.log_path, config) if config else _log_path(args)
-    if not path.exists():
+    if not os.path.lexists(path):
         yield None, config
         return
+    _check_log_file(path)
     log = SimulationsLog.open(path, config.input_dim if config else None, readonly=True)
     try:
         yield log, config
@@ -126,18 +196,54 @@ def _input_dim(config: Config) -> int:
         return config.input_dim
     from .core.log import infer_input_dim
 
+    _check_log_file(config.log_path)
     return infer_input_dim(config.log_path)
 
 
 def _holder_text(holder: dict) -> str:
-    return f"pid {holder.get('pid')} on host {holder.get('host')}"
+    return f"pid {holder.get('pid', '?')} on host {holder.get('host', '?')}"
+
+
+def _log_holder(log_path: Path) -> Optional[dict]:
+    """The process holding the log's writer lock (any: a manager or a script's open
+    SimulationsLog), or None. A holder that has not (yet) said it runs a manager is
+    given MANAGER_STARTUP_GRACE seconds since it took the lock to say so: a starting
+    ``simjobs run`` holds the lock while it loads the log and resumes its jobs."""
+    deadline = time.monotonic() + MANAGER_STARTUP_GRACE
+    while True:
+        holder = LogLock.holder(str(log_path))
+        if holder is None or holder.get("manager"):
+            return holder
+        since = holder.get("since")  # missing: the lock was taken an instant ago
+        starting = (not isinstance(since, (int, float))
+                    or time.time() - since < MANAGER_STARTUP_GRACE)
+        if not starting or time.monotonic() >= deadline:
+            return holder
+        time.sleep(0.05)  # another process: nothing to wait on but its lock file
+
+
+def _refuse_plain_writer(log_path: Path, holder: dict) -> None:
+    """Fail at once when the log is held open for writing by a process that runs no
+    manager: nobody would act on a request handed to it."""
+    cmd = " ".join(str(holder.get("cmd") or "").split())
+    what = f"{_holder_text(holder)}" + (f" ({cmd})" if cmd else "")
+    raise CliError(f"{log_path.name} is open for writing in {what}, which runs no simjobs "
+                   "manager to hand this to; close the log there (or end that process) "
+                   "and retry", EXIT_FAILURE)
 
 
 @contextlib.contextmanager
-def _own_manager(config: Config) -> Iterator[JobManager]:
-    """A JobManager of this process on the config's log, shut down on exit."""
+def _own_manager(config: Config, unfinished: Optional[set[str]] = None) -> Iterator[JobManager]:
+    """A JobManager of this process on the config's log, shut down on exit.
+
+    ``unfinished``, when given, receives the ids of the log's jobs that had not ended
+    when the manager took over (the ones it resumes among them)."""
+    if os.path.lexists(config.log_path):
+        _check_log_file(config.log_path)
     log = config.open_log()
     try:
+        if unfinished is not None:
+            unfinished.update(str(job.id) for job in log.get_non_terminated_jobs())
         manager = JobManager(log, config.build_interfaces(), polling_interval=config.polling_interval)
     except BaseException:
         log.close()
@@ -165,19 +271,21 @@ def _hand_over_or_act(
     config: Config, request: dict, act: Callable[[JobManager], dict], timeout: float
 ) -> tuple[dict, Optional[dict]]:
     """Hand ``request`` to the log's manager, or, when none runs, ``act`` with our own.
+    Fails at once when a process that runs no manager holds the log.
 
     Returns the response and the manager's holder record (None when we acted).
     """
-    log_path = str(config.log_path)
-    holder = manager_holder(log_path)
+    holder = _log_holder(config.log_path)
     if holder is None:
         try:
             with _own_manager(config) as manager:
                 return act(manager), None
         except LogLockedError:
-            holder = manager_holder(log_path)  # a manager started meanwhile
+            holder = _log_holder(config.log_path)  # another process took the log meanwhile
             if holder is None:
                 raise
+    if not holder.get("manager"):
+        _refuse_plain_writer(config.log_path, holder)
     return _hand_over(config, request, timeout), holder
 
 
@@ -512,7 +620,9 @@ def headless_run(
 
     ``prepare(manager)`` runs once the table shows (the demo submits its jobs there).
     """
-    holder = manager_holder(str(config.log_path))
+    holder = _log_holder(config.log_path)
+    if holder is not None and not holder.get("manager"):
+        _refuse_plain_writer(config.log_path, holder)
     if holder is not None:
         raise LogLockedError(
             f"{config.log_path.name} is already managed by {_holder_text(holder)}; "
@@ -520,9 +630,11 @@ def headless_run(
             "requests to it", holder=holder)
     console = console or _out()
     interrupted = False
+    unfinished: set[str] = set()  # the jobs this run resumes count as its own
     with _signals_interrupt():
         try:
-            with _own_manager(config) as manager, ProgressView(manager, console, title):
+            with _own_manager(config, unfinished) as manager, \
+                    ProgressView(manager, console, title, resumed=unfinished):
                 if prepare is not None:
                     prepare(manager)
                 if until_done:
@@ -603,6 +715,8 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     ids = _job_ids(args.ids)
     with _read_log(args, config) as (log, _):
         _check_known(log, ids)
+        ended = {j: log.get_record(j).status for j in ids}
+    ended = {j: status.value for j, status in ended.items() if status in TERMINAL_STATUSES}
 
     def act(manager: JobManager) -> dict:
         with _JobWatch(manager) as watch:
@@ -614,8 +728,14 @@ def cmd_cancel(args: argparse.Namespace) -> int:
         return {"ok": True, "cancelled": cancelled, "final": final,
                 "skipped": {str(k): v.value for k, v in result.skipped.items()}}
 
-    response, holder = _hand_over_or_act(
-        config, {"op": "cancel", "job_ids": ids}, act, args.timeout)
+    if len(ended) == len(ids):
+        # Nothing to cancel: answered from the log as read, without starting a manager
+        # (which would take the lock and resume the log's other jobs just to say so).
+        # An ended job never changes status again, so this answer cannot be stale.
+        response, holder = {"ok": True, "cancelled": [], "skipped": ended}, None
+    else:
+        response, holder = _hand_over_or_act(
+            config, {"op": "cancel", "job_ids": ids}, act, args.timeout)
     cancelled, skipped = response["cancelled"], response["skipped"]
     final = response.get("final", {})
     if args.json:
@@ -941,9 +1061,29 @@ def _error(message: str) -> None:
     print(f"simjobs: error: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """warnings.showwarning for the command: ``simjobs: warning: <message>``, one line,
+    without Python's file path, line number and source line."""
+    text = " ".join(str(message).split())
+    try:
+        print(f"simjobs: warning: {text}", file=file or sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass  # stderr is gone (closed pipe): a warning is not worth failing for
+
+
+def _os_error_text(exc: OSError) -> str:
+    where = exc.filename if exc.filename is not None else "a file"
+    return (f"{where}: {_os_reason(exc)}; check the path and its permissions "
+            "(SIMJOBS_DEBUG=1 shows where it happened)")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the ``simjobs`` command; returns the exit code."""
     debug = os.environ.get("SIMJOBS_DEBUG", "") not in ("", "0")
+    if not debug:
+        # Kept for the rest of the process: warnings while it exits (logs closed at
+        # exit) are the command's too.
+        warnings.showwarning = _show_warning
     try:
         args = build_parser().parse_args(argv)
         return args.handler(args)
@@ -962,7 +1102,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         code = _exit_code(exc)
         if code is None or debug:
             raise
-        _error(str(exc) or type(exc).__name__)
+        if isinstance(exc, OSError) and not isinstance(exc, SimjobsError):
+            _error(_os_error_text(exc))
+        elif isinstance(exc, UnicodeError):
+            reason = getattr(exc, "reason", exc)
+            _error(f"a file is not UTF-8 text ({reason}); check that the paths given name "
+                   "text files (SIMJOBS_DEBUG=1 shows which)")
+        else:
+            _error(str(exc) or type(exc).__name__)
         return code
 
 

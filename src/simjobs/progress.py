@@ -14,6 +14,7 @@ import collections
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable
 from typing import Callable, Optional
 
 from rich.console import Console, Group
@@ -96,24 +97,31 @@ class ProgressView:
         Where to draw; by default a console on stdout.
     title : str, optional
         The heading of the live table.
+    resumed : iterable of str, optional
+        The ids of the log's jobs that had not ended when the manager started: the
+        ones it resumed belong to this session even if they ended before the view
+        started (a run that only resumes jobs then says "3/3 done", not "0/0").
 
     Notes
     -----
     Use as a context manager, or call :meth:`start` and :meth:`stop`. The jobs of
     "this session" (the progress bar) are those the manager monitored when the view
-    started plus every job submitted since.
+    started, those of ``resumed`` it has ended since, and every job submitted since.
     """
 
-    def __init__(self, manager: JobManager, console: Optional[Console] = None, title: str = "simjobs"):
+    def __init__(self, manager: JobManager, console: Optional[Console] = None,
+                 title: str = "simjobs", *, resumed: Iterable[str] = ()):
         self.manager = manager
         self.console = console or Console()
         self.title = title
+        self._resumed = {str(j) for j in resumed}
         self._lock = threading.Lock()
         self._ready = False
         self._buffer: list[Event] = []
         self._jobs: dict[str, tuple[JobStatus, int, str]] = {}  # id -> (status, level, iface)
         self._by_level: dict[int, Counter] = collections.defaultdict(Counter)
         self._by_interface: dict[str, Counter] = collections.defaultdict(Counter)
+        self._interface_level: dict[str, int] = {}  # for interfaces known from jobs only
         self._session: set[str] = set()
         self._session_done = 0
         self._completions: collections.deque[float] = collections.deque()
@@ -133,17 +141,23 @@ class ProgressView:
     def start(self) -> "ProgressView":
         # Subscribe before reading the log, buffering events until the snapshot is in:
         # replayed in order, the buffer can only bring the snapshot forward.
+        # The manager's jobs before the log: a job ending in between is then active
+        # and, in the records, ended; read the other way round it would be neither.
         self._unsubscribe = self.manager.subscribe(self._on_event)
-        records = self.manager.simulations_log.iter_records()
         active = {str(job.id) for job, _ in self.manager.active_jobs()}
+        records = self.manager.simulations_log.iter_records()
         with self._lock:
             for r in records:
                 self._set(r.job_id, r.status, r.level, r.interface_name)
-            self._session = active
+
+            def ended(job_id: str) -> bool:
+                return job_id in self._jobs and self._jobs[job_id][0] in TERMINAL_STATUSES
+
+            # A resumed job no longer active has ended (or was not resumed: it has not).
+            self._session = active | {j for j in self._resumed if ended(j)}
             # (A job submitted since the records were read is not among them yet; its
             # buffered creation event adds it.)
-            self._session_done = sum(
-                1 for j in active if j in self._jobs and self._jobs[j][0] in TERMINAL_STATUSES)
+            self._session_done = sum(1 for j in self._session if ended(j))
             buffered, self._buffer = self._buffer, []
             for event in buffered:
                 self._apply(event)
@@ -207,6 +221,7 @@ class ProgressView:
         self._jobs[job_id] = (status, level, interface)
         self._by_level[level][status] += 1
         self._by_interface[interface][status] += 1
+        self._interface_level.setdefault(interface, level)
 
     def _apply(self, event: Event) -> None:
         if isinstance(event, InterfaceHealthEvent):
@@ -273,23 +288,31 @@ class ProgressView:
                              style=STATUS_STYLES.get(status, ""))
         table.add_column("total", justify="right")
         table.add_column("health")
-        for level in sorted(self._by_level):
-            counts = self._by_level[level]
+        by_level = self._interfaces_by_level()
+        for level in sorted(set(self._by_level) | set(by_level)):
+            counts = self._by_level.get(level, Counter())
             table.add_row(f"level {level}", *self._cells(counts, shown), "")
-        for name in self._interface_names():
-            counts = self._by_interface.get(name, Counter())
-            health = self._health.get(name)
-            state = "" if health is None else (
-                health.state + (f": {health.message}" if health.message else ""))
-            table.add_row(Text(f"  {name or '(no interface)'}", style="" if name else "dim"),
-                          *self._cells(counts, shown), state)
+            for name in by_level.get(level, []):  # each interface under its own level
+                counts = self._by_interface.get(name, Counter())
+                health = self._health.get(name)
+                state = "" if health is None else (
+                    health.state + (f": {health.message}" if health.message else ""))
+                table.add_row(Text(f"  {name or '(no interface)'}", style="" if name else "dim"),
+                              *self._cells(counts, shown), state)
         return table
 
-    def _interface_names(self) -> list[str]:
-        configured = [i.name for i in self.manager.interfaces]
-        others = sorted(n for n, c in self._by_interface.items()
-                        if n not in configured and sum(c.values()) > 0)
-        return configured + others
+    def _interfaces_by_level(self) -> dict[int, list[str]]:
+        """The interfaces to show under each level: the configured ones in their order,
+        then others the log's jobs name (an interface since removed from the config)."""
+        by_level: dict[int, list[str]] = collections.defaultdict(list)
+        configured = set()
+        for interface in self.manager.interfaces:
+            by_level[interface.level].append(interface.name)
+            configured.add(interface.name)
+        for name in sorted(n for n, c in self._by_interface.items()
+                           if n not in configured and sum(c.values()) > 0):
+            by_level[self._interface_level[name]].append(name)
+        return by_level
 
     @staticmethod
     def _cells(counts: Counter, shown: list[JobStatus]) -> list[str]:

@@ -11,6 +11,20 @@ from typing import Optional
 
 from .types import Input, Job, JobStatus
 
+HISTORY_CODE = {
+    JobStatus.COMPLETED: "C",
+    JobStatus.FAILED: "F",
+    JobStatus.RUNNING: "R",
+    JobStatus.SUBMITTED: "S",
+    JobStatus.PENDING_SUBMIT: "P",
+    JobStatus.FAILED_SUBMIT: "X",
+    JobStatus.CANCELLED: "K",
+    JobStatus.PENDING_CANCEL: "Q",
+    JobStatus.FAILED_CANCEL: "Y",
+}
+"""The one-letter code of each status in an encoded history (both stores' files)."""
+HISTORY_STATUS = {code: status for status, code in HISTORY_CODE.items()}
+
 
 class _Unset:
     __slots__ = ()
@@ -23,13 +37,36 @@ UNSET = _Unset()
 """Marks a field of a LogChange that the change leaves as it is."""
 
 
-@dataclasses.dataclass(slots=True)
-class LogRecord:
+class _HistorySlot:
+    # Where LogRecord keeps its history (a list, or packed): the slot the dataclass makes
+    # for the field is left unused, hidden by the property ``history``.
+    __slots__ = ("_history",)
+
+
+class _NewList:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<a new empty list>"
+
+
+_NEW_LIST = _NewList()  # the default of LogRecord's history
+
+
+@dataclasses.dataclass(slots=True, init=False)
+class LogRecord(_HistorySlot):
     """One job in the log.
 
     The first six fields are exauq's columns; the rest are simjobs' extras, kept where
     they do not disturb an exauq reader (a sidecar file for CSV, extra columns and a
     history table for SQLite).
+
+    ``history`` is a list of (JobStatus, float) pairs, oldest first. A store loading a
+    log may pass it packed instead, already checked: a ``str`` whose last two
+    ``,``-separated fields are the status letters and the times (see
+    :func:`pack_history`). It is decoded into that list the first time it is read, so
+    that opening a large log does not build 100,000s of histories nobody looks at
+    (:func:`append_history` and :func:`history_columns` leave it packed).
     """
 
     job_id: str
@@ -45,12 +82,118 @@ class LogRecord:
     resubmitted_as: Optional[str] = None  # the job that replaced this one
     history: list[tuple[JobStatus, float]] = dataclasses.field(default_factory=list)
 
+    # Written out rather than generated: the generated one would store the history
+    # through the property below, which costs a fifth of the time of building a record.
+    def __init__(self, job_id, coords, output, status, level, interface_name, created=None,
+                 changed=None, reason=None, resubmit_of=None, resubmitted_as=None,
+                 history=_NEW_LIST):
+        self.job_id = job_id
+        self.coords = coords
+        self.output = output
+        self.status = status
+        self.level = level
+        self.interface_name = interface_name
+        self.created = created
+        self.changed = changed
+        self.reason = reason
+        self.resubmit_of = resubmit_of
+        self.resubmitted_as = resubmitted_as
+        self._history = [] if history is _NEW_LIST else history
+
     @property
     def input(self) -> Input:
         return Input._trusted(self.coords)
 
     def to_job(self) -> Job:
         return Job(self.job_id, self.input, self.level, self.interface_name or None)
+
+
+class _Appended(tuple):
+    """A packed history and the list of the (status, time) pairs appended to it since
+    (see :func:`append_history`)."""
+
+    __slots__ = ()
+
+
+def _get_history(record: LogRecord) -> list:
+    history = record._history
+    if history.__class__ is str:  # packed by a store: decode it once, keep the list
+        history = record._history = unpack_history(history)
+    elif history.__class__ is _Appended:
+        packed, appended = history
+        history = record._history = unpack_history(packed)
+        history += appended
+    return history
+
+
+# The dataclass field ``history`` (in __init__, ==, repr, dataclasses.replace) reads and
+# writes the slot _history through this property, which decodes a packed history.
+LogRecord.history = property(
+    _get_history, _HistorySlot._history.__set__, _HistorySlot._history.__delete__,
+    doc="The status history: a list of (JobStatus, float), oldest first.",
+)
+
+
+def pack_history(history) -> str:
+    """A status history packed into a ``str``: ``"<status letters>,<time reprs joined by
+    ;>"``, e.g. ``"PSR,1717171717.5;1717171720.25;1717171800.0"``."""
+    return (
+        "".join([HISTORY_CODE[st] for st, _ in history])
+        + ","
+        + ";".join([repr(float(t)) for _, t in history])
+    )
+
+
+def _split_packed(packed: str) -> tuple[str, str]:
+    """The status letters and the times of a packed history: its last two fields."""
+    i = packed.rfind(",")
+    return packed[packed.rfind(",", 0, i) + 1:i], packed[i + 1:]
+
+
+def unpack_history(packed: str) -> list:
+    """The history list of a packed history, which must be well formed (one time per
+    letter): the status letters and the times are its last two ``,``-separated fields
+    (a CSV store passes its meta lines as they are; see :func:`pack_history`)."""
+    codes, times = _split_packed(packed)
+    if len(codes) == 1:
+        return [(HISTORY_STATUS[codes], float(times))]
+    if not codes:
+        return []
+    return list(zip(map(HISTORY_STATUS.__getitem__, codes), map(float, times.split(";"))))
+
+
+def history_columns(record: LogRecord, more: list = ()) -> tuple[str, str]:
+    """The record's history followed by ``more`` (pairs), as (status letters, time reprs
+    joined by ";"), without decoding a packed history."""
+    history = record._history
+    if history.__class__ is _Appended:
+        history, appended = history
+        more = appended + list(more)
+    elif history.__class__ is not str:
+        history = list(history) + list(more)
+        return (
+            "".join([HISTORY_CODE[st] for st, _ in history]),
+            ";".join([repr(float(t)) for _, t in history]),
+        )
+    codes, times = _split_packed(history)
+    if not more:
+        return codes, times
+    more_times = ";".join([repr(float(t)) for _, t in more])
+    return (
+        codes + "".join([HISTORY_CODE[st] for st, _ in more]),
+        times + ";" + more_times if times else more_times,
+    )
+
+
+def append_history(record: LogRecord, status: JobStatus, time: float) -> None:
+    """``record.history.append((status, time))``, without decoding a packed history."""
+    history = record._history
+    if history.__class__ is str:
+        record._history = _Appended((history, [(status, time)]))
+    elif history.__class__ is _Appended:
+        history[1].append((status, time))
+    else:
+        record.history.append((status, time))
 
 
 @dataclasses.dataclass(slots=True)
@@ -74,7 +217,7 @@ class LogChange:
         if self.status is not UNSET and self.status != record.status:
             record.status = self.status
             record.changed = self.time
-            record.history.append((self.status, self.time))
+            append_history(record, self.status, self.time)
         if self.output is not UNSET:
             record.output = self.output
         if self.reason is not UNSET:

@@ -45,11 +45,14 @@ import threading
 import warnings
 from collections.abc import Sequence
 from itertools import accumulate, islice, repeat
+from operator import add, contains, itemgetter
 from numbers import Real
 from typing import Optional
 
 from ..errors import LogFormatError, SimjobsError, SimulationsLogLookupError
-from ..records import UNSET, LogChange, LogRecord
+from ..records import (
+    HISTORY_CODE, HISTORY_STATUS, UNSET, LogChange, LogRecord, append_history, pack_history,
+)
 from ..types import JobStatus
 from .base import LogStore
 
@@ -62,18 +65,12 @@ _MIN_COMPACT_ROWS = 1000
 
 FIXED_COLUMNS = ("Output", "Job_ID", "Job_Status", "Job_Level", "Interface_Name")
 _STATUS_BY_VALUE = {s.value: s for s in JobStatus}
-_HIST_CODE = {
-    JobStatus.COMPLETED: "C",
-    JobStatus.FAILED: "F",
-    JobStatus.RUNNING: "R",
-    JobStatus.SUBMITTED: "S",
-    JobStatus.PENDING_SUBMIT: "P",
-    JobStatus.FAILED_SUBMIT: "X",
-    JobStatus.CANCELLED: "K",
-    JobStatus.PENDING_CANCEL: "Q",
-    JobStatus.FAILED_CANCEL: "Y",
-}
-_HIST_STATUS = {code: status for status, code in _HIST_CODE.items()}
+_HIST_CODE = HISTORY_CODE
+_HIST_STATUS = HISTORY_STATUS
+_HIST_CODE_SET = frozenset(_HIST_STATUS)
+_DELETE_DIGITS = str.maketrans("", "", "0123456789")
+_NO_HISTORY = pack_history([])  # an empty history, packed (see LogRecord)
+_CODE_TO_DOT = str.maketrans(dict.fromkeys(_HIST_STATUS, "."))
 _NEEDS_QUOTING = re.compile(r'[,"\r\n]')
 _INPUT_COLUMN = re.compile(r"Input_([1-9][0-9]*)")
 
@@ -196,16 +193,48 @@ def encode_history(history) -> tuple[str, str]:
     )
 
 
-def decode_histories(codes: Sequence[str], times: Sequence[str]) -> list[list]:
-    """Decode many histories at once (see :func:`encode_history`); ValueError or
-    KeyError when one is malformed."""
-    counts = list(map(len, codes))
-    if counts != [t.count(";") + 1 if t else 0 for t in times]:
+def check_histories(codes: Sequence[str], times: Sequence[str]) -> None:
+    """Check many encoded histories at once (see :func:`encode_history`): every letter
+    a status code, every time a float, as many times as letters in each; ValueError or
+    KeyError when one is malformed.
+
+    Histories that pass can be handed to LogRecords packed (:func:`pack_histories`),
+    to be decoded only when read."""
+    all_codes = "".join(codes)
+    if not _HIST_CODE_SET.issuperset(all_codes):
+        raise KeyError(next(c for c in all_codes if c not in _HIST_CODE_SET))
+    # The usual case, tested on the text as a whole (parsing 100,000s of floats only to
+    # check them costs several times more): each time is digits "." digits (the repr of
+    # epoch seconds), and each history has as many as it has letters. Without its
+    # digits, each time is ".", so each history must read ".;.;." for "PSR".
+    joined = "|".join(times)
+    skeleton = "|".join(codes).translate(_CODE_TO_DOT).replace(".", ".;")  # (fast paths)
+    skeleton = skeleton.replace(";|", "|").removesuffix(";")
+    if (
+        joined.translate(_DELETE_DIGITS) == skeleton
+        and ";.;" not in ";" + joined.replace("|", ";") + ";"  # a time that is just "."
+    ):
+        return
+    # Per record: letters == separators + 1, or no letters and no times.
+    if list(map(len, codes)) != list(
+        map(add, map(str.count, times, repeat(";")), map(bool, times))
+    ):
         raise ValueError("history codes and times differ in number")
     joined = ";".join(filter(None, times))
-    flat_t = list(map(float, joined.split(";"))) if joined else []
-    pairs = iter(list(zip(map(_HIST_STATUS.__getitem__, "".join(codes)), flat_t)))
-    return [list(islice(pairs, k)) for k in counts]
+    if joined:
+        list(map(float, joined.split(";")))
+
+
+def pack_histories(codes: Sequence[str], times: Sequence[str]) -> list[str]:
+    """The histories checked by :func:`check_histories`, packed for LogRecord."""
+    return list(map(",".join, zip(codes, times)))
+
+
+def parse_each(parse, texts: Sequence[str]) -> list:
+    """``list(map(parse, texts))``, parsing each distinct text once: times repeat (a
+    batch of records shares its time), levels too."""
+    distinct = set(texts)
+    return list(map(dict(zip(distinct, map(parse, distinct))).__getitem__, texts))
 
 
 def _raise_value_error():
@@ -284,6 +313,60 @@ def _snippet(data: bytes) -> str:
     return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
+class _LineCache:
+    """The unchanged line of each record in a file (main or meta), to write it again as
+    it is at the next compaction.
+
+    Kept as read: the ids of the records in the order of ``records`` (the first ones,
+    or all) with their lines (a list, or a function that makes it when it is needed), and
+    what changed since, by job id: a new line, or None when it must be made again. (A
+    dict of 100,000s of entries would cost a tenth of an open.)"""
+
+    __slots__ = ("_ids", "_texts", "_changes")
+
+    def __init__(self, ids: Sequence[str] = (), texts=()):
+        self._ids = ids
+        self._texts = texts
+        self._changes: dict[str, Optional[str]] = {}
+
+    def __setitem__(self, job_id: str, text: str) -> None:
+        self._changes[job_id] = text
+
+    def drop(self, job_id: str) -> None:
+        self._changes[job_id] = None
+
+    def _all_texts(self) -> Sequence[str]:
+        if callable(self._texts):
+            self._texts = self._texts()
+        return self._texts
+
+    def get(self, job_id: str) -> Optional[str]:
+        if job_id in self._changes:
+            return self._changes[job_id]
+        try:
+            return self._all_texts()[self._ids.index(job_id)]  # (crash recovery only)
+        except ValueError:
+            return None
+
+    def aligned(self, job_ids: list[str]) -> list[Optional[str]]:
+        """The line of each of ``job_ids`` (those of all the records, in order), None
+        where none is kept."""
+        n = len(self._ids)
+        if n and list(islice(job_ids, n)) == list(self._ids):
+            out = list(islice(self._all_texts(), n)) + [None] * (len(job_ids) - n)
+        else:  # the meta file lacks some records, or lists them in another order
+            out = [None] * len(job_ids)
+            known = dict(zip(self._ids, self._all_texts())) if n else {}
+            for k, job_id in enumerate(job_ids):
+                out[k] = known.get(job_id)
+        changes = self._changes
+        if changes:
+            for k, job_id in enumerate(job_ids):
+                if job_id in changes:
+                    out[k] = changes[job_id]
+        return out
+
+
 class _Loaded:
     """What a full read of the files gives (before any repair)."""
 
@@ -298,8 +381,8 @@ class _Loaded:
     def __init__(self):
         self.cols = None
         self.records = {}
-        self.lines = {}
-        self.meta_lines = {}
+        self.lines = _LineCache()
+        self.meta_lines = _LineCache()
         self.applied = 0
         self.seq = 0
         self.main_ino = None
@@ -358,8 +441,8 @@ class CsvStore(LogStore):
         self._unsynced: set[int] = set()  # fds written with sync=False since the last sync
         self._cols: list[str] = header_columns(input_dim)
         self._set_layout(self._cols)
-        self._lines: dict[str, str] = {}  # job id -> its unchanged main-file line
-        self._meta_lines: dict[str, str] = {}  # job id -> its unchanged meta line
+        self._lines = _LineCache()  # job id -> its unchanged main-file line
+        self._meta_lines = _LineCache()  # job id -> its unchanged meta line ("": none)
         self._applied = 0  # last journal seq contained in the main + meta snapshot
         self._seq = 0  # last journal seq written / read
         self._journal_rows = 0
@@ -532,17 +615,24 @@ class CsvStore(LogStore):
         """Parse the record lines column by column (the common case: CRLF, no quotes,
         no blank line, nothing wrong). None when the per-line parser must do it (it
         also gives the precise error)."""
-        if '"' in body or body.count("\r\n") != body.count("\n"):
-            return None
-        lines = body.split("\r\n")
-        lines.pop()
-        if not lines or "" in lines:
+        if '"' in body:
             return None
         nc = len(self._cols)
-        if set(map(str.count, lines, repeat(","))) != {nc - 1}:
+        # Every line break becomes a field of its own ("\n") between the fields of two
+        # lines: each line has nc fields exactly when they all fall every nc + 1 fields.
+        flat = body.replace("\r\n", ",\n,").split(",")
+        if flat.pop() != "":
+            return None  # the last line break is not CRLF
+        breaks = flat[nc::nc + 1]
+        n = len(breaks)
+        if (
+            not n
+            or len(flat) != n * (nc + 1)
+            or breaks.count("\n") != n
+            or body.count("\n") != n  # a line break that is not CRLF
+        ):
             return None
-        flat = ",".join(lines).split(",")
-        columns = [flat[i::nc] for i in range(nc)]
+        columns = [flat[i::nc + 1] for i in range(nc)]
         try:
             xs = [list(map(float, columns[i])) for i in self._in_idx]
             if not math.isfinite(sum(map(sum, xs))):  # nan and inf propagate
@@ -551,14 +641,14 @@ class CsvStore(LogStore):
             if not math.isfinite(sum([v for v in outs if v is not None])):
                 return None
             statuses = list(map(_STATUS_BY_VALUE.__getitem__, columns[self._st_i]))
-            levels = list(map(int, columns[self._lv_i]))
+            levels = parse_each(int, columns[self._lv_i])
         except (ValueError, KeyError, OverflowError):
             return None
-        ids = columns[self._id_i]
+        ids = columns[self._id_i]  # (the caller checks that none repeats)
         joined = "".join(ids)
-        if not (joined.isascii() and joined.isdigit()) or "" in ids or len(set(ids)) != len(ids):
+        if not (joined.isascii() and joined.isdigit()) or "" in ids:
             return None
-        return ids, list(zip(*xs)), outs, statuses, levels, columns[self._if_i], lines
+        return ids, list(zip(*xs)), outs, statuses, levels, columns[self._if_i]
 
     def _parse_line(self, line: str, where: str, lineno: int) -> LogRecord:
         if '"' in line:
@@ -606,7 +696,8 @@ class CsvStore(LogStore):
         """Read the meta file into columns.
 
         Returns (applied, ids, created, changed, reason, resubmit_of, resubmitted_as,
-        history, lines): one list per field, in the file's order, and the raw lines."""
+        history, lines): one list per field, in the file's order, and the raw lines. The
+        histories are checked but left packed (see LogRecord), each decoded when read."""
         where = self.meta_path
         if not data.endswith(b"\n"):  # written atomically; accept a missing terminator
             data = data + b"\r\n"
@@ -616,9 +707,8 @@ class CsvStore(LogStore):
             raise LogFormatError(
                 f"{where}: is not UTF-8 text; delete it (only simjobs' extras are lost)"
             ) from None
-        if text.count("\r\n") == text.count("\n"):
-            lines = text.split("\r\n")
-        else:
+        lines = text.split("\r\n")
+        if len(lines) != text.count("\n") + 1:  # not all CRLF
             lines = [line.rstrip("\r") for line in text.split("\n")]
         lines.pop()
         first = next(csv.reader(lines[:1]), [])
@@ -641,32 +731,49 @@ class CsvStore(LogStore):
             return applied, [], [], [], [], [], [], [], []
         n = len(lines)
         try:
+            packed = None
             if '"' not in text and set(map(str.count, lines, repeat(","))) == {7}:
                 flat = ",".join(lines).split(",")
                 columns = [flat[i::8] for i in range(8)]
+                packed = lines  # each ends with ",<codes>,<times>": a packed history
             else:
                 rows = list(csv.reader(lines))
                 if set(map(len, rows)) != {8}:
                     raise ValueError("field count")
                 columns = list(map(list, zip(*rows)))
             ids, created, changed, reason, rof, ras, codes, times = columns
-            counts = list(map(len, codes))
-            if counts != [t.count(";") + 1 if t else 0 for t in times]:
-                raise ValueError("history codes and times differ in number")
-            joined = ";".join(filter(None, times))
-            flat_t = list(map(float, joined.split(";"))) if joined else []
-            pairs = iter(list(zip(map(_HIST_STATUS.__getitem__, "".join(codes)), flat_t)))
-            hist = [list(islice(pairs, k)) for k in counts]
-            starts = list(accumulate(counts, initial=0))
-            bad = _raise_value_error
-            created = [
-                (flat_t[a] if k else bad()) if c == "^" else (float(c) if c else None)
-                for c, a, k in zip(created, starts, counts)
-            ]
-            changed = [
-                (flat_t[a + k - 1] if k else bad()) if c == "$" else (float(c) if c else None)
-                for c, a, k in zip(changed, starts, counts)
-            ]
+            check_histories(codes, times)
+            # Decoded by each record when read.
+            hist = packed if packed is not None else pack_histories(codes, times)
+            if created.count("^") == n and changed.count("$") == n:
+                # The usual case: created is the first time of the history and changed
+                # the last, and most often both are the only one.
+                if "" in times:
+                    _raise_value_error()
+                if any(map(contains, times, repeat(";"))):
+                    created = parse_each(
+                        float, list(map(itemgetter(0), map(str.partition, times, repeat(";"))))
+                    )
+                    changed = parse_each(
+                        float, list(map(itemgetter(2), map(str.rpartition, times, repeat(";"))))
+                    )
+                else:
+                    created = changed = parse_each(float, times)
+            else:
+                counts = list(map(len, codes))
+                joined = ";".join(filter(None, times))
+                flat_t = list(map(float, joined.split(";"))) if joined else []
+                starts = list(accumulate(counts, initial=0))
+                bad = _raise_value_error
+                created = [
+                    (flat_t[a] if k else bad()) if c == "^" else (float(c) if c else None)
+                    for c, a, k in zip(created, starts, counts)
+                ]
+                changed = [
+                    (flat_t[a + k - 1] if k else bad()) if c == "$"
+                    else (float(c) if c else None)
+                    for c, a, k in zip(changed, starts, counts)
+                ]
             reason = list(map(_dec_text, reason)) if any(reason) else [None] * n
             rof = list(map(_dec_id, rof)) if any(rof) else [None] * n
             ras = list(map(_dec_id, ras)) if any(ras) else [None] * n
@@ -750,7 +857,7 @@ class CsvStore(LogStore):
                         redo.append(rec)
                 _set_extras(rec, f[3:4] + f[5:10])
                 if meta_lines is not None:
-                    meta_lines.pop(job_id, None)
+                    meta_lines.drop(job_id)
                 return True
             rec = records.get(job_id)
             if rec is None:
@@ -762,26 +869,26 @@ class CsvStore(LogStore):
                     status = _STATUS_BY_VALUE[value]
                     rec.status = status
                     rec.changed = t
-                    rec.history.append((status, t))
+                    append_history(rec, status, t)
                     if lines is not None:
-                        lines.pop(job_id, None)
-                        meta_lines.pop(job_id, None)
+                        lines.drop(job_id)
+                        meta_lines.drop(job_id)
                 elif code == "o":
                     rec.output = None if value == "" else float(value)
                     if lines is not None:
-                        lines.pop(job_id, None)
+                        lines.drop(job_id)
                 elif code == "i":
                     rec.interface_name = _unesc(value)
                     if lines is not None:
-                        lines.pop(job_id, None)
+                        lines.drop(job_id)
                 elif code == "r":
                     rec.reason = _dec_text(value)
                     if meta_lines is not None:
-                        meta_lines.pop(job_id, None)
+                        meta_lines.drop(job_id)
                 elif code == "a":
                     rec.resubmitted_as = _dec_id(value)
                     if meta_lines is not None:
-                        meta_lines.pop(job_id, None)
+                        meta_lines.drop(job_id)
                 else:
                     raise ValueError(f"unknown field code {code!r}")
             return True
@@ -841,14 +948,16 @@ class CsvStore(LogStore):
             st.applied = meta_cols[0]
         fast = self._fast_main(body) if cols is not None else None
         if fast is not None:
-            ids, coords, outs, statuses, levels, ifaces, raws = fast
+            ids, coords, outs, statuses, levels, ifaces = fast
             extras = self._aligned_extras(ids, meta_cols)
             recs = list(map(LogRecord, ids, coords, outs, statuses, levels, ifaces, *extras))
             st.records = records = dict(zip(ids, recs))
-            if keep_lines:
-                st.lines = dict(zip(ids, raws))
-        else:
-            records = st.records
+            if len(records) != len(ids):
+                fast = None  # a job id used twice: the line parser names the line
+            elif keep_lines:
+                st.lines = _LineCache(ids, lambda: body.split("\r\n"))
+        if fast is None:
+            st.records = records = {}
             for lineno, rec, raw in self._parse_main_lines(body, first, self.path):
                 if rec.job_id in records:
                     raise self._bad(
@@ -865,7 +974,7 @@ class CsvStore(LogStore):
                         (rec.created, rec.changed, rec.reason, rec.resubmit_of,
                          rec.resubmitted_as, rec.history) = fields
         if meta_cols is not None and keep_lines:
-            st.meta_lines = dict(zip(meta_cols[1], meta_cols[8]))
+            st.meta_lines = _LineCache(meta_cols[1], meta_cols[8])
         lines = st.lines if keep_lines else None
         st.snapshot_records = len(records)
         st.seq = st.applied
@@ -895,7 +1004,7 @@ class CsvStore(LogStore):
         n = len(ids)
         if meta_cols is None or not meta_cols[1]:
             none = [None] * n
-            return none, none, none, none, none, [[] for _ in range(n)]
+            return none, none, none, none, none, [_NO_HISTORY] * n
         meta_ids = meta_cols[1]
         if len(ids) == len(meta_ids) and list(ids) == meta_ids:
             return meta_cols[2:8]
@@ -903,7 +1012,7 @@ class CsvStore(LogStore):
         idx = [pos.get(job_id) for job_id in ids]
         out = [[None if k is None else col[k] for k in idx] for col in meta_cols[2:7]]
         hist = meta_cols[7]
-        out.append([[] if k is None else hist[k] for k in idx])
+        out.append([_NO_HISTORY if k is None else hist[k] for k in idx])
         return out
 
     def _load_into_self(self, st: _Loaded) -> None:
@@ -1011,7 +1120,8 @@ class CsvStore(LogStore):
             # Records whose journal batch is complete but whose lines did not all reach
             # the main file before a crash.
             data = "".join(
-                (self._lines.get(r.job_id) or self._format_line(r)) + "\r\n" for r in st.redo
+                (self._lines.get(r.job_id) or self._format_line(r)) + "\r\n"
+                for r in st.redo
             )
             self._append_main(data.encode())
 
@@ -1254,8 +1364,8 @@ class CsvStore(LogStore):
                 rec = records[ch.job_id]
                 ch.apply_to(rec)
                 if ch.status is not UNSET or ch.output is not UNSET or ch.interface_name is not UNSET:
-                    lines.pop(ch.job_id, None)
-                meta_lines.pop(ch.job_id, None)
+                    lines.drop(ch.job_id)
+                meta_lines.drop(ch.job_id)
             self._maybe_compact()
 
     def _maybe_compact(self) -> None:
@@ -1274,28 +1384,34 @@ class CsvStore(LogStore):
                 )
 
     def _compact(self) -> None:
-        lines = self._lines
-        meta_lines = self._meta_lines
-        fmt = self._format_line
-        parts = []
-        meta_rows_new = []
-        for job_id, rec in self.records.items():
-            line = lines.get(job_id)
-            if line is None:
-                line = lines[job_id] = fmt(rec)
-            parts.append(line)
-            if job_id not in meta_lines:
-                row = _meta_row(rec)
-                if row is not None:
-                    meta_rows_new.append(row)
-                else:
-                    meta_lines[job_id] = ""
-        if meta_rows_new:
-            # Meta fields are escaped: one row per CRLF-terminated line.
-            texts = _csv_text(meta_rows_new).split("\r\n")
-            for row, text in zip(meta_rows_new, texts):
-                meta_lines[row[0]] = text
-        meta_body = [meta_lines[j] for j in self.records if meta_lines.get(j)]
+        ids = list(self.records)
+        recs = list(self.records.values())
+        parts = self._lines.aligned(ids)
+        if None in parts:
+            fmt = self._format_line
+            for k, line in enumerate(parts):
+                if line is None:
+                    parts[k] = fmt(recs[k])
+        metas = self._meta_lines.aligned(ids)  # "" for a record without extras
+        if None in metas:
+            meta_rows_new = []
+            new_at = []
+            for k, text in enumerate(metas):
+                if text is None:
+                    row = _meta_row(recs[k])
+                    if row is None:
+                        metas[k] = ""
+                    else:
+                        meta_rows_new.append(row)
+                        new_at.append(k)
+            if meta_rows_new:
+                # Meta fields are escaped: one row per CRLF-terminated line.
+                texts = _csv_text(meta_rows_new).split("\r\n")
+                for k, text in zip(new_at, texts):
+                    metas[k] = text
+        self._lines = _LineCache(ids, parts)
+        self._meta_lines = _LineCache(ids, metas)
+        meta_body = [text for text in metas if text]
         meta_text = _csv_text([[_META_MAGIC, _META_VERSION, self._seq]])
         if meta_body:
             meta_text += "\r\n".join(meta_body) + "\r\n"

@@ -35,10 +35,10 @@ from numbers import Real
 from typing import Optional
 
 from ..errors import LogFormatError, SimjobsError, SimulationsLogLookupError
-from ..records import UNSET, LogChange, LogRecord
+from ..records import UNSET, LogChange, LogRecord, history_columns
 from ..types import JobStatus
 from .base import LogStore
-from .csv_store import decode_histories, encode_history
+from .csv_store import check_histories, encode_history, pack_histories, parse_each
 
 FORMAT = "simjobs-log 1"
 _STATUS_BY_VALUE = {s.value: s for s in JobStatus}
@@ -83,6 +83,23 @@ _REST = (
     "output, status, level, interface_name, created, changed, reason, resubmit_of, "
     "resubmitted_as, hist_codes, hist_times"
 )
+# A full load gets the text columns of all records as one row, each column joined into
+# one text by SQLite (which costs a fraction of fetching 100,000s of rows of them), with
+# the rowids to prove their order. A value that contains the separator ("," or, for the
+# interface names, "\x1f") makes its column split into more values than there are
+# records: then the rows are read one by one.
+_TEXT_COLUMNS = (
+    "SELECT count(*), count(job_id), count(interface_name), group_concat(rowid), "
+    "group_concat(job_id), group_concat(status), group_concat(level), "
+    "group_concat(interface_name, '\x1f'), group_concat(hist_codes), "
+    "group_concat(hist_times) FROM records NOT INDEXED"
+)
+# The three extras that are mostly NULL: a load reads them from the rows that have them.
+_EXTRAS = "reason, resubmit_of, resubmitted_as"
+_EXTRAS_SELECT = (
+    f"SELECT job_id, {_EXTRAS} FROM records WHERE reason IS NOT NULL OR resubmit_of IS "
+    "NOT NULL OR resubmitted_as IS NOT NULL"
+)
 _UPDATE = (
     "UPDATE records SET output=?, status=?, interface_name=?, changed=?, reason=?, "
     "resubmitted_as=?, hist_codes=?, hist_times=?, seq=? WHERE job_id=?"
@@ -122,6 +139,16 @@ class SqliteStore(LogStore):
         super().__init__(os.fsdecode(path), input_dim, readonly=readonly)
         xs = [f"x{i}" for i in range(1, input_dim + 1)]
         self._select = f"SELECT job_id, ord, {', '.join(xs)}, {_REST}, seq FROM records"
+        # A full load: each column of each row costs about as much to fetch as the row
+        # itself, so neither ord nor seq (see _load_all_rows) nor the extras; and the
+        # text columns are best fetched all at once (_TEXT_COLUMNS).
+        self._select_all = (
+            f"SELECT job_id, {', '.join(xs)}, output, status, level, interface_name, "
+            "created, changed, hist_codes, hist_times FROM records"
+        )
+        self._select_numbers = (
+            f"SELECT {', '.join(xs)}, output, created, changed FROM records ORDER BY rowid"
+        )
         self._insert = (
             f"INSERT INTO records(job_id, ord, {', '.join(xs)}, {_REST}, seq) VALUES "
             f"({', '.join('?' * (input_dim + 14))})"
@@ -290,9 +317,12 @@ class SqliteStore(LogStore):
             return []
         d = self.input_dim
         cols = list(zip(*rows))
-        coords = list(zip(*cols[2:2 + d])) if d > 1 else [(x,) for x in cols[2]]
-        (outs, statuses, levels, ifaces, created, changed, reason, rof, ras, codes,
-         times) = cols[2 + d:13 + d]
+        return self._build_records(cols[0], list(zip(*cols[2:2 + d])), *cols[2 + d:13 + d])
+
+    def _build_records(self, ids, coords, outs, statuses, levels, ifaces, created, changed,
+                       reason, rof, ras, codes, times) -> list[LogRecord]:
+        """LogRecords from columns. The histories are checked here and handed to the
+        records packed: each is decoded only when it is first read."""
         try:
             statuses = list(map(_STATUS_BY_VALUE.__getitem__, statuses))
         except KeyError as exc:
@@ -301,13 +331,13 @@ class SqliteStore(LogStore):
                 f"{', '.join(_STATUS_BY_VALUE)}; fix that row"
             ) from None
         try:
-            histories = decode_histories(codes, times)
-        except (ValueError, KeyError) as exc:
+            check_histories(codes, times)
+        except (ValueError, KeyError, TypeError) as exc:
             raise LogFormatError(
                 f"{self.path}: a record has an unreadable history ({exc}); fix that row"
             ) from None
-        return list(map(LogRecord, cols[0], coords, outs, statuses, levels, ifaces, created,
-                        changed, reason, rof, ras, histories))
+        return list(map(LogRecord, ids, coords, outs, statuses, levels, ifaces, created,
+                        changed, reason, rof, ras, pack_histories(codes, times)))
 
     def _load_all(self) -> None:
         enabled = gc.isenabled()
@@ -320,24 +350,85 @@ class SqliteStore(LogStore):
 
     def _load_all_rows(self) -> None:
         conn = self._conn
+        d = self.input_dim
         self._data_version = conn.execute("PRAGMA data_version").fetchone()[0]
         conn.execute("BEGIN")
         try:
-            rows = conn.execute(self._select).fetchall()  # rowid order: the add order
+            # add() numbers rowids and ords alike, so the rowid order (that of a table
+            # scan) is the add order, unless a VACUUM renumbered the rowids.
+            misplaced = conn.execute(
+                "SELECT count(*) FROM records WHERE ord != rowid"
+            ).fetchone()[0]
+            cols = None if misplaced else self._fetch_columns()
+            if cols is None:
+                rows = conn.execute(
+                    self._select_all + (" ORDER BY ord" if misplaced else "")
+                ).fetchall()
+                cols = list(zip(*rows)) if rows else [()] * (d + 9)
+                del rows
+                cols[1:1 + d] = [list(zip(*cols[1:1 + d]))]
+            if misplaced:
+                max_ord = conn.execute("SELECT max(ord) FROM records").fetchone()[0]
+            else:
+                max_ord = conn.execute(
+                    "SELECT ord FROM records ORDER BY rowid DESC LIMIT 1"
+                ).fetchone()
+                max_ord = max_ord[0] if max_ord else 0
+            extras = conn.execute(_EXTRAS_SELECT).fetchall()
+            # History rows are appended with ever higher seqs: the last one has the
+            # highest (read by its id, not by a scan of the whole table).
+            last = conn.execute("SELECT seq FROM history ORDER BY id DESC LIMIT 1").fetchone()
             self._seq = max(
                 conn.execute("SELECT max(seq) FROM records").fetchone()[0] or 0,
-                conn.execute("SELECT max(seq) FROM history").fetchone()[0] or 0,
+                last[0] if last else 0,
             )
         finally:
             conn.execute("COMMIT")
-        ords = [row[1] for row in rows]
-        if ords != sorted(ords):  # rowids were renumbered (VACUUM): sort by ord
-            rows.sort(key=lambda row: row[1])
-        self._ord = max(ords, default=0)
-        recs = self._records_from_rows(rows)
-        records = dict(zip([r.job_id for r in recs], recs))
-        self.records.clear()
-        self.records.update(records)
+        self._ord = max_ord or 0
+        ids = cols[0]
+        none = [None] * len(ids)
+        recs = self._build_records(ids, *cols[1:8], none, none, none, *cols[8:10])
+        records = dict(zip(ids, recs))
+        for job_id, reason, rof, ras in extras:
+            rec = records[job_id]
+            rec.reason, rec.resubmit_of, rec.resubmitted_as = reason, rof, ras
+        self.records = records  # (only ever called by __init__)
+
+    def _fetch_columns(self) -> Optional[list]:
+        """The columns job_id, coords, output, status, level, interface_name, created,
+        changed, hist_codes, hist_times of all records in rowid order, through
+        _TEXT_COLUMNS and one query of the numbers; None when the rows must be read one
+        by one instead (a value holds the separator, a NULL, a rowid out of order...)."""
+        conn = self._conn
+        try:
+            n, n_ids, n_ifaces, *texts = conn.execute(_TEXT_COLUMNS).fetchone()
+        except sqlite3.Error:  # e.g. a text longer than SQLite allows (1 GB)
+            return None
+        if not n:
+            return None
+        if n_ids != n or n_ifaces != n or not all(isinstance(t, str) for t in texts):
+            return None
+        rowids, ids, statuses, levels, ifaces, codes, times = [
+            t.split("\x1f" if k == 4 else ",") for k, t in enumerate(texts)
+        ]
+        if any(len(col) != n for col in (rowids, ids, statuses, levels, ifaces, codes, times)):
+            return None
+        try:
+            rowids = list(map(int, rowids))
+            levels = parse_each(int, levels)
+        except ValueError:
+            return None
+        if rowids != sorted(rowids):
+            return None  # SQLite joined them in another order than a query would return
+        rows = conn.execute(self._select_numbers).fetchall()
+        if len(rows) != n:
+            return None
+        d = self.input_dim
+        numbers = list(zip(*rows))
+        del rows
+        coords = list(zip(*numbers[:d]))
+        outs, created, changed = numbers[d:]
+        return [ids, coords, outs, statuses, levels, ifaces, created, changed, codes, times]
 
     def refresh(self) -> bool:
         """Load the rows another process wrote since the last load (readers).
@@ -377,7 +468,7 @@ class SqliteStore(LogStore):
                 rec.changed = rec_new.changed
                 rec.reason = rec_new.reason
                 rec.resubmitted_as = rec_new.resubmitted_as
-                rec.history = rec_new.history
+                rec._history = rec_new._history  # as it is: still packed (see LogRecord)
             return changed
 
     # ---- writing ------------------------------------------------------------------------
@@ -555,7 +646,7 @@ class SqliteStore(LogStore):
                     s[5] = None if ch.resubmitted_as is None else str(ch.resubmitted_as)
             rows = [
                 (_float_or_none(s[0]), s[1].value, s[2], _float_or_none(s[3]), s[4], s[5],
-                 *encode_history(records[job_id].history + s[6]), seq, job_id)
+                 *history_columns(records[job_id], s[6]), seq, job_id)
                 for job_id, s in state.items()
             ]
 

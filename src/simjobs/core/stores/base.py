@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from numbers import Real
 
 from ..records import LogChange, LogRecord
+from ..types import JobStatus
 
 
 class LogStore(ABC):
@@ -69,3 +72,34 @@ class LogStore(ABC):
     @abstractmethod
     def close(self) -> None:
         """Checkpoint (when writing) and release files."""
+
+    def _validate_record(self, rec: LogRecord, seen: set) -> None:
+        """Check a new record before it is written (ValueError naming the problem)."""
+        job_id = rec.job_id
+        if not (isinstance(job_id, str) and job_id.isascii() and job_id.isdigit()):
+            raise ValueError(f"job id {job_id!r} is not a string of digits")
+        if job_id in self.records or job_id in seen:
+            raise ValueError(f"The job_id '{job_id}' is already in use.")
+        seen.add(job_id)
+        if len(rec.coords) != self.input_dim:
+            raise ValueError(
+                f"job {job_id} has {len(rec.coords)} coordinates, not {self.input_dim}"
+            )
+        for c in rec.coords:
+            if not isinstance(c, Real) or isinstance(c, bool) or not math.isfinite(c):
+                raise ValueError(f"job {job_id} has a coordinate {c!r} that is not finite")
+        validate_output(job_id, rec.output)
+        if not isinstance(rec.status, JobStatus):
+            raise ValueError(f"job {job_id} has status {rec.status!r}, not a JobStatus")
+        if not isinstance(rec.level, int) or isinstance(rec.level, bool):
+            raise ValueError(f"job {job_id} has level {rec.level!r}, not an int")
+        if not isinstance(rec.interface_name, str):
+            raise ValueError(f"job {job_id} has interface name {rec.interface_name!r}")
+
+
+def validate_output(job_id: str, output) -> None:
+    """An output is None or a finite real number (ValueError otherwise)."""
+    if output is not None and (
+        not isinstance(output, Real) or isinstance(output, bool) or not math.isfinite(output)
+    ):
+        raise ValueError(f"job {job_id}: output {output!r} is not a finite number")

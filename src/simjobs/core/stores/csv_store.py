@@ -46,7 +46,6 @@ import warnings
 from collections.abc import Sequence
 from itertools import accumulate, islice, repeat
 from operator import add, contains, itemgetter
-from numbers import Real
 from typing import Optional
 
 from ..errors import LogFormatError, SimjobsError, SimulationsLogLookupError
@@ -54,7 +53,7 @@ from ..records import (
     HISTORY_CODE, HISTORY_STATUS, UNSET, LogChange, LogRecord, append_history, pack_history,
 )
 from ..types import JobStatus
-from .base import LogStore
+from .base import LogStore, validate_output
 
 JOURNAL_SUFFIX = ".journal"
 META_SUFFIX = ".meta"
@@ -1275,34 +1274,7 @@ class CsvStore(LogStore):
                 self._lines[rec.job_id] = line
             self._maybe_compact()
 
-    def _validate_record(self, rec: LogRecord, seen: set) -> None:
-        job_id = rec.job_id
-        if not (isinstance(job_id, str) and job_id.isascii() and job_id.isdigit()):
-            raise ValueError(f"job id {job_id!r} is not a string of digits")
-        if job_id in self.records or job_id in seen:
-            raise ValueError(f"The job_id '{job_id}' is already in use.")
-        seen.add(job_id)
-        if len(rec.coords) != self.input_dim:
-            raise ValueError(
-                f"job {job_id} has {len(rec.coords)} coordinates, not {self.input_dim}"
-            )
-        for c in rec.coords:
-            if not isinstance(c, Real) or isinstance(c, bool) or not math.isfinite(c):
-                raise ValueError(f"job {job_id} has a coordinate {c!r} that is not finite")
-        self._validate_output(job_id, rec.output)
-        if not isinstance(rec.status, JobStatus):
-            raise ValueError(f"job {job_id} has status {rec.status!r}, not a JobStatus")
-        if not isinstance(rec.level, int) or isinstance(rec.level, bool):
-            raise ValueError(f"job {job_id} has level {rec.level!r}, not an int")
-        if not isinstance(rec.interface_name, str):
-            raise ValueError(f"job {job_id} has interface name {rec.interface_name!r}")
 
-    @staticmethod
-    def _validate_output(job_id, output) -> None:
-        if output is not None and (
-            not isinstance(output, Real) or isinstance(output, bool) or not math.isfinite(output)
-        ):
-            raise ValueError(f"job {job_id}: output {output!r} is not a finite number")
 
     def apply(self, changes: Sequence[LogChange], sync: bool = True) -> None:
         """Apply changes in one transaction: one journal write and one fdatasync (none
@@ -1336,7 +1308,7 @@ class CsvStore(LogStore):
                         row += ("s", ch.status.value)
                         shadow[ch.job_id] = ch.status
                 if ch.output is not UNSET:
-                    self._validate_output(ch.job_id, ch.output)
+                    validate_output(ch.job_id, ch.output)
                     row += ("o", "" if ch.output is None else str(ch.output))
                 if ch.interface_name is not UNSET:
                     if not isinstance(ch.interface_name, str):

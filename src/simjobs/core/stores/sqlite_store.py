@@ -25,19 +25,17 @@ COMMIT`` transaction with ``synchronous=FULL`` (the WAL is fsync'd at every comm
 from __future__ import annotations
 
 import gc
-import math
 import os
 import sqlite3
 import threading
 import urllib.parse
 from collections.abc import Sequence
-from numbers import Real
 from typing import Optional
 
 from ..errors import LogFormatError, SimjobsError, SimulationsLogLookupError
 from ..records import UNSET, LogChange, LogRecord, history_columns
 from ..types import JobStatus
-from .base import LogStore
+from .base import LogStore, validate_output
 from .csv_store import check_histories, encode_history, pack_histories, parse_each
 
 FORMAT = "simjobs-log 1"
@@ -567,27 +565,6 @@ class SqliteStore(LogStore):
             for rec in records:
                 self.records[rec.job_id] = rec
 
-    def _validate_record(self, rec: LogRecord, seen: set) -> None:
-        job_id = rec.job_id
-        if not (isinstance(job_id, str) and job_id.isascii() and job_id.isdigit()):
-            raise ValueError(f"job id {job_id!r} is not a string of digits")
-        if job_id in self.records or job_id in seen:
-            raise ValueError(f"The job_id '{job_id}' is already in use.")
-        seen.add(job_id)
-        if len(rec.coords) != self.input_dim:
-            raise ValueError(
-                f"job {job_id} has {len(rec.coords)} coordinates, not {self.input_dim}"
-            )
-        for c in rec.coords:
-            if not isinstance(c, Real) or isinstance(c, bool) or not math.isfinite(c):
-                raise ValueError(f"job {job_id} has a coordinate {c!r} that is not finite")
-        _validate_output(job_id, rec.output)
-        if not isinstance(rec.status, JobStatus):
-            raise ValueError(f"job {job_id} has status {rec.status!r}, not a JobStatus")
-        if not isinstance(rec.level, int) or isinstance(rec.level, bool):
-            raise ValueError(f"job {job_id} has level {rec.level!r}, not an int")
-        if not isinstance(rec.interface_name, str):
-            raise ValueError(f"job {job_id} has interface name {rec.interface_name!r}")
 
     def apply(self, changes: Sequence[LogChange], sync: bool = True) -> None:
         """Apply changes in one transaction (one UPDATE per job, history rows appended).
@@ -632,7 +609,7 @@ class SqliteStore(LogStore):
                         s[6].append((ch.status, ch.time))
                         hist.append((seq, ch.job_id, ch.status.value, float(ch.time)))
                 if ch.output is not UNSET:
-                    _validate_output(ch.job_id, ch.output)
+                    validate_output(ch.job_id, ch.output)
                     s[0] = ch.output
                 if ch.interface_name is not UNSET:
                     if not isinstance(ch.interface_name, str):
@@ -695,10 +672,3 @@ class SqliteStore(LogStore):
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def _validate_output(job_id, output) -> None:
-    if output is not None and (
-        not isinstance(output, Real) or isinstance(output, bool) or not math.isfinite(output)
-    ):
-        raise ValueError(f"job {job_id}: output {output!r} is not a finite number")

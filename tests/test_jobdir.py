@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+import helpers
+
 from simjobs.core.types import Input, JobStatus
 from simjobs.interfaces import jobdir
 from simjobs.interfaces.jobdir import (
@@ -33,15 +35,9 @@ from simjobs.interfaces.jobdir import (
 SIMS = Path(__file__).parent / "sims"
 
 
+
 def wait_for(predicate, timeout: float = 15.0, message: str = ""):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout} s: {message or predicate}")
-        time.sleep(0.01)
+    return helpers.wait_for(predicate, timeout=timeout, interval=0.01, message=message)
 
 
 def finished(**files) -> dict:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+import helpers
+
 from simjobs.core.types import Input, Job, JobId, JobStatus
 from simjobs.interfaces import (
     JobAlreadyEndedError,
@@ -28,16 +30,9 @@ GATE = [sys.executable, str(SIMS / "gate.py")]
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 
+
 def wait_for(predicate, timeout: float = 30.0, message: str = ""):
-    """Poll ``predicate`` until it returns something true; fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout} s: {message or predicate}")
-        time.sleep(0.01)
+    return helpers.wait_for(predicate, timeout=timeout, interval=0.01, message=message)
 
 
 def wait_status(iface, job_id, statuses=(JobStatus.COMPLETED, JobStatus.FAILED,

@@ -8,6 +8,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from numbers import Real
 
+from ..errors import SimjobsError
 from ..records import LogChange, LogRecord
 from ..types import JobStatus
 
@@ -103,3 +104,19 @@ def validate_output(job_id: str, output) -> None:
         not isinstance(output, Real) or isinstance(output, bool) or not math.isfinite(output)
     ):
         raise ValueError(f"job {job_id}: output {output!r} is not a finite number")
+
+
+def check_log_directory(path: str) -> None:
+    """A writer's log must go into an existing, writable directory (one-line error)."""
+    d = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(d):
+        what = "is not a directory" if os.path.exists(d) else "does not exist"
+        raise SimjobsError(
+            f"cannot create the log {path}: {d} {what}; create the directory "
+            "or choose another path"
+        )
+    if not os.access(d, os.W_OK | os.X_OK):
+        raise SimjobsError(
+            f"cannot write the log {path}: directory {d} is not writable; "
+            "fix its permissions or choose another path"
+        )

@@ -53,7 +53,7 @@ from ..records import (
     HISTORY_CODE, HISTORY_STATUS, UNSET, LogChange, LogRecord, append_history, pack_history,
 )
 from ..types import JobStatus
-from .base import LogStore, validate_output
+from .base import LogStore, check_log_directory, validate_output
 
 JOURNAL_SUFFIX = ".journal"
 META_SUFFIX = ".meta"
@@ -1040,18 +1040,7 @@ class CsvStore(LogStore):
     # ---- writer ------------------------------------------------------------------------
 
     def _check_directory(self) -> None:
-        d = self._dir
-        if not os.path.isdir(d):
-            what = "is not a directory" if os.path.exists(d) else "does not exist"
-            raise SimjobsError(
-                f"cannot create the log {self.path}: {d} {what}; create the directory "
-                "or choose another path"
-            )
-        if not os.access(d, os.W_OK | os.X_OK):
-            raise SimjobsError(
-                f"cannot write the log {self.path}: directory {d} is not writable; "
-                "fix its permissions or choose another path"
-            )
+        check_log_directory(self.path)
 
     def _open_writer(self) -> None:
         self._check_directory()

@@ -35,7 +35,7 @@ from typing import Optional
 from ..errors import LogFormatError, SimjobsError, SimulationsLogLookupError
 from ..records import UNSET, LogChange, LogRecord, history_columns
 from ..types import JobStatus
-from .base import LogStore, validate_output
+from .base import LogStore, check_log_directory, validate_output
 from .csv_store import check_histories, encode_history, pack_histories, parse_each
 
 FORMAT = "simjobs-log 1"
@@ -184,18 +184,7 @@ class SqliteStore(LogStore):
     # ---- opening ------------------------------------------------------------------------
 
     def _check_directory(self, abspath: str) -> None:
-        d = os.path.dirname(abspath)
-        if not os.path.isdir(d):
-            what = "is not a directory" if os.path.exists(d) else "does not exist"
-            raise SimjobsError(
-                f"cannot create the log {self.path}: {d} {what}; create the directory "
-                "or choose another path"
-            )
-        if not os.access(d, os.W_OK | os.X_OK):
-            raise SimjobsError(
-                f"cannot write the log {self.path}: directory {d} is not writable; "
-                "fix its permissions or choose another path"
-            )
+        check_log_directory(self.path)
         if os.path.isdir(abspath):
             raise SimjobsError(f"{self.path} is a directory, not a log file; choose another path")
 

@@ -554,7 +554,6 @@ class SqliteStore(LogStore):
             for rec in records:
                 self.records[rec.job_id] = rec
 
-
     def apply(self, changes: Sequence[LogChange], sync: bool = True) -> None:
         """Apply changes in one transaction (one UPDATE per job, history rows appended).
 

@@ -129,22 +129,24 @@ class _Worker(threading.Thread):
         now = time.monotonic()
         with manager._lock:
             states = list(self.jobs.values())
-        # The log is durable before this worker asks its hardware to do anything.
-        if any(s.cancel_requested or not s.on_hardware for s in states):
-            manager._simulations_log.sync()
         reconcile = [s for s in states if s.needs_reconcile]
         if reconcile:
             self.reconcile(reconcile)
-        for s in states:
-            if s.cancel_requested and s.cancel_due <= now and s.job.id in self.jobs:
-                self.guard(s.job, _s.PendingCancelJobStrategy.handle, s.job, manager)
-        self.flush()  # each phase's changes reach the log before the next hardware call
+        cancels = [s for s in states if s.cancel_requested and s.cancel_due <= now]
+        if cancels:
+            # The log is durable before this worker asks its hardware to act.
+            manager._simulations_log.sync()
+            for s in cancels:
+                if s.job.id in self.jobs:
+                    self.guard(s.job, _s.PendingCancelJobStrategy.handle, s.job, manager)
+            self.flush()  # each phase's changes reach the log before the next one acts
         submits = [
             s for s in states
             if s.status is JobStatus.PENDING_SUBMIT and not s.on_hardware
             and not s.cancel_requested and not s.needs_reconcile and s.due <= now
         ]
         if submits:
+            manager._simulations_log.sync()
             self.submit(submits)
             self.flush()
         if now >= self.next_poll:

@@ -109,3 +109,18 @@ def unwritable_dir(tmp_path):
         yield d
     finally:
         subprocess.run([chattr, "-i", str(d)], check=True)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With SIMJOBS_REQUIRE_SERVICES=1 (set by .ci/run), a skipped test is a failure.
+
+    Tests that need a server (sshd, Slurm) skip with a reason on a machine without it;
+    CI starts those servers, so a skip there means a test that did not run."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and not hasattr(report, "wasxfail") \
+            and os.environ.get("SIMJOBS_REQUIRE_SERVICES") == "1":
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped, but SIMJOBS_REQUIRE_SERVICES=1 requires it to run: {reason}"

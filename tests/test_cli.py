@@ -635,3 +635,27 @@ def test_live_table_interfaces_under_their_level_and_resumed_jobs_counted(make_c
     assert view.summary().startswith("3 of 3 jobs done"), view.summary()
     assert _counts_rows(table) == ["level1", "fast", "fast-too", "level2", "accurate",
                                    "old-cluster"], table
+
+
+def test_status_never_cuts_job_ids_even_when_narrow(tmp_path):
+    """Ids and statuses are what the next command needs: a narrow terminal shortens
+    other columns, never these."""
+    import os
+    import subprocess
+    import sys
+
+    from simjobs import Input, JobStatus, SimulationsLog
+
+    path = tmp_path / "runs.csv"
+    log = SimulationsLog(path, 3)
+    ids = [f"2024060112000000{i}" for i in range(3)]
+    for i, job_id in enumerate(ids):
+        log.add_new_record(Input(0.123456789, 0.987654321, i), job_id, JobStatus.PENDING_CANCEL,
+                           interface_name="a-rather-long-interface-name")
+    log.close()
+    out = subprocess.run(
+        ["script", "-qc", f"{sys.executable} -m simjobs status --log {path}", "/dev/null"],
+        capture_output=True, text=True, timeout=60, env=dict(os.environ, COLUMNS="60"))
+    for job_id in ids:
+        assert job_id in out.stdout, out.stdout
+    assert "Pending cancel" in out.stdout

@@ -88,7 +88,9 @@ class CliError(Exception):
 
 
 def _out() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    # Piped output is read by scripts and people alike: do not squeeze it to 80 columns.
+    width = None if sys.stdout.isatty() else 200
+    return Console(highlight=False, soft_wrap=True, width=width)
 
 
 def _note(message: str) -> None:
@@ -564,10 +566,14 @@ def _number_text(v: Optional[float]) -> str:
 
 def _records_table(records: list[LogRecord]) -> Table:
     table = Table(header_style="bold", pad_edge=False, box=None)
+    # Ids, statuses, levels and times are never cut (an id is what the next command
+    # needs); inputs, interface names and reasons give way when the terminal is narrow.
+    fixed = {"job id": 17, "status": 14, "level": 5, "changed": 8}
     for name, justify in (("job id", "left"), ("status", "left"), ("level", "right"),
                           ("interface", "left"), ("input", "left"), ("output", "right"),
                           ("changed", "left"), ("reason", "left")):
-        table.add_column(name, justify=justify, no_wrap=name != "reason")
+        table.add_column(name, justify=justify, no_wrap=name != "reason",
+                         min_width=fixed.get(name), overflow="ellipsis")
     for r in records:
         table.add_row(
             r.job_id, Text(r.status.value, style=STATUS_STYLES.get(r.status, "")), str(r.level),

@@ -38,9 +38,26 @@ UNSET = _Unset()
 
 
 class _HistorySlot:
-    # Where LogRecord keeps its history (a list, or packed): the slot the dataclass makes
-    # for the field is left unused, hidden by the property ``history``.
-    __slots__ = ("_history",)
+    # Where LogRecord keeps its history (a list, or packed) and its created and changed
+    # times (or a reference to the packed history's first / last time): the slots the
+    # dataclass makes for those fields are left unused, hidden by the properties.
+    __slots__ = ("_history", "_created", "_changed")
+
+
+class _TimeRef:
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __repr__(self) -> str:
+        return self._name
+
+
+FIRST_TIME = _TimeRef("FIRST_TIME")
+"""A LogRecord's ``created`` passed as this is the first time of its packed history."""
+LAST_TIME = _TimeRef("LAST_TIME")
+"""A LogRecord's ``changed`` passed as this is the last time of its packed history."""
 
 
 class _NewList:
@@ -67,6 +84,10 @@ class LogRecord(_HistorySlot):
     :func:`pack_history`). It is decoded into that list the first time it is read, so
     that opening a large log does not build 100,000s of histories nobody looks at
     (:func:`append_history` and :func:`history_columns` leave it packed).
+
+    With a packed history, ``created`` may be passed as :data:`FIRST_TIME` and
+    ``changed`` as :data:`LAST_TIME`: the first / last time of that history, parsed the
+    first time it is read (or before that history is decoded, replaced or appended to).
     """
 
     job_id: str
@@ -93,8 +114,8 @@ class LogRecord(_HistorySlot):
         self.status = status
         self.level = level
         self.interface_name = interface_name
-        self.created = created
-        self.changed = changed
+        self._created = created
+        self._changed = changed
         self.reason = reason
         self.resubmit_of = resubmit_of
         self.resubmitted_as = resubmitted_as
@@ -115,8 +136,53 @@ class _Appended(tuple):
     __slots__ = ()
 
 
+def _packed_time(record: LogRecord, last: bool) -> float:
+    """The first (or last) time of the record's packed history."""
+    history = record._history
+    if history.__class__ is _Appended:
+        history = history[0]
+    times = _split_packed(history)[1]
+    return float(times.rpartition(";")[2] if last else times.partition(";")[0])
+
+
+def _resolve_times(record: LogRecord) -> None:
+    """Replace FIRST_TIME / LAST_TIME by the times they refer to (before the packed
+    history they refer to is decoded, replaced or appended to)."""
+    if record._created is FIRST_TIME:
+        record._created = _packed_time(record, False)
+    if record._changed is LAST_TIME:
+        record._changed = _packed_time(record, True)
+
+
+def _get_created(record: LogRecord) -> Optional[float]:
+    created = record._created
+    if created is FIRST_TIME:
+        created = record._created = _packed_time(record, False)
+    return created
+
+
+def _get_changed(record: LogRecord) -> Optional[float]:
+    changed = record._changed
+    if changed is LAST_TIME:
+        changed = record._changed = _packed_time(record, True)
+    return changed
+
+
+def _set_history(record: LogRecord, history) -> None:
+    try:
+        old = record._history
+    except AttributeError:  # (unpickling: the slots are set one by one)
+        pass
+    else:
+        if old.__class__ is not list:
+            _resolve_times(record)
+    record._history = history
+
+
 def _get_history(record: LogRecord) -> list:
     history = record._history
+    if history.__class__ is not list:
+        _resolve_times(record)
     if history.__class__ is str:  # packed by a store: decode it once, keep the list
         history = record._history = unpack_history(history)
     elif history.__class__ is _Appended:
@@ -129,8 +195,17 @@ def _get_history(record: LogRecord) -> list:
 # The dataclass field ``history`` (in __init__, ==, repr, dataclasses.replace) reads and
 # writes the slot _history through this property, which decodes a packed history.
 LogRecord.history = property(
-    _get_history, _HistorySlot._history.__set__, _HistorySlot._history.__delete__,
+    _get_history, _set_history, _HistorySlot._history.__delete__,
     doc="The status history: a list of (JobStatus, float), oldest first.",
+)
+# Likewise ``created`` and ``changed``, which resolve FIRST_TIME and LAST_TIME.
+LogRecord.created = property(
+    _get_created, _HistorySlot._created.__set__, _HistorySlot._created.__delete__,
+    doc="Epoch seconds the record was added (None: unknown).",
+)
+LogRecord.changed = property(
+    _get_changed, _HistorySlot._changed.__set__, _HistorySlot._changed.__delete__,
+    doc="Epoch seconds of the last status change (None: unknown).",
 )
 
 
@@ -188,6 +263,8 @@ def history_columns(record: LogRecord, more: list = ()) -> tuple[str, str]:
 def append_history(record: LogRecord, status: JobStatus, time: float) -> None:
     """``record.history.append((status, time))``, without decoding a packed history."""
     history = record._history
+    if record._changed is LAST_TIME:  # (the first time stays the packed history's)
+        record._changed = _packed_time(record, True)
     if history.__class__ is str:
         record._history = _Appended((history, [(status, time)]))
     elif history.__class__ is _Appended:

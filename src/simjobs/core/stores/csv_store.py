@@ -45,12 +45,13 @@ import threading
 import warnings
 from collections.abc import Sequence
 from itertools import accumulate, islice, repeat
-from operator import add, contains, itemgetter
+from operator import add
 from typing import Optional
 
 from ..errors import LogFormatError, SimjobsError, SimulationsLogLookupError
 from ..records import (
-    HISTORY_CODE, HISTORY_STATUS, UNSET, LogChange, LogRecord, append_history, pack_history,
+    FIRST_TIME, HISTORY_CODE, HISTORY_STATUS, LAST_TIME, UNSET, LogChange, LogRecord,
+    append_history, pack_history,
 )
 from ..types import JobStatus
 from .base import LogStore, check_log_directory, validate_output
@@ -67,9 +68,9 @@ _STATUS_BY_VALUE = {s.value: s for s in JobStatus}
 _HIST_CODE = HISTORY_CODE
 _HIST_STATUS = HISTORY_STATUS
 _HIST_CODE_SET = frozenset(_HIST_STATUS)
-_DELETE_DIGITS = str.maketrans("", "", "0123456789")
 _NO_HISTORY = pack_history([])  # an empty history, packed (see LogRecord)
-_CODE_TO_DOT = str.maketrans(dict.fromkeys(_HIST_STATUS, "."))
+_HIST_CODE_BYTES = "".join(_HIST_STATUS).encode()
+_CODE_TO_DOT_BYTES = bytes.maketrans(_HIST_CODE_BYTES, b"." * len(_HIST_CODE_BYTES))
 _NEEDS_QUOTING = re.compile(r'[,"\r\n]')
 _INPUT_COLUMN = re.compile(r"Input_([1-9][0-9]*)")
 
@@ -200,20 +201,30 @@ def check_histories(codes: Sequence[str], times: Sequence[str]) -> None:
     Histories that pass can be handed to LogRecords packed (:func:`pack_histories`),
     to be decoded only when read."""
     all_codes = "".join(codes)
-    if not _HIST_CODE_SET.issuperset(all_codes):
+    # (On bytes where the text is ASCII: bytes.translate is several times faster.)
+    if not all_codes.isascii() or all_codes.encode().translate(None, _HIST_CODE_BYTES):
         raise KeyError(next(c for c in all_codes if c not in _HIST_CODE_SET))
     # The usual case, tested on the text as a whole (parsing 100,000s of floats only to
     # check them costs several times more): each time is digits "." digits (the repr of
     # epoch seconds), and each history has as many as it has letters. Without its
-    # digits, each time is ".", so each history must read ".;.;." for "PSR".
+    # digits, each time is "."; so, without the digits, the ";" must separate non-empty
+    # parts holding no "..", and without the ";" too, each history must read "..." for
+    # "PSR". (A time that is "." alone is checked on the times as they are.)
     joined = "|".join(times)
-    skeleton = "|".join(codes).translate(_CODE_TO_DOT).replace(".", ".;")  # (fast paths)
-    skeleton = skeleton.replace(";|", "|").removesuffix(";")
-    if (
-        joined.translate(_DELETE_DIGITS) == skeleton
-        and ";.;" not in ";" + joined.replace("|", ";") + ";"  # a time that is just "."
-    ):
-        return
+    if joined.isascii():
+        joined = joined.encode()
+        stripped = joined.translate(None, b"0123456789")
+        if (
+            stripped.replace(b";", b"") == "|".join(codes).encode().translate(_CODE_TO_DOT_BYTES)
+            and b".." not in stripped
+            and b";;" not in stripped
+            and b"|;" not in stripped
+            and b";|" not in stripped
+            and not stripped.startswith(b";")
+            and not stripped.endswith(b";")
+            and b";.;" not in b";" + joined.replace(b"|", b";") + b";"  # a time "." alone
+        ):
+            return
     # Per record: letters == separators + 1, or no letters and no times.
     if list(map(len, codes)) != list(
         map(add, map(str.count, times, repeat(";")), map(bool, times))
@@ -610,10 +621,11 @@ class CsvStore(LogStore):
                 raw = raw[:-1] if raw.endswith("\r") else raw
             yield lineno, self._record_from_fields(fields, where, lineno), raw
 
-    def _fast_main(self, body: str):
+    def _fast_main(self, body: str, line_breaks: Optional[int] = None):
         """Parse the record lines column by column (the common case: CRLF, no quotes,
         no blank line, nothing wrong). None when the per-line parser must do it (it
-        also gives the precise error)."""
+        also gives the precise error). ``line_breaks``: ``body.count("\n")`` when the
+        caller knows it."""
         if '"' in body:
             return None
         nc = len(self._cols)
@@ -628,7 +640,8 @@ class CsvStore(LogStore):
             not n
             or len(flat) != n * (nc + 1)
             or breaks.count("\n") != n
-            or body.count("\n") != n  # a line break that is not CRLF
+            # a line break that is not CRLF
+            or (body.count("\n") if line_breaks is None else line_breaks) != n
         ):
             return None
         columns = [flat[i::nc + 1] for i in range(nc)]
@@ -645,7 +658,7 @@ class CsvStore(LogStore):
             return None
         ids = columns[self._id_i]  # (the caller checks that none repeats)
         joined = "".join(ids)
-        if not (joined.isascii() and joined.isdigit()) or "" in ids:
+        if not (joined.isascii() and joined.encode().isdigit()) or "" in ids:
             return None
         return ids, list(zip(*xs)), outs, statuses, levels, columns[self._if_i]
 
@@ -746,18 +759,11 @@ class CsvStore(LogStore):
             hist = packed if packed is not None else pack_histories(codes, times)
             if created.count("^") == n and changed.count("$") == n:
                 # The usual case: created is the first time of the history and changed
-                # the last, and most often both are the only one.
+                # the last; each record parses them from its packed history when read.
                 if "" in times:
                     _raise_value_error()
-                if any(map(contains, times, repeat(";"))):
-                    created = parse_each(
-                        float, list(map(itemgetter(0), map(str.partition, times, repeat(";"))))
-                    )
-                    changed = parse_each(
-                        float, list(map(itemgetter(2), map(str.rpartition, times, repeat(";"))))
-                    )
-                else:
-                    created = changed = parse_each(float, times)
+                created = [FIRST_TIME] * n
+                changed = [LAST_TIME] * n
             else:
                 counts = list(map(len, codes))
                 joined = ";".join(filter(None, times))
@@ -945,7 +951,8 @@ class CsvStore(LogStore):
         meta_cols = self._parse_meta(meta) if meta is not None else None
         if meta_cols is not None:
             st.applied = meta_cols[0]
-        fast = self._fast_main(body) if cols is not None else None
+        # (The body is the complete lines after the header.)
+        fast = self._fast_main(body, st.main_lines - 1) if cols is not None else None
         if fast is not None:
             ids, coords, outs, statuses, levels, ifaces = fast
             extras = self._aligned_extras(ids, meta_cols)

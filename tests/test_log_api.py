@@ -181,3 +181,26 @@ def test_lock_file_tells_a_manager_from_a_plain_writer(path):
     assert manager_holder(log.path) is None
     log.close()
     assert log.holder() is None
+
+
+def test_unsynced_writes_wait_for_sync_and_sync_is_free_when_clean(path, monkeypatch):
+    import os
+
+    log = SimulationsLog(path, 2)
+    log.add_new_record(Input(0, 0), "0")  # files and journal exist from here on
+    calls = []
+    for name in ("fsync", "fdatasync"):
+        real = getattr(os, name)
+        monkeypatch.setattr(os, name, lambda fd, real=real: calls.append(fd) or real(fd))
+    log.add_new_records([(Input(1, 2), "1", JobStatus.PENDING_SUBMIT, 1, "hpc")], sync=False)
+    assert calls == []  # written (a reader sees it), not yet synced
+    assert SimulationsLog(path, 2, readonly=True).get_job_status("1") is JobStatus.PENDING_SUBMIT
+    log.sync()
+    assert calls  # now on disk
+    calls.clear()
+    log.sync()
+    assert calls == []  # nothing left to sync
+    if str(path).endswith(".csv"):  # (SQLite syncs inside its C library, unseen here)
+        log.update_job_status("1", JobStatus.RUNNING)  # the exauq API syncs each call
+        assert calls
+    log.close()

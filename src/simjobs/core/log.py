@@ -352,10 +352,11 @@ class SimulationsLog:
             self._store.apply(changes, sync)
 
     def sync(self) -> None:
-        """Make every write so far durable (fsync); cheap when there is nothing to do."""
-        with self._lock:
-            if self.is_writer:
-                self._store.sync()
+        """Make every write so far durable (fsync); cheap when there is nothing to do.
+
+        Does not hold the log's lock while the disk syncs: other threads go on writing."""
+        if self.is_writer:
+            self._store.sync()
 
     def link_resubmission(self, old_id: JobIdLike, new_id: JobIdLike) -> None:
         """Record that job ``old_id`` was resubmitted as ``new_id``."""

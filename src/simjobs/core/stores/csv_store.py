@@ -1170,11 +1170,19 @@ class CsvStore(LogStore):
         self._journal_size += len(data)
 
     def sync(self) -> None:
-        """Make every write so far durable (fdatasync of what add/apply left unsynced)."""
+        """Make every write so far durable (fdatasync of what add/apply left unsynced).
+
+        The fdatasync runs outside the store's lock (on duplicates of the descriptors,
+        which a compaction may close meanwhile), so writers are not held up by it."""
         with self._mutex:
-            for fd in list(self._unsynced):
+            fds = [os.dup(fd) for fd in self._unsynced]
+            self._unsynced.clear()
+        try:
+            for fd in fds:
                 os.fdatasync(fd)
-                self._unsynced.discard(fd)
+        finally:
+            for fd in fds:
+                os.close(fd)
 
     def _check_writable(self) -> None:
         if self._closed:

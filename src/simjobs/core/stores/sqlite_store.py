@@ -491,16 +491,15 @@ class SqliteStore(LogStore):
         with self._mutex:
             if not self._unsynced or self._closed or self.readonly:
                 return
+            self._unsynced = False  # a commit made meanwhile sets it again
             try:
                 fd = os.open(self.path + "-wal", os.O_RDONLY)
             except FileNotFoundError:
-                self._unsynced = False  # checkpointed into the database and removed
-                return
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            self._unsynced = False
+                return  # checkpointed into the database and removed
+        try:  # outside the lock: writers are not held up by the fsync
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def add(self, records: Sequence[LogRecord], sync: bool = True) -> None:
         """Insert new records in one transaction (fsync'd unless ``sync=False``, when

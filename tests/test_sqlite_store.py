@@ -10,21 +10,11 @@ import threading
 import pytest
 
 from simjobs.core.errors import LogFormatError, SimjobsError, SimulationsLogLookupError
-from simjobs.core.records import LogChange, LogRecord
+from simjobs.core.records import LogChange
 from simjobs.core.stores import SqliteStore
 from simjobs.core.types import JobStatus
 
-from test_csv_store import check_after_kill, run_and_kill, snapshot
-
-T0 = 1_700_000_000.0
-
-
-def rec(i, coords=(0.1, 0.2, 0.3), status=JobStatus.PENDING_SUBMIT, iface="hpc_a", **kw):
-    t = kw.pop("created", T0 + i)
-    return LogRecord(
-        str(i), tuple(coords), kw.pop("output", None), status, kw.pop("level", 1), iface,
-        created=t, changed=t, history=[(status, t)], **kw,
-    )
+from test_csv_store import T0, check_after_kill, rec, run_and_kill, snapshot
 
 
 def state(store) -> dict:

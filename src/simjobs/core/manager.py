@@ -24,6 +24,7 @@ import logging
 import threading
 import time
 import weakref
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any, Callable, Optional, Union
 
@@ -730,24 +731,26 @@ class JobManager:
         """Per interface: level, kind, capacity, jobs by status, health, last poll."""
         out = {}
         with self._lock:
-            for name, w in self._workers.items():
-                counts: dict[str, int] = {}
-                for s in w.jobs.values():
-                    counts[s.status.value] = counts.get(s.status.value, 0) + 1
-                desc = {}
-                try:
-                    desc = w.interface.describe()
-                except Exception:  # noqa: BLE001
-                    pass
-                out[name] = {
-                    "name": name, "level": w.interface.level,
-                    "kind": desc.get("kind", w.interface.kind), "host": desc.get("host", ""),
-                    "max_jobs": desc.get("max_jobs", w.interface.max_jobs),
-                    "active": len(w.jobs), "by_status": counts,
-                    "health": w.health.state, "health_message": w.health.message,
-                    "health_since": w.health.since,
-                    "last_poll_seconds": w.last_poll_seconds, "last_poll_time": w.last_poll_time,
-                }
+            counted = {
+                name: Counter(s.status.value for s in w.jobs.values())
+                for name, w in self._workers.items()
+            }
+        for name, w in self._workers.items():
+            counts = dict(counted[name])
+            desc = {}
+            try:  # outside the manager's lock: a slow describe() never holds up the workers
+                desc = w.interface.describe()
+            except Exception:  # noqa: BLE001
+                pass
+            out[name] = {
+                "name": name, "level": w.interface.level,
+                "kind": desc.get("kind", w.interface.kind), "host": desc.get("host", ""),
+                "max_jobs": desc.get("max_jobs", w.interface.max_jobs),
+                "active": sum(counts.values()), "by_status": counts,
+                "health": w.health.state, "health_message": w.health.message,
+                "health_since": w.health.since,
+                "last_poll_seconds": w.last_poll_seconds, "last_poll_time": w.last_poll_time,
+            }
         return out
 
     # ---- internals used by the strategies ------------------------------------------

@@ -124,3 +124,66 @@ def pytest_runtest_makereport(item, call):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
         report.longrepr = f"skipped, but SIMJOBS_REQUIRE_SERVICES=1 requires it to run: {reason}"
+
+
+# ---- real test services (started by scripts/services/, see its README) -------------------
+
+def _service_env(prefix_var: str, default_dir: str) -> dict[str, str]:
+    """The ``export`` lines of a started service: from the environment, else from the
+    ``env`` file the start script writes into its state dir."""
+    state_dir = Path(os.environ.get(prefix_var) or default_dir)
+    values: dict[str, str] = {}
+    env_file = state_dir / "env"
+    if env_file.is_file():
+        for line in env_file.read_text().splitlines():
+            if line.startswith("export ") and "=" in line:
+                key, _, value = line[len("export "):].partition("=")
+                values[key.strip()] = value.strip().strip("'\"")
+    values.update({k: v for k, v in os.environ.items()
+                   if k.startswith("SIMJOBS_SSH") or k.startswith("SIMJOBS_SLURM")
+                   or k == "SLURM_CONF"})
+    return values
+
+
+@pytest.fixture(scope="session")
+def ssh_server() -> dict[str, str]:
+    """The loopback sshd of ``scripts/services/start-sshd.sh``: a dict with host, port,
+    user, key, known_hosts and dir. Skips (a failure under CI) when it is not running."""
+    import socket
+
+    env = _service_env("SIMJOBS_SSHD_DIR", "/tmp/simjobs-sshd")
+    needed = ("SIMJOBS_SSH_HOST", "SIMJOBS_SSH_PORT", "SIMJOBS_SSH_USER", "SIMJOBS_SSH_KEY",
+              "SIMJOBS_SSH_KNOWN_HOSTS")
+    if not all(k in env for k in needed):
+        pytest.skip("no test sshd: run `bash scripts/services/start-sshd.sh` first")
+    try:
+        socket.create_connection((env["SIMJOBS_SSH_HOST"], int(env["SIMJOBS_SSH_PORT"])),
+                                 timeout=2).close()
+    except OSError as exc:
+        pytest.skip(f"test sshd not answering on {env['SIMJOBS_SSH_HOST']}:"
+                    f"{env['SIMJOBS_SSH_PORT']} ({exc}): run scripts/services/start-sshd.sh")
+    return {
+        "host": env["SIMJOBS_SSH_HOST"], "port": env["SIMJOBS_SSH_PORT"],
+        "user": env["SIMJOBS_SSH_USER"], "key": env["SIMJOBS_SSH_KEY"],
+        "known_hosts": env["SIMJOBS_SSH_KNOWN_HOSTS"],
+        "dir": env.get("SIMJOBS_SSHD_DIR", "/tmp/simjobs-sshd"),
+    }
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster() -> dict[str, str]:
+    """The one-node Slurm of ``scripts/services/start-slurm.sh``: a dict with conf,
+    partition and dir; SLURM_CONF is set for the tests' commands. Skips (a failure
+    under CI) when it is not running."""
+    env = _service_env("SIMJOBS_SLURM_DIR", "/tmp/simjobs-slurm")
+    if "SLURM_CONF" not in env or shutil.which("sinfo") is None:
+        pytest.skip("no test Slurm: run `bash scripts/services/start-slurm.sh` first")
+    os.environ["SLURM_CONF"] = env["SLURM_CONF"]
+    probe = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=30)
+    if "UP" not in probe.stdout:
+        pytest.skip(f"test Slurm controller not answering ({probe.stdout.strip()} "
+                    f"{probe.stderr.strip()}): run scripts/services/start-slurm.sh")
+    return {
+        "conf": env["SLURM_CONF"], "partition": env.get("SIMJOBS_SLURM_PARTITION", "debug"),
+        "dir": env.get("SIMJOBS_SLURM_DIR", "/tmp/simjobs-slurm"),
+    }

@@ -22,6 +22,7 @@ from simjobs import (
     SimulationsLog,
     UnknownJobIdError,
 )
+from simjobs.core.errors import HardwareUnreachableError
 from simjobs.core.events import InterfaceHealthEvent, JobEvent
 
 from fakes import FakeInterface
@@ -124,6 +125,39 @@ def test_five_failed_submits_give_failed_submit_with_reason(log):
         assert status_of(log, job) is JobStatus.FAILED_SUBMIT
         assert hw.submit_calls.count(job.id) == 5
         assert "hardware refused the job" in log.get_record(job.id).reason
+    finally:
+        manager.shutdown()
+
+
+def test_unreachable_hardware_neither_uses_up_submit_attempts_nor_fails_jobs(log):
+    """An interface that cannot reach its host (HardwareUnreachableError) is shown as
+    unreachable; submits wait past max_attempts, running jobs keep their status, and
+    everything finishes once the host answers again."""
+    hw = FakeInterface("remote", polls_to_complete=1000)
+    manager = JobManager(log, [hw], polling_interval=0.01)
+    events = []
+    manager.subscribe(events.append)
+    try:
+        running = manager.submit(Input(1, 2))
+        wait_for(lambda: status_of(log, running) is JobStatus.RUNNING)
+        hw.status_error = HardwareUnreachableError("connection refused by 127.0.0.1:2222")
+        hw.fail_submits = 3 * PendingSubmitJobStrategy.max_attempts
+        hw.fail_submit_error = HardwareUnreachableError("connection refused by 127.0.0.1:2222")
+        waiting = manager.submit(Input(3, 4))
+        wait_for(lambda: hw.submit_calls.count(waiting.id) > PendingSubmitJobStrategy.max_attempts)
+        wait_for(lambda: manager.interface_health()["remote"].state == "unreachable")
+        assert "connection refused" in manager.interface_health()["remote"].message
+        assert status_of(log, waiting) is JobStatus.PENDING_SUBMIT
+        assert status_of(log, running) is JobStatus.RUNNING
+        assert any(isinstance(e, InterfaceHealthEvent) and e.state == "unreachable"
+                   for e in events)
+        hw.status_error = None
+        hw.fail_submits = 0
+        hw.polls_to_complete = 0
+        assert manager.wait_until_done(timeout=20)
+        assert status_of(log, running) is JobStatus.COMPLETED
+        assert status_of(log, waiting) is JobStatus.COMPLETED
+        wait_for(lambda: manager.interface_health()["remote"].ok)
     finally:
         manager.shutdown()
 

@@ -1,6 +1,7 @@
 """The simjobs core: types, simulations log, job manager. Never imports the UI."""
 
 from .errors import (
+    HardwareUnreachableError,
     InvalidJobStatusError,
     LogFormatError,
     LogLockedError,
@@ -44,6 +45,6 @@ __all__ = [
     "JobId", "JobManager", "JobStatus", "JobStrategy", "LogChange", "LogFormatError",
     "LogLockedError", "LogRecord", "MultiLevel", "PENDING_STATUSES",
     "PendingCancelJobStrategy", "PendingSubmitJobStrategy", "RunningJobStrategy",
-    "SimjobsError", "Simulation", "SimulationsLog", "SimulationsLogLookupError",
+    "HardwareUnreachableError", "SimjobsError", "Simulation", "SimulationsLog", "SimulationsLogLookupError",
     "SubmittedJobStrategy", "TERMINAL_STATUSES", "TrainingDatum", "UnknownJobIdError",
 ]

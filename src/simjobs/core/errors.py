@@ -62,3 +62,10 @@ class LogLockedError(SimjobsError):
     def __init__(self, msg: str, holder: Optional[dict] = None):
         super().__init__(msg)
         self.holder = holder or {}
+
+
+class HardwareUnreachableError(SimjobsError):
+    """An interface could not reach its hardware (host down, connection dropped,
+    scheduler not answering). Raised by an interface's calls, it says nothing about the
+    jobs: a submit that meets it waits and retries without using up its attempts, and
+    a poll that meets it keeps every job's last known status."""

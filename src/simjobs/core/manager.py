@@ -30,13 +30,20 @@ from typing import Any, Callable, Optional, Union
 
 from . import strategies as _s
 from .errors import (
+    HardwareUnreachableError,
     InvalidJobStatusError,
     LogLockedError,
     SimulationsLogLookupError,
     UnknownJobIdError,
 )
 from .events import Event, EventBus, InterfaceHealthEvent, JobEvent
-from .hardware import HEALTH_DEGRADED, HEALTH_OK, HardwareInterface, InterfaceHealth
+from .hardware import (
+    HEALTH_DEGRADED,
+    HEALTH_OK,
+    HEALTH_UNREACHABLE,
+    HardwareInterface,
+    InterfaceHealth,
+)
 from .ids import JobIDGenerator
 from .log import SimulationsLog
 from .records import UNSET, LogChange
@@ -72,6 +79,7 @@ class _JobState:
     cancel_due: float = 0.0
     output_attempts: int = 0
     unanswered: int = 0  # polls in a row that gave no status for this job
+    unreachable_tries: int = 0  # submits that met HardwareUnreachableError in a row
 
 
 @dataclasses.dataclass
@@ -96,6 +104,7 @@ class _Worker(threading.Thread):
         self.busy_call: Optional[str] = None
         self.busy_since = 0.0
         self.last_error: Optional[str] = None
+        self.unreachable = False  # last_error came from HardwareUnreachableError
         self.last_poll_seconds: Optional[float] = None
         self.last_poll_time: Optional[float] = None
         self.health = InterfaceHealth()
@@ -207,6 +216,13 @@ class _Worker(threading.Thread):
             outcomes = self.manager._call(self.interface, "submit_jobs", jobs)
         except Exception as exc:  # noqa: BLE001 - the whole batch failed
             outcomes = {job.id: exc for job in jobs}
+        unreachable = [e for e in outcomes.values() if isinstance(e, HardwareUnreachableError)]
+        if unreachable and len(unreachable) == len(jobs):
+            self.last_error, self.unreachable = _s._one_line(unreachable[0]), True
+            self.manager._update_health(self)
+        elif self.unreachable and len(unreachable) < len(jobs):
+            self.last_error, self.unreachable = None, False  # it answered again
+            self.manager._update_health(self)
         for job in jobs:
             self.guard(job, _s.PendingSubmitJobStrategy.record_outcome,
                        job, self.manager, outcomes.get(job.id))
@@ -223,7 +239,10 @@ class _Worker(threading.Thread):
             statuses = manager._call(self.interface, "get_job_statuses", [s.job.id for s in states])
         except Exception as exc:  # noqa: BLE001 - jobs keep their last known status
             self.last_error = _s._one_line(exc)
+            self.unreachable = isinstance(exc, HardwareUnreachableError)
             manager._update_health(self)
+            if self.unreachable:
+                return  # no answer about any job: nothing to count against them
             for s in states:
                 s.unanswered += 1
             self.settle_unanswered(states)
@@ -232,6 +251,7 @@ class _Worker(threading.Thread):
             s.unanswered = 0 if s.job.id in statuses else s.unanswered + 1
         self.settle_unanswered(states)
         self.last_error = None
+        self.unreachable = False
         self.last_poll_seconds = time.monotonic() - started
         self.last_poll_time = time.time()
         manager._update_health(self)
@@ -870,7 +890,8 @@ class JobManager:
         if not own.ok:
             state, message = own.state, own.message
         elif worker.last_error is not None:
-            state, message = HEALTH_DEGRADED, worker.last_error
+            state = HEALTH_UNREACHABLE if worker.unreachable else HEALTH_DEGRADED
+            message = worker.last_error
         elif worker.busy_call is not None and \
                 time.monotonic() - worker.busy_since > self.call_timeout:
             state = HEALTH_DEGRADED

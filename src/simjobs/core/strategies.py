@@ -16,6 +16,7 @@ from abc import ABC, abstractmethod
 from numbers import Real
 from typing import TYPE_CHECKING, Optional
 
+from .errors import HardwareUnreachableError
 from .types import TERMINAL_STATUSES, Job, JobStatus
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -165,7 +166,18 @@ class PendingSubmitJobStrategy(JobStrategy):
         state = job_manager._state(job)
         if error is None:
             state.on_hardware = True
+            state.unreachable_tries = 0
             job_manager._record(job, JobStatus.SUBMITTED, reason=None)
+            return
+        if isinstance(error, HardwareUnreachableError):
+            # Not the job's fault: wait for the hardware without using up attempts.
+            state.unreachable_tries += 1
+            state.due = time.monotonic() + backoff_delay(
+                state.unreachable_tries, cls.initial_delay, cls.max_delay
+            )
+            job_manager._record(
+                job, None, reason=f"hardware unreachable ({_one_line(error)}); waiting to submit",
+            )
             return
         state.attempts += 1
         if state.attempts >= cls.max_attempts:

@@ -20,10 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Optional, Protocol, Sequence, Union
 
-from simjobs.core.errors import SimjobsError
+from simjobs.core.errors import HardwareUnreachableError, SimjobsError
 
 
-class HostUnreachableError(SimjobsError):
+class HostUnreachableError(HardwareUnreachableError):
     """A command could not be run because the host (or the service) cannot be reached."""
 
 

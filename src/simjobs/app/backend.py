@@ -1,0 +1,559 @@
+"""The app's only way into the core.
+
+Two implementations of one small interface:
+
+- :class:`ManagedBackend` owns a JobManager (built from a Config, or from a log and
+  interfaces in tests); the manager's threads do the monitoring, off the UI loop.
+- :class:`WatchBackend` reads a log another process manages. A backend thread refreshes
+  the log (two ``stat`` calls when nothing changed) and turns what changed into the same
+  JobEvents the manager publishes. Submit/cancel/resubmit are handed to the running
+  manager through the log's inbox (core/control.py), or refused with a message naming
+  who holds the log. It never takes the log's writer lock.
+
+Every method marked *blocking* must be called from a thread worker, never from the UI
+loop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional, Union
+
+from ..core.control import NoManagerError, manager_holder, send_request
+from ..core.errors import SimjobsError, SimulationsLogLookupError
+from ..core.events import Event, EventBus, JobEvent
+from ..core.hardware import HardwareInterface
+from ..core.lock import LogLock
+from ..core.log import SimulationsLog
+from ..core.manager import CancelResult, JobManager
+from ..core.records import LogRecord, _Appended
+from ..core.types import TERMINAL_STATUSES, Input, Job, JobId, JobStatus
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..config import Config
+
+Clock = Callable[[], float]
+JobIdLike = Union[str, int, JobId]
+
+#: Seconds between two refreshes of a watched log (each is two ``stat`` calls when
+#: nothing changed).
+WATCH_INTERVAL = 0.25
+
+
+@dataclasses.dataclass
+class InterfaceInfo:
+    """What the load panels show about an interface that does not change by itself."""
+
+    name: str
+    level: int
+    kind: str = "?"
+    host: str = ""
+    max_jobs: Optional[int] = None
+    health: str = "ok"
+    health_message: str = ""
+    health_since: Optional[float] = None
+
+
+def holder_text(holder: dict) -> str:
+    """``pid 4242 on host login1 since 14:02:11`` from a lock file's note."""
+    since = holder.get("since")
+    when = ""
+    if isinstance(since, (int, float)):
+        when = " since " + time.strftime("%H:%M:%S", time.localtime(since))
+    return f"pid {holder.get('pid', '?')} on host {holder.get('host', '?')}{when}"
+
+
+class Backend:
+    """The interface the app talks to (``app.backend``); see the module docstring."""
+
+    #: "managed" or "watch"
+    mode: str = "managed"
+    log_path: Path
+    input_dim: Optional[int]
+    clock: Clock
+
+    # ---- what the log is and who may change it ---------------------------------------
+
+    @property
+    def readonly(self) -> bool:
+        """True when submit/cancel/resubmit cannot be done (watch mode, no manager)."""
+        return False
+
+    @property
+    def readonly_reason(self) -> str:
+        """Why the app is read-only, naming who holds the log ("" when it is not)."""
+        return ""
+
+    def manager_state(self) -> str:
+        """One line for the status bar: who manages the log."""
+        raise NotImplementedError
+
+    def running_count(self) -> int:
+        """Jobs that this app's own manager still tracks (0 when it owns none)."""
+        return 0
+
+    # ---- reading ---------------------------------------------------------------------
+
+    def levels(self) -> dict[int, list[str]]:
+        """The levels that have interfaces -> the names of those interfaces."""
+        raise NotImplementedError
+
+    def interfaces(self) -> list[InterfaceInfo]:
+        """Every interface (configured, or seen in the log when watching)."""
+        raise NotImplementedError
+
+    def interface_stats(self) -> dict[str, dict[str, Any]]:
+        """Per interface: health and last poll latency (*blocking*: may call describe())."""
+        return {}
+
+    def records(self) -> list[LogRecord]:
+        """A snapshot of every record, in the order they were added (copies)."""
+        raise NotImplementedError
+
+    def get_record(self, job_id: JobIdLike) -> Optional[LogRecord]:
+        raise NotImplementedError
+
+    # ---- acting (all blocking) -------------------------------------------------------
+
+    def submit(self, inputs: Sequence[Input], level: int) -> list[JobId]:
+        raise NotImplementedError
+
+    def cancel(self, job_ids: Iterable[JobIdLike]) -> CancelResult:
+        raise NotImplementedError
+
+    def resubmit(self, job_ids: Iterable[JobIdLike]) -> list[JobId]:
+        raise NotImplementedError
+
+    def job_details(self, job_id: JobIdLike) -> dict:
+        """Where the job runs and the tails of its output (*blocking*, maybe remote)."""
+        raise NotImplementedError
+
+    # ---- events and life cycle -------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        """Call ``callback(event)`` (on a backend thread) for every JobEvent and
+        InterfaceHealthEvent; returns a function that unsubscribes."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Stop the backend's threads (a manager's jobs go on and resume next start)."""
+
+    # ---- shared helpers --------------------------------------------------------------
+
+    def _log(self) -> SimulationsLog:
+        raise NotImplementedError
+
+    def _snapshot(self) -> list[LogRecord]:
+        # Copies of the records, made cheaply: the app never writes them, and a copy per
+        # record keeps the manager's threads free to change the originals meanwhile.
+        log = self._log()
+        with log._lock:
+            log._sync()
+            return [_shallow_copy(r) for r in log._store.records.values()]
+
+    def _get(self, job_id: JobIdLike) -> Optional[LogRecord]:
+        try:
+            return self._log().get_record(job_id)
+        except SimulationsLogLookupError:
+            return None
+
+
+def _shallow_copy(record: LogRecord) -> LogRecord:
+    # ``history`` stays packed (decoded on demand); the app only reads it.
+    copy = object.__new__(LogRecord)
+    copy.job_id = record.job_id
+    copy.coords = record.coords
+    copy.output = record.output
+    copy.status = record.status
+    copy.level = record.level
+    copy.interface_name = record.interface_name
+    copy._created = record._created
+    copy._changed = record._changed
+    copy.reason = record.reason
+    copy.resubmit_of = record.resubmit_of
+    copy.resubmitted_as = record.resubmitted_as
+    history = record._history
+    if history.__class__ is list:
+        history = list(history)
+    elif history.__class__ is _Appended:
+        history = _Appended((history[0], list(history[1])))
+    copy._history = history
+    return copy
+
+
+class ManagedBackend(Backend):
+    """A backend that owns a JobManager on the log.
+
+    Parameters
+    ----------
+    log : SimulationsLog
+        The log, opened for writing by this process.
+    interfaces : list[HardwareInterface]
+        The interfaces the manager drives.
+    polling_interval : float
+        Seconds between two status polls of an interface.
+    clock : callable, optional
+        "Now" for the app's elapsed times (fixed in tests), by default time.time.
+    """
+
+    mode = "managed"
+
+    def __init__(self, log: SimulationsLog, interfaces: list[HardwareInterface], *,
+                 polling_interval: float = 10, clock: Clock = time.time):
+        self.log_path = Path(log.path)
+        self.input_dim = log.input_dim
+        self.clock = clock
+        self._simulations_log = log
+        self._infos = {
+            i.name: InterfaceInfo(i.name, i.level, **_describe(i)) for i in interfaces
+        }
+        self._bus = EventBus()
+        self.manager = JobManager(log, interfaces, polling_interval=polling_interval)
+        # Forward the manager's events through our own bus: health is noted here first,
+        # so that interfaces() is current when a subscriber hears of a change.
+        self._unsubscribe = self.manager.subscribe(self._forward)
+        for name, health in self.manager.interface_health().items():
+            info = self._infos[name]
+            info.health, info.health_message = health.state, health.message
+            info.health_since = health.since
+
+    @classmethod
+    def from_config(cls, config: "Config", *, clock: Clock = time.time) -> "ManagedBackend":
+        """Open the config's log and start a manager on it.
+
+        Raises
+        ------
+        LogLockedError
+            If another process manages (or writes) the log: use :func:`open_backend`,
+            which then watches instead.
+        """
+        interfaces = config.build_interfaces()
+        log = config.open_log()
+        if not log.is_writer:
+            holder = log.holder() or {}
+            log.close()
+            from ..core.errors import LogLockedError
+
+            raise LogLockedError(
+                f"{config.log_path.name} is held by {holder_text(holder)}", holder=holder)
+        try:
+            return cls(log, interfaces, polling_interval=config.polling_interval, clock=clock)
+        except BaseException:
+            log.close()
+            raise
+
+    def _forward(self, event: Event) -> None:
+        info = self._infos.get(getattr(event, "interface_name", None) or "")
+        if info is not None and not isinstance(event, JobEvent):
+            info.health, info.health_message, info.health_since = (
+                event.state, event.message, event.time)
+        self._bus.publish([event])
+
+    def _log(self) -> SimulationsLog:
+        return self._simulations_log
+
+    def manager_state(self) -> str:
+        if self.manager._stop.is_set():
+            return "manager stopped"
+        n = self.running_count()
+        return f"managing here (pid {os.getpid()}), {n} job{'s' * (n != 1)} tracked"
+
+    def running_count(self) -> int:
+        return len(self.manager.active_jobs())
+
+    def levels(self) -> dict[int, list[str]]:
+        out: dict[int, list[str]] = {}
+        for interface in self.manager.interfaces:
+            out.setdefault(interface.level, []).append(interface.name)
+        return dict(sorted(out.items()))
+
+    def interfaces(self) -> list[InterfaceInfo]:
+        return list(self._infos.values())
+
+    def interface_stats(self) -> dict[str, dict[str, Any]]:
+        return self.manager.interface_stats()
+
+    def records(self) -> list[LogRecord]:
+        return self._snapshot()
+
+    def get_record(self, job_id: JobIdLike) -> Optional[LogRecord]:
+        return self._get(job_id)
+
+    def submit(self, inputs: Sequence[Input], level: int) -> list[JobId]:
+        return [job.id for job in self.manager.submit_many(list(inputs), level)]
+
+    def cancel(self, job_ids: Iterable[JobIdLike]) -> CancelResult:
+        return self.manager.cancel_many(list(job_ids))
+
+    def resubmit(self, job_ids: Iterable[JobIdLike]) -> list[JobId]:
+        return [job.id for job in self.manager.resubmit(list(job_ids))]
+
+    def job_details(self, job_id: JobIdLike) -> dict:
+        record = self._get(job_id)
+        if record is None:
+            return {}
+        details: dict = {}
+        info = self._infos.get(record.interface_name)
+        if info is not None:
+            details.update(kind=info.kind, host=info.host)
+            try:
+                interface = self.manager.get_interface(record.interface_name)
+                details.update(interface.job_details(JobId(record.job_id)))
+            except Exception as exc:  # noqa: BLE001 - shown, not raised, in the detail view
+                details["error"] = f"could not ask {record.interface_name}: {exc}"
+        return details
+
+    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        return self._bus.subscribe(callback)
+
+    def wait_idle(self, timeout: float = 10) -> bool:
+        """Wait until every event so far has been delivered (tests)."""
+        return self.manager._events.wait_idle(timeout) and self._bus.wait_idle(timeout)
+
+    def close(self) -> None:
+        self._unsubscribe()
+        self.manager.shutdown()
+        self._bus.close()
+        self._simulations_log.close()
+
+
+def _describe(interface: HardwareInterface) -> dict:
+    try:
+        desc = interface.describe()
+    except Exception:  # noqa: BLE001 - a description is a courtesy
+        desc = {}
+    return {
+        "kind": str(desc.get("kind") or getattr(interface, "kind", "?") or "?"),
+        "host": str(desc.get("host") or ""),
+        "max_jobs": desc.get("max_jobs", interface.max_jobs),
+    }
+
+
+class WatchBackend(Backend):
+    """A read-only view of a log another process manages (never takes its lock).
+
+    Parameters
+    ----------
+    log_path : path
+        The log to watch.
+    input_dim : int, optional
+        Read from the file when not given.
+    interval : float
+        Seconds between two refreshes of the log by the backend thread.
+    clock : callable, optional
+        "Now" for the app's elapsed times.
+    interfaces : list[InterfaceInfo], optional
+        What is known about the interfaces (from a config); otherwise they are learnt
+        from the records (names and levels only).
+    """
+
+    mode = "watch"
+
+    def __init__(self, log_path: Union[str, os.PathLike], input_dim: Optional[int] = None,
+                 *, interval: float = WATCH_INTERVAL, clock: Clock = time.time,
+                 interfaces: Optional[list[InterfaceInfo]] = None,
+                 request_timeout: float = 10.0):
+        path = Path(log_path).expanduser()
+        if not path.exists():
+            raise SimjobsError(
+                f"{path}: no such simulations log; check the path given to --watch")
+        self.log_path = path.resolve()
+        self._simulations_log = SimulationsLog.open(self.log_path, input_dim, readonly=True)
+        self.input_dim = self._simulations_log.input_dim
+        self.clock = clock
+        self.interval = interval
+        self.request_timeout = request_timeout
+        self._configured = {i.name: i for i in (interfaces or [])}
+        self._bus = EventBus()
+        self._stop = threading.Event()
+        self._seen: dict[str, tuple] = {}
+        with self._simulations_log._lock:
+            for record in self._simulations_log._store.records.values():
+                self._seen[record.job_id] = _fingerprint(record)
+        self._thread = threading.Thread(target=self._watch, name="simjobs-watch", daemon=True)
+        self._thread.start()
+
+    def _log(self) -> SimulationsLog:
+        return self._simulations_log
+
+    # ---- who holds the log -----------------------------------------------------------
+
+    def holder(self) -> Optional[dict]:
+        return LogLock.holder(self.log_path)
+
+    @property
+    def readonly(self) -> bool:
+        return manager_holder(str(self.log_path)) is None
+
+    @property
+    def readonly_reason(self) -> str:
+        name = self.log_path.name
+        holder = self.holder()
+        if holder is None:
+            return (f"read-only: no process manages {name}; start 'simjobs app --config "
+                    "FILE' or 'simjobs run' on it to submit or cancel")
+        if not holder.get("manager"):
+            return (f"read-only: {name} is open for writing by {holder_text(holder)}, "
+                    "which runs no simjobs manager to hand requests to")
+        return ""
+
+    def manager_state(self) -> str:
+        holder = self.holder()
+        if holder is None:
+            return "watching, read-only: nobody manages this log"
+        if holder.get("manager"):
+            return f"watching; requests go to the manager, {holder_text(holder)}"
+        return f"watching, read-only: held by {holder_text(holder)} (no manager)"
+
+    # ---- reading ---------------------------------------------------------------------
+
+    def levels(self) -> dict[int, list[str]]:
+        out: dict[int, list[str]] = {}
+        for info in self.interfaces():
+            out.setdefault(info.level, []).append(info.name)
+        return dict(sorted(out.items()))
+
+    def interfaces(self) -> list[InterfaceInfo]:
+        infos = dict(self._configured)
+        log = self._simulations_log
+        with log._lock:
+            seen = {(r.interface_name, r.level) for r in log._store.records.values()
+                    if r.interface_name}
+        for name, level in sorted(seen, key=lambda nl: (nl[1], nl[0])):
+            infos.setdefault(name, InterfaceInfo(name, level))
+        return list(infos.values())
+
+    def records(self) -> list[LogRecord]:
+        return self._snapshot()
+
+    def get_record(self, job_id: JobIdLike) -> Optional[LogRecord]:
+        return self._get(job_id)
+
+    # ---- acting: handed to the manager -----------------------------------------------
+
+    def _request(self, request: dict) -> dict:
+        reason = self.readonly_reason
+        if reason:
+            raise SimjobsError(reason)
+        try:
+            response = send_request(str(self.log_path), request, timeout=self.request_timeout)
+        except NoManagerError:
+            raise SimjobsError(self.readonly_reason or "the log's manager has gone") from None
+        if not response.get("ok"):
+            raise SimjobsError(response.get("error") or "the manager refused the request")
+        return response
+
+    def submit(self, inputs: Sequence[Input], level: int) -> list[JobId]:
+        response = self._request({"op": "submit", "level": int(level),
+                                  "inputs": [list(map(float, x)) for x in inputs]})
+        return [JobId(j) for j in response["job_ids"]]
+
+    def cancel(self, job_ids: Iterable[JobIdLike]) -> CancelResult:
+        response = self._request({"op": "cancel", "job_ids": [str(j) for j in job_ids]})
+        cancelled = []
+        for job_id in response.get("cancelled", []):
+            record = self._get(job_id)
+            cancelled.append(record.to_job() if record is not None else Job(job_id, Input(0)))
+        skipped = {JobId(k): JobStatus(v) for k, v in response.get("skipped", {}).items()}
+        return CancelResult(cancelled, skipped)
+
+    def resubmit(self, job_ids: Iterable[JobIdLike]) -> list[JobId]:
+        response = self._request({"op": "resubmit", "job_ids": [str(j) for j in job_ids]})
+        return [JobId(j) for j in response["job_ids"]]
+
+    def job_details(self, job_id: JobIdLike) -> dict:
+        # No interface objects here: what the log says (the detail view shows that).
+        record = self._get(job_id)
+        if record is None:
+            return {}
+        info = self._configured.get(record.interface_name)
+        details = {"note": "watching: job details come from the log only"}
+        if info is not None:
+            details.update(kind=info.kind, host=info.host)
+        return details
+
+    # ---- events ------------------------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        return self._bus.subscribe(callback)
+
+    def check_now(self) -> int:
+        """Refresh the log and publish what changed; returns how many events."""
+        log = self._simulations_log
+        if not log.refresh():
+            return 0
+        events: list[Event] = []
+        now = self.clock()
+        with log._lock:
+            for record in log._store.records.values():
+                fp = _fingerprint(record)
+                old = self._seen.get(record.job_id)
+                if old == fp:
+                    continue
+                self._seen[record.job_id] = fp
+                events.append(JobEvent(
+                    JobId(record.job_id), old[0] if old else None, record.status,
+                    record.level, record.interface_name or None, record.output,
+                    record.changed or now,
+                    record.reason))
+        self._bus.publish(events)
+        return len(events)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.check_now()
+            except Exception:  # noqa: BLE001 - a torn read now is read whole next time
+                import logging
+
+                logging.getLogger("simjobs").exception("simjobs: watching the log failed")
+
+    def wait_idle(self, timeout: float = 10) -> bool:
+        return self._bus.wait_idle(timeout)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._bus.close()
+        self._simulations_log.close()
+
+
+def _fingerprint(record: LogRecord) -> tuple:
+    return (record.status, record.output, record.reason, record.interface_name,
+            record.resubmitted_as)
+
+
+def open_backend(config: Optional["Config"] = None, *, watch: Union[str, os.PathLike, None] = None,
+                 clock: Clock = time.time) -> Backend:
+    """The backend for ``simjobs app``: watch ``watch`` (or the config's log when another
+    process holds it), else manage the config's log.
+
+    Raises
+    ------
+    SimjobsError
+        If neither is given, or the log to watch does not exist.
+    """
+    if watch is not None:
+        infos = _config_infos(config) if config is not None else None
+        return WatchBackend(watch, clock=clock, interfaces=infos)
+    if config is None:
+        raise SimjobsError("give a config (--config FILE) or a log to watch (--watch LOG)")
+    if LogLock.holder(config.log_path) is not None and config.log_path.exists():
+        # Another process holds it: never take over, watch it instead.
+        return WatchBackend(config.log_path, config.input_dim, clock=clock,
+                            interfaces=_config_infos(config))
+    return ManagedBackend.from_config(config, clock=clock)
+
+
+def _config_infos(config: "Config") -> list[InterfaceInfo]:
+    return [InterfaceInfo(s.name, s.level, s.kind, "localhost" if s.kind == "local" else "",
+                          s.effective_max_jobs) for s in config.interfaces]
+
+
+def terminal(status: JobStatus) -> bool:
+    return status in TERMINAL_STATUSES

@@ -1,0 +1,684 @@
+"""The job-directory protocol over a :class:`~.runner.CommandRunner` (SSH, or local for Slurm).
+
+:mod:`.jobdir` defines the layout of a job directory and how a job's state follows from
+its files; this module does the same operations on a workspace that lives wherever a
+runner runs its commands, **one remote command per operation, whatever the number of
+jobs**:
+
+- :meth:`RemoteJobDirs.install_wrapper` puts the rendered wrapper into
+  ``<workspace>/.simjobs/wrapper-<hash>.sh`` (once per workspace and wrapper version);
+- :meth:`RemoteJobDirs.create_job_dirs` makes many job directories with their input
+  files (each built aside and renamed into place, so a job directory never exists
+  without its input);
+- :meth:`RemoteJobDirs.read_jobs` reads the state files of all given jobs (plus
+  caller-given extra files, e.g. a Slurm job id) and whether each wrapper still runs;
+  its :class:`RemoteJob` results feed :func:`.jobdir.job_state_from_files`;
+- :meth:`RemoteJobDirs.sync` is ``read_jobs`` that can also create job directories and
+  start queued jobs' wrappers (detached with ``setsid``) up to a number of running jobs,
+  all in the same command: what SSHInterface does on every submit and poll;
+- :meth:`RemoteJobDirs.cancel` writes the cancelled marker, signals each job's process
+  group (pid file) with SIGTERM, then SIGKILL after a grace period, and confirms that
+  no process of the group is left.
+
+Every command is one POSIX ``sh`` script sent on the standard input of ``/bin/sh -s``,
+so it does not depend on the remote login shell, and every value in it (paths, the
+command, job ids) is quoted with :func:`shlex.quote`; inputs travel in a quoted
+here-document. The scripts use shell builtins for every job (``[``, ``read``,
+``printf``) and start extra processes only per batch (``mkdir``, ``mv``) or for files
+that must be read whole (output and stderr of finished jobs, via ``base64``), so a poll
+of 500 jobs costs milliseconds on the remote side.
+
+The output is a compact table, one line per fact: ``<job_id> <key> [<value>]``; file
+contents that may hold any bytes come base64-encoded between ``<job_id> b <name>`` and a
+line ``.``. The script's last line is ``!end``, so a cut-off answer is never taken for
+a complete one.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import hashlib
+import shlex
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Optional, Union
+
+from simjobs.core.types import JobId, JobStatus
+
+from . import jobdir
+from .jobdir import (
+    CANCELLED_FILE,
+    ENDED_FILE,
+    EXIT_CODE_FILE,
+    INPUT_FILE,
+    OUTPUT_FILE,
+    OUTPUT_MAX_BYTES,
+    PID_FILE,
+    STARTED_FILE,
+    STARTED_MARKER,
+    STDERR_FILE,
+    STDOUT_FILE,
+    TAIL_BYTES,
+    JobState,
+)
+from .runner import CommandResult, CommandRunner, expand_remote_path
+
+#: The directory in a workspace holding simjobs' own files (job directories are digits).
+META_DIR = ".simjobs"
+#: Files with one line each, read with the shell's ``read`` (no process per file).
+ONE_LINE_FILES = (CANCELLED_FILE, PID_FILE, STARTED_FILE, ENDED_FILE, EXIT_CODE_FILE)
+#: Seconds a started job may go without a pid file before its wrapper counts as dead.
+PID_GRACE_MINUTES = 1
+#: Seconds a cancelled job's group gets between SIGTERM and SIGKILL, by default.
+CANCEL_GRACE = 3.0
+
+_END = "!end"
+
+
+class RemoteCommandError(RuntimeError):
+    """A job-directory command ran but did not complete (its message has the stderr tail)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RemoteJob:
+    """What one command found in a job's directory.
+
+    Attributes
+    ----------
+    job_id : JobId
+    exists : bool
+        Whether the job directory exists.
+    files : dict[str, bytes or None]
+        The state files read (:data:`.jobdir.STATE_FILES` and any extra files asked
+        for): contents, or None when the file does not exist. One-line files hold their
+        first line; stderr and stdout hold their last :data:`.jobdir.TAIL_BYTES` bytes.
+        Output and stderr are read only once the job has an exit code (or when tails
+        were asked for).
+    alive : bool or None
+        Whether the job's wrapper process still runs (None: not asked, because the job
+        has not started or has an exit code, or cannot tell yet).
+    launched : bool
+        True when this very command started the job's wrapper.
+    created : bool
+        True when this very command created the job's directory.
+    """
+
+    job_id: JobId
+    exists: bool
+    files: Mapping[str, Optional[bytes]] = dataclasses.field(default_factory=dict)
+    alive: Optional[bool] = None
+    launched: bool = False
+    created: bool = False
+
+    @property
+    def state(self) -> JobState:
+        """The job's state (:func:`.jobdir.job_state_from_files`); a job just launched
+        whose wrapper has not yet made its marker is still SUBMITTED."""
+        if not self.exists:
+            raise jobdir.UnknownJobError(f"Job {self.job_id} has no job directory.")
+        return jobdir.job_state_from_files(self.files, self.alive)
+
+    @property
+    def holds_slot(self) -> bool:
+        """True while the job occupies a run slot: its wrapper runs or was just started."""
+        if self.launched or self.alive:
+            return True
+        return (
+            self.exists
+            and self.files.get(STARTED_MARKER) is not None
+            and self.files.get(EXIT_CODE_FILE) is None
+            and self.alive is None
+        )
+
+    def text(self, name: str) -> str:
+        """A file's contents as text ("" when absent)."""
+        data = self.files.get(name)
+        return "" if data is None else data.decode("utf-8", "replace")
+
+
+@dataclasses.dataclass(frozen=True)
+class CancelOutcome:
+    """What :meth:`RemoteJobDirs.cancel` did for one job.
+
+    Attributes
+    ----------
+    before : RemoteJob
+        The job as it was found, before the cancel (its ``state`` says whether it had
+        already ended).
+    signalled : bool
+        Whether its process group was signalled.
+    gone : bool
+        Whether no live process of the group is left (True when there was none).
+    """
+
+    before: RemoteJob
+    signalled: bool
+    gone: bool
+
+
+def quote_command(argv: Sequence[str]) -> str:
+    """Shell words running ``argv`` remotely: each quoted; a program given as ``~/x`` or
+    as a relative path with a slash is taken relative to the remote home."""
+    if not argv:
+        raise ValueError("empty command")
+    program = argv[0]
+    if program.startswith("~/"):
+        first = '"$HOME"/' + shlex.quote(program[2:])
+    elif "/" in program and not program.startswith("/"):
+        first = '"$HOME"/' + shlex.quote(program)
+    else:
+        first = shlex.quote(program)
+    return " ".join([first, *(shlex.quote(a) for a in argv[1:])])
+
+
+def split_command(command: Union[str, Sequence[str]], what: str = "the command") -> list[str]:
+    """A remote command as argv: a string is split like a shell would (shlex).
+
+    Raises
+    ------
+    ValueError
+        With one line naming the problem and the fix.
+    """
+    if isinstance(command, str):
+        try:
+            argv = shlex.split(command)
+        except ValueError as exc:
+            raise ValueError(f"{what} cannot be parsed ({exc}); check its quotes") from None
+    elif isinstance(command, Sequence) and all(isinstance(a, str) for a in command):
+        argv = list(command)
+    else:
+        raise ValueError(f"{what} must be a string or a list of strings")
+    if not argv or not argv[0].strip():
+        raise ValueError(f'{what} is empty; give the simulator to run, e.g. "python3 sim.py"')
+    return argv
+
+
+def _ids_word(job_ids: Iterable) -> str:
+    words = []
+    for job_id in job_ids:
+        text = str(JobId(job_id))
+        if not (text.isascii() and text.isdigit()):
+            raise ValueError(f"job id {text!r} is not all digits")
+        words.append(text)
+    return " ".join(words)
+
+
+# The shell functions every script shares. $ws is the workspace (absolute after cd).
+_FUNCTIONS = r"""
+now() {
+    t=$(date +%s.%N 2>/dev/null)
+    case $t in '' | *[!0-9.]* | *.) t=$(date +%s) ;; esac
+    printf '%s\n' "$t"
+}
+nap() { sleep 0.1 2>/dev/null || sleep 1; }
+one() {  # id dir name: a one-line file, read by the shell itself
+    if [ -e "$2/$3" ]; then
+        v=; IFS= read -r v < "$2/$3" 2>/dev/null
+        printf '%s f %s %s\n' "$1" "$3" "$v"
+    fi
+}
+blob() {  # id dir name head|tail bytes: (part of) a file, base64
+    if [ -f "$2/$3" ]; then
+        printf '%s b %s\n' "$1" "$3"
+        "$4" -c "$5" "$2/$3" | base64
+        echo .
+    fi
+}
+is_wrapper() {  # pid dir: is pid alive and running in dir (so not a reused pid)?
+    case $1 in '' | *[!0-9]*) return 1 ;; esac
+    if [ -d /proc/self ]; then [ "/proc/$1/cwd" -ef "$2" ]; else kill -0 "$1" 2>/dev/null; fi
+}
+group_alive() {  # pgid: any live (non-zombie) process left in the group?
+    if [ -d /proc/self ]; then
+        pg=$1
+        for s in /proc/[0-9]*/stat; do
+            l=; read -r l < "$s" 2>/dev/null || [ -n "$l" ] || continue
+            set -- ${l##*) }
+            [ "$3" = "$pg" ] || continue
+            case $1 in Z | X) continue ;; esac
+            return 0
+        done
+        return 1
+    fi
+    kill -0 "-$1" 2>/dev/null
+}
+held=0
+rd() {  # id: print what the job directory holds
+    d=$ws/$1
+    if [ ! -d "$d" ]; then printf '%s none\n' "$1"; return; fi
+    printf '%s dir\n' "$1"
+    for n in $one_files; do one "$1" "$d" "$n"; done
+    st=0
+    if [ -d "$d/$m_started" ]; then st=1; printf '%s f %s\n' "$1" "$m_started"; fi
+    if [ -e "$d/$f_exit" ]; then
+        blob "$1" "$d" "$f_output" head "$output_max"
+        [ "$tails" = 1 ] || blob "$1" "$d" "$f_stderr" tail "$tail_bytes"
+    elif [ $st = 1 ]; then
+        p=; [ -e "$d/$f_pid" ] && { IFS= read -r p < "$d/$f_pid"; } 2>/dev/null
+        if [ -n "$p" ]; then
+            if is_wrapper "$p" "$d"; then a=1; held=$((held + 1)); else a=0; fi
+            printf '%s alive %s\n' "$1" "$a"
+        elif [ -n "$(find "$d/$m_started" -prune -mmin +__GRACE__ 2>/dev/null)" ]; then
+            printf '%s alive 0\n' "$1"
+        else
+            held=$((held + 1))  # between the wrapper's first two steps
+        fi
+    fi
+    if [ "$tails" = 1 ]; then
+        blob "$1" "$d" "$f_stdout" tail "$tail_bytes"
+        blob "$1" "$d" "$f_stderr" tail "$tail_bytes"
+    fi
+}
+""".replace("__GRACE__", str(PID_GRACE_MINUTES))
+
+
+def _assignments(**values: str) -> str:
+    return "".join(f"{key}={shlex.quote(str(value))}\n" for key, value in values.items())
+
+
+class RemoteJobDirs:
+    """Job directories in ``workspace``, wherever ``runner`` runs commands.
+
+    Parameters
+    ----------
+    runner : CommandRunner
+        Where the commands run (:class:`.runner.LocalRunner` or ``SSHRunner``).
+    workspace : str
+        The directory holding the job directories, as the remote side sees it; a
+        relative path (or ``~/...``) is relative to the remote home directory.
+    command : str or list of str, optional
+        The simulator command, needed only to start wrappers (:meth:`sync` with
+        ``launch``); a string is split like a shell would. Its program is not looked
+        up here: it runs remotely (an absolute path, a name on the remote PATH, or a
+        path relative to the remote home).
+    timeout : float, optional
+        Seconds a command may take, by default 120.
+    """
+
+    def __init__(
+        self,
+        runner: CommandRunner,
+        workspace: str,
+        command: Union[str, Sequence[str], None] = None,
+        timeout: float = 120.0,
+    ):
+        if not isinstance(workspace, str) or not workspace.strip():
+            raise ValueError(f"the workspace must be a directory path, not {workspace!r}")
+        self.runner = runner
+        self.workspace = expand_remote_path(workspace)
+        self.command = None if command is None else split_command(command)
+        self.timeout = timeout
+        wrapper_text = jobdir.render_wrapper()
+        self._wrapper_text = wrapper_text
+        digest = hashlib.sha256(wrapper_text.encode("utf-8")).hexdigest()[:12]
+        #: The wrapper's path relative to the workspace.
+        self.wrapper_name = f"{META_DIR}/wrapper-{digest}.sh"
+        self._wrapper_installed = False
+
+    # ---- paths
+
+    def job_dir(self, job_id) -> str:
+        """The job directory of ``job_id`` (relative to the remote home when the
+        workspace is)."""
+        return f"{self.workspace.rstrip('/') or '/'}/{JobId(job_id)}".replace("//", "/")
+
+    @property
+    def wrapper_path(self) -> str:
+        """The installed wrapper's path (relative to the remote home when the workspace is)."""
+        return f"{self.workspace.rstrip('/')}/{self.wrapper_name}"
+
+    # ---- running scripts
+
+    def _script(self, body: str, *, create_ws: bool, one_files: Sequence[str] = ONE_LINE_FILES,
+                tails: bool = False) -> str:
+        ws = self.workspace
+        head = _assignments(
+            ws=ws,
+            one_files=" ".join(one_files),
+            m_started=STARTED_MARKER, f_exit=EXIT_CODE_FILE, f_pid=PID_FILE,
+            f_output=OUTPUT_FILE, f_stderr=STDERR_FILE, f_stdout=STDOUT_FILE,
+            f_input=INPUT_FILE, f_cancelled=CANCELLED_FILE,
+            output_max=OUTPUT_MAX_BYTES, tail_bytes=TAIL_BYTES,
+            tails="1" if tails else "0",
+            wrapper=self.wrapper_name,
+        )
+        if create_ws:
+            enter = ('mkdir -p -- "$ws" 2>/dev/null; cd -- "$ws" || '
+                     '{ echo "!noworkspace"; exit 3; }\n')
+        else:
+            enter = 'cd -- "$ws" 2>/dev/null || { echo "!noworkspace"; echo "!end"; exit 0; }\n'
+        # $PWD: the absolute workspace, without forking for pwd.
+        return ("unset CDPATH\n" + head + _FUNCTIONS + enter + 'ws=$PWD\n'
+                + body + f"\necho '{_END}'\n")
+
+    def _run(self, script: str) -> tuple[list[bytes], CommandResult]:
+        result = self.runner.run("/bin/sh -s", input=script.encode("utf-8"), timeout=self.timeout)
+        lines = result.stdout.split(b"\n")
+        if _END.encode() not in (line.strip() for line in lines):
+            raise RemoteCommandError(
+                f"a job-directory command on {self.runner.host} failed (exit status "
+                f"{result.exit_status}): {result.error_text() or 'no output'}"
+            )
+        if any(line.strip() == b"!noworkspace" for line in lines) and result.exit_status:
+            raise RemoteCommandError(
+                f"cannot create or enter the workspace {self.workspace!r} on "
+                f"{self.runner.host}: {result.error_text() or 'permission denied?'}; "
+                "choose a directory the remote user can write to"
+            )
+        return lines, result
+
+    @staticmethod
+    def _parse(lines: list[bytes], ids: Iterable[JobId]) -> dict[JobId, RemoteJob]:
+        found: dict[JobId, dict] = {}
+        blob_id: Optional[str] = None
+        blob_name = ""
+        blob_parts: list[bytes] = []
+        for raw in lines:
+            line = raw.rstrip(b"\r")
+            if blob_id is not None:
+                if line.strip() == b".":
+                    try:
+                        data = base64.b64decode(b"".join(blob_parts))
+                    except (binascii.Error, ValueError):
+                        data = b""
+                    found[blob_id]["files"][blob_name] = data
+                    blob_id, blob_parts = None, []
+                else:
+                    blob_parts.append(line.strip())
+                continue
+            parts = line.split(b" ", 3)
+            if len(parts) < 2 or not parts[0].isdigit():
+                continue  # noise from a login script, or the end line
+            key = parts[0].decode()
+            entry = found.setdefault(key, {"exists": None, "files": {}, "alive": None,
+                                           "launched": False, "created": False})
+            kind = parts[1]
+            if kind == b"dir":
+                entry["exists"] = True
+            elif kind == b"none":
+                entry["exists"] = False
+            elif kind == b"f" and len(parts) >= 3:
+                name = parts[2].decode("utf-8", "replace")
+                value = parts[3] if len(parts) > 3 else b""
+                entry["files"][name] = value + b"\n" if value else b""
+            elif kind == b"b" and len(parts) >= 3:
+                blob_id, blob_name, blob_parts = key, parts[2].decode("utf-8", "replace"), []
+            elif kind == b"alive" and len(parts) >= 3:
+                entry["alive"] = parts[2].strip() == b"1"
+            elif kind == b"launched":
+                entry["launched"] = True
+            elif kind == b"created":
+                entry["created"] = True
+                entry["exists"] = True if entry["exists"] is None else entry["exists"]
+        result: dict[JobId, RemoteJob] = {}
+        for job_id in ids:
+            entry = found.get(str(job_id))
+            if entry is None:
+                continue
+            files = entry["files"]
+            if STARTED_MARKER in files:
+                files[STARTED_MARKER] = b""
+            result[JobId(job_id)] = RemoteJob(
+                JobId(job_id), bool(entry["exists"]), files, entry["alive"],
+                entry["launched"], entry["created"],
+            )
+        return result
+
+    # ---- operations
+
+    def install_wrapper(self) -> str:
+        """Put the wrapper into the workspace (one command, skipped when this object has
+        done it already or the same version is there); returns :attr:`wrapper_path`."""
+        if not self._wrapper_installed:
+            marker = "SIMJOBS_WRAPPER_EOF"
+            if marker in self._wrapper_text:  # pragma: no cover - our own file
+                raise RuntimeError("the wrapper holds the here-document marker")
+            body = (
+                'if [ ! -f "$wrapper" ]; then\n'
+                '    mkdir -p -- "$(dirname -- "$wrapper")" || exit 3\n'
+                f"    cat > \"$wrapper.tmp.$$\" <<'{marker}'\n"
+                f"{self._wrapper_text.rstrip(chr(10))}\n{marker}\n"
+                '    mv -f -- "$wrapper.tmp.$$" "$wrapper" || exit 3\n'
+                "fi\n"
+            )
+            self._run(self._script(body, create_ws=True))
+            self._wrapper_installed = True
+        return self.wrapper_path
+
+    def create_job_dirs(self, inputs: Mapping[JobId, bytes]) -> dict[JobId, bool]:
+        """Create job directories with their input files, in one command.
+
+        Parameters
+        ----------
+        inputs : Mapping[JobId, bytes]
+            Job id to the contents of its input file (:func:`.jobdir.format_input`).
+
+        Returns
+        -------
+        dict[JobId, bool]
+            True for each directory created now, False for one that existed (left as is).
+        """
+        jobs = self.sync(create=inputs, read=())
+        return {JobId(j): jobs[JobId(j)].created for j in inputs if JobId(j) in jobs}
+
+    def read_jobs(self, job_ids: Iterable, extra_files: Sequence[str] = (),
+                  tails: bool = False) -> dict[JobId, RemoteJob]:
+        """Read the state of many jobs in one command.
+
+        Parameters
+        ----------
+        job_ids : iterable of JobId
+        extra_files : sequence of str, optional
+            More one-line files of the job directory to read (e.g. a Slurm job id).
+        tails : bool, optional
+            Also read the last :data:`.jobdir.TAIL_BYTES` of stdout and stderr of every
+            job (whether or not it has ended).
+
+        Returns
+        -------
+        dict[JobId, RemoteJob]
+            One entry per job id (``exists`` False when it has no job directory).
+        """
+        return self.sync(read=job_ids, extra_files=extra_files, tails=tails)
+
+    def scan_unfinished(self, extra_files: Sequence[str] = ()) -> dict[JobId, RemoteJob]:
+        """Every job directory of the workspace without an exit code (queued, running,
+        or cancelled with its process maybe still there), read in one command."""
+        body = (
+            "for d in \"$ws\"/[0-9]*; do\n"
+            "    id=${d##*/}\n"
+            "    case $id in *[!0-9]*) continue ;; esac\n"
+            '    [ -d "$d" ] && [ ! -e "$d/$f_exit" ] && printf \'%s scan\\n\' "$id"\n'
+            "done\n"
+        )
+        lines, _ = self._run(self._script(body, create_ws=False))
+        ids = [line.split(b" ")[0].decode() for line in lines if line.endswith(b" scan")]
+        if not ids:
+            return {}
+        return self.read_jobs(ids, extra_files=extra_files)
+
+    def sync(
+        self,
+        *,
+        create: Mapping[JobId, bytes] = {},
+        read: Iterable = (),
+        launch: Sequence = (),
+        max_running: Optional[int] = None,
+        extra_files: Sequence[str] = (),
+        tails: bool = False,
+    ) -> dict[JobId, RemoteJob]:
+        """Create job directories, read jobs, and start queued jobs: one command.
+
+        In this order: the directories of ``create`` that do not exist yet are made
+        with their input files; every job of ``read`` and ``create`` is read (as
+        :meth:`read_jobs`); then the jobs of ``launch`` (in that order) that have a
+        directory, have not started and are not cancelled get their wrapper started,
+        detached in a new session, while fewer than ``max_running`` of the jobs read
+        hold a run slot (None: no limit). So ``read`` must include every job that may
+        be running for the limit to hold.
+
+        Returns
+        -------
+        dict[JobId, RemoteJob]
+            The jobs of ``read``, ``create`` and ``launch``.
+        """
+        create = {JobId(j): data for j, data in create.items()}
+        create_ids = list(create)
+        read_ids = list(dict.fromkeys([*(JobId(j) for j in read), *create_ids]))
+        launch_ids = [JobId(j) for j in launch]
+        parts = []
+        if create_ids:
+            data_lines = []
+            for job_id in create_ids:
+                data = create[job_id]
+                text = data.decode("ascii") if isinstance(data, bytes) else str(data)
+                text = text.rstrip("\n")
+                if "\n" in text or "\r" in text:
+                    raise ValueError(f"the input of job {job_id} must be one line")
+                data_lines.append(f"{job_id} {text}")
+            marker = "SIMJOBS_INPUTS_EOF"
+            parts.append(
+                f"new_ids={shlex.quote(_ids_word(create_ids))}\n"
+                'stage=$ws/.simjobs/new.$$\n'
+                "set --\n"
+                "for id in $new_ids; do\n"
+                '    [ -e "$ws/$id" ] || set -- "$@" "$stage/$id"\n'
+                "done\n"
+                'if [ $# -gt 0 ]; then\n'
+                '    mkdir -p -- "$stage" && mkdir -- "$@" || exit 3\n'
+                "    while read -r id data; do\n"
+                '        [ -d "$stage/$id" ] && printf \'%s\\n\' "$data" > "$stage/$id/$f_input"\n'
+                f"    done <<'{marker}'\n" + "\n".join(data_lines) + f"\n{marker}\n"
+                '    mv -- "$@" "$ws/" || exit 3\n'
+                '    for p in "$@"; do printf \'%s created\\n\' "${p##*/}"; done\n'
+                '    rmdir -- "$stage" 2>/dev/null\n'
+                "fi\n"
+            )
+        all_ids = list(dict.fromkeys([*read_ids, *launch_ids]))
+        one_files = list(dict.fromkeys([*ONE_LINE_FILES, *extra_files]))
+        for name in one_files:
+            if not name or "/" in name or name.startswith(".") and name in (".", ".."):
+                raise ValueError(f"not a job-directory file name: {name!r}")
+        if all_ids:
+            parts.append(
+                f"for id in {_ids_word(read_ids) if read_ids else ''}; do rd \"$id\"; done\n"
+                if read_ids else ""
+            )
+        if launch_ids:
+            if self.command is None:
+                raise ValueError("no command given: cannot start jobs")
+            self.install_wrapper()
+            limit = "" if max_running is None else str(int(max_running))
+            others = [j for j in launch_ids if j not in set(read_ids)]
+            parts.append(
+                (f"for id in {_ids_word(others)}; do rd \"$id\"; done\n" if others else "")
+                + f"limit={shlex.quote(limit)}\n"
+                "if command -v setsid >/dev/null 2>&1; then ss=setsid; else ss=; set -m; fi\n"
+                f"for id in {_ids_word(launch_ids)}; do\n"
+                '    [ -z "$limit" ] || [ "$held" -lt "$limit" ] || break\n'
+                '    d=$ws/$id\n'
+                '    [ -d "$d" ] && [ ! -e "$d/$m_started" ] && [ ! -e "$d/$f_cancelled" ] || continue\n'
+                '    (cd -- "$d" && exec $ss /bin/sh "$ws/$wrapper" "$d" '
+                + quote_command(self.command)
+                + ") </dev/null >/dev/null 2>&1 &\n"
+                '    held=$((held + 1))\n'
+                '    printf \'%s launched\\n\' "$id"\n'
+                "done\n"
+            )
+        script = self._script("".join(parts), create_ws=bool(create_ids),
+                              one_files=one_files, tails=tails)
+        lines, _ = self._run(script)
+        return self._parse(lines, all_ids)
+
+    def write_files(self, files: Mapping[JobId, Mapping[str, str]]) -> None:
+        """Write small text files into job directories (atomically), in one command,
+        e.g. ``{job_id: {"slurm_id": "1234"}}``. The job directories must exist."""
+        lines = []
+        for job_id, named in files.items():
+            d = f'"$ws"/{_ids_word([job_id])}'
+            for name, text in named.items():
+                if not name or "/" in name or name in (".", ".."):
+                    raise ValueError(f"not a job-directory file name: {name!r}")
+                q = shlex.quote(name)
+                lines.append(
+                    f"printf '%s' {shlex.quote(text)} > {d}/{q}.tmp.$$ && "
+                    f"mv -f -- {d}/{q}.tmp.$$ {d}/{q} || failed=1\n"
+                )
+        if lines:
+            body = "failed=0\n" + "".join(lines) + '[ "$failed" = 0 ] || exit 3\n'
+            self._run(self._script(body, create_ws=False))
+
+    def read_output(self, job_id) -> tuple[Optional[float], Optional[str]]:
+        """``(output, None)`` for a completed job, else ``(None, why not)``."""
+        job = self.read_jobs([job_id])[JobId(job_id)]
+        state = job.state
+        if state.status is JobStatus.COMPLETED:
+            return state.output, None
+        return None, state.reason or f"the job's status is {state.status.value}"
+
+    def tails(self, job_id, max_lines: int = jobdir.DETAILS_TAIL_LINES) -> tuple[str, str]:
+        """The last lines of the job's stdout and stderr."""
+        job = self.read_jobs([job_id], tails=True)[JobId(job_id)]
+        return (jobdir.tail_text(job.files.get(STDOUT_FILE), max_lines),
+                jobdir.tail_text(job.files.get(STDERR_FILE), max_lines))
+
+    def cancel(self, job_ids: Iterable, grace: float = CANCEL_GRACE,
+               signal_group: bool = True) -> dict[JobId, CancelOutcome]:
+        """Cancel jobs in one command: for each job without an exit code, write the
+        cancelled marker (once), then SIGTERM its wrapper's process group, SIGKILL it
+        after ``grace`` seconds, and confirm no live process of the group is left.
+
+        A job that has already ended is left alone (see ``before.state`` of its
+        outcome). A queued job never starts: its wrapper exits on the marker. With
+        ``signal_group`` False (Slurm, which signals with scancel) only the marker
+        is written.
+        """
+        ids = [JobId(j) for j in job_ids]
+        if not ids:
+            return {}
+        ticks = max(1, int(round(grace / 0.1)))
+        body = (
+            f"for id in {_ids_word(ids)}; do rd \"$id\"; done\n"
+            "groups=\n"
+            f"for id in {_ids_word(ids)}; do\n"
+            '    d=$ws/$id\n'
+            '    [ -d "$d" ] && [ ! -e "$d/$f_exit" ] || continue\n'
+            '    if [ ! -e "$d/$f_cancelled" ]; then\n'
+            '        now > "$d/$f_cancelled.tmp.$$" && mv -f -- "$d/$f_cancelled.tmp.$$" "$d/$f_cancelled"\n'
+            "    fi\n"
+            f"    [ {1 if signal_group else 0} = 1 ] || continue\n"
+            # A wrapper between its marker and its pid file: give it a moment.
+            '    i=0\n'
+            '    while [ -d "$d/$m_started" ] && [ ! -e "$d/$f_pid" ] && [ $i -lt 20 ]; do nap; i=$((i + 1)); done\n'
+            '    p=; [ -e "$d/$f_pid" ] && { IFS= read -r p < "$d/$f_pid"; } 2>/dev/null\n'
+            '    if is_wrapper "$p" "$d" && kill -TERM "-$p" 2>/dev/null; then\n'
+            '        printf \'%s signalled\\n\' "$id"; groups="$groups $id:$p"\n'
+            "    fi\n"
+            "done\n"
+            f"i=0\n"
+            "while :; do\n"
+            "    left=\n"
+            "    for g in $groups; do group_alive \"${g#*:}\" && left=\"$left $g\"; done\n"
+            "    groups=$left\n"
+            f'    [ -n "$groups" ] && [ $i -lt {ticks} ] || break\n'
+            "    nap; i=$((i + 1))\n"
+            "done\n"
+            'for g in $groups; do kill -KILL "-${g#*:}" 2>/dev/null; done\n'
+            "i=0\n"
+            'while [ -n "$groups" ] && [ $i -lt 50 ]; do\n'
+            "    left=\n"
+            "    for g in $groups; do group_alive \"${g#*:}\" && left=\"$left $g\"; done\n"
+            "    groups=$left; [ -n \"$groups\" ] || break\n"
+            "    nap; i=$((i + 1))\n"
+            "done\n"
+            'for g in $groups; do printf \'%s alivegroup\\n\' "${g%%:*}"; done\n'
+        )
+        lines, _ = self._run(self._script(body, create_ws=False))
+        before = self._parse(lines, ids)
+        signalled = {l.split(b" ")[0].decode() for l in lines if l.endswith(b" signalled")}
+        stuck = {l.split(b" ")[0].decode() for l in lines if l.endswith(b" alivegroup")}
+        return {
+            job_id: CancelOutcome(job, str(job_id) in signalled, str(job_id) not in stuck)
+            for job_id, job in before.items()
+        }

@@ -1,0 +1,407 @@
+"""SSHRunner: the :class:`~.runner.CommandRunner` that runs commands on a host over SSH.
+
+asyncssh is asynchronous and the core of simjobs is not, so an SSHRunner owns **one
+event loop in one background daemon thread**; its public methods hand coroutines to
+that loop (``asyncio.run_coroutine_threadsafe``) and wait for the result, from any
+thread. It keeps **one connection**, opened on first use and reused for everything:
+each command is a channel on it, so :meth:`SSHRunner.run_many` runs commands
+concurrently (at most :attr:`SSHRunner.max_channels` at once: OpenSSH allows 10
+sessions per connection by default).
+
+When the connection drops it is opened again on the next call; when opening fails,
+the next attempts wait with exponential backoff (0.5 s, 1 s, 2 s ... up to
+:attr:`SSHRunner.max_backoff`), and calls made meanwhile fail at once. Every failure
+to reach the host raises :class:`~.runner.HostUnreachableError` (the manager shows the
+interface as unreachable and keeps its jobs), with one line naming the host and what
+to check.
+
+Authentication and host keys (choices):
+
+- **Host keys are always verified**, against ``settings.known_hosts`` or else the
+  user's ``~/.ssh/known_hosts``. An unknown or changed key raises
+  :class:`~.runner.HostKeyError` naming ``host:port`` and the ``ssh-keyscan`` line that
+  fixes it; the connection stops during the key exchange, so nothing (no login, no
+  command) reaches that host.
+- With ``identity_files`` given, only those keys are offered (no agent): what the
+  config says is what is used. Without, asyncssh's defaults apply: the user's ssh agent
+  and default keys (``~/.ssh/id_*``) and the ``IdentityFile`` lines of ``~/.ssh/config``.
+- ``~/.ssh/config`` is read (``use_ssh_config=True``), so a ``Host`` alias, its
+  ``HostName``, ``ProxyJump`` etc. work as with ``ssh``; the port and user of the
+  simjobs config win over it when they are given (a port of 22 and no user leave them
+  to ``~/.ssh/config``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from collections.abc import Sequence
+from typing import Optional, Union
+
+from .runner import CommandResult, HostKeyError, HostUnreachableError, SSHSettings
+
+#: Seconds a command may run when the caller gives no timeout.
+DEFAULT_COMMAND_TIMEOUT = 120.0
+
+
+def default_known_hosts() -> str:
+    """The user's known_hosts file."""
+    return os.path.join(os.path.expanduser("~"), ".ssh", "known_hosts")
+
+
+class SSHRunner:
+    """Runs shell commands on ``settings.host`` over one reused SSH connection.
+
+    Parameters
+    ----------
+    settings : SSHSettings
+        Host, port, user, identity files, known_hosts and connect timeout.
+    use_ssh_config : bool, optional
+        Read ``~/.ssh/config`` (by default True; see the module docstring).
+    keepalive_interval : float, optional
+        Seconds between SSH keepalives, so a connection to a host that went away
+        is noticed (by default 15; three unanswered ones close it).
+
+    Attributes
+    ----------
+    host : str
+        ``user@host:port``, as shown to users.
+    commands_run : int
+        Remote commands (and SFTP transfers) started: the round trips, for tests and
+        benchmarks.
+    connects : int
+        Connections opened.
+    """
+
+    #: Channels open at once on the connection.
+    max_channels: int = 8
+    #: The longest wait between two connection attempts after failures, in seconds.
+    max_backoff: float = 15.0
+    #: The first wait after a failed connection attempt, in seconds.
+    initial_backoff: float = 0.5
+
+    def __init__(self, settings: SSHSettings, *, use_ssh_config: bool = True,
+                 keepalive_interval: float = 15.0):
+        if not isinstance(settings, SSHSettings):
+            raise TypeError(f"settings must be an SSHSettings, not {type(settings).__name__}")
+        self.settings = settings
+        self.host = settings.display
+        self.known_hosts = os.path.expanduser(settings.known_hosts or default_known_hosts())
+        self.use_ssh_config = use_ssh_config
+        self.keepalive_interval = keepalive_interval
+        self.commands_run = 0
+        self.connects = 0
+        self._lock = threading.Lock()
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._thread: Optional[threading.Thread] = None
+        self._closed = False
+        # Used only on the loop's thread:
+        self._conn = None
+        self._conn_lock: Optional[asyncio.Lock] = None
+        self._channels: Optional[asyncio.Semaphore] = None
+        self._retry_at = 0.0
+        self._backoff = 0.0
+        self._last_error: Optional[HostUnreachableError] = None
+
+    # ---- the loop thread
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._closed:
+                raise HostUnreachableError(f"the SSH connection to {self.host} was closed")
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                ready = threading.Event()
+
+                def serve() -> None:
+                    asyncio.set_event_loop(loop)
+                    loop.call_soon(ready.set)
+                    loop.run_forever()
+
+                thread = threading.Thread(target=serve, name=f"simjobs-ssh-{self.host}",
+                                          daemon=True)
+                thread.start()
+                ready.wait()
+                self._loop, self._thread = loop, thread
+            return self._loop
+
+    def _call(self, coro, timeout: float):
+        loop = self._ensure_loop()
+        future = asyncio.run_coroutine_threadsafe(coro, loop)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()
+            raise HostUnreachableError(
+                f"{self.host} did not answer within {timeout:g} s; check the host and network"
+            ) from None
+
+    # ---- the connection (loop thread only)
+
+    async def _connection(self):
+        if self._conn_lock is None:
+            self._conn_lock = asyncio.Lock()
+            self._channels = asyncio.Semaphore(self.max_channels)
+        async with self._conn_lock:
+            if self._conn is not None:
+                return self._conn
+            now = time.monotonic()
+            if now < self._retry_at and self._last_error is not None:
+                wait = self._retry_at - now
+                error = type(self._last_error)(f"{self._last_error} (next try in {wait:.1f} s)")
+                raise error
+            try:
+                conn = await self._connect()
+            except HostUnreachableError as exc:
+                self._backoff = min(self.max_backoff,
+                                    max(self.initial_backoff, self._backoff * 2))
+                self._retry_at = time.monotonic() + self._backoff
+                self._last_error = exc
+                raise
+            self._backoff, self._retry_at, self._last_error = 0.0, 0.0, None
+            self._conn = conn
+            self.connects += 1
+            return conn
+
+    async def _connect(self):
+        import asyncssh
+
+        s = self.settings
+        where = f"{s.host}:{s.port}"
+        runner = self
+
+        class _Client(asyncssh.SSHClient):
+            def connection_lost(self, exc) -> None:  # the connection dropped or closed
+                if runner._conn is not None and runner._conn is getattr(self, "conn", None):
+                    runner._conn = None
+
+            def connection_made(self, conn) -> None:
+                self.conn = conn
+
+        if not os.path.isfile(self.known_hosts):
+            raise HostKeyError(
+                f"cannot check the host key of {where}: the known_hosts file "
+                f"{self.known_hosts!r} does not exist; if {s.host} is the right host, run "
+                f"ssh-keyscan -p {s.port} {s.host} >> {self.known_hosts}"
+            )
+        options: dict = dict(
+            known_hosts=self.known_hosts,
+            connect_timeout=s.connect_timeout,
+            login_timeout=max(s.connect_timeout, 10.0),
+            keepalive_interval=self.keepalive_interval,
+            keepalive_count_max=3,
+            client_factory=_Client,
+        )
+        if s.port != 22 or not self.use_ssh_config:
+            options["port"] = s.port
+        if s.user:
+            options["username"] = s.user
+        if s.identity_files:
+            options["client_keys"] = [os.path.expanduser(p) for p in s.identity_files]
+            options["agent_path"] = None
+        if not self.use_ssh_config:
+            options["config"] = None
+        try:
+            return await asyncssh.connect(s.host, **options)
+        except asyncssh.HostKeyNotVerifiable:
+            raise HostKeyError(
+                f"the host key of {where} is unknown or has changed (checked against "
+                f"{self.known_hosts}); nothing was sent. If {s.host} is the right host, "
+                f"add its key: ssh-keyscan -p {s.port} {s.host} >> {self.known_hosts} "
+                f"(remove a changed one first: ssh-keygen -R '[{s.host}]:{s.port}' "
+                f"-f {self.known_hosts})"
+            ) from None
+        except asyncssh.PermissionDenied:
+            raise HostUnreachableError(
+                f"{where} refused the login of {s.user or 'the current user'}: check the "
+                "user and identity_files (or the keys in your ssh agent)"
+            ) from None
+        except (asyncssh.KeyImportError, asyncssh.KeyEncryptionError) as exc:
+            raise HostUnreachableError(
+                f"cannot use the identity files {list(s.identity_files)} for {where}: "
+                f"{exc}; give unencrypted private keys or use an ssh agent"
+            ) from None
+        except ConnectionRefusedError:
+            raise HostUnreachableError(
+                f"cannot connect to {where}: connection refused; check that the host is "
+                f"up and sshd listens on port {s.port}"
+            ) from None
+        except (asyncio.TimeoutError, TimeoutError):
+            raise HostUnreachableError(
+                f"cannot connect to {where}: no answer within {s.connect_timeout:g} s; "
+                "check the host name, the port and the network"
+            ) from None
+        except (OSError, asyncssh.Error) as exc:
+            detail = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
+            raise HostUnreachableError(f"cannot connect to {where}: {detail}") from None
+        except (FileNotFoundError, ValueError) as exc:  # pragma: no cover - bad key file
+            raise HostUnreachableError(f"cannot connect to {where}: {exc}") from None
+
+    def _drop(self, conn) -> None:
+        if self._conn is conn:
+            self._conn = None
+        try:
+            conn.abort()
+        except Exception:  # noqa: BLE001 - it is going anyway
+            pass
+
+    async def _run(self, command: str, input: Optional[bytes],
+                   timeout: float) -> CommandResult:
+        import asyncssh
+
+        conn = await self._connection()
+        assert self._channels is not None
+        async with self._channels:
+            self.commands_run += 1
+            try:
+                result = await conn.run(command, input=input, encoding=None,
+                                        timeout=timeout, check=False)
+            except asyncssh.TimeoutError:
+                raise HostUnreachableError(
+                    f"a command on {self.host} did not finish within {timeout:g} s"
+                ) from None
+            except asyncssh.ChannelOpenError as exc:
+                self._drop(conn)
+                raise HostUnreachableError(
+                    f"{self.host} refused a new channel ({exc.reason}); reconnecting"
+                ) from None
+            except (asyncssh.Error, OSError) as exc:
+                self._drop(conn)
+                detail = getattr(exc, "reason", None) or exc
+                raise HostUnreachableError(
+                    f"lost the connection to {self.host} ({detail})"
+                ) from None
+        if result.exit_status is None and result.exit_signal is None:
+            self._drop(conn)
+            raise HostUnreachableError(
+                f"lost the connection to {self.host} while a command ran"
+            )
+        status = result.exit_status if result.exit_status is not None else -1
+        if status < 0:
+            status = -1
+        return CommandResult(status, _as_bytes(result.stdout), _as_bytes(result.stderr))
+
+    # ---- the CommandRunner API
+
+    def run(self, command: str, input: Optional[bytes] = None,
+            timeout: Optional[float] = None) -> CommandResult:
+        """Run ``command`` (a shell string for the remote login shell) with ``input``
+        on its stdin.
+
+        Raises
+        ------
+        HostUnreachableError
+            When the command could not be run (host down, connection refused or
+            dropped, host key unknown: :class:`HostKeyError`, timeout).
+        """
+        timeout = DEFAULT_COMMAND_TIMEOUT if timeout is None else timeout
+        limit = timeout + self.settings.connect_timeout + 15.0
+        return self._call(self._run(command, input, timeout), limit)
+
+    def run_many(self, commands: Sequence[tuple[str, Optional[bytes]]],
+                 timeout: Optional[float] = None) -> list[Union[CommandResult, Exception]]:
+        """Run several commands concurrently as channels of the one connection; one
+        result (or the exception it raised) per command, in order."""
+        if not commands:
+            return []
+        timeout = DEFAULT_COMMAND_TIMEOUT if timeout is None else timeout
+
+        async def run_all():
+            return await asyncio.gather(
+                *(self._run(c, i, timeout) for c, i in commands), return_exceptions=True)
+
+        limit = timeout * (1 + len(commands) // self.max_channels) \
+            + self.settings.connect_timeout + 15.0
+        return list(self._call(run_all(), limit))
+
+    def put_file(self, data: bytes, remote_path: str, timeout: Optional[float] = None) -> None:
+        """Write ``data`` to ``remote_path`` over SFTP (one round trip)."""
+        timeout = DEFAULT_COMMAND_TIMEOUT if timeout is None else timeout
+
+        async def put():
+            import asyncssh
+
+            conn = await self._connection()
+            assert self._channels is not None
+            async with self._channels:
+                self.commands_run += 1
+                try:
+                    async with conn.start_sftp_client() as sftp:
+                        async with sftp.open(remote_path, "wb") as f:
+                            await f.write(data)
+                except asyncssh.SFTPError as exc:
+                    raise OSError(f"cannot write {remote_path!r} on {self.host}: "
+                                  f"{exc.reason}") from None
+                except (asyncssh.Error, OSError) as exc:
+                    self._drop(conn)
+                    raise HostUnreachableError(
+                        f"lost the connection to {self.host} ({exc})") from None
+
+        self._call(asyncio.wait_for(put(), timeout), timeout + self.settings.connect_timeout + 15)
+
+    def disconnect(self) -> None:
+        """Close the connection (the next call opens a new one)."""
+        if self._loop is None:
+            return
+
+        async def drop():
+            if self._conn is not None:
+                conn, self._conn = self._conn, None
+                conn.close()
+                await conn.wait_closed()
+
+        try:
+            self._call(drop(), 10.0)
+        except Exception:  # noqa: BLE001 - closing anyway
+            pass
+
+    @property
+    def connected(self) -> bool:
+        """Whether a connection is open now."""
+        return self._conn is not None
+
+    def close(self) -> None:
+        """Close the connection, stop the loop and join its thread. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            loop, thread = self._loop, self._thread
+        if loop is None:
+            return
+
+        async def shutdown():
+            if self._conn is not None:
+                conn, self._conn = self._conn, None
+                conn.close()
+                try:
+                    await asyncio.wait_for(conn.wait_closed(), 5.0)
+                except Exception:  # noqa: BLE001
+                    pass
+
+        try:
+            asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10.0)
+        except Exception:  # noqa: BLE001 - stop the loop anyway
+            pass
+        loop.call_soon_threadsafe(loop.stop)
+        if thread is not None:
+            thread.join(10.0)
+        if not loop.is_running():
+            loop.close()
+
+    def __enter__(self) -> "SSHRunner":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SSHRunner({self.host!r})"
+
+
+def _as_bytes(value) -> bytes:
+    if value is None:
+        return b""
+    return value if isinstance(value, bytes) else str(value).encode("utf-8")

@@ -1,0 +1,264 @@
+"""The submit form: typed inputs, several rows, CSV batches, Latin hypercube designs,
+escape, and the read-only refusal; on a real log and manager (app_fixtures)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+
+import pytest
+from textual.app import App
+from textual.widgets import Button, ProgressBar, RadioButton, Select, Static
+
+from app_fixtures import build_backend, fill_log
+from simjobs.app.backend import WatchBackend
+from simjobs.app.design import latin_hypercube
+from simjobs.app.screens.submit import InputRow, NumberField, SubmitScreen
+from simjobs.core.log import SimulationsLog
+
+
+class Host(App):
+    """The smallest app holding a backend, pushing the submit form on mount."""
+
+    def __init__(self, backend):
+        super().__init__()
+        self.backend = backend
+        self.result = "not dismissed"
+
+    def on_mount(self) -> None:
+        self.push_screen(SubmitScreen(self.backend), self._dismissed)
+
+    def _dismissed(self, result) -> None:
+        self.result = result
+
+
+def run_async(test):
+    """Run an async test function with asyncio (no async pytest plugin needed)."""
+
+    @functools.wraps(test)
+    def wrapper(*args, **kwargs):
+        asyncio.run(test(*args, **kwargs))
+
+    return wrapper
+
+
+async def until(pilot, predicate, timeout: float = 10.0, message: str = ""):
+    """Let the app run until ``predicate()`` is true (a condition, not a fixed sleep)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout} s: {message or predicate}")
+        await pilot.pause(0.02)
+
+
+def notes(app) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+async def type_into(pilot, field: NumberField, text: str) -> None:
+    field.input.focus()
+    field.input.value = ""
+    await pilot.pause()
+    await pilot.press(*text)
+
+
+@pytest.fixture
+def backend(tmp_path):
+    backend = build_backend(tmp_path, n=4)
+    yield backend
+    backend.close()
+
+
+def screen_of(app) -> SubmitScreen:
+    assert isinstance(app.screen, SubmitScreen)
+    return app.screen
+
+
+@run_async
+async def test_valid_input_is_submitted_and_notified(backend):
+    before = len(backend.records())
+    app = Host(backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = screen_of(app)
+        x1, x2 = screen.query_one(InputRow).fields
+        assert screen.query_one("#submit", Button).disabled  # empty fields
+        await type_into(pilot, x1, "0.25")
+        await type_into(pilot, x2, "-1.5e1")
+        await until(pilot, lambda: not screen.query_one("#submit", Button).disabled)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.result != "not dismissed")
+        assert len(app.result) == 1
+        record = backend.get_record(app.result[0])
+        assert record.coords == (0.25, -15.0) and record.level == 1
+        assert len(backend.records()) == before + 1
+        assert "Submitted 1 job at level 1 (local-fast)." in notes(app)
+
+
+@run_async
+async def test_invalid_input_shows_error_under_field_and_blocks_submit(backend):
+    before = len(backend.records())
+    app = Host(backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = screen_of(app)
+        x1, x2 = screen.query_one(InputRow).fields
+        await type_into(pilot, x1, "abc")
+        await type_into(pilot, x2, "1")
+        error = x1.query_one(".field-error", Static)
+        await until(pilot, lambda: error.display and "'abc' is not a number" in str(error.render()))
+        assert screen.query_one("#submit", Button).disabled
+        await type_into(pilot, x1, "inf")
+        await until(pilot, lambda: "not finite" in str(error.render()))
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.screen is screen and app.result == "not dismissed"
+        assert any("not finite" in n for n in notes(app))
+        assert len(backend.records()) == before
+        # fixing the field enables submit and clears the error
+        await type_into(pilot, x1, "2")
+        await until(pilot, lambda: not screen.query_one("#submit", Button).disabled)
+        assert not error.display
+
+
+@run_async
+async def test_several_rows_at_a_chosen_level(backend):
+    app = Host(backend)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        screen = screen_of(app)
+        await pilot.press("ctrl+n")
+        await pilot.press("ctrl+n")
+        await until(pilot, lambda: len(screen.query(InputRow)) == 3)
+        assert app.focused is screen.query(InputRow)[2].fields[0].input  # the new row
+        await pilot.press("ctrl+d")  # removes the focused (third) row
+        await until(pilot, lambda: len(screen.query(InputRow)) == 2)
+        values = [("1", "2"), ("3", "4")]
+        for row, pair in zip(screen.query(InputRow), values):
+            for field, text in zip(row.fields, pair):
+                await type_into(pilot, field, text)
+        # choose level 2 with the keyboard
+        screen.query_one("#level", Select).focus()
+        await pilot.press("enter", "down", "enter")
+        await until(pilot, lambda: screen.level == 2)
+        await until(pilot, lambda: str(screen.query_one("#submit", Button).label) == "Submit 2")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.result != "not dismissed")
+        records = [backend.get_record(j) for j in app.result]
+        assert [r.coords for r in records] == [(1.0, 2.0), (3.0, 4.0)]
+        assert {r.level for r in records} == {2} and {r.interface_name for r in records} == {"hpc"}
+        assert "Submitted 2 jobs at level 2 (hpc)." in notes(app)
+
+
+@run_async
+async def test_batch_from_csv_names_the_bad_line_then_submits_the_good_file(backend, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x1,x2\n0.1,0.2\n0.3,oops\n0.5,0.6\n")
+    good = tmp_path / "good.csv"
+    good.write_text("x1,x2\n0.1,0.2\n0.3,0.4\n0.5,0.6\n")
+    before = len(backend.records())
+    app = Host(backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = screen_of(app)
+        await pilot.press("ctrl+t")
+        await until(pilot, lambda: screen.mode == "csv")
+        path = screen.query_one("#csv-path", NumberField)
+        preview = screen.query_one("#csv-preview", Static)
+        path.input.focus()
+        path.input.value = str(bad)  # (as a paste: typing a long path key by key is slow)
+        await until(pilot, lambda: "line 3 of bad.csv, column 2: 'oops' is not a number"
+                    in str(preview.render()))
+        assert screen.query_one("#submit", Button).disabled
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert len(backend.records()) == before and app.result == "not dismissed"
+        path.input.value = str(good)
+        await until(pilot, lambda: "3 inputs of 2 coordinates" in str(preview.render()))
+        await until(pilot, lambda: not screen.query_one("#submit", Button).disabled)
+        await pilot.press("enter")  # enter in the field submits too
+        await until(pilot, lambda: app.result != "not dismissed")
+        coords = [backend.get_record(j).coords for j in app.result]
+        assert coords == [(0.1, 0.2), (0.3, 0.4), (0.5, 0.6)]
+
+
+@run_async
+async def test_latin_hypercube_design_submitted_in_chunks_with_progress(backend):
+    calls: list[int] = []
+    real_submit = backend.submit
+
+    def counting_submit(inputs, level):
+        calls.append(len(inputs))
+        return real_submit(inputs, level)
+
+    backend.submit = counting_submit
+    app = Host(backend)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        screen = screen_of(app)
+        await pilot.press("ctrl+t")
+        screen.query_one("#source-lhs", RadioButton).value = True
+        await until(pilot, lambda: screen.mode == "lhs")
+        await type_into(pilot, screen.query_one("#lhs-n", NumberField), "300")
+        await type_into(pilot, screen.query_one("#lhs-seed", NumberField), "11")
+        await type_into(pilot, screen.query_one("#lhs-lower-2", NumberField), "-5")
+        await type_into(pilot, screen.query_one("#lhs-upper-2", NumberField), "-6")
+        upper = screen.query_one("#lhs-upper-2", NumberField)
+        await until(pilot, lambda: upper.error == "must be at least the lower bound -5")
+        assert screen.query_one("#submit", Button).disabled
+        await type_into(pilot, upper, "5")
+        preview = screen.query_one("#lhs-preview", Static)
+        await until(pilot, lambda: "300 points of a Latin hypercube in [0, 1] × [-5, 5], seed 11"
+                    in str(preview.render()))
+        progress = screen.query_one("#progress", ProgressBar)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.result != "not dismissed")
+        assert calls == [50] * 6  # 300 inputs in chunks of 50
+        assert progress.progress == 300 and progress.total == 300
+        expected = latin_hypercube(300, [0.0, -5.0], [1.0, 5.0], seed=11)
+        assert [backend.get_record(j).coords for j in app.result] == [tuple(x) for x in expected]
+        assert "Submitted 300 jobs at level 1 (local-fast)." in notes(app)
+
+
+@run_async
+async def test_escape_submits_nothing(backend):
+    before = len(backend.records())
+    app = Host(backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = screen_of(app)
+        x1, x2 = screen.query_one(InputRow).fields
+        await type_into(pilot, x1, "1")
+        await type_into(pilot, x2, "2")
+        await until(pilot, lambda: not screen.query_one("#submit", Button).disabled)
+        await pilot.press("escape")
+        await until(pilot, lambda: app.result is None)
+        assert not isinstance(app.screen, SubmitScreen)
+    assert len(backend.records()) == before
+
+
+@run_async
+async def test_read_only_backend_explains_instead_of_submitting(tmp_path):
+    log = SimulationsLog(tmp_path / "runs.csv", 2)
+    fill_log(log, 4, interfaces={1: ["local-fast"]})
+    log.close()
+    watch = WatchBackend(tmp_path / "runs.csv")
+    try:
+        assert watch.readonly
+        app = Host(watch)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            screen = screen_of(app)
+            banner = screen.query_one("#readonly-banner", Static)
+            assert "no process manages runs.csv" in str(banner.render())
+            x1, x2 = screen.query_one(InputRow).fields
+            await type_into(pilot, x1, "1")
+            await type_into(pilot, x2, "2")
+            assert screen.query_one("#submit", Button).disabled
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: any("no process manages runs.csv" in n for n in notes(app)))
+            assert app.screen is screen and app.result == "not dismissed"
+        assert len(watch.records()) == 4
+    finally:
+        watch.close()

@@ -505,6 +505,7 @@ class RemoteJobDirs:
         read: Iterable = (),
         launch: Sequence = (),
         max_running: Optional[int] = None,
+        starting: Iterable = (),
         extra_files: Sequence[str] = (),
         tails: bool = False,
     ) -> dict[JobId, RemoteJob]:
@@ -516,7 +517,9 @@ class RemoteJobDirs:
         directory, have not started and are not cancelled get their wrapper started,
         detached in a new session, while fewer than ``max_running`` of the jobs read
         hold a run slot (None: no limit). So ``read`` must include every job that may
-        be running for the limit to hold.
+        be running for the limit to hold, and ``starting`` the jobs launched earlier
+        whose wrappers may not have made their started marker yet (each holds a slot
+        until it has started, unless it was cancelled).
 
         Returns
         -------
@@ -571,8 +574,14 @@ class RemoteJobDirs:
             self.install_wrapper()
             limit = "" if max_running is None else str(int(max_running))
             others = [j for j in launch_ids if j not in set(read_ids)]
+            starting_ids = [JobId(j) for j in starting]
             parts.append(
                 (f"for id in {_ids_word(others)}; do rd \"$id\"; done\n" if others else "")
+                + (f"for id in {_ids_word(starting_ids)}; do\n"
+                   '    d=$ws/$id\n'
+                   '    [ -d "$d" ] && [ ! -e "$d/$m_started" ] && [ ! -e "$d/$f_cancelled" ] '
+                   "&& held=$((held + 1))\n"
+                   "done\n" if starting_ids else "")
                 + f"limit={shlex.quote(limit)}\n"
                 "if command -v setsid >/dev/null 2>&1; then ss=setsid; else ss=; set -m; fi\n"
                 f"for id in {_ids_word(launch_ids)}; do\n"

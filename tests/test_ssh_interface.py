@@ -1,0 +1,588 @@
+"""SSHInterface against a real OpenSSH sshd on 127.0.0.1 (scripts/services/start-sshd.sh).
+
+Remote jobs run as the sshd's test user, who cannot read this venv: the test simulators
+are POSIX sh scripts uploaded into a remote directory under /tmp/simjobs-ssh-tests/.
+The remote host is this machine, so the tests check processes in /proc directly.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+import helpers
+from simjobs.config import load_config
+from simjobs.core import Input, JobManager, JobStatus
+from simjobs.core.log import SimulationsLog
+from simjobs.core.types import Job, JobId
+from simjobs.interfaces import JobAlreadyEndedError
+from simjobs.interfaces.runner import HostKeyError, HostUnreachableError, SSHSettings
+from simjobs.interfaces.ssh import SSHInterface
+from simjobs.interfaces.ssh_transport import SSHRunner
+
+REPO = Path(__file__).resolve().parents[1]
+SERVICES = REPO / "scripts" / "services"
+REMOTE_ROOT = "/tmp/simjobs-ssh-tests"
+
+SUM_SH = """#!/bin/sh
+# sum of the input's coordinates; appends its job dir to ../runs (a run counter)
+base=$(dirname "$0")
+echo "$PWD" >> "$base/runs"
+awk -F, '{s=0; for(i=1;i<=NF;i++) s+=$i; printf "%.17g\\n", s}' "$1" > "$2"
+"""
+
+FAIL_SH = """#!/bin/sh
+base=$(dirname "$0")
+echo "$PWD" >> "$base/runs"
+echo "starting the model" >&2
+echo "the model diverged at step 7" >&2
+exit 3
+"""
+
+# Runs until the file "gate" appears next to it; a child (sleep) shares its process group.
+GATE_SH = """#!/bin/sh
+base=$(dirname "$0")
+echo "$PWD" >> "$base/runs"
+echo $$ > sim_pid
+sleep 600 &
+echo $! > child_pid
+while [ ! -e "$base/gate" ]; do sleep 0.05; done
+kill $! 2>/dev/null
+awk -F, '{s=0; for(i=1;i<=NF;i++) s+=$i; printf "%.17g\\n", s}' "$1" > "$2"
+"""
+
+
+def wait_for(predicate, timeout: float = 30.0, message: str = ""):
+    return helpers.wait_for(predicate, timeout=timeout, interval=0.02, message=message)
+
+
+def settings_of(server: dict) -> SSHSettings:
+    return SSHSettings(server["host"], int(server["port"]), server["user"],
+                       (server["key"],), server["known_hosts"], 10.0)
+
+
+def pid_gone(pid: int) -> bool:
+    """True when ``pid`` is no live process (a zombie counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return True
+    return stat[stat.rfind(b")") + 2:].split()[0] in (b"Z", b"X")
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes in process group ``pgid``."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
+            members.append(int(entry))
+    return members
+
+
+class Remote:
+    """A remote directory with the test simulators, made through its own SSH runner."""
+
+    def __init__(self, settings: SSHSettings):
+        self.settings = settings
+        self.runner = SSHRunner(settings)
+        self.base = f"{REMOTE_ROOT}/{uuid.uuid4().hex[:12]}"
+        scripts = {"sum.sh": SUM_SH, "fail.sh": FAIL_SH, "gate.sh": GATE_SH}
+        q = shlex.quote
+        self.run(f"mkdir -p {q(self.base)} && chmod 755 {q(REMOTE_ROOT)} 2>/dev/null; true")
+        for name, text in scripts.items():
+            self.runner.put_file(text.encode(), f"{self.base}/{name}")
+        self.run(f"chmod +x {q(self.base)}/*.sh")
+
+    def run(self, command: str) -> str:
+        result = self.runner.run(command)
+        assert result.ok, result.error_text()
+        return result.text()
+
+    def sim(self, name: str) -> str:
+        return f"{self.base}/{name}"
+
+    def workspace(self, name: str = "work") -> str:
+        return f"{self.base}/{name}"
+
+    @property
+    def local_base(self) -> Path:
+        return Path(self.base)  # the remote host is this machine
+
+    def runs(self) -> list[str]:
+        path = self.local_base / "runs"
+        return path.read_text().splitlines() if path.exists() else []
+
+    def open_gate(self) -> None:
+        self.run(f"touch {shlex.quote(self.base)}/gate")
+
+    def close(self) -> None:
+        try:
+            self.open_gate()  # no gated job outlives the test by more than a moment
+            self.run(f"rm -rf {shlex.quote(self.base)}")
+        finally:
+            self.runner.close()
+
+
+@pytest.fixture
+def remote(ssh_server):
+    r = Remote(settings_of(ssh_server))
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def make_interface(ssh_server, remote):
+    made: list[SSHInterface] = []
+
+    def make(name="remote", level=1, command=None, workspace=None, server=None, **kwargs):
+        server = server or ssh_server
+        iface = SSHInterface(
+            name, level, server["host"], command or remote.sim("sum.sh"),
+            workspace or remote.workspace(), port=int(server["port"]), user=server["user"],
+            identity_files=[server["key"]], known_hosts=server["known_hosts"], **kwargs,
+        )
+        made.append(iface)
+        return iface
+
+    yield make
+    for iface in made:
+        iface.close()
+
+
+@pytest.fixture
+def log_path(tmp_path):
+    return tmp_path / "runs.csv"
+
+
+def records(log_path):
+    return helpers.records_of(log_path)
+
+
+def test_submit_completes_with_the_right_output_through_a_job_manager(make_interface, remote,
+                                                                        log_path):
+    iface = make_interface(max_jobs=2)
+    log = SimulationsLog(log_path, 2)
+    manager = JobManager(log, [iface], polling_interval=0.05)
+    try:
+        jobs = [manager.submit(Input(float(i), 0.5)) for i in range(5)]
+        assert manager.wait_until_done(timeout=60)
+    finally:
+        manager.shutdown()
+        log.close()
+    recs = records(log_path)
+    for i, job in enumerate(jobs):
+        assert recs[str(job.id)].status is JobStatus.COMPLETED
+        assert recs[str(job.id)].output == i + 0.5
+    # Five jobs through two slots: each ran exactly once, in its own job directory.
+    runs = remote.runs()
+    assert sorted(runs) == sorted(f"{remote.workspace()}/{j.id}" for j in jobs)
+    assert not iface.runner.connected  # shutdown closed the connection
+
+
+def test_a_failing_simulator_is_failed_with_its_exit_code_and_stderr_tail(make_interface,
+                                                                           remote, log_path):
+    iface = make_interface(command=remote.sim("fail.sh"))
+    log = SimulationsLog(log_path, 2)
+    manager = JobManager(log, [iface], polling_interval=0.05)
+    try:
+        job = manager.submit(Input(1.0, 2.0))
+        assert manager.wait_until_done(timeout=60)
+        reason = iface.failure_reason(job.id)
+        details = iface.job_details(job.id)
+    finally:
+        manager.shutdown()
+        log.close()
+    record = records(log_path)[str(job.id)]
+    assert record.status is JobStatus.FAILED
+    assert "exit code 3" in record.reason and "diverged at step 7" in record.reason
+    assert reason == record.reason
+    assert details["exit_code"] == 3
+    assert details["host"] == iface.runner.host
+    assert details["job_dir"] == f"{remote.workspace()}/{job.id}"
+    assert "starting the model" in details["stderr_tail"]
+
+
+def test_cancelling_a_running_job_kills_its_whole_process_group(make_interface, remote):
+    iface = make_interface(command=remote.sim("gate.sh"))
+    iface.submit_job(Job(JobId(1), Input(1.0, 2.0)))
+    wait_for(lambda: iface.get_job_status(JobId(1)) is JobStatus.RUNNING)
+    job_dir = remote.local_base / "work" / "1"
+    wait_for(lambda: (job_dir / "child_pid").exists() and (job_dir / "sim_pid").exists())
+    wrapper = iface.job_details(JobId(1))["pid"]
+    sim = int((job_dir / "sim_pid").read_text())
+    child = int((job_dir / "child_pid").read_text())
+    assert group_members(wrapper), "the job's processes should be running before the cancel"
+    assert not any(pid_gone(p) for p in (wrapper, sim, child))
+
+    iface.cancel_job(JobId(1))
+
+    # cancel_job returns once the remote side confirmed: nothing of the job is left.
+    assert all(pid_gone(p) for p in (wrapper, sim, child))
+    assert group_members(wrapper) == []
+    assert iface.get_job_status(JobId(1)) is JobStatus.CANCELLED
+    assert (job_dir / "cancelled").exists()
+    with pytest.raises(JobAlreadyEndedError):
+        iface.cancel_job(JobId(1))
+    # A fresh interface (no cache) reads CANCELLED from the job directory too.
+    other = make_interface(command=remote.sim("gate.sh"))
+    assert other.get_job_status(JobId(1)) is JobStatus.CANCELLED
+
+
+def test_cancel_through_the_manager_and_a_queued_job_never_starts(make_interface, remote,
+                                                                    log_path):
+    iface = make_interface(command=remote.sim("gate.sh"), max_jobs=1)
+    log = SimulationsLog(log_path, 2)
+    manager = JobManager(log, [iface], polling_interval=0.05)
+    try:
+        running = manager.submit(Input(1.0, 1.0))
+        queued = manager.submit(Input(2.0, 2.0))
+        wait_for(lambda: log.get_job_status(running.id) is JobStatus.RUNNING)
+        assert log.get_job_status(queued.id) is JobStatus.SUBMITTED
+        manager.cancel(queued.id)
+        manager.cancel(running.id)
+        wait_for(lambda: log.get_job_status(running.id) is JobStatus.CANCELLED
+                 and log.get_job_status(queued.id) is JobStatus.CANCELLED)
+    finally:
+        manager.shutdown()
+        log.close()
+    assert remote.runs() == [f"{remote.workspace()}/{running.id}"]  # the queued one never ran
+
+
+def test_a_restart_mid_run_picks_the_jobs_up_without_running_them_again(make_interface,
+                                                                          remote, log_path):
+    iface = make_interface(command=remote.sim("gate.sh"), max_jobs=2)
+    log = SimulationsLog(log_path, 2)
+    manager = JobManager(log, [iface], polling_interval=0.05)
+    jobs = [manager.submit(Input(float(i), 1.0)) for i in range(3)]
+    wait_for(lambda: sum(log.get_job_status(j.id) is JobStatus.RUNNING for j in jobs) == 2)
+    wait_for(lambda: len(remote.runs()) == 2)
+    manager.shutdown()  # closes the interface and its connection; the jobs run on
+    log.close()
+    assert not iface.runner.connected
+
+    iface2 = make_interface(command=remote.sim("gate.sh"), max_jobs=2)
+    log2 = SimulationsLog(log_path, 2)
+    manager2 = JobManager(log2, [iface2], polling_interval=0.05)
+    try:
+        wait_for(lambda: manager2.interface_health()["remote"].ok)
+        remote.open_gate()
+        assert manager2.wait_until_done(timeout=60)
+    finally:
+        manager2.shutdown()
+        log2.close()
+    recs = records(log_path)
+    assert [recs[str(j.id)].status for j in jobs] == [JobStatus.COMPLETED] * 3
+    assert [recs[str(j.id)].output for j in jobs] == [1.0, 2.0, 3.0]
+    # Each simulator ran exactly once: the queued third one started after the restart.
+    assert sorted(remote.runs()) == sorted(f"{remote.workspace()}/{j.id}" for j in jobs)
+
+
+def test_submitting_the_same_job_twice_never_runs_it_twice(make_interface, remote):
+    iface = make_interface()
+    job = Job(JobId(7), Input(3.0, 4.0))
+    assert iface.submit_jobs([job]) == {job.id: None}
+    wait_for(lambda: iface.get_job_status(job.id) is JobStatus.COMPLETED)
+    other = make_interface()
+    assert other.submit_jobs([Job(JobId(7), Input(9.0, 9.0))]) == {job.id: None}
+    assert other.get_job_status(job.id) is JobStatus.COMPLETED
+    assert other.get_job_output(job.id) == 7.0
+    assert other.find_jobs([JobId(7), JobId(8)]) == {JobId(7)}
+    assert remote.runs() == [f"{remote.workspace()}/7"]
+
+
+def test_a_workspace_with_spaces_and_quotes_works(make_interface, remote):
+    workspace = remote.workspace("it's a \"work\" space $HOME `x`")
+    iface = make_interface(workspace=workspace)
+    jobs = [Job(JobId(n), Input(float(n), 0.25)) for n in (1, 2, 3)]
+    assert iface.submit_jobs(jobs) == {j.id: None for j in jobs}
+    ids = [j.id for j in jobs]
+    wait_for(lambda: set(iface.get_job_statuses(ids).values()) == {JobStatus.COMPLETED})
+    for n in (1, 2, 3):
+        assert iface.get_job_output(JobId(n)) == n + 0.25
+    assert (Path(workspace) / "1" / "output.txt").read_text().strip() == "1.25"
+    assert sorted(remote.runs()) == [f"{workspace}/{n}" for n in (1, 2, 3)]
+
+
+def test_a_poll_is_one_remote_command_whatever_the_number_of_jobs(make_interface, remote):
+    iface = make_interface(command=remote.sim("gate.sh"), max_jobs=4)
+    jobs = [Job(JobId(n), Input(float(n), 0.0)) for n in range(1, 41)]
+    before = iface.runner.commands_run
+    assert set(iface.submit_jobs(jobs).values()) == {None}
+    setup = iface.runner.commands_run - before
+    # First contact: CPU count not needed (max_jobs given), scan, wrapper install, submit.
+    assert setup <= 4
+    ids = [j.id for j in jobs]
+    for _ in range(5):
+        before = iface.runner.commands_run
+        statuses = iface.get_job_statuses(ids)
+        assert iface.runner.commands_run - before == 1
+        assert len(statuses) == 40
+    assert sum(s is JobStatus.RUNNING for s in statuses.values()) == 4
+    assert sum(s is JobStatus.SUBMITTED for s in statuses.values()) == 36
+    remote.open_gate()
+    # The same single command per poll starts queued jobs as slots free.
+    while True:
+        before = iface.runner.commands_run
+        statuses = iface.get_job_statuses(ids)
+        assert iface.runner.commands_run - before <= 1
+        if all(s is JobStatus.COMPLETED for s in statuses.values()):
+            break
+    assert len(remote.runs()) == 40
+
+
+def test_poll_cycles_of_a_job_manager_are_one_remote_command_each(make_interface, remote,
+                                                                     log_path):
+    iface = make_interface(command=remote.sim("gate.sh"), max_jobs=3)
+    calls: list[int] = []
+    poll = iface.get_job_statuses
+
+    def counted(ids):
+        before = iface.runner.commands_run
+        try:
+            return poll(ids)
+        finally:
+            calls.append(iface.runner.commands_run - before)
+
+    iface.get_job_statuses = counted
+    log = SimulationsLog(log_path, 2)
+    manager = JobManager(log, [iface], polling_interval=0.02)
+    try:
+        for i in range(6):
+            manager.submit(Input(float(i), 0.0))
+        wait_for(lambda: len(calls) >= 20)
+        remote.open_gate()
+        assert manager.wait_until_done(timeout=60)
+    finally:
+        manager.shutdown()
+        log.close()
+    assert calls and set(calls) == {1}
+
+
+# ---- a private sshd (stopped and started by the tests, never the shared one) ------------
+
+
+class PrivateSSHD:
+    def __init__(self, state_dir: Path, port: int):
+        self.dir = state_dir
+        self.port = port
+        self.env = {**os.environ, "SIMJOBS_SSHD_DIR": str(state_dir),
+                    "SIMJOBS_SSH_PORT": str(port), "SIMJOBS_SSHD_LOGLEVEL": "VERBOSE"}
+        self.info: dict = {}
+
+    def start(self) -> dict:
+        out = subprocess.run(["bash", str(SERVICES / "start-sshd.sh")], env=self.env,
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        values = dict(line[len("export "):].split("=", 1) for line in out.stdout.splitlines()
+                      if line.startswith("export "))
+        self.info = {"host": values["SIMJOBS_SSH_HOST"], "port": values["SIMJOBS_SSH_PORT"],
+                     "user": values["SIMJOBS_SSH_USER"], "key": values["SIMJOBS_SSH_KEY"],
+                     "known_hosts": values["SIMJOBS_SSH_KNOWN_HOSTS"], "dir": str(self.dir)}
+        return self.info
+
+    def stop(self, drop_connections: bool = True) -> None:
+        """Stop the listener and, like a host going down, end its open connections."""
+        children = []
+        pid_file = self.dir / "sshd.pid"
+        if drop_connections and pid_file.exists():
+            listener = int(pid_file.read_text())
+            for entry in os.listdir("/proc"):
+                if entry.isdigit():
+                    try:
+                        with open(f"/proc/{entry}/stat", "rb") as f:
+                            stat = f.read()
+                    except OSError:
+                        continue
+                    if int(stat[stat.rfind(b")") + 2:].split()[1]) == listener:
+                        children.append(int(entry))
+        out = subprocess.run(["bash", str(SERVICES / "stop-sshd.sh")], env=self.env,
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        for pid in children:  # the per-connection sshd processes of our own sshd
+            try:
+                os.kill(pid, 15)
+            except ProcessLookupError:
+                pass
+
+    def log_text(self) -> str:
+        path = self.dir / "sshd.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+@pytest.fixture
+def private_sshd(ssh_server, tmp_path_factory):
+    # A state dir without spaces (sshd_config paths), and a port of our own.
+    state = Path(f"/tmp/simjobs-private-sshd-{uuid.uuid4().hex[:8]}")
+    server = PrivateSSHD(state, 2223)
+    server.start()
+    yield server
+    server.stop()
+    subprocess.run(["bash", str(SERVICES / "stop-sshd.sh")],
+                   env={**server.env, "SIMJOBS_SSHD_PURGE": "1"}, capture_output=True,
+                   timeout=60)
+
+
+def test_sshd_down_mid_run_is_unreachable_health_and_jobs_finish_when_it_is_back(
+        private_sshd, remote, make_interface, log_path):
+    server = private_sshd.info
+    iface = make_interface(command=remote.sim("gate.sh"), server=server, max_jobs=1)
+    iface.runner.max_backoff = 0.5  # come back quickly once the host is up again
+    log = SimulationsLog(log_path, 2)
+    manager = JobManager(log, [iface], polling_interval=0.05)
+    events = []
+    manager.subscribe(events.append)
+    try:
+        running = manager.submit(Input(1.0, 1.0))
+        queued = manager.submit(Input(2.0, 2.0))
+        wait_for(lambda: log.get_job_status(running.id) is JobStatus.RUNNING
+                 and log.get_job_status(queued.id) is JobStatus.SUBMITTED)
+
+        private_sshd.stop()
+        wait_for(lambda: manager.interface_health()["remote"].state == "unreachable")
+        assert "127.0.0.1:2223" in manager.interface_health()["remote"].message
+        waiting = manager.submit(Input(3.0, 3.0))
+        time_limit = time.monotonic() + 2.0
+        # While the host is down: nothing fails, the new job waits to be submitted.
+        wait_for(lambda: time.monotonic() > time_limit or
+                 log.get_job_status(waiting.id) not in (JobStatus.PENDING_SUBMIT,))
+        assert log.get_job_status(running.id) is JobStatus.RUNNING
+        assert log.get_job_status(queued.id) is JobStatus.SUBMITTED
+        assert log.get_job_status(waiting.id) is JobStatus.PENDING_SUBMIT
+        assert iface.health.state == "unreachable"
+
+        private_sshd.start()
+        remote.open_gate()
+        assert manager.wait_until_done(timeout=60)
+        wait_for(lambda: manager.interface_health()["remote"].ok)
+    finally:
+        manager.shutdown()
+        log.close()
+    recs = records(log_path)
+    jobs = (running, queued, waiting)
+    assert [recs[str(j.id)].status for j in jobs] == [JobStatus.COMPLETED] * 3
+    assert [recs[str(j.id)].output for j in jobs] == [2.0, 4.0, 6.0]
+    assert sorted(remote.runs()) == sorted(f"{remote.workspace()}/{j.id}" for j in jobs)
+    assert any(getattr(e, "state", None) == "unreachable" for e in events)
+    assert iface.runner.connects >= 2  # it reconnected
+
+
+def test_a_wrong_host_key_is_a_clear_error_and_nothing_reaches_the_host(
+        private_sshd, remote, make_interface, tmp_path):
+    import asyncssh
+
+    other_key = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
+    wrong = tmp_path / "known_hosts"
+    wrong.write_text(f"[127.0.0.1]:{private_sshd.port} {other_key}")
+    server = {**private_sshd.info, "known_hosts": str(wrong)}
+    marker = remote.local_base / "must-not-exist"
+    iface = make_interface(command=f"touch {marker}", server=server,
+                           workspace=remote.workspace("never"))
+    log_before = len(private_sshd.log_text())
+
+    outcome = iface.submit_jobs([Job(JobId(1), Input(1.0, 2.0))])[JobId(1)]
+    assert isinstance(outcome, HostKeyError)
+    message = str(outcome)
+    assert "\n" not in message
+    assert "127.0.0.1:2223" in message
+    assert f"ssh-keyscan -p 2223 127.0.0.1 >> {wrong}" in message
+    with pytest.raises(HostKeyError):
+        iface.get_job_statuses([JobId(1)])
+    assert iface.health.state == "unreachable"
+
+    new_log = private_sshd.log_text()[log_before:]
+    assert "Connection from 127.0.0.1" in new_log  # it did try this very server
+    assert "Accepted publickey" not in new_log and "Starting session" not in new_log
+    assert not marker.exists()
+    assert not Path(remote.workspace("never")).exists()
+
+    # The same interface settings with the right known_hosts do work.
+    good = make_interface(server=private_sshd.info, workspace=remote.workspace("ok"))
+    good.submit_job(Job(JobId(1), Input(1.0, 2.0)))
+    wait_for(lambda: good.get_job_status(JobId(1)) is JobStatus.COMPLETED)
+
+
+def test_the_sshd_log_sees_one_session_per_poll(private_sshd, remote, make_interface):
+    iface = make_interface(command=remote.sim("gate.sh"), server=private_sshd.info,
+                           max_jobs=5)
+    jobs = [Job(JobId(n), Input(float(n), 0.0)) for n in range(1, 31)]
+    assert set(iface.submit_jobs(jobs).values()) == {None}
+    wait_for(lambda: sum(s is JobStatus.RUNNING
+                         for s in iface.get_job_statuses([j.id for j in jobs]).values()) == 5)
+    mark = len(private_sshd.log_text())
+    for _ in range(10):
+        iface.get_job_statuses([j.id for j in jobs])
+    # sshd logs each command it starts; all on the one connection already open.
+    wait_for(lambda: private_sshd.log_text()[mark:].count("Starting session") >= 10)
+    new_log = private_sshd.log_text()[mark:]
+    assert new_log.count("Starting session: command") == 10
+    assert "Connection from" not in new_log
+    remote.open_gate()
+
+
+def test_unreachable_host_raises_host_unreachable_error(remote):
+    iface = SSHInterface("down", 1, "127.0.0.1", remote.sim("sum.sh"), "work", port=1,
+                         known_hosts=remote.settings.known_hosts, connect_timeout=2)
+    try:
+        with pytest.raises(HostUnreachableError, match="127.0.0.1:1.*refused"):
+            iface.get_job_statuses([JobId(1)])
+        assert iface.health.state == "unreachable"
+    finally:
+        iface.close()
+    assert iface.describe()["kind"] == "ssh"
+
+
+def test_a_config_file_makes_a_working_ssh_interface(ssh_server, remote, tmp_path):
+    workspace = remote.workspace("from config")
+    (tmp_path / "simjobs.toml").write_text(f"""\
+[log]
+path = "runs.csv"
+input_dim = 2
+
+[manager]
+polling_interval = 0.05
+
+[[interfaces]]
+kind = "ssh"
+name = "server"
+level = 1
+host = "{ssh_server['host']}"
+port = {int(ssh_server['port'])}
+user = "{ssh_server['user']}"
+identity_file = "{ssh_server['key']}"
+known_hosts = "{ssh_server['known_hosts']}"
+workspace = {workspace!r}
+command = "sh {remote.sim('sum.sh')}"
+max_jobs = 2
+connect_timeout = 5
+""".replace("'", '"'))
+    config = load_config(tmp_path / "simjobs.toml")
+    assert list(tmp_path.iterdir()) == [tmp_path / "simjobs.toml"]
+    [iface] = config.build_interfaces()
+    assert isinstance(iface, SSHInterface)
+    assert iface.describe()["host"] == f"{ssh_server['user']}@{ssh_server['host']}:{ssh_server['port']}"
+    assert iface.max_jobs == 2
+    log = config.open_log()
+    manager = JobManager(log, [iface], polling_interval=config.polling_interval)
+    try:
+        job = manager.submit(Input(2.5, 4.0))
+        assert manager.wait_until_done(timeout=60)
+    finally:
+        manager.shutdown()
+        log.close()
+    assert records(tmp_path / "runs.csv")[str(job.id)].output == 6.5
+    assert (Path(workspace) / str(job.id) / "output.txt").exists()

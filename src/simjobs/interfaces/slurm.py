@@ -193,8 +193,9 @@ def resolve_job_state(
         return None
     killed = mapped is JobStatus.FAILED and state not in _WRAPPER_EXIT_STATES
     if from_files.exit_code is not None or files.get(EXIT_CODE_FILE) is not None:
-        # The wrapper recorded how the simulator ended: that decides the status.
-        if killed and from_files.status is JobStatus.FAILED:
+        # The wrapper recorded how the simulator ended: that decides the status; a
+        # failure's reason starts with Slurm's state when Slurm has one.
+        if mapped is JobStatus.FAILED and from_files.status is JobStatus.FAILED:
             return _replace_reason(from_files, f"Slurm state {state}; {from_files.reason}")
         return from_files
     fields = dict(pid=from_files.pid, started=from_files.started, ended=from_files.ended)
@@ -406,12 +407,12 @@ class SlurmInterface(HardwareInterface):
                              f"e.g. [\"--time=00:10:00\"], not {args!r}.")
         for arg in args:
             option = arg.split("=", 1)[0]
-            if option in _OWN_OPTIONS or (len(option) > 2 and option[:2] in ("-J", "-D", "-o",
-                                                                              "-e", "-a")
-                                          and not option.startswith("--")):
+            if not option.startswith("--"):
+                option = option[:2]  # -Jname, -o file.out
+            if option in _OWN_OPTIONS:
                 raise ValueError(
                     f"sbatch_args of interface {name!r} must not contain {arg!r}: simjobs "
-                    f"sets {_OWN_OPTIONS.get(option, option[:2])} itself; remove it.")
+                    f"sets {_OWN_OPTIONS[option]} itself; remove it.")
         return tuple(args)
 
     # ---- public API

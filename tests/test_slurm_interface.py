@@ -1,0 +1,588 @@
+"""SlurmInterface: the Slurm state table (pure), and jobs on the real one-node Slurm of
+scripts/services/start-slurm.sh (2 one-CPU jobs at once, no accounting, MinJobAge 600).
+
+Jobs run as root here, so workspaces under tmp_path work. Test simulators are POSIX sh
+scripts written into tmp_path, taking their counter and gate files as arguments.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import helpers
+from simjobs.core import Input, JobManager, JobStatus
+from simjobs.core.hardware import HEALTH_UNREACHABLE
+from simjobs.core.log import SimulationsLog
+from simjobs.core.types import Job, JobId
+from simjobs.interfaces import JobAlreadyEndedError, NoOutputError
+from simjobs.interfaces import jobdir
+from simjobs.interfaces.runner import CommandResult, HostUnreachableError, LocalRunner
+from simjobs.interfaces.slurm import (
+    SLURM_ID_FILE,
+    SLURM_STATES,
+    SLURM_STDERR_FILE,
+    SlurmInterface,
+    accounting_disabled,
+    parse_scontrol,
+    parse_squeue,
+    resolve_job_state,
+)
+
+SUM = [sys.executable, str(Path(__file__).parent / "sims" / "sum.py")]
+FAIL = [str(Path(__file__).parent / "sims" / "fail.sh")]
+
+# Appends to the counter file (arg 1), records its pid, runs until the gate file (arg 2)
+# exists, then writes the sum of the input's coordinates.
+GATED_SH = """#!/bin/sh
+counter=$1 gate=$2
+shift 2
+echo "run $$ $PWD" >> "$counter"
+echo $$ > sim_pid.tmp && mv sim_pid.tmp sim_pid
+sleep 600 &
+echo $! > child_pid.tmp && mv child_pid.tmp child_pid
+while [ ! -e "$gate" ]; do sleep 0.05; done
+kill $! 2>/dev/null
+awk -F, '{s=0; for(i=1;i<=NF;i++) s+=$i; printf "%.17g\\n", s}' "$1" > "$2"
+"""
+
+
+def wait_for(predicate, timeout: float = 30.0, message: str = ""):
+    return helpers.wait_for(predicate, timeout=timeout, interval=0.1, message=message)
+
+
+def pid_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return True
+    return stat[stat.rfind(b")") + 2:].split()[0] in (b"Z", b"X")
+
+
+# ---- the state table (pure: no Slurm needed) ---------------------------------------------
+
+STARTED = {jobdir.STARTED_MARKER: b"", jobdir.PID_FILE: b"123\n", jobdir.STARTED_FILE: b"1.0\n"}
+EXITED_OK = {**STARTED, jobdir.ENDED_FILE: b"2.0\n", jobdir.EXIT_CODE_FILE: b"0\n",
+             jobdir.OUTPUT_FILE: b"2.5\n"}
+EXITED_3 = {**STARTED, jobdir.ENDED_FILE: b"2.0\n", jobdir.EXIT_CODE_FILE: b"3\n",
+            jobdir.STDERR_FILE: b"loading mesh\nfatal: the mesh is inverted\n"}
+# What squeue says for the job: the state, and the files its directory holds then.
+ROWS = [
+    ("PENDING", {}, JobStatus.SUBMITTED, None),
+    ("CONFIGURING", {}, JobStatus.SUBMITTED, None),
+    ("RUNNING", STARTED, JobStatus.RUNNING, None),
+    ("COMPLETING", STARTED, JobStatus.RUNNING, None),
+    ("COMPLETED", EXITED_OK, JobStatus.COMPLETED, None),
+    ("FAILED", EXITED_3, JobStatus.FAILED, "Slurm state FAILED; exit code 3; stderr: "),
+    ("TIMEOUT", STARTED, JobStatus.FAILED, "Slurm state TIMEOUT"),
+    ("OUT_OF_MEMORY", STARTED, JobStatus.FAILED, "Slurm state OUT_OF_MEMORY"),
+    ("NODE_FAIL", STARTED, JobStatus.FAILED, "Slurm state NODE_FAIL"),
+    ("BOOT_FAIL", {}, JobStatus.FAILED, "Slurm state BOOT_FAIL"),
+    ("DEADLINE", {}, JobStatus.FAILED, "Slurm state DEADLINE"),
+    ("PREEMPTED", STARTED, JobStatus.FAILED, "Slurm state PREEMPTED"),
+    ("CANCELLED", STARTED, JobStatus.CANCELLED, None),
+]
+
+
+@pytest.mark.parametrize("slurm_state, files, status, reason", ROWS,
+                         ids=[row[0] for row in ROWS])
+def test_each_slurm_state_maps_to_its_status(slurm_state, files, status, reason):
+    state = resolve_job_state(slurm_state, files)
+    assert state.status is status
+    assert SLURM_STATES[slurm_state] is status  # the table says the same
+    if reason is None:
+        assert status is JobStatus.CANCELLED or state.reason is None
+    else:
+        assert state.reason.startswith(reason)
+    if status is JobStatus.COMPLETED:
+        assert state.output == 2.5
+
+
+def test_every_state_of_the_issue_is_in_the_one_table():
+    named = {row[0] for row in ROWS}
+    assert named <= set(SLURM_STATES)
+    assert len(ROWS) == 13
+
+
+def test_completed_with_an_invalid_output_is_failed_with_the_reason():
+    files = {**EXITED_OK, jobdir.OUTPUT_FILE: b"nan\n"}
+    state = resolve_job_state("COMPLETED", files)
+    assert state.status is JobStatus.FAILED and state.reason == "output is nan"
+    state = resolve_job_state("COMPLETED", {k: v for k, v in EXITED_OK.items()
+                                            if k != jobdir.OUTPUT_FILE})
+    assert state.status is JobStatus.FAILED and state.reason == "no output file"
+
+
+def test_a_killed_job_s_reason_is_its_slurm_state_with_slurm_s_reason_and_stderr():
+    files = {**STARTED, jobdir.STDERR_FILE: b"step 99 of 100\n"}
+    state = resolve_job_state("TIMEOUT", files, slurm_reason="TimeLimit")
+    assert state.reason == "Slurm state TIMEOUT (TimeLimit); stderr: step 99 of 100"
+    # "CANCELLED by 0" (sacct's spelling) is CANCELLED too.
+    assert resolve_job_state("CANCELLED by 0", STARTED).status is JobStatus.CANCELLED
+
+
+def test_an_exit_code_decides_even_when_slurm_is_behind():
+    assert resolve_job_state("RUNNING", EXITED_OK).status is JobStatus.COMPLETED
+    assert resolve_job_state("COMPLETING", EXITED_3).status is JobStatus.FAILED
+    # OOM after the simulator was killed: the wrapper recorded 137, Slurm the state.
+    oom = {**EXITED_3, jobdir.EXIT_CODE_FILE: b"137\n"}
+    reason = resolve_job_state("OUT_OF_MEMORY", oom).reason
+    assert reason.startswith("Slurm state OUT_OF_MEMORY; exit code 137 (killed by SIGKILL)")
+
+
+def test_simjobs_cancel_marker_wins_over_slurm():
+    files = {**STARTED, jobdir.CANCELLED_FILE: b"5.0\n"}
+    assert resolve_job_state("RUNNING", files).status is JobStatus.CANCELLED
+    assert resolve_job_state("TIMEOUT", files).status is JobStatus.CANCELLED
+
+
+def test_an_ended_job_without_exit_code_waits_for_its_files_then_fails():
+    for slurm_state in ("COMPLETED", "FAILED", None):
+        waiting = resolve_job_state(slurm_state, STARTED, files_overdue=False)
+        assert waiting.status is JobStatus.RUNNING
+        failed = resolve_job_state(slurm_state, STARTED, files_overdue=True)
+        assert failed.status is JobStatus.FAILED
+        assert "no exit code" in failed.reason or "without recording an exit code" in \
+            failed.reason
+    never = resolve_job_state("FAILED", {SLURM_STDERR_FILE: b"/bin/sh: 0: cannot open w.sh\n"})
+    assert never.reason.endswith("the job wrapper never started (slurm.err: /bin/sh: 0: "
+                                 "cannot open w.sh)")
+
+
+def test_an_unknown_slurm_state_gives_no_answer():
+    assert resolve_job_state("SOMETHING_NEW", STARTED) is None
+
+
+def test_parsers():
+    rows = parse_squeue("12|RUNNING|None\n13_4|PENDING|Resources\njunk\n14_[5-9%2]|PENDING|x\n")
+    assert rows == {"12": ("RUNNING", "None"), "13_4": ("PENDING", "Resources")}
+    fields = parse_scontrol("JobId=6 ArrayJobId=2 JobName=simjobs-3 JobState=TIMEOUT "
+                            "Reason=TimeLimit Dependency=(null) NodeList=vm WorkDir=/tmp/a b")
+    assert fields["JobState"] == "TIMEOUT" and fields["NodeList"] == "vm"
+    assert fields["WorkDir"] == "/tmp/a b"
+    disabled = CommandResult(1, b"", b"Slurm accounting storage is disabled\n")
+    assert accounting_disabled(disabled)
+    assert accounting_disabled(CommandResult(0, b"Slurm accounting storage is disabled\n", b""))
+    assert not accounting_disabled(CommandResult(0, b"12|COMPLETED\n", b""))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(max_jobs=0), "max_jobs of interface 's' must be a whole number of at least 1"),
+    (dict(partition="a b"), "partition of interface 's' must be a partition name"),
+    (dict(sbatch_args="--time=1"), "sbatch_args of interface 's' must be a list of strings"),
+    (dict(sbatch_args=["--output=x"]), "must not contain '--output=x': simjobs sets --output"),
+    (dict(sbatch_args=["-Jname"]), "must not contain '-Jname': simjobs sets --job-name"),
+    (dict(workspace="/tmp/a%b"), "contains '%' or a newline"),
+    (dict(command=["/no/such/simulator"]), "'/no/such/simulator' does not exist"),
+])
+def test_invalid_arguments_are_one_clear_error(tmp_path, kwargs, message):
+    args = {"name": "s", "level": 1, "command": SUM, "workspace": str(tmp_path / "w"), **kwargs}
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace("[", r"\[")) as err:
+        SlurmInterface(**args)
+    assert "\n" not in str(err.value)
+
+
+# ---- against the real Slurm -----------------------------------------------------------------
+
+
+class CountingRunner(LocalRunner):
+    """A LocalRunner that records every command it runs (the program of each line)."""
+
+    def __init__(self):
+        super().__init__()
+        self.commands: list[str] = []
+        self.outputs: list[tuple[str, CommandResult]] = []
+
+    def run(self, command, input=None, timeout=None):
+        self.commands.append(command)
+        result = super().run(command, input, timeout)
+        self.outputs.append((command, result))
+        return result
+
+    def count(self, program: str) -> int:
+        return sum(1 for c in self.commands if _runs(c, program))
+
+
+def _runs(command: str, program: str) -> bool:
+    return any(line.lstrip().startswith(program + " ") or f"$({program} " in line
+               for line in command.splitlines())
+
+
+class Sims:
+    """Test simulators in tmp_path, a run counter and a gate file."""
+
+    def __init__(self, base: Path):
+        self.base = base
+        self.counter = base / "runs"
+        self.gate = base / "gate"
+        self.gated_sh = base / "gated.sh"
+        self.gated_sh.write_text(GATED_SH)
+        self.gated_sh.chmod(0o755)
+
+    @property
+    def gated(self) -> list[str]:
+        return ["/bin/sh", str(self.gated_sh), str(self.counter), str(self.gate)]
+
+    def runs(self) -> list[str]:
+        return self.counter.read_text().splitlines() if self.counter.exists() else []
+
+    def open_gate(self) -> None:
+        self.gate.touch()
+
+
+def scancel_workspace(workspace: Path) -> None:
+    """Cancel every Slurm job whose id is recorded under ``workspace``."""
+    ids = []
+    for path in workspace.glob(f"*/{SLURM_ID_FILE}"):
+        text = path.read_text().strip()
+        if text:
+            ids.append(text)
+    if ids:
+        subprocess.run(["scancel", *ids], capture_output=True, timeout=60)
+
+
+@pytest.fixture
+def sims(tmp_path):
+    s = Sims(tmp_path)
+    yield s
+    s.open_gate()
+
+
+@pytest.fixture
+def make_interface(slurm_cluster, tmp_path, sims):
+    """Build SlurmInterfaces on the test cluster (workspace under tmp_path); at teardown
+    they are closed and every Slurm job of their workspaces is cancelled."""
+    made: list[SlurmInterface] = []
+
+    def make(name="slurm", level=1, command=None, workspace="work", **kwargs):
+        kwargs.setdefault("partition", slurm_cluster["partition"])
+        iface = SlurmInterface(name, level, command or SUM, str(tmp_path / workspace),
+                               **kwargs)
+        made.append(iface)
+        return iface
+
+    yield make
+    sims.open_gate()
+    for iface in made:
+        iface.close()
+    for workspace in {Path(i.workspace) for i in made}:
+        scancel_workspace(workspace)
+
+
+@pytest.fixture
+def log_path(tmp_path):
+    return tmp_path / "runs.csv"
+
+
+def wait_status(iface, job_id, statuses, timeout=30.0):
+    statuses = (statuses,) if isinstance(statuses, JobStatus) else tuple(statuses)
+    return wait_for(lambda: (s := iface.get_job_status(job_id)) in statuses and s, timeout,
+                    f"job {job_id} reaching {[s.value for s in statuses]}")
+
+
+def test_submit_completes_with_the_right_output_through_a_job_manager(make_interface,
+                                                                      log_path):
+    iface = make_interface()
+    with SimulationsLog(log_path, 2) as log:
+        manager = JobManager(log, [iface], polling_interval=0.2)
+        try:
+            job = manager.submit(Input(0.1, 0.2))
+            assert manager.wait_until_done(timeout=60)
+        finally:
+            manager.shutdown()
+        (record,) = log.get_records([job.id])
+        assert record["status"] is JobStatus.COMPLETED
+        assert record["output"] == 0.1 + 0.2  # full precision, from sum.py
+    job_dir = Path(iface.workspace) / str(job.id)
+    slurm_id = (job_dir / SLURM_ID_FILE).read_text().strip()
+    assert slurm_id.isdigit()
+    # The same layout as a local job's, plus Slurm's id and files.
+    for name in (jobdir.INPUT_FILE, jobdir.OUTPUT_FILE, jobdir.EXIT_CODE_FILE,
+                 jobdir.STDOUT_FILE, "slurm.out", "slurm.err"):
+        assert (job_dir / name).exists(), name
+    shown = subprocess.run(["scontrol", "-o", "show", "job", slurm_id], capture_output=True,
+                           text=True).stdout
+    fields = parse_scontrol(shown)
+    assert fields["JobName"] == f"simjobs-{job.id}"
+    assert fields["WorkDir"] == str(job_dir)
+    assert fields["StdOut"] == str(job_dir / "slurm.out")
+
+
+def test_a_non_zero_exit_is_failed_with_the_stderr_tail(make_interface, log_path):
+    iface = make_interface(command=FAIL)
+    with SimulationsLog(log_path, 2) as log:
+        manager = JobManager(log, [iface], polling_interval=0.2)
+        try:
+            job = manager.submit(Input(1.0, 2.0))
+            assert manager.wait_until_done(timeout=60)
+        finally:
+            manager.shutdown()
+    record = helpers.records_of(log_path)[str(job.id)]
+    assert record.status is JobStatus.FAILED
+    assert record.reason.startswith("Slurm state FAILED; exit code 3; stderr: ")
+    assert record.reason.endswith("fatal: the mesh is inverted")
+    details = iface.job_details(job.id)
+    assert details["slurm_state"] == "FAILED" and details["exit_code"] == 3
+    assert details["stderr_tail"].endswith("fatal: the mesh is inverted")
+    assert details["stdout_tail"] == "this went to stdout"
+    with pytest.raises(NoOutputError, match="exit code 3"):
+        iface.get_job_output(job.id)
+
+
+def test_cancelling_a_running_job_cancels_it_in_slurm_and_its_processes_are_gone(
+        make_interface, sims):
+    iface = make_interface(command=sims.gated)
+    iface.submit_job(Job(1, Input(1.0, 2.0)))
+    job_dir = Path(iface.workspace) / "1"
+    wait_status(iface, JobId(1), JobStatus.RUNNING)
+    sim_pid = int(wait_for(lambda: (job_dir / "sim_pid").exists()
+                           and (job_dir / "sim_pid").read_text().strip()))
+    child_pid = int(wait_for(lambda: (job_dir / "child_pid").exists()
+                             and (job_dir / "child_pid").read_text().strip()))
+    iface.cancel_job(JobId(1))
+    assert iface.get_job_status(JobId(1)) is JobStatus.CANCELLED
+    assert (job_dir / jobdir.CANCELLED_FILE).exists()
+    wait_for(lambda: pid_gone(sim_pid) and pid_gone(child_pid), 30,
+             "the simulator and its child to be killed by scancel")
+    slurm_id = (job_dir / SLURM_ID_FILE).read_text().strip()
+    state = wait_for(lambda: parse_scontrol(subprocess.run(
+        ["scontrol", "-o", "show", "job", slurm_id], capture_output=True, text=True
+    ).stdout).get("JobState") in ("CANCELLED",) and "CANCELLED")
+    assert state == "CANCELLED"
+    assert len(sims.runs()) == 1
+
+
+def test_cancel_of_a_pending_job_never_runs_the_simulator(make_interface, sims):
+    iface = make_interface(command=sims.gated, sbatch_args=["--begin=now+3600"])
+    iface.submit_job(Job(5, Input(1.0, 2.0)))
+    assert iface.get_job_status(JobId(5)) is JobStatus.SUBMITTED
+    iface.cancel_job(JobId(5))
+    assert iface.get_job_status(JobId(5)) is JobStatus.CANCELLED
+    slurm_id = (Path(iface.workspace) / "5" / SLURM_ID_FILE).read_text().strip()
+    wait_for(lambda: "CANCELLED" in subprocess.run(
+        ["squeue", "-h", "-t", "all", "-j", slurm_id, "-o", "%T"], capture_output=True,
+        text=True).stdout)
+    assert sims.runs() == []
+
+
+def test_submit_many_goes_out_as_one_job_array(make_interface, log_path):
+    runner = CountingRunner()
+    iface = make_interface(runner=runner)
+    inputs = [Input(float(i), 0.5) for i in range(5)]
+    with SimulationsLog(log_path, 2) as log:
+        manager = JobManager(log, [iface], polling_interval=0.2)
+        try:
+            jobs = manager.submit_many(inputs)
+            assert manager.wait_until_done(timeout=90)
+        finally:
+            manager.shutdown()
+        records = log.get_records([j.id for j in jobs])
+    assert [r["status"] for r in records] == [JobStatus.COMPLETED] * 5
+    assert [r["output"] for r in records] == [i + 0.5 for i in range(5)]
+    assert runner.count("sbatch") == 1
+    slurm_ids = [(Path(iface.workspace) / str(j.id) / SLURM_ID_FILE).read_text().strip()
+                 for j in jobs]
+    array_ids = {s.split("_")[0] for s in slurm_ids}
+    assert len(array_ids) == 1
+    assert [s.split("_")[1] for s in slurm_ids] == ["0", "1", "2", "3", "4"]
+
+
+def test_max_jobs_keeps_that_many_jobs_in_the_slurm_queue(make_interface, sims):
+    runner = CountingRunner()
+    iface = make_interface(runner=runner, max_jobs=2, command=sims.gated)
+    ids = [JobId(i) for i in range(1, 6)]
+    outcomes = iface.submit_jobs([Job(i, Input(float(str(i)), 0.0)) for i in ids])
+    assert outcomes == {i: None for i in ids}
+    (first,) = [c for c in runner.commands if _runs(c, "sbatch")]
+    assert "--array=0-1%2" in first
+    statuses = iface.get_job_statuses(ids)
+    assert set(statuses) == set(ids)
+    assert all(s in (JobStatus.SUBMITTED, JobStatus.RUNNING) for s in statuses.values())
+    submitted = lambda: [i for i in ids if (Path(iface.workspace) / str(i) / SLURM_ID_FILE).exists()]
+    assert len(submitted()) == 2
+    sims.open_gate()
+
+    def in_queue_counts():
+        for command, result in runner.outputs:
+            if _runs(command, "squeue"):
+                ours = {(Path(iface.workspace) / str(i) / SLURM_ID_FILE).read_text().strip()
+                        for i in submitted()}
+                rows = parse_squeue(result.stdout.decode())
+                yield sum(1 for sid, (state, _) in rows.items()
+                          if sid in ours and state in ("PENDING", "RUNNING", "CONFIGURING"))
+
+    def done():
+        statuses = iface.get_job_statuses(ids)
+        return all(s is JobStatus.COMPLETED for s in statuses.values())
+
+    wait_for(done, 90, "all 5 jobs completing")
+    assert len(submitted()) == 5
+    assert max(in_queue_counts()) <= 2
+    assert runner.count("sbatch") >= 2  # the held jobs went out later
+    assert [iface.get_job_output(i) for i in ids] == [1.0, 2.0, 3.0, 4.0, 5.0]
+
+
+def test_squeue_runs_once_per_poll_cycle(make_interface, sims, log_path):
+    runner = CountingRunner()
+    iface = make_interface(runner=runner, command=sims.gated)
+    polls = []
+    real = iface.get_job_statuses
+
+    def counted(ids):
+        before = runner.count("squeue")
+        commands_before = len(runner.commands)
+        try:
+            return real(ids)
+        finally:
+            polls.append((len(ids), runner.count("squeue") - before,
+                          len(runner.commands) - commands_before))
+
+    iface.get_job_statuses = counted
+    with SimulationsLog(log_path, 2) as log:
+        manager = JobManager(log, [iface], polling_interval=0.1)
+        try:
+            manager.submit_many([Input(float(i), 1.0) for i in range(6)])
+            wait_for(lambda: len(sims.runs()) == 2, 30, "two jobs running")
+            wait_for(lambda: len(polls) >= 10, 30, "ten poll cycles")
+            sims.open_gate()
+            assert manager.wait_until_done(timeout=90)
+        finally:
+            manager.shutdown()
+    assert all(n == 6 for n, _, _ in polls[:10])
+    assert [squeues for _, squeues, _ in polls] == [1] * len(polls)
+    # While every job waits or runs, a poll is that one squeue and nothing else.
+    assert (6, 1, 1) in polls[:10]
+
+
+def test_a_restart_of_simjobs_mid_run_picks_the_jobs_up_without_resubmitting(
+        make_interface, sims, log_path):
+    first = make_interface(command=sims.gated)
+    with SimulationsLog(log_path, 2) as log:
+        manager = JobManager(log, [first], polling_interval=0.2)
+        jobs = manager.submit_many([Input(1.0, 2.0), Input(3.0, 4.0), Input(5.0, 6.0)])
+        wait_for(lambda: len(sims.runs()) == 2, 30, "two jobs running (one pending)")
+        wait_for(lambda: all(r["status"] is not JobStatus.PENDING_SUBMIT
+                             for r in log.get_records()), 10)
+        manager.shutdown()
+    first.close()
+
+    runner = CountingRunner()
+    second = make_interface(command=sims.gated, runner=runner)
+    with SimulationsLog(log_path, 2) as log:
+        manager = JobManager(log, [second], polling_interval=0.2)
+        try:
+            sims.open_gate()
+            assert manager.wait_until_done(timeout=60)
+        finally:
+            manager.shutdown()
+        records = log.get_records([j.id for j in jobs])
+    assert [r["output"] for r in records] == [3.0, 7.0, 11.0]
+    assert len(sims.runs()) == 3  # each simulator ran once
+    assert runner.count("sbatch") == 0
+
+
+def test_submitting_a_job_again_never_runs_it_twice(make_interface, sims):
+    iface = make_interface(command=sims.gated)
+    iface.submit_job(Job(7, Input(1.0, 1.0)))
+    slurm_id = (Path(iface.workspace) / "7" / SLURM_ID_FILE).read_text()
+    runner = CountingRunner()
+    again = make_interface(command=sims.gated, runner=runner)
+    again.submit_jobs([Job(7, Input(1.0, 1.0))])
+    assert runner.count("sbatch") == 0
+    assert (Path(iface.workspace) / "7" / SLURM_ID_FILE).read_text() == slurm_id
+    sims.open_gate()
+    assert wait_status(again, JobId(7), JobStatus.COMPLETED) is JobStatus.COMPLETED
+    assert len(sims.runs()) == 1
+
+
+def test_a_job_slurm_no_longer_lists_is_settled_from_its_files(make_interface, sims):
+    """squeue forgets finished jobs (MinJobAge); simulated by hiding the job's row."""
+
+    class Forgetful(CountingRunner):
+        hide: set = set()
+
+        def run(self, command, input=None, timeout=None):
+            result = super().run(command, input, timeout)
+            if _runs(command, "squeue"):
+                lines = [l for l in result.stdout.decode().splitlines()
+                         if l.split("|")[0] not in self.hide]
+                result = CommandResult(result.exit_status, ("\n".join(lines) + "\n").encode(),
+                                       result.stderr)
+            return result
+
+    runner = Forgetful()
+    iface = make_interface(runner=runner)
+    iface.submit_jobs([Job(1, Input(1.0, 2.0))])
+    slurm_id = (Path(iface.workspace) / "1" / SLURM_ID_FILE).read_text().strip()
+    wait_for(lambda: "COMPLETED" in subprocess.run(
+        ["squeue", "-h", "-t", "all", "-j", slurm_id, "-o", "%T"], capture_output=True,
+        text=True).stdout, 30)
+    runner.hide = {slurm_id}
+    assert iface.get_job_status(JobId(1)) is JobStatus.COMPLETED  # from its exit code
+    assert iface.get_job_output(JobId(1)) == 3.0
+    assert runner.count("sacct") == 0  # the files were enough
+
+    # A purged job without an exit code: sacct is asked, says accounting is disabled
+    # (detected, whatever its exit status), and after the grace the job is FAILED.
+    second = make_interface(runner=runner, command=sims.gated, workspace="work2")
+    second.files_grace = 0.5
+    second.submit_jobs([Job(2, Input(1.0, 2.0))])
+    job_dir = Path(second.workspace) / "2"
+    wait_status(second, JobId(2), JobStatus.RUNNING)
+    sid2 = (job_dir / SLURM_ID_FILE).read_text().strip()
+    subprocess.run(["scancel", sid2], check=True)
+    wait_for(lambda: "CANCELLED" in subprocess.run(
+        ["squeue", "-h", "-t", "all", "-j", sid2, "-o", "%T"], capture_output=True,
+        text=True).stdout, 30)
+    runner.hide = {sid2}
+    assert second.get_job_status(JobId(2)) is JobStatus.RUNNING  # files may lag: wait
+    assert runner.count("sacct") == 1
+    status = wait_status(second, JobId(2), (JobStatus.FAILED,), timeout=10)
+    assert status is JobStatus.FAILED
+    assert "left the Slurm queue without recording an exit code" in \
+        second.failure_reason(JobId(2))
+    assert runner.count("sacct") == 1  # accounting is known to be disabled: asked once
+
+
+def test_a_job_cancelled_outside_simjobs_is_cancelled(make_interface, sims):
+    iface = make_interface(command=sims.gated)
+    iface.submit_job(Job(3, Input(1.0, 2.0)))
+    wait_status(iface, JobId(3), JobStatus.RUNNING)
+    slurm_id = (Path(iface.workspace) / "3" / SLURM_ID_FILE).read_text().strip()
+    subprocess.run(["scancel", slurm_id], check=True)
+    assert wait_status(iface, JobId(3), (JobStatus.CANCELLED,)) is JobStatus.CANCELLED
+    assert "cancelled in Slurm" in iface.failure_reason(JobId(3))
+
+
+def test_find_jobs_details_describe(make_interface):
+    iface = make_interface(max_jobs=4)
+    iface.submit_job(Job(11, Input(1.0, 2.0)))
+    assert iface.find_jobs([JobId(11), JobId(12)]) == {JobId(11)}
+    wait_status(iface, JobId(11), JobStatus.COMPLETED)
+    details = iface.job_details(JobId(11))
+    assert details["host"] == "localhost"
+    assert details["job_dir"] == str(Path(iface.workspace) / "11")
+    assert details["slurm_job_id"] == (Path(iface.workspace) / "11" / SLURM_ID_FILE) \
+        .read_text().strip()
+    assert details["status"] == "Completed" and details["output"] == 3.0
+    assert details["slurm_state"] == "COMPLETED" and details["node"]
+    assert details["stdout_tail"] == "summed 2 coordinates"
+    with pytest.raises(JobAlreadyEndedError, match="already ended with status Completed"):
+        iface.cancel_job(JobId(11))
+    described = iface.describe()
+    assert described["kind"] == "slurm" and described["host"] == "localhost"
+    assert described["partition"] == "debug" and described["max_jobs"] == 4
+    # A fresh interface (a restart) finds the job by its directory too.
+    fresh = make_interface()
+    assert fresh.find_jobs([JobId(11)]) == {JobId(11)}
+    assert fresh.get_job_output(JobId(11)) == 3.0

@@ -1,0 +1,284 @@
+"""SimjobsApp: the Textual app over a Backend.
+
+How events get to the screen: the backend calls :meth:`SimjobsApp._on_backend_event` on
+its event thread; that only appends to a list and, for the first event of a burst,
+posts one message to the UI loop. There a timer applies everything pending at most
+every ~100 ms (:data:`APPLY_INTERVAL`): each changed job's record is read once and the
+table moves or redraws only those rows. Nothing reads the log on a timer.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Optional
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+
+from ..core.events import Event, InterfaceHealthEvent, JobEvent
+from .backend import Backend
+from .messages import JobsUpdated
+from .screens.confirm import ConfirmScreen
+from .screens.help import HelpScreen, key_rows
+from .screens.main import MainScreen
+from .themes import DEFAULT_THEME, load_themes, remember_theme, remembered_theme
+from .widgets.job_model import JobModel
+from .widgets.job_table import JobTable
+
+#: Seconds between two applications of pending events (bursts are coalesced).
+APPLY_INTERVAL = 0.1
+#: Seconds between two looks at the interfaces' poll latency (the manager's memory).
+STATS_INTERVAL = 5.0
+
+
+class _EventsPending(Message):
+    """Posted (from the backend's thread) when the first event of a burst arrives."""
+
+
+class SimjobsApp(App):
+    """The simjobs app. ``backend`` is its only way to the core (``self.app.backend``).
+
+    Parameters
+    ----------
+    backend : Backend
+        A ManagedBackend or WatchBackend; the app closes it when it exits.
+    theme : str, optional
+        A theme name (else the remembered one, else simjobs-dark).
+    close_backend : bool
+        Close the backend when the app exits (default True).
+    """
+
+    TITLE = "simjobs"
+    CSS_PATH = "app.tcss"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="quit", tooltip="Quit (asks first while jobs run)"),
+        Binding("question_mark,f1", "help", "Keys", id="help", tooltip="Every key, listed"),
+        Binding("ctrl+p", "command_palette", "Commands", show=False, id="palette",
+                tooltip="Command palette: submit, cancel, log view, export, theme, ..."),
+    ]
+
+    def __init__(self, backend: Backend, *, theme: Optional[str] = None,
+                 close_backend: bool = True) -> None:
+        super().__init__()
+        self.backend = backend
+        self.close_backend = close_backend
+        self.model = JobModel(clock=backend.clock)
+        self._pending: list[Event] = []
+        self._pending_lock = threading.Lock()
+        self._posted = False
+        self._last_apply = 0.0
+        self._unsubscribe = None
+        self.applied_batches = 0  # how many coalesced batches were applied (tests, bench)
+        themes, self.theme_errors = load_themes()
+        for t in themes:
+            self.register_theme(t)
+        wanted = theme or remembered_theme() or DEFAULT_THEME
+        if wanted not in self.available_themes:
+            self.theme_errors.append(f"unknown theme {wanted!r}; using {DEFAULT_THEME}")
+            wanted = DEFAULT_THEME
+        self.theme = wanted
+        self._explicit_theme = theme if theme == wanted else None
+        self.main_screen: Optional[MainScreen] = None
+
+    # ---- start and stop -------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        # Subscribe first, then read: an event between the two is applied again (harmless)
+        # rather than lost.
+        self._unsubscribe = self.backend.subscribe(self._on_backend_event)
+        started = time.perf_counter()
+        self.model.load(self.backend.records())
+        self.load_seconds = time.perf_counter() - started
+        self.main_screen = MainScreen(self.model)
+        self.push_screen(self.main_screen)
+        self.theme_changed_signal.subscribe(self, lambda theme: remember_theme(theme.name))
+        if self._explicit_theme:
+            remember_theme(self._explicit_theme)  # --theme NAME is a choice too
+        for error in self.theme_errors:
+            self.notify(error, title="Themes", severity="warning", timeout=8)
+        if self.backend.readonly:
+            self.notify(self.backend.readonly_reason, title="Read-only", severity="warning",
+                        timeout=10)
+        self.set_interval(1.0, self._tick)
+        if self.backend.mode == "managed":
+            self.set_interval(STATS_INTERVAL, self._poll_stats)
+
+    async def on_unmount(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        if self.close_backend:
+            import asyncio
+
+            await asyncio.to_thread(self.backend.close)
+
+    # ---- events from the backend ------------------------------------------------------------
+
+    def _on_backend_event(self, event: Event) -> None:
+        """Runs on the backend's event thread: queue, and wake the UI once per burst."""
+        with self._pending_lock:
+            self._pending.append(event)
+            if self._posted:
+                return
+            self._posted = True
+        self.post_message(_EventsPending())
+
+    def on__events_pending(self, message: _EventsPending) -> None:
+        wait = APPLY_INTERVAL - (time.monotonic() - self._last_apply)
+        if wait > 0:
+            self.set_timer(wait, self.apply_pending)
+        else:
+            self.apply_pending()
+
+    def apply_pending(self) -> None:
+        """Apply every pending event now (one batch)."""
+        with self._pending_lock:
+            events, self._pending = self._pending, []
+            self._posted = False
+        self._last_apply = time.monotonic()
+        if not events:
+            return
+        job_ids: dict[str, None] = {}
+        health: list[InterfaceHealthEvent] = []
+        for event in events:
+            if isinstance(event, JobEvent):
+                job_ids[str(event.job_id)] = None
+            elif isinstance(event, InterfaceHealthEvent):
+                health.append(event)
+        for event in health:
+            for info in self.backend.interfaces():
+                if info.name == event.interface_name:
+                    info.health, info.health_message = event.state, event.message
+                    info.health_since = event.time
+        records = [r for r in (self.backend.get_record(j) for j in job_ids) if r is not None]
+        self.applied_batches += 1
+        message_records = records
+        for screen in self.screen_stack:
+            if screen is self.main_screen:
+                screen.post_message(JobsUpdated(message_records, health))
+            elif isinstance(screen, Screen) and screen.is_attached:
+                screen.post_message(JobsUpdated(message_records, health))
+
+    # ---- clocks that redraw only what changed ---------------------------------------------
+
+    def _tick(self) -> None:
+        """Once a second: elapsed times of running jobs on screen, and the summaries
+        (each redraws only if its text changed: an idle app sends nothing)."""
+        main = self.main_screen
+        if main is None or not main.is_attached:
+            return
+        if main.table.has_active_rows_visible():
+            main.table.refresh()
+        main.refresh_views()
+
+    @work(thread=True, exclusive=True, group="stats", exit_on_error=False)
+    def _poll_stats(self) -> None:
+        try:
+            stats = self.backend.interface_stats()
+        except Exception:  # noqa: BLE001 - the panels keep their last figures
+            return
+        self.call_from_thread(self._apply_stats, stats)
+
+    def _apply_stats(self, stats: dict) -> None:
+        if self.main_screen is None:
+            return
+        for name, panel in self.main_screen.panels.panels.items():
+            s = stats.get(name)
+            if s:
+                panel.poll_seconds = s.get("last_poll_seconds")
+                panel.poll_time = s.get("last_poll_time")
+                panel.update_view()
+
+    # ---- the other screens, imported when first used -----------------------------------------
+
+    def screen_class(self, module: str, name: str) -> Optional[type]:
+        """``simjobs.app.screens.<module>.<name>``, or None with a notification."""
+        try:
+            mod = importlib.import_module(f"simjobs.app.screens.{module}")
+            return getattr(mod, name)
+        except (ImportError, AttributeError) as exc:
+            self.notify(f"the {name} is not available in this build ({exc})",
+                        severity="error", timeout=6)
+            return None
+
+    # ---- app-wide actions ------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        sections = [
+            ("Jobs (main screen)", key_rows(MainScreen)),
+            ("Moving in the table", key_rows(JobTable)),
+            ("Everywhere", key_rows(type(self)) + [("ctrl+p", "Command palette: submit, "
+                                                    "cancel, log view, export, theme, ...")]),
+            ("Filter bar", [("enter", "Keep the filter, back to the table"),
+                            ("esc", "Back to the table; esc again clears all filters")]),
+        ]
+        self.push_screen(HelpScreen(sections))
+
+    async def action_quit(self) -> None:
+        running = self.backend.running_count()
+        if not running:
+            self.exit()
+            return
+
+        def answered(yes: Optional[bool]) -> None:
+            if yes:
+                self.exit()
+
+        self.push_screen(ConfirmScreen(
+            f"{running} job{'s are' if running != 1 else ' is'} still running. Quit?",
+            "They go on running and stay tracked in the log; the next start of simjobs "
+            "resumes them.", yes="Quit", no="Stay"), answered)
+
+    def _main_action(self, action: str) -> None:
+        if self.main_screen is None:
+            return
+        while self.screen is not self.main_screen and len(self.screen_stack) > 1:
+            self.pop_screen()
+        getattr(self.main_screen, f"action_{action}")()
+
+    def _export(self) -> None:
+        cls = self.screen_class("log_view", "SimulationsLogScreen")
+        if cls is None:
+            return
+        screen = cls(self.backend)
+        self.push_screen(screen)
+        export = getattr(screen, "action_export", None)
+        if export is not None:
+            self.call_after_refresh(export)
+
+    def _set_theme(self, name: str) -> None:
+        self.theme = name
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        commands = [
+            ("Submit jobs", "Submit inputs at a level (s)", "submit"),
+            ("Cancel jobs", "Cancel the highlighted or marked jobs (c)", "cancel"),
+            ("Resubmit jobs", "Resubmit the highlighted or marked failed/cancelled jobs (r)",
+             "resubmit"),
+            ("Simulations log view", "Every record, summaries per level, plot (l)", "log_view"),
+            ("Toggle hide finished", "Hide or show jobs that have ended (h)", "toggle_finished"),
+            ("Filter jobs", "Filter the table by text (/)", "filter"),
+            ("Sort by next column", "Cycle the sort column (o)", "cycle_sort"),
+        ]
+        for title, help_text, action in commands:
+            yield SystemCommand(title, help_text, lambda a=action: self._main_action(a))
+        yield SystemCommand("Export the log", "Export the filtered log view to CSV or JSON",
+                            self._export)
+        for name in sorted(self.available_themes):
+            if name.startswith("simjobs"):
+                yield SystemCommand(f"Theme: {name}", f"Switch to the {name} theme",
+                                    lambda n=name: self._set_theme(n))
+
+
+def default_css_path() -> Path:
+    return Path(__file__).with_name("app.tcss")

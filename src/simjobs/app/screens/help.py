@@ -1,0 +1,63 @@
+"""HelpScreen: every key of the main screen, the job table and the app, in one list."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+
+def _key_text(keys: str) -> str:
+    names = {"question_mark": "?", "slash": "/", "space": "space", "escape": "esc",
+             "pageup": "PgUp", "pagedown": "PgDn", "ctrl+p": "ctrl+p"}
+    return ", ".join(names.get(k.strip(), k.strip()) for k in keys.split(","))
+
+
+def key_rows(*sources) -> list[tuple[str, str]]:
+    """(keys, description) for the bindings of each class given, in order, no repeats."""
+    rows, seen = [], set()
+    for source in sources:
+        for binding in getattr(source, "BINDINGS", []):
+            if isinstance(binding, tuple):
+                binding = Binding(*binding)
+            if binding.key in seen:
+                continue
+            seen.add(binding.key)
+            rows.append((_key_text(binding.key), binding.tooltip or binding.description))
+    return rows
+
+
+class HelpScreen(ModalScreen[None]):
+    """The keys (``sections`` is a list of (title, [(keys, what)])); any of
+    escape, q, ? or F1 closes it."""
+
+    BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "Close", id="help.close")]
+
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll {
+        width: 76; max-width: 98%; height: auto; max-height: 90%;
+        border: thick $primary 70%; background: $surface; padding: 0 1;
+    }
+    """
+
+    def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]]) -> None:
+        super().__init__()
+        self.sections = sections
+
+    def compose(self) -> ComposeResult:
+        table = Table(box=None, expand=True, show_header=False, padding=(0, 1))
+        table.add_column("keys", style="bold", no_wrap=True, width=16)
+        table.add_column("what")
+        for title, rows in self.sections:
+            table.add_row(f"[u]{title}[/u]", "")
+            for keys, what in rows:
+                table.add_row(keys, what)
+            table.add_row("", "")
+        table.add_row("", "[dim]esc, q or ? closes this help[/dim]")
+        with VerticalScroll() as scroll:
+            scroll.border_title = "simjobs keys"
+            yield Static(table)

@@ -1,0 +1,300 @@
+"""JobTable: a virtualised table of jobs that draws only the rows on screen.
+
+Textual's DataTable keeps a widget-side copy of every row and invalidates its caches on
+each change; at 100,000 jobs its first paint takes seconds. This table renders lines
+straight from a :class:`~.job_model.JobModel` (the Line API, as toolong does): the cost
+of a frame is the number of visible rows, whatever the number of jobs, and an event
+redraws only the lines it changed (or the visible part, when rows moved).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Optional
+
+from rich.segment import Segment
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from ...core.records import LogRecord
+from ...core.types import JobStatus
+from .job_model import COLUMNS, Column, JobModel, cell_texts
+
+MARK = "●"
+STATUS_CLASSES = {s: "job-table--status-" + s.name.lower().replace("_", "-") for s in JobStatus}
+SEPARATOR = " "
+#: (column, narrowest width) in the order columns give up room on a narrow screen
+SHRINKABLE = (("input", 10), ("interface", 9), ("output", 8), ("input", 6), ("status", 13))
+
+
+def _fit(text: str, width: int, align: str) -> str:
+    if len(text) > width:
+        return text[: max(0, width - 1)] + "…" if width > 0 else ""
+    return text.rjust(width) if align == "right" else text.ljust(width)
+
+
+class JobTable(ScrollView, can_focus=True):
+    """The jobs of the log, one per line (see the module docstring)."""
+
+    BINDINGS = [
+        Binding("up,k", "cursor_up", "Up", show=False),
+        Binding("down,j", "cursor_down", "Down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home,g", "first", "First", show=False),
+        Binding("end,G", "last", "Last", show=False),
+    ]
+
+    COMPONENT_CLASSES = {
+        "job-table--header", "job-table--cursor", "job-table--marked",
+        "job-table--sorted", *STATUS_CLASSES.values(),
+    }
+
+    DEFAULT_CSS = """
+    JobTable {
+        height: 1fr;
+        overflow-x: hidden;
+        overflow-y: auto;
+        scrollbar-gutter: stable;
+        scrollbar-size-vertical: 1;
+        background: $surface;
+    }
+    JobTable > .job-table--header { background: $panel; color: $foreground; text-style: bold; }
+    JobTable > .job-table--sorted { color: $accent; text-style: bold; }
+    JobTable > .job-table--cursor { background: $primary 40%; text-style: bold; }
+    JobTable:focus > .job-table--cursor { background: $primary 70%; color: $text; }
+    JobTable > .job-table--marked { background: $accent 25%; }
+    JobTable > .job-table--status-completed { color: $success; }
+    JobTable > .job-table--status-running { color: $primary; text-style: bold; }
+    JobTable > .job-table--status-submitted { color: $secondary; }
+    JobTable > .job-table--status-pending-submit { color: $text-muted; }
+    JobTable > .job-table--status-pending-cancel { color: $warning; }
+    JobTable > .job-table--status-failed-cancel { color: $warning; text-style: bold; }
+    JobTable > .job-table--status-failed { color: $error; text-style: bold; }
+    JobTable > .job-table--status-failed-submit { color: $error; }
+    JobTable > .job-table--status-cancelled { color: $text-muted; }
+    """
+
+    class CursorMoved(Message):
+        """The highlighted job changed (``job_id`` None when the table is empty)."""
+
+        def __init__(self, job_id: Optional[str]) -> None:
+            super().__init__()
+            self.job_id = job_id
+
+    def __init__(self, model: JobModel, *, name: Optional[str] = None,
+                 id: Optional[str] = None, classes: Optional[str] = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.model = model
+        self.cursor = 0
+        self.cursor_job_id: Optional[str] = None
+        self.marked: set[str] = set()
+        self.columns: list[tuple[Column, int]] = [(c, c.width) for c in COLUMNS]
+        self._layout_width = -1
+
+    # ---- geometry ---------------------------------------------------------------------
+
+    @property
+    def body_height(self) -> int:
+        return max(1, self.scrollable_content_region.height - 1)
+
+    def _layout(self) -> None:
+        width = self.scrollable_content_region.width
+        if width == self._layout_width:
+            return
+        self._layout_width = width
+        cols = list(COLUMNS)
+
+        def need(cs: list[Column]) -> int:
+            return 2 + sum(c.width for c in cs) + len(SEPARATOR) * (len(cs) - 1)
+
+        # Hide the least needed columns first, then give the room left to Input.
+        for rank in sorted({c.hide_rank for c in cols if c.hide_rank}, reverse=True):
+            if need(cols) <= width:
+                break
+            cols = [c for c in cols if c.hide_rank != rank]
+        widths = {c.key: c.width for c in cols}
+        extra = width - need(cols)
+        if extra > 0:
+            widths["input"] += min(extra, 24)
+        # Too narrow still: shrink the columns that read well shorter, down to a minimum.
+        for key, least in SHRINKABLE:
+            if extra >= 0:
+                break
+            if key in widths:
+                cut = min(-extra, widths[key] - least)
+                widths[key] -= cut
+                extra += cut
+        widths = [widths[c.key] for c in cols]
+        self.columns = list(zip(cols, widths))
+
+    def _update_virtual_size(self) -> None:
+        self.virtual_size = Size(self.scrollable_content_region.width, len(self.model) + 1)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._layout()
+        self._update_virtual_size()
+        self._scroll_to_cursor()
+        self.refresh()
+
+    # ---- data -------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """The model was rebuilt (sort, filter, first load): redraw, keep the cursor's job."""
+        self._update_virtual_size()
+        self._reanchor()
+        self.refresh()
+
+    def apply_records(self, records: Iterable[LogRecord]) -> None:
+        """Apply changed records: redraw only the lines they touch."""
+        changed, moved = self.model.update(records)
+        if moved:
+            self.reload()
+            return
+        top = int(self.scroll_offset.y)
+        for job_id in changed:
+            index = self.model.index_of(job_id)
+            if index is not None and top <= index < top + self.body_height:
+                self.refresh_line(index + 1)
+
+    def _reanchor(self) -> None:
+        n = len(self.model)
+        index = self.model.index_of(self.cursor_job_id) if self.cursor_job_id else None
+        if index is None:
+            index = min(self.cursor, n - 1) if n else 0
+        self._set_cursor(index, scroll=True)
+
+    # ---- cursor -----------------------------------------------------------------------
+
+    def _set_cursor(self, index: int, scroll: bool = True) -> None:
+        n = len(self.model)
+        index = max(0, min(index, n - 1)) if n else 0
+        old_index, old_id = self.cursor, self.cursor_job_id
+        self.cursor = index
+        self.cursor_job_id = self.model.row_at(index).job_id if n else None
+        if scroll:
+            self._scroll_to_cursor()
+        if old_index != index:
+            self.refresh_line(old_index + 1)
+            self.refresh_line(index + 1)
+        if old_id != self.cursor_job_id:
+            self.post_message(self.CursorMoved(self.cursor_job_id))
+
+    def _scroll_to_cursor(self) -> None:
+        top = int(self.scroll_offset.y)
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False, immediate=True)
+        elif self.cursor >= top + self.body_height:
+            self.scroll_to(y=self.cursor - self.body_height + 1, animate=False, immediate=True)
+
+    def move_to(self, job_id: str) -> bool:
+        index = self.model.index_of(job_id)
+        if index is None:
+            return False
+        self._set_cursor(index)
+        return True
+
+    def action_cursor_up(self) -> None:
+        self._set_cursor(self.cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        self._set_cursor(self.cursor + 1)
+
+    def action_page_up(self) -> None:
+        self._set_cursor(self.cursor - self.body_height)
+
+    def action_page_down(self) -> None:
+        self._set_cursor(self.cursor + self.body_height)
+
+    def action_first(self) -> None:
+        self._set_cursor(0)
+
+    def action_last(self) -> None:
+        self._set_cursor(len(self.model) - 1)
+
+    def on_click(self, event: events.Click) -> None:
+        if event.y >= 1:
+            self._set_cursor(int(self.scroll_offset.y) + event.y - 1, scroll=False)
+
+    # ---- marks ------------------------------------------------------------------------
+
+    def toggle_mark(self, job_id: Optional[str] = None) -> None:
+        job_id = job_id or self.cursor_job_id
+        if job_id is None:
+            return
+        if job_id in self.marked:
+            self.marked.discard(job_id)
+        else:
+            self.marked.add(job_id)
+        index = self.model.index_of(job_id)
+        if index is not None:
+            self.refresh_line(index + 1)
+
+    def clear_marks(self) -> None:
+        if self.marked:
+            self.marked.clear()
+            self.refresh()
+
+    # ---- rendering --------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        self._layout()
+        width = self.scrollable_content_region.width
+        if y == 0:
+            return self._header(width)
+        index = int(self.scroll_offset.y) + y - 1
+        if index >= len(self.model):
+            return Strip.blank(width, self.rich_style)
+        return self._row_strip(index, width)
+
+    def _header(self, width: int) -> Strip:
+        style = self.get_component_rich_style("job-table--header")
+        sorted_style = style + self.get_component_rich_style("job-table--sorted", partial=True)
+        arrow = "↓" if self.model.sort_reverse else "↑"
+        segments = [Segment("  ", style)]
+        for i, (column, w) in enumerate(self.columns):
+            if i:
+                segments.append(Segment(SEPARATOR, style))
+            if column.key == self.model.sort_column:
+                segments.append(Segment(_fit(f"{column.label}{arrow}", w, column.align), sorted_style))
+            else:
+                segments.append(Segment(_fit(column.label, w, column.align), style))
+        return Strip(segments).adjust_cell_length(width, style)
+
+    def _row_strip(self, index: int, width: int) -> Strip:
+        row = self.model.row_at(index)
+        base = self.rich_style
+        marked = row.job_id in self.marked
+        if index == self.cursor:
+            base = base + self.get_component_rich_style("job-table--cursor", partial=True)
+        elif marked:
+            base = base + self.get_component_rich_style("job-table--marked", partial=True)
+        now = self.model.clock()
+        texts = cell_texts(row, now)
+        segments = [Segment((MARK if marked else " ") + " ", base)]
+        for i, (column, w) in enumerate(self.columns):
+            if i:
+                segments.append(Segment(SEPARATOR, base))
+            text = texts[COLUMN_INDEX[column.key]]
+            style = base
+            if column.key == "status":
+                style = base + self.get_component_rich_style(STATUS_CLASSES[row.status], partial=True)
+            segments.append(Segment(_fit(text, w, column.align), style))
+        return Strip(segments).adjust_cell_length(width, base)
+
+    # ---- for tests and the screen -----------------------------------------------------
+
+    def visible_job_ids(self) -> list[str]:
+        top = int(self.scroll_offset.y)
+        return [r.job_id for r in self.model.rows_between(top, top + self.body_height)]
+
+    def has_active_rows_visible(self) -> bool:
+        top = int(self.scroll_offset.y)
+        return any(not r.finished for r in self.model.rows_between(top, top + self.body_height))
+
+
+COLUMN_INDEX = {c.key: i for i, c in enumerate(COLUMNS)}

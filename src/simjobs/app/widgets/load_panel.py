@@ -1,0 +1,181 @@
+"""InterfaceLoadPanel: one interface's load, health and recent completions.
+
+Two layouts, switched by the ``-compact`` class the screen sets when the terminal is
+narrow: a boxed panel of a few lines beside the table, or one line below it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from ...core.types import JobStatus
+from ..backend import InterfaceInfo
+from .job_model import JobModel
+
+SPARK = " ▁▂▃▄▅▆▇█"
+QUEUED = (JobStatus.PENDING_SUBMIT, JobStatus.SUBMITTED)
+FAILED = (JobStatus.FAILED, JobStatus.FAILED_SUBMIT)
+
+
+def sparkline(values: list[int]) -> str:
+    top = max(values) if values else 0
+    if top <= 0:
+        return "▁" * len(values)
+    return "".join(SPARK[1 + round(v / top * (len(SPARK) - 2))] if v else SPARK[1]
+                   for v in values)
+
+
+def load_bar(running: int, queued: int, capacity: Optional[int], width: int) -> str:
+    cap = capacity or max(1, running + queued)
+    run_w = min(width, round(width * running / cap))
+    queue_w = min(width - run_w, round(width * queued / cap))
+    return "█" * run_w + "▒" * queue_w + "░" * (width - run_w - queue_w)
+
+
+def health_text(info: InterfaceInfo) -> str:
+    if info.health == "ok":
+        return "ok"
+    since = ""
+    if info.health_since:
+        since = " since " + time.strftime("%H:%M", time.localtime(info.health_since))
+    message = f": {info.health_message}" if info.health_message else ""
+    return f"{info.health}{since}{message}"
+
+
+class InterfaceLoadPanel(Static):
+    """Name, kind, host, level, load bar, completed/failed, sparkline, health, poll."""
+
+    DEFAULT_CSS = """
+    InterfaceLoadPanel {
+        border: round $primary 50%;
+        border-title-color: $foreground;
+        padding: 0 1;
+        height: auto;
+        margin-bottom: 0;
+    }
+    InterfaceLoadPanel.-unhealthy { border: round $error; }
+    InterfaceLoadPanel.-compact { border: none; padding: 0; height: 1; }
+    """
+
+    def __init__(self, info: InterfaceInfo, model: JobModel) -> None:
+        super().__init__(id=f"panel-{_css_id(info.name)}")
+        self.info = info
+        self.model = model
+        self.poll_seconds: Optional[float] = None
+        self.poll_time: Optional[float] = None
+        self._shown: Optional[str] = None
+
+    def on_mount(self) -> None:
+        self.update_view()
+
+    def update_view(self) -> None:
+        """Redraw if (and only if) what it shows changed: no bytes sent while idle."""
+        text = self.render_text()
+        key = text.plain + str(self.has_class("-compact")) + self.info.health
+        if key == self._shown:
+            return
+        self._shown = key
+        self.set_class(self.info.health != "ok", "-unhealthy")
+        self.border_title = f"{self.info.name} · L{self.info.level}"
+        self.update(text)
+
+    def _numbers(self) -> tuple[int, int, int, int]:
+        counts = self.model.interface_counts.get(self.info.name, {})
+        running = counts.get(JobStatus.RUNNING, 0) + counts.get(JobStatus.PENDING_CANCEL, 0) \
+            + counts.get(JobStatus.FAILED_CANCEL, 0)
+        queued = sum(counts.get(s, 0) for s in QUEUED)
+        return running, queued, counts.get(JobStatus.COMPLETED, 0), \
+            sum(counts.get(s, 0) for s in FAILED)
+
+    def _poll_text(self) -> str:
+        if self.poll_seconds is None:
+            return "poll —"
+        return f"poll {self.poll_seconds * 1000:.0f} ms"
+
+    def render_text(self) -> Text:
+        info = self.info
+        running, queued, completed, failed = self._numbers()
+        cap = info.max_jobs
+        load = f"{running}+{queued}/{cap if cap else '?'}"
+        health_style = "bold red" if info.health == "unreachable" else (
+            "yellow" if info.health != "ok" else "green")
+        if self.has_class("-compact"):
+            spark = sparkline(self.model.completion_buckets(info.name, 10))
+            text = Text.assemble(
+                (f"L{info.level} ", "bold"), (f"{info.name[:14]:<14} ", "bold"),
+                (f"{info.kind[:5]:<5} ", "dim"),
+                load_bar(running, queued, cap, 6), f" {load:<8} ",
+                ("✔", "green"), f"{completed} ", ("✘", "red"), f"{failed} ",
+                spark, " ", (health_text(info), health_style), f"  {self._poll_text()}",
+            )
+            text.no_wrap = True
+            text.overflow = "ellipsis"
+            return text
+        where = f"{info.kind} @ {info.host}" if info.host else info.kind
+        spark = sparkline(self.model.completion_buckets(info.name, 30))
+        per_min = self.model.completions_per_minute(10, info.name)
+        return Text.assemble(
+            (where, "dim"), "\n",
+            load_bar(running, queued, cap, 16), f" {running} run + {queued} queued / {cap or '?'}", "\n",
+            ("✔ ", "green"), f"{completed} done  ", ("✘ ", "red"), f"{failed} failed  ",
+            (f"{per_min:.1f}/min", "dim"), "\n",
+            spark, ("  30 min", "dim"), "\n",
+            (health_text(info), health_style), ("  " + self._poll_text(), "dim"),
+        )
+
+
+def _css_id(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in name)
+
+
+class LoadPanels(VerticalScroll, can_focus=False):
+    """The panels, grouped under a heading per level."""
+
+    DEFAULT_CSS = """
+    LoadPanels { height: auto; }
+    LoadPanels > .level-heading { color: $text-muted; text-style: bold; padding: 0 1; }
+    LoadPanels.-compact > .level-heading { display: none; }
+    """
+
+    def __init__(self, infos: list[InterfaceInfo], model: JobModel, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.infos = infos
+        self.model = model
+        self.panels: dict[str, InterfaceLoadPanel] = {}
+
+    def compose(self) -> ComposeResult:
+        levels: dict[int, list[InterfaceInfo]] = {}
+        for info in self.infos:
+            levels.setdefault(info.level, []).append(info)
+        for level in sorted(levels):
+            yield Static(f"Level {level}", classes="level-heading")
+            for info in levels[level]:
+                panel = InterfaceLoadPanel(info, self.model)
+                self.panels[info.name] = panel
+                yield panel
+
+    def set_compact(self, compact: bool) -> None:
+        self.set_class(compact, "-compact")
+        for panel in self.panels.values():
+            panel.set_class(compact, "-compact")
+            panel.update_view()
+
+    def update_views(self) -> None:
+        for panel in self.panels.values():
+            panel.update_view()
+
+    def add_interface(self, info: InterfaceInfo) -> None:
+        """An interface first seen now (watch mode learns them from the log)."""
+        if info.name in self.panels:
+            return
+        self.infos.append(info)
+        panel = InterfaceLoadPanel(info, self.model)
+        panel.set_class(self.has_class("-compact"), "-compact")
+        self.panels[info.name] = panel
+        self.mount(panel)

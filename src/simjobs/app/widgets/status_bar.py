@@ -1,0 +1,79 @@
+"""StatusBar: the log, who manages it, the jobs per status and the completion rate."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from rich.text import Text
+from textual.widgets import Static
+
+from ...core.types import JobStatus
+from .job_model import STATUS_RANK, JobModel
+
+SHORT = {
+    JobStatus.PENDING_SUBMIT: "pending", JobStatus.SUBMITTED: "submitted",
+    JobStatus.RUNNING: "running", JobStatus.PENDING_CANCEL: "cancelling",
+    JobStatus.FAILED_CANCEL: "cancel failed", JobStatus.COMPLETED: "completed",
+    JobStatus.FAILED: "failed", JobStatus.FAILED_SUBMIT: "submit failed",
+    JobStatus.CANCELLED: "cancelled",
+}
+TINY = {
+    JobStatus.PENDING_SUBMIT: "pend", JobStatus.SUBMITTED: "subm", JobStatus.RUNNING: "run",
+    JobStatus.PENDING_CANCEL: "cancelling", JobStatus.FAILED_CANCEL: "cancel-failed",
+    JobStatus.COMPLETED: "done", JobStatus.FAILED: "failed",
+    JobStatus.FAILED_SUBMIT: "submit-failed", JobStatus.CANCELLED: "cancelled",
+}
+STYLE = {
+    JobStatus.RUNNING: "bold", JobStatus.COMPLETED: "green", JobStatus.FAILED: "bold red",
+    JobStatus.FAILED_SUBMIT: "red", JobStatus.PENDING_CANCEL: "yellow",
+    JobStatus.FAILED_CANCEL: "yellow",
+}
+
+
+class StatusBar(Static):
+    """Two lines: log path and manager state; counts per status and jobs/min."""
+
+    DEFAULT_CSS = """
+    StatusBar { height: 2; background: $panel; color: $foreground; padding: 0 1; }
+    """
+
+    def __init__(self, log_path: str, model: JobModel, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.log_path = log_path
+        self.model = model
+        self.manager_state = ""
+        self._shown: Optional[str] = None
+
+    def on_mount(self) -> None:
+        self.update_view()
+
+    def update_view(self) -> None:
+        text = self.render_text()
+        if text.plain != self._shown:  # idle screens send nothing
+            self._shown = text.plain
+            self.update(text)
+
+    def _counts(self, names: dict, sep: str) -> Text:
+        counts = self.model.status_counts
+        total = sum(counts.values())
+        parts: list = [(f"{total} jobs", "bold"), ":" if sep == " " else ""]
+        for i, status in enumerate(sorted(counts, key=lambda s: STATUS_RANK.get(s, 99))):
+            parts += [sep if i or sep != " " else " ",
+                      (f"{counts[status]} {names[status]}", STYLE.get(status, ""))]
+        rate = self.model.completions_per_minute(10)
+        parts += [" · ", (f"{rate:.1f} done/min", "dim")]
+        return Text.assemble(*parts)
+
+    def render_text(self) -> Text:
+        width = max(20, self.size.width - 2) if self.size.width else 200
+        path = self.log_path
+        state = self.manager_state
+        room = width - len(state) - 3
+        if len(path) > room:
+            path = "…" + path[-max(10, room - 1):]
+        line2 = self._counts(SHORT, " · ")
+        if line2.cell_len > width:
+            line2 = self._counts(TINY, " ")
+        line2.truncate(width, overflow="ellipsis")
+        return Text.assemble((path, "bold"), " · ", (state, "italic"), "\n", line2,
+                             no_wrap=True, overflow="ellipsis")

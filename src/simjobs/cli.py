@@ -914,6 +914,60 @@ def cmd_interfaces(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ---- the app ---------------------------------------------------------------------------------
+
+
+def _needs_terminal(what: str) -> None:
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise CliError(f"{what} needs a terminal (stdin and stdout are not one); in scripts "
+                       "use 'simjobs run', 'simjobs status' and the other subcommands")
+
+
+def _check_theme(name: Optional[str]) -> None:
+    if name is None:
+        return
+    from textual.theme import BUILTIN_THEMES
+
+    from .app.themes import load_themes
+
+    themes, _ = load_themes()
+    names = sorted({t.name for t in themes} | set(BUILTIN_THEMES))
+    if name not in names:
+        raise CliError(f"unknown theme {name!r}; choose one of: {', '.join(names)}")
+
+
+def run_app(backend, theme: Optional[str] = None) -> int:
+    """Run the Textual app on ``backend`` (closed when the app exits)."""
+    from .app.app import SimjobsApp
+
+    SimjobsApp(backend, theme=theme).run()
+    return EXIT_OK
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    from .app.backend import open_backend
+
+    _check_theme(args.theme)
+    if args.watch:
+        path = Path(args.watch).expanduser()
+        _check_log_file(path, args.watch)
+        config = _config(args) if args.config else None
+        _needs_terminal("simjobs app")
+        backend = open_backend(config, watch=path)
+    else:
+        config = _config(args)
+        if config.log_path.exists():
+            _check_log_file(config.log_path)
+        _needs_terminal("simjobs app")
+        holder = _log_holder(config.log_path) if config.log_path.exists() else None
+        if holder is not None:
+            # Another process holds the log: watch it, never take it over.
+            _note(f"{config.log_path.name} is held by {_holder_text(holder)}: opening it "
+                  "read-only (requests are handed to its manager if it runs one)")
+        backend = open_backend(config)
+    return run_app(backend, args.theme)
+
+
 # ---- demo -------------------------------------------------------------------------------------
 
 
@@ -973,9 +1027,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
             if count and level in manager.levels:
                 manager.submit_many(latin_hypercube(count, log.input_dim, rng), level)
 
-    code = headless_run(config, until_done=True, prepare=submit_mix,
-                        title=f"simjobs demo ({directory})")
-    _note(f"demo: see the jobs with: simjobs status --config {config_path}")
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    if args.headless or not interactive:
+        # Piped, or asked for: the plain live table, run until every job has ended.
+        code = headless_run(config, until_done=True, prepare=submit_mix,
+                            title=f"simjobs demo ({directory})")
+        _note(f"demo: see the jobs with: simjobs status --config {config_path}")
+        return code
+    _check_theme(args.theme)
+    from .app.backend import ManagedBackend, open_backend
+
+    backend = open_backend(config)
+    if isinstance(backend, ManagedBackend):
+        submit_mix(backend.manager)  # the first screen is alive
+    code = run_app(backend, args.theme)
+    _note(f"demo: open it again with: simjobs app --config {config_path}")
     return code
 
 
@@ -1053,13 +1119,24 @@ def build_parser() -> argparse.ArgumentParser:
                 readonly=True)
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
-    p = command("demo", cmd_demo, "try simjobs: run demo jobs at two levels with the demo simulator")
+    p = command("demo", cmd_demo, "try simjobs: the app on demo jobs at two levels, running the demo simulator")
     p.add_argument("--dir", metavar="DIR",
                    help="where the demo config, log and job directories go (default: the "
                         "user data dir's simjobs/demo; reused if present)")
     p.add_argument("--fast", action="store_true", help="make the demo simulator fast (tests)")
     p.add_argument("--jobs", type=int, default=16, metavar="N",
                    help="how many jobs to submit, about a quarter at level 2 (default 16)")
+    p.add_argument("--headless", action="store_true",
+                   help="the plain live table instead of the app (the default when not "
+                        "in a terminal)")
+    p.add_argument("--theme", metavar="NAME", help="the app's theme (remembered)")
+
+    p = command("app", cmd_app, "open the simjobs app (manage the config's log, or --watch one)")
+    p.add_argument("--watch", metavar="LOG",
+                   help="a read-only viewer of LOG, managed by another process; submit and "
+                        "cancel are handed to its manager")
+    p.add_argument("--theme", metavar="NAME",
+                   help="the theme (simjobs-dark, simjobs-light, or a Textual one; remembered)")
     return parser
 
 

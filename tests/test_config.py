@@ -251,13 +251,17 @@ BAD = {
         ["interfaces[1].level is missing"]),
     "unknown kind": (
         lambda t: t.replace('kind = "local"', 'kind = "pbs"', 1),
-        ["interfaces[0].kind must be one of 'local' (got 'pbs')"]),
-    "ssh not yet": (
+        ["interfaces[0].kind must be one of 'local', 'ssh', 'slurm' (got 'pbs')"]),
+    "ssh without host": (
         lambda t: t.replace('kind = "local"', 'kind = "ssh"', 1),
-        ["interfaces[0].kind 'ssh' is not supported yet"]),
-    "slurm not yet": (
-        lambda t: t.replace('kind = "local"', 'kind = "slurm"', 1),
-        ["interfaces[0].kind 'slurm' is not supported yet"]),
+        ["interfaces[0].host is missing; add host = "]),
+    "local with a host": (
+        lambda t: t.replace('max_jobs = 3', 'max_jobs = 3\nhost = "example.org"'),
+        ["unknown key 'host' in interfaces[0]"]),
+    "slurm with an ssh key at the top": (
+        lambda t: t.replace('kind = "local"', 'kind = "slurm"', 1).replace(
+            'max_jobs = 3', 'max_jobs = 3\nhost = "example.org"'),
+        ["unknown key 'host' in interfaces[0]"]),
     "no interfaces": (
         lambda t: t[: t.index("[[interfaces]]")],
         ["demo.toml: no interfaces: add at least one [[interfaces]]"]),
@@ -274,6 +278,164 @@ BAD = {
         lambda t: t.replace('workspace = "work/fast"', f'workspace = "{NOT_EXECUTABLE}/ws"'),
         ["interfaces[0].workspace", "is a file, not a directory"]),
 }
+
+
+# Remote interfaces: an ssh one and a slurm one driven through SSH. Local files (keys,
+# known_hosts) are made by the test; the remote ones are never contacted by load_config.
+REMOTE = """\
+[log]
+path = "runs.csv"
+input_dim = 2
+
+[[interfaces]]
+kind = "ssh"
+name = "server"
+level = 1
+host = "sim.example.org"
+port = 2200
+user = "me"
+workspace = "runs/it's here"
+command = "python3 /opt/sim/run.py --fast"
+max_jobs = 8
+identity_file = "keys/id_test"
+known_hosts = "keys/known_hosts"
+connect_timeout = 3
+
+[[interfaces]]
+kind = "slurm"
+name = "cluster"
+level = 2
+workspace = "scratch/simjobs"
+command = ["~/bin/sim", "--level", "2"]
+partition = "debug"
+sbatch_args = ["--time=00:10:00", "--mem=1G"]
+max_jobs = 100
+
+[interfaces.ssh]
+host = "login.example.org"
+identity_files = ["keys/id_test"]
+"""
+
+
+def remote_config(tmp_path: Path, text: str = REMOTE) -> Path:
+    (tmp_path / "keys").mkdir(exist_ok=True)
+    (tmp_path / "keys" / "id_test").write_text("not really a key\n")
+    (tmp_path / "keys" / "known_hosts").write_text("")
+    return write(tmp_path, text)
+
+
+def test_ssh_and_remote_slurm_interfaces_are_read_without_contacting_anything(tmp_path):
+    path = remote_config(tmp_path)
+    before = tree(tmp_path)
+    config = load_config(path)
+    server, cluster = config.interfaces
+    assert (server.kind, server.name, server.level, server.max_jobs) == ("ssh", "server", 1, 8)
+    # The remote command is split, never looked up on this machine.
+    assert server.command == ("python3", "/opt/sim/run.py", "--fast")
+    assert str(server.workspace) == "runs/it's here"  # remote, relative to the remote home
+    assert server.ssh.host == "sim.example.org" and server.ssh.port == 2200
+    assert server.ssh.user == "me" and server.ssh.connect_timeout == 3.0
+    assert server.ssh.identity_files == (str(tmp_path / "keys" / "id_test"),)
+    assert server.ssh.known_hosts == str(tmp_path / "keys" / "known_hosts")
+    assert server.host == "me@sim.example.org:2200"
+    assert cluster.kind == "slurm" and cluster.command == ("~/bin/sim", "--level", "2")
+    assert (cluster.partition, cluster.sbatch_args) == ("debug", ("--time=00:10:00", "--mem=1G"))
+    assert cluster.ssh.host == "login.example.org" and cluster.ssh.port == 22
+    assert cluster.ssh.known_hosts is None  # the user's ~/.ssh/known_hosts
+    assert str(cluster.workspace) == "scratch/simjobs"
+
+    interfaces = config.build_interfaces()
+    try:
+        from simjobs.interfaces.ssh import SSHInterface
+        from simjobs.interfaces.slurm import SlurmInterface
+
+        ssh_iface, slurm_iface = interfaces
+        assert isinstance(ssh_iface, SSHInterface) and isinstance(slurm_iface, SlurmInterface)
+        assert ssh_iface.describe()["kind"] == "ssh"
+        assert ssh_iface.describe()["host"] == "me@sim.example.org:2200"
+        assert ssh_iface.workspace == "runs/it's here" and ssh_iface.max_jobs == 8
+        assert ssh_iface.command == ["python3", "/opt/sim/run.py", "--fast"]
+        assert (slurm_iface.name, slurm_iface.level, slurm_iface.max_jobs) == ("cluster", 2, 100)
+    finally:
+        for iface in interfaces:
+            iface.close()
+    assert tree(tmp_path) == before  # neither loading nor building created anything here
+
+
+def test_a_local_slurm_interface_resolves_its_command_like_a_local_one(tmp_path):
+    text = VALID.replace('kind = "local"', 'kind = "slurm"', 1).replace(
+        "max_jobs = 3", 'max_jobs = 3\npartition = "debug"')
+    config = load_config(write(tmp_path, text))
+    cluster = config.interfaces[0]
+    assert cluster.kind == "slurm" and cluster.ssh is None and cluster.host is None
+    assert cluster.command == (sys.executable, str(SIMS / "sum.py"))
+    assert cluster.workspace == tmp_path / "work" / "fast"
+    assert cluster.partition == "debug" and cluster.sbatch_args == ()
+
+
+REMOTE_BAD = {
+    "ssh port": (
+        lambda t: t.replace("port = 2200", "port = 70000"),
+        ["interfaces[0].port must be a port number 1-65535 (got 70000)"]),
+    "ssh identity file missing": (
+        lambda t: t.replace('"keys/id_test"\nknown', '"keys/nope"\nknown'),
+        ["interfaces[0].identity_file 'keys/nope': no such file", "check the path"]),
+    "ssh both identity keys": (
+        lambda t: t.replace("connect_timeout = 3", 'connect_timeout = 3\nidentity_files = []'),
+        ["interfaces[0]: give identity_file or identity_files, not both"]),
+    "ssh known_hosts missing": (
+        lambda t: t.replace('"keys/known_hosts"', '"keys/nope_hosts"'),
+        ["interfaces[0].known_hosts 'keys/nope_hosts': no such file",
+         "ssh-keyscan -p 2200 sim.example.org >>"]),
+    "ssh connect_timeout": (
+        lambda t: t.replace("connect_timeout = 3", "connect_timeout = 0"),
+        ["interfaces[0].connect_timeout must be a number of seconds > 0 (got 0)"]),
+    "ssh command with {python}": (
+        lambda t: t.replace('"python3 /opt/sim/run.py --fast"', '"{python} sim.py"'),
+        ["interfaces[0].command: {python} is this machine's Python"]),
+    "ssh command missing": (
+        lambda t: t.replace('command = "python3 /opt/sim/run.py --fast"\n', ""),
+        ["interfaces[0].command is missing"]),
+    "ssh command unparsable": (
+        lambda t: t.replace('"python3 /opt/sim/run.py --fast"', "'python3 \"sim.py'"),
+        ["interfaces[0].command cannot be parsed (No closing quotation)"]),
+    "ssh unknown key": (
+        lambda t: t.replace("connect_timeout = 3", "conect_timeout = 3"),
+        ["unknown key 'conect_timeout' in interfaces[0]; did you mean 'connect_timeout'?"]),
+    "slurm ssh table key": (
+        lambda t: t.replace('host = "login.example.org"', 'hostname = "login.example.org"'),
+        ["unknown key 'hostname' in interfaces[1].ssh"]),
+    "slurm ssh without host": (
+        lambda t: t.replace('host = "login.example.org"\n', ""),
+        ["interfaces[1].ssh.host is missing"]),
+    "slurm ssh not a table": (
+        lambda t: t.replace("[interfaces.ssh]\nhost = \"login.example.org\"\n"
+                            "identity_files = [\"keys/id_test\"]\n", 'ssh = "login"\n'),
+        ["interfaces[1].ssh must be a table"]),
+    "slurm sbatch_args": (
+        lambda t: t.replace('sbatch_args = ["--time=00:10:00", "--mem=1G"]',
+                            'sbatch_args = "--time=10"'),
+        ["interfaces[1].sbatch_args must be a list of strings"]),
+    "slurm partition": (
+        lambda t: t.replace('partition = "debug"', 'partition = "two words"'),
+        ["interfaces[1].partition must be a partition name"]),
+}
+
+
+@pytest.mark.parametrize("case", list(REMOTE_BAD))
+def test_bad_remote_config_is_one_line_naming_the_key_and_creates_nothing(tmp_path, case):
+    change, expected = REMOTE_BAD[case]
+    text = change(REMOTE)
+    assert text != REMOTE, "the case should change the config"
+    path = remote_config(tmp_path, text)
+    before = tree(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        load_config(path).build_interfaces()
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(str(path)), message
+    for part in expected:
+        assert part in message, message
+    assert tree(tmp_path) == before
 
 
 @pytest.mark.parametrize("case", list(BAD))

@@ -17,6 +17,27 @@ A config file looks like this (every key is described in the README)::
     workspace = "work/local-fast"
     max_jobs = 4               # default: the number of CPUs
 
+    [[interfaces]]
+    kind = "ssh"               # a remote host over SSH
+    name = "server"
+    level = 2
+    host = "sim.example.org"
+    port = 22
+    user = "me"                # default: the current user (or ~/.ssh/config's)
+    workspace = "simjobs/server"          # remote; relative paths: the remote home
+    command = "python3 /opt/sim/run.py"   # runs remotely: not looked up here
+    identity_file = "~/.ssh/id_ed25519"   # default: the ssh agent and default keys
+    known_hosts = "~/.ssh/known_hosts"    # the default; host keys are always checked
+
+    [[interfaces]]
+    kind = "slurm"             # sbatch/squeue here, or on a login node: add [interfaces.ssh]
+    name = "cluster"
+    level = 3
+    workspace = "work/cluster"
+    command = "{python} sim.py"
+    partition = "debug"
+    sbatch_args = ["--time=00:10:00"]
+
 :func:`load_config` validates everything before anything touches the disk: an invalid
 config raises :class:`ConfigError` with one line naming the file, the key (and the
 line, for TOML syntax errors) and the fix, and creates nothing. Workspaces and the log
@@ -30,15 +51,17 @@ import difflib
 import math
 import os
 import re
+import shlex
 import sys
 import tomllib
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Optional, Union
 
 from .core.errors import SimjobsError
 from .core.hardware import HardwareInterface
 from .core.log import SimulationsLog
 from .interfaces.local import resolve_command
+from .interfaces.runner import SSHSettings
 
 #: Seconds between two status polls of an interface when the config does not say.
 #: Shorter than the JobManager's own default (10 s, exauq's): a config drives an
@@ -48,14 +71,22 @@ DEFAULT_POLLING_INTERVAL = 1.0
 CONFIG_FILE_NAME = "simjobs.toml"
 CONFIG_ENV_VAR = "SIMJOBS_CONFIG"
 
-SUPPORTED_KINDS = ("local",)
-LATER_KINDS = ("ssh", "slurm")  # come with a later release
+SUPPORTED_KINDS = ("local", "ssh", "slurm")
+LATER_KINDS: tuple[str, ...] = ()  # kinds named but not available yet
 
 _TABLE_KEYS = {
     "log": ("path", "input_dim"),
     "manager": ("polling_interval",),
 }
 _INTERFACE_KEYS = ("kind", "name", "level", "command", "workspace", "max_jobs")
+#: How to reach a host over SSH: keys of an ssh interface, and of a slurm one's ssh table.
+_SSH_KEYS = ("host", "port", "user", "identity_file", "identity_files", "known_hosts",
+             "connect_timeout")
+_KIND_KEYS = {
+    "local": _INTERFACE_KEYS,
+    "ssh": _INTERFACE_KEYS + _SSH_KEYS,
+    "slurm": _INTERFACE_KEYS + ("partition", "sbatch_args", "ssh"),
+}
 
 
 class ConfigError(SimjobsError):
@@ -70,16 +101,46 @@ class InterfaceSpec:
     kind: str
     name: str
     level: int
-    command: tuple[str, ...]  # argv from resolve_command: {python} substituted, argv[0] absolute
-    workspace: Path  # absolute
+    # Local commands: argv from resolve_command ({python} substituted, argv[0] absolute).
+    # Remote ones (ssh, slurm with ssh): the command split like a shell would, untouched.
+    command: tuple[str, ...]
+    # Local: absolute. Remote (``ssh`` set): the remote path as written (relative paths
+    # are relative to the remote home).
+    workspace: Union[Path, PurePosixPath]
     max_jobs: Optional[int]  # None: the interface's default (the number of CPUs)
+    ssh: Optional[SSHSettings] = None  # kind "ssh", or "slurm" driven through SSH
+    partition: Optional[str] = None  # slurm
+    sbatch_args: tuple[str, ...] = ()  # slurm
 
     @property
     def effective_max_jobs(self) -> int:
         return self.max_jobs if self.max_jobs is not None else (os.cpu_count() or 1)
 
+    @property
+    def host(self) -> Optional[str]:
+        """``user@host:port`` for an interface reached over SSH, else None (this machine)."""
+        return self.ssh.display if self.ssh is not None else None
+
     def build(self) -> HardwareInterface:
-        """Create the interface (and its workspace)."""
+        """Create the interface (and, for a local one, its workspace). Remote hosts are
+        not contacted here: the first submit or poll connects."""
+        if self.kind == "ssh":
+            from .interfaces.ssh import SSHInterface
+
+            assert self.ssh is not None
+            return SSHInterface.from_settings(
+                self.name, self.level, self.ssh, list(self.command), str(self.workspace),
+                max_jobs=self.max_jobs,
+            )
+        if self.kind == "slurm":
+            from .interfaces.slurm import SlurmInterface
+
+            return SlurmInterface(
+                self.name, self.level, list(self.command),
+                str(self.workspace) if self.ssh is not None else self.workspace,
+                partition=self.partition, sbatch_args=self.sbatch_args,
+                max_jobs=self.max_jobs, ssh=self.ssh,
+            )
         from .interfaces.local import LocalInterface
 
         return LocalInterface(
@@ -350,7 +411,7 @@ class _Validator:
                 f"{where}.kind must be one of {', '.join(repr(k) for k in SUPPORTED_KINDS)} "
                 f"(got {_describe(kind)})"
             )
-        self.check_keys(entry, _INTERFACE_KEYS, where)
+        self.check_keys(entry, _KIND_KEYS[kind], where)
 
         name = entry.get("name")
         if name is None:
@@ -364,21 +425,137 @@ class _Validator:
         if not _is_int(level) or level < 1:
             raise self.fail(f"{where}.level must be an integer >= 1 (got {_describe(level)})")
 
-        command = self.command(where, entry.get("command"))
-
-        workspace_value = entry.get("workspace", f"work/{name}")
-        if not isinstance(workspace_value, str) or not workspace_value.strip():
-            raise self.fail(
-                f"{where}.workspace must be a directory path (got {_describe(workspace_value)})"
-            )
-        workspace = self.resolve(workspace_value)
-        self.check_creatable_dir(f"{where}.workspace", workspace_value, workspace)
-
         max_jobs = entry.get("max_jobs")
         if max_jobs is not None and (not _is_int(max_jobs) or max_jobs < 1):
             raise self.fail(f"{where}.max_jobs must be an integer >= 1 (got {_describe(max_jobs)})")
 
-        return InterfaceSpec(index, kind, name, level, command, workspace, max_jobs)
+        ssh: Optional[SSHSettings] = None
+        if kind == "ssh":
+            ssh = self.ssh_settings(where, entry)
+        elif kind == "slurm" and "ssh" in entry:
+            table = entry["ssh"]
+            if not isinstance(table, dict):
+                raise self.fail(f"{where}.ssh must be a table ([{where.replace('[', '.').rstrip(']')}"
+                                f".ssh] or ssh = {{ host = \"...\" }}), not {_describe(table)}")
+            self.check_keys(table, _SSH_KEYS, f"{where}.ssh")
+            ssh = self.ssh_settings(f"{where}.ssh", table)
+
+        if ssh is None:
+            command = self.command(where, entry.get("command"))
+            workspace_value = entry.get("workspace", f"work/{name}")
+            if not isinstance(workspace_value, str) or not workspace_value.strip():
+                raise self.fail(
+                    f"{where}.workspace must be a directory path (got {_describe(workspace_value)})"
+                )
+            workspace: Union[Path, PurePosixPath] = self.resolve(workspace_value)
+            self.check_creatable_dir(f"{where}.workspace", workspace_value, workspace)
+        else:
+            command = self.remote_command(where, entry.get("command"))
+            workspace_value = entry.get("workspace", f"simjobs/{name}")
+            if not isinstance(workspace_value, str) or not workspace_value.strip() \
+                    or "\n" in workspace_value:
+                raise self.fail(
+                    f"{where}.workspace must be a directory path on {ssh.host} "
+                    f"(got {_describe(workspace_value)})"
+                )
+            workspace = PurePosixPath(workspace_value)
+
+        partition: Optional[str] = None
+        sbatch_args: tuple[str, ...] = ()
+        if kind == "slurm":
+            partition = entry.get("partition")
+            if partition is not None and (not isinstance(partition, str) or not partition.strip()
+                                          or any(c.isspace() for c in partition)):
+                raise self.fail(f'{where}.partition must be a partition name such as "debug" '
+                                f"(got {_describe(partition)})")
+            args = entry.get("sbatch_args", [])
+            if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+                raise self.fail(f'{where}.sbatch_args must be a list of strings such as '
+                                f'["--time=00:10:00"] (got {_describe(args)})')
+            sbatch_args = tuple(args)
+
+        return InterfaceSpec(index, kind, name, level, command, workspace, max_jobs,
+                             ssh=ssh, partition=partition, sbatch_args=sbatch_args)
+
+    def local_file(self, key: str, value: Any, what: str) -> str:
+        """A file on this machine named by the config (``~`` and relative paths resolved)."""
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(f"{key} must be the path of {what} (got {_describe(value)})")
+        path = self.resolve(value)
+        if not path.is_file():
+            raise self.fail(f"{key} {value!r}: no such file ({str(path)!r}); check the path")
+        return str(path)
+
+    def ssh_settings(self, where: str, table: dict) -> SSHSettings:
+        host = table.get("host")
+        if host is None:
+            raise self.fail(f'{where}.host is missing; add host = "..." (the SSH server)')
+        if not isinstance(host, str) or not host.strip() or any(c.isspace() for c in host):
+            raise self.fail(f"{where}.host must be a host name or address (got {_describe(host)})")
+        port = table.get("port", 22)
+        if not _is_int(port) or not 0 < port < 65536:
+            raise self.fail(f"{where}.port must be a port number 1-65535 (got {_describe(port)})")
+        user = table.get("user")
+        if user is not None and (not isinstance(user, str) or not user.strip()):
+            raise self.fail(f"{where}.user must be a user name (got {_describe(user)})")
+        if "identity_file" in table and "identity_files" in table:
+            raise self.fail(f"{where}: give identity_file or identity_files, not both")
+        if "identity_file" in table:
+            files = [self.local_file(f"{where}.identity_file", table["identity_file"],
+                                     "a private key")]
+        else:
+            value = table.get("identity_files", [])
+            if not isinstance(value, list):
+                raise self.fail(f'{where}.identity_files must be a list of paths such as '
+                                f'["~/.ssh/id_ed25519"] (got {_describe(value)})')
+            files = [self.local_file(f"{where}.identity_files[{i}]", v, "a private key")
+                     for i, v in enumerate(value)]
+        known_hosts = table.get("known_hosts")
+        if known_hosts is not None:
+            if not isinstance(known_hosts, str) or not known_hosts.strip():
+                raise self.fail(f"{where}.known_hosts must be the path of a known_hosts file "
+                                f"(got {_describe(known_hosts)})")
+            path = self.resolve(known_hosts)
+            if not path.is_file():
+                target = f"[{host}]:{port}" if port != 22 else host
+                raise self.fail(
+                    f"{where}.known_hosts {known_hosts!r}: no such file ({str(path)!r}); "
+                    f"create it with: ssh-keyscan -p {port} {host} >> {shlex.quote(str(path))} "
+                    f"(it should then list {target})"
+                )
+            known_hosts = str(path)
+        timeout = table.get("connect_timeout", 10.0)
+        if not _is_number(timeout) or not math.isfinite(timeout) or timeout <= 0:
+            raise self.fail(f"{where}.connect_timeout must be a number of seconds > 0 "
+                            f"(got {_describe(timeout)})")
+        return SSHSettings(host=host, port=port, user=user, identity_files=tuple(files),
+                           known_hosts=known_hosts, connect_timeout=float(timeout))
+
+    def remote_command(self, where: str, value: Any) -> tuple[str, ...]:
+        """A command run on a remote host: checked for syntax only, never looked up here."""
+        if value is None:
+            raise self.fail(
+                f'{where}.command is missing; add the simulator as the remote host runs it, '
+                'e.g. command = "python3 /path/to/sim.py"'
+            )
+        if isinstance(value, str):
+            try:
+                argv = shlex.split(value)
+            except ValueError as exc:
+                raise self.fail(f"{where}.command cannot be parsed ({exc}); check its quotes") \
+                    from None
+        elif isinstance(value, list) and all(isinstance(a, str) for a in value):
+            argv = list(value)
+        else:
+            raise self.fail(f"{where}.command must be a string or a list of strings "
+                            f"(got {_describe(value)})")
+        if not argv or not argv[0].strip():
+            raise self.fail(f'{where}.command is empty; give the simulator to run, e.g. '
+                            '"python3 /path/to/sim.py"')
+        if any("{python}" in a for a in argv):
+            raise self.fail(f"{where}.command: {{python}} is this machine's Python, which the "
+                            "remote host does not have; name the remote interpreter, e.g. python3")
+        return tuple(argv)
 
     def command(self, where: str, value: Any) -> tuple[str, ...]:
         if value is None:

@@ -10,19 +10,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 import helpers
 from simjobs.core import Input, JobManager, JobStatus
-from simjobs.core.hardware import HEALTH_UNREACHABLE
 from simjobs.core.log import SimulationsLog
 from simjobs.core.types import Job, JobId
 from simjobs.interfaces import JobAlreadyEndedError, NoOutputError
 from simjobs.interfaces import jobdir
-from simjobs.interfaces.runner import CommandResult, HostUnreachableError, LocalRunner
+from simjobs.interfaces.runner import CommandResult, LocalRunner
 from simjobs.interfaces.slurm import (
     SLURM_ID_FILE,
     SLURM_STATES,

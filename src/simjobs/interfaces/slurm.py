@@ -54,7 +54,6 @@ from simjobs.core.types import Job, JobId, JobStatus
 from . import jobdir
 from .jobdir import (
     EXIT_CODE_FILE,
-    OUTPUT_FILE,
     STARTED_MARKER,
     STDERR_FILE,
     JobAlreadyEndedError,

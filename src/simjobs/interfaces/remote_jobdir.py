@@ -68,6 +68,8 @@ from .runner import CommandResult, CommandRunner, expand_remote_path
 META_DIR = ".simjobs"
 #: Files with one line each, read with the shell's ``read`` (no process per file).
 ONE_LINE_FILES = (CANCELLED_FILE, PID_FILE, STARTED_FILE, ENDED_FILE, EXIT_CODE_FILE)
+#: One-line files a poll of a job that has not ended does not need (its pid is read apart).
+_SLOW_FILES = (PID_FILE, STARTED_FILE, ENDED_FILE, EXIT_CODE_FILE)
 #: Seconds a started job may go without a pid file before its wrapper counts as dead.
 PID_GRACE_MINUTES = 1
 #: Seconds a cancelled job's group gets between SIGTERM and SIGKILL, by default.
@@ -229,26 +231,33 @@ is_wrapper() {  # pid dir: is pid alive and running in dir (so not a reused pid)
     case $1 in '' | *[!0-9]*) return 1 ;; esac
     if [ -d /proc/self ]; then [ "/proc/$1/cwd" -ef "$2" ]; else kill -0 "$1" 2>/dev/null; fi
 }
-group_alive() {  # pgid: any live (non-zombie) process left in the group?
+live_groups() {  # lg: " pgid pgid ... " of every live (non-zombie) process
+    lg=" $(cat /proc/[0-9]*/stat 2>/dev/null |
+        awk '{ sub(/.*\) /, ""); if ($1 != "Z" && $1 != "X") printf "%s ", $3 }')"
+}
+keep_alive_groups() {  # keep in $groups ("id:pgid ...") those with a live process left
+    left=
     if [ -d /proc/self ]; then
-        pg=$1
-        for s in /proc/[0-9]*/stat; do
-            l=; read -r l < "$s" 2>/dev/null || [ -n "$l" ] || continue
-            set -- ${l##*) }
-            [ "$3" = "$pg" ] || continue
-            case $1 in Z | X) continue ;; esac
-            return 0
+        live_groups
+        for g in $groups; do
+            case $lg in *" ${g#*:} "*) left="$left $g" ;; esac
         done
-        return 1
+    else
+        for g in $groups; do kill -0 "-${g#*:}" 2>/dev/null && left="$left $g"; done
     fi
-    kill -0 "-$1" 2>/dev/null
+    groups=$left
 }
 held=0
 rd() {  # id: print what the job directory holds
     d=$ws/$1
     if [ ! -d "$d" ]; then printf '%s none\n' "$1"; return; fi
     printf '%s dir\n' "$1"
-    for n in $one_files; do one "$1" "$d" "$n"; done
+    # A poll reads only what decides the status; an ended job (or details) everything.
+    if [ "$tails" = 1 ] || [ -e "$d/$f_exit" ]; then
+        for n in $one_files; do one "$1" "$d" "$n"; done
+    else
+        for n in $quick_files; do one "$1" "$d" "$n"; done
+    fi
     st=0
     if [ -d "$d/$m_started" ]; then st=1; printf '%s f %s\n' "$1" "$m_started"; fi
     if [ -e "$d/$f_exit" ]; then
@@ -257,6 +266,7 @@ rd() {  # id: print what the job directory holds
     elif [ $st = 1 ]; then
         p=; [ -e "$d/$f_pid" ] && { IFS= read -r p < "$d/$f_pid"; } 2>/dev/null
         if [ -n "$p" ]; then
+            [ "$tails" = 1 ] || printf '%s f %s %s\n' "$1" "$f_pid" "$p"
             if is_wrapper "$p" "$d"; then a=1; held=$((held + 1)); else a=0; fi
             printf '%s alive %s\n' "$1" "$a"
         elif [ -n "$(find "$d/$m_started" -prune -mmin +__GRACE__ 2>/dev/null)" ]; then
@@ -336,6 +346,7 @@ class RemoteJobDirs:
         head = _assignments(
             ws=ws,
             one_files=" ".join(one_files),
+            quick_files=" ".join(n for n in one_files if n not in _SLOW_FILES),
             m_started=STARTED_MARKER, f_exit=EXIT_CODE_FILE, f_pid=PID_FILE,
             f_output=OUTPUT_FILE, f_stderr=STDERR_FILE, f_stdout=STDOUT_FILE,
             f_input=INPUT_FILE, f_cancelled=CANCELLED_FILE,
@@ -665,20 +676,16 @@ class RemoteJobDirs:
             '        printf \'%s signalled\\n\' "$id"; groups="$groups $id:$p"\n'
             "    fi\n"
             "done\n"
-            f"i=0\n"
+            "i=0\n"
             "while :; do\n"
-            "    left=\n"
-            "    for g in $groups; do group_alive \"${g#*:}\" && left=\"$left $g\"; done\n"
-            "    groups=$left\n"
+            "    keep_alive_groups\n"
             f'    [ -n "$groups" ] && [ $i -lt {ticks} ] || break\n'
             "    nap; i=$((i + 1))\n"
             "done\n"
             'for g in $groups; do kill -KILL "-${g#*:}" 2>/dev/null; done\n'
             "i=0\n"
             'while [ -n "$groups" ] && [ $i -lt 50 ]; do\n'
-            "    left=\n"
-            "    for g in $groups; do group_alive \"${g#*:}\" && left=\"$left $g\"; done\n"
-            "    groups=$left; [ -n \"$groups\" ] || break\n"
+            "    keep_alive_groups; [ -n \"$groups\" ] || break\n"
             "    nap; i=$((i + 1))\n"
             "done\n"
             'for g in $groups; do printf \'%s alivegroup\\n\' "${g%%:*}"; done\n'

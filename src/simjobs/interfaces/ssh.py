@@ -294,7 +294,9 @@ class SSHInterface(HardwareInterface):
             read = [JobId(j) for j in read]
             # New jobs queue behind the ones already waiting (ids grow over time).
             launch = sorted(set(self._candidates()) | set(create)) if start else []
-            every = list(dict.fromkeys([*read, *create, *self._holding, *launch]))
+            # The jobs holding slots are read only when jobs may start (to count them).
+            holding = [*self._holding, *launch] if launch else []
+            every = list(dict.fromkeys([*read, *create, *holding]))
             found = self._remote(
                 self.jobs.sync, create=create, read=every, launch=launch,
                 max_running=self._max_jobs, tails=tails,

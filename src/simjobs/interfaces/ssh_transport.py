@@ -128,7 +128,11 @@ class SSHRunner:
             return self._loop
 
     def _call(self, coro, timeout: float):
-        loop = self._ensure_loop()
+        try:
+            loop = self._ensure_loop()
+        except BaseException:
+            coro.close()  # never scheduled: no "never awaited" warning
+            raise
         future = asyncio.run_coroutine_threadsafe(coro, loop)
         try:
             return future.result(timeout)

@@ -164,6 +164,8 @@ def test_an_unknown_slurm_state_gives_no_answer():
 def test_parsers():
     rows = parse_squeue("12|RUNNING|None\n13_4|PENDING|Resources\njunk\n14_[5-9%2]|PENDING|x\n")
     assert rows == {"12": ("RUNNING", "None"), "13_4": ("PENDING", "Resources")}
+    assert parse_squeue("12|RUNNING|None\n13_4|PENDING|Resources\n", {"13_4", "99"}) == \
+        {"13_4": ("PENDING", "Resources")}
     fields = parse_scontrol("JobId=6 ArrayJobId=2 JobName=simjobs-3 JobState=TIMEOUT "
                             "Reason=TimeLimit Dependency=(null) NodeList=vm WorkDir=/tmp/a b")
     assert fields["JobState"] == "TIMEOUT" and fields["NodeList"] == "vm"

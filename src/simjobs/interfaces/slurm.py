@@ -243,13 +243,20 @@ def _not_started(files: Mapping[str, Optional[bytes]]) -> str:
             else "; the job wrapper never started")
 
 
-def parse_squeue(text: str) -> dict[str, tuple[str, str]]:
-    """Rows of ``squeue -o '%i|%T|%r'``: Slurm id -> (state, reason)."""
+def parse_squeue(text: str, wanted: Optional[set[str]] = None) -> dict[str, tuple[str, str]]:
+    """Rows of ``squeue -o '%i|%T|%r'``: Slurm id -> (state, reason); only the ids in
+    ``wanted`` when given (squeue lists all of the user's jobs: most are not asked for)."""
     rows: dict[str, tuple[str, str]] = {}
     for line in text.splitlines():
         parts = line.strip().split("|", 2)
-        if len(parts) >= 2 and _SLURM_ID.match(parts[0]):
-            rows[parts[0]] = (parts[1].strip(), parts[2].strip() if len(parts) > 2 else "")
+        if len(parts) < 2:
+            continue
+        if wanted is not None:
+            if parts[0] not in wanted:
+                continue
+        elif not _SLURM_ID.match(parts[0]):
+            continue
+        rows[parts[0]] = (parts[1].strip(), parts[2].strip() if len(parts) > 2 else "")
     return rows
 
 
@@ -324,6 +331,9 @@ class SlurmInterface(HardwareInterface):
 
     #: Seconds Slurm may report a job ended before its exit code must be visible.
     files_grace: float = FILES_GRACE
+    #: The most tasks in one job array: Slurm's default MaxArraySize (1001) allows
+    #: indexes 0-1000. A bigger batch goes out as several arrays.
+    max_array_size: int = 1000
 
     def __init__(
         self,
@@ -679,7 +689,7 @@ class SlurmInterface(HardwareInterface):
             self._dirs.install_wrapper()
             self._ready = True
 
-    def _squeue(self) -> dict[str, tuple[str, str]]:
+    def _squeue(self, wanted: set[str]) -> dict[str, tuple[str, str]]:
         result = self._run("squeue --me --noheader --states=all --array --format='%i|%T|%r'",
                            "squeue")
         if not result.ok:
@@ -689,7 +699,7 @@ class SlurmInterface(HardwareInterface):
             raise HostUnreachableError(message)
         if not self._health.ok:
             self._health = InterfaceHealth(HEALTH_OK)
-        return parse_squeue(result.text())
+        return parse_squeue(result.text(), wanted)
 
     def _sacct(self, slurm_ids: Sequence[str]) -> dict[str, str]:
         """Final states of jobs Slurm has purged, from accounting (empty without it)."""
@@ -765,7 +775,7 @@ class SlurmInterface(HardwareInterface):
                 self._adopt(job_id, remote)
         states: dict[JobId, JobState] = {}
         tracked = [j for j in job_ids if j in self._slurm_ids and j not in self._settled]
-        rows = self._squeue() if tracked else {}
+        rows = self._squeue({self._slurm_ids[j] for j in tracked}) if tracked else {}
         ended: list[JobId] = []
         for job_id in tracked:
             row = rows.get(self._slurm_ids[job_id])
@@ -823,10 +833,11 @@ class SlurmInterface(HardwareInterface):
     # ---- sbatch
 
     def _release(self) -> dict[JobId, Exception]:
-        """Send held jobs to Slurm while the queue has room: one sbatch (an array when
-        several). Returns the error of each job that did not go out: a
-        :class:`HostUnreachableError` leaves it held, a rejection does not (a busy
-        Slurm, refusing more jobs for now, leaves it held with no error)."""
+        """Send held jobs to Slurm while the queue has room: one sbatch (a job array
+        when several, split only beyond :attr:`max_array_size`). Returns the error of
+        each job that did not go out: a :class:`HostUnreachableError` leaves it held,
+        a rejection does not (a busy Slurm, refusing more jobs for now, leaves it held
+        with no error)."""
         room = len(self._held_set) if self._max_jobs is None \
             else self._max_jobs - len(self._active)
         batch: list[JobId] = []
@@ -835,26 +846,36 @@ class SlurmInterface(HardwareInterface):
             if job_id in self._held_set:
                 self._held_set.discard(job_id)
                 batch.append(job_id)
-        if not batch:
-            return {}
+        errors: dict[JobId, Exception] = {}
+        size = max(1, self.max_array_size)
+        for start in range(0, len(batch), size):
+            chunk = batch[start:start + size]
+            if errors:  # an earlier chunk failed: the rest waits for the next try
+                for job_id in chunk:
+                    self._hold(job_id)
+                continue
+            errors.update(self._submit_chunk(chunk))
+        return errors
+
+    def _submit_chunk(self, chunk: list[JobId]) -> dict[JobId, Exception]:
         try:
-            slurm_id = self._sbatch(batch)
+            slurm_id = self._sbatch(chunk)
         except (HostUnreachableError, _SlurmBusy) as exc:
-            for job_id in batch:
+            for job_id in chunk:
                 self._hold(job_id)
             if isinstance(exc, _SlurmBusy):
                 self._health = InterfaceHealth(HEALTH_DEGRADED, message=str(exc))
                 return {}  # they wait in simjobs' queue: not an error for anyone
-            return {job_id: exc for job_id in batch}
+            return {job_id: exc for job_id in chunk}
         except RuntimeError as exc:
             self._health = InterfaceHealth(HEALTH_DEGRADED, message=str(exc))
-            return {job_id: exc for job_id in batch}
-        if len(batch) == 1:
-            self._slurm_ids[batch[0]] = slurm_id
+            return {job_id: exc for job_id in chunk}
+        if len(chunk) == 1:
+            self._slurm_ids[chunk[0]] = slurm_id
         else:
-            for index, job_id in enumerate(batch):
+            for index, job_id in enumerate(chunk):
                 self._slurm_ids[job_id] = f"{slurm_id}_{index}"
-        self._active.update(batch)
+        self._active.update(chunk)
         if not self._health.ok:
             self._health = InterfaceHealth(HEALTH_OK)
         return {}

@@ -586,3 +586,15 @@ connect_timeout = 5
         log.close()
     assert records(tmp_path / "runs.csv")[str(job.id)].output == 6.5
     assert (Path(workspace) / str(job.id) / "output.txt").exists()
+
+
+def test_a_workspace_the_remote_user_cannot_write_fails_the_submit_with_a_clear_reason(
+        make_interface, remote):
+    iface = make_interface(workspace="/root/simjobs-not-allowed")
+    outcome = iface.submit_jobs([Job(JobId(1), Input(1.0, 2.0))])[JobId(1)]
+    message = str(outcome)
+    assert "\n" not in message
+    assert "cannot create or enter the workspace '/root/simjobs-not-allowed'" in message
+    assert "Permission denied" in message and "choose a directory" in message
+    assert iface.health.state == "degraded"
+    assert not Path("/root/simjobs-not-allowed").exists()

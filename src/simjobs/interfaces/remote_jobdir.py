@@ -355,7 +355,7 @@ class RemoteJobDirs:
             wrapper=self.wrapper_name,
         )
         if create_ws:
-            enter = ('mkdir -p -- "$ws" 2>/dev/null; cd -- "$ws" || '
+            enter = ('mkdir -p -- "$ws" && cd -- "$ws" || '
                      '{ echo "!noworkspace"; exit 3; }\n')
         else:
             enter = 'cd -- "$ws" 2>/dev/null || { echo "!noworkspace"; echo "!end"; exit 0; }\n'
@@ -366,16 +366,17 @@ class RemoteJobDirs:
     def _run(self, script: str) -> tuple[list[bytes], CommandResult]:
         result = self.runner.run("/bin/sh -s", input=script.encode("utf-8"), timeout=self.timeout)
         lines = result.stdout.split(b"\n")
-        if _END.encode() not in (line.strip() for line in lines):
+        stripped = {line.strip() for line in lines}
+        if b"!noworkspace" in stripped and result.exit_status:
+            raise RemoteCommandError(
+                f"cannot create or enter the workspace {self.workspace!r} on "
+                f"{self.runner.host} ({result.error_text() or 'permission denied'}); "
+                "choose a directory the remote user can write to"
+            )
+        if _END.encode() not in stripped:
             raise RemoteCommandError(
                 f"a job-directory command on {self.runner.host} failed (exit status "
                 f"{result.exit_status}): {result.error_text() or 'no output'}"
-            )
-        if any(line.strip() == b"!noworkspace" for line in lines) and result.exit_status:
-            raise RemoteCommandError(
-                f"cannot create or enter the workspace {self.workspace!r} on "
-                f"{self.runner.host}: {result.error_text() or 'permission denied?'}; "
-                "choose a directory the remote user can write to"
             )
         return lines, result
 

@@ -76,6 +76,7 @@ class SimjobsApp(App):
         self._posted = False
         self._last_apply = 0.0
         self._unsubscribe = None
+        self.notices: list[tuple[str, str, str]] = []
         self.applied_batches = 0  # how many coalesced batches were applied (tests, bench)
         themes, self.theme_errors = load_themes()
         for t in themes:
@@ -87,6 +88,15 @@ class SimjobsApp(App):
         self.theme = wanted
         self._explicit_theme = theme if theme == wanted else None
         self.main_screen: Optional[MainScreen] = None
+
+    def notify(self, message: str, *, title: str = "", severity="information",
+               timeout: Optional[float] = None, markup: bool = False) -> None:
+        """As App.notify (markup off: job ids and paths are shown as they are), and keep
+        the last notifications in :attr:`notices` (newest last)."""
+        self.notices.append((title, message, severity))
+        del self.notices[:-50]
+        super().notify(message, title=title, severity=severity, timeout=timeout,
+                       markup=markup)
 
     # ---- start and stop -------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
@@ -146,7 +147,10 @@ class MainScreen(Screen):
         if self.simjobs.backend.readonly:
             parts.append("read-only")
         text = " · ".join(parts)
-        info = self.query_one("#table-info", Static)
+        try:
+            info = self.query_one("#table-info", Static)
+        except NoMatches:  # the screen is closing
+            return
         if getattr(info, "_simjobs_text", None) != text:
             info._simjobs_text = text
             info.update(text)

@@ -1,0 +1,514 @@
+"""The app's main screen, driven through Textual's Pilot on real logs and managers.
+
+Every wait is on a condition (``until``), never a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from app_fixtures import FIRST_ID, HeldInterface, build_backend, run_async, utc_time
+from helpers import log_held_open, records_of
+from textual.command import CommandList, CommandPalette
+
+from simjobs.app.app import SimjobsApp
+from simjobs.app.backend import WatchBackend
+from simjobs.app.screens.confirm import ConfirmScreen
+from simjobs.app.screens.help import HelpScreen
+from simjobs.app.themes import remembered_theme
+from simjobs.app.widgets.job_model import ACTIVE, JobModel
+from simjobs.core.log import SimulationsLog
+from simjobs.core.types import TERMINAL_STATUSES, JobStatus
+
+# Positions in the fixture's status pattern (see app_fixtures._PATTERN).
+COMPLETED_ID = str(FIRST_ID + 0)
+RUNNING_ID = str(FIRST_ID + 1)
+FAILED_ID = str(FIRST_ID + 3)
+SUBMITTED_ID = str(FIRST_ID + 4)
+CANCELLED_ID = str(FIRST_ID + 6)
+RUNNING_ID2 = str(FIRST_ID + 7)
+
+
+@pytest.fixture(autouse=True)
+def _utc():
+    utc_time()
+
+
+async def until(pilot, predicate, timeout: float = 10, message: str = ""):
+    """Let the app run until ``predicate()`` is true."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            if callable(message):
+                message = message()
+            raise AssertionError(f"not true within {timeout} s: {message or predicate}")
+        await pilot.pause(0.02)
+
+
+def table_of(app):
+    return app.main_screen.table
+
+
+def line_text(app, job_id: str) -> str:
+    """The rendered text of a job's row (it must be on screen)."""
+    table = table_of(app)
+    index = table.model.index_of(job_id)
+    assert index is not None, f"{job_id} is not in the view"
+    y = index - int(table.scroll_offset.y) + 1
+    assert 1 <= y <= table.body_height, f"{job_id} is not on screen"
+    return table.render_line(y).text
+
+
+def status_of(app, job_id: str):
+    row = app.model.rows.get(job_id)
+    return row.status if row else None
+
+
+def notices(app) -> str:
+    return "\n".join(f"{t}: {m}" for t, m, _ in app.notices)
+
+
+@pytest.fixture
+def backend(tmp_path):
+    b = build_backend(tmp_path, 24)
+    yield b
+    b.close()  # idempotent enough: the app closed it already in most tests
+
+
+def interface(backend, name="local-fast") -> HeldInterface:
+    return backend.manager.get_interface(name)
+
+
+# ---- the screen ------------------------------------------------------------------------
+
+
+@run_async
+async def test_main_screen_shows_every_job_with_status_words_and_counts(backend):
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        assert len(app.model) == 24
+        text = line_text(app, RUNNING_ID)
+        assert RUNNING_ID in text and "Running" in text and "local-fast" in text
+        assert "Completed" in line_text(app, COMPLETED_ID)
+        completed = backend.get_record(COMPLETED_ID)
+        assert f"{completed.output:.6g}" in line_text(app, COMPLETED_ID)
+        status = app.main_screen.status_bar.render_text().plain
+        assert str(backend.log_path) in status
+        assert "24 jobs" in status and "running" in status and "completed" in status
+        panels = app.main_screen.panels.panels
+        assert set(panels) == {"local-fast", "hpc"}
+        hpc = panels["hpc"].render_text().plain
+        assert "slurm @ hpc.example.org" in hpc and "/ 8" in hpc and "ok" in hpc
+
+
+@run_async
+async def test_narrow_terminal_puts_one_line_panels_under_a_table_that_fits(backend):
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        await pilot.pause()
+        screen = app.main_screen
+        assert screen.has_class("-narrow")
+        panel = screen.panels.panels["local-fast"]
+        assert panel.has_class("-compact") and panel.size.height == 1
+        assert panel.region.y > screen.table.region.y  # below the table
+        table = screen.table
+        used = 2 + sum(w for _, w in table.columns) + len(table.columns) - 1
+        assert used <= table.scrollable_content_region.width
+        keys = [c.key for c, _ in table.columns]
+        for key in ("job_id", "level", "interface", "status", "input", "output", "elapsed"):
+            assert key in keys
+        row = line_text(app, str(table.model.row_at(0).job_id))
+        assert table.model.row_at(0).job_id in row  # ids are never cut
+
+
+# ---- cancelling ------------------------------------------------------------------------
+
+
+@run_async
+async def test_cancel_asks_naming_the_job_then_shows_pending_cancel_then_cancelled(backend):
+    job_id = backend.submit([(0.1, 0.2)], 1)[0]
+    job_id = str(job_id)
+    hw = interface(backend)
+    hw.cancel_gate = threading.Event()  # the hardware takes its time to confirm
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: status_of(app, job_id) is JobStatus.RUNNING)
+        assert table_of(app).move_to(job_id)
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert job_id in app.screen.question
+        await pilot.press("n")  # no: nothing happens
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+        assert status_of(app, job_id) is JobStatus.RUNNING
+        assert backend.get_record(job_id).status is JobStatus.RUNNING and not hw.cancels
+
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: status_of(app, job_id) is JobStatus.PENDING_CANCEL,
+                    message=f"{status_of(app, job_id)} {notices(app)}")
+        assert "Pending cancel" in line_text(app, job_id)
+        hw.cancel_gate.set()  # the hardware confirms
+        await until(pilot, lambda: status_of(app, job_id) is JobStatus.CANCELLED)
+        assert "Cancelled" in line_text(app, job_id)
+    assert records_of(backend.log_path)[job_id].status is JobStatus.CANCELLED
+
+
+@run_async
+async def test_marked_jobs_cancel_after_one_confirmation_stating_the_count(backend):
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        table = table_of(app)
+        for job_id in (RUNNING_ID, RUNNING_ID2, COMPLETED_ID):
+            assert table.move_to(job_id)
+            await pilot.press("space")
+        assert table.marked == {RUNNING_ID, RUNNING_ID2, COMPLETED_ID}
+        assert line_text(app, RUNNING_ID).startswith("●")  # a visible marker
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "Cancel 2 marked jobs?" == app.screen.question
+        assert "1 marked job already ended" in app.screen.detail
+        await pilot.press("y")
+        await until(pilot, lambda: {status_of(app, j) for j in (RUNNING_ID, RUNNING_ID2)}
+                    <= {JobStatus.PENDING_CANCEL, JobStatus.CANCELLED})
+        await until(pilot, lambda: status_of(app, RUNNING_ID) is JobStatus.CANCELLED
+                    and status_of(app, RUNNING_ID2) is JobStatus.CANCELLED,
+                    message=lambda: f"{status_of(app, RUNNING_ID)} {status_of(app, RUNNING_ID2)}"
+                    f" {backend.get_record(RUNNING_ID)} {notices(app)}")
+        assert status_of(app, COMPLETED_ID) is JobStatus.COMPLETED
+        assert not table.marked
+        assert "2 jobs cancelling; 1 skipped, already ended" in notices(app)
+
+
+@run_async
+async def test_cancelling_a_finished_job_says_why_and_asks_nothing(backend):
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        assert table_of(app).move_to(COMPLETED_ID)
+        await pilot.press("c")
+        await until(pilot, lambda: "already ended" in notices(app))
+        assert f"job {COMPLETED_ID} has already ended (Completed)" in notices(app)
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert status_of(app, COMPLETED_ID) is JobStatus.COMPLETED
+
+
+# ---- resubmitting ----------------------------------------------------------------------
+
+
+@run_async
+async def test_resubmit_a_failed_job_after_confirmation_adds_the_new_job(backend):
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        table = table_of(app)
+        assert table.move_to(FAILED_ID)
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert FAILED_ID in app.screen.question and "level" in app.screen.question
+        await pilot.press("y")
+        await until(pilot, lambda: len(app.model.rows) == 25)
+        new_id = table.cursor_job_id
+        assert new_id != FAILED_ID
+        assert app.model.rows[new_id].level == app.model.rows[FAILED_ID].level
+        assert f"{FAILED_ID} → {new_id}" in notices(app)
+        record = backend.get_record(FAILED_ID)
+        assert record.resubmitted_as == new_id
+        assert backend.get_record(new_id).resubmit_of == FAILED_ID
+
+        # A running job cannot be resubmitted: said, not asked.
+        assert table.move_to(RUNNING_ID)
+        await pilot.press("r")
+        await until(pilot, lambda: "only failed, failed-submit or cancelled" in notices(app))
+        assert not isinstance(app.screen, ConfirmScreen)
+
+
+# ---- filter, sort, hide finished -------------------------------------------------------
+
+
+@run_async
+async def test_filter_by_text_and_quick_toggles(backend):
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        model = app.model
+        await pilot.press("slash")
+        await pilot.press(*"hpc")
+        await until(pilot, lambda: model.filter.text == "hpc")
+        shown = model.rows_between(0, len(model))
+        assert shown and all(r.interface == "hpc" for r in shown)
+        assert len(shown) == sum(1 for r in model.rows.values() if r.interface == "hpc")
+        await pilot.press("enter")  # back to the table, filter kept
+        assert app.focused is table_of(app)
+        await pilot.press("escape")  # clears the filters
+        await until(pilot, lambda: len(model) == 24)
+
+        await pilot.press("f")  # status: active
+        assert model.filter.status == ACTIVE
+        assert all(r.status not in TERMINAL_STATUSES for r in model.rows_between(0, 99))
+        await pilot.press("f")  # status: running
+        assert {r.status for r in model.rows_between(0, 99)} == {JobStatus.RUNNING}
+        await pilot.press("escape")
+        await pilot.press("v")  # level 1
+        assert model.filter.level == 1 and {r.level for r in model.rows_between(0, 99)} == {1}
+        await pilot.press("v")  # level 2
+        assert {r.level for r in model.rows_between(0, 99)} == {2}
+        await pilot.press("escape", "i")  # first interface (sorted): hpc
+        assert model.filter.interface == "hpc"
+        assert "interface=hpc" in str(app.main_screen.query_one("#table-info").render())
+
+        # Text matches inputs and ids too.
+        await pilot.press("escape", "slash", *COMPLETED_ID[-3:])
+        await until(pilot, lambda: len(model) >= 1 and all(
+            COMPLETED_ID[-3:] in r.haystack for r in model.rows_between(0, 99)))
+
+
+@run_async
+async def test_sort_key_cycles_the_column_and_another_reverses(backend):
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        model = app.model
+        ids = [r.job_id for r in model.rows_between(0, 99)]
+        assert ids == sorted(ids, reverse=True)  # newest first
+        await pilot.press("O")
+        assert [r.job_id for r in model.rows_between(0, 99)] == sorted(ids)
+        await pilot.press("o")  # next column: level
+        assert model.sort_column == "level"
+        levels = [r.level for r in model.rows_between(0, 99)]
+        assert levels == sorted(levels)
+        await pilot.press("o", "o")  # interface, then status
+        assert model.sort_column == "status"
+        await pilot.press("O")
+        header = table_of(app).render_line(0).text
+        assert "Status↓" in header
+        for _ in range(6):
+            await pilot.press("o")
+        assert model.sort_column == "job_id"  # all nine columns, round again
+
+
+@run_async
+async def test_hide_finished_hides_terminal_jobs_and_follows_events(backend):
+    job_id = str(backend.submit([(0.5, 0.5)], 1)[0])
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: status_of(app, job_id) is JobStatus.RUNNING)
+        await pilot.press("h")
+        model = app.model
+        assert model.filter.hide_finished
+        shown = {r.job_id for r in model.rows_between(0, 99)}
+        assert job_id in shown
+        assert all(model.rows[j].status not in TERMINAL_STATUSES for j in shown)
+        interface(backend).finish(job_id, 1.0)
+        await until(pilot, lambda: model.index_of(job_id) is None)  # gone when it ends
+        await pilot.press("h")
+        assert len(model) == 25
+
+
+@run_async
+async def test_events_are_coalesced_and_applied_without_rebuilding(backend, monkeypatch):
+    rebuilds = []
+    original = JobModel.rebuild
+    monkeypatch.setattr(JobModel, "rebuild", lambda self: (rebuilds.append(1), original(self)))
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        before, batches = len(rebuilds), app.applied_batches
+        ids = await asyncio.to_thread(backend.submit, [(i / 100, 0.5) for i in range(40)], 1)
+        await until(pilot, lambda: all(status_of(app, str(j)) is JobStatus.RUNNING for j in ids))
+        # 40 jobs x 3 status changes = 120 events, in a handful of batches, no rebuild.
+        assert app.applied_batches - batches < 30
+        assert len(rebuilds) == before
+        assert len(app.model) == 64
+
+
+# ---- help, themes, quitting ------------------------------------------------------------
+
+
+@run_async
+async def test_help_lists_every_key(backend):
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(100, 50)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        text = " ".join(f"{k} {w}" for _, rows in app.screen.sections for k, w in rows)
+        for key in ("s ", "c ", "r ", "space", "enter", "l ", "/", "f ", "v ", "i ", "h ",
+                    "o ", "O ", "up, k", "down, j", "q ", "?", "ctrl+p"):
+            assert key in text, key
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is app.main_screen)
+
+
+@run_async
+async def test_theme_switch_from_the_palette_is_remembered(tmp_path):
+    backend = build_backend(tmp_path, 4)
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        assert app.theme == "simjobs-dark"
+        await pilot.press("ctrl+p")
+        await pilot.press(*"simjobs-light")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette)
+                    and app.screen.query_one(CommandList).option_count > 0)
+        await pilot.press("enter")
+        await until(pilot, lambda: app.theme == "simjobs-light")
+        await until(pilot, lambda: remembered_theme() == "simjobs-light")
+    (tmp_path / "again").mkdir()
+    app2 = SimjobsApp(build_backend(tmp_path / "again", 0))
+    assert app2.theme == "simjobs-light"  # the next start uses it
+    app2.backend.close()
+
+
+@run_async
+async def test_theme_option_picks_and_remembers(tmp_path):
+    backend = build_backend(tmp_path, 0)
+    app = SimjobsApp(backend, theme="simjobs-light")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        assert app.theme == "simjobs-light"
+        assert app.current_theme.dark is False
+    assert remembered_theme() == "simjobs-light"
+
+
+@run_async
+async def test_quit_with_running_jobs_asks_and_they_resume_next_start(tmp_path):
+    backend = build_backend(tmp_path, 12)  # 3 running, 1 submitted among them
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        running = backend.running_count()
+        assert running > 0
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert f"{running} jobs are still running" in app.screen.question
+        assert "resumes them" in app.screen.detail
+        await pilot.press("n")
+        await until(pilot, lambda: app.screen is app.main_screen)
+        assert app.is_running
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: not app.is_running)
+    still = [r for r in records_of(tmp_path / "runs.csv").values()
+             if r.status not in TERMINAL_STATUSES]
+    assert len(still) == running  # tracked in the log, untouched
+    from simjobs.app.backend import ManagedBackend
+
+    log = SimulationsLog(tmp_path / "runs.csv", 2)
+    resumed = ManagedBackend(log, [HeldInterface("local-fast", 1), HeldInterface("hpc", 2)])
+    try:
+        assert resumed.running_count() == running
+    finally:
+        resumed.close()
+
+
+@run_async
+async def test_quit_with_nothing_running_exits_at_once(tmp_path):
+    backend = build_backend(tmp_path, 0)
+    app = SimjobsApp(backend)
+    async with app.run_test() as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        await pilot.press("q")
+        await until(pilot, lambda: not app.is_running)
+
+
+# ---- watching a log another process manages --------------------------------------------
+
+WRITER = """
+import sys, time
+from simjobs.core.log import SimulationsLog
+from simjobs.core.records import LogChange
+from simjobs.core.types import JobStatus
+log = SimulationsLog(sys.argv[1], 2)
+log.add_new_records([((0.9, 0.9), "30000101000000000", JobStatus.PENDING_SUBMIT, 1, "local-fast")])
+log.apply_changes([LogChange(sys.argv[2], time.time(), status=JobStatus.COMPLETED, output=7.5)])
+log.close()
+"""
+
+
+def _closed_fixture_log(tmp_path, n=8):
+    backend = build_backend(tmp_path, n)
+    backend.close()
+    return tmp_path / "runs.csv"
+
+
+@run_async
+async def test_watch_mode_sees_changes_made_by_another_process(tmp_path):
+    path = _closed_fixture_log(tmp_path)
+    backend = WatchBackend(path, interval=0.05)
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        assert len(app.model) == 8 and backend.readonly
+        assert "read-only" in app.main_screen.status_bar.render_text().plain or \
+            "read-only" in backend.manager_state()
+        await asyncio.to_thread(subprocess.run, [sys.executable, "-c", WRITER, str(path),
+                                                 RUNNING_ID], check=True, timeout=60)
+        await until(pilot, lambda: "30000101000000000" in app.model.rows
+                    and status_of(app, RUNNING_ID) is JobStatus.COMPLETED)
+        assert "7.5" in line_text(app, RUNNING_ID)
+        assert "Pending submit" in line_text(app, "30000101000000000")
+
+
+@run_async
+async def test_watch_mode_without_a_manager_disables_acting_naming_the_holder(tmp_path):
+    path = _closed_fixture_log(tmp_path)
+    with log_held_open(path) as holder:
+        backend = WatchBackend(path)
+        app = SimjobsApp(backend)
+        async with app.run_test(size=(140, 40)) as pilot:
+            await until(pilot, lambda: app.main_screen is not None
+                        and app.main_screen.is_attached)
+            for key in ("c", "s", "r"):
+                app.notices.clear()
+                await pilot.press(key)
+                await until(pilot, lambda: "read-only" in notices(app))
+                assert f"pid {holder.pid}" in notices(app)
+                assert "runs no simjobs manager" in notices(app)
+                assert not isinstance(app.screen, ConfirmScreen)
+    # Nobody holds it: still read-only, and it says so.
+    backend = WatchBackend(path)
+    try:
+        assert backend.readonly and "no process manages runs.csv" in backend.readonly_reason
+    finally:
+        backend.close()
+
+
+@pytest.mark.slow
+@run_async
+async def test_watch_mode_hands_cancel_to_the_running_manager(tmp_path, make_config,
+                                                               background_run, cli, gate):
+    from helpers import sim_command, wait_for
+    from simjobs.core.control import manager_holder
+
+    config = make_config(interfaces=[{"name": "local", "level": 1,
+                                      "command": sim_command("gate.py"), "max_jobs": 4}])
+    proc = background_run(config)
+    log_path = tmp_path / "runs.csv"
+    wait_for(lambda: log_path.exists() and manager_holder(str(log_path)), timeout=60)
+    result = cli("submit", "--config", config, "0.25", "0.5", "--json")
+    assert result.returncode == 0, result.stderr
+    job_id = str(__import__("json").loads(result.stdout)["job_ids"][0])
+    backend = WatchBackend(log_path, interval=0.05)
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: status_of(app, job_id) is JobStatus.RUNNING, timeout=60)
+        assert not backend.readonly
+        assert f"pid {proc.pid}" in backend.manager_state()
+        assert table_of(app).move_to(job_id)
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: status_of(app, job_id) is JobStatus.CANCELLED, timeout=60)
+    assert records_of(log_path)[job_id].status is JobStatus.CANCELLED
+    assert proc.poll() is None  # the manager still runs: nobody took its log over

@@ -316,6 +316,7 @@ def test_submit_completes_with_the_right_output_through_a_job_manager(make_inter
     assert fields["JobName"] == f"simjobs-{job.id}"
     assert fields["WorkDir"] == str(job_dir)
     assert fields["StdOut"] == str(job_dir / "slurm.out")
+    assert fields["Requeue"] == "0"  # a requeue would only meet the run-once guard
 
 
 def test_a_non_zero_exit_is_failed_with_the_stderr_tail(make_interface, log_path):

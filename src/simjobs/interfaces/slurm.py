@@ -25,7 +25,9 @@ The commands (``sbatch``, ``squeue``, ``scancel``...) go through a
   exists (detected: without it sacct prints that it is disabled, whatever its exit
   code). A failing squeue is :class:`.runner.HostUnreachableError`, never "job gone".
 - Slurm states map to simjobs statuses in one table, :data:`SLURM_STATES`, applied by
-  the pure function :func:`resolve_job_state`.
+  the pure function :func:`resolve_job_state` (both in :mod:`.slurm_states`, with the
+  parsers of Slurm's output). Jobs go out with ``--no-requeue``: a requeued job would
+  only meet its wrapper's run-once guard.
 - Cancel: the cancelled marker (so a pending job never starts the simulator), then
   ``scancel``.
 """
@@ -38,7 +40,7 @@ import os
 import re
 import shlex
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Optional, Union
 
@@ -64,16 +66,35 @@ from .jobdir import (
 from .local import resolve_command
 from .remote_jobdir import RemoteJob, RemoteJobDirs, quote_command, split_command
 from .runner import CommandResult, CommandRunner, HostUnreachableError, LocalRunner, SSHSettings
+from .slurm_states import (
+    SLURM_ID_FILE,
+    SLURM_STATES,
+    SLURM_STDERR_FILE,
+    SLURM_STDOUT_FILE,
+    accounting_disabled,
+    normalise_state,
+    parse_sacct,
+    parse_scontrol,
+    parse_squeue,
+    resolve_job_state,
+    valid_slurm_id,
+)
+
+__all__ = [
+    "SLURM_ID_FILE",
+    "SLURM_STATES",
+    "SLURM_STDERR_FILE",
+    "SLURM_STDOUT_FILE",
+    "SlurmInterface",
+    "accounting_disabled",
+    "parse_sacct",
+    "parse_scontrol",
+    "parse_squeue",
+    "resolve_job_state",
+]
 
 logger = logging.getLogger("simjobs")
 
-# ---- Slurm's files in a job directory (the rest of the layout is jobdir's).
-
-#: The job's Slurm id: ``1234`` for a single job, ``1234_7`` for task 7 of array 1234.
-SLURM_ID_FILE = "slurm_job_id"
-#: Slurm's own output and error files of the batch job (the simulator's are jobdir's).
-SLURM_STDOUT_FILE = "slurm.out"
-SLURM_STDERR_FILE = "slurm.err"
 #: The directory in a workspace holding the tasks files of job arrays.
 SLURM_META_DIR = ".simjobs-slurm"
 #: Every job's Slurm job name starts with this, followed by its simjobs job id.
@@ -85,45 +106,6 @@ COMMAND_TIMEOUT = 120.0
 #: (a shared file system can show a file to the login node late).
 FILES_GRACE = 30.0
 
-# ---- The one table from Slurm job states to simjobs statuses.
-
-#: Slurm state -> simjobs status. COMPLETED becomes COMPLETED only with a valid output,
-#: and a job whose wrapper recorded an exit code is judged by it (see
-#: :func:`resolve_job_state`). A state not listed here gives no answer for the job
-#: (its last known status stands).
-SLURM_STATES: dict[str, JobStatus] = {
-    "PENDING": JobStatus.SUBMITTED,
-    "CONFIGURING": JobStatus.SUBMITTED,
-    "RUNNING": JobStatus.RUNNING,
-    "COMPLETING": JobStatus.RUNNING,
-    "COMPLETED": JobStatus.COMPLETED,
-    "FAILED": JobStatus.FAILED,
-    "TIMEOUT": JobStatus.FAILED,
-    "OUT_OF_MEMORY": JobStatus.FAILED,
-    "NODE_FAIL": JobStatus.FAILED,
-    "BOOT_FAIL": JobStatus.FAILED,
-    "DEADLINE": JobStatus.FAILED,
-    "PREEMPTED": JobStatus.FAILED,
-    "CANCELLED": JobStatus.CANCELLED,
-    # Not named by the issue; listed so none of them surprises us.
-    "REQUEUED": JobStatus.SUBMITTED,  # back in the queue, will run again
-    "REQUEUE_HOLD": JobStatus.SUBMITTED,
-    "REQUEUE_FED": JobStatus.SUBMITTED,
-    "RESV_DEL_HOLD": JobStatus.SUBMITTED,
-    "SUSPENDED": JobStatus.RUNNING,  # paused by an admin or gang scheduling; resumes
-    "STOPPED": JobStatus.RUNNING,
-    "SIGNALING": JobStatus.RUNNING,
-    "STAGE_OUT": JobStatus.RUNNING,
-    "RESIZING": JobStatus.RUNNING,
-    "SPECIAL_EXIT": JobStatus.FAILED,
-}
-
-# Slurm states in which the wrapper itself exited, so it recorded an exit code (or,
-# having none, died abnormally): their files decide. In the other FAILED states Slurm
-# killed the job and the state is the reason.
-_WRAPPER_EXIT_STATES = frozenset({"COMPLETED", "FAILED"})
-
-_SLURM_ID = re.compile(r"^[0-9]+(_[0-9]+)?$")
 _UNREACHABLE = re.compile(
     r"unable to contact slurm controller|slurm controller not responding|socket timed out"
     r"|zero bytes were transmitted|connection refused|munge|authentication"
@@ -136,7 +118,6 @@ _BUSY = re.compile(
     r"|qosmaxsubmit|assocmaxsubmit|max_job_count|slurm temporarily unable",
     re.IGNORECASE,
 )
-_ACCOUNTING_DISABLED = re.compile(r"accounting storage is disabled", re.IGNORECASE)
 # sbatch options simjobs sets itself (an extra argument must not change them).
 _OWN_OPTIONS = {
     "--parsable": "--parsable", "--job-name": "--job-name", "-J": "--job-name",
@@ -144,151 +125,6 @@ _OWN_OPTIONS = {
     "--error": "--error", "-e": "--error", "--array": "--array", "-a": "--array",
     "--wrap": "--wrap",
 }
-
-
-def normalise_state(state: Optional[str]) -> Optional[str]:
-    """A Slurm state as the table keys it: ``"CANCELLED by 0"`` -> ``"CANCELLED"``."""
-    if not state:
-        return None
-    word = state.strip().split(" ", 1)[0].rstrip("+").upper()
-    return word or None
-
-
-def resolve_job_state(
-    slurm_state: Optional[str],
-    files: Mapping[str, Optional[bytes]],
-    *,
-    slurm_reason: Optional[str] = None,
-    files_overdue: bool = True,
-) -> Optional[JobState]:
-    """A Slurm job's simjobs state, from its Slurm state and its job directory's files.
-
-    A pure function: the one place that applies :data:`SLURM_STATES`.
-
-    Parameters
-    ----------
-    slurm_state : str or None
-        The state squeue/scontrol/sacct gave (``"RUNNING"``, ``"CANCELLED by 0"``...);
-        None when Slurm has no record of the job any more.
-    files : Mapping[str, bytes or None]
-        The job directory's files, as for :func:`.jobdir.job_state_from_files`.
-    slurm_reason : str, optional
-        Slurm's reason column, added to a failure reason when it says something.
-    files_overdue : bool, optional
-        False while Slurm's "it ended" may still be ahead of the files (see
-        :data:`FILES_GRACE`): a job without an exit code then still counts as RUNNING.
-
-    Returns
-    -------
-    JobState or None
-        None when the Slurm state is not in the table (no answer for the job).
-    """
-    state = normalise_state(slurm_state)
-    from_files = jobdir.job_state_from_files(files, alive=None)
-    if from_files.status is JobStatus.CANCELLED:
-        return from_files  # simjobs cancelled it (the marker), whatever Slurm says
-    mapped = SLURM_STATES.get(state) if state is not None else None
-    if state is not None and mapped is None:
-        return None
-    killed = mapped is JobStatus.FAILED and state not in _WRAPPER_EXIT_STATES
-    if from_files.exit_code is not None or files.get(EXIT_CODE_FILE) is not None:
-        # The wrapper recorded how the simulator ended: that decides the status; a
-        # failure's reason starts with Slurm's state when Slurm has one.
-        if mapped is JobStatus.FAILED and from_files.status is JobStatus.FAILED:
-            return _replace_reason(from_files, f"Slurm state {state}; {from_files.reason}")
-        return from_files
-    fields = dict(pid=from_files.pid, started=from_files.started, ended=from_files.ended)
-    if mapped in (JobStatus.SUBMITTED, JobStatus.RUNNING):
-        return JobState(mapped, **fields)
-    if mapped is JobStatus.CANCELLED:
-        return JobState(JobStatus.CANCELLED, reason="cancelled in Slurm (scancel outside "
-                        "simjobs, or by an administrator)", **fields)
-    if killed:
-        return JobState(JobStatus.FAILED, reason=_killed_reason(state, slurm_reason, files),
-                        **fields)
-    # Slurm says it ended by itself (COMPLETED, FAILED) or no longer knows it, yet there
-    # is no exit code: wait for the files a while, then it ended abnormally.
-    if not files_overdue:
-        return JobState(JobStatus.RUNNING, **fields)
-    if state is None:
-        why = ("the job left the Slurm queue without recording an exit code (Slurm no "
-               "longer knows it and has no accounting of it)")
-    else:
-        why = f"Slurm state {state}, but the job's wrapper recorded no exit code"
-    return JobState(JobStatus.FAILED, reason=why + _not_started(files), **fields)
-
-
-def _replace_reason(state: JobState, reason: str) -> JobState:
-    return JobState(state.status, state.output, reason, state.pid, state.started,
-                    state.ended, state.exit_code)
-
-
-def _killed_reason(state: str, slurm_reason: Optional[str],
-                   files: Mapping[str, Optional[bytes]]) -> str:
-    reason = f"Slurm state {state}"
-    if slurm_reason and slurm_reason.strip() not in ("", "None", "(null)"):
-        reason += f" ({slurm_reason.strip()})"
-    tail = jobdir.tail_text(files.get(STDERR_FILE), jobdir.REASON_TAIL_LINES,
-                            jobdir.REASON_TAIL_CHARS)
-    if tail:
-        reason += f"; stderr: {tail}"
-    return reason + _not_started(files)
-
-
-def _not_started(files: Mapping[str, Optional[bytes]]) -> str:
-    if files.get(STARTED_MARKER) is not None:
-        return ""
-    first = jobdir.tail_text(files.get(SLURM_STDERR_FILE), 1, jobdir.REASON_TAIL_CHARS)
-    return (f"; the job wrapper never started ({SLURM_STDERR_FILE}: {first})" if first
-            else "; the job wrapper never started")
-
-
-def parse_squeue(text: str, wanted: Optional[set[str]] = None) -> dict[str, tuple[str, str]]:
-    """Rows of ``squeue -o '%i|%T|%r'``: Slurm id -> (state, reason); only the ids in
-    ``wanted`` when given (squeue lists all of the user's jobs: most are not asked for)."""
-    rows: dict[str, tuple[str, str]] = {}
-    for line in text.splitlines():
-        parts = line.strip().split("|", 2)
-        if len(parts) < 2:
-            continue
-        if wanted is not None:
-            if parts[0] not in wanted:
-                continue
-        elif not _SLURM_ID.match(parts[0]):
-            continue
-        rows[parts[0]] = (parts[1].strip(), parts[2].strip() if len(parts) > 2 else "")
-    return rows
-
-
-def parse_sacct(text: str) -> dict[str, str]:
-    """Rows of ``sacct --parsable2 --format=JobID,State``: Slurm id -> state."""
-    rows: dict[str, str] = {}
-    for line in text.splitlines():
-        parts = line.strip().split("|")
-        if len(parts) >= 2 and _SLURM_ID.match(parts[0]):
-            rows[parts[0]] = parts[1].strip()
-    return rows
-
-
-def parse_scontrol(text: str) -> dict[str, str]:
-    """``scontrol -o show job`` output (one line) as a dict of its ``Key=Value`` fields."""
-    fields: dict[str, str] = {}
-    for match in re.finditer(r"(\S+?)=(.*?)(?=\s+\S+?=|$)", text.strip()):
-        fields.setdefault(match.group(1), match.group(2))
-    return fields
-
-
-def accounting_disabled(result: CommandResult) -> bool:
-    """True when sacct said that Slurm has no accounting storage (it may still exit 0)."""
-    return bool(_ACCOUNTING_DISABLED.search(result.stdout.decode("utf-8", "replace")
-                                            + result.stderr.decode("utf-8", "replace")))
-
-
-def _valid_slurm_id(data: Optional[bytes]) -> Optional[str]:
-    if not data:
-        return None
-    text = data.decode("ascii", "replace").strip()
-    return text if _SLURM_ID.match(text) else None
 
 
 class SlurmInterface(HardwareInterface):
@@ -586,7 +422,7 @@ class SlurmInterface(HardwareInterface):
         slurm_id = self._slurm_ids.get(job_id)
         if slurm_id is None and not was_held:  # not adopted yet: its file says
             remote = self._read([job_id]).get(job_id)
-            slurm_id = _valid_slurm_id(remote.files.get(SLURM_ID_FILE)) if remote else None
+            slurm_id = valid_slurm_id(remote.files.get(SLURM_ID_FILE)) if remote else None
         if slurm_id is not None:
             result = self._run(f"scancel {shlex.quote(slurm_id)}", "scancel")
             text = result.error_text()
@@ -616,7 +452,7 @@ class SlurmInterface(HardwareInterface):
         if remote is None or not remote.exists:
             raise UnknownJobError(f"Job {job_id} is unknown to interface {self.name!r}: "
                                   f"it has no job directory in {self._workspace!r}.")
-        slurm_id = self._slurm_ids.get(job_id) or _valid_slurm_id(remote.files.get(SLURM_ID_FILE))
+        slurm_id = self._slurm_ids.get(job_id) or valid_slurm_id(remote.files.get(SLURM_ID_FILE))
         info: dict[str, str] = {}
         if slurm_id is not None:
             try:
@@ -697,8 +533,8 @@ class SlurmInterface(HardwareInterface):
                        f"{result.error_text()}; jobs keep their last known status")
             self._health = InterfaceHealth(HEALTH_UNREACHABLE, message=message)
             raise HostUnreachableError(message)
-        if not self._health.ok:
-            self._health = InterfaceHealth(HEALTH_OK)
+        if self._health.state == HEALTH_UNREACHABLE:
+            self._health = InterfaceHealth(HEALTH_OK)  # (degraded waits for a good sbatch)
         return parse_squeue(result.text(), wanted)
 
     def _sacct(self, slurm_ids: Sequence[str]) -> dict[str, str]:
@@ -740,7 +576,7 @@ class SlurmInterface(HardwareInterface):
         if not remote.exists:
             return
         files = remote.files
-        slurm_id = _valid_slurm_id(files.get(SLURM_ID_FILE))
+        slurm_id = valid_slurm_id(files.get(SLURM_ID_FILE))
         if slurm_id is not None:
             self._slurm_ids[job_id] = slurm_id
         from_files = jobdir.job_state_from_files(files, alive=None)
@@ -882,6 +718,10 @@ class SlurmInterface(HardwareInterface):
 
     def _sbatch_options(self, job_name: str) -> list[str]:
         options = ["--parsable", f"--job-name={job_name}"]
+        if "--requeue" not in self._sbatch_args:
+            # A requeued job would meet its own run-once guard and end without running:
+            # better that Slurm ends it (NODE_FAIL, PREEMPTED) and says why.
+            options.append("--no-requeue")
         if self._partition:
             options.append(f"--partition={self._partition}")
         return options + list(self._sbatch_args)

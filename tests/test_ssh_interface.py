@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
@@ -438,10 +437,24 @@ def private_sshd(ssh_server, tmp_path_factory):
 
 
 def test_sshd_down_mid_run_is_unreachable_health_and_jobs_finish_when_it_is_back(
-        private_sshd, remote, make_interface, log_path):
+        private_sshd, remote, make_interface, log_path, monkeypatch):
+    from simjobs.core.strategies import PendingSubmitJobStrategy
+
+    monkeypatch.setattr(PendingSubmitJobStrategy, "initial_delay", 0.05)
+    monkeypatch.setattr(PendingSubmitJobStrategy, "max_delay", 0.2)
     server = private_sshd.info
     iface = make_interface(command=remote.sim("gate.sh"), server=server, max_jobs=1)
     iface.runner.max_backoff = 0.5  # come back quickly once the host is up again
+    unreachable_submits = []
+    submit_jobs = iface.submit_jobs
+
+    def counted(jobs):
+        outcomes = submit_jobs(jobs)
+        unreachable_submits.extend(
+            j for j, e in outcomes.items() if isinstance(e, HostUnreachableError))
+        return outcomes
+
+    iface.submit_jobs = counted
     log = SimulationsLog(log_path, 2)
     manager = JobManager(log, [iface], polling_interval=0.05)
     events = []
@@ -456,10 +469,10 @@ def test_sshd_down_mid_run_is_unreachable_health_and_jobs_finish_when_it_is_back
         wait_for(lambda: manager.interface_health()["remote"].state == "unreachable")
         assert "127.0.0.1:2223" in manager.interface_health()["remote"].message
         waiting = manager.submit(Input(3.0, 3.0))
-        time_limit = time.monotonic() + 2.0
-        # While the host is down: nothing fails, the new job waits to be submitted.
-        wait_for(lambda: time.monotonic() > time_limit or
-                 log.get_job_status(waiting.id) not in (JobStatus.PENDING_SUBMIT,))
+        # While the host is down: nothing fails, and the new job's submit is tried more
+        # often than its attempts allow, without using them up.
+        wait_for(lambda: unreachable_submits.count(waiting.id)
+                 > PendingSubmitJobStrategy.max_attempts)
         assert log.get_job_status(running.id) is JobStatus.RUNNING
         assert log.get_job_status(queued.id) is JobStatus.SUBMITTED
         assert log.get_job_status(waiting.id) is JobStatus.PENDING_SUBMIT

@@ -611,3 +611,66 @@ def test_a_workspace_the_remote_user_cannot_write_fails_the_submit_with_a_clear_
     assert "Permission denied" in message and "choose a directory" in message
     assert iface.health.state == "degraded"
     assert not Path("/root/simjobs-not-allowed").exists()
+
+
+def test_a_mixed_config_routes_by_level_and_least_load(ssh_server, slurm_cluster, remote,
+                                                         tmp_path):
+    """Local and SSH interfaces at level 1, Slurm at level 2, in one JobManager."""
+    sum_py = Path(__file__).parent / "sims" / "sum.py"
+    (tmp_path / "simjobs.toml").write_text(f"""\
+[log]
+path = "runs.csv"
+input_dim = 2
+
+[manager]
+polling_interval = 0.05
+
+[[interfaces]]
+kind = "local"
+name = "here"
+level = 1
+command = "{{python}} {sum_py}"
+max_jobs = 2
+
+[[interfaces]]
+kind = "ssh"
+name = "server"
+level = 1
+host = "{ssh_server['host']}"
+port = {int(ssh_server['port'])}
+user = "{ssh_server['user']}"
+identity_files = ["{ssh_server['key']}"]
+known_hosts = "{ssh_server['known_hosts']}"
+workspace = "{remote.workspace()}"
+command = "{remote.sim('sum.sh')}"
+max_jobs = 2
+
+[[interfaces]]
+kind = "slurm"
+name = "cluster"
+level = 2
+command = "{{python}} {sum_py}"
+partition = "{slurm_cluster['partition']}"
+max_jobs = 4
+""")
+    config = load_config(tmp_path / "simjobs.toml")
+    interfaces = config.build_interfaces()
+    assert [i.kind for i in interfaces] == ["local", "ssh", "slurm"]
+    log = config.open_log()
+    manager = JobManager(log, interfaces, polling_interval=config.polling_interval)
+    try:
+        low = [manager.submit(Input(float(i), 1.0), level=1) for i in range(4)]
+        high = [manager.submit(Input(float(i), 2.0), level=2) for i in range(2)]
+        assert manager.wait_until_done(timeout=120)
+    finally:
+        manager.shutdown()
+        log.close()
+    recs = records(tmp_path / "runs.csv")
+    assert [recs[str(j.id)].output for j in low] == [1.0, 2.0, 3.0, 4.0]
+    assert [recs[str(j.id)].output for j in high] == [2.0, 3.0]
+    assert all(recs[str(j.id)].status is JobStatus.COMPLETED for j in low + high)
+    # Least load: the four level-1 jobs are shared out two and two; level 2 is Slurm's.
+    assert sorted(recs[str(j.id)].interface_name for j in low) == ["here", "here",
+                                                                  "server", "server"]
+    assert {recs[str(j.id)].interface_name for j in high} == {"cluster"}
+    assert len(remote.runs()) == 2

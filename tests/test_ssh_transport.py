@@ -218,3 +218,20 @@ def test_commands_are_quoted_and_remote_relative_programs_use_the_remote_home():
     with pytest.raises(ValueError, match="digits"):
         RemoteJobDirs(LocalRunner(), "/tmp/x").read_jobs(["1; rm -rf /"])
     assert shlex.split(quote_command(["a b", "c"])) == ["a b", "c"]
+
+
+def test_a_batch_larger_than_a_chunk_is_still_one_command(tmp_path, monkeypatch):
+    from simjobs.interfaces import remote_jobdir
+
+    monkeypatch.setattr(remote_jobdir, "CREATE_CHUNK", 7)
+    runner = LocalRunner()
+    calls = []
+    run = runner.run
+    runner.run = lambda *a, **k: calls.append(a) or run(*a, **k)
+    dirs = RemoteJobDirs(runner, str(tmp_path / "ws"))
+    inputs = {JobId(n): jobdir.format_input([n, -n]) for n in range(1, 31)}
+    assert dirs.create_job_dirs(inputs) == {j: True for j in inputs}
+    assert len(calls) == 1
+    assert sorted(int(p.name) for p in (tmp_path / "ws").iterdir() if p.name.isdigit()) == \
+        list(range(1, 31))
+    assert (tmp_path / "ws" / "30" / "input.csv").read_bytes() == inputs[JobId(30)]

@@ -72,6 +72,8 @@ ONE_LINE_FILES = (CANCELLED_FILE, PID_FILE, STARTED_FILE, ENDED_FILE, EXIT_CODE_
 _SLOW_FILES = (PID_FILE, STARTED_FILE, ENDED_FILE, EXIT_CODE_FILE)
 #: Seconds a started job may go without a pid file before its wrapper counts as dead.
 PID_GRACE_MINUTES = 1
+#: Job directories made by one mkdir/mv call (far below any system's argument limit).
+CREATE_CHUNK = 1000
 #: Seconds a cancelled job's group gets between SIGTERM and SIGKILL, by default.
 CANCEL_GRACE = 3.0
 
@@ -543,18 +545,20 @@ class RemoteJobDirs:
         read_ids = list(dict.fromkeys([*(JobId(j) for j in read), *create_ids]))
         launch_ids = [JobId(j) for j in launch]
         parts = []
-        if create_ids:
+        marker = "SIMJOBS_INPUTS_EOF"
+        # In chunks, so that no mkdir or mv gets more arguments than a system allows.
+        for start in range(0, len(create_ids), CREATE_CHUNK):
+            chunk = create_ids[start:start + CREATE_CHUNK]
             data_lines = []
-            for job_id in create_ids:
+            for job_id in chunk:
                 data = create[job_id]
                 text = data.decode("ascii") if isinstance(data, bytes) else str(data)
                 text = text.rstrip("\n")
                 if "\n" in text or "\r" in text:
                     raise ValueError(f"the input of job {job_id} must be one line")
                 data_lines.append(f"{job_id} {text}")
-            marker = "SIMJOBS_INPUTS_EOF"
             parts.append(
-                f"new_ids={shlex.quote(_ids_word(create_ids))}\n"
+                f"new_ids={shlex.quote(_ids_word(chunk))}\n"
                 'stage=$ws/.simjobs/new.$$\n'
                 "set --\n"
                 "for id in $new_ids; do\n"

@@ -34,6 +34,9 @@ from .widgets.job_table import JobTable
 
 #: Seconds between two applications of pending events (bursts are coalesced).
 APPLY_INTERVAL = 0.1
+#: Logs up to this many records are loaded before the first paint; bigger ones after it,
+#: in a thread (the screen says "loading" meanwhile).
+INLINE_LOAD = 20_000
 #: Seconds between two looks at the interfaces' poll latency (the manager's memory).
 STATS_INTERVAL = 5.0
 
@@ -88,6 +91,8 @@ class SimjobsApp(App):
         self.theme = wanted
         self._explicit_theme = theme if theme == wanted else None
         self.main_screen: Optional[MainScreen] = None
+        self.loaded = False
+        self.load_seconds = 0.0
 
     def notify(self, message: str, *, title: str = "", severity="information",
                timeout: Optional[float] = None, markup: bool = False) -> None:
@@ -105,7 +110,16 @@ class SimjobsApp(App):
         # rather than lost.
         self._unsubscribe = self.backend.subscribe(self._on_backend_event)
         started = time.perf_counter()
-        self.model.load(self.backend.records())
+        records = self.backend.live_records()
+        self.loaded = len(records) <= INLINE_LOAD
+        if self.loaded:
+            self.model.load(records)
+        else:
+            # A big log: paint the screen first, build the table's model in a thread.
+            # (Not passed as an argument: a worker's description is the repr of its
+            # arguments, and that of 100,000 records takes seconds.)
+            self._records_to_load = records
+            self._load_model()
         self.load_seconds = time.perf_counter() - started
         self.main_screen = MainScreen(self.model)
         self.push_screen(self.main_screen)
@@ -129,6 +143,30 @@ class SimjobsApp(App):
 
             await asyncio.to_thread(self.backend.close)
 
+    @work(thread=True, group="load", exit_on_error=False)
+    def _load_model(self) -> None:
+        started = time.perf_counter()
+        records, self._records_to_load = self._records_to_load, []
+        prepared = self.model.prepare(records)
+        self.call_from_thread(self._model_loaded, prepared, started)
+        self.model.warm_haystacks()
+        completions = self.model.recent_completions()
+        self.call_from_thread(self._completions_loaded, completions)
+
+    def _model_loaded(self, prepared, started: float) -> None:
+        self.model.install(prepared)
+        self.loaded = True
+        self.load_seconds = time.perf_counter() - started
+        if self.main_screen is not None:
+            self.main_screen.table.reload()
+            self.main_screen.refresh_views()
+        self.apply_pending()  # what happened while loading
+
+    def _completions_loaded(self, completions) -> None:
+        self.model.set_completions(completions)
+        if self.main_screen is not None and self.main_screen.is_attached:
+            self.main_screen.refresh_views()
+
     # ---- events from the backend ------------------------------------------------------------
 
     def _on_backend_event(self, event: Event) -> None:
@@ -149,6 +187,8 @@ class SimjobsApp(App):
 
     def apply_pending(self) -> None:
         """Apply every pending event now (one batch)."""
+        if not self.loaded:
+            return  # kept until the model is in place (_model_loaded applies them)
         with self._pending_lock:
             events, self._pending = self._pending, []
             self._posted = False

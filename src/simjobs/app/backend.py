@@ -118,6 +118,14 @@ class Backend:
     def get_record(self, job_id: JobIdLike) -> Optional[LogRecord]:
         raise NotImplementedError
 
+    def live_records(self) -> list[LogRecord]:
+        """Every record *without copying* (the fast first load of a big log): strictly
+        read-only, and fields may change underneath as jobs change (events follow)."""
+        log = self._log()
+        with log._lock:
+            log._sync()
+            return list(log._store.records.values())
+
     # ---- acting (all blocking) -------------------------------------------------------
 
     def submit(self, inputs: Sequence[Input], level: int) -> list[JobId]:

@@ -137,8 +137,11 @@ class MainScreen(Screen):
     def update_info(self) -> None:
         model = self.model
         arrow = "↓" if model.sort_reverse else "↑"
-        parts = [f"{len(model):,} of {len(model.rows):,} jobs",
-                 f"sort {LABELS[model.sort_column]}{arrow}"]
+        if not self.simjobs.loaded:
+            parts = [f"loading {self.simjobs.backend.log_path.name}…"]
+        else:
+            parts = [f"{len(model):,} of {len(model.rows):,} jobs"]
+        parts.append(f"sort {LABELS[model.sort_column]}{arrow}")
         described = model.filter.describe()
         if described:
             parts.append(f"filter {described}")

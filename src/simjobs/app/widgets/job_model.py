@@ -51,10 +51,11 @@ COLUMN_KEYS = tuple(c.key for c in COLUMNS)
 
 
 class Row:
-    """One job as the table shows it."""
+    """One job as the table shows it: a few fields copied for filtering and counting,
+    the rest read from the record when the row is drawn (times are decoded lazily)."""
 
-    __slots__ = ("job_id", "num", "level", "interface", "status", "coords", "output",
-                 "created", "changed", "reason", "key", "in_view", "haystack", "cells")
+    __slots__ = ("job_id", "num", "level", "interface", "status", "rec", "key", "in_view",
+                 "_hay")
 
     def __init__(self, record: LogRecord):
         self.job_id = record.job_id
@@ -67,16 +68,40 @@ class Row:
         self.update(record)
 
     def update(self, record: LogRecord) -> None:
+        self.rec = record
         self.level = record.level
         self.interface = record.interface_name or ""
         self.status = record.status
-        self.coords = record.coords
-        self.output = record.output
-        self.created = record.created
-        self.changed = record.changed
-        self.reason = record.reason
-        self.cells: Optional[tuple[str, ...]] = None
-        self.haystack = f"{self.job_id} {self.interface} {format_input(self.coords)}".lower()
+        self._hay: Optional[str] = None
+
+    @property
+    def coords(self) -> tuple:
+        return self.rec.coords
+
+    @property
+    def output(self) -> Optional[float]:
+        return self.rec.output
+
+    @property
+    def created(self) -> Optional[float]:
+        return self.rec.created
+
+    @property
+    def changed(self) -> Optional[float]:
+        return self.rec.changed
+
+    @property
+    def reason(self) -> Optional[str]:
+        return self.rec.reason
+
+    @property
+    def haystack(self) -> str:
+        """What the text filter looks in: id, interface and input (lower case)."""
+        hay = self._hay
+        if hay is None:
+            hay = self._hay = (f"{self.job_id} {self.interface} "
+                               f"{format_input(self.rec.coords)}").lower()
+        return hay
 
     @property
     def finished(self) -> bool:
@@ -195,6 +220,39 @@ class Filter:
             return all(word in hay for word in self.text.lower().split())
         return True
 
+    def predicate(self) -> Optional[Callable[[Row], bool]]:
+        """A fast test for rows, or None when the filter keeps everything."""
+        if not self.active:
+            return None
+        tests = []
+        if self.hide_finished or self.status == ACTIVE:
+            tests.append(lambda r: r.status not in TERMINAL_STATUSES)
+        if self.status is not None and self.status != ACTIVE:
+            wanted = self.status
+            tests.append(lambda r: r.status is wanted)
+        if self.level is not None:
+            level = self.level
+            tests.append(lambda r: r.level == level)
+        if self.interface is not None:
+            name = self.interface
+            tests.append(lambda r: r.interface == name)
+        words = self.text.lower().split()
+        if len(words) == 1:
+            word = words[0]
+            tests.append(lambda r: word in r.haystack)
+        elif words:
+            tests.append(lambda r: all(w in r.haystack for w in words))
+        if len(tests) == 1:
+            return tests[0]
+        return lambda r: all(t(r) for t in tests)
+
+    def narrows(self, old: "Filter") -> bool:
+        """True if every row this filter keeps was kept by ``old`` (typing on)."""
+        return (self.status == old.status and self.level == old.level
+                and self.interface == old.interface
+                and self.hide_finished == old.hide_finished
+                and self.text.lower().startswith(old.text.lower()))
+
     def describe(self) -> str:
         parts = []
         if self.text:
@@ -211,24 +269,32 @@ class Filter:
 
     @property
     def active(self) -> bool:
-        return bool(self.describe())
+        return bool(self.text.strip() or self.status is not None or self.level is not None
+                    or self.interface is not None or self.hide_finished)
 
 
 # ---- the model ---------------------------------------------------------------------------
 
 
 class JobModel:
-    """Every job, the view (filtered and sorted), and counts kept as jobs change."""
+    """Every job, the view (filtered and sorted), and counts kept as jobs change.
+
+    ``_all`` holds every row ascending by its stored sort key; ``_view`` is ``_all``
+    itself when no filter is set, else the kept rows in the same order. A new filter
+    only filters (no sort); typing on filters the current view; a reversed sort reads
+    the same list from the other end.
+    """
 
     def __init__(self, clock: Callable[[], float] = time.time):
         self.clock = clock
         self.rows: dict[str, Row] = {}
-        self._view: list[Row] = []  # always ascending by Row.key
+        self._all: list[Row] = []
+        self._view: list[Row] = self._all
+        self._keep: Optional[Callable[[Row], bool]] = None
         self.sort_column = "job_id"
         self.sort_reverse = True  # newest first
         self.filter = Filter()
-        self.status_counts: Counter = Counter()
-        self.interface_counts: dict[str, Counter] = {}
+        self._counts: Counter = Counter()  # (interface, status value) -> jobs
         #: completion times per interface, oldest first (for the sparklines and jobs/min)
         self.completions: dict[str, deque] = {}
 
@@ -246,33 +312,43 @@ class JobModel:
         n = len(self._view)
         return [self.row_at(i) for i in range(max(0, start), min(n, stop))]
 
-    def index_of(self, job_id: str) -> Optional[int]:
-        row = self.rows.get(job_id)
+    def index_of(self, job_id: Optional[str]) -> Optional[int]:
+        row = self.rows.get(job_id) if job_id is not None else None
         if row is None or not row.in_view:
             return None
-        i = bisect.bisect_left(self._view, row.key, key=_key_of)
-        if i >= len(self._view) or self._view[i] is not row:
-            return None  # cannot happen while keys are consistent; be safe
+        i = self._find(self._view, row)
+        if i is None:
+            return None
         return len(self._view) - 1 - i if self.sort_reverse else i
+
+    @staticmethod
+    def _find(rows: list[Row], row: Row) -> Optional[int]:
+        i = bisect.bisect_left(rows, row.key, key=_key_of)
+        return i if i < len(rows) and rows[i] is row else None
 
     # ---- counts --------------------------------------------------------------------------
 
-    def _count(self, row: Row, sign: int) -> None:
-        self.status_counts[row.status] += sign
-        if self.status_counts[row.status] <= 0:
-            del self.status_counts[row.status]
-        per = self.interface_counts.setdefault(row.interface, Counter())
-        per[row.status] += sign
-        if per[row.status] <= 0:
-            del per[row.status]
+    @property
+    def status_counts(self) -> dict[JobStatus, int]:
+        out: dict[JobStatus, int] = {}
+        for (_, value), n in self._counts.items():
+            if n > 0:
+                status = JobStatus(value)
+                out[status] = out.get(status, 0) + n
+        return out
+
+    def counts_for(self, interface: str) -> dict[JobStatus, int]:
+        return {JobStatus(value): n for (name, value), n in self._counts.items()
+                if name == interface and n > 0}
 
     def _note_completion(self, row: Row) -> None:
-        if row.status is JobStatus.COMPLETED and row.changed is not None:
+        changed = row.changed
+        if row.status is JobStatus.COMPLETED and changed is not None:
             times = self.completions.setdefault(row.interface, deque())
-            if not times or times[-1] <= row.changed:
-                times.append(row.changed)
+            if not times or times[-1] <= changed:
+                times.append(changed)
             else:
-                bisect.insort(times, row.changed)
+                bisect.insort(times, changed)
             cutoff = self.clock() - 3600
             while times and times[0] < cutoff:
                 times.popleft()
@@ -296,36 +372,103 @@ class JobModel:
 
     # ---- changing ------------------------------------------------------------------------
 
-    def load(self, records: Iterable[LogRecord]) -> None:
-        """Replace everything (once, at start)."""
-        self.rows = {}
-        self.status_counts = Counter()
-        self.interface_counts = {}
-        self.completions = {}
+    def load(self, records: Iterable[LogRecord], completions: bool = True) -> None:
+        """Replace everything (once, at start). ``completions=False`` leaves the recent
+        completions (which decode each completed job's times) to :meth:`recent_completions`
+        and :meth:`set_completions`, e.g. in a thread after the first paint."""
+        self.install(self.prepare(records))
+        if completions:
+            self.set_completions(self.recent_completions())
+
+    def prepare(self, records: Iterable[LogRecord]) -> tuple:
+        """Build rows, counts and the sorted list without touching the model (may run
+        in a thread); :meth:`install` puts the result in place."""
+        make = Row.__new__
+        rows: dict[str, Row] = {}
+        counts: Counter = Counter()
+        column, now = self.sort_column, self.clock()
         for record in records:
-            row = Row(record)
-            self.rows[row.job_id] = row
-            self._count(row, +1)
-            if row.status is JobStatus.COMPLETED and row.changed is not None:
-                self.completions.setdefault(row.interface, []).append(row.changed)
+            row = make(Row)
+            job_id = row.job_id = record.job_id
+            try:
+                row.num = int(job_id)
+            except ValueError:
+                row.num = 0
+            row.rec = record
+            row.level = record.level
+            name = row.interface = record.interface_name or ""
+            status = row.status = record.status
+            row._hay = None
+            row.in_view = False
+            row.key = (row.num, job_id) if column == "job_id" else sort_key(row, column, now)
+            counts[(name, status._value_)] += 1
+            rows[job_id] = row
+        ordered = list(rows.values())
+        ordered.sort(key=_key_of)
+        return rows, counts, ordered
+
+    def install(self, prepared: tuple) -> None:
+        self.rows, self._counts, self._all = prepared
+        self.completions = {}
+        self._refilter(self._all)
+
+    def warm_haystacks(self) -> None:
+        """Build what the text filter looks in for every row (in a thread, after the
+        first paint, so that the first key typed in the filter does not wait for it)."""
+        for row in list(self.rows.values()):
+            row.haystack  # noqa: B018 - computed and cached by the property
+
+    def recent_completions(self) -> dict[str, deque]:
+        """The completion times of the last hour per interface, from the rows (a pure
+        function of the rows: may run in a thread)."""
         cutoff = self.clock() - 3600
-        self.completions = {
-            name: deque(sorted(t for t in times if t >= cutoff))
-            for name, times in self.completions.items()
-        }
-        self.rebuild()
+        found: dict[str, list] = {}
+        for row in list(self.rows.values()):
+            if row.status is JobStatus.COMPLETED:
+                changed = row.changed
+                if changed is not None and changed >= cutoff:
+                    found.setdefault(row.interface, []).append(changed)
+        return {name: deque(sorted(times)) for name, times in found.items()}
+
+    def set_completions(self, completions: dict[str, deque]) -> None:
+        for name, times in self.completions.items():  # noted since: keep them
+            merged = completions.setdefault(name, deque())
+            for t in times:
+                if not merged or merged[-1] <= t:
+                    if not merged or merged[-1] != t:
+                        merged.append(t)
+        self.completions = completions
 
     def rebuild(self) -> None:
-        """Filter and sort from scratch (a new sort or filter)."""
+        """Sort everything from scratch (a new sort column, first load)."""
         now = self.clock()
-        column, keep = self.sort_column, self.filter.matches
-        view = []
-        for row in self.rows.values():
-            row.in_view = keep(row)
-            if row.in_view:
+        column = self.sort_column
+        rows = list(self.rows.values())
+        if column == "job_id":
+            for row in rows:
+                row.key = (row.num, row.job_id)
+        else:
+            for row in rows:
                 row.key = sort_key(row, column, now)
+        rows.sort(key=_key_of)
+        self._all = rows
+        self._refilter(rows)
+
+    def _refilter(self, source: list[Row]) -> None:
+        """The view from ``source`` (sorted) and the current filter."""
+        keep = self._keep = self.filter.predicate()
+        if keep is None:
+            for row in self._all:
+                row.in_view = True
+            self._view = self._all
+            return
+        view = []
+        for row in self._all if source is self._all else self._view:
+            row.in_view = False
+        for row in source:
+            if keep(row):
+                row.in_view = True
                 view.append(row)
-        view.sort(key=_key_of)
         self._view = view
 
     def update(self, records: Iterable[LogRecord]) -> tuple[set[str], bool]:
@@ -337,50 +480,57 @@ class JobModel:
         records = list(records)
         changed: set[str] = set()
         moved = False
-        many = len(records) > max(200, len(self._view) // 20)
         now = self.clock()
-        column, keep = self.sort_column, self.filter.matches
+        column = self.sort_column
+        filtered = self._view is not self._all
+        keep = self._keep
         for record in records:
             row = self.rows.get(record.job_id)
             was_completed = False
             if row is None:
                 row = Row(record)
                 self.rows[row.job_id] = row
-                self._count(row, +1)
+                old_key = None
             else:
                 was_completed = row.status is JobStatus.COMPLETED
-                self._count(row, -1)
+                self._counts[(row.interface, row.status._value_)] -= 1
                 row.update(record)
-                self._count(row, +1)
+                old_key = row.key
+            self._counts[(row.interface, row.status._value_)] += 1
             if row.status is JobStatus.COMPLETED and not was_completed:
                 self._note_completion(row)
-            new_in = keep(row)
-            if many:
-                row.in_view = new_in
-                moved = True
+            new_key = (row.num, row.job_id) if column == "job_id" else sort_key(row, column, now)
+            new_in = keep is None or keep(row)
+            was_in = row.in_view
+            if old_key == new_key and was_in == new_in:
+                if new_in:
+                    changed.add(row.job_id)
                 continue
-            new_key = sort_key(row, column, now) if new_in else None
-            if row.in_view and new_in and new_key == row.key:
-                changed.add(row.job_id)
-                continue
-            if row.in_view:
-                self._remove(row)
-            if new_in:
-                row.key = new_key
-                bisect.insort(self._view, row, key=_key_of)
-                row.in_view = True
             moved = True
-        if many:
-            self.rebuild()
+            if old_key != new_key:
+                if old_key is not None:
+                    if filtered and was_in:
+                        self._remove(self._view, row)
+                    self._remove(self._all, row)
+                row.key = new_key
+                bisect.insort(self._all, row, key=_key_of)
+                was_in = False if filtered else True
+            if not filtered:
+                row.in_view = True
+                continue
+            if was_in and not new_in:
+                self._remove(self._view, row)
+            elif new_in and not was_in:
+                bisect.insort(self._view, row, key=_key_of)
+            row.in_view = new_in
         return changed, moved
 
-    def _remove(self, row: Row) -> None:
-        i = bisect.bisect_left(self._view, row.key, key=_key_of)
-        if i < len(self._view) and self._view[i] is row:
-            del self._view[i]
+    def _remove(self, rows: list[Row], row: Row) -> None:
+        i = self._find(rows, row)
+        if i is not None:
+            del rows[i]
         else:  # keys went stale (never expected): find it the slow way
-            self._view.remove(row)
-        row.in_view = False
+            rows.remove(row)
 
     def set_sort(self, column: str, reverse: Optional[bool] = None) -> None:
         if column not in COLUMN_KEYS:
@@ -394,8 +544,11 @@ class JobModel:
         self.sort_reverse = reverse  # the same list read from the other end
 
     def set_filter(self, flt: Filter) -> None:
-        self.filter = flt
-        self.rebuild()
+        old, self.filter = self.filter, flt
+        if flt.active and old.active and flt.narrows(old) and self._view is not self._all:
+            self._refilter(self._view)  # typing on: look only at what is shown
+        else:
+            self._refilter(self._all)
 
 
 def _key_of(row: Row) -> tuple:

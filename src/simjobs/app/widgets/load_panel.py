@@ -86,7 +86,7 @@ class InterfaceLoadPanel(Static):
         self.update(text)
 
     def _numbers(self) -> tuple[int, int, int, int]:
-        counts = self.model.interface_counts.get(self.info.name, {})
+        counts = self.model.counts_for(self.info.name)
         running = counts.get(JobStatus.RUNNING, 0) + counts.get(JobStatus.PENDING_CANCEL, 0) \
             + counts.get(JobStatus.FAILED_CANCEL, 0)
         queued = sum(counts.get(s, 0) for s in QUEUED)

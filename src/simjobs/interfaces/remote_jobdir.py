@@ -250,37 +250,42 @@ keep_alive_groups() {  # keep in $groups ("id:pgid ...") those with a live proce
     groups=$left
 }
 held=0
+alive_of() {  # id dir: p (the pid, "-" if none yet), a (1, 0, "-": cannot tell yet)
+    p=; [ -e "$2/$f_pid" ] && { IFS= read -r p < "$2/$f_pid"; } 2>/dev/null
+    if [ -n "$p" ]; then
+        if is_wrapper "$p" "$2"; then a=1; held=$((held + 1)); else a=0; fi
+    else
+        p=-
+        if [ -n "$(find "$2/$m_started" -prune -mmin +__GRACE__ 2>/dev/null)" ]; then
+            a=0
+        else
+            a=-; held=$((held + 1))  # between the wrapper's first two steps
+        fi
+    fi
+}
 rd() {  # id: print what the job directory holds
     d=$ws/$1
     if [ ! -d "$d" ]; then printf '%s none\n' "$1"; return; fi
-    printf '%s dir\n' "$1"
-    # A poll reads only what decides the status; an ended job (or details) everything.
-    if [ "$tails" = 1 ] || [ -e "$d/$f_exit" ]; then
-        for n in $one_files; do one "$1" "$d" "$n"; done
-    else
+    if [ "$tails" = 0 ] && [ ! -e "$d/$f_exit" ]; then
+        # A poll of a job that has not ended: only what decides its status, one line.
         for n in $quick_files; do one "$1" "$d" "$n"; done
+        if [ -d "$d/$m_started" ]; then
+            alive_of "$1" "$d"; printf '%s r %s %s\n' "$1" "$p" "$a"
+        else
+            printf '%s q\n' "$1"
+        fi
+        return
     fi
-    st=0
-    if [ -d "$d/$m_started" ]; then st=1; printf '%s f %s\n' "$1" "$m_started"; fi
+    printf '%s dir\n' "$1"
+    for n in $one_files; do one "$1" "$d" "$n"; done
+    if [ -d "$d/$m_started" ]; then printf '%s f %s\n' "$1" "$m_started"; fi
     if [ -e "$d/$f_exit" ]; then
         blob "$1" "$d" "$f_output" head "$output_max"
-        [ "$tails" = 1 ] || blob "$1" "$d" "$f_stderr" tail "$tail_bytes"
-    elif [ $st = 1 ]; then
-        p=; [ -e "$d/$f_pid" ] && { IFS= read -r p < "$d/$f_pid"; } 2>/dev/null
-        if [ -n "$p" ]; then
-            [ "$tails" = 1 ] || printf '%s f %s %s\n' "$1" "$f_pid" "$p"
-            if is_wrapper "$p" "$d"; then a=1; held=$((held + 1)); else a=0; fi
-            printf '%s alive %s\n' "$1" "$a"
-        elif [ -n "$(find "$d/$m_started" -prune -mmin +__GRACE__ 2>/dev/null)" ]; then
-            printf '%s alive 0\n' "$1"
-        else
-            held=$((held + 1))  # between the wrapper's first two steps
-        fi
+    elif [ -d "$d/$m_started" ]; then
+        alive_of "$1" "$d"; [ "$a" = - ] || printf '%s alive %s\n' "$1" "$a"
     fi
-    if [ "$tails" = 1 ]; then
-        blob "$1" "$d" "$f_stdout" tail "$tail_bytes"
-        blob "$1" "$d" "$f_stderr" tail "$tail_bytes"
-    fi
+    blob "$1" "$d" "$f_stderr" tail "$tail_bytes"
+    [ "$tails" = 0 ] || blob "$1" "$d" "$f_stdout" tail "$tail_bytes"
 }
 """.replace("__GRACE__", str(PID_GRACE_MINUTES))
 
@@ -408,7 +413,14 @@ class RemoteJobDirs:
             entry = found.setdefault(key, {"exists": None, "files": {}, "alive": None,
                                            "launched": False, "created": False})
             kind = parts[1]
-            if kind == b"dir":
+            if kind == b"r" and len(parts) >= 4:  # started, not ended: pid and liveness
+                entry["exists"] = True
+                entry["files"][STARTED_MARKER] = b""
+                if parts[2] != b"-":
+                    entry["files"][PID_FILE] = parts[2] + b"\n"
+                alive = parts[3].strip()
+                entry["alive"] = None if alive == b"-" else alive == b"1"
+            elif kind == b"q" or kind == b"dir":
                 entry["exists"] = True
             elif kind == b"none":
                 entry["exists"] = False
@@ -545,34 +557,36 @@ class RemoteJobDirs:
         read_ids = list(dict.fromkeys([*(JobId(j) for j in read), *create_ids]))
         launch_ids = [JobId(j) for j in launch]
         parts = []
-        marker = "SIMJOBS_INPUTS_EOF"
         # In chunks, so that no mkdir or mv gets more arguments than a system allows.
+        # Each chunk's directories are made aside (in .simjobs/new.PID), get their
+        # inputs from literal printf lines (builtins: no process per job), and move into
+        # place with one mv, except those that exist already, which are left as they are.
         for start in range(0, len(create_ids), CREATE_CHUNK):
             chunk = create_ids[start:start + CREATE_CHUNK]
-            data_lines = []
+            words = _ids_word(chunk)
+            writes = []
             for job_id in chunk:
                 data = create[job_id]
                 text = data.decode("ascii") if isinstance(data, bytes) else str(data)
                 text = text.rstrip("\n")
                 if "\n" in text or "\r" in text:
                     raise ValueError(f"the input of job {job_id} must be one line")
-                data_lines.append(f"{job_id} {text}")
+                writes.append(f"printf '%s\\n' {shlex.quote(text)} > {job_id}/\"$f_input\" "
+                              "|| exit 3\n")
             parts.append(
-                f"new_ids={shlex.quote(_ids_word(chunk))}\n"
                 'stage=$ws/.simjobs/new.$$\n'
-                "set --\n"
-                "for id in $new_ids; do\n"
-                '    [ -e "$ws/$id" ] || set -- "$@" "$stage/$id"\n'
+                'mkdir -p -- "$stage" && cd -- "$stage" || exit 3\n'
+                f"mkdir -- {words} || exit 3\n"
+                + "".join(writes)
+                + "dup=\n"
+                f"for id in {words}; do\n"
+                '    if [ -e "$ws/$id" ]; then dup="$dup $id"; printf \'%s exists\\n\' "$id"\n'
+                "    else printf '%s created\\n' \"$id\"; fi\n"
                 "done\n"
-                'if [ $# -gt 0 ]; then\n'
-                '    mkdir -p -- "$stage" && mkdir -- "$@" || exit 3\n'
-                "    while read -r id data; do\n"
-                '        [ -d "$stage/$id" ] && printf \'%s\\n\' "$data" > "$stage/$id/$f_input"\n'
-                f"    done <<'{marker}'\n" + "\n".join(data_lines) + f"\n{marker}\n"
-                '    mv -- "$@" "$ws/" || exit 3\n'
-                '    for p in "$@"; do printf \'%s created\\n\' "${p##*/}"; done\n'
-                '    rmdir -- "$stage" 2>/dev/null\n'
-                "fi\n"
+                '[ -z "$dup" ] || rm -rf -- $dup\n'
+                "set -- [0-9]*\n"
+                '[ -e "$1" ] && { mv -- "$@" "$ws/" || exit 3; }\n'
+                'cd -- "$ws" && rmdir -- "$stage" 2>/dev/null\n'
             )
         all_ids = list(dict.fromkeys([*read_ids, *launch_ids]))
         one_files = list(dict.fromkeys([*ONE_LINE_FILES, *extra_files]))
@@ -589,7 +603,8 @@ class RemoteJobDirs:
                 raise ValueError("no command given: cannot start jobs")
             self.install_wrapper()
             limit = "" if max_running is None else str(int(max_running))
-            others = [j for j in launch_ids if j not in set(read_ids)]
+            read_set = set(read_ids)
+            others = [j for j in launch_ids if j not in read_set]
             starting_ids = [JobId(j) for j in starting]
             parts.append(
                 (f"for id in {_ids_word(others)}; do rd \"$id\"; done\n" if others else "")

@@ -20,7 +20,8 @@ from simjobs.core.log import SimulationsLog
 from simjobs.core.types import Job, JobId
 from simjobs.interfaces import JobAlreadyEndedError, NoOutputError
 from simjobs.interfaces import jobdir
-from simjobs.interfaces.runner import CommandResult, LocalRunner
+from simjobs.core.hardware import HEALTH_UNREACHABLE
+from simjobs.interfaces.runner import CommandResult, HostUnreachableError, LocalRunner
 from simjobs.interfaces.slurm import (
     SLURM_ID_FILE,
     SLURM_STATES,
@@ -587,3 +588,80 @@ def test_find_jobs_details_describe(make_interface):
     fresh = make_interface()
     assert fresh.find_jobs([JobId(11)]) == {JobId(11)}
     assert fresh.get_job_output(JobId(11)) == 3.0
+
+
+class FlakyRunner(CountingRunner):
+    """Failure injection: while ``sbatch_error`` / ``squeue_error`` is set, that
+    command is not run and fails with that message (as with munge down, say)."""
+
+    sbatch_error: str = ""
+    squeue_error: str = ""
+
+    def run(self, command, input=None, timeout=None):
+        for program, error in (("sbatch", self.sbatch_error), ("squeue", self.squeue_error)):
+            if error and _runs(command, program):
+                self.commands.append(command)
+                return CommandResult(1, b"", error.encode())
+        return super().run(command, input, timeout)
+
+
+MUNGE_DOWN = ("sbatch: error: Munge encode failed: Failed to access \"/run/munge/munge.socket"
+              ".2\": No such file or directory (retrying ...)\nsbatch: error: Batch job "
+              "submission failed: Protocol authentication error")
+
+
+def test_an_sbatch_rejection_is_one_clear_error_and_nothing_runs(make_interface, sims):
+    iface = make_interface(partition="nosuch", command=sims.gated)
+    outcomes = iface.submit_jobs([Job(1, Input(1.0, 2.0)), Job(2, Input(1.0, 2.0))])
+    errors = set(map(str, outcomes.values()))
+    (error,) = errors
+    assert error.startswith("sbatch rejected the jobs on localhost: ")
+    assert "nosuch" in error and "Invalid partition name specified" in error
+    assert error.endswith("check the partition and sbatch_args of interface 'slurm'")
+    assert "\n" not in error
+    assert not isinstance(outcomes[JobId(1)], HostUnreachableError)
+    assert not list(Path(iface.workspace).glob(f"*/{SLURM_ID_FILE}"))
+    assert sims.runs() == []
+
+
+def test_munge_or_controller_failures_are_unreachable_never_job_gone(make_interface, sims):
+    runner = FlakyRunner()
+    iface = make_interface(runner=runner, command=sims.gated, max_jobs=1)
+    assert iface.submit_jobs([Job(1, Input(1.0, 2.0)), Job(2, Input(3.0, 4.0))]) == \
+        {JobId(1): None, JobId(2): None}  # job 2 is held: max_jobs is 1
+    wait_status(iface, JobId(1), JobStatus.RUNNING)
+
+    runner.squeue_error = ("squeue: error: Munge decode failed: Expired credential\n"
+                           "slurm_load_jobs error: Protocol authentication error")
+    with pytest.raises(HostUnreachableError, match="squeue on localhost cannot reach Slurm"):
+        iface.get_job_statuses([JobId(1), JobId(2)])
+    assert iface.health.state == HEALTH_UNREACHABLE
+    runner.squeue_error = "slurm_load_jobs error: Unable to contact slurm controller"
+    with pytest.raises(HostUnreachableError, match="check that slurmctld"):
+        iface.get_job_status(JobId(1))
+
+    # A held job's sbatch meeting munge trouble stays held, the poll still answers.
+    runner.squeue_error = ""
+    runner.sbatch_error = MUNGE_DOWN
+    sims.open_gate()
+    wait_for(lambda: iface.get_job_statuses([JobId(1), JobId(2)]) ==
+             {JobId(1): JobStatus.COMPLETED, JobId(2): JobStatus.SUBMITTED}, 30)
+    assert iface.get_job_status(JobId(2)) is JobStatus.SUBMITTED
+    assert not (Path(iface.workspace) / "2" / SLURM_ID_FILE).exists()
+    assert iface.submit_jobs([Job(3, Input(0.0, 0.0))]) == {JobId(3): None}  # held too
+    # A submit that meets it itself is unreachable (the manager waits, attempts kept).
+    other = make_interface(runner=runner, workspace="work2")
+    outcome = other.submit_jobs([Job(9, Input(0.0, 0.0))])[JobId(9)]
+    assert isinstance(outcome, HostUnreachableError) and "slurmctld" in str(outcome)
+
+    # A rejection of a held job when it finally goes out fails that job, with why.
+    runner.sbatch_error = ("sbatch: error: Batch job submission failed: Requested node "
+                           "configuration is not available")
+    assert iface.get_job_statuses([JobId(2), JobId(3)]) == \
+        {JobId(2): JobStatus.FAILED, JobId(3): JobStatus.SUBMITTED}
+    assert "Requested node configuration is not available" in iface.failure_reason(JobId(2))
+
+    runner.sbatch_error = ""
+    assert wait_status(iface, JobId(3), JobStatus.COMPLETED) is JobStatus.COMPLETED
+    assert iface.health.ok
+    assert len(sims.runs()) == 2  # jobs 1 and 3; job 2 never ran

@@ -796,7 +796,8 @@ class SlurmInterface(HardwareInterface):
             raise _SlurmBusy(f"Slurm does not take more jobs now ({text}); they wait in "
                              "simjobs' queue")
         raise RuntimeError(f"sbatch rejected the job{'s' if len(batch) > 1 else ''} on "
-                           f"{self.host}: {text or 'no message'}")
+                           f"{self.host}: {text or 'no message'}; check the partition and "
+                           f"sbatch_args of interface {self.name!r}")
 
     def _quoted_workspace(self) -> str:
         ws = self._dirs.workspace

@@ -1,0 +1,670 @@
+"""The simulations log view (``l``): every record, filtered, sorted, summed up, plotted
+and exported.
+
+The records are loaded and indexed in a thread worker and drawn by the virtual
+:class:`~simjobs.app.widgets.job_table.JobTable` (only the visible lines are rendered),
+so a log of 100,000 records opens without freezing the app. The summary, the plot and
+the export all follow the filtered view.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime
+import json
+import math
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, Optional
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import (
+    Button,
+    DataTable,
+    Footer,
+    Label,
+    Select,
+    Static,
+    TabbedContent,
+    TabPane,
+)
+from textual.widgets import Input as TextInput
+
+from simjobs.app.widgets.job_model import COLUMNS, Filter, JobModel, Row
+from simjobs.app.widgets.job_table import JobTable
+from simjobs.app.widgets.plot import ScatterPlot, nice_number
+from simjobs.core.records import LogRecord
+from simjobs.core.types import JobStatus
+
+#: Rows at most before the filter is applied after a pause in typing rather than on
+#: every key (a rebuild of 100,000 rows takes a noticeable fraction of a second).
+DEBOUNCE_ROWS = 20_000
+DEBOUNCE_SECONDS = 0.25
+FAILED = (JobStatus.FAILED, JobStatus.FAILED_SUBMIT)
+
+
+# ---- the summary -------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class LevelSummary:
+    """What the jobs of one level came to."""
+
+    level: int
+    count: int = 0
+    completed: int = 0
+    failed: int = 0  # failed or failed to submit
+    cancelled: int = 0
+    minimum: Optional[float] = None
+    mean: Optional[float] = None
+    maximum: Optional[float] = None
+
+
+def summarise(rows: Iterable[Any]) -> list[LevelSummary]:
+    """Per level (ascending): counts by outcome and min/mean/max of the outputs.
+
+    ``rows`` are records or table rows: anything with ``level``, ``status``, ``output``.
+    """
+    sums: dict[int, LevelSummary] = {}
+    totals: dict[int, float] = {}
+    outputs: dict[int, int] = {}
+    for row in rows:
+        s = sums.get(row.level)
+        if s is None:
+            s = sums[row.level] = LevelSummary(row.level)
+            totals[row.level] = 0.0
+            outputs[row.level] = 0
+        s.count += 1
+        status = row.status
+        if status is JobStatus.COMPLETED:
+            s.completed += 1
+        elif status in FAILED:
+            s.failed += 1
+        elif status is JobStatus.CANCELLED:
+            s.cancelled += 1
+        out = row.output
+        if out is not None and math.isfinite(out):
+            outputs[row.level] += 1
+            totals[row.level] += out
+            if s.minimum is None or out < s.minimum:
+                s.minimum = out
+            if s.maximum is None or out > s.maximum:
+                s.maximum = out
+    for level, s in sums.items():
+        if outputs[level]:
+            s.mean = totals[level] / outputs[level]
+    return [sums[level] for level in sorted(sums)]
+
+
+def plot_series(rows: Iterable[Any], coordinate: int) -> dict[int, tuple[list[float], list[float]]]:
+    """Per level: (input coordinate ``coordinate`` (0-based), output) of the rows that
+    have an output."""
+    series: dict[int, tuple[list[float], list[float]]] = {}
+    for row in rows:
+        out = row.output
+        if out is None or coordinate >= len(row.coords):
+            continue
+        xs, ys = series.setdefault(row.level, ([], []))
+        xs.append(row.coords[coordinate])
+        ys.append(out)
+    return dict(sorted(series.items()))
+
+
+# ---- export ------------------------------------------------------------------------------
+
+
+class ExportError(ValueError):
+    """An export that cannot be done; the message is one sentence naming the fix."""
+
+
+def export_format(path: str) -> str:
+    """"csv" or "json", from the path's extension."""
+    suffix = Path(path).suffix.lower()
+    if suffix in (".csv", ".json"):
+        return suffix[1:]
+    raise ExportError(f"{Path(path).name or path!r} does not end in .csv or .json; "
+                      f"name the file ...csv or ...json to choose the format")
+
+
+def _iso(t: Optional[float]) -> Optional[str]:
+    if t is None:
+        return None
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).isoformat(
+        timespec="milliseconds").replace("+00:00", "Z")
+
+
+def export_records(records: Sequence[LogRecord], path: str | os.PathLike, input_dim: int,
+                   *, overwrite: bool = False) -> Path:
+    """Write ``records`` to ``path`` as CSV (one column per input coordinate) or JSON
+    (a list of objects), by its extension. Times are ISO 8601 UTC.
+
+    The file is written aside and renamed into place, so a failed export leaves nothing
+    behind and never a half-written file.
+
+    Raises
+    ------
+    ExportError
+        If the path is empty, has another extension, exists (without ``overwrite``), is a
+        directory, or its directory does not exist or cannot be written.
+    """
+    text = str(path).strip()
+    if not text:
+        raise ExportError("enter the path of the file to export to, ending in .csv or .json")
+    target = Path(text).expanduser()
+    fmt = export_format(text)
+    if target.is_dir():
+        raise ExportError(f"{text} is a directory; give a file name ending in .{fmt}")
+    if not target.parent.is_dir():
+        raise ExportError(f"the directory {target.parent} does not exist; create it or "
+                          f"choose another path")
+    if target.exists() and not overwrite:
+        raise ExportError(f"{text} already exists; confirm to overwrite it or choose another path")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise ExportError(f"cannot write in {target.parent}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
+            if fmt == "csv":
+                _write_csv(f, records, input_dim)
+            else:
+                _write_json(f, records)
+        os.replace(tmp, target)
+    except OSError as exc:
+        _unlink_quietly(tmp)
+        raise ExportError(f"cannot write {text}: {exc.strerror or exc}") from None
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+    return target
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _write_csv(f, records: Sequence[LogRecord], input_dim: int) -> None:
+    writer = csv.writer(f)
+    writer.writerow(["job_id", "level", "interface", "status",
+                     *(f"x{i}" for i in range(1, input_dim + 1)), "output", "created",
+                     "changed", "reason", "resubmit_of", "resubmitted_as"])
+    for r in records:
+        writer.writerow([
+            r.job_id, r.level, r.interface_name, r.status.value,
+            *(repr(float(c)) for c in r.coords),
+            "" if r.output is None else repr(float(r.output)),
+            _iso(r.created) or "", _iso(r.changed) or "", r.reason or "",
+            r.resubmit_of or "", r.resubmitted_as or "",
+        ])
+
+
+def _write_json(f, records: Sequence[LogRecord]) -> None:
+    json.dump([
+        {
+            "job_id": r.job_id, "level": r.level, "interface": r.interface_name,
+            "status": r.status.value, "input": list(r.coords), "output": r.output,
+            "created": _iso(r.created), "changed": _iso(r.changed), "reason": r.reason,
+            "resubmit_of": r.resubmit_of, "resubmitted_as": r.resubmitted_as,
+        }
+        for r in records
+    ], f, indent=1)
+    f.write("\n")
+
+
+class ExportScreen(ModalScreen[Optional[Path]]):
+    """Ask for a path and export the records to it; refuses to overwrite an existing
+    file until the overwrite is confirmed (``ctrl+o`` or the button)."""
+
+    DEFAULT_CSS = """
+    ExportScreen { align: center middle; }
+    ExportScreen #export-dialog {
+        width: 90%; max-width: 90; height: auto; border: round $primary;
+        background: $surface; padding: 0 1;
+    }
+    ExportScreen #export-title { text-style: bold; }
+    ExportScreen #export-path { width: 1fr; }
+    ExportScreen #export-message { height: auto; color: $text-muted; }
+    ExportScreen #export-message.-error { color: $text-error; }
+    ExportScreen #export-buttons { height: 1; align-horizontal: right; margin: 1 0 0 0; }
+    ExportScreen #export-buttons Button { height: 1; border: none; min-width: 10; margin: 0 0 0 2; }
+    ExportScreen #overwrite { display: none; }
+    ExportScreen.-exists #overwrite { display: block; }
+    ExportScreen Footer { dock: none; }
+    """
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="export.cancel"),
+        Binding("ctrl+o", "overwrite", "Overwrite", id="export.overwrite", priority=True),
+    ]
+
+    def __init__(self, records: Sequence[LogRecord], input_dim: int, default_path: str):
+        super().__init__()
+        self.records = records
+        self.input_dim = input_dim
+        self.default_path = default_path
+        self._busy = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="export-dialog"):
+            n = len(self.records)
+            yield Label(f"Export {n:,} record{'s' * (n != 1)} (the filtered view)",
+                        id="export-title")
+            yield TextInput(self.default_path, id="export-path", compact=True,
+                            placeholder="path ending in .csv or .json")
+            yield Static("The format follows the extension: .csv or .json. Enter exports.",
+                         id="export-message", markup=False)
+            with Horizontal(id="export-buttons"):
+                yield Button("Cancel", id="export-cancel")
+                yield Button("Overwrite", id="overwrite", variant="warning")
+                yield Button("Export", id="export", variant="primary")
+            yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#export-path", TextInput).focus()
+
+    def _say(self, text: str, error: bool = False) -> None:
+        message = self.query_one("#export-message", Static)
+        message.update(text)
+        message.set_class(error, "-error")
+
+    @on(TextInput.Changed, "#export-path")
+    def _path_changed(self) -> None:
+        self.remove_class("-exists")
+        self._say("The format follows the extension: .csv or .json. Enter exports.")
+
+    @on(TextInput.Submitted, "#export-path")
+    @on(Button.Pressed, "#export")
+    def _export_pressed(self) -> None:
+        self.start_export(overwrite=False)
+
+    @on(Button.Pressed, "#overwrite")
+    def action_overwrite(self) -> None:
+        if self.has_class("-exists"):
+            self.start_export(overwrite=True)
+
+    @on(Button.Pressed, "#export-cancel")
+    def action_cancel(self) -> None:
+        if not self._busy:
+            self.dismiss(None)
+
+    def start_export(self, overwrite: bool) -> None:
+        if self._busy:
+            return
+        path = self.query_one("#export-path", TextInput).value
+        try:
+            export_format(path) if path.strip() else None
+        except ExportError as exc:
+            self._say(str(exc), error=True)
+            return
+        if not overwrite and path.strip() and Path(path.strip()).expanduser().is_file():
+            self.add_class("-exists")
+            self._say(f"{path.strip()} already exists: ctrl+o overwrites it, or change the path.",
+                      error=True)
+            return
+        self._busy = True
+        self._say("Exporting…")
+        self._export(path, overwrite)
+
+    @work(thread=True, exclusive=True, group="export", exit_on_error=False)
+    def _export(self, path: str, overwrite: bool) -> None:
+        try:
+            target = export_records(self.records, path, self.input_dim, overwrite=overwrite)
+        except ExportError as exc:
+            self.app.call_from_thread(self._failed, str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - one line, never a traceback
+            self.app.call_from_thread(self._failed, f"export failed: {exc}".splitlines()[0])
+            return
+        self.app.call_from_thread(self._done, target)
+
+    def _failed(self, message: str) -> None:
+        self._busy = False
+        self._say(message, error=True)
+        self.notify(message, title="Not exported", severity="error")
+
+    def _done(self, target: Path) -> None:
+        self._busy = False
+        n = len(self.records)
+        self.notify(f"Exported {n:,} record{'s' * (n != 1)} to {target}.", title="Exported")
+        self.dismiss(target)
+
+
+# ---- the screen --------------------------------------------------------------------------
+
+
+ANY = "any"
+
+
+class SimulationsLogScreen(Screen):
+    """Every record of the log; see the module docstring."""
+
+    DEFAULT_CSS = """
+    SimulationsLogScreen { layout: vertical; }
+    SimulationsLogScreen #log-title { height: 1; background: $panel; padding: 0 1; }
+    SimulationsLogScreen #filters { height: 1; margin: 0 0 0 0; }
+    SimulationsLogScreen #filters Label { padding: 0 1; }
+    SimulationsLogScreen #filter-text { width: 1fr; min-width: 16; }
+    SimulationsLogScreen #filters Select { width: 20; }
+    SimulationsLogScreen #filter-level { width: 12; }
+    SimulationsLogScreen TabbedContent { height: 1fr; }
+    SimulationsLogScreen TabPane { padding: 0; height: 1fr; }
+    SimulationsLogScreen #summary { height: 1fr; }
+    SimulationsLogScreen #plot-bar { height: 1; }
+    SimulationsLogScreen #plot-bar Label { padding: 0 1; }
+    SimulationsLogScreen #plot-coordinate { width: 16; }
+    SimulationsLogScreen #loading { height: 1; color: $text-muted; padding: 0 1; }
+    """
+
+    BINDINGS = [
+        Binding("escape", "close", "Close", id="log.close"),
+        Binding("slash", "focus_filter", "Filter", id="log.filter"),
+        Binding("o", "cycle_sort", "Sort", id="log.sort"),
+        Binding("O", "reverse_sort", "Reverse", id="log.reverse"),
+        Binding("e", "export", "Export", id="log.export"),
+        Binding("1", "show_tab('records')", "Records", id="log.records"),
+        Binding("2", "show_tab('summary')", "Summary", id="log.summary"),
+        Binding("3", "show_tab('plot')", "Plot", id="log.plot"),
+        Binding("x", "next_coordinate", "Plot x", id="log.next_coordinate"),
+        Binding("r", "reload", "Reload", id="log.reload"),
+        Binding("enter", "details", "Details", id="log.details", show=False),
+    ]
+
+    def __init__(self, backend: Any):
+        super().__init__()
+        self.backend = backend
+        self.records_by_id: dict[str, LogRecord] = {}
+        self.model = JobModel(backend.clock)
+        self.input_dim: Optional[int] = backend.input_dim
+        self.loaded = False
+        self.load_seconds: Optional[float] = None
+        self.summary: list[LevelSummary] = []
+        self.plot_coordinate = 0
+        self._pending_filter = None
+        self._model_lock = threading.Lock()
+        self._requested = 0  # view changes asked for
+        self._applied = 0  # view changes shown
+        self._sort_column = self.model.sort_column
+        self._sort_reverse = self.model.sort_reverse
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"Simulations log  {self.backend.log_path}", id="log-title", markup=False)
+        with Horizontal(id="filters"):
+            yield TextInput(placeholder="/ filter: id, input, interface", id="filter-text",
+                            compact=True)
+            yield Select([(s.value, s) for s in JobStatus], prompt="status: any",
+                         id="filter-status", compact=True)
+            yield Select([], prompt="level: any", id="filter-level", compact=True)
+            yield Select([], prompt="interface: any", id="filter-interface", compact=True)
+        yield Static("Loading the log…", id="loading")
+        with TabbedContent(id="log-tabs", initial="records"):
+            with TabPane("Records", id="records"):
+                yield JobTable(self.model, id="log-table")
+            with TabPane("Summary", id="summary-pane"):
+                yield DataTable(id="summary", cursor_type="row", zebra_stripes=False)
+            with TabPane("Plot", id="plot"):
+                with Horizontal(id="plot-bar"):
+                    yield Label("output against")
+                    yield Select([], allow_blank=True, prompt="x1", id="plot-coordinate",
+                                 compact=True)
+                    yield Label("(x: next coordinate)")
+                yield ScatterPlot(id="scatter")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#summary", DataTable)
+        table.add_columns("Level", "Jobs", "Completed", "Failed", "Cancelled",
+                          "Min output", "Mean output", "Max output")
+        self.query_one(JobTable).focus()
+        self._opened_at = time.perf_counter()
+        self._load()
+
+    # ---- loading
+
+    @work(thread=True, exclusive=True, group="log-load", exit_on_error=False)
+    def _load(self) -> None:
+        """Read and index every record off the UI loop."""
+        import numpy  # noqa: F401 - the plot needs it: imported here, not on the UI loop
+
+        try:
+            records = self.backend.records()
+        except Exception as exc:  # noqa: BLE001 - one line on screen, not a traceback
+            self.app.call_from_thread(self._load_failed, f"{exc}".splitlines()[0])
+            return
+        model = JobModel(self.backend.clock)
+        model.sort_column, model.sort_reverse = self.model.sort_column, self.model.sort_reverse
+        model.filter = self.model.filter
+        model.load(records, completions=False)  # (the log view shows no rates)
+        by_id = {r.job_id: r for r in records}
+        rows = model.rows_between(0, len(model))
+        summary = summarise(rows)
+        series = plot_series(rows, self.plot_coordinate)
+        self.app.call_from_thread(self._loaded, model, by_id, summary, series)
+        # What the text filter looks in, built now so that the first key typed in the
+        # filter does not wait for 100,000 of them.
+        with self._model_lock:
+            model.warm_haystacks()
+
+    def _load_failed(self, message: str) -> None:
+        self.query_one("#loading", Static).update(f"Could not read the log: {message}")
+        self.notify(f"Could not read the log: {message}", severity="error")
+
+    def _loaded(self, model: JobModel, by_id: dict[str, LogRecord],
+                summary: list[LevelSummary], series: dict) -> None:
+        self.model = model
+        self.records_by_id = by_id
+        if self.input_dim is None and by_id:
+            self.input_dim = len(next(iter(by_id.values())).coords)
+        table = self.query_one(JobTable)
+        table.model = model
+        table.reload()
+        self._fill_filter_choices()
+        self._fill_plot_choices()
+        self.loaded = True
+        self.load_seconds = time.perf_counter() - self._opened_at
+        self.query_one("#loading").display = False
+        self._show_view(summary, series)
+
+    def _fill_filter_choices(self) -> None:
+        levels = sorted({r.level for r in self.model.rows.values()} | set(self.backend.levels()))
+        names = sorted({r.interface for r in self.model.rows.values() if r.interface}
+                       | {n for ns in self.backend.levels().values() for n in ns})
+        level_select = self.query_one("#filter-level", Select)
+        level_value = level_select.value
+        level_select.set_options([(f"level {lvl}", lvl) for lvl in levels])
+        if level_value in levels:
+            level_select.value = level_value
+        iface_select = self.query_one("#filter-interface", Select)
+        iface_value = iface_select.value
+        iface_select.set_options([(n, n) for n in names])
+        if iface_value in names:
+            iface_select.value = iface_value
+
+    def _fill_plot_choices(self) -> None:
+        dim = self.input_dim or 0
+        select = self.query_one("#plot-coordinate", Select)
+        select.set_options([(f"x{i + 1}", i) for i in range(dim)])
+        if dim:
+            select.value = min(self.plot_coordinate, dim - 1)
+
+    # ---- the view: filter, sort, summary, plot
+
+    def current_filter(self) -> Filter:
+        def value(select_id: str):
+            v = self.query_one(select_id, Select).value
+            return None if v is Select.NULL else v
+
+        return Filter(text=self.query_one("#filter-text", TextInput).value.strip(),
+                      status=value("#filter-status"), level=value("#filter-level"),
+                      interface=value("#filter-interface"))
+
+    def apply_filter(self) -> None:
+        """Rebuild the view with the filter as the fields set it now."""
+        flt = self.current_filter()
+        self._change_view(lambda model: model.set_filter(flt))
+
+    def _change_view(self, change: Optional[Callable[[JobModel], None]]) -> None:
+        """Change the model (filter, sort) and recompute the summary and the plot in a
+        thread: on 100,000 records that takes a good part of a second."""
+        if not self.loaded:
+            return
+        self._requested += 1
+        self._view_worker(change, self._requested)
+
+    @work(thread=True, group="log-view", exit_on_error=False)
+    def _view_worker(self, change: Optional[Callable[[JobModel], None]], generation: int) -> None:
+        with self._model_lock:  # one change at a time, in the order asked
+            model = self.model
+            if change is not None:
+                change(model)
+            if generation != self._requested:  # a newer change follows: it will show
+                self.app.call_from_thread(self._model_changed, generation)
+                return
+            rows = model.rows_between(0, len(model))
+            summary = summarise(rows)
+            series = plot_series(rows, self.plot_coordinate)
+        self.app.call_from_thread(self._model_changed, generation, summary, series)
+
+    def _model_changed(self, generation: int, summary=None, series=None) -> None:
+        self.query_one(JobTable).reload()
+        self._update_title()
+        if summary is not None:
+            self._show_view(summary, series)
+        self._applied = max(self._applied, generation)
+
+    @property
+    def settled(self) -> bool:
+        """Loaded, and every filter/sort asked for is shown (tests wait on this)."""
+        return self.loaded and self._applied == self._requested
+
+    @on(TextInput.Changed, "#filter-text")
+    def _filter_typed(self) -> None:
+        if len(self.model.rows) <= DEBOUNCE_ROWS:
+            self.apply_filter()
+            return
+        if self._pending_filter is not None:
+            self._pending_filter.stop()
+        self._pending_filter = self.set_timer(DEBOUNCE_SECONDS, self.apply_filter)
+
+    @on(TextInput.Submitted, "#filter-text")
+    def _filter_done(self) -> None:
+        self.apply_filter()
+        self.query_one(JobTable).focus()
+
+    @on(Select.Changed, "#filter-status")
+    @on(Select.Changed, "#filter-level")
+    @on(Select.Changed, "#filter-interface")
+    def _filter_selected(self) -> None:
+        self.apply_filter()
+
+    @on(Select.Changed, "#plot-coordinate")
+    def _coordinate_selected(self, event: Select.Changed) -> None:
+        if event.value is not Select.NULL and int(event.value) != self.plot_coordinate:
+            self.plot_coordinate = int(event.value)
+            self._change_view(None)
+
+    def view_rows(self) -> list[Row]:
+        """The rows of the filtered view, in the order shown."""
+        return self.model.rows_between(0, len(self.model))
+
+    def view_records(self) -> list[LogRecord]:
+        """The records of the filtered view, in the order shown (what export writes)."""
+        by_id = self.records_by_id
+        return [by_id[row.job_id] for row in self.view_rows()]
+
+    def _show_view(self, summary: list[LevelSummary], series: dict) -> None:
+        self.summary = summary
+        self._update_title()
+        self._update_summary()
+        self.query_one(ScatterPlot).set_data(series, f"x{self.plot_coordinate + 1}")
+
+    def _update_title(self) -> None:
+        n_all, n_view = len(self.model.rows), len(self.model)
+        column = next(c.label for c in COLUMNS if c.key == self.model.sort_column)
+        arrow = "↓" if self.model.sort_reverse else "↑"
+        flt = self.model.filter.describe()
+        shown = f"{n_view:,} shown ({flt})" if flt else "all shown"
+        self.query_one("#log-title", Static).update(
+            f"Simulations log  {Path(self.backend.log_path).name}  ·  {n_all:,} records, "
+            f"{shown}  ·  sorted by {column}{arrow}")
+
+    def _update_summary(self) -> None:
+        table = self.query_one("#summary", DataTable)
+        table.clear()
+
+        def num(v: Optional[float]) -> str:
+            return "—" if v is None else nice_number(v)
+
+        for s in self.summary:
+            table.add_row(str(s.level), f"{s.count:,}", f"{s.completed:,}", f"{s.failed:,}",
+                          f"{s.cancelled:,}", num(s.minimum), num(s.mean), num(s.maximum),
+                          key=str(s.level))
+
+    # ---- actions
+
+    def action_close(self) -> None:
+        self.dismiss()
+
+    def action_focus_filter(self) -> None:
+        self.action_show_tab("records")
+        self.query_one("#filter-text", TextInput).focus()
+
+    def action_show_tab(self, tab: str) -> None:
+        pane = {"records": "records", "summary": "summary-pane", "plot": "plot"}[tab]
+        self.query_one(TabbedContent).active = pane
+        focus = {"records": JobTable, "summary": DataTable, "plot": ScatterPlot}[tab]
+        widget = self.query_one(focus)
+        if widget.can_focus:
+            widget.focus()
+
+    def action_cycle_sort(self) -> None:
+        keys = [c.key for c in COLUMNS]
+        self._sort_column = keys[(keys.index(self._sort_column) + 1) % len(keys)]
+        column = self._sort_column
+        self._change_view(lambda model: model.set_sort(column))
+
+    def action_reverse_sort(self) -> None:
+        self._sort_reverse = not self._sort_reverse
+        reverse = self._sort_reverse
+        self._change_view(lambda model: model.set_reverse(reverse))
+
+    def action_next_coordinate(self) -> None:
+        dim = self.input_dim or 0
+        if not dim:
+            return
+        self.query_one("#plot-coordinate", Select).value = (self.plot_coordinate + 1) % dim
+        self.action_show_tab("plot")
+
+    def action_reload(self) -> None:
+        self.query_one("#loading", Static).update("Reloading the log…")
+        self.query_one("#loading").display = True
+        self._opened_at = time.perf_counter()
+        self._load()
+
+    def action_export(self) -> None:
+        if not self.loaded:
+            self.notify("The log is still loading.", severity="warning")
+            return
+        records = self.view_records()
+        log_path = Path(self.backend.log_path)
+        default = str(Path.cwd() / f"{log_path.stem}-export.csv")
+        self.app.push_screen(ExportScreen(records, self.input_dim or 0, default))
+
+    def action_details(self) -> None:
+        job_id = self.query_one(JobTable).cursor_job_id
+        if job_id is None or not self.loaded:
+            return
+        from simjobs.app.screens.detail import JobDetailScreen
+
+        self.app.push_screen(JobDetailScreen(self.backend, job_id))

@@ -1,0 +1,333 @@
+"""The simulations log view: every record, filters, sort, per-level summary, plot and
+export; on a real log and manager with deterministic records (app_fixtures)."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import functools
+import json
+import math
+import time
+
+import pytest
+from textual.app import App
+from textual.widgets import DataTable, Select, Static, TabbedContent
+from textual.widgets import Input as TextInput
+
+from app_fixtures import build_backend
+from helpers import tree
+from simjobs.app.screens.log_view import (
+    ExportError,
+    ExportScreen,
+    SimulationsLogScreen,
+    export_records,
+    summarise,
+)
+from simjobs.app.widgets.job_table import JobTable
+from simjobs.app.widgets.plot import ScatterPlot
+from simjobs.core.types import JobStatus
+
+
+class Host(App):
+    """The smallest app holding a backend, pushing the log view on mount."""
+
+    def __init__(self, backend):
+        super().__init__()
+        self.backend = backend
+
+    def on_mount(self) -> None:
+        self.push_screen(SimulationsLogScreen(self.backend))
+
+
+def run_async(test):
+    @functools.wraps(test)
+    def wrapper(*args, **kwargs):
+        asyncio.run(test(*args, **kwargs))
+
+    return wrapper
+
+
+async def until(pilot, predicate, timeout: float = 15.0, message: str = ""):
+    """Let the app run until ``predicate()`` is true (a condition, not a fixed sleep)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout} s: {message or predicate}")
+        await pilot.pause(0.02)
+
+
+def notes(app) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+async def opened(app, pilot) -> SimulationsLogScreen:
+    await until(pilot, lambda: isinstance(app.screen, SimulationsLogScreen) and app.screen.settled)
+    return app.screen
+
+
+def shown_ids(screen: SimulationsLogScreen) -> list[str]:
+    return [row.job_id for row in screen.view_rows()]
+
+
+@pytest.fixture
+def backend(tmp_path):
+    backend = build_backend(tmp_path, n=24)
+    yield backend
+    backend.close()
+
+
+@run_async
+async def test_every_record_is_shown_terminal_ones_included(backend):
+    records = backend.records()
+    app = Host(backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await opened(app, pilot)
+        assert sorted(shown_ids(screen)) == sorted(r.job_id for r in records)
+        statuses = {row.status for row in screen.view_rows()}
+        assert {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED,
+                JobStatus.FAILED_SUBMIT, JobStatus.RUNNING} <= statuses
+        table = screen.query_one(JobTable)
+        newest = max(records, key=lambda r: int(r.job_id)).job_id
+        assert table.visible_job_ids()[0] == newest  # newest first, drawn on screen
+        title = str(screen.query_one("#log-title", Static).render())
+        assert "24 records, all shown" in title
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, SimulationsLogScreen))
+
+
+@run_async
+async def test_filters_by_text_status_level_and_interface(backend):
+    records = backend.records()
+    app = Host(backend)
+    async with app.run_test(size=(120, 35)) as pilot:
+        screen = await opened(app, pilot)
+        await pilot.press("slash", *"hpc")
+        await until(pilot, lambda: screen.settled and len(screen.model) < 24)
+        assert set(shown_ids(screen)) == {r.job_id for r in records if r.interface_name == "hpc"}
+        await pilot.press("enter")  # back to the table
+        assert isinstance(app.focused, JobTable)
+        screen.query_one("#filter-text", TextInput).value = ""
+        screen.query_one("#filter-status", Select).value = JobStatus.COMPLETED
+        screen.query_one("#filter-level", Select).value = 1
+        expected = {r.job_id for r in records
+                    if r.status is JobStatus.COMPLETED and r.level == 1}
+        await until(pilot, lambda: screen.settled and set(shown_ids(screen)) == expected)
+        assert 0 < len(expected) < 24
+        title = str(screen.query_one("#log-title", Static).render())
+        assert f"{len(expected)} shown (status=Completed, level=1)" in title
+        screen.query_one("#filter-status", Select).clear()
+        screen.query_one("#filter-level", Select).clear()
+        screen.query_one("#filter-interface", Select).value = "local-fast"
+        expected = {r.job_id for r in records if r.interface_name == "local-fast"}
+        await until(pilot, lambda: screen.settled and set(shown_ids(screen)) == expected)
+
+
+@run_async
+async def test_sort_cycles_columns_and_reverses(backend):
+    app = Host(backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await opened(app, pilot)
+        ids = shown_ids(screen)
+        assert ids == sorted(ids, key=int, reverse=True)
+        await pilot.press("o")  # next column: level
+        await until(pilot, lambda: screen.settled and screen.model.sort_column == "level")
+        levels = [row.level for row in screen.view_rows()]
+        assert levels == sorted(levels, reverse=True) and levels[0] == 2
+        await pilot.press("O")  # reverse
+        await until(pilot, lambda: screen.settled and not screen.model.sort_reverse)
+        levels = [row.level for row in screen.view_rows()]
+        assert levels == sorted(levels) and levels[0] == 1
+        assert "sorted by Lvl↑" in str(screen.query_one("#log-title", Static).render())
+        table = screen.query_one(JobTable)
+        assert table.cursor_job_id == ids[0]  # the cursor stays on its job, kept in sight
+        assert table.cursor_job_id in table.visible_job_ids()
+
+
+def expected_summary(records):
+    out = {}
+    for level in sorted({r.level for r in records}):
+        mine = [r for r in records if r.level == level]
+        outputs = [r.output for r in mine if r.output is not None]
+        out[level] = dict(
+            count=len(mine),
+            completed=sum(r.status is JobStatus.COMPLETED for r in mine),
+            failed=sum(r.status in (JobStatus.FAILED, JobStatus.FAILED_SUBMIT) for r in mine),
+            cancelled=sum(r.status is JobStatus.CANCELLED for r in mine),
+            minimum=min(outputs), maximum=max(outputs), mean=sum(outputs) / len(outputs),
+        )
+    return out
+
+
+@run_async
+async def test_summary_per_level_matches_the_records(backend):
+    records = backend.records()
+    app = Host(backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await opened(app, pilot)
+        expected = expected_summary(records)
+        got = {s.level: s for s in screen.summary}
+        assert set(got) == {1, 2}
+        for level, want in expected.items():
+            s = got[level]
+            assert (s.count, s.completed, s.failed, s.cancelled) == (
+                want["count"], want["completed"], want["failed"], want["cancelled"])
+            assert math.isclose(s.minimum, want["minimum"])
+            assert math.isclose(s.mean, want["mean"])
+            assert math.isclose(s.maximum, want["maximum"])
+        await pilot.press("2")
+        assert screen.query_one(TabbedContent).active == "summary-pane"
+        table = screen.query_one("#summary", DataTable)
+        row = table.get_row("1")
+        assert row[:5] == ["1", str(expected[1]["count"]), str(expected[1]["completed"]),
+                           str(expected[1]["failed"]), str(expected[1]["cancelled"])]
+        # the summary follows the filter
+        screen.query_one("#filter-level", Select).value = 2
+        await until(pilot, lambda: screen.settled and [s.level for s in screen.summary] == [2])
+        assert table.row_count == 1 and table.get_row("2")[1] == str(expected[2]["count"])
+
+
+@run_async
+async def test_plot_of_output_against_a_coordinate_per_level(backend):
+    records = backend.records()
+    app = Host(backend)
+    async with app.run_test(size=(120, 35)) as pilot:
+        screen = await opened(app, pilot)
+        await pilot.press("3")
+        plot = screen.query_one(ScatterPlot)
+        await until(pilot, lambda: plot.size.height > 5)
+        with_output = [r for r in records if r.output is not None]
+        assert plot.point_count == len(with_output)
+        by_level = {lvl: sum(r.level == lvl for r in with_output) for lvl in (1, 2)}
+        text = plot.text()
+        assert f"1 level 1 ({by_level[1]})" in text and f"2 level 2 ({by_level[2]})" in text
+        assert "x1 →" in text
+        grid = "\n".join(text.splitlines()[1:-2])
+        assert grid.count("1") >= 1 and "2" in grid
+        xs = [r.coords[0] for r in with_output]
+        assert f"{min(xs):.4g}" in text.splitlines()[-1]
+        await pilot.press("x")
+        await until(pilot, lambda: screen.settled and "x2 →" in plot.text())
+
+
+@run_async
+async def test_export_csv_and_json_refuses_to_overwrite_without_confirmation(backend, tmp_path):
+    records = backend.records()
+    out = tmp_path / "export" / "level2.csv"
+    out.parent.mkdir()
+    app = Host(backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await opened(app, pilot)
+        screen.query_one("#filter-level", Select).value = 2
+        await until(pilot, lambda: screen.settled and len(screen.model) < 24)
+        screen.query_one(JobTable).focus()
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, ExportScreen))
+        dialog = app.screen
+        path = dialog.query_one("#export-path", TextInput)
+        path.value = str(out)
+        await pilot.press("enter")
+        await until(pilot, lambda: not isinstance(app.screen, ExportScreen))
+        level2 = [r for r in records if r.level == 2]
+        with out.open(newline="") as f:
+            rows = list(csv.DictReader(f))
+        assert [r["job_id"] for r in rows] == shown_ids(screen)
+        assert {r["job_id"] for r in rows} == {r.job_id for r in level2}
+        assert set(rows[0]) >= {"job_id", "level", "interface", "status", "x1", "x2", "output",
+                                "created", "changed", "reason"}
+        by_id = {r.job_id: r for r in level2}
+        for row in rows:
+            rec = by_id[row["job_id"]]
+            assert (float(row["x1"]), float(row["x2"])) == rec.coords
+            assert row["status"] == rec.status.value
+            assert row["output"] == ("" if rec.output is None else repr(rec.output))
+        assert any(f"Exported {len(level2)} records to {out}." == n for n in notes(app))
+        before = out.read_bytes(), out.stat().st_mtime_ns
+
+        # the same path again: refused until confirmed
+        screen.query_one("#filter-level", Select).clear()
+        await until(pilot, lambda: screen.settled and len(screen.model) == 24)
+        screen.query_one(JobTable).focus()
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, ExportScreen))
+        dialog = app.screen
+        dialog.query_one("#export-path", TextInput).value = str(out)
+        await pilot.press("enter")
+        message = dialog.query_one("#export-message", Static)
+        await until(pilot, lambda: "already exists" in str(message.render()))
+        assert "ctrl+o overwrites it" in str(message.render())
+        assert (out.read_bytes(), out.stat().st_mtime_ns) == before
+        await pilot.press("ctrl+o")
+        await until(pilot, lambda: not isinstance(app.screen, ExportScreen))
+        with out.open(newline="") as f:
+            assert len(list(csv.DictReader(f))) == 24
+
+        # JSON, and a bad extension named in one line with nothing written
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, ExportScreen))
+        dialog = app.screen
+        dialog.query_one("#export-path", TextInput).value = str(tmp_path / "all.txt")
+        await pilot.press("enter")
+        message = dialog.query_one("#export-message", Static)
+        await until(pilot, lambda: "does not end in .csv or .json" in str(message.render()))
+        assert "\n" not in str(message.render()) and not (tmp_path / "all.txt").exists()
+        dialog.query_one("#export-path", TextInput).value = str(tmp_path / "all.json")
+        await pilot.press("enter")
+        await until(pilot, lambda: not isinstance(app.screen, ExportScreen))
+        data = json.loads((tmp_path / "all.json").read_text())
+        assert len(data) == 24 and {d["job_id"] for d in data} == {r.job_id for r in records}
+        first = next(d for d in data if d["output"] is not None)
+        rec = next(r for r in records if r.job_id == first["job_id"])
+        assert first["input"] == list(rec.coords) and first["output"] == rec.output
+        assert first["created"].endswith("Z")
+
+
+def test_export_errors_change_nothing_on_disk(backend, tmp_path):
+    records = backend.records()
+    (tmp_path / "d.csv").mkdir()
+    target = tmp_path / "x.json"
+    target.write_text("keep")
+    before = tree(tmp_path)
+    for path, fragment in [(tmp_path / "no" / "x.csv", "does not exist; create it"),
+                           (tmp_path / "d.csv", "is a directory"),
+                           (target, "already exists; confirm to overwrite"),
+                           (tmp_path / "x.xlsx", "does not end in .csv or .json"),
+                           ("  ", "enter the path")]:
+        with pytest.raises(ExportError, match=fragment) as info:
+            export_records(records, path, 2)
+        assert "\n" not in str(info.value)
+    assert tree(tmp_path) == before and target.read_text() == "keep"
+
+
+def test_summarise_ignores_missing_outputs():
+    class R:
+        def __init__(self, level, status, output):
+            self.level, self.status, self.output = level, status, output
+
+    summary = summarise([R(1, JobStatus.COMPLETED, 2.0), R(1, JobStatus.FAILED, None),
+                         R(1, JobStatus.COMPLETED, 4.0), R(3, JobStatus.RUNNING, None)])
+    assert [(s.level, s.count, s.completed, s.failed, s.mean) for s in summary] == [
+        (1, 3, 2, 1, 3.0), (3, 1, 0, 0, None)]
+
+
+@pytest.mark.slow
+@run_async
+async def test_100k_records_open_without_freezing_the_app(tmp_path):
+    backend = build_backend(tmp_path, n=100_000)
+    try:
+        app = Host(backend)
+        async with app.run_test(size=(120, 35)) as pilot:
+            await until(pilot, lambda: isinstance(app.screen, SimulationsLogScreen))
+            screen = app.screen
+            # The screen is up and answers keys while the records load in a thread.
+            await pilot.press("2")
+            assert screen.query_one(TabbedContent).active == "summary-pane"
+            await until(pilot, lambda: screen.settled, timeout=120)
+            assert len(screen.model) == 100_000
+            assert sum(s.count for s in screen.summary) == 100_000
+            await pilot.press("1")
+            table = screen.query_one(JobTable)
+            await until(pilot, lambda: len(table.visible_job_ids()) > 20)
+            print(f"\n100k records loaded in {screen.load_seconds:.2f} s after the screen opened")
+    finally:
+        backend.close()

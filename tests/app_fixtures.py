@@ -73,6 +73,8 @@ class HeldInterface(HardwareInterface):
         #: while set to an unset threading.Event, cancel_job waits for it (a slow
         #: hardware cancel: the job stays PENDING_CANCEL meanwhile)
         self.cancel_gate = None
+        #: raised by every poll while set (e.g. HardwareUnreachableError)
+        self.poll_error: Optional[Exception] = None
 
     def submit_job(self, job: Job) -> None:
         self.submitted.append(job.id)
@@ -86,6 +88,8 @@ class HeldInterface(HardwareInterface):
         return self.states.get(job_id, JobStatus.RUNNING)
 
     def get_job_statuses(self, job_ids):
+        if self.poll_error is not None:
+            raise self.poll_error
         return {j: self.states[j] for j in job_ids if j in self.states}
 
     def get_job_output(self, job_id: JobId):

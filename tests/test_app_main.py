@@ -512,3 +512,41 @@ async def test_watch_mode_hands_cancel_to_the_running_manager(tmp_path, make_con
         await until(pilot, lambda: status_of(app, job_id) is JobStatus.CANCELLED, timeout=60)
     assert records_of(log_path)[job_id].status is JobStatus.CANCELLED
     assert proc.poll() is None  # the manager still runs: nobody took its log over
+
+
+@run_async
+async def test_an_unreachable_interface_shows_since_when_and_why(backend):
+    from simjobs.core.errors import HardwareUnreachableError
+
+    job_id = str(backend.submit([(0.3, 0.3)], 2)[0])  # gives hpc a job to poll
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: status_of(app, job_id) is JobStatus.RUNNING)
+        panel = app.main_screen.panels.panels["hpc"]
+        assert "ok" in panel.shown_text
+        interface(backend, "hpc").poll_error = HardwareUnreachableError(
+            "ssh: connect to host hpc.example.org port 22: Connection refused")
+        await until(pilot, lambda: "unreachable since" in panel.shown_text)
+        text = panel.shown_text
+        assert "Connection refused" in text
+        since = backend.interfaces()[1].health_since
+        assert time.strftime("%H:%M", time.localtime(since)) in text
+        assert panel.has_class("-unhealthy")
+        assert "ok" in app.main_screen.panels.panels["local-fast"].shown_text
+        interface(backend, "hpc").poll_error = None  # back
+        await until(pilot, lambda: "unreachable" not in panel.shown_text)
+
+
+@run_async
+async def test_keys_open_the_submit_and_log_screens(backend):
+    from simjobs.app.screens.log_view import SimulationsLogScreen
+    from simjobs.app.screens.submit import SubmitScreen
+
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        for key, screen_class in (("s", SubmitScreen), ("l", SimulationsLogScreen)):
+            await pilot.press(key)
+            await until(pilot, lambda: isinstance(app.screen, screen_class), message=key)
+            await pilot.press("escape")
+            await until(pilot, lambda: app.screen is app.main_screen, message=key)

@@ -209,12 +209,9 @@ class SimjobsApp(App):
                     info.health_since = event.time
         records = [r for r in (self.backend.get_record(j) for j in job_ids) if r is not None]
         self.applied_batches += 1
-        message_records = records
-        for screen in self.screen_stack:
-            if screen is self.main_screen:
-                screen.post_message(JobsUpdated(message_records, health))
-            elif isinstance(screen, Screen) and screen.is_attached:
-                screen.post_message(JobsUpdated(message_records, health))
+        for screen in self.screen_stack:  # the main screen, and any modal that listens
+            if screen.is_attached:
+                screen.post_message(JobsUpdated(records, health))
 
     # ---- clocks that redraw only what changed ---------------------------------------------
 

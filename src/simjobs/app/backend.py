@@ -272,7 +272,7 @@ class ManagedBackend(Backend):
         return f"managing here (pid {os.getpid()}), {n} job{'s' * (n != 1)} tracked"
 
     def running_count(self) -> int:
-        return len(self.manager.active_jobs())
+        return sum(self.manager.interface_job_counts.values())
 
     def levels(self) -> dict[int, list[str]]:
         out: dict[int, list[str]] = {}

@@ -42,6 +42,7 @@ class HelpScreen(ModalScreen[None]):
         width: 76; max-width: 98%; height: auto; max-height: 90%;
         border: thick $primary 70%; background: $surface; padding: 0 1;
     }
+    HelpScreen .help-section { margin-bottom: 1; }
     """
 
     def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]]) -> None:
@@ -49,15 +50,14 @@ class HelpScreen(ModalScreen[None]):
         self.sections = sections
 
     def compose(self) -> ComposeResult:
-        table = Table(box=None, expand=True, show_header=False, padding=(0, 1))
-        table.add_column("keys", style="bold", no_wrap=True, width=16)
-        table.add_column("what")
-        for title, rows in self.sections:
-            table.add_row(f"[u]{title}[/u]", "")
-            for keys, what in rows:
-                table.add_row(keys, what)
-            table.add_row("", "")
-        table.add_row("", "[dim]esc, q or ? closes this help[/dim]")
         with VerticalScroll() as scroll:
             scroll.border_title = "simjobs keys"
-            yield Static(table)
+            for title, rows in self.sections:
+                table = Table(box=None, expand=True, show_header=False, padding=(0, 1),
+                              title=title, title_justify="left", title_style="bold underline")
+                table.add_column("keys", style="bold", no_wrap=True, width=14)
+                table.add_column("what")
+                for keys, what in rows:
+                    table.add_row(keys, what)
+                yield Static(table, classes="help-section")
+            yield Static("[dim]esc, q or ? closes this help[/dim]")

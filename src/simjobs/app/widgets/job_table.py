@@ -28,7 +28,8 @@ MARK = "●"
 STATUS_CLASSES = {s: "job-table--status-" + s.name.lower().replace("_", "-") for s in JobStatus}
 SEPARATOR = " "
 #: (column, narrowest width) in the order columns give up room on a narrow screen
-SHRINKABLE = (("input", 10), ("interface", 9), ("output", 8), ("input", 6), ("status", 13))
+SHRINKABLE = (("interface", 10), ("input", 12), ("output", 9), ("interface", 8),
+              ("input", 8), ("status", 13))
 
 
 def _fit(text: str, width: int, align: str) -> str:

@@ -70,6 +70,7 @@ class InterfaceLoadPanel(Static):
         self.poll_seconds: Optional[float] = None
         self.poll_time: Optional[float] = None
         self._shown: Optional[str] = None
+        self.shown_text = ""  # the plain text drawn last (tests, screenshots)
 
     def on_mount(self) -> None:
         self.update_view()
@@ -81,6 +82,7 @@ class InterfaceLoadPanel(Static):
         if key == self._shown:
             return
         self._shown = key
+        self.shown_text = text.plain
         self.set_class(self.info.health != "ok", "-unhealthy")
         self.border_title = f"{self.info.name} · L{self.info.level}"
         self.update(text)

@@ -143,8 +143,8 @@ _REASONS = {
 def fill_log(log: SimulationsLog, n: int, *, interfaces: dict[int, list[str]],
              now: float = FIXED_NOW, first_id: int = FIRST_ID,
              pattern: Optional[list] = None) -> list[str]:
-    """Add ``n`` fixed records (ids ``first_id``, ``first_id + 1``, ...; one a minute
-    before ``now`` going back, roughly a quarter at level 2). Returns the ids."""
+    """Add ``n`` fixed records (ids ``first_id``, ``first_id + 1``, ...; submitted one a
+    minute up to ``now``, roughly a quarter at level 2). Returns the ids."""
     pattern = pattern or _PATTERN
     levels = sorted(interfaces)
     rows, changes, ids = [], [], []
@@ -158,7 +158,9 @@ def fill_log(log: SimulationsLog, n: int, *, interfaces: dict[int, list[str]],
         coords = [round(((i * 37 + k * 11) % 100) / 100, 2) for k in range(dim)]
         rows.append((coords, job_id, JobStatus.PENDING_SUBMIT, level, name))
         ids.append(job_id)
-    log.add_new_records(rows, now=start)
+    for i, row in enumerate(rows):  # one a minute
+        log.add_new_records([row], now=start + 60 * i, sync=False)
+    log.sync()
     for i, job_id in enumerate(ids):
         status, has_output = pattern[i % len(pattern)]
         t0 = start + 60 * i

@@ -550,3 +550,22 @@ async def test_keys_open_the_submit_and_log_screens(backend):
             await until(pilot, lambda: isinstance(app.screen, screen_class), message=key)
             await pilot.press("escape")
             await until(pilot, lambda: app.screen is app.main_screen, message=key)
+
+
+def test_a_config_whose_log_another_process_holds_opens_read_only(tmp_path, make_config):
+    from simjobs.app.backend import open_backend
+    from simjobs.config import load_config
+
+    config = load_config(make_config())
+    _closed_fixture_log(tmp_path)
+    before = (tmp_path / "runs.csv").read_bytes()
+    with log_held_open(tmp_path / "runs.csv") as holder:
+        backend = open_backend(config)
+        try:
+            assert isinstance(backend, WatchBackend) and backend.readonly
+            assert f"pid {holder.pid}" in backend.readonly_reason
+            assert len(backend.records()) == 8
+            assert [i.name for i in backend.interfaces()][0] == "local"  # from the config
+        finally:
+            backend.close()
+    assert (tmp_path / "runs.csv").read_bytes() == before  # never written

@@ -221,8 +221,7 @@ class SimjobsApp(App):
         main = self.main_screen
         if main is None or not main.is_attached:
             return
-        if main.table.has_active_rows_visible():
-            main.table.refresh()
+        main.table.refresh_active_rows()
         main.refresh_views()
 
     @work(thread=True, exclusive=True, group="stats", exit_on_error=False)

@@ -293,6 +293,14 @@ class JobTable(ScrollView, can_focus=True):
         top = int(self.scroll_offset.y)
         return [r.job_id for r in self.model.rows_between(top, top + self.body_height)]
 
+    def refresh_active_rows(self) -> None:
+        """Redraw the lines of the jobs on screen that have not ended (their elapsed
+        time moves); the others, and an idle table, send nothing."""
+        top = int(self.scroll_offset.y)
+        for i, row in enumerate(self.model.rows_between(top, top + self.body_height)):
+            if not row.finished:
+                self.refresh_line(top + i + 1)
+
     def has_active_rows_visible(self) -> bool:
         top = int(self.scroll_offset.y)
         return any(not r.finished for r in self.model.rows_between(top, top + self.body_height))

@@ -596,13 +596,17 @@ class FlakyRunner(CountingRunner):
 
     sbatch_error: str = ""
     squeue_error: str = ""
+    lose_sbatch_answer: bool = False  # sbatch runs, but its answer is lost on the way
 
     def run(self, command, input=None, timeout=None):
         for program, error in (("sbatch", self.sbatch_error), ("squeue", self.squeue_error)):
             if error and _runs(command, program):
                 self.commands.append(command)
                 return CommandResult(1, b"", error.encode())
-        return super().run(command, input, timeout)
+        result = super().run(command, input, timeout)
+        if self.lose_sbatch_answer and _runs(command, "sbatch"):
+            raise HostUnreachableError("the connection dropped (injected)")
+        return result
 
 
 MUNGE_DOWN = ("sbatch: error: Munge encode failed: Failed to access \"/run/munge/munge.socket"
@@ -665,3 +669,27 @@ def test_munge_or_controller_failures_are_unreachable_never_job_gone(make_interf
     assert wait_status(iface, JobId(3), JobStatus.COMPLETED) is JobStatus.COMPLETED
     assert iface.health.ok
     assert len(sims.runs()) == 2  # jobs 1 and 3; job 2 never ran
+
+
+def test_an_sbatch_whose_answer_was_lost_is_not_submitted_again(make_interface, sims):
+    runner = FlakyRunner()
+    iface = make_interface(runner=runner, command=sims.gated, max_jobs=1)
+    ids = [JobId(1), JobId(2)]
+    assert iface.submit_jobs([Job(i, Input(1.0, 2.0)) for i in ids]) == {i: None for i in ids}
+    wait_status(iface, JobId(1), JobStatus.RUNNING)
+    # Job 2 goes out when job 1 ends, but the answer of its sbatch is lost.
+    runner.lose_sbatch_answer = True
+    sims.open_gate()
+    wait_for(lambda: iface.get_job_statuses(ids)[JobId(1)] is JobStatus.COMPLETED, 30)
+    wait_for(lambda: (Path(iface.workspace) / "2" / SLURM_ID_FILE).exists(), 30)
+    assert runner.count("sbatch") == 2
+    first = (Path(iface.workspace) / "2" / SLURM_ID_FILE).read_text().strip()
+    runner.lose_sbatch_answer = False
+    # The next try finds job 2's recorded Slurm id and does not call sbatch for it.
+    assert wait_status(iface, JobId(2), JobStatus.COMPLETED) is JobStatus.COMPLETED
+    assert runner.count("sbatch") == 3  # that try ran the command, which only looked
+    named = subprocess.run(["squeue", "-h", "-t", "all", "--name=simjobs-2", "-o", "%i"],
+                           capture_output=True, text=True).stdout.split()
+    assert (Path(iface.workspace) / "2" / SLURM_ID_FILE).read_text().strip() == first
+    assert [i for i in named if int(i) >= int(first)] == [first]  # one Slurm job for it
+    assert len(sims.runs()) == 2

@@ -243,7 +243,6 @@ class SlurmInterface(HardwareInterface):
         self._ended_since: dict[JobId, float] = {}  # Slurm said it ended; files not yet
         self._accounting: Optional[bool] = None  # sacct usable? None: not asked yet
         self._ready = False
-        self._array_seq = 0
 
     @staticmethod
     def _check_sbatch_args(name: str, args: Sequence[str]) -> tuple[str, ...]:
@@ -627,7 +626,8 @@ class SlurmInterface(HardwareInterface):
                 ended.append(job_id)
         missing = [j for j in ended if j not in read]
         if missing:
-            read.update(self._read(missing))
+            # With the tails: a job Slurm killed (TIMEOUT...) has its stderr only there.
+            read.update(self._read(missing, tails=True))
         purged = [j for j in ended if self._slurm_ids[j] not in rows
                   and read.get(j) is not None and read[j].files.get(EXIT_CODE_FILE) is None]
         accounted = self._sacct([self._slurm_ids[j] for j in purged]) if purged else {}
@@ -658,10 +658,11 @@ class SlurmInterface(HardwareInterface):
                 states[job_id] = jobdir.job_state_from_files(read[job_id].files, alive=None)
         return states
 
-    def _read(self, job_ids: Sequence[JobId]) -> dict[JobId, RemoteJob]:
+    def _read(self, job_ids: Sequence[JobId], tails: bool = False) -> dict[JobId, RemoteJob]:
         self._prepare()
         try:
-            return self._dirs.read_jobs(job_ids, extra_files=(SLURM_ID_FILE, SLURM_STDERR_FILE))
+            return self._dirs.read_jobs(job_ids, extra_files=(SLURM_ID_FILE, SLURM_STDERR_FILE),
+                                        tails=tails)
         except HostUnreachableError as exc:
             self._health = InterfaceHealth(HEALTH_UNREACHABLE, message=str(exc))
             raise
@@ -696,6 +697,13 @@ class SlurmInterface(HardwareInterface):
     def _submit_chunk(self, chunk: list[JobId]) -> dict[JobId, Exception]:
         try:
             slurm_id = self._sbatch(chunk)
+        except _AlreadySubmitted as exc:
+            # An earlier sbatch of these went through after all (its answer was lost):
+            # take the recorded ids, and submit only the others.
+            for job_id, recorded in exc.slurm_ids.items():
+                self._adopt_recorded(job_id, recorded)
+            rest = [j for j in chunk if j not in exc.slurm_ids]
+            return self._submit_chunk(rest) if rest else {}
         except (HostUnreachableError, _SlurmBusy) as exc:
             for job_id in chunk:
                 self._hold(job_id)
@@ -716,6 +724,13 @@ class SlurmInterface(HardwareInterface):
             self._health = InterfaceHealth(HEALTH_OK)
         return {}
 
+    def _adopt_recorded(self, job_id: JobId, recorded: str) -> None:
+        slurm_id = valid_slurm_id(recorded.encode())
+        if slurm_id is not None:
+            self._slurm_ids[job_id] = slurm_id
+            self._active.add(job_id)
+        # An id being written: neither held nor tracked, so polls read its files.
+
     def _sbatch_options(self, job_name: str) -> list[str]:
         options = ["--parsable", f"--job-name={job_name}"]
         if "--requeue" not in self._sbatch_args:
@@ -728,10 +743,23 @@ class SlurmInterface(HardwareInterface):
 
     def _sbatch(self, batch: list[JobId]) -> str:
         """Submit ``batch`` with one sbatch and record the Slurm ids in the job
-        directories in that same command; returns the Slurm (array) job id."""
+        directories in that same command; returns the Slurm (array) job id.
+
+        The command first looks for recorded Slurm ids in the job directories: if any
+        job has one (an earlier sbatch went through but its answer was lost), nothing
+        is submitted and :class:`_AlreadySubmitted` says which."""
         wrapper = '"$ws"/' + shlex.quote(self._dirs.wrapper_name)
         run = quote_command(self._command)
-        lines = ["unset CDPATH", f"cd -- {self._quoted_workspace()} || exit 96", "ws=$PWD"]
+        ids = " ".join(str(j) for j in batch)
+        lines = ["unset CDPATH", f"cd -- {self._quoted_workspace()} || exit 96", "ws=$PWD",
+                 "have=0",
+                 f"for j in {ids}; do",
+                 f'    if [ -e "$ws/$j/{SLURM_ID_FILE}" ]; then',
+                 f'        s=; IFS= read -r s < "$ws/$j/{SLURM_ID_FILE}"',
+                 "        printf 'have %s %s\\n' \"$j\" \"$s\"; have=1",
+                 "    fi",
+                 "done",
+                 f'[ "$have" = 0 ] || exit {_EXIT_HAVE}']
         if len(batch) == 1:
             (job_id,) = batch
             d = f'"$ws"/{job_id}'
@@ -746,7 +774,6 @@ class SlurmInterface(HardwareInterface):
                       _SBATCH_ID_CHECK,
                       f"printf '%s\\n' \"$id\" > {d}/{SLURM_ID_FILE}"]
         else:
-            self._array_seq += 1
             token = f"array-{batch[0]}-{len(batch)}-{os.getpid()}-{time.time_ns()}"
             tasks = f"{SLURM_META_DIR}/{token}.tasks"
             name = f"{JOB_NAME_PREFIX}{batch[0]}-{batch[-1]}"
@@ -755,7 +782,6 @@ class SlurmInterface(HardwareInterface):
             out_pattern = f'"$ws"/{SLURM_META_DIR}/{token}-%a.out'
             sbatch = (f"sbatch {shlex.join(options)} --array=0-{len(batch) - 1}{throttle} "
                       f"--chdir=\"$ws\" --output={out_pattern} --error={out_pattern}")
-            ids = " ".join(str(j) for j in batch)
             script = (
                 "#!/bin/sh\n"
                 f"# simjobs array of {len(batch)} jobs: the job of task N is line N+1 of "
@@ -786,6 +812,13 @@ class SlurmInterface(HardwareInterface):
                 if line.startswith("slurm-id "):
                     return line.split(" ", 1)[1].strip()
         text = result.error_text()
+        if result.exit_status == _EXIT_HAVE:
+            have = {}
+            for line in result.text().splitlines():
+                parts = line.split(" ")
+                if len(parts) >= 2 and parts[0] == "have" and parts[1].isdigit():
+                    have[JobId(parts[1])] = parts[2] if len(parts) > 2 else ""
+            raise _AlreadySubmitted(have)
         if result.exit_status in (96, 97):
             raise RuntimeError(f"cannot write to the workspace {self._workspace!r} on "
                                f"{self.host}: {text}; choose a directory you can write to")
@@ -808,6 +841,18 @@ class SlurmInterface(HardwareInterface):
 _SBATCH_ID_CHECK = ("id=${out%%;*}\n"
                     "case $id in '' | *[!0-9]*) "
                     "echo \"sbatch printed no job id: $out\" >&2; exit 98 ;; esac")
+
+
+# The sbatch command's exit status when some job of the batch has a Slurm id already.
+_EXIT_HAVE = 95
+
+
+class _AlreadySubmitted(Exception):
+    """Some jobs of a batch were submitted before (``slurm_ids``: job id -> its file)."""
+
+    def __init__(self, slurm_ids: dict[JobId, str]):
+        super().__init__(f"already submitted: {sorted(map(str, slurm_ids))}")
+        self.slurm_ids = slurm_ids
 
 
 class _SlurmBusy(RuntimeError):

@@ -1,0 +1,175 @@
+"""The job detail view: fields, timeline, where it runs and the stdout/stderr tails of
+real local jobs (LocalInterface running tests/sims), and the resubmission links."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import io
+import re
+import sys
+import time
+
+import pytest
+from rich.console import Console
+from textual.app import App
+from textual.widgets import Label, Static
+
+from app_fixtures import build_backend
+from helpers import SIMS, wait_for
+from simjobs.app.screens.detail import JobDetailScreen
+from simjobs.core.types import Input, JobStatus
+from simjobs.interfaces.local import LocalInterface
+
+
+class Host(App):
+    """The smallest app holding a backend, pushing one job's detail view on mount."""
+
+    def __init__(self, backend, job_id):
+        super().__init__()
+        self.backend = backend
+        self.job_id = job_id
+
+    def on_mount(self) -> None:
+        self.push_screen(JobDetailScreen(self.backend, self.job_id))
+
+
+def run_async(test):
+    @functools.wraps(test)
+    def wrapper(*args, **kwargs):
+        asyncio.run(test(*args, **kwargs))
+
+    return wrapper
+
+
+async def until(pilot, predicate, timeout: float = 15.0, message: str = ""):
+    """Let the app run until ``predicate()`` is true (a condition, not a fixed sleep)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout} s: {message or predicate}")
+        await pilot.pause(0.02)
+
+
+def has(text: str, label: str, value: str) -> bool:
+    """``text`` holds a line ``label`` then (after some spaces) ``value``."""
+    return re.search(rf"^{re.escape(label)}\s+{re.escape(value)}", text, re.M) is not None
+
+
+def shown(widget: Static) -> str:
+    """The text a Static shows (strings and Rich tables alike)."""
+    out = io.StringIO()
+    Console(file=out, width=160, color_system=None).print(widget.content)
+    return out.getvalue()
+
+
+@pytest.fixture
+def local_backend(tmp_path):
+    interfaces = [
+        LocalInterface("local", 1, f"{sys.executable} {SIMS / 'sum.py'}", tmp_path / "ws1"),
+        LocalInterface("flaky", 2, str(SIMS / "fail.sh"), tmp_path / "ws2"),
+    ]
+    backend = build_backend(tmp_path, n=0, interfaces=interfaces, clock=time.time)
+    yield backend
+    backend.close()
+
+
+def finished(backend, job_id, status):
+    return wait_for(lambda: (r := backend.get_record(job_id)) and r.status is status and r,
+                    timeout=30, message=f"job {job_id} {status.value}")
+
+
+async def opened(app, pilot) -> JobDetailScreen:
+    await until(pilot, lambda: isinstance(app.screen, JobDetailScreen) and app.screen.fetched)
+    return app.screen
+
+
+@run_async
+async def test_detail_of_a_completed_local_job(local_backend, tmp_path):
+    [job_id] = local_backend.submit([Input(1.5, 2.25)], 1)
+    record = finished(local_backend, job_id, JobStatus.COMPLETED)
+    app = Host(local_backend, job_id)
+    async with app.run_test(size=(120, 35)) as pilot:
+        screen = await opened(app, pilot)
+        title = str(screen.query_one("#detail-title", Label).render())
+        assert f"Job {job_id} · Completed · level 1 · local" in title
+        fields = shown(screen.query_one("#fields", Static))
+        for label, value in (("Job ID", str(job_id)), ("Input x1", "1.5"), ("Input x2", "2.25"),
+                             ("Output", "3.75"), ("Interface", "local"), ("Status", "Completed")):
+            assert has(fields, label, value), (label, value, fields)
+        timeline = shown(screen.query_one("#timeline", Static)).splitlines()
+        statuses = [s.value for s, _ in record.history]
+        assert statuses[0] == "Pending submit" and statuses[-1] == "Completed"
+        for line, (status, t) in zip(timeline, record.history):
+            assert time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) in line
+            assert status.value in line
+        where = shown(screen.query_one("#where", Static))
+        job_dir = screen.details["job_dir"]
+        assert job_dir.startswith(str(tmp_path / "ws1")) and str(job_id) in job_dir
+        assert "Job directory" in where and job_dir in where
+        assert has(where, "Host", "") and has(where, "Exit code", "0")
+        assert "summed 2 coordinates" in shown(screen.query_one("#stdout", Static))
+        assert shown(screen.query_one("#stderr", Static)).strip() == "(empty)"
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, JobDetailScreen))
+
+
+@run_async
+async def test_detail_of_a_failed_job_shows_stderr_and_links_its_resubmission(local_backend):
+    [old] = local_backend.submit([Input(0.0, 1.0)], 2)
+    finished(local_backend, old, JobStatus.FAILED)
+    [new] = local_backend.resubmit([old])
+    finished(local_backend, new, JobStatus.FAILED)
+    app = Host(local_backend, old)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await opened(app, pilot)
+        stderr = shown(screen.query_one("#stderr", Static))
+        assert "fatal: the mesh is inverted" in stderr
+        assert "this went to stdout" in shown(screen.query_one("#stdout", Static))
+        assert has(shown(screen.query_one("#where", Static)), "Exit code", "3")
+        fields = shown(screen.query_one("#fields", Static))
+        assert has(fields, "Resubmitted as", f"{new}  (n opens it)")
+        assert has(fields, "Resubmitted from", "—")
+        assert screen.check_action("open_new", ()) and not screen.check_action("open_original", ())
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, JobDetailScreen)
+                    and app.screen.job_id == str(new) and app.screen.fetched)
+        newer = app.screen
+        assert has(shown(newer.query_one("#fields", Static)), "Resubmitted from",
+                   f"{old}  (o opens it)")
+        await pilot.press("o")
+        await until(pilot, lambda: app.screen is not newer and app.screen.job_id == str(old))
+        await pilot.press("escape", "escape")
+        await until(pilot, lambda: app.screen is screen)
+
+
+@run_async
+async def test_details_error_is_one_line_and_the_record_still_shows(tmp_path):
+    backend = build_backend(tmp_path, n=4)
+    try:
+        def unreachable(job_id):
+            raise ConnectionError("hpc.example.org: connection refused\n(more detail)")
+
+        backend.job_details = unreachable
+        job_id = backend.records()[0].job_id
+        app = Host(backend, job_id)
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await opened(app, pilot)
+            where = shown(screen.query_one("#where", Static)).strip()
+            assert where == ("Could not fetch the job's details: ConnectionError: "
+                             "hpc.example.org: connection refused")
+            assert has(shown(screen.query_one("#fields", Static)), "Job ID", job_id)
+    finally:
+        backend.close()
+
+
+@run_async
+async def test_unknown_job_says_so(tmp_path):
+    backend = build_backend(tmp_path, n=2)
+    try:
+        app = Host(backend, "99")
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await opened(app, pilot)
+            assert "not in the log" in str(screen.query_one("#detail-title", Label).render())
+    finally:
+        backend.close()

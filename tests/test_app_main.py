@@ -89,7 +89,9 @@ def interface(backend, name="local-fast") -> HeldInterface:
 
 
 @run_async
-async def test_main_screen_shows_every_job_with_status_words_and_counts(backend):
+async def test_main_screen_shows_every_job_with_status_words_and_counts(backend, tmp_path,
+                                                                       monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the log path is shown relative to the working dir
     app = SimjobsApp(backend)
     async with app.run_test(size=(140, 40)) as pilot:
         await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
@@ -100,7 +102,7 @@ async def test_main_screen_shows_every_job_with_status_words_and_counts(backend)
         completed = backend.get_record(COMPLETED_ID)
         assert f"{completed.output:.6g}" in line_text(app, COMPLETED_ID)
         status = app.main_screen.status_bar.render_text().plain
-        assert str(backend.log_path) in status
+        assert status.startswith("runs.csv · managed by this app, 8 jobs tracked")
         assert "24 jobs" in status and "running" in status and "completed" in status
         panels = app.main_screen.panels.panels
         assert set(panels) == {"local-fast", "hpc"}

@@ -269,7 +269,7 @@ class ManagedBackend(Backend):
         if self.manager._stop.is_set():
             return "manager stopped"
         n = self.running_count()
-        return f"managing here (pid {os.getpid()}), {n} job{'s' * (n != 1)} tracked"
+        return f"managed by this app, {n} job{'s' * (n != 1)} tracked"
 
     def running_count(self) -> int:
         return sum(self.manager.interface_job_counts.values())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Optional
 
 from rich.text import Text
@@ -30,6 +31,18 @@ STYLE = {
 }
 
 
+def display_path(path: str) -> str:
+    """The path relative to the working directory when inside it, else with ~ for home."""
+    p = os.path.abspath(path)
+    cwd = os.getcwd()
+    if p.startswith(cwd + os.sep):
+        return os.path.relpath(p, cwd)
+    home = os.path.expanduser("~")
+    if home not in ("", "/") and p.startswith(home + os.sep):
+        return "~" + p[len(home):]
+    return p
+
+
 class StatusBar(Static):
     """Two lines: log path and manager state; counts per status and jobs/min."""
 
@@ -39,7 +52,7 @@ class StatusBar(Static):
 
     def __init__(self, log_path: str, model: JobModel, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.log_path = log_path
+        self.log_path = display_path(log_path)
         self.model = model
         self.manager_state = ""
         self._shown: Optional[str] = None

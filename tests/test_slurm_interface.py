@@ -8,6 +8,7 @@ scripts written into tmp_path, taking their counter and gate files as arguments.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -572,7 +573,7 @@ def test_find_jobs_details_describe(make_interface):
     assert iface.find_jobs([JobId(11), JobId(12)]) == {JobId(11)}
     wait_status(iface, JobId(11), JobStatus.COMPLETED)
     details = iface.job_details(JobId(11))
-    assert details["host"] == "localhost"
+    assert details["host"] == socket.gethostname()
     assert details["job_dir"] == str(Path(iface.workspace) / "11")
     assert details["slurm_job_id"] == (Path(iface.workspace) / "11" / SLURM_ID_FILE) \
         .read_text().strip()
@@ -582,7 +583,7 @@ def test_find_jobs_details_describe(make_interface):
     with pytest.raises(JobAlreadyEndedError, match="already ended with status Completed"):
         iface.cancel_job(JobId(11))
     described = iface.describe()
-    assert described["kind"] == "slurm" and described["host"] == "localhost"
+    assert described["kind"] == "slurm" and described["host"] == socket.gethostname()
     assert described["partition"] == "debug" and described["max_jobs"] == 4
     # A fresh interface (a restart) finds the job by its directory too.
     fresh = make_interface()
@@ -619,7 +620,7 @@ def test_an_sbatch_rejection_is_one_clear_error_and_nothing_runs(make_interface,
     outcomes = iface.submit_jobs([Job(1, Input(1.0, 2.0)), Job(2, Input(1.0, 2.0))])
     errors = set(map(str, outcomes.values()))
     (error,) = errors
-    assert error.startswith("sbatch rejected the jobs on localhost: ")
+    assert error.startswith(f"sbatch rejected the jobs on {socket.gethostname()}: ")
     assert "nosuch" in error and "Invalid partition name specified" in error
     assert error.endswith("check the partition and sbatch_args of interface 'slurm'")
     assert "\n" not in error
@@ -637,7 +638,7 @@ def test_munge_or_controller_failures_are_unreachable_never_job_gone(make_interf
 
     runner.squeue_error = ("squeue: error: Munge decode failed: Expired credential\n"
                            "slurm_load_jobs error: Protocol authentication error")
-    with pytest.raises(HostUnreachableError, match="squeue on localhost cannot reach Slurm"):
+    with pytest.raises(HostUnreachableError, match=f"squeue on {iface.host} cannot reach Slurm"):
         iface.get_job_statuses([JobId(1), JobId(2)])
     assert iface.health.state == HEALTH_UNREACHABLE
     runner.squeue_error = "slurm_load_jobs error: Unable to contact slurm controller"

@@ -39,6 +39,7 @@ import logging
 import os
 import re
 import shlex
+import socket
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -226,6 +227,8 @@ class SlurmInterface(HardwareInterface):
             else:
                 runner = LocalRunner()
         self._runner = runner
+        self._host = (socket.gethostname() or "localhost") if runner.host == "localhost" \
+            else runner.host
         self._ssh = ssh
         self._partition = partition
         self._sbatch_args = sbatch_args
@@ -268,13 +271,14 @@ class SlurmInterface(HardwareInterface):
 
     @property
     def host(self) -> str:
-        """(Read-only) Where Slurm's commands run: "localhost" or ``user@host:port``."""
-        return self._runner.host
+        """(Read-only) Where Slurm's commands run: this machine's name, or
+        ``user@host:port`` over SSH."""
+        return self._host
 
     def describe(self) -> dict:
         return {
             "kind": self.kind,
-            "host": self._runner.host,
+            "host": self._host,
             "partition": self._partition or "(default)",
             "max_jobs": self._max_jobs,
             "workspace": self._workspace,
@@ -471,7 +475,7 @@ class SlurmInterface(HardwareInterface):
                                       slurm_reason=info.get("Reason"), files_overdue=False) \
                 or jobdir.job_state_from_files(files, alive=None)
         return {
-            "host": self._runner.host,
+            "host": self._host,
             "job_dir": self._dirs.job_dir(job_id),
             "slurm_job_id": slurm_id,
             "slurm_state": info.get("JobState"),

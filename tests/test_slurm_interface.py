@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -580,6 +581,8 @@ def test_find_jobs_details_describe(make_interface):
     assert details["status"] == "Completed" and details["output"] == 3.0
     assert details["slurm_state"] == "COMPLETED" and details["node"]
     assert details["stdout_tail"] == "summed 2 coordinates"
+    assert details["exit_code"] == 0 and details["pid"] > 0
+    assert details["started"] <= details["ended"] <= time.time()
     with pytest.raises(JobAlreadyEndedError, match="already ended with status Completed"):
         iface.cancel_job(JobId(11))
     described = iface.describe()

@@ -474,6 +474,7 @@ class SlurmInterface(HardwareInterface):
             state = resolve_job_state(info.get("JobState"), files,
                                       slurm_reason=info.get("Reason"), files_overdue=False) \
                 or jobdir.job_state_from_files(files, alive=None)
+        on_disk = jobdir.job_state_from_files(files, alive=None)  # times, even if settled
         return {
             "host": self._host,
             "job_dir": self._dirs.job_dir(job_id),
@@ -483,10 +484,10 @@ class SlurmInterface(HardwareInterface):
             "node": info.get("NodeList") or info.get("BatchHost"),
             "partition": info.get("Partition") or self._partition,
             "status": state.status.value,
-            "pid": state.pid,
-            "started": state.started,
-            "ended": state.ended,
-            "exit_code": state.exit_code,
+            "pid": on_disk.pid,
+            "started": on_disk.started,
+            "ended": on_disk.ended,
+            "exit_code": on_disk.exit_code,
             "output": state.output,
             "reason": state.reason,
             "stdout_tail": jobdir.tail_text(files.get(jobdir.STDOUT_FILE),

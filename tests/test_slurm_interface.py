@@ -697,3 +697,22 @@ def test_an_sbatch_whose_answer_was_lost_is_not_submitted_again(make_interface, 
     assert (Path(iface.workspace) / "2" / SLURM_ID_FILE).read_text().strip() == first
     assert [i for i in named if int(i) >= int(first)] == [first]  # one Slurm job for it
     assert len(sims.runs()) == 2
+
+
+def test_jobs_held_back_by_max_jobs_go_out_once_after_a_restart(make_interface, sims):
+    first = make_interface(command=sims.gated, max_jobs=1)
+    ids = [JobId(1), JobId(2)]
+    first.submit_jobs([Job(i, Input(1.0, 2.0)) for i in ids])
+    wait_status(first, JobId(1), JobStatus.RUNNING)
+    assert not (Path(first.workspace) / "2" / SLURM_ID_FILE).exists()  # held by simjobs
+    first.close()
+
+    runner = CountingRunner()
+    second = make_interface(command=sims.gated, max_jobs=1, runner=runner)
+    assert second.get_job_statuses(ids) == {JobId(1): JobStatus.RUNNING,
+                                            JobId(2): JobStatus.SUBMITTED}
+    assert runner.count("sbatch") == 0  # the queue is still full
+    sims.open_gate()
+    wait_for(lambda: set(second.get_job_statuses(ids).values()) == {JobStatus.COMPLETED}, 60)
+    assert runner.count("sbatch") == 1
+    assert len(sims.runs()) == 2

@@ -173,3 +173,29 @@ async def test_unknown_job_says_so(tmp_path):
             assert "not in the log" in str(screen.query_one("#detail-title", Label).render())
     finally:
         backend.close()
+
+
+@run_async
+async def test_from_the_app_enter_opens_the_highlighted_job_which_updates_live(tmp_path):
+    from simjobs.app.app import SimjobsApp
+
+    backend = build_backend(tmp_path, n=0)
+    try:
+        [job_id] = backend.submit([Input(0.25, 0.5)], 1)
+        held = backend.manager.get_interface("local-fast")
+        wait_for(lambda: backend.get_record(job_id).status is JobStatus.RUNNING, timeout=15)
+        app = SimjobsApp(backend, close_backend=False)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: app.main_screen is not None
+                        and app.main_screen.table.cursor_job_id == str(job_id))
+            await pilot.press("enter")
+            screen = await opened(app, pilot)
+            assert screen.job_id == str(job_id)
+            title = screen.query_one("#detail-title", Label)
+            assert "Running" in str(title.render())
+            held.finish(job_id, output=7.5)
+            await until(pilot, lambda: "Completed" in str(title.render()))
+            assert has(shown(screen.query_one("#fields", Static)), "Output", "7.5")
+            assert "Completed" in shown(screen.query_one("#timeline", Static))
+    finally:
+        backend.close()

@@ -331,3 +331,29 @@ async def test_100k_records_open_without_freezing_the_app(tmp_path):
             print(f"\n100k records loaded in {screen.load_seconds:.2f} s after the screen opened")
     finally:
         backend.close()
+
+
+@run_async
+async def test_from_the_app_l_opens_the_view_which_follows_jobs_live_and_enter_opens_detail(
+        backend):
+    from simjobs.app.app import SimjobsApp
+    from simjobs.app.screens.detail import JobDetailScreen
+    from simjobs.core.types import Input
+
+    app = SimjobsApp(backend, close_backend=False)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        await pilot.press("l")
+        screen = await opened(app, pilot)
+        assert len(screen.model) == 24
+        [job_id] = await asyncio.to_thread(backend.submit, [Input(0.5, 0.5)], 1)
+        await until(pilot, lambda: screen.settled and str(job_id) in shown_ids(screen))
+        backend.manager.get_interface("local-fast").finish(job_id, output=42.0)
+        await until(pilot, lambda: screen.settled and any(
+            s.level == 1 and s.maximum == 42.0 for s in screen.summary))
+        table = screen.query_one(JobTable)
+        table.focus()
+        table.move_to(str(job_id))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, JobDetailScreen))
+        assert app.screen.job_id == str(job_id)

@@ -262,3 +262,23 @@ async def test_read_only_backend_explains_instead_of_submitting(tmp_path):
         assert len(watch.records()) == 4
     finally:
         watch.close()
+
+
+@run_async
+async def test_from_the_app_s_opens_the_form_and_the_job_reaches_the_table(backend):
+    from simjobs.app.app import SimjobsApp
+
+    app = SimjobsApp(backend, close_backend=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        await pilot.press("s")
+        await until(pilot, lambda: isinstance(app.screen, SubmitScreen))
+        screen = app.screen
+        x1, x2 = screen.query_one(InputRow).fields
+        await type_into(pilot, x1, "0.125")
+        await type_into(pilot, x2, "8")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not isinstance(app.screen, SubmitScreen))
+        new = [r for r in backend.records() if r.coords == (0.125, 8.0)]
+        assert len(new) == 1
+        await until(pilot, lambda: new[0].job_id in app.model.rows)

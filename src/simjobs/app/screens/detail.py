@@ -14,13 +14,14 @@ from typing import Any, Optional
 
 from rich.table import Table
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Label, Static
 
+from simjobs.app.messages import JobsUpdated
 from simjobs.app.widgets.job_model import format_duration
 from simjobs.core.records import LogRecord
 from simjobs.core.types import TERMINAL_STATUSES
@@ -190,6 +191,18 @@ class JobDetailScreen(ModalScreen[None]):
         self.query_one("#fields", Static).update(fields_table(self.record, now))
         self.query_one("#timeline", Static).update(timeline_table(self.record))
         self.refresh_bindings()
+
+    @on(JobsUpdated)
+    def _jobs_updated(self, message: JobsUpdated) -> None:
+        """Follow the job live: a new status redraws the fields and the timeline, and
+        fetches the details again (the tails have grown, the exit code is known)."""
+        mine = [r for r in message.records if r.job_id == self.job_id]
+        if not mine:
+            return
+        old_status = self.record.status if self.record is not None else None
+        self._show_record()
+        if self.record is not None and self.record.status is not old_status:
+            self._fetch_details()
 
     # ---- where it runs and the tails (maybe remote: a thread)
 

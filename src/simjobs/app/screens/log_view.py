@@ -39,6 +39,7 @@ from textual.widgets import (
 )
 from textual.widgets import Input as TextInput
 
+from simjobs.app.messages import JobsUpdated
 from simjobs.app.widgets.job_model import COLUMNS, Filter, JobModel, Row
 from simjobs.app.widgets.job_table import JobTable
 from simjobs.app.widgets.plot import ScatterPlot, nice_number
@@ -49,6 +50,8 @@ from simjobs.core.types import JobStatus
 #: every key (a rebuild of 100,000 rows takes a noticeable fraction of a second).
 DEBOUNCE_ROWS = 20_000
 DEBOUNCE_SECONDS = 0.25
+#: Seconds at least between two summaries (and plots) redone for live job updates.
+SUMMARY_INTERVAL = 1.0
 FAILED = (JobStatus.FAILED, JobStatus.FAILED_SUBMIT)
 
 
@@ -395,6 +398,9 @@ class SimulationsLogScreen(Screen):
         self._model_lock = threading.Lock()
         self._requested = 0  # view changes asked for
         self._applied = 0  # view changes shown
+        self._early: list[LogRecord] = []  # updates that arrived while loading
+        self._summarised_at = 0.0
+        self._deferred = None  # the timer of a summary put off by live updates
         self._sort_column = self.model.sort_column
         self._sort_reverse = self.model.sort_reverse
 
@@ -475,6 +481,9 @@ class SimulationsLogScreen(Screen):
         self.load_seconds = time.perf_counter() - self._opened_at
         self.query_one("#loading").display = False
         self._show_view(summary, series)
+        early, self._early = self._early, []
+        if early:
+            self._apply_records(early)
 
     def _fill_filter_choices(self) -> None:
         levels = sorted({r.level for r in self.model.rows.values()} | set(self.backend.levels()))
@@ -509,44 +518,76 @@ class SimulationsLogScreen(Screen):
                       status=value("#filter-status"), level=value("#filter-level"),
                       interface=value("#filter-interface"))
 
+    # ---- live: the app's coalesced job updates
+
+    @on(JobsUpdated)
+    def _jobs_updated(self, message: JobsUpdated) -> None:
+        records = message.records
+        if not records:
+            return
+        if not self.loaded:  # the snapshot being loaded may predate these: apply after
+            self._early.extend(records)
+            return
+        self._apply_records(records)
+
+    def _apply_records(self, records: list[LogRecord]) -> None:
+        by_id = self.records_by_id
+        for record in records:
+            by_id[record.job_id] = record
+        self._change_view(lambda model: model.update(records), live=True)
+
     def apply_filter(self) -> None:
         """Rebuild the view with the filter as the fields set it now."""
         flt = self.current_filter()
         self._change_view(lambda model: model.set_filter(flt))
 
-    def _change_view(self, change: Optional[Callable[[JobModel], None]]) -> None:
-        """Change the model (filter, sort) and recompute the summary and the plot in a
-        thread: on 100,000 records that takes a good part of a second."""
+    def _change_view(self, change: Optional[Callable[[JobModel], None]],
+                     live: bool = False) -> None:
+        """Change the model (filter, sort, new records) and recompute the summary and the
+        plot in a thread: on 100,000 records that takes a good part of a second."""
         if not self.loaded:
             return
         self._requested += 1
-        self._view_worker(change, self._requested)
+        self._view_worker(change, self._requested, live)
 
     @work(thread=True, group="log-view", exit_on_error=False)
-    def _view_worker(self, change: Optional[Callable[[JobModel], None]], generation: int) -> None:
+    def _view_worker(self, change: Optional[Callable[[JobModel], None]], generation: int,
+                     live: bool = False) -> None:
         with self._model_lock:  # one change at a time, in the order asked
             model = self.model
             if change is not None:
                 change(model)
-            if generation != self._requested:  # a newer change follows: it will show
-                self.app.call_from_thread(self._model_changed, generation)
+            stale = generation != self._requested  # a newer change follows: it will show
+            # Live updates refresh the summary and plot at most every SUMMARY_INTERVAL
+            # (a summary of 100,000 records costs a fraction of a second).
+            early = live and time.monotonic() - self._summarised_at < SUMMARY_INTERVAL
+            if stale or early:
+                self.app.call_from_thread(self._model_changed, generation, None, None, early)
                 return
+            self._summarised_at = time.monotonic()
             rows = model.rows_between(0, len(model))
             summary = summarise(rows)
             series = plot_series(rows, self.plot_coordinate)
         self.app.call_from_thread(self._model_changed, generation, summary, series)
 
-    def _model_changed(self, generation: int, summary=None, series=None) -> None:
+    def _model_changed(self, generation: int, summary=None, series=None,
+                       deferred: bool = False) -> None:
         self.query_one(JobTable).reload()
         self._update_title()
         if summary is not None:
             self._show_view(summary, series)
+        elif deferred and self._deferred is None:
+            def later() -> None:
+                self._deferred = None
+                self._change_view(None)
+
+            self._deferred = self.set_timer(SUMMARY_INTERVAL, later)
         self._applied = max(self._applied, generation)
 
     @property
     def settled(self) -> bool:
         """Loaded, and every filter/sort asked for is shown (tests wait on this)."""
-        return self.loaded and self._applied == self._requested
+        return self.loaded and self._applied == self._requested and self._deferred is None
 
     @on(TextInput.Changed, "#filter-text")
     def _filter_typed(self) -> None:

@@ -56,6 +56,9 @@ class SimjobsApp(App):
         A theme name (else the remembered one, else simjobs-dark).
     close_backend : bool
         Close the backend when the app exits (default True).
+    live_stats : bool
+        Show the interfaces' measured poll latency (default True; snapshots turn it off:
+        it is a real measurement, never the same twice).
     """
 
     TITLE = "simjobs"
@@ -69,10 +72,11 @@ class SimjobsApp(App):
     ]
 
     def __init__(self, backend: Backend, *, theme: Optional[str] = None,
-                 close_backend: bool = True) -> None:
+                 close_backend: bool = True, live_stats: bool = True) -> None:
         super().__init__()
         self.backend = backend
         self.close_backend = close_backend
+        self.live_stats = live_stats
         self.model = JobModel(clock=backend.clock)
         self._pending: list[Event] = []
         self._pending_lock = threading.Lock()
@@ -132,7 +136,8 @@ class SimjobsApp(App):
             self.notify(self.backend.readonly_reason, title="Read-only", severity="warning",
                         timeout=10)
         self.set_interval(1.0, self._tick)
-        if self.backend.mode == "managed":
+        if self.backend.mode == "managed" and self.live_stats:
+            self.set_timer(1.0, self._poll_stats)
             self.set_interval(STATS_INTERVAL, self._poll_stats)
 
     async def on_unmount(self) -> None:

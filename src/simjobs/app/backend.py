@@ -380,9 +380,13 @@ class WatchBackend(Backend):
         self._bus = EventBus()
         self._stop = threading.Event()
         self._seen: dict[str, tuple] = {}
+        # Interfaces: the configured ones, then those the log names (learnt as it grows).
+        self._infos: dict[str, InterfaceInfo] = dict(self._configured)
         with self._simulations_log._lock:
             for record in self._simulations_log._store.records.values():
                 self._seen[record.job_id] = _fingerprint(record)
+                if record.interface_name not in self._infos:
+                    self._learn_interface(record.interface_name, record.level)
         self._thread = threading.Thread(target=self._watch, name="simjobs-watch", daemon=True)
         self._thread.start()
 
@@ -427,14 +431,11 @@ class WatchBackend(Backend):
         return dict(sorted(out.items()))
 
     def interfaces(self) -> list[InterfaceInfo]:
-        infos = dict(self._configured)
-        log = self._simulations_log
-        with log._lock:
-            seen = {(r.interface_name, r.level) for r in log._store.records.values()
-                    if r.interface_name}
-        for name, level in sorted(seen, key=lambda nl: (nl[1], nl[0])):
-            infos.setdefault(name, InterfaceInfo(name, level))
-        return list(infos.values())
+        return list(self._infos.values())
+
+    def _learn_interface(self, name: str, level: int) -> None:
+        if name and name not in self._infos:
+            self._infos[name] = InterfaceInfo(name, level)
 
     def records(self) -> list[LogRecord]:
         return self._snapshot()
@@ -504,6 +505,8 @@ class WatchBackend(Backend):
                 if old == fp:
                     continue
                 self._seen[record.job_id] = fp
+                if record.interface_name not in self._infos:
+                    self._learn_interface(record.interface_name, record.level)
                 events.append(JobEvent(
                     JobId(record.job_id), old[0] if old else None, record.status,
                     record.level, record.interface_name or None, record.output,

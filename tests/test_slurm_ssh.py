@@ -8,7 +8,9 @@ remote host is this machine, so the tests read the job directories and scancel d
 
 from __future__ import annotations
 
+import pwd
 import shlex
+import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -242,3 +244,21 @@ def _toml(text: str) -> str:
     import json
 
     return json.dumps(text)
+
+
+def test_a_workspace_relative_to_the_remote_home_works(ssh_server, remote):
+    name = f"simjobs-slurm-test-{uuid.uuid4().hex[:8]}"
+    home = Path(pwd.getpwnam(ssh_server["user"]).pw_dir)
+    iface = SlurmInterface("cluster", 1, ["/bin/sh", f"{remote}/sum.sh"], f"~/{name}/work",
+                           partition="debug", ssh=settings_of(ssh_server))
+    try:
+        assert iface.submit_jobs([Job(1, Input(1.0, 2.0)), Job(2, Input(3.0, 4.0))]) == \
+            {JobId(1): None, JobId(2): None}
+        wait_for(lambda: set(iface.get_job_statuses([JobId(1), JobId(2)]).values())
+                 == {JobStatus.COMPLETED}, 30)
+        assert [iface.get_job_output(JobId(i)) for i in (1, 2)] == [3.0, 7.0]
+        assert iface.job_details(JobId(1))["job_dir"] == f"{name}/work/1"
+        assert (home / name / "work" / "2" / SLURM_ID_FILE).exists()
+    finally:
+        iface.close()
+        shutil.rmtree(home / name, ignore_errors=True)  # the remote host is this machine

@@ -18,7 +18,8 @@ The commands (``sbatch``, ``squeue``, ``scancel``...) go through a
 - ``max_jobs`` is how many jobs simjobs keeps in the Slurm queue at once: jobs beyond
   it are held back by the interface (they count as SUBMITTED) and go out, as one array
   again, when polls find slots free; arrays also carry the ``%max_jobs`` throttle.
-- Status: ONE ``squeue --me --states=all --array`` per poll for all jobs. Slurm keeps
+- Status: ONE ``squeue --user=<me> --states=all --array`` per poll for all jobs (by
+  user, not ``--jobs``, which fails on ids Slurm has already purged). Slurm keeps
   finished jobs visible there for ``MinJobAge`` seconds, which is also all that
   ``scontrol show job`` could tell; a job that is not listed any more is settled from
   its wrapper's files (the exit code), then from ``sacct`` where accounting storage
@@ -530,8 +531,9 @@ class SlurmInterface(HardwareInterface):
             self._ready = True
 
     def _squeue(self, wanted: set[str]) -> dict[str, tuple[str, str]]:
-        result = self._run("squeue --me --noheader --states=all --array --format='%i|%T|%r'",
-                           "squeue")
+        # --user rather than --me, which Slurm before 20.11 does not know.
+        result = self._run('squeue --user="$(id -un)" --noheader --states=all --array '
+                           "--format='%i|%T|%r'", "squeue")
         if not result.ok:
             message = (f"squeue failed on {self.host} (exit status {result.exit_status}): "
                        f"{result.error_text()}; jobs keep their last known status")

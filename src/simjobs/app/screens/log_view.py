@@ -226,6 +226,10 @@ def _write_json(f, records: Sequence[LogRecord]) -> None:
     f.write("\n")
 
 
+EXPORT_HINT = ("The format follows the extension: .csv or .json; a relative path is from "
+               "the working directory. Enter exports.")
+
+
 class ExportScreen(ModalScreen[Optional[Path]]):
     """Ask for a path and export the records to it; refuses to overwrite an existing
     file until the overwrite is confirmed (``ctrl+o`` or the button)."""
@@ -266,8 +270,7 @@ class ExportScreen(ModalScreen[Optional[Path]]):
                         id="export-title")
             yield TextInput(self.default_path, id="export-path", compact=True,
                             placeholder="path ending in .csv or .json")
-            yield Static("The format follows the extension: .csv or .json. Enter exports.",
-                         id="export-message", markup=False)
+            yield Static(EXPORT_HINT, id="export-message", markup=False)
             with Horizontal(id="export-buttons"):
                 yield Button("Cancel", id="export-cancel")
                 yield Button("Overwrite", id="overwrite", variant="warning")
@@ -285,7 +288,7 @@ class ExportScreen(ModalScreen[Optional[Path]]):
     @on(TextInput.Changed, "#export-path")
     def _path_changed(self) -> None:
         self.remove_class("-exists")
-        self._say("The format follows the extension: .csv or .json. Enter exports.")
+        self._say(EXPORT_HINT)
 
     @on(TextInput.Submitted, "#export-path")
     @on(Button.Pressed, "#export")
@@ -340,7 +343,8 @@ class ExportScreen(ModalScreen[Optional[Path]]):
     def _done(self, target: Path) -> None:
         self._busy = False
         n = len(self.records)
-        self.notify(f"Exported {n:,} record{'s' * (n != 1)} to {target}.", title="Exported")
+        self.notify(f"Exported {n:,} record{'s' * (n != 1)} to {target.resolve()}.",
+                    title="Exported")
         self.dismiss(target)
 
 
@@ -376,7 +380,7 @@ class SimulationsLogScreen(Screen):
         Binding("o", "cycle_sort", "Sort", id="log.sort"),
         Binding("O", "reverse_sort", "Reverse", id="log.reverse"),
         Binding("e", "export", "Export", id="log.export"),
-        Binding("1", "show_tab('records')", "Records", id="log.records"),
+        Binding("1", "show_tab('records')", "Records", id="log.records", show=False),
         Binding("2", "show_tab('summary')", "Summary", id="log.summary"),
         Binding("3", "show_tab('plot')", "Plot", id="log.plot"),
         Binding("x", "next_coordinate", "Plot x", id="log.next_coordinate"),
@@ -699,7 +703,7 @@ class SimulationsLogScreen(Screen):
             return
         records = self.view_records()
         log_path = Path(self.backend.log_path)
-        default = str(Path.cwd() / f"{log_path.stem}-export.csv")
+        default = f"{log_path.stem}-export.csv"  # (relative: from the working directory)
         self.app.push_screen(ExportScreen(records, self.input_dim or 0, default))
 
     def action_details(self) -> None:

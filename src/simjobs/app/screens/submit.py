@@ -106,7 +106,7 @@ class NumberField(Vertical):
     def set_error(self, error: Optional[str]) -> None:
         self.error = error
         self.set_class(error is not None, "-invalid")
-        self.query_one(".field-error", Static).update(f"{self.label} {error}" if error else "")
+        self.query_one(".field-error", Static).update(f"{self.label}: {error}" if error else "")
 
     @property
     def valid(self) -> bool:
@@ -175,7 +175,7 @@ class SubmitScreen(ModalScreen[Optional[list]]):
     SubmitScreen VerticalScroll.pane-body { height: auto; max-height: 16; }
     SubmitScreen #add-row { width: auto; min-width: 0; height: 1; border: none; margin: 0 0 0 4; }
     SubmitScreen RadioSet { layout: horizontal; border: none; height: auto; width: auto; padding: 0; }
-    SubmitScreen RadioButton { width: auto; margin: 0 2 0 0; }
+    SubmitScreen RadioSet > RadioButton { width: auto; margin: 0 2 0 0; }
     SubmitScreen #csv-pane, SubmitScreen #lhs-pane { height: auto; }
     SubmitScreen .preview { color: $text-muted; height: auto; }
     SubmitScreen .preview.-bad { color: $text-error; }

@@ -72,12 +72,12 @@ class JobTable(ScrollView, can_focus=True):
     JobTable > .job-table--status-completed { color: $success; }
     JobTable > .job-table--status-running { color: $primary; text-style: bold; }
     JobTable > .job-table--status-submitted { color: $secondary; }
-    JobTable > .job-table--status-pending-submit { color: $text-muted; }
+    JobTable > .job-table--status-pending-submit { text-style: dim; }
     JobTable > .job-table--status-pending-cancel { color: $warning; }
     JobTable > .job-table--status-failed-cancel { color: $warning; text-style: bold; }
     JobTable > .job-table--status-failed { color: $error; text-style: bold; }
     JobTable > .job-table--status-failed-submit { color: $error; }
-    JobTable > .job-table--status-cancelled { color: $text-muted; }
+    JobTable > .job-table--status-cancelled { text-style: dim; }
     """
 
     class CursorMoved(Message):

@@ -124,10 +124,11 @@ class InterfaceLoadPanel(Static):
         per_min = self.model.completions_per_minute(10, info.name)
         return Text.assemble(
             (where, "dim"), "\n",
-            load_bar(running, queued, cap, 16), f" {running} run + {queued} queued / {cap or '?'}", "\n",
+            load_bar(running, queued, cap, 10), f" {running} run + {queued} queued / {cap or '?'}",
+            "\n",
             ("✔ ", "green"), f"{completed} done  ", ("✘ ", "red"), f"{failed} failed  ",
             (f"{per_min:.1f}/min", "dim"), "\n",
-            spark, ("  30 min", "dim"), "\n",
+            spark, (" 30m", "dim"), "\n",
             (health_text(info), health_style), ("  " + self._poll_text(), "dim"),
         )
 

@@ -612,3 +612,19 @@ def test_a_workspace_the_remote_user_cannot_write_fails_the_submit_with_a_clear_
     assert iface.health.state == "degraded"
     assert not Path("/root/simjobs-not-allowed").exists()
 
+
+
+@pytest.mark.parametrize("form", ["relative", "tilde"])
+def test_a_relative_workspace_is_in_the_remote_home(make_interface, remote, form):
+    name = f"simjobs-test-ws-{uuid.uuid4().hex[:8]}"
+    home = remote.run("printf %s \"$HOME\"")
+    iface = make_interface(workspace=name if form == "relative" else f"~/{name}")
+    try:
+        iface.submit_job(Job(JobId(3), Input(1.0, 1.0)))
+        wait_for(lambda: iface.get_job_status(JobId(3)) is JobStatus.COMPLETED)
+        assert iface.get_job_output(JobId(3)) == 2.0
+        assert (Path(home) / name / "3" / "output.txt").read_text().strip() == "2"
+        assert remote.runs() == [f"{home}/{name}/3"]
+        assert iface.job_details(JobId(3))["job_dir"] == f"{name}/3"
+    finally:
+        remote.run(f"rm -rf ~/{name}")

@@ -30,6 +30,7 @@ from simjobs.interfaces.slurm import (
     SLURM_STDERR_FILE,
     SlurmInterface,
     accounting_disabled,
+    killed_state,
     parse_scontrol,
     parse_squeue,
     resolve_job_state,
@@ -113,6 +114,9 @@ def test_every_state_of_the_issue_is_in_the_one_table():
     named = {row[0] for row in ROWS}
     assert named <= set(SLURM_STATES)
     assert len(ROWS) == 13
+    # Slurm itself ended the job in these (its wrapper may have no exit code).
+    assert {s for s in named if killed_state(s)} == {
+        "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL", "DEADLINE", "PREEMPTED"}
 
 
 def test_completed_with_an_invalid_output_is_failed_with_the_reason():

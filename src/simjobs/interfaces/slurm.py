@@ -74,6 +74,7 @@ from .slurm_states import (
     SLURM_STDERR_FILE,
     SLURM_STDOUT_FILE,
     accounting_disabled,
+    killed_state,
     normalise_state,
     parse_sacct,
     parse_scontrol,
@@ -89,6 +90,7 @@ __all__ = [
     "SLURM_STDOUT_FILE",
     "SlurmInterface",
     "accounting_disabled",
+    "killed_state",
     "parse_sacct",
     "parse_scontrol",
     "parse_squeue",
@@ -632,9 +634,12 @@ class SlurmInterface(HardwareInterface):
             else:
                 ended.append(job_id)
         missing = [j for j in ended if j not in read]
-        if missing:
-            # With the tails: a job Slurm killed (TIMEOUT...) has its stderr only there.
-            read.update(self._read(missing, tails=True))
+        # A job Slurm killed (TIMEOUT...) has no exit code, so its stderr comes only with
+        # the tails; the others are read without them (cheaper: no stdout).
+        killed = [j for j in missing if killed_state(rows.get(self._slurm_ids[j], ("",))[0])]
+        for group, tails in (([j for j in missing if j not in killed], False), (killed, True)):
+            if group:
+                read.update(self._read(group, tails=tails))
         purged = [j for j in ended if self._slurm_ids[j] not in rows
                   and read.get(j) is not None and read[j].files.get(EXIT_CODE_FILE) is None]
         accounted = self._sacct([self._slurm_ids[j] for j in purged]) if purged else {}

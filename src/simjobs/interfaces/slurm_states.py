@@ -76,6 +76,13 @@ def normalise_state(state: Optional[str]) -> Optional[str]:
     return word or None
 
 
+def killed_state(slurm_state: Optional[str]) -> bool:
+    """True for the FAILED states in which Slurm itself ended the job (TIMEOUT,
+    OUT_OF_MEMORY, NODE_FAIL...), so its wrapper may have recorded no exit code."""
+    state = normalise_state(slurm_state)
+    return SLURM_STATES.get(state) is JobStatus.FAILED and state not in _WRAPPER_EXIT_STATES
+
+
 def resolve_job_state(
     slurm_state: Optional[str],
     files: Mapping[str, Optional[bytes]],
@@ -112,7 +119,7 @@ def resolve_job_state(
     mapped = SLURM_STATES.get(state) if state is not None else None
     if state is not None and mapped is None:
         return None
-    killed = mapped is JobStatus.FAILED and state not in _WRAPPER_EXIT_STATES
+    killed = killed_state(state)
     if from_files.exit_code is not None or files.get(EXIT_CODE_FILE) is not None:
         # The wrapper recorded how the simulator ended: that decides the status; a
         # failure's reason starts with Slurm's state when Slurm has one.

@@ -163,8 +163,7 @@ class SSHInterface(HardwareInterface):
         self._health = InterfaceHealth()
         self._lock = threading.RLock()
         self._prepared = False
-        self._queue: list[JobId] = []  # heap: jobs waiting for a slot, started in id order
-        self._queued: set[JobId] = set()
+        self._queued: set[JobId] = set()  # jobs waiting for a slot, started in id order
         self._holding: set[JobId] = set()  # jobs whose wrapper runs (or was just started)
         self._launched_at: dict[JobId, float] = {}  # launched, not yet seen started
         self._finished: dict[JobId, JobState] = {}  # terminal states never change
@@ -249,13 +248,17 @@ class SSHInterface(HardwareInterface):
             self._launched_at.setdefault(job_id, time.monotonic())
             return state
         if state.queued and job_id in self._launched_at:
-            if time.monotonic() - self._launched_at[job_id] > START_TIMEOUT:
-                state = JobState(
-                    JobStatus.FAILED,
-                    reason=f"the job wrapper did not start on {self.runner.host} within "
-                           f"{START_TIMEOUT:g} s; check that /bin/sh and setsid work there "
-                           f"and the workspace is writable ({self.jobs.job_dir(job_id)!r})",
-                )
+            if time.monotonic() - self._launched_at[job_id] <= START_TIMEOUT:
+                # Started a moment ago, its wrapper not yet past its first step: it
+                # holds its slot (and is not started again).
+                self._holding.add(job_id)
+                return state
+            state = JobState(
+                JobStatus.FAILED,
+                reason=f"the job wrapper did not start on {self.runner.host} within "
+                       f"{START_TIMEOUT:g} s; check that /bin/sh and setsid work there "
+                       f"and the workspace is writable ({self.jobs.job_dir(job_id)!r})",
+            )
         elif not state.queued:
             self._launched_at.pop(job_id, None)
         if job.holds_slot:
@@ -267,18 +270,16 @@ class SSHInterface(HardwareInterface):
             if not job.holds_slot:
                 self._finished[job_id] = state
                 self._launched_at.pop(job_id, None)
-        elif state.queued and job_id not in self._queued and job_id not in self._holding:
+        elif state.queued and job_id not in self._holding:
             self._queued.add(job_id)
-            heapq.heappush(self._queue, job_id)
         return state
 
     def _candidates(self) -> list[JobId]:
         """Queued jobs in id order, as many as could start now."""
-        while self._queue and self._queue[0] not in self._queued:
-            heapq.heappop(self._queue)
-        limit = self._max_jobs or len(self._queue)
-        return heapq.nsmallest(limit, self._queued) if limit < len(self._queued) \
-            else sorted(self._queued)
+        limit = self._max_jobs or len(self._queued)
+        if limit < len(self._queued):
+            return heapq.nsmallest(limit, self._queued)
+        return sorted(self._queued)
 
     def _sync(self, read: Iterable[JobId], create: Optional[dict] = None,
               tails: bool = False,

@@ -357,3 +357,23 @@ async def test_from_the_app_l_opens_the_view_which_follows_jobs_live_and_enter_o
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, JobDetailScreen))
         assert app.screen.job_id == str(job_id)
+
+
+@run_async
+async def test_export_asked_before_the_log_has_loaded_opens_once_it_has(backend):
+    class ExportAtOnce(App):
+        def __init__(self):
+            super().__init__()
+            self.backend = backend
+
+        def on_mount(self) -> None:
+            screen = SimulationsLogScreen(backend)
+            self.push_screen(screen)
+            screen.action_export()  # as the command palette's "Export" does
+
+    app = ExportAtOnce()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, ExportScreen)
+                    and app.screen.query("#export-path"))
+        assert len(app.screen.records) == 24
+        assert app.screen.query_one("#export-path", TextInput).value == "runs-export.csv"

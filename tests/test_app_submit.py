@@ -282,3 +282,45 @@ async def test_from_the_app_s_opens_the_form_and_the_job_reaches_the_table(backe
         new = [r for r in backend.records() if r.coords == (0.125, 8.0)]
         assert len(new) == 1
         await until(pilot, lambda: new[0].job_id in app.model.rows)
+
+
+@run_async
+async def test_ui_answers_during_a_batch_and_escape_stops_it_after_the_chunk(backend):
+    """A chunk that takes long (a slow interface) never freezes the form: escape is
+    handled while it runs, and the batch stops after it."""
+    import threading
+
+    release = threading.Event()
+    calls: list[int] = []
+    real_submit = backend.submit
+
+    def slow_submit(inputs, level):
+        calls.append(len(inputs))
+        if len(calls) == 1:
+            assert release.wait(15), "the test never released the first chunk"
+        return real_submit(inputs, level)
+
+    backend.submit = slow_submit
+    before = len(backend.records())
+    app = Host(backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = screen_of(app)
+        await pilot.press("ctrl+t")
+        screen.query_one("#source-lhs", RadioButton).value = True
+        await until(pilot, lambda: screen.mode == "lhs")
+        await type_into(pilot, screen.query_one("#lhs-n", NumberField), "500")
+        await until(pilot, lambda: not screen.query_one("#submit", Button).disabled)
+        await pilot.press("ctrl+s")
+        progress = screen.query_one("#progress", ProgressBar)
+        await until(pilot, lambda: calls and progress.has_class("-running"))
+        assert progress.display and progress.total == 500 and progress.progress == 0
+        await pilot.press("escape")  # handled while the first chunk is still blocked
+        message = screen.query_one("#message", Static)
+        await until(pilot, lambda: "Stopping after the current chunk" in str(message.render()))
+        assert app.screen is screen
+        release.set()
+        await until(pilot, lambda: app.result != "not dismissed")
+        assert calls == [50] and len(app.result) == 50
+        assert "Stopped: submitted 50 jobs of 500 at level 1 (local-fast)." in notes(app)
+    assert len(backend.records()) == before + 50

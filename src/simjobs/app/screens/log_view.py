@@ -403,6 +403,7 @@ class SimulationsLogScreen(Screen):
         self._requested = 0  # view changes asked for
         self._applied = 0  # view changes shown
         self._early: list[LogRecord] = []  # updates that arrived while loading
+        self._export_when_loaded = False
         self._summarised_at = 0.0
         self._deferred = None  # the timer of a summary put off by live updates
         self._sort_column = self.model.sort_column
@@ -488,6 +489,9 @@ class SimulationsLogScreen(Screen):
         early, self._early = self._early, []
         if early:
             self._apply_records(early)
+        if self._export_when_loaded:
+            self._export_when_loaded = False
+            self.action_export()
 
     def _fill_filter_choices(self) -> None:
         levels = sorted({r.level for r in self.model.rows.values()} | set(self.backend.levels()))
@@ -698,8 +702,8 @@ class SimulationsLogScreen(Screen):
         self._load()
 
     def action_export(self) -> None:
-        if not self.loaded:
-            self.notify("The log is still loading.", severity="warning")
+        if not self.loaded:  # (the command palette asks at once): ask once loaded
+            self._export_when_loaded = True
             return
         records = self.view_records()
         log_path = Path(self.backend.log_path)

@@ -6,6 +6,7 @@ scontrol. Pure functions only: :mod:`.slurm` runs the commands.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from typing import Optional
@@ -105,7 +106,8 @@ def resolve_job_state(
         Slurm's reason column, added to a failure reason when it says something.
     files_overdue : bool, optional
         False while Slurm's "it ended" may still be ahead of the files (see
-        :data:`FILES_GRACE`): a job without an exit code then still counts as RUNNING.
+        ``SlurmInterface.files_grace``): a job without an exit code then still counts
+        as RUNNING.
 
     Returns
     -------
@@ -124,7 +126,8 @@ def resolve_job_state(
         # The wrapper recorded how the simulator ended: that decides the status; a
         # failure's reason starts with Slurm's state when Slurm has one.
         if mapped is JobStatus.FAILED and from_files.status is JobStatus.FAILED:
-            return _replace_reason(from_files, f"Slurm state {state}; {from_files.reason}")
+            return dataclasses.replace(from_files,
+                                       reason=f"Slurm state {state}; {from_files.reason}")
         return from_files
     fields = dict(pid=from_files.pid, started=from_files.started, ended=from_files.ended)
     if mapped in (JobStatus.SUBMITTED, JobStatus.RUNNING):
@@ -145,11 +148,6 @@ def resolve_job_state(
     else:
         why = f"Slurm state {state}, but the job's wrapper recorded no exit code"
     return JobState(JobStatus.FAILED, reason=why + _not_started(files), **fields)
-
-
-def _replace_reason(state: JobState, reason: str) -> JobState:
-    return JobState(state.status, state.output, reason, state.pid, state.started,
-                    state.ended, state.exit_code)
 
 
 def _killed_reason(state: str, slurm_reason: Optional[str],

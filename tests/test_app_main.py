@@ -571,3 +571,37 @@ def test_a_config_whose_log_another_process_holds_opens_read_only(tmp_path, make
         finally:
             backend.close()
     assert (tmp_path / "runs.csv").read_bytes() == before  # never written
+
+
+@run_async
+async def test_a_backend_opened_after_the_first_paint(tmp_path):
+    from simjobs.app.app import OpeningScreen
+
+    path = _closed_fixture_log(tmp_path)
+    opened = threading.Event()
+
+    def factory():
+        opened.wait(10)  # a slow open
+        return WatchBackend(path)
+
+    app = SimjobsApp(factory, opening="opening runs.csv…")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, OpeningScreen))
+        assert app.backend is None and app.screen.text == "opening runs.csv…"
+        opened.set()
+        await until(pilot, lambda: app.main_screen is not None and app.screen is app.main_screen)
+        assert len(app.model) == 8 and app.backend.mode == "watch"
+
+
+@run_async
+async def test_a_backend_that_cannot_open_ends_the_app_with_its_error(tmp_path):
+    from simjobs.core.errors import SimjobsError
+
+    def factory():
+        raise SimjobsError("runs.csv: no such simulations log; check the path")
+
+    app = SimjobsApp(factory)
+    async with app.run_test() as pilot:
+        await until(pilot, lambda: not app.is_running)
+    assert "no such simulations log" in str(app.startup_error)
+    assert app.return_code == 1

@@ -936,11 +936,16 @@ def _check_theme(name: Optional[str]) -> None:
         raise CliError(f"unknown theme {name!r}; choose one of: {', '.join(names)}")
 
 
-def run_app(backend, theme: Optional[str] = None) -> int:
-    """Run the Textual app on ``backend`` (closed when the app exits)."""
+def run_app(backend, theme: Optional[str] = None, opening: str = "") -> int:
+    """Run the Textual app on ``backend`` (closed when the app exits), or on what the
+    callable ``backend`` returns: it is called in a thread after the first paint, and
+    an error it raises is this command's error."""
     from .app.app import SimjobsApp
 
-    SimjobsApp(backend, theme=theme).run()
+    app = SimjobsApp(backend, theme=theme, opening=opening)
+    app.run()
+    if app.startup_error is not None:
+        raise app.startup_error
     return EXIT_OK
 
 
@@ -953,19 +958,16 @@ def cmd_app(args: argparse.Namespace) -> int:
         _check_log_file(path, args.watch)
         config = _config(args) if args.config else None
         _needs_terminal("simjobs app")
-        backend = open_backend(config, watch=path)
-    else:
-        config = _config(args)
-        if config.log_path.exists():
-            _check_log_file(config.log_path)
-        _needs_terminal("simjobs app")
-        holder = _log_holder(config.log_path) if config.log_path.exists() else None
-        if holder is not None:
-            # Another process holds the log: watch it, never take it over.
-            _note(f"{config.log_path.name} is held by {_holder_text(holder)}: opening it "
-                  "read-only (requests are handed to its manager if it runs one)")
-        backend = open_backend(config)
-    return run_app(backend, args.theme)
+        return run_app(lambda: open_backend(config, watch=path), args.theme,
+                       opening=f"opening {path.name} (read-only)…")
+    config = _config(args)
+    if config.log_path.exists():
+        _check_log_file(config.log_path)
+    _needs_terminal("simjobs app")
+    # A log another process holds is watched, never taken over (open_backend); the app
+    # says so in a notification.
+    return run_app(lambda: open_backend(config), args.theme,
+                   opening=f"opening {config.log_path.name}…")
 
 
 # ---- demo -------------------------------------------------------------------------------------

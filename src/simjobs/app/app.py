@@ -12,15 +12,16 @@ from __future__ import annotations
 import importlib
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
+from textual.widgets import Static
 
 from ..core.events import Event, InterfaceHealthEvent, JobEvent
 from .backend import Backend
@@ -43,6 +44,22 @@ STATS_INTERVAL = 5.0
 
 class _EventsPending(Message):
     """Posted (from the backend's thread) when the first event of a burst arrives."""
+
+
+class OpeningScreen(Screen):
+    """What shows while a big log is opened (a fraction of a second to a few)."""
+
+    DEFAULT_CSS = """
+    OpeningScreen { align: center middle; }
+    OpeningScreen > Static { width: auto; color: $text-muted; }
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def compose(self):
+        yield Static(self.text)
 
 
 class SimjobsApp(App):
@@ -71,13 +88,21 @@ class SimjobsApp(App):
                 tooltip="Command palette: submit, cancel, log view, export, theme, ..."),
     ]
 
-    def __init__(self, backend: Backend, *, theme: Optional[str] = None,
-                 close_backend: bool = True, live_stats: bool = True) -> None:
+    def __init__(self, backend: Union[Backend, Callable[[], Backend]], *,
+                 theme: Optional[str] = None, close_backend: bool = True,
+                 live_stats: bool = True, opening: str = "") -> None:
         super().__init__()
-        self.backend = backend
+        if isinstance(backend, Backend):
+            self.backend: Optional[Backend] = backend
+        else:
+            self.backend = None  # opened by the factory in a thread, after the first paint
+            self._backend_factory = backend
+        self.opening_text = opening or "opening the simulations log…"
+        self.startup_error: Optional[Exception] = None
+        self.open_seconds = 0.0
         self.close_backend = close_backend
         self.live_stats = live_stats
-        self.model = JobModel(clock=backend.clock)
+        self.model = JobModel(clock=backend.clock if self.backend else time.time)
         self._pending: list[Event] = []
         self._pending_lock = threading.Lock()
         self._posted = False
@@ -110,6 +135,40 @@ class SimjobsApp(App):
     # ---- start and stop -------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        self.theme_changed_signal.subscribe(self, lambda theme: remember_theme(theme.name))
+        if self._explicit_theme:
+            remember_theme(self._explicit_theme)  # --theme NAME is a choice too
+        for error in self.theme_errors:
+            self.notify(error, title="Themes", severity="warning", timeout=8)
+        if self.backend is None:
+            # Opening a big log takes a while: paint at once, open it in a thread.
+            self.push_screen(OpeningScreen(self.opening_text))
+            self._open_backend()
+        else:
+            self._start()
+
+    @work(thread=True, group="open", exit_on_error=False)
+    def _open_backend(self) -> None:
+        started = time.perf_counter()
+        try:
+            backend = self._backend_factory()
+        except Exception as exc:  # noqa: BLE001 - said in one line by the CLI
+            self.call_from_thread(self._open_failed, exc)
+            return
+        self.open_seconds = time.perf_counter() - started
+        self.call_from_thread(self._opened, backend)
+
+    def _open_failed(self, exc: Exception) -> None:
+        self.startup_error = exc
+        self.exit(return_code=1)
+
+    def _opened(self, backend: Backend) -> None:
+        self.backend = backend
+        self.model.clock = backend.clock
+        self._start()
+
+    def _start(self) -> None:
+        """Show the main screen on the backend."""
         # Subscribe first, then read: an event between the two is applied again (harmless)
         # rather than lost.
         self._unsubscribe = self.backend.subscribe(self._on_backend_event)
@@ -126,12 +185,10 @@ class SimjobsApp(App):
             self._load_model()
         self.load_seconds = time.perf_counter() - started
         self.main_screen = MainScreen(self.model)
-        self.push_screen(self.main_screen)
-        self.theme_changed_signal.subscribe(self, lambda theme: remember_theme(theme.name))
-        if self._explicit_theme:
-            remember_theme(self._explicit_theme)  # --theme NAME is a choice too
-        for error in self.theme_errors:
-            self.notify(error, title="Themes", severity="warning", timeout=8)
+        if isinstance(self.screen, OpeningScreen):
+            self.switch_screen(self.main_screen)
+        else:
+            self.push_screen(self.main_screen)
         if self.backend.readonly:
             self.notify(self.backend.readonly_reason, title="Read-only", severity="warning",
                         timeout=10)
@@ -143,7 +200,7 @@ class SimjobsApp(App):
     async def on_unmount(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
-        if self.close_backend:
+        if self.close_backend and self.backend is not None:
             import asyncio
 
             await asyncio.to_thread(self.backend.close)
@@ -275,7 +332,7 @@ class SimjobsApp(App):
         self.push_screen(HelpScreen(sections))
 
     async def action_quit(self) -> None:
-        running = self.backend.running_count()
+        running = self.backend.running_count() if self.backend is not None else 0
         if not running:
             self.exit()
             return

@@ -383,10 +383,13 @@ class WatchBackend(Backend):
         # Interfaces: the configured ones, then those the log names (learnt as it grows).
         self._infos: dict[str, InterfaceInfo] = dict(self._configured)
         with self._simulations_log._lock:
-            for record in self._simulations_log._store.records.values():
-                self._seen[record.job_id] = _fingerprint(record)
-                if record.interface_name not in self._infos:
-                    self._learn_interface(record.interface_name, record.level)
+            records = self._simulations_log._store.records.values()
+            # (inline, not _fingerprint(): this runs once per record of a big log)
+            self._seen = {r.job_id: (r.status, r.output, r.reason, r.interface_name,
+                                     r.resubmitted_as) for r in records}
+            seen = {(r.interface_name, r.level) for r in records}
+        for name, level in sorted(seen, key=lambda nl: (nl[1], nl[0])):
+            self._learn_interface(name, level)
         self._thread = threading.Thread(target=self._watch, name="simjobs-watch", daemon=True)
         self._thread.start()
 

@@ -438,7 +438,8 @@ class WatchBackend(Backend):
 
     def _learn_interface(self, name: str, level: int) -> None:
         if name and name not in self._infos:
-            self._infos[name] = InterfaceInfo(name, level)
+            # Only its manager knows its health: not claimed "ok" from here.
+            self._infos[name] = InterfaceInfo(name, level, health="unknown")
 
     def records(self) -> list[LogRecord]:
         return self._snapshot()
@@ -566,7 +567,7 @@ def open_backend(config: Optional["Config"] = None, *, watch: Union[str, os.Path
 
 def _config_infos(config: "Config") -> list[InterfaceInfo]:
     return [InterfaceInfo(s.name, s.level, s.kind, "localhost" if s.kind == "local" else "",
-                          s.effective_max_jobs) for s in config.interfaces]
+                          s.effective_max_jobs, health="unknown") for s in config.interfaces]
 
 
 def terminal(status: JobStatus) -> bool:

@@ -41,6 +41,8 @@ def load_bar(running: int, queued: int, capacity: Optional[int], width: int) -> 
 def health_text(info: InterfaceInfo) -> str:
     if info.health == "ok":
         return "ok"
+    if info.health == "unknown":
+        return "health —"  # watching: only the log's manager knows
     since = ""
     if info.health_since:
         since = " since " + time.strftime("%H:%M", time.localtime(info.health_since))
@@ -83,7 +85,7 @@ class InterfaceLoadPanel(Static):
             return
         self._shown = key
         self.shown_text = text.plain
-        self.set_class(self.info.health != "ok", "-unhealthy")
+        self.set_class(self.info.health not in ("ok", "unknown"), "-unhealthy")
         self.border_title = f"{self.info.name} · L{self.info.level}"
         self.update(text)
 
@@ -105,8 +107,8 @@ class InterfaceLoadPanel(Static):
         running, queued, completed, failed = self._numbers()
         cap = info.max_jobs
         load = f"{running}+{queued}/{cap if cap else '?'}"
-        health_style = "bold red" if info.health == "unreachable" else (
-            "yellow" if info.health != "ok" else "green")
+        health_style = {"ok": "green", "unreachable": "bold red", "unknown": "dim"}.get(
+            info.health, "yellow")
         if self.has_class("-compact"):
             spark = sparkline(self.model.completion_buckets(info.name, 10))
             text = Text.assemble(

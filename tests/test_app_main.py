@@ -358,14 +358,14 @@ async def test_theme_switch_from_the_palette_is_remembered(tmp_path):
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
         assert app.theme == "simjobs-dark"
-        header_style = table_of(app).render_line(0)._segments[1].style
+        header_style = list(table_of(app).render_line(0))[1].style
         await pilot.press("ctrl+p")
         await pilot.press(*"simjobs-light")
         await until(pilot, lambda: isinstance(app.screen, CommandPalette)
                     and app.screen.query_one(CommandList).option_count > 0)
         await pilot.press("enter")
         await until(pilot, lambda: app.theme == "simjobs-light")
-        await until(pilot, lambda: table_of(app).render_line(0)._segments[1].style
+        await until(pilot, lambda: list(table_of(app).render_line(0))[1].style
                     != header_style, message="the table follows the theme")
         await until(pilot, lambda: remembered_theme() == "simjobs-light")
     (tmp_path / "again").mkdir()

@@ -383,6 +383,30 @@ def test_cancel_of_a_pending_job_never_runs_the_simulator(make_interface, sims):
     assert sims.runs() == []
 
 
+def test_a_cancelled_job_slurm_still_starts_never_runs_the_simulator(make_interface, sims):
+    """scancel cannot reach Slurm (injected): the job starts anyway, and its wrapper
+    stops at the cancelled marker written before scancel."""
+    runner = FlakyRunner()
+    iface = make_interface(runner=runner, command=sims.gated, sbatch_args=["--hold"])
+    iface.submit_job(Job(6, Input(1.0, 2.0)))
+    runner.scancel_error = "scancel: error: Unable to contact slurm controller"
+    with pytest.raises(HostUnreachableError):
+        iface.cancel_job(JobId(6))
+    slurm_id = (Path(iface.workspace) / "6" / SLURM_ID_FILE).read_text().strip()
+    subprocess.run(["scontrol", "release", slurm_id], check=True)  # now Slurm starts it
+    wait_for(lambda: "COMPLETED" in subprocess.run(
+        ["squeue", "-h", "-t", "all", "-j", slurm_id, "-o", "%T"], capture_output=True,
+        text=True).stdout, 30, "Slurm running the job (its wrapper exits at the marker)")
+    job_dir = Path(iface.workspace) / "6"
+    assert (job_dir / jobdir.STARTED_MARKER).is_dir()  # the wrapper did start...
+    assert not (job_dir / jobdir.PID_FILE).exists()  # ... and stopped at the marker
+    assert sims.runs() == []
+    assert iface.get_job_status(JobId(6)) is JobStatus.CANCELLED
+    runner.scancel_error = ""
+    iface.cancel_job(JobId(6))  # the manager's retry: scancel of an ended job is fine
+    assert iface.get_job_status(JobId(6)) is JobStatus.CANCELLED
+
+
 def test_submit_many_goes_out_as_one_job_array(make_interface, log_path):
     runner = CountingRunner()
     iface = make_interface(runner=runner)
@@ -604,10 +628,12 @@ class FlakyRunner(CountingRunner):
 
     sbatch_error: str = ""
     squeue_error: str = ""
+    scancel_error: str = ""
     lose_sbatch_answer: bool = False  # sbatch runs, but its answer is lost on the way
 
     def run(self, command, input=None, timeout=None):
-        for program, error in (("sbatch", self.sbatch_error), ("squeue", self.squeue_error)):
+        for program, error in (("sbatch", self.sbatch_error), ("squeue", self.squeue_error),
+                               ("scancel", self.scancel_error)):
             if error and _runs(command, program):
                 self.commands.append(command)
                 return CommandResult(1, b"", error.encode())

@@ -51,7 +51,7 @@ echo "$PWD" >> "$base/runs"
 echo $$ > sim_pid
 sleep 600 &
 echo $! > child_pid
-while [ ! -e "$base/gate" ]; do sleep 0.05; done
+while [ ! -e "$base/gate" ] && [ -d "$base" ]; do sleep 0.05; done
 kill $! 2>/dev/null
 awk -F, '{s=0; for(i=1;i<=NF;i++) s+=$i; printf "%.17g\\n", s}' "$1" > "$2"
 """
@@ -129,12 +129,29 @@ class Remote:
     def open_gate(self) -> None:
         self.run(f"touch {shlex.quote(self.base)}/gate")
 
+    def processes(self) -> list[int]:
+        """Live processes working in the remote directory (the host is this machine)."""
+        found = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and not pid_gone(int(entry)):
+                try:
+                    cwd = os.readlink(f"/proc/{entry}/cwd")
+                except OSError:
+                    continue
+                if cwd == self.base or cwd.startswith(self.base + "/"):
+                    found.append(int(entry))
+        return found
+
     def close(self) -> None:
         try:
-            self.open_gate()  # no gated job outlives the test by more than a moment
-            self.run(f"rm -rf {shlex.quote(self.base)}")
+            self.open_gate()  # gated jobs end; the directory goes once they have
+            wait_for(lambda: not self.processes(), timeout=60,
+                     message=f"the test's jobs in {self.base} to end")
         finally:
-            self.runner.close()
+            try:
+                self.run(f"rm -rf {shlex.quote(self.base)}")
+            finally:
+                self.runner.close()
 
 
 @pytest.fixture

@@ -250,6 +250,7 @@ keep_alive_groups() {  # keep in $groups ("id:pgid ...") those with a live proce
     groups=$left
 }
 held=0
+starting=" "  # jobs started earlier, maybe not past their first step
 alive_of() {  # id dir: p (the pid, "-" if none yet), a (1, 0, "-": cannot tell yet)
     p=; [ -e "$2/$f_pid" ] && { IFS= read -r p < "$2/$f_pid"; } 2>/dev/null
     if [ -n "$p" ]; then
@@ -272,6 +273,7 @@ rd() {  # id: print what the job directory holds
         if [ -d "$d/$m_started" ]; then
             alive_of "$1" "$d"; printf '%s r %s %s\n' "$1" "$p" "$a"
         else
+            case $starting in *" $1 "*) held=$((held + 1)) ;; esac
             printf '%s q\n' "$1"
         fi
         return
@@ -593,27 +595,22 @@ class RemoteJobDirs:
         for name in one_files:
             if not name or "/" in name or name.startswith(".") and name in (".", ".."):
                 raise ValueError(f"not a job-directory file name: {name!r}")
-        if all_ids:
+        starting_ids = [JobId(j) for j in starting] if launch_ids else []
+        # Every job is read once (one look decides whether it holds a slot): a job
+        # started earlier whose wrapper has not made its marker yet holds one too.
+        to_read = list(dict.fromkeys([*read_ids, *launch_ids, *starting_ids]))
+        if to_read:
             parts.append(
-                f"for id in {_ids_word(read_ids) if read_ids else ''}; do rd \"$id\"; done\n"
-                if read_ids else ""
+                f"starting={shlex.quote(' ' + _ids_word(starting_ids) + ' ')}\n"
+                f"for id in {_ids_word(to_read)}; do rd \"$id\"; done\n"
             )
         if launch_ids:
             if self.command is None:
                 raise ValueError("no command given: cannot start jobs")
             self.install_wrapper()
             limit = "" if max_running is None else str(int(max_running))
-            read_set = set(read_ids)
-            others = [j for j in launch_ids if j not in read_set]
-            starting_ids = [JobId(j) for j in starting]
             parts.append(
-                (f"for id in {_ids_word(others)}; do rd \"$id\"; done\n" if others else "")
-                + (f"for id in {_ids_word(starting_ids)}; do\n"
-                   '    d=$ws/$id\n'
-                   '    [ -d "$d" ] && [ ! -e "$d/$m_started" ] && [ ! -e "$d/$f_cancelled" ] '
-                   "&& held=$((held + 1))\n"
-                   "done\n" if starting_ids else "")
-                + f"limit={shlex.quote(limit)}\n"
+                f"limit={shlex.quote(limit)}\n"
                 "if command -v setsid >/dev/null 2>&1; then ss=setsid; else ss=; set -m; fi\n"
                 f"for id in {_ids_word(launch_ids)}; do\n"
                 '    [ -z "$limit" ] || [ "$held" -lt "$limit" ] || break\n'

@@ -1,0 +1,42 @@
+"""A big log: the table draws only the rows on screen, whatever the number of jobs."""
+
+from __future__ import annotations
+
+import time
+
+from app_fixtures import build_backend, run_async, utc_time
+from simjobs.app.app import SimjobsApp
+from simjobs.app.widgets.job_table import JobTable
+
+
+async def until(pilot, predicate, timeout: float = 30):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"not true within {timeout} s"
+        await pilot.pause(0.02)
+
+
+@run_async
+async def test_ten_thousand_jobs_draw_only_the_visible_lines(tmp_path, monkeypatch):
+    utc_time()
+    drawn: list[int] = []
+    original = JobTable.render_line
+    monkeypatch.setattr(JobTable, "render_line",
+                        lambda self, y: (drawn.append(y), original(self, y))[1])
+    backend = build_backend(tmp_path, 10_000)
+    app = SimjobsApp(backend, live_stats=False)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.loaded
+                    and app.main_screen.table.region.height > 0)
+        table = app.main_screen.table
+        await pilot.pause()
+        assert len(app.model) == 10_000
+        height = table.size.height
+        for keys in (["j"] * 5, ["pagedown"], ["o"], ["O"], ["end"], ["slash", "9", "9"]):
+            drawn.clear()
+            await pilot.press(*keys)
+            await pilot.pause()
+            # Each key redraws at most the visible lines (a few times), never 10,000.
+            assert 0 < len(drawn) <= 4 * height * len(keys), (keys, len(drawn))
+        shown = app.model.rows_between(0, len(app.model))
+        assert shown and all("99" in r.haystack for r in shown)  # the filter applied

@@ -608,3 +608,20 @@ async def test_a_backend_that_cannot_open_ends_the_app_with_its_error(tmp_path):
         await until(pilot, lambda: not app.is_running)
     assert "no such simulations log" in str(app.startup_error)
     assert app.return_code == 1
+
+
+@run_async
+async def test_the_palette_offers_the_main_actions(backend):
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for wanted in ("Submit jobs", "Cancel jobs", "Resubmit jobs", "Simulations log view",
+                       "Export the log", "Toggle hide finished", "Theme: simjobs-light"):
+            assert wanted in titles, wanted
+        await pilot.press("ctrl+p", *"Toggle hide")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette)
+                    and app.screen.query_one(CommandList).option_count > 0)
+        await pilot.press("enter")
+        await until(pilot, lambda: app.model.filter.hide_finished)
+        assert all(not r.finished for r in app.model.rows_between(0, 99))

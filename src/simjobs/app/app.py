@@ -22,6 +22,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Static
+from textual.worker import Worker, WorkerState
 
 from ..core.events import Event, InterfaceHealthEvent, JobEvent
 from .backend import Backend
@@ -303,6 +304,14 @@ class SimjobsApp(App):
                 panel.poll_seconds = s.get("last_poll_seconds")
                 panel.poll_time = s.get("last_poll_time")
                 panel.update_view()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A background task that failed unexpectedly says so, in one line."""
+        if event.state is WorkerState.ERROR:
+            error = event.worker.error
+            self.notify(f"{event.worker.name or 'a background task'} failed: "
+                        f"{type(error).__name__}: {error}", title="Error", severity="error",
+                        timeout=10)
 
     # ---- the other screens, imported when first used -----------------------------------------
 

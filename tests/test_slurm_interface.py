@@ -746,3 +746,19 @@ def test_jobs_held_back_by_max_jobs_go_out_once_after_a_restart(make_interface, 
     wait_for(lambda: set(second.get_job_statuses(ids).values()) == {JobStatus.COMPLETED}, 60)
     assert runner.count("sbatch") == 1
     assert len(sims.runs()) == 2
+
+
+def test_a_batch_beyond_max_array_size_goes_out_as_several_arrays(make_interface):
+    runner = CountingRunner()
+    iface = make_interface(runner=runner)
+    iface.max_array_size = 2  # Slurm's default MaxArraySize allows 1001 tasks
+    ids = [JobId(i) for i in range(1, 6)]
+    assert iface.submit_jobs([Job(i, Input(1.0, float(str(i)))) for i in ids]) == \
+        {i: None for i in ids}
+    assert runner.count("sbatch") == 3  # arrays of 2 and 2, then one plain job
+    recorded = [(Path(iface.workspace) / str(i) / SLURM_ID_FILE).read_text().strip()
+                for i in ids]
+    assert [r.partition("_")[2] for r in recorded] == ["0", "1", "0", "1", ""]
+    assert len({r.partition("_")[0] for r in recorded}) == 3
+    wait_for(lambda: set(iface.get_job_statuses(ids).values()) == {JobStatus.COMPLETED}, 60)
+    assert [iface.get_job_output(i) for i in ids] == [2.0, 3.0, 4.0, 5.0, 6.0]

@@ -543,7 +543,8 @@ async def test_an_unreachable_interface_shows_since_when_and_why(backend):
 
 
 @run_async
-async def test_keys_open_the_submit_and_log_screens(backend):
+async def test_keys_open_the_submit_log_and_detail_screens(backend):
+    from simjobs.app.screens.detail import JobDetailScreen
     from simjobs.app.screens.log_view import SimulationsLogScreen
     from simjobs.app.screens.submit import SubmitScreen
 
@@ -555,6 +556,10 @@ async def test_keys_open_the_submit_and_log_screens(backend):
             await until(pilot, lambda: isinstance(app.screen, screen_class), message=key)
             await pilot.press("escape")
             await until(pilot, lambda: app.screen is app.main_screen, message=key)
+        assert table_of(app).move_to(FAILED_ID)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, JobDetailScreen))
+        assert str(app.screen.job_id) == FAILED_ID
 
 
 def test_a_config_whose_log_another_process_holds_opens_read_only(tmp_path, make_config):

@@ -762,3 +762,33 @@ def test_a_batch_beyond_max_array_size_goes_out_as_several_arrays(make_interface
     assert len({r.partition("_")[0] for r in recorded}) == 3
     wait_for(lambda: set(iface.get_job_statuses(ids).values()) == {JobStatus.COMPLETED}, 60)
     assert [iface.get_job_output(i) for i in ids] == [2.0, 3.0, 4.0, 5.0, 6.0]
+
+
+QOS_LIMIT = ("sbatch: error: AssocMaxSubmitJobLimit\nsbatch: error: Batch job submission "
+             "failed: Job violates accounting/QOS policy (job submit limit, user's size "
+             "and/or time limits)")
+
+
+def test_a_submit_limit_holds_jobs_back_while_ours_are_queued(make_interface, sims):
+    runner = FlakyRunner()
+    iface = make_interface(runner=runner, command=sims.gated)
+    # With none of ours in the queue the QOS message cannot be the submit limit: rejected.
+    runner.sbatch_error = QOS_LIMIT
+    outcome = iface.submit_jobs([Job(1, Input(1.0, 2.0))])[JobId(1)]
+    assert str(outcome).startswith("sbatch rejected the job on ")
+    runner.sbatch_error = ""
+    assert iface.submit_jobs([Job(1, Input(1.0, 2.0))]) == {JobId(1): None}
+    wait_status(iface, JobId(1), JobStatus.RUNNING)
+    # With one of ours queued it is the limit: job 2 waits in simjobs' queue.
+    runner.sbatch_error = QOS_LIMIT
+    assert iface.submit_jobs([Job(2, Input(3.0, 4.0))]) == {JobId(2): None}
+    assert iface.health.state == "degraded" and "AssocMaxSubmitJobLimit" in \
+        iface.health.message
+    assert iface.get_job_statuses([JobId(2)]) == {JobId(2): JobStatus.SUBMITTED}
+    assert not (Path(iface.workspace) / "2" / SLURM_ID_FILE).exists()
+    runner.sbatch_error = ""
+    sims.open_gate()
+    wait_for(lambda: set(iface.get_job_statuses([JobId(1), JobId(2)]).values())
+             == {JobStatus.COMPLETED}, 60)
+    assert [iface.get_job_output(JobId(i)) for i in (1, 2)] == [3.0, 7.0]
+    assert iface.health.ok

@@ -117,10 +117,15 @@ _UNREACHABLE = re.compile(
     r"|slurmctld.*(down|not responding)",
     re.IGNORECASE,
 )
-_BUSY = re.compile(
-    r"resource temporarily unavailable|maxsubmit|submit limit|job violates accounting"
-    r"|qosmaxsubmit|assocmaxsubmit|max_job_count|slurm temporarily unable",
+# sbatch refusals that pass: the controller is busy or full...
+_TRANSIENT = re.compile(
+    r"resource temporarily unavailable|slurm temporarily unable|max_?job_?count",
     re.IGNORECASE,
+)
+# ... or the user's submit limit is reached (which passes as our queued jobs end; with
+# none of ours queued, the same message means a size or time limit: a real rejection).
+_QUEUE_LIMIT = re.compile(
+    r"maxsubmit|submit limit|job violates accounting", re.IGNORECASE,
 )
 # sbatch options simjobs sets itself (an extra argument must not change them).
 _OWN_OPTIONS = {
@@ -837,7 +842,7 @@ class SlurmInterface(HardwareInterface):
         if result.exit_status == 127 or "not found" in text and "sbatch" in text:
             raise RuntimeError(f"sbatch was not found on {self.host}: {text}; install the "
                                "Slurm client or put it on the PATH of non-interactive shells")
-        if _BUSY.search(text):
+        if _TRANSIENT.search(text) or (_QUEUE_LIMIT.search(text) and self._active):
             raise _SlurmBusy(f"Slurm does not take more jobs now ({text}); they wait in "
                              "simjobs' queue")
         raise RuntimeError(f"sbatch rejected the job{'s' if len(batch) > 1 else ''} on "

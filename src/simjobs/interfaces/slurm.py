@@ -456,7 +456,10 @@ class SlurmInterface(HardwareInterface):
 
     def job_details(self, job_id: JobId) -> dict:
         """Slurm id and state, node, job directory, host, times, exit code and the
-        stdout/stderr tails of a job (two commands: its files, ``scontrol show job``)."""
+        stdout/stderr tails of a job (two commands: its files, ``scontrol show job``).
+
+        It only reads the interface's bookkeeping, so the app may call it from its own
+        thread while the manager's worker polls."""
         job_id = JobId(job_id)
         remote = self._dirs.read_jobs([job_id], extra_files=(SLURM_ID_FILE, SLURM_STDERR_FILE),
                                       tails=True).get(job_id)

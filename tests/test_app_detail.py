@@ -199,3 +199,24 @@ async def test_from_the_app_enter_opens_the_highlighted_job_which_updates_live(t
             assert "Completed" in shown(screen.query_one("#timeline", Static))
     finally:
         backend.close()
+
+
+# ---- snapshots (deterministic: fixed records and clock, UTC) ------------------------------
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 35)])
+def test_snapshot_detail_of_a_failed_fixture_job(tmp_path, snap_compare, size):
+    from app_fixtures import FIRST_ID, utc_time
+
+    utc_time()
+    backend = build_backend(tmp_path, n=24)
+    try:
+        async def run_before(pilot):
+            await until(pilot, lambda: isinstance(pilot.app.screen, JobDetailScreen)
+                        and pilot.app.screen.fetched)
+            await pilot.pause()
+
+        app = Host(backend, str(FIRST_ID + 3))  # failed, level 2, on the "slurm" interface
+        assert snap_compare(app, terminal_size=size, run_before=run_before)
+    finally:
+        backend.close()

@@ -15,7 +15,7 @@ from textual.app import App
 from textual.widgets import DataTable, Select, Static, TabbedContent
 from textual.widgets import Input as TextInput
 
-from app_fixtures import build_backend
+from app_fixtures import build_backend, utc_time
 from helpers import tree
 from simjobs.app.screens.log_view import (
     ExportError,
@@ -377,3 +377,59 @@ async def test_export_asked_before_the_log_has_loaded_opens_once_it_has(backend)
                     and app.screen.query("#export-path"))
         assert len(app.screen.records) == 24
         assert app.screen.query_one("#export-path", TextInput).value == "runs-export.csv"
+
+
+# ---- snapshots (deterministic: fixed records and clock, UTC) ------------------------------
+
+
+def snapshot_app(backend):
+    utc_time()
+    return Host(backend)
+
+
+async def settled(pilot):
+    await until(pilot, lambda: isinstance(pilot.app.screen, SimulationsLogScreen)
+                and pilot.app.screen.settled)
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 35)])
+def test_snapshot_log_view_records(backend, snap_compare, size):
+    assert snap_compare(snapshot_app(backend), terminal_size=size, run_before=settled)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 35)])
+def test_snapshot_log_view_plot(backend, snap_compare, size):
+    async def run_before(pilot):
+        await settled(pilot)
+        await pilot.press("3")
+        await pilot.pause()
+
+    assert snap_compare(snapshot_app(backend), terminal_size=size, run_before=run_before)
+
+
+def test_snapshot_log_view_summary(backend, snap_compare):
+    async def run_before(pilot):
+        await settled(pilot)
+        await pilot.press("2")
+        await pilot.pause()
+
+    assert snap_compare(snapshot_app(backend), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_snapshot_export_refusing_to_overwrite(backend, snap_compare, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs-export.csv").write_text("already here\n")
+
+    async def run_before(pilot):
+        await settled(pilot)
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ExportScreen)
+                    and pilot.app.screen.query("#export-path"))
+        await pilot.press("enter")
+        message = pilot.app.screen.query_one("#export-message", Static)
+        await until(pilot, lambda: "already exists" in str(message.render()))
+        pilot.app.screen.query_one("#export-path", TextInput).cursor_blink = False
+        await pilot.pause()
+
+    assert snap_compare(snapshot_app(backend), terminal_size=(80, 24), run_before=run_before)

@@ -10,8 +10,9 @@ import time
 import pytest
 from textual.app import App
 from textual.widgets import Button, ProgressBar, RadioButton, Select, Static
+from textual.widgets import Input as TextInput
 
-from app_fixtures import build_backend, fill_log
+from app_fixtures import build_backend, fill_log, utc_time
 from simjobs.app.backend import WatchBackend
 from simjobs.app.design import latin_hypercube
 from simjobs.app.screens.submit import InputRow, NumberField, SubmitScreen
@@ -65,6 +66,7 @@ async def type_into(pilot, field: NumberField, text: str) -> None:
 
 @pytest.fixture
 def backend(tmp_path):
+    utc_time()
     backend = build_backend(tmp_path, n=4)
     yield backend
     backend.close()
@@ -324,3 +326,44 @@ async def test_ui_answers_during_a_batch_and_escape_stops_it_after_the_chunk(bac
         assert calls == [50] and len(app.result) == 50
         assert "Stopped: submitted 50 jobs of 500 at level 1 (local-fast)." in notes(app)
     assert len(backend.records()) == before + 50
+
+
+# ---- snapshots (deterministic: fixed records and clock, UTC) ------------------------------
+
+
+def steady(screen) -> None:
+    """No blinking cursor in a snapshot (it would be drawn or not by chance)."""
+    for field in screen.query(TextInput):
+        field.cursor_blink = False
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 35)])
+def test_snapshot_submit_form_with_an_invalid_field(backend, snap_compare, size):
+    async def run_before(pilot):
+        await until(pilot, lambda: isinstance(pilot.app.screen, SubmitScreen))
+        await pilot.pause()
+        screen = screen_of(pilot.app)
+        await pilot.press("ctrl+n")
+        x1, x2 = screen.query(InputRow)[0].fields
+        await type_into(pilot, x1, "0.5")
+        await type_into(pilot, x2, "1e")
+        steady(screen)
+        await pilot.pause()
+
+    assert snap_compare(Host(backend), terminal_size=size, run_before=run_before)
+
+
+def test_snapshot_submit_form_latin_hypercube(backend, snap_compare):
+    async def run_before(pilot):
+        await until(pilot, lambda: isinstance(pilot.app.screen, SubmitScreen))
+        await pilot.pause()
+        screen = screen_of(pilot.app)
+        await pilot.press("ctrl+t")
+        screen.query_one("#source-lhs", RadioButton).value = True
+        await until(pilot, lambda: screen.mode == "lhs")
+        await type_into(pilot, screen.query_one("#lhs-n", NumberField), "100")
+        await type_into(pilot, screen.query_one("#lhs-seed", NumberField), "7")
+        steady(screen)
+        await pilot.pause()
+
+    assert snap_compare(Host(backend), terminal_size=(80, 24), run_before=run_before)

@@ -185,7 +185,8 @@ class SubmitScreen(ModalScreen[Optional[list]]):
     SubmitScreen #progress.-running { display: block; }
     SubmitScreen #message { height: auto; color: $text-muted; }
     SubmitScreen #buttons { height: 1; align-horizontal: right; margin: 1 0 0 0; }
-    SubmitScreen #buttons Button { height: 1; min-width: 10; border: none; margin: 0 0 0 2; }
+    SubmitScreen #buttons Button { height: 1; width: 10; border: none; margin: 0 0 0 2; }
+    SubmitScreen #buttons #submit { width: 16; }
     SubmitScreen Footer { dock: none; }
     """
 

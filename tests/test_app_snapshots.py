@@ -48,9 +48,8 @@ def make_app(request, utc):
     directory.mkdir(parents=True)
 
     def make() -> SimjobsApp:
-        backend = build_backend(directory)
-        backend.interface_stats = lambda: {}  # "poll —": latencies depend on the moment
-        return SimjobsApp(backend, theme="simjobs-dark")
+        # live_stats=False: "poll —", as poll latencies depend on the moment
+        return SimjobsApp(build_backend(directory), theme="simjobs-dark", live_stats=False)
 
     yield make
     shutil.rmtree(directory, ignore_errors=True)

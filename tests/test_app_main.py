@@ -630,3 +630,28 @@ async def test_the_palette_offers_the_main_actions(backend):
         await pilot.press("enter")
         await until(pilot, lambda: app.model.filter.hide_finished)
         assert all(not r.finished for r in app.model.rows_between(0, 99))
+
+
+def test_watch_reads_never_swallow_a_change_its_events_must_announce(tmp_path):
+    path = _closed_fixture_log(tmp_path)
+    backend = WatchBackend(path, interval=3600)  # refreshed only when told, here
+    events = []
+    backend.subscribe(events.append)
+    try:
+        backend.check_now()  # the baseline
+        subprocess.run([sys.executable, "-c", WRITER, str(path), RUNNING_ID], check=True,
+                       timeout=60)
+        # Reading (as the app does for each event) does not load the change behind
+        # the watcher's back...
+        assert backend.get_record(RUNNING_ID).status is JobStatus.RUNNING
+        assert len(backend.records()) == 8
+        # ...so the watcher sees it, and tells.
+        assert backend.check_now() == 2
+        assert backend.wait_idle(10)
+        by_id = {str(e.job_id): e for e in events}
+        assert by_id[RUNNING_ID].new_status is JobStatus.COMPLETED
+        assert by_id[RUNNING_ID].old_status is JobStatus.RUNNING
+        assert by_id["30000101000000000"].old_status is None
+        assert backend.get_record(RUNNING_ID).output == 7.5
+    finally:
+        backend.close()

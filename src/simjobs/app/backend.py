@@ -123,7 +123,6 @@ class Backend:
         read-only, and fields may change underneath as jobs change (events follow)."""
         log = self._log()
         with log._lock:
-            log._sync()
             return list(log._store.records.values())
 
     # ---- acting (all blocking) -------------------------------------------------------
@@ -159,16 +158,19 @@ class Backend:
     def _snapshot(self) -> list[LogRecord]:
         # Copies of the records, made cheaply: the app never writes them, and a copy per
         # record keeps the manager's threads free to change the originals meanwhile.
+        # (No refresh of a watched log here either: see _get.)
         log = self._log()
         with log._lock:
-            log._sync()
             return [_shallow_copy(r) for r in log._store.records.values()]
 
     def _get(self, job_id: JobIdLike) -> Optional[LogRecord]:
-        try:
-            return self._log().get_record(job_id)
-        except SimulationsLogLookupError:
-            return None
+        # Read as the log holds it now, without refreshing a watched log: only the watch
+        # thread refreshes it, so that every change it loads is also published as an
+        # event (a refresh here would load changes that no event ever announces).
+        log = self._log()
+        with log._lock:
+            record = log._store.records.get(str(job_id))
+            return _shallow_copy(record) if record is not None else None
 
 
 def _shallow_copy(record: LogRecord) -> LogRecord:
@@ -380,14 +382,12 @@ class WatchBackend(Backend):
         self._bus = EventBus()
         self._stop = threading.Event()
         self._seen: dict[str, tuple] = {}
+        self._baseline_taken = False
         # Interfaces: the configured ones, then those the log names (learnt as it grows).
         self._infos: dict[str, InterfaceInfo] = dict(self._configured)
         with self._simulations_log._lock:
-            records = self._simulations_log._store.records.values()
-            # (inline, not _fingerprint(): this runs once per record of a big log)
-            self._seen = {r.job_id: (r.status, r.output, r.reason, r.interface_name,
-                                     r.resubmitted_as) for r in records}
-            seen = {(r.interface_name, r.level) for r in records}
+            seen = {(r.interface_name, r.level)
+                    for r in self._simulations_log._store.records.values()}
         for name, level in sorted(seen, key=lambda nl: (nl[1], nl[0])):
             self._learn_interface(name, level)
         self._thread = threading.Thread(target=self._watch, name="simjobs-watch", daemon=True)
@@ -495,31 +495,48 @@ class WatchBackend(Backend):
     def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
         return self._bus.subscribe(callback)
 
+    def _take_baseline(self) -> None:
+        """What every record is now: changes are told against it. Taken by the watch
+        thread before its first refresh (nobody else refreshes the log), off the path
+        to the first paint."""
+        with self._simulations_log._lock:
+            self._seen = {r.job_id: (r.status, r.output, r.reason, r.interface_name,
+                                     r.resubmitted_as)
+                          for r in self._simulations_log._store.records.values()}
+        self._baseline_taken = True
+
     def check_now(self) -> int:
         """Refresh the log and publish what changed; returns how many events."""
+        if not self._baseline_taken:
+            self._take_baseline()
         log = self._simulations_log
         if not log.refresh():
             return 0
         events: list[Event] = []
         now = self.clock()
+        seen = self._seen
         with log._lock:
-            for record in log._store.records.values():
-                fp = _fingerprint(record)
-                old = self._seen.get(record.job_id)
-                if old == fp:
+            for job_id, r in log._store.records.items():
+                old = seen.get(job_id)
+                # Field by field, no tuple per record: this runs over every record at
+                # each refresh that loaded something.
+                if (old is not None and old[0] is r.status and old[1] == r.output
+                        and old[2] == r.reason and old[3] == r.interface_name
+                        and old[4] == r.resubmitted_as):
                     continue
-                self._seen[record.job_id] = fp
-                if record.interface_name not in self._infos:
-                    self._learn_interface(record.interface_name, record.level)
+                seen[job_id] = (r.status, r.output, r.reason, r.interface_name,
+                                r.resubmitted_as)
+                if r.interface_name not in self._infos:
+                    self._learn_interface(r.interface_name, r.level)
                 events.append(JobEvent(
-                    JobId(record.job_id), old[0] if old else None, record.status,
-                    record.level, record.interface_name or None, record.output,
-                    record.changed or now,
-                    record.reason))
+                    JobId(job_id), old[0] if old else None, r.status, r.level,
+                    r.interface_name or None, r.output, r.changed or now, r.reason))
         self._bus.publish(events)
         return len(events)
 
     def _watch(self) -> None:
+        if not self._baseline_taken:
+            self._take_baseline()
         while not self._stop.wait(self.interval):
             try:
                 self.check_now()

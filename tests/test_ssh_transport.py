@@ -201,6 +201,40 @@ def test_remote_job_dirs_failure_tails_and_cancel(tmp_path, sim):
     assert dirs.cancel([1])[JobId(1)].before.state.status is JobStatus.FAILED
 
 
+@pytest.mark.parametrize("exit_code, output, status, why, stderr_read", [
+    ("0", "1.25\n", JobStatus.COMPLETED, None, False),  # read by the shell, no stderr
+    ("0", "-2.5e-3", JobStatus.COMPLETED, None, False),  # no final newline
+    ("0", "1.25\n7\n", JobStatus.FAILED, "not a number", False),  # two lines: read whole
+    ("0", "nan\n", JobStatus.FAILED, "output is nan", False),
+    ("0", "1.2.3\n", JobStatus.FAILED, "not a number", False),  # looks numeric, is not
+    ("0", "", JobStatus.FAILED, "empty", False),
+    ("0", None, JobStatus.FAILED, "no output", False),
+    ("3", "1.0\n", JobStatus.FAILED, "exit code 3; stderr: solver warning", True),
+])
+def test_ended_jobs_outputs_and_when_stderr_is_read(tmp_path, exit_code, output, status, why,
+                                                     stderr_read):
+    """An output that is one plain number is read by the shell (no process per file);
+    others are read whole. stderr is read only for a non-zero exit, whose reason
+    quotes its tail."""
+    ws = tmp_path / "ws"
+    d = ws / "1"
+    (d / jobdir.STARTED_MARKER).mkdir(parents=True)
+    for name, text in ((jobdir.STARTED_FILE, "1\n"), (jobdir.ENDED_FILE, "2\n"),
+                       (jobdir.STDERR_FILE, "solver warning\n"),
+                       (jobdir.EXIT_CODE_FILE, exit_code + "\n")):
+        (d / name).write_text(text)
+    if output is not None:
+        (d / jobdir.OUTPUT_FILE).write_text(output)
+    job = RemoteJobDirs(LocalRunner(), str(ws)).read_jobs([1])[JobId(1)]
+    state = job.state
+    assert state.status is status
+    if status is JobStatus.COMPLETED:
+        assert state.output == float(output)
+    else:
+        assert why in state.reason
+    assert (jobdir.STDERR_FILE in job.files) is stderr_read
+
+
 def test_extra_files_are_read_and_written(tmp_path, sim):
     dirs = RemoteJobDirs(LocalRunner(), str(tmp_path / "ws"))
     dirs.create_job_dirs({JobId(5): b"1.0\n"})

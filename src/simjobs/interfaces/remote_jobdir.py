@@ -281,13 +281,26 @@ rd() {  # id: print what the job directory holds
     printf '%s dir\n' "$1"
     for n in $one_files; do one "$1" "$d" "$n"; done
     if [ -d "$d/$m_started" ]; then printf '%s f %s\n' "$1" "$m_started"; fi
+    x=
     if [ -e "$d/$f_exit" ]; then
-        blob "$1" "$d" "$f_output" head "$output_max"
+        IFS= read -r x < "$d/$f_exit" 2>/dev/null
+        plain_output "$1" "$d" || blob "$1" "$d" "$f_output" head "$output_max"
     elif [ -d "$d/$m_started" ]; then
         alive_of "$1" "$d"; [ "$a" = - ] || printf '%s alive %s\n' "$1" "$a"
     fi
-    blob "$1" "$d" "$f_stderr" tail "$tail_bytes"
+    # The stderr tail is part of the reason of a non-zero exit only: a job that
+    # exited 0 costs no process here (unless the caller asked for the tails).
+    [ "$x$tails" = 00 ] || blob "$1" "$d" "$f_stderr" tail "$tail_bytes"
     [ "$tails" = 0 ] || blob "$1" "$d" "$f_stdout" tail "$tail_bytes"
+}
+plain_output() {  # id dir: after exit code 0, an output that is one plain number is
+    # read by the shell itself; anything else is left to blob (read whole).
+    [ "$x" = 0 ] && [ -f "$2/$f_output" ] || return 1
+    v=; w=; r=1
+    { IFS= read -r v; IFS= read -r w && r=0; } < "$2/$f_output" 2>/dev/null
+    [ "$r" = 1 ] && [ -z "$w" ] || return 1
+    case $v in '' | *[!0-9eE.+-]*) return 1 ;; esac
+    printf '%s f %s %s\n' "$1" "$f_output" "$v"
 }
 """.replace("__GRACE__", str(PID_GRACE_MINUTES))
 

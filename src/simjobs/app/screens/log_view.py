@@ -50,6 +50,8 @@ from simjobs.core.types import JobStatus
 #: every key (a rebuild of 100,000 rows takes a noticeable fraction of a second).
 DEBOUNCE_ROWS = 20_000
 DEBOUNCE_SECONDS = 0.25
+#: Rows a background loop handles before pausing to let the UI loop run.
+YIELD_EVERY = 2000
 #: Seconds at least between two summaries (and plots) redone for live job updates.
 SUMMARY_INTERVAL = 1.0
 FAILED = (JobStatus.FAILED, JobStatus.FAILED_SUBMIT)
@@ -463,9 +465,14 @@ class SimulationsLogScreen(Screen):
         series = plot_series(rows, self.plot_coordinate)
         self.app.call_from_thread(self._loaded, model, by_id, summary, series)
         # What the text filter looks in, built now so that the first key typed in the
-        # filter does not wait for 100,000 of them.
-        with self._model_lock:
-            model.warm_haystacks()
+        # filter does not wait for 100,000 of them; in slices with a pause between, so
+        # that the UI loop gets the GIL back often (keys stay quick meanwhile).
+        rows = list(model.rows.values())
+        for start in range(0, len(rows), YIELD_EVERY):
+            with self._model_lock:
+                for row in rows[start:start + YIELD_EVERY]:
+                    row.haystack  # noqa: B018 - computed and cached by the property
+            time.sleep(0.002)
 
     def _load_failed(self, message: str) -> None:
         self.query_one("#loading", Static).update(f"Could not read the log: {message}")

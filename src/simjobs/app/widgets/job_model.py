@@ -131,10 +131,17 @@ def format_time(t: Optional[float], now: float) -> str:
     return time.strftime("%d %b %H:%M", lt)
 
 
-def format_duration(seconds: Optional[float]) -> str:
+def format_duration(seconds: Optional[float], live: bool = False) -> str:
+    """``3m05s``; for a job still going (``live``) coarser (5 s steps in its first
+    minute, then whole minutes), so that a screen of running jobs redraws rarely."""
     if seconds is None:
         return "—"
     s = max(0, int(seconds))
+    if live:
+        if s < 60:
+            return f"{s - s % 5}s"
+        if s < 3600:
+            return f"{s // 60}m"
     if s < 60:
         return f"{s}s"
     if s < 3600:
@@ -162,7 +169,7 @@ def cell_texts(row: Row, now: float) -> tuple[str, ...]:
         format_number(row.output),
         format_time(row.created, now),
         format_time(row.changed, now),
-        format_duration(elapsed(row, now)),
+        format_duration(elapsed(row, now), live=not row.finished),
     )
 
 

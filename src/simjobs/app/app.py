@@ -178,6 +178,7 @@ class SimjobsApp(App):
         self.loaded = len(records) <= INLINE_LOAD
         if self.loaded:
             self.model.load(records)
+            self._warm_haystacks()
         else:
             # A big log: paint the screen first, build the table's model in a thread.
             # (Not passed as an argument: a worker's description is the repr of its
@@ -215,6 +216,11 @@ class SimjobsApp(App):
         self.model.warm_haystacks()
         completions = self.model.recent_completions()
         self.call_from_thread(self._completions_loaded, completions)
+
+    @work(thread=True, group="load", exit_on_error=False)
+    def _warm_haystacks(self) -> None:
+        # After the first paint: the first key typed in the filter need not build them.
+        self.model.warm_haystacks()
 
     def _model_loaded(self, prepared, started: float) -> None:
         self.model.install(prepared)

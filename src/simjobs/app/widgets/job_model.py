@@ -173,27 +173,35 @@ def cell_texts(row: Row, now: float) -> tuple[str, ...]:
     )
 
 
-def sort_key(row: Row, column: str, now: float) -> tuple:
-    """A total order: the column's value, then the job id."""
+def key_function(column: str, now: float) -> Callable[[Row], tuple]:
+    """The sort key of ``column`` (a total order: the value, then the job id), as one
+    small function: a re-sort calls it once per job."""
     if column == "level":
-        value = (row.level,)
-    elif column == "interface":
-        value = (row.interface,)
-    elif column == "status":
-        value = (STATUS_RANK.get(row.status, 99),)
-    elif column == "input":
-        value = row.coords
-    elif column == "output":
-        value = (0, 0.0) if row.output is None else (1, row.output)
-    elif column == "submitted":
-        value = (row.created or 0.0,)
-    elif column == "changed":
-        value = (row.changed or 0.0,)
-    elif column == "elapsed":
-        value = (elapsed(row, now) or 0.0,)
-    else:
-        value = ()
-    return (*value, row.num, row.job_id)
+        return lambda r: (r.level, r.num, r.job_id)
+    if column == "interface":
+        return lambda r: (r.interface, r.num, r.job_id)
+    if column == "status":
+        rank = STATUS_RANK
+        return lambda r: (rank.get(r.status, 99), r.num, r.job_id)
+    if column == "input":
+        return lambda r: (r.rec.coords, r.num, r.job_id)
+    if column == "output":
+        def output_key(r: Row) -> tuple:
+            o = r.rec.output
+            return ((0, 0.0) if o is None else (1, o), r.num, r.job_id)
+        return output_key
+    if column == "submitted":
+        return lambda r: (r.rec.created or 0.0, r.num, r.job_id)
+    if column == "changed":
+        return lambda r: (r.rec.changed or 0.0, r.num, r.job_id)
+    if column == "elapsed":
+        return lambda r: (elapsed(r, now) or 0.0, r.num, r.job_id)
+    return lambda r: (r.num, r.job_id)
+
+
+def sort_key(row: Row, column: str, now: float) -> tuple:
+    """The sort key of one row (see :func:`key_function`)."""
+    return key_function(column, now)(row)
 
 
 # ---- the filter --------------------------------------------------------------------------
@@ -393,7 +401,8 @@ class JobModel:
         make = Row.__new__
         rows: dict[str, Row] = {}
         counts: Counter = Counter()
-        column, now = self.sort_column, self.clock()
+        column = self.sort_column
+        key = key_function(column, self.clock())
         for record in records:
             row = make(Row)
             job_id = row.job_id = record.job_id
@@ -407,7 +416,7 @@ class JobModel:
             status = row.status = record.status
             row._hay = None
             row.in_view = False
-            row.key = (row.num, job_id) if column == "job_id" else sort_key(row, column, now)
+            row.key = (row.num, job_id) if column == "job_id" else key(row)
             counts[(name, status._value_)] += 1
             rows[job_id] = row
         ordered = list(rows.values())
@@ -448,15 +457,10 @@ class JobModel:
 
     def rebuild(self) -> None:
         """Sort everything from scratch (a new sort column, first load)."""
-        now = self.clock()
-        column = self.sort_column
+        key = key_function(self.sort_column, self.clock())
         rows = list(self.rows.values())
-        if column == "job_id":
-            for row in rows:
-                row.key = (row.num, row.job_id)
-        else:
-            for row in rows:
-                row.key = sort_key(row, column, now)
+        for row in rows:
+            row.key = key(row)
         rows.sort(key=_key_of)
         self._all = rows
         self._refilter(rows)
@@ -487,8 +491,7 @@ class JobModel:
         records = list(records)
         changed: set[str] = set()
         moved = False
-        now = self.clock()
-        column = self.sort_column
+        key = key_function(self.sort_column, self.clock())
         filtered = self._view is not self._all
         keep = self._keep
         for record in records:
@@ -506,7 +509,7 @@ class JobModel:
             self._counts[(row.interface, row.status._value_)] += 1
             if row.status is JobStatus.COMPLETED and not was_completed:
                 self._note_completion(row)
-            new_key = (row.num, row.job_id) if column == "job_id" else sort_key(row, column, now)
+            new_key = key(row)
             new_in = keep is None or keep(row)
             was_in = row.in_view
             if old_key == new_key and was_in == new_in:

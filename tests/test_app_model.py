@@ -83,7 +83,7 @@ def test_counts_follow_status_changes_and_completions_feed_the_rate():
     assert model.status_counts == {JobStatus.RUNNING: 10}
     r = records[0]
     model.update([LogRecord(r.job_id, r.coords, 2.0, JobStatus.COMPLETED, r.level,
-                            r.interface_name, r.created, NOW - 30)])
+                            r.interface_name, r.created, NOW + 30)])  # in this minute
     assert model.status_counts == {JobStatus.RUNNING: 9, JobStatus.COMPLETED: 1}
     assert model.counts_for(r.interface_name)[JobStatus.COMPLETED] == 1
     assert model.completion_buckets(r.interface_name, 30)[-1] == 1

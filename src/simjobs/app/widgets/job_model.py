@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterable
 from typing import Callable, Optional
 
@@ -24,6 +24,8 @@ STATUS_RANK = {s: i for i, s in enumerate([
     JobStatus.PENDING_CANCEL, JobStatus.FAILED_CANCEL, JobStatus.COMPLETED,
     JobStatus.FAILED, JobStatus.FAILED_SUBMIT, JobStatus.CANCELLED,
 ])}
+#: Minutes of completions kept for the sparklines and rates.
+KEEP_MINUTES = 60
 ACTIVE = "active"  # the status filter that keeps every job not yet ended
 
 
@@ -310,8 +312,9 @@ class JobModel:
         self.sort_reverse = True  # newest first
         self.filter = Filter()
         self._counts: Counter = Counter()  # (interface, status value) -> jobs
-        #: completion times per interface, oldest first (for the sparklines and jobs/min)
-        self.completions: dict[str, deque] = {}
+        #: completions per interface and minute (epoch minute -> jobs): the sparklines
+        #: and jobs/min, at a cost that does not grow with the rate
+        self.completions: dict[str, Counter] = {}
 
     # ---- reading the view ----------------------------------------------------------------
 
@@ -359,30 +362,31 @@ class JobModel:
     def _note_completion(self, row: Row) -> None:
         changed = row.changed
         if row.status is JobStatus.COMPLETED and changed is not None:
-            times = self.completions.setdefault(row.interface, deque())
-            if not times or times[-1] <= changed:
-                times.append(changed)
-            else:
-                bisect.insort(times, changed)
-            cutoff = self.clock() - 3600
-            while times and times[0] < cutoff:
-                times.popleft()
+            bins = self.completions.setdefault(row.interface, Counter())
+            bins[int(changed // 60)] += 1
+            if len(bins) > 2 * KEEP_MINUTES:  # forget what no view shows any more
+                oldest = int(self.clock() // 60) - KEEP_MINUTES
+                for minute in [m for m in bins if m < oldest]:
+                    del bins[minute]
 
     def completions_per_minute(self, minutes: int = 10, interface: Optional[str] = None) -> float:
-        now = self.clock()
-        since = now - 60 * minutes
-        sources = [self.completions.get(interface, ())] if interface else self.completions.values()
-        n = sum(1 for times in sources for t in times if since <= t <= now)
+        """Completions per minute over the last ``minutes`` whole minutes (this one
+        included)."""
+        now_minute = int(self.clock() // 60)
+        first = now_minute - minutes + 1
+        sources = [self.completions.get(interface, {})] if interface else self.completions.values()
+        n = sum(count for bins in sources for minute, count in bins.items()
+                if first <= minute <= now_minute)
         return n / minutes
 
     def completion_buckets(self, interface: str, minutes: int = 30) -> list[int]:
-        """Completions per minute over the last ``minutes`` minutes, oldest first."""
-        now = self.clock()
+        """Completions in each of the last ``minutes`` minutes, oldest first."""
+        now_minute = int(self.clock() // 60)
         buckets = [0] * minutes
-        for t in self.completions.get(interface, ()):
-            age = int((now - t) // 60)
+        for minute, count in self.completions.get(interface, {}).items():
+            age = now_minute - minute
             if 0 <= age < minutes:
-                buckets[minutes - 1 - age] += 1
+                buckets[minutes - 1 - age] += count
         return buckets
 
     # ---- changing ------------------------------------------------------------------------
@@ -434,25 +438,21 @@ class JobModel:
         for row in list(self.rows.values()):
             row.haystack  # noqa: B018 - computed and cached by the property
 
-    def recent_completions(self) -> dict[str, deque]:
-        """The completion times of the last hour per interface, from the rows (a pure
-        function of the rows: may run in a thread)."""
-        cutoff = self.clock() - 3600
-        found: dict[str, list] = {}
+    def recent_completions(self) -> dict[str, Counter]:
+        """Completions per interface and minute over the last hour, from the rows (a
+        pure function of the rows: may run in a thread)."""
+        cutoff = self.clock() - 60 * KEEP_MINUTES
+        found: dict[str, Counter] = {}
         for row in list(self.rows.values()):
             if row.status is JobStatus.COMPLETED:
                 changed = row.changed
                 if changed is not None and changed >= cutoff:
-                    found.setdefault(row.interface, []).append(changed)
-        return {name: deque(sorted(times)) for name, times in found.items()}
+                    found.setdefault(row.interface, Counter())[int(changed // 60)] += 1
+        return found
 
-    def set_completions(self, completions: dict[str, deque]) -> None:
-        for name, times in self.completions.items():  # noted since: keep them
-            merged = completions.setdefault(name, deque())
-            for t in times:
-                if not merged or merged[-1] <= t:
-                    if not merged or merged[-1] != t:
-                        merged.append(t)
+    def set_completions(self, completions: dict[str, Counter]) -> None:
+        for name, bins in self.completions.items():  # noted meanwhile: keep them
+            completions.setdefault(name, Counter()).update(bins)
         self.completions = completions
 
     def rebuild(self) -> None:

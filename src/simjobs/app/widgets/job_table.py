@@ -262,7 +262,8 @@ class JobTable(ScrollView, can_focus=True):
             if i:
                 segments.append(Segment(SEPARATOR, style))
             if column.key == self.model.sort_column:
-                segments.append(Segment(_fit(f"{column.label}{arrow}", w, column.align), sorted_style))
+                label = _fit(f"{column.label}{arrow}", w, column.align)
+                segments.append(Segment(label, sorted_style))
             else:
                 segments.append(Segment(_fit(column.label, w, column.align), style))
         return Strip(segments).adjust_cell_length(width, style)
@@ -286,7 +287,8 @@ class JobTable(ScrollView, can_focus=True):
                 self._elapsed_drawn[row.job_id] = text
             style = base
             if column.key == "status":
-                style = base + self.get_component_rich_style(STATUS_CLASSES[row.status], partial=True)
+                style = base + self.get_component_rich_style(STATUS_CLASSES[row.status],
+                                                             partial=True)
             segments.append(Segment(_fit(text, w, column.align), style))
         return Strip(segments).adjust_cell_length(width, base)
 

@@ -134,7 +134,7 @@ async def test_several_rows_at_a_chosen_level(backend):
         await pilot.press("ctrl+n")
         await until(pilot, lambda: len(screen.query(InputRow)) == 3)
         assert app.focused is screen.query(InputRow)[2].fields[0].input  # the new row
-        await pilot.press("ctrl+d")  # removes the focused (third) row
+        await pilot.press("ctrl+r")  # removes the focused (third) row
         await until(pilot, lambda: len(screen.query(InputRow)) == 2)
         values = [("1", "2"), ("3", "4")]
         for row, pair in zip(screen.query(InputRow), values):

@@ -140,10 +140,13 @@ class JobDetailScreen(ModalScreen[None]):
     """
 
     BINDINGS = [
-        Binding("escape", "close", "Close", id="detail.close"),
-        Binding("r", "refresh_details", "Refresh", id="detail.refresh"),
-        Binding("o", "open_original", "Resubmitted from", id="detail.original"),
-        Binding("n", "open_new", "Resubmitted as", id="detail.new"),
+        Binding("escape", "close", "Close", id="detail.close", tooltip="Back"),
+        Binding("r", "refresh_details", "Refresh", id="detail.refresh",
+                tooltip="Ask the interface again (output tails, exit code)"),
+        Binding("o", "open_original", "Resubmitted from", id="detail.original",
+                tooltip="The job this one was resubmitted from"),
+        Binding("n", "open_new", "Resubmitted as", id="detail.new",
+                tooltip="The job that replaced this one"),
     ]
 
     def __init__(self, backend: Any, job_id: Any):

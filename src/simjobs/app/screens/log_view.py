@@ -254,8 +254,9 @@ class ExportScreen(ModalScreen[Optional[Path]]):
     """
 
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="export.cancel"),
-        Binding("ctrl+o", "overwrite", "Overwrite", id="export.overwrite", priority=True),
+        Binding("escape", "cancel", "Cancel", id="export.cancel", tooltip="Export nothing"),
+        Binding("ctrl+o", "overwrite", "Overwrite", id="export.overwrite", priority=True,
+                tooltip="Replace the existing file (only after being told it exists)"),
     ]
 
     def __init__(self, records: Sequence[LogRecord], input_dim: int, default_path: str):
@@ -377,17 +378,24 @@ class SimulationsLogScreen(Screen):
     """
 
     BINDINGS = [
-        Binding("escape", "close", "Close", id="log.close"),
-        Binding("slash", "focus_filter", "Filter", id="log.filter"),
-        Binding("o", "cycle_sort", "Sort", id="log.sort"),
-        Binding("O", "reverse_sort", "Reverse", id="log.reverse"),
-        Binding("e", "export", "Export", id="log.export"),
-        Binding("1", "show_tab('records')", "Records", id="log.records", show=False),
-        Binding("2", "show_tab('summary')", "Summary", id="log.summary"),
-        Binding("3", "show_tab('plot')", "Plot", id="log.plot"),
-        Binding("x", "next_coordinate", "Plot x", id="log.next_coordinate"),
-        Binding("r", "reload", "Reload", id="log.reload"),
-        Binding("enter", "details", "Details", id="log.details", show=False),
+        Binding("escape", "close", "Close", id="log.close", tooltip="Back to the jobs"),
+        Binding("slash", "focus_filter", "Filter", id="log.filter",
+                tooltip="Filter by text (id, input, interface); enter returns to the table"),
+        Binding("o", "cycle_sort", "Sort", id="log.sort", tooltip="Sort by the next column"),
+        Binding("O", "reverse_sort", "Reverse", id="log.reverse", tooltip="Reverse the sort"),
+        Binding("e", "export", "Export", id="log.export",
+                tooltip="Export the filtered view to a .csv or .json file"),
+        Binding("1", "show_tab('records')", "Records", id="log.records", show=False,
+                tooltip="The records"),
+        Binding("2", "show_tab('summary')", "Summary", id="log.summary",
+                tooltip="Per level: counts, completed, failed, cancelled, min/mean/max output"),
+        Binding("3", "show_tab('plot')", "Plot", id="log.plot",
+                tooltip="Output against an input coordinate, per level"),
+        Binding("x", "next_coordinate", "Plot x", id="log.next_coordinate",
+                tooltip="Plot against the next input coordinate"),
+        Binding("r", "reload", "Reload", id="log.reload", tooltip="Read the whole log again"),
+        Binding("enter", "details", "Details", id="log.details", show=False,
+                tooltip="The highlighted job in full"),
     ]
 
     def __init__(self, backend: Any):

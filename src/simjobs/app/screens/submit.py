@@ -191,11 +191,16 @@ class SubmitScreen(ModalScreen[Optional[list]]):
     """
 
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="submit.cancel"),
-        Binding("ctrl+s", "submit", "Submit", id="submit.submit", priority=True),
-        Binding("ctrl+n", "add_row", "Add input", id="submit.add_row", priority=True),
-        Binding("ctrl+d", "remove_row", "Remove input", id="submit.remove_row", priority=True),
-        Binding("ctrl+t", "switch_tab", "Inputs/Batch", id="submit.switch_tab", priority=True),
+        Binding("escape", "cancel", "Cancel", id="submit.cancel",
+                tooltip="Close the form, submitting nothing (during a batch: stop after the chunk)"),
+        Binding("ctrl+s", "submit", "Submit", id="submit.submit", priority=True,
+                tooltip="Submit the inputs of the tab shown, at the chosen level"),
+        Binding("ctrl+n", "add_row", "Add input", id="submit.add_row", priority=True,
+                tooltip="Another input row, to submit several at once"),
+        Binding("ctrl+r", "remove_row", "Remove input", id="submit.remove_row", priority=True,
+                tooltip="Remove the input row being edited"),
+        Binding("ctrl+t", "switch_tab", "Inputs/Batch", id="submit.switch_tab", priority=True,
+                tooltip="Switch between typed inputs and a batch (CSV file or design)"),
     ]
 
     def __init__(self, backend: Any, *, level: Optional[int] = None):

@@ -220,3 +220,33 @@ def test_snapshot_detail_of_a_failed_fixture_job(tmp_path, snap_compare, size):
         assert snap_compare(app, terminal_size=size, run_before=run_before)
     finally:
         backend.close()
+
+
+@run_async
+async def test_closing_before_the_details_arrive_is_harmless(tmp_path):
+    import threading
+
+    backend = build_backend(tmp_path, n=4)
+    release = threading.Event()
+    real = backend.job_details
+
+    def slow(job_id):
+        release.wait(15)
+        return real(job_id)
+
+    backend.job_details = slow
+    try:
+        job_id = backend.records()[0].job_id
+        app = Host(backend, job_id)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: isinstance(app.screen, JobDetailScreen))
+            screen = app.screen
+            assert shown(screen.query_one("#where", Static)).strip() == "Fetching from the interface…"
+            await pilot.press("escape")
+            await until(pilot, lambda: not isinstance(app.screen, JobDetailScreen))
+            release.set()
+            await until(pilot, lambda: not any(w.is_running for w in app.workers))
+            assert app.is_running and screen.details is None
+    finally:
+        release.set()
+        backend.close()

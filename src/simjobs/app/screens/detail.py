@@ -219,6 +219,8 @@ class JobDetailScreen(ModalScreen[None]):
         self.app.call_from_thread(self._show_details, details or {}, error)
 
     def _show_details(self, details: dict, error: Optional[str]) -> None:
+        if not self.is_attached:  # closed while the interface was answering
+            return
         self.details = details
         self.details_error = error
         now = self.backend.clock()

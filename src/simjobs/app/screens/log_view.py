@@ -483,11 +483,15 @@ class SimulationsLogScreen(Screen):
             time.sleep(0.002)
 
     def _load_failed(self, message: str) -> None:
+        if not self.is_attached:  # closed meanwhile
+            return
         self.query_one("#loading", Static).update(f"Could not read the log: {message}")
         self.notify(f"Could not read the log: {message}", severity="error")
 
     def _loaded(self, model: JobModel, by_id: dict[str, LogRecord],
                 summary: list[LevelSummary], series: dict) -> None:
+        if not self.is_attached:  # closed meanwhile
+            return
         self.model = model
         self.records_by_id = by_id
         if self.input_dim is None and by_id:
@@ -595,6 +599,8 @@ class SimulationsLogScreen(Screen):
 
     def _model_changed(self, generation: int, summary=None, series=None,
                        deferred: bool = False) -> None:
+        if not self.is_attached:  # closed meanwhile
+            return
         self.query_one(JobTable).reload()
         self._update_title()
         if summary is not None:

@@ -74,6 +74,10 @@ class NumberField(Vertical):
         self._placeholder = placeholder
         self.error: Optional[str] = None
         self.parsed: Any = None
+        try:  # valid or not from the start (the form's submit button asks at once)
+            self.parsed = parser(value)
+        except DesignError as exc:
+            self.error = str(exc)
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -289,10 +293,12 @@ class SubmitScreen(ModalScreen[Optional[list]]):
 
     def on_mount(self) -> None:
         self.query_one("#lhs-pane").display = False
-        first = self.query(InputRow)
+        # Focus the first field now, not after a refresh: keys typed at once must not
+        # see the focus jump back to it.
+        first = self.query("InputRow Input")
         if first:
-            self.call_after_refresh(lambda: self.query(InputRow).first().fields[0].input.focus())
-        self.call_after_refresh(self._update_submit)
+            first.first().focus()
+        self._update_submit()
 
     # ---- validation
 

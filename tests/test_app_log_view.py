@@ -433,3 +433,24 @@ def test_snapshot_export_refusing_to_overwrite(backend, snap_compare, tmp_path, 
         await pilot.pause()
 
     assert snap_compare(snapshot_app(backend), terminal_size=(80, 24), run_before=run_before)
+
+
+@run_async
+async def test_r_reloads_the_whole_log_keeping_filter_and_sort(backend):
+    from simjobs.core.types import Input
+
+    app = Host(backend)  # no SimjobsApp: no live updates, only the reload
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await opened(app, pilot)
+        screen.query_one("#filter-level", Select).value = 1
+        await until(pilot, lambda: screen.settled and len(screen.model) < 24)
+        await pilot.press("o")
+        await until(pilot, lambda: screen.settled and screen.model.sort_column == "level")
+        n_level1 = len(screen.model)
+        [new] = await asyncio.to_thread(backend.submit, [Input(0.5, 0.5)], 1)
+        screen.query_one(JobTable).focus()
+        await pilot.press("r")
+        await until(pilot, lambda: screen.settled and str(new) in shown_ids(screen))
+        assert len(screen.model) == n_level1 + 1 and len(screen.model.rows) == 25
+        assert screen.model.sort_column == "level"
+        assert {row.level for row in screen.view_rows()} == {1}

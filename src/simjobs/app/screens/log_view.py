@@ -464,7 +464,7 @@ class SimulationsLogScreen(Screen):
             self.app.call_from_thread(self._load_failed, f"{exc}".splitlines()[0])
             return
         model = JobModel(self.backend.clock)
-        model.sort_column, model.sort_reverse = self.model.sort_column, self.model.sort_reverse
+        model.sort_column, model.sort_reverse = self._sort_column, self._sort_reverse
         model.filter = self.model.filter
         model.load(records, completions=False)  # (the log view shows no rates)
         by_id = {r.job_id: r for r in records}
@@ -508,6 +508,8 @@ class SimulationsLogScreen(Screen):
         early, self._early = self._early, []
         if early:
             self._apply_records(early)
+        if self.current_filter() != model.filter:  # changed while (re)loading
+            self.apply_filter()
         if self._export_when_loaded:
             self._export_when_loaded = False
             self.action_export()

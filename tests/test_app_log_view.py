@@ -454,3 +454,15 @@ async def test_r_reloads_the_whole_log_keeping_filter_and_sort(backend):
         assert len(screen.model) == n_level1 + 1 and len(screen.model.rows) == 25
         assert screen.model.sort_column == "level"
         assert {row.level for row in screen.view_rows()} == {1}
+
+
+def test_plot_grid_marks_each_level_and_overlaps():
+    from simjobs.app.widgets.plot import plot_grid
+
+    grid, ranges = plot_grid({1: ([0.0, 1.0], [0.0, 1.0]), 2: ([0.0, 0.5], [0.0, 0.5])}, 5, 3)
+    assert ranges == ((0.0, 1.0), (0.0, 1.0))
+    rows = ["".join(r) for r in grid]
+    assert rows[0][4] == "1"  # (1, 1): top right, level 1 only
+    assert rows[2][0] == "*"  # (0, 0): both levels
+    assert rows[1][2] == "2"  # (0.5, 0.5): the middle, level 2 only
+    assert plot_grid({}, 5, 3)[1] is None

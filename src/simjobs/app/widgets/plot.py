@@ -9,7 +9,6 @@ draw as fast as 100.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Optional
@@ -171,7 +170,3 @@ class ScatterPlot(Widget):
         segments = [Segment(run, base + Style.parse(style) if style else base)
                     for text, style in lines[y] for run in _SPACE_RUNS.findall(text)]
         return Strip(segments).adjust_cell_length(width, base)
-
-
-def finite(value: Optional[float]) -> bool:
-    return value is not None and math.isfinite(value)

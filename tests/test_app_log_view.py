@@ -313,7 +313,16 @@ def test_summarise_ignores_missing_outputs():
 @pytest.mark.slow
 @run_async
 async def test_100k_records_open_without_freezing_the_app(tmp_path):
-    backend = build_backend(tmp_path, n=100_000)
+    # A watched log: no manager polling 40,000 fixture jobs in the background, so the
+    # test measures the view, not the manager.
+    from app_fixtures import fill_log
+    from simjobs.app.backend import WatchBackend
+    from simjobs.core.log import SimulationsLog
+
+    log = SimulationsLog(tmp_path / "runs.csv", 2)
+    fill_log(log, 100_000, interfaces={1: ["local-fast"], 2: ["hpc"]})
+    log.close()
+    backend = WatchBackend(tmp_path / "runs.csv")
     try:
         app = Host(backend)
         async with app.run_test(size=(120, 35)) as pilot:

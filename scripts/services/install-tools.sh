@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Debian tools the test suite uses besides the servers: tmux (the app's end-to-end tests
+# run it in a real terminal) and rsvg-convert (librsvg2-bin: SVG snapshots to PNG).
+# Installs only what is missing (apt-get update first); output goes to stderr.
+set -euo pipefail
+missing=()
+command -v tmux >/dev/null || missing+=(tmux)
+command -v rsvg-convert >/dev/null || missing+=(librsvg2-bin)
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+    echo "install-tools: ERROR: ${missing[*]} missing and not root; install them with apt" >&2
+    exit 1
+fi
+apt-get update -qq >&2
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

@@ -9,6 +9,7 @@ import threading
 import time
 
 import pytest
+from typing import Optional
 
 from simjobs import (
     Input,
@@ -330,6 +331,75 @@ def test_cancel_that_keeps_failing_ends_failed_cancel_then_real_end(log):
         assert "cancel refused" in log.get_record(job.id).reason
         hw.forced[job.id] = JobStatus.FAILED
         wait_for(lambda: status_of(log, job) is JobStatus.FAILED)
+    finally:
+        manager.shutdown()
+
+
+class BatchCancelInterface(FakeInterface):
+    """Cancels many jobs in one call; a job it finished meanwhile says so with a status."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.batches: list[list] = []
+        self.ended_before_cancel: dict = {}
+        self.batch_error: Optional[Exception] = None
+
+    def cancel_jobs(self, job_ids):
+        self.batches.append(list(job_ids))
+        if self.batch_error is not None:
+            raise self.batch_error
+        outcomes = {}
+        for job_id in job_ids:
+            if job_id in self.ended_before_cancel:
+                self.forced[job_id] = self.ended_before_cancel[job_id]
+                error = RuntimeError(f"job {job_id} already ended")
+                error.status = self.ended_before_cancel[job_id]
+                outcomes[job_id] = error
+            else:
+                self.cancelled.add(job_id)
+                outcomes[job_id] = None
+        return outcomes
+
+    def cancel_job(self, job_id):
+        raise AssertionError("cancel_job called although cancel_jobs exists")
+
+
+def test_cancels_go_to_the_hardware_in_one_batch_call(log):
+    """An interface with cancel_jobs gets every due cancel in one call; a job that had
+    already ended keeps its real status and output; a job never submitted is
+    cancelled without asking the hardware."""
+    hw = BatchCancelInterface("hpc", polls_to_complete=10**9)
+    manager = JobManager(log, [hw], polling_interval=0.05)
+    try:
+        jobs = manager.submit_many([Input(i, 1) for i in range(5)])
+        assert manager.wait_until_submitted([j.id for j in jobs], timeout=10)
+        hw.ended_before_cancel[jobs[0].id] = JobStatus.COMPLETED
+        result = manager.cancel_many([j.id for j in jobs])
+        assert len(result.cancelled) == 5 and not result.skipped
+        wait_for(lambda: all(status_of(log, j) in (JobStatus.CANCELLED, JobStatus.COMPLETED)
+                             for j in jobs))
+        assert status_of(log, jobs[0]) is JobStatus.COMPLETED
+        assert log.get_record(jobs[0].id).output == pytest.approx(1.0)
+        assert [status_of(log, j) for j in jobs[1:]] == [JobStatus.CANCELLED] * 4
+        assert sorted(map(str, sum(hw.batches, []))) == sorted(str(j.id) for j in jobs)
+        assert len(hw.batches) <= 2  # the five cancels went out together (a cycle may split)
+    finally:
+        manager.shutdown()
+
+
+def test_batch_cancel_failures_retry_and_unreachable_uses_no_attempts(log):
+    hw = BatchCancelInterface("hpc", polls_to_complete=10**9)
+    manager = JobManager(log, [hw], polling_interval=0.05)
+    try:
+        job = manager.submit(Input(1, 1))
+        wait_for(lambda: status_of(log, job) is JobStatus.RUNNING)
+        hw.batch_error = HardwareUnreachableError("connection refused")
+        manager.cancel(job.id)
+        wait_for(lambda: len(hw.batches) > PendingCancelJobStrategy.max_attempts)
+        assert status_of(log, job) is JobStatus.PENDING_CANCEL  # waits, no FAILED_CANCEL
+        hw.batch_error = RuntimeError("scancel refused")
+        wait_for(lambda: status_of(log, job) is JobStatus.FAILED_CANCEL)
+        assert "scancel refused" in log.get_record(job.id).reason
     finally:
         manager.shutdown()
 

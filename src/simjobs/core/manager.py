@@ -59,6 +59,9 @@ from .types import (
 
 logger = logging.getLogger("simjobs")
 JobIdLike = Union[str, int, JobId]
+#: The outcome of a job an interface's batch call did not answer for.
+_NO_ANSWER = RuntimeError("the interface's cancel_jobs gave no outcome for this job")
+
 #: Polls in a row without an answer for a job before the hardware is asked whether it
 #: still has that job at all.
 UNANSWERED_LIMIT = 5
@@ -146,8 +149,11 @@ class _Worker(threading.Thread):
         if cancels:
             # The log is durable before this worker asks its hardware to act.
             manager._simulations_log.sync()
-            for s in cancels:
-                if s.job.id in self.jobs:
+            cancels = [s for s in cancels if s.job.id in self.jobs]
+            if getattr(self.interface, "cancel_jobs", None) is not None:
+                self.cancel_batch(cancels)
+            else:
+                for s in cancels:
                     self.guard(s.job, _s.PendingCancelJobStrategy.handle, s.job, manager)
             self.flush()  # each phase's changes reach the log before the next one acts
         submits = [
@@ -226,6 +232,25 @@ class _Worker(threading.Thread):
         for job in jobs:
             self.guard(job, _s.PendingSubmitJobStrategy.record_outcome,
                        job, self.manager, outcomes.get(job.id))
+
+    def cancel_batch(self, states: list[_JobState]) -> None:
+        """Cancel many jobs in one ``cancel_jobs`` call of an interface that has it."""
+        manager = self.manager
+        on_hardware = []
+        for s in states:
+            if s.on_hardware:
+                on_hardware.append(s.job)
+            else:  # never submitted: cancelled at once, the hardware is not asked
+                self.guard(s.job, _s.PendingCancelJobStrategy.handle, s.job, manager)
+        if not on_hardware:
+            return
+        try:
+            outcomes = manager._call(self.interface, "cancel_jobs", [j.id for j in on_hardware])
+        except Exception as exc:  # noqa: BLE001 - the whole batch failed
+            outcomes = {job.id: exc for job in on_hardware}
+        for job in on_hardware:
+            outcome = outcomes.get(job.id, _NO_ANSWER) if isinstance(outcomes, dict) else _NO_ANSWER
+            self.guard(job, _s.PendingCancelJobStrategy.record_outcome, job, manager, outcome)
 
     def poll(self) -> None:
         manager = self.manager

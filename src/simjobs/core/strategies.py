@@ -223,16 +223,43 @@ class PendingCancelJobStrategy(JobStrategy):
                 return
             job_manager._call(interface, "cancel_job", job.id)
         except Exception as exc:  # noqa: BLE001
+            cls.record_outcome(job, job_manager, exc)
+            return
+        cls.record_outcome(job, job_manager, None)
+
+    @classmethod
+    def record_outcome(
+        cls, job: Job, job_manager: "JobManager", error: Optional[BaseException]
+    ) -> None:
+        """Record the result of one cancel attempt (``error`` None: it went through).
+
+        An error with a terminal ``status`` attribute (an interface's "the job had
+        already ended" error) means the job keeps that real ending."""
+        state = job_manager._state(job)
+        ended = getattr(error, "status", None)
+        if isinstance(ended, JobStatus) and ended in TERMINAL_STATUSES:
+            job_manager._handle_job(job, ended)
+            return
+        if isinstance(error, HardwareUnreachableError):
+            # Not the cancel's fault: try again later without using up attempts.
+            state.unreachable_tries += 1
+            state.cancel_due = time.monotonic() + backoff_delay(
+                state.unreachable_tries, cls.initial_delay, cls.max_delay
+            )
+            return
+        if error is not None:
             state.cancel_attempts += 1
             if state.cancel_attempts >= cls.max_attempts:
                 state.cancel_requested = False
                 job_manager._record(
                     job, JobStatus.FAILED_CANCEL,
-                    reason=f"cancel failed {state.cancel_attempts} times; last error: {_one_line(exc)}",
+                    reason=f"cancel failed {state.cancel_attempts} times; "
+                           f"last error: {_one_line(error)}",
                 )
             else:
                 state.cancel_due = time.monotonic() + backoff_delay(
                     state.cancel_attempts, cls.initial_delay, cls.max_delay
                 )
             return
+        state.unreachable_tries = 0
         job_manager._record(job, JobStatus.CANCELLED, reason="cancelled by the user")

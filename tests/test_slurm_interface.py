@@ -370,6 +370,39 @@ def test_cancelling_a_running_job_cancels_it_in_slurm_and_its_processes_are_gone
     assert len(sims.runs()) == 1
 
 
+def test_cancelling_many_jobs_is_one_scancel_through_the_manager(make_interface, sims,
+                                                                  log_path):
+    """cancel_many of running and pending jobs: the manager's batch cancel hook sends
+    ONE scancel for all of them; all end CANCELLED, and the pending ones never ran."""
+    runner = CountingRunner()
+    iface = make_interface(runner=runner, command=sims.gated)
+    log = SimulationsLog(log_path, 2)
+    manager = JobManager(log, [iface], polling_interval=0.2)
+    try:
+        jobs = manager.submit_many([Input(float(i), 1.0) for i in range(5)])
+        wait_for(lambda: len(sims.runs()) == 2, 30, "two jobs running (two CPUs)")
+        before = runner.count("scancel")
+        result = manager.cancel_many([j.id for j in jobs])
+        assert len(result.cancelled) == 5
+        wait_for(lambda: all(log.get_job_status(j.id) is JobStatus.CANCELLED for j in jobs))
+        assert runner.count("scancel") - before == 1
+        slurm_ids = {(Path(iface.workspace) / str(j.id) / SLURM_ID_FILE).read_text().strip()
+                     for j in jobs}
+
+        def slurm_states() -> dict[str, str]:
+            out = subprocess.run(["squeue", "-h", "-t", "all", "--array", "-o", "%i %T"],
+                                 capture_output=True, text=True).stdout
+            return dict(line.split() for line in out.splitlines() if line.strip())
+
+        wait_for(lambda: (states := slurm_states()) and all(
+            states.get(i) not in ("RUNNING", "PENDING") for i in slurm_ids), 30,
+            "Slurm to end every cancelled job")
+    finally:
+        manager.shutdown()
+        log.close()
+    assert len(sims.runs()) == 2  # the three pending jobs never started the simulator
+
+
 def test_cancel_of_a_pending_job_never_runs_the_simulator(make_interface, sims):
     iface = make_interface(command=sims.gated, sbatch_args=["--begin=now+3600"])
     iface.submit_job(Job(5, Input(1.0, 2.0)))

@@ -279,6 +279,28 @@ def test_cancel_through_the_manager_and_a_queued_job_never_starts(make_interface
     assert remote.runs() == [f"{remote.workspace()}/{running.id}"]  # the queued one never ran
 
 
+def test_cancelling_many_jobs_is_one_remote_command(make_interface, remote, log_path):
+    """cancel_many of running and queued jobs reaches the host as one command (the
+    manager's batch cancel hook), and every process of theirs is gone."""
+    iface = make_interface(command=remote.sim("gate.sh"), max_jobs=3)
+    log = SimulationsLog(log_path, 2)
+    manager = JobManager(log, [iface], polling_interval=3600)  # no polls in between
+    try:
+        jobs = manager.submit_many([Input(float(i), 1.0) for i in range(5)])
+        assert manager.wait_until_submitted([j.id for j in jobs], timeout=30)
+        wait_for(lambda: len(remote.runs()) == 3)
+        before = iface.runner.commands_run
+        result = manager.cancel_many([j.id for j in jobs])
+        assert len(result.cancelled) == 5
+        wait_for(lambda: all(log.get_job_status(j.id) is JobStatus.CANCELLED for j in jobs))
+        assert iface.runner.commands_run - before == 1
+        assert remote.processes() == []
+    finally:
+        manager.shutdown()
+        log.close()
+    assert len(remote.runs()) == 3  # the two queued jobs never started
+
+
 def test_a_restart_mid_run_picks_the_jobs_up_without_running_them_again(make_interface,
                                                                           remote, log_path):
     iface = make_interface(command=remote.sim("gate.sh"), max_jobs=2)

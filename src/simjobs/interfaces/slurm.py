@@ -411,37 +411,88 @@ class SlurmInterface(HardwareInterface):
         HostUnreachableError
             If scancel could not reach slurmctld (the cancel is retried).
         """
-        job_id = JobId(job_id)
-        settled = self._settled.get(job_id)
-        if settled is not None and settled.status is not JobStatus.CANCELLED:
-            raise JobAlreadyEndedError(
-                f"Job {job_id} already ended with status {settled.status.value}.",
-                settled.status)
+        error = self.cancel_jobs([job_id])[JobId(job_id)]
+        if error is not None:
+            raise error
+
+    def cancel_jobs(self, job_ids: Sequence[JobId]) -> dict[JobId, Optional[Exception]]:
+        """Cancel many jobs with three commands at most, whatever their number: the
+        cancelled markers (one command), the Slurm ids not known yet (one read), one
+        ``scancel`` of all of them. Each id maps to None (cancelled) or the error
+        :meth:`cancel_job` would raise for it; an unreachable controller raises
+        HostUnreachableError for the whole batch (the manager retries it)."""
+        ids = [JobId(j) for j in job_ids]
+        outcomes: dict[JobId, Optional[Exception]] = {}
+        for job_id in ids:
+            settled = self._settled.get(job_id)
+            if settled is not None and settled.status is not JobStatus.CANCELLED:
+                outcomes[job_id] = JobAlreadyEndedError(
+                    f"Job {job_id} already ended with status {settled.status.value}.",
+                    settled.status)
+        todo = [j for j in ids if j not in outcomes]
+        if not todo:
+            return outcomes
         self._prepare()
-        outcome = self._dirs.cancel([job_id], signal_group=False).get(job_id)
-        if outcome is None or not outcome.before.exists:
-            raise UnknownJobError(f"Job {job_id} is unknown to interface {self.name!r}: "
-                                  f"it has no job directory in {self._workspace!r}.")
-        before = outcome.before.state
-        if before.status in (JobStatus.COMPLETED, JobStatus.FAILED):
-            self._settle(job_id, before)
-            raise JobAlreadyEndedError(
-                f"Job {job_id} already ended with status {before.status.value}.",
-                before.status)
-        was_held = job_id in self._held_set
-        self._unhold(job_id)
-        slurm_id = self._slurm_ids.get(job_id)
-        if slurm_id is None and not was_held:  # not adopted yet: its file says
-            remote = self._read([job_id]).get(job_id)
-            slurm_id = valid_slurm_id(remote.files.get(SLURM_ID_FILE)) if remote else None
-        if slurm_id is not None:
-            result = self._run(f"scancel {shlex.quote(slurm_id)}", "scancel")
+        marked = self._dirs.cancel(todo, signal_group=False)
+        slurm_ids: dict[JobId, str] = {}
+        look_up: list[JobId] = []
+        for job_id in todo:
+            outcome = marked.get(job_id)
+            if outcome is None or not outcome.before.exists:
+                outcomes[job_id] = UnknownJobError(
+                    f"Job {job_id} is unknown to interface {self.name!r}: it has no job "
+                    f"directory in {self._workspace!r}.")
+                continue
+            before = outcome.before.state
+            if before.status in (JobStatus.COMPLETED, JobStatus.FAILED):
+                self._settle(job_id, before)
+                outcomes[job_id] = JobAlreadyEndedError(
+                    f"Job {job_id} already ended with status {before.status.value}.",
+                    before.status)
+                continue
+            was_held = job_id in self._held_set
+            self._unhold(job_id)
+            if job_id in self._slurm_ids:
+                slurm_ids[job_id] = self._slurm_ids[job_id]
+            elif not was_held:  # not adopted yet: its file says
+                look_up.append(job_id)
+        if look_up:
+            found = self._read(look_up)
+            for job_id in look_up:
+                remote = found.get(job_id)
+                slurm_id = valid_slurm_id(remote.files.get(SLURM_ID_FILE)) if remote else None
+                if slurm_id is not None:
+                    slurm_ids[job_id] = slurm_id
+        errors = self._scancel(slurm_ids) if slurm_ids else {}
+        for job_id in todo:
+            if job_id in outcomes:
+                continue
+            outcomes[job_id] = errors.get(job_id)
+            if job_id not in errors:
+                self._settle(job_id, JobState(JobStatus.CANCELLED, reason="cancelled by simjobs"))
+        return outcomes
+
+    def _scancel(self, slurm_ids: dict[JobId, str]) -> dict[JobId, Exception]:
+        """One ``scancel`` of every id; when it reports a real error, each id is
+        cancelled on its own to tell which job the error belongs to."""
+        def failed(result: CommandResult) -> Optional[str]:
             text = result.error_text()
-            if not result.ok and not re.search(r"invalid job id|already completing or "
-                                               r"completed|job has already finished",
-                                               text, re.IGNORECASE):
-                raise RuntimeError(f"scancel {slurm_id} failed on {self.host}: {text}")
-        self._settle(job_id, JobState(JobStatus.CANCELLED, reason="cancelled by simjobs"))
+            lines = [line for line in text.split(" | ") if line.strip()]
+            tolerated = re.compile(r"invalid job id|already completing or completed|"
+                                   r"job has already finished", re.IGNORECASE)
+            if result.ok or (lines and all(tolerated.search(line) for line in lines)):
+                return None
+            return text or f"exit status {result.exit_status}"
+
+        words = " ".join(shlex.quote(i) for i in slurm_ids.values())
+        if failed(self._run(f"scancel {words}", "scancel")) is None:
+            return {}
+        errors: dict[JobId, Exception] = {}
+        for job_id, slurm_id in slurm_ids.items():
+            text = failed(self._run(f"scancel {shlex.quote(slurm_id)}", "scancel"))
+            if text is not None:
+                errors[job_id] = RuntimeError(f"scancel {slurm_id} failed on {self.host}: {text}")
+        return errors
 
     def find_jobs(self, job_ids: Iterable[JobId]) -> set[JobId]:
         """The ids among ``job_ids`` that have a job directory (one command)."""

@@ -420,39 +420,58 @@ class SSHInterface(HardwareInterface):
         RuntimeError
             If processes of the job survived SIGKILL.
         """
-        job_id = JobId(job_id)
+        error = self.cancel_jobs([job_id])[JobId(job_id)]
+        if error is not None:
+            raise error
+
+    def cancel_jobs(self, job_ids: Sequence[JobId]) -> dict[JobId, Optional[Exception]]:
+        """Cancel many jobs in ONE remote command (see :meth:`cancel_job`); each id maps
+        to None (cancelled) or the error :meth:`cancel_job` would raise for it. An
+        unreachable host raises HostUnreachableError for the whole batch."""
+        ids = [JobId(j) for j in job_ids]
+        outcomes: dict[JobId, Optional[Exception]] = {}
         with self._lock:
-            if job_id in self._finished:
-                status = self._finished[job_id].status
-                raise JobAlreadyEndedError(
-                    f"Job {job_id} already ended with status {status.value}.", status)
+            for job_id in ids:
+                if job_id in self._finished:
+                    status = self._finished[job_id].status
+                    outcomes[job_id] = JobAlreadyEndedError(
+                        f"Job {job_id} already ended with status {status.value}.", status)
+            to_cancel = [j for j in ids if j not in outcomes]
+            if not to_cancel:
+                return outcomes
             self._prepare()
-            outcome = self._remote(self.jobs.cancel, [job_id], grace=self.cancel_grace)
-            result = outcome.get(job_id)
-            if result is None or not result.before.exists:
-                raise UnknownJobError(
-                    f"Job {job_id} is unknown to interface {self.name!r}: there is no job "
-                    f"directory {self.jobs.job_dir(job_id)!r} on {self.runner.host}."
-                )
-            before = result.before.state
-            self._queued.discard(job_id)
-            self._launched_at.pop(job_id, None)
-            if result.gone:
-                self._holding.discard(job_id)
-            if before.finished and before.status is not JobStatus.CANCELLED:
-                self._finished[job_id] = before
-                raise JobAlreadyEndedError(
-                    f"Job {job_id} already ended with status {before.status.value}.",
-                    before.status,
-                )
-            if not result.gone:
-                self._holding.add(job_id)
-                raise RuntimeError(
-                    f"Job {job_id}: processes of it are still running on {self.runner.host} "
-                    "after SIGKILL; check the host"
-                )
-            self._finished[job_id] = JobState(
-                JobStatus.CANCELLED, pid=before.pid, started=before.started)
+            results = self._remote(self.jobs.cancel, to_cancel, grace=self.cancel_grace)
+            for job_id in to_cancel:
+                outcomes[job_id] = self._settle_cancel(job_id, results.get(job_id))
+        return outcomes
+
+    def _settle_cancel(self, job_id: JobId, result) -> Optional[Exception]:
+        """Book one job's cancel outcome; returns the error for it, if any."""
+        if result is None or not result.before.exists:
+            return UnknownJobError(
+                f"Job {job_id} is unknown to interface {self.name!r}: there is no job "
+                f"directory {self.jobs.job_dir(job_id)!r} on {self.runner.host}."
+            )
+        before = result.before.state
+        self._queued.discard(job_id)
+        self._launched_at.pop(job_id, None)
+        if result.gone:
+            self._holding.discard(job_id)
+        if before.finished and before.status is not JobStatus.CANCELLED:
+            self._finished[job_id] = before
+            return JobAlreadyEndedError(
+                f"Job {job_id} already ended with status {before.status.value}.",
+                before.status,
+            )
+        if not result.gone:
+            self._holding.add(job_id)
+            return RuntimeError(
+                f"Job {job_id}: processes of it are still running on {self.runner.host} "
+                "after SIGKILL; check the host"
+            )
+        self._finished[job_id] = JobState(
+            JobStatus.CANCELLED, pid=before.pid, started=before.started)
+        return None
 
     def find_jobs(self, job_ids: Iterable[JobId]) -> set[JobId]:
         """The ids among ``job_ids`` that have a job directory on the host (one command)."""

@@ -198,8 +198,8 @@ def test_submit_complete_cancel_quit_and_resume(workdir, term):
 
     app = App(tmp_path, term)
     apps.append(app)
-    app.wait_for(r"managing here")
-    app.wait_for(r"0 of 0 jobs")
+    screen = app.wait_for(r"\b0 of 0 jobs")
+    assert "read-only" not in screen  # this app manages the log
 
     # An input at level 1, through the submit form: it runs and completes.
     app.submit("0.25", "0.5", level=1)
@@ -243,8 +243,8 @@ def test_submit_complete_cancel_quit_and_resume(workdir, term):
     app.tmux.kill()
     again = App(tmp_path, term)
     apps.append(again)
-    screen = again.wait_for(r"3 of 3 jobs")
-    screen = again.wait_for(r"managing here")
+    screen = again.wait_for(r"\b3 of 3 jobs")
+    assert "read-only" not in screen  # managed again, not watched
     assert again.rows(screen) == {
         quick: (1, "quick", "Completed"),
         cancelled: (2, "long", "Cancelled"),

@@ -27,6 +27,8 @@ from .job_model import COLUMNS, Column, JobModel, cell_texts, elapsed, format_du
 MARK = "●"
 STATUS_CLASSES = {s: "job-table--status-" + s.name.lower().replace("_", "-") for s in JobStatus}
 SEPARATOR = " "
+#: Lines kept drawn (a few screens' worth; cleared when full).
+LINE_CACHE_SIZE = 4096
 #: (column, narrowest width) in the order columns give up room on a narrow screen
 SHRINKABLE = (("interface", 10), ("input", 12), ("output", 9), ("interface", 8),
               ("input", 8), ("status", 13))
@@ -97,6 +99,7 @@ class JobTable(ScrollView, can_focus=True):
         self.columns: list[tuple[Column, int]] = [(c, c.width) for c in COLUMNS]
         self._layout_width = -1
         self._elapsed_drawn: dict[str, str] = {}  # job id -> Elapsed text on screen
+        self._line_cache: dict[str, tuple] = {}  # job id -> (record, key, strip)
 
     # ---- geometry ---------------------------------------------------------------------
 
@@ -270,13 +273,35 @@ class JobTable(ScrollView, can_focus=True):
 
     def _row_strip(self, index: int, width: int) -> Strip:
         row = self.model.row_at(index)
-        base = self.rich_style
         marked = row.job_id in self.marked
+        now = self.model.clock()
+        live = None if row.finished else format_duration(elapsed(row, now), live=True)
+        # A line is drawn again only when something it shows may have changed: its
+        # record (a new copy per change), the cursor, the mark, the width, the day (times
+        # of another day show their date) or a running job's elapsed time.
+        key = (index == self.cursor, marked, width, self._layout_width, int(now // 86400),
+               live)
+        cached = self._line_cache.get(row.job_id)
+        if cached is not None and cached[0] is row.rec and cached[1] == key:
+            if live is not None:
+                self._elapsed_drawn[row.job_id] = live
+            return cached[2]
+        strip = self._draw_row(row, index, width, marked, now)
+        if len(self._line_cache) >= LINE_CACHE_SIZE:
+            self._line_cache.clear()
+        self._line_cache[row.job_id] = (row.rec, key, strip)
+        return strip
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._line_cache.clear()  # a new theme: every line in new colours
+
+    def _draw_row(self, row, index: int, width: int, marked: bool, now: float) -> Strip:
+        base = self.rich_style
         if index == self.cursor:
             base = base + self.get_component_rich_style("job-table--cursor", partial=True)
         elif marked:
             base = base + self.get_component_rich_style("job-table--marked", partial=True)
-        now = self.model.clock()
         texts = cell_texts(row, now)
         segments = [Segment((MARK if marked else " ") + " ", base)]
         for i, (column, w) in enumerate(self.columns):

@@ -359,6 +359,7 @@ async def test_theme_switch_from_the_palette_is_remembered(tmp_path):
         await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
         assert app.theme == "simjobs-dark"
         header_style = list(table_of(app).render_line(0))[1].style
+        row_style = list(table_of(app).render_line(2))[2].style
         await pilot.press("ctrl+p")
         await pilot.press(*"simjobs-light")
         await until(pilot, lambda: isinstance(app.screen, CommandPalette)
@@ -367,6 +368,7 @@ async def test_theme_switch_from_the_palette_is_remembered(tmp_path):
         await until(pilot, lambda: app.theme == "simjobs-light")
         await until(pilot, lambda: list(table_of(app).render_line(0))[1].style
                     != header_style, message="the table follows the theme")
+        assert list(table_of(app).render_line(2))[2].style != row_style  # rows too
         await until(pilot, lambda: remembered_theme() == "simjobs-light")
     (tmp_path / "again").mkdir()
     app2 = SimjobsApp(build_backend(tmp_path / "again", 0))

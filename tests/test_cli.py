@@ -340,6 +340,42 @@ def test_interfaces_lists_config_and_active_jobs(cli, seeded):
     assert "local" in table and "other" in table and "max jobs" in table
 
 
+def test_interfaces_shows_remote_hosts_without_contacting_them(cli, tmp_path):
+    key = tmp_path / "id_test"
+    key.write_text("not used: nothing is contacted\n")
+    config = tmp_path / "remote.toml"
+    config.write_text(f"""
+[log]
+path = "runs.csv"
+input_dim = 2
+
+[[interfaces]]
+kind = "ssh"
+name = "server"
+level = 1
+host = "sim.example.org"
+port = 2200
+user = "me"
+identity_file = "{key}"
+command = "/opt/sim/run"
+workspace = "runs"
+
+[[interfaces]]
+kind = "slurm"
+name = "cluster"
+level = 2
+command = "/opt/sim/run"
+workspace = "/scratch/me"
+ssh = {{ host = "login.example.org", identity_files = ["{key}"] }}
+""")
+    data = json.loads(ok(cli("interfaces", "--config", config, "--json")).stdout)
+    rows = {row["name"]: row for row in data["interfaces"]}
+    assert rows["server"]["host"] == "me@sim.example.org:2200"
+    assert rows["server"]["kind"] == "ssh" and rows["server"]["max_jobs"] is None
+    assert rows["cluster"]["host"] == "login.example.org"
+    assert rows["cluster"]["kind"] == "slurm" and rows["cluster"]["level"] == 2
+
+
 # ---- cancel and resubmit ---------------------------------------------------------------------
 
 

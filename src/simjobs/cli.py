@@ -885,7 +885,8 @@ def cmd_interfaces(args: argparse.Namespace) -> int:
     if config is not None:
         host = socket.gethostname()
         for spec in config.interfaces:
-            rows.append({"name": spec.name, "kind": spec.kind, "level": spec.level, "host": host,
+            rows.append({"name": spec.name, "kind": spec.kind, "level": spec.level,
+                         "host": spec.host or host,
                          "max_jobs": spec.effective_max_jobs, "active": active.get(spec.name, 0)})
     else:  # --log only: what the log itself tells
         levels = {}

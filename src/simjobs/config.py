@@ -113,8 +113,13 @@ class InterfaceSpec:
     sbatch_args: tuple[str, ...] = ()  # slurm
 
     @property
-    def effective_max_jobs(self) -> int:
-        return self.max_jobs if self.max_jobs is not None else (os.cpu_count() or 1)
+    def effective_max_jobs(self) -> Optional[int]:
+        """How many jobs run at once: the configured number, else this machine's CPUs
+        for a local interface; None (not known here) for SSH (the remote host's CPUs,
+        learnt on first contact) and Slurm (no limit of simjobs')."""
+        if self.max_jobs is not None:
+            return self.max_jobs
+        return (os.cpu_count() or 1) if self.kind == "local" else None
 
     @property
     def host(self) -> Optional[str]:

@@ -55,8 +55,11 @@ class HelpScreen(ModalScreen[None]):
             for title, rows in self.sections:
                 table = Table(box=None, expand=True, show_header=False, padding=(0, 1),
                               title=title, title_justify="left", title_style="bold underline")
+                # The keys take their fixed width and the description all the rest
+                # (expand=True would otherwise share the spare width between both,
+                # pushing short descriptions to the middle of the dialog).
                 table.add_column("keys", style="bold", no_wrap=True, width=14)
-                table.add_column("what")
+                table.add_column("what", ratio=1)
                 for keys, what in rows:
                     table.add_row(keys, what)
                 yield Static(table, classes="help-section")

@@ -124,6 +124,43 @@ async def test_invalid_input_shows_error_under_field_and_blocks_submit(backend):
         assert not error.display
 
 
+def footer_keys(screen) -> set[str]:
+    """The keys the form's footer shows now."""
+    from textual.widgets._footer import FooterKey
+
+    return {key.key for key in screen.query(FooterKey)}
+
+
+@run_async
+async def test_footer_shows_only_the_keys_that_apply_to_the_tab_and_rows(backend):
+    app = Host(backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = screen_of(app)
+        # Inputs tab, one row: adding applies, removing does not (nothing to remove).
+        await until(pilot, lambda: footer_keys(screen) >= {"ctrl+s", "ctrl+n", "ctrl+t"},
+                    message=f"inputs-tab footer: {footer_keys(screen)}")
+        assert "ctrl+r" not in footer_keys(screen)
+        await pilot.press("ctrl+n")
+        await until(pilot, lambda: "ctrl+r" in footer_keys(screen),
+                    message=f"footer with two rows: {footer_keys(screen)}")
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: len(screen.query(InputRow)) == 1
+                    and "ctrl+r" not in footer_keys(screen))
+        # Batch tab: no input rows there, so neither key is offered, nor acts.
+        await pilot.press("ctrl+t")
+        await until(pilot, lambda: screen.mode == "csv")
+        await until(pilot, lambda: not {"ctrl+n", "ctrl+r"} & footer_keys(screen),
+                    message=f"batch-tab footer: {footer_keys(screen)}")
+        assert {"escape", "ctrl+s", "ctrl+t"} <= footer_keys(screen)
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert screen.mode == "csv" and len(screen.query(InputRow)) == 1
+        # Back on the Inputs tab, adding is offered again.
+        await pilot.press("ctrl+t")
+        await until(pilot, lambda: screen.mode == "rows" and "ctrl+n" in footer_keys(screen))
+
+
 @run_async
 async def test_several_rows_at_a_chosen_level(backend):
     app = Host(backend)

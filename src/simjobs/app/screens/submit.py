@@ -16,6 +16,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.screen import ModalScreen
 from textual.widgets import (
     Button,
@@ -300,6 +301,23 @@ class SubmitScreen(ModalScreen[Optional[list]]):
             first.first().focus()
         self._update_submit()
 
+    # ---- the keys that apply (the footer shows only these)
+
+    def check_action(self, action: str, parameters: tuple) -> Optional[bool]:
+        """Adding or removing input rows applies on the Inputs tab only, and removing
+        only while there is more than one row: elsewhere those keys are off and left
+        out of the footer (``refresh_bindings`` when the tab or the rows change)."""
+        if action in ("add_row", "remove_row"):
+            try:
+                tabs = self.query_one(TabbedContent)
+            except NoMatches:  # not composed yet
+                return True
+            if tabs.active != "single" or not self.input_dim:
+                return False
+            if action == "remove_row" and len(self.query(InputRow)) <= 1:
+                return False
+        return True
+
     # ---- validation
 
     def _path_ok(self, text: str) -> str:
@@ -349,7 +367,8 @@ class SubmitScreen(ModalScreen[Optional[list]]):
                 f"{self.query_one(f'#lhs-upper-{i}', NumberField).parsed:g}]"
                 for i in range(1, self.input_dim + 1))
             seeded = f", seed {seed.parsed}" if seed.parsed is not None else ", random seed"
-            preview.update(f"{n.parsed:,} points of a Latin hypercube in {box}{seeded}")
+            points = f"{n.parsed:,} point{'s' * (n.parsed != 1)}"
+            preview.update(f"{points} of a Latin hypercube in {box}{seeded}")
         else:
             preview.update("")
         return ok
@@ -381,6 +400,7 @@ class SubmitScreen(ModalScreen[Optional[list]]):
     @on(Select.Changed)
     def _context_changed(self) -> None:
         self._update_submit()
+        self.refresh_bindings()
 
     @on(RadioSet.Changed)
     def _source_changed(self) -> None:
@@ -431,15 +451,17 @@ class SubmitScreen(ModalScreen[Optional[list]]):
         row.fields[0].input.focus()
         rows.scroll_to_widget(row)
         self._update_submit()
+        self.refresh_bindings()
 
-    def action_remove_row(self) -> None:
+    async def action_remove_row(self) -> None:
         rows = list(self.query(InputRow))
         if len(rows) <= 1 or self._submitting:
             return
         focused = self.focused
         target = next((r for r in rows if focused is not None and r in focused.ancestors), rows[-1])
-        target.remove()
-        self.call_after_refresh(self._update_submit)
+        await target.remove()
+        self._update_submit()
+        self.refresh_bindings()
 
     def action_switch_tab(self) -> None:
         tabs = self.query_one(TabbedContent)

@@ -13,6 +13,8 @@ import dataclasses
 import time
 from collections import Counter
 from collections.abc import Iterable
+from itertools import compress, repeat
+from operator import attrgetter, contains, eq, is_
 from typing import Callable, Optional
 
 from ...core.records import LogRecord
@@ -175,35 +177,93 @@ def cell_texts(row: Row, now: float) -> tuple[str, ...]:
     )
 
 
-def key_function(column: str, now: float) -> Callable[[Row], tuple]:
-    """The sort key of ``column`` (a total order: the value, then the job id), as one
-    small function: a re-sort calls it once per job."""
+def primary_function(column: str, now: float) -> Callable[[Row], object]:
+    """The value a row is sorted on in ``column`` (ties go by job id: see
+    :func:`key_function`). Values of one column are all of one type (floats, ints,
+    strings or tuples), which Python's sort compares fastest."""
     if column == "level":
-        return lambda r: (r.level, r.num, r.job_id)
+        return _LEVEL
     if column == "interface":
-        return lambda r: (r.interface, r.num, r.job_id)
+        return _INTERFACE
     if column == "status":
         rank = STATUS_RANK
-        return lambda r: (rank.get(r.status, 99), r.num, r.job_id)
+        return lambda r: rank.get(r.status, 99)
     if column == "input":
-        return lambda r: (r.rec.coords, r.num, r.job_id)
+        return _COORDS
     if column == "output":
-        def output_key(r: Row) -> tuple:
+        def output_key(r: Row) -> float:
             o = r.rec.output
-            return ((0, 0.0) if o is None else (1, o), r.num, r.job_id)
+            return _NO_OUTPUT if o is None else o  # outputs are finite: None sorts first
         return output_key
     if column == "submitted":
-        return lambda r: (r.rec.created or 0.0, r.num, r.job_id)
+        return lambda r: r.rec.created or 0.0
     if column == "changed":
-        return lambda r: (r.rec.changed or 0.0, r.num, r.job_id)
+        return lambda r: r.rec.changed or 0.0
     if column == "elapsed":
-        return lambda r: (elapsed(r, now) or 0.0, r.num, r.job_id)
-    return lambda r: (r.num, r.job_id)
+        return lambda r: elapsed(r, now) or 0.0
+    return _NUM
+
+
+def key_function(column: str, now: float) -> Callable[[Row], tuple]:
+    """The sort key of ``column`` (a total order: the value, then the job id)."""
+    primary = primary_function(column, now)
+    return lambda r: (primary(r), r.num, r.job_id)
 
 
 def sort_key(row: Row, column: str, now: float) -> tuple:
     """The sort key of one row (see :func:`key_function`)."""
     return key_function(column, now)(row)
+
+
+_LEVEL = attrgetter("level")
+_INTERFACE = attrgetter("interface")
+_COORDS = attrgetter("rec.coords")
+_NUM = attrgetter("num")
+_ID_ORDER = attrgetter("num", "job_id")
+_HAY = attrgetter("_hay")
+_CREATED = attrgetter("rec.created")
+_CHANGED = attrgetter("rec.changed")
+_OUTPUT = attrgetter("rec.output")
+_STATUS = attrgetter("status")
+_NOT_ENDED = frozenset(JobStatus) - frozenset(TERMINAL_STATUSES)
+_NO_OUTPUT = float("-inf")
+
+
+def column_values(column: str, rows: list[Row], now: float) -> list:
+    """``primary_function(column, now)`` of each of ``rows``, by C-level loops where
+    the column allows."""
+    if column == "status":
+        return list(map(STATUS_RANK.__getitem__, map(_STATUS, rows)))
+    if column in ("submitted", "changed"):
+        get = _CREATED if column == "submitted" else _CHANGED
+        return [v or 0.0 for v in map(get, rows)]
+    if column == "elapsed":
+        ended = TERMINAL_STATUSES
+        return [(((changed if status in ended and changed is not None else now) - created)
+                 if created is not None else None) or 0.0
+                for created, changed, status in zip(map(_CREATED, rows), map(_CHANGED, rows),
+                                                    map(_STATUS, rows))]
+    if column == "output":
+        none = _NO_OUTPUT
+        return [none if v is None else v for v in map(_OUTPUT, rows)]
+    return list(map(primary_function(column, now), rows))
+
+
+def sort_rows(rows: list[Row], column: str, now: float, by_id: bool = False) -> list[Row]:
+    """``rows`` in the order of ``column`` (ties by job id), each row's ``key`` set to
+    its value: one stable sort on the values alone (C-level comparisons of floats, ints
+    or strings) of the rows put in job-id order first (``by_id``: they are already; the
+    log's order mostly is: a linear pass)."""
+    if not by_id:
+        rows = sorted(rows, key=_ID_ORDER)
+    primary = primary_function(column, now)
+    values = column_values(column, rows, now)
+    for row, value in zip(rows, values):
+        row.key = value
+    if primary is _NUM:
+        return list(rows)
+    order = sorted(range(len(rows)), key=values.__getitem__)
+    return list(map(rows.__getitem__, order))
 
 
 # ---- the filter --------------------------------------------------------------------------
@@ -263,6 +323,25 @@ class Filter:
             return tests[0]
         return lambda r: all(t(r) for t in tests)
 
+    def select(self, rows: list[Row]) -> list[Row]:
+        """The rows this filter keeps, in their order: each test one C-level pass over
+        the rows (``compress``/``map``), not a Python call per row."""
+        out = rows
+        if self.hide_finished or self.status == ACTIVE:
+            out = list(compress(out, map(_NOT_ENDED.__contains__, map(_STATUS, out))))
+        if self.status is not None and self.status != ACTIVE:
+            out = list(compress(out, map(is_, map(_STATUS, out), repeat(self.status))))
+        if self.level is not None:
+            out = list(compress(out, map(eq, map(_LEVEL, out), repeat(self.level))))
+        if self.interface is not None:
+            out = list(compress(out, map(eq, map(_INTERFACE, out), repeat(self.interface))))
+        for word in self.text.lower().split():
+            hays = list(map(_HAY, out))
+            if None in hays:
+                hays = [row.haystack for row in out]
+            out = list(compress(out, map(contains, hays, repeat(word))))
+        return out if out is not rows else list(rows)
+
     def narrows(self, old: "Filter") -> bool:
         """True if every row this filter keeps was kept by ``old`` (typing on)."""
         return (self.status == old.status and self.level == old.level
@@ -308,6 +387,7 @@ class JobModel:
         self._all: list[Row] = []
         self._view: list[Row] = self._all
         self._keep: Optional[Callable[[Row], bool]] = None
+        self._by_id: Optional[list[Row]] = None  # every row in job-id order (sorts start there)
         self.sort_column = "job_id"
         self.sort_reverse = True  # newest first
         self.filter = Filter()
@@ -341,7 +421,7 @@ class JobModel:
 
     @staticmethod
     def _find(rows: list[Row], row: Row) -> Optional[int]:
-        i = bisect.bisect_left(rows, row.key, key=_key_of)
+        i = bisect.bisect_left(rows, _key_of(row), key=_key_of)
         return i if i < len(rows) and rows[i] is row else None
 
     # ---- counts --------------------------------------------------------------------------
@@ -405,8 +485,6 @@ class JobModel:
         make = Row.__new__
         rows: dict[str, Row] = {}
         counts: Counter = Counter()
-        column = self.sort_column
-        key = key_function(column, self.clock())
         for record in records:
             row = make(Row)
             job_id = row.job_id = record.job_id
@@ -420,15 +498,14 @@ class JobModel:
             status = row.status = record.status
             row._hay = None
             row.in_view = False
-            row.key = (row.num, job_id) if column == "job_id" else key(row)
             counts[(name, status._value_)] += 1
             rows[job_id] = row
-        ordered = list(rows.values())
-        ordered.sort(key=_key_of)
+        ordered = sort_rows(list(rows.values()), self.sort_column, self.clock())
         return rows, counts, ordered
 
     def install(self, prepared: tuple) -> None:
         self.rows, self._counts, self._all = prepared
+        self._by_id = None
         self.completions = {}
         self._refilter(self._all)
 
@@ -457,13 +534,16 @@ class JobModel:
 
     def rebuild(self) -> None:
         """Sort everything from scratch (a new sort column, first load)."""
-        key = key_function(self.sort_column, self.clock())
-        rows = list(self.rows.values())
-        for row in rows:
-            row.key = key(row)
-        rows.sort(key=_key_of)
+        rows = sort_rows(self._rows_by_id(), self.sort_column, self.clock(), by_id=True)
         self._all = rows
         self._refilter(rows)
+
+    def _rows_by_id(self) -> list[Row]:
+        """Every row in job-id order (kept until a row is added)."""
+        by_id = self._by_id
+        if by_id is None or len(by_id) != len(self.rows):
+            by_id = self._by_id = sorted(self.rows.values(), key=_ID_ORDER)
+        return by_id
 
     def _refilter(self, source: list[Row]) -> None:
         """The view from ``source`` (sorted) and the current filter."""
@@ -473,13 +553,11 @@ class JobModel:
                 row.in_view = True
             self._view = self._all
             return
-        view = []
         for row in self._all if source is self._all else self._view:
             row.in_view = False
-        for row in source:
-            if keep(row):
-                row.in_view = True
-                view.append(row)
+        view = self.filter.select(source)
+        for row in view:
+            row.in_view = True
         self._view = view
 
     def update(self, records: Iterable[LogRecord]) -> tuple[set[str], bool]:
@@ -491,7 +569,7 @@ class JobModel:
         records = list(records)
         changed: set[str] = set()
         moved = False
-        key = key_function(self.sort_column, self.clock())
+        key = primary_function(self.sort_column, self.clock())
         filtered = self._view is not self._all
         keep = self._keep
         for record in records:
@@ -562,4 +640,5 @@ class JobModel:
 
 
 def _key_of(row: Row) -> tuple:
-    return row.key
+    # The whole sort key: the stored value of the sort column, then the job id.
+    return (row.key, row.num, row.job_id)

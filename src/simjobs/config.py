@@ -60,6 +60,7 @@ from typing import Any, Optional, Union
 from .core.errors import SimjobsError
 from .core.hardware import HardwareInterface
 from .core.log import SimulationsLog
+from .interfaces.args import describe_value as _describe
 from .interfaces.local import resolve_command
 from .interfaces.runner import SSHSettings
 
@@ -259,10 +260,6 @@ def _is_int(value: Any) -> bool:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _describe(value: Any) -> str:
-    return repr(value) if isinstance(value, (str, bool, int, float)) else type(value).__name__
 
 
 class _Validator:

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Optional, Union
 
 from simjobs.core.hardware import (
     HEALTH_DEGRADED,
@@ -26,6 +26,7 @@ from simjobs.core.hardware import (
 from simjobs.core.types import Job, JobId, JobStatus
 
 from . import jobdir
+from .args import check_interface_args, split_command
 from .jobdir import (
     CANCELLED_FILE,
     EXIT_CODE_FILE,
@@ -51,9 +52,6 @@ PID_GRACE_SECONDS = 30.0
 # How long the kill timer waits for a SIGKILLed wrapper to be reaped.
 REAP_TIMEOUT = 5.0
 
-
-def _describe(value: Any) -> str:
-    return repr(value) if isinstance(value, (str, bool, int, float)) else type(value).__name__
 
 
 def resolve_command(
@@ -95,23 +93,7 @@ def resolve_command(
     ValueError
         With one line naming the problem and the fix.
     """
-    if isinstance(command, str):
-        try:
-            argv = shlex.split(command)
-        except ValueError as exc:
-            raise ValueError(f"{what} cannot be parsed ({exc}); check its quotes") from None
-    elif (
-        isinstance(command, Sequence)
-        and not isinstance(command, (bytes, bytearray))
-        and all(isinstance(a, str) for a in command)
-    ):
-        argv = list(command)
-    else:
-        raise ValueError(
-            f"{what} must be a string or a list of strings (got {_describe(command)})"
-        )
-    if not argv or not argv[0].strip():
-        raise ValueError(f'{what} is empty; give the simulator to run, e.g. "python3 sim.py"')
+    argv = split_command(command, what)
     for key, value in (placeholders or {}).items():
         argv = [a.replace(key, value) for a in argv]
 
@@ -306,20 +288,9 @@ class LocalInterface(HardwareInterface):
         workspace: Union[str, os.PathLike],
         max_jobs: Optional[int] = None,
     ):
-        if not isinstance(name, str) or not name.strip():
-            raise ValueError(f"The interface name must be a non-empty string, not {name!r}.")
-        if not isinstance(level, int) or isinstance(level, bool):
-            raise ValueError(
-                f"The level of interface {name!r} must be an integer such as 1 or 2, "
-                f"not {level!r}."
-            )
+        check_interface_args(name, level, max_jobs)
         if max_jobs is None:
             max_jobs = os.cpu_count() or 1
-        if not isinstance(max_jobs, int) or isinstance(max_jobs, bool) or max_jobs < 1:
-            raise ValueError(
-                f"max_jobs of interface {name!r} must be a whole number of at least 1, "
-                f"not {max_jobs!r}."
-            )
         super().__init__(name, level)
         self._command = resolve_command(command, what=f"The command of interface {name!r}")
         self._max_jobs = max_jobs

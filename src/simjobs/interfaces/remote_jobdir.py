@@ -47,6 +47,7 @@ from typing import Optional, Union
 from simjobs.core.types import JobId, JobStatus
 
 from . import jobdir
+from .args import split_command
 from .jobdir import (
     CANCELLED_FILE,
     ENDED_FILE,
@@ -174,28 +175,6 @@ def quote_command(argv: Sequence[str]) -> str:
     else:
         first = shlex.quote(program)
     return " ".join([first, *(shlex.quote(a) for a in argv[1:])])
-
-
-def split_command(command: Union[str, Sequence[str]], what: str = "the command") -> list[str]:
-    """A remote command as argv: a string is split like a shell would (shlex).
-
-    Raises
-    ------
-    ValueError
-        With one line naming the problem and the fix.
-    """
-    if isinstance(command, str):
-        try:
-            argv = shlex.split(command)
-        except ValueError as exc:
-            raise ValueError(f"{what} cannot be parsed ({exc}); check its quotes") from None
-    elif isinstance(command, Sequence) and all(isinstance(a, str) for a in command):
-        argv = list(command)
-    else:
-        raise ValueError(f"{what} must be a string or a list of strings")
-    if not argv or not argv[0].strip():
-        raise ValueError(f'{what} is empty; give the simulator to run, e.g. "python3 sim.py"')
-    return argv
 
 
 def _ids_word(job_ids: Iterable) -> str:

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Optional, Protocol, Sequence, Union
 
-from simjobs.core.errors import HardwareUnreachableError, SimjobsError
+from simjobs.core.errors import HardwareUnreachableError
 
 
 class HostUnreachableError(HardwareUnreachableError):

@@ -66,7 +66,8 @@ from .jobdir import (
     UnknownJobError,
 )
 from .local import resolve_command
-from .remote_jobdir import RemoteJob, RemoteJobDirs, quote_command, split_command
+from .args import check_interface_args, split_command
+from .remote_jobdir import RemoteJob, RemoteJobDirs, quote_command
 from .runner import CommandResult, CommandRunner, HostUnreachableError, LocalRunner, SSHSettings
 from .slurm_states import (
     SLURM_ID_FILE,
@@ -194,15 +195,7 @@ class SlurmInterface(HardwareInterface):
         runner: Optional[CommandRunner] = None,
         timeout: float = COMMAND_TIMEOUT,
     ):
-        if not isinstance(name, str) or not name.strip():
-            raise ValueError(f"The interface name must be a non-empty string, not {name!r}.")
-        if not isinstance(level, int) or isinstance(level, bool):
-            raise ValueError(f"The level of interface {name!r} must be an integer such as 1 "
-                             f"or 2, not {level!r}.")
-        if max_jobs is not None and (not isinstance(max_jobs, int) or isinstance(max_jobs, bool)
-                                     or max_jobs < 1):
-            raise ValueError(f"max_jobs of interface {name!r} must be a whole number of at "
-                             f"least 1, not {max_jobs!r}.")
+        check_interface_args(name, level, max_jobs)
         if partition is not None and (not isinstance(partition, str) or not partition.strip()
                                       or any(c.isspace() for c in partition)):
             raise ValueError(f"The partition of interface {name!r} must be a partition name "

@@ -45,21 +45,13 @@ from .jobdir import (
     NoOutputError,
     UnknownJobError,
 )
-from .remote_jobdir import CANCEL_GRACE, RemoteCommandError, RemoteJob, RemoteJobDirs, split_command
+from .args import check_interface_args, split_command
+from .remote_jobdir import CANCEL_GRACE, RemoteCommandError, RemoteJob, RemoteJobDirs
 from .runner import CommandRunner, HostUnreachableError, SSHSettings
 
 #: Seconds a launched job may take to make its started marker before it counts as
 #: failed to start.
 START_TIMEOUT = 60.0
-
-
-def _check_name_level(name, level) -> None:
-    if not isinstance(name, str) or not name.strip():
-        raise ValueError(f"The interface name must be a non-empty string, not {name!r}.")
-    if not isinstance(level, int) or isinstance(level, bool):
-        raise ValueError(
-            f"The level of interface {name!r} must be an integer such as 1 or 2, not {level!r}."
-        )
 
 
 class SSHInterface(HardwareInterface):
@@ -126,18 +118,11 @@ class SSHInterface(HardwareInterface):
         *,
         runner: Optional[CommandRunner] = None,
     ):
-        _check_name_level(name, level)
+        check_interface_args(name, level, max_jobs)
         if not isinstance(host, str) or not host.strip():
             raise ValueError(f"The host of interface {name!r} must be a host name, not {host!r}.")
         if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
             raise ValueError(f"The port of interface {name!r} must be 1-65535, not {port!r}.")
-        if max_jobs is not None and (
-            not isinstance(max_jobs, int) or isinstance(max_jobs, bool) or max_jobs < 1
-        ):
-            raise ValueError(
-                f"max_jobs of interface {name!r} must be a whole number of at least 1, "
-                f"not {max_jobs!r}."
-            )
         if isinstance(identity_files, str):
             identity_files = (identity_files,)
         if not isinstance(workspace, str) or not workspace.strip():

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import helpers
+from helpers import pid_gone
 
 from simjobs.core.types import Input, Job, JobId, JobStatus
 from simjobs.interfaces import (
@@ -48,20 +49,6 @@ def wait_status(iface, job_id, statuses=(JobStatus.COMPLETED, JobStatus.FAILED,
 
 def job(n, *coords):
     return Job(n, Input(*coords) if coords else Input(1.0, 2.0))
-
-
-def pid_gone(pid: int) -> bool:
-    """True when ``pid`` is no live process (a zombie counts as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return True
-    return stat[stat.rfind(b")") + 2:].split()[0] in (b"Z", b"X")
 
 
 # A simulator that ignores SIGTERM, as does the child it starts (an ignored signal

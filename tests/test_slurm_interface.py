@@ -7,7 +7,6 @@ scripts written into tmp_path, taking their counter and gate files as arguments.
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import helpers
+from helpers import pid_gone
 from simjobs.core import Input, JobManager, JobStatus
 from simjobs.core.log import SimulationsLog
 from simjobs.core.types import Job, JobId
@@ -56,19 +56,6 @@ awk -F, '{s=0; for(i=1;i<=NF;i++) s+=$i; printf "%.17g\\n", s}' "$1" > "$2"
 
 def wait_for(predicate, timeout: float = 30.0, message: str = ""):
     return helpers.wait_for(predicate, timeout=timeout, interval=0.1, message=message)
-
-
-def pid_gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return True
-    return stat[stat.rfind(b")") + 2:].split()[0] in (b"Z", b"X")
 
 
 # ---- the state table (pure: no Slurm needed) ---------------------------------------------

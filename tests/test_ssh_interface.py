@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import helpers
+from helpers import group_members, pid_gone
 from simjobs.config import load_config
 from simjobs.core import Input, JobManager, JobStatus
 from simjobs.core.log import SimulationsLog
@@ -64,33 +65,6 @@ def wait_for(predicate, timeout: float = 30.0, message: str = ""):
 def settings_of(server: dict) -> SSHSettings:
     return SSHSettings(server["host"], int(server["port"]), server["user"],
                        (server["key"],), server["known_hosts"], 10.0)
-
-
-def pid_gone(pid: int) -> bool:
-    """True when ``pid`` is no live process (a zombie counts as gone)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return True
-    return stat[stat.rfind(b")") + 2:].split()[0] in (b"Z", b"X")
-
-
-def group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) processes in process group ``pgid``."""
-    members = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2:].split()
-        if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
-            members.append(int(entry))
-    return members
 
 
 class Remote:

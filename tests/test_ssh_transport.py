@@ -20,7 +20,8 @@ from simjobs.interfaces.runner import (
     SSHSettings,
 )
 from simjobs.interfaces.ssh_transport import SSHRunner
-from test_ssh_interface import PrivateSSHD, group_members, pid_gone, settings_of
+from helpers import group_members, pid_gone
+from test_ssh_interface import PrivateSSHD, settings_of
 
 
 def wait_for(predicate, timeout: float = 30.0, message: str = ""):

@@ -134,6 +134,27 @@ def manager_submit(iface, n: int, tmp: Path) -> float:
         log.close()
 
 
+def measure(kind: str, iface, runner: CountingRunner, n: int, polls: int,
+            manager_iface, tmp: Path) -> None:
+    """Submit one batch of n jobs, time polls of them, then submit_many through a
+    JobManager on ``manager_iface``; print the row."""
+    iface.get_job_statuses([])  # connect + install the wrapper: not part of the figure
+    jobs = jobs_for(n, 1)
+    before = runner.count
+    t0 = time.perf_counter()
+    outcomes = iface.submit_jobs(jobs)
+    submit_s = time.perf_counter() - t0
+    errors = [e for e in outcomes.values() if e is not None]
+    if errors:
+        raise SystemExit(f"{kind} submit: {len(errors)} failed, e.g. {errors[0]}")
+    trips = runner.count - before
+    ids = [j.id for j in jobs]
+    poll = measure_polls(iface, runner, ids, polls)
+    statuses = iface.get_job_statuses(ids)
+    manager_s = manager_submit(manager_iface, n, tmp)
+    report(kind, n, submit_s, trips, poll, manager_s, statuses)
+
+
 # ---- SSH -----------------------------------------------------------------------------
 
 def bench_ssh(sizes: list[int], polls: int, tmp: Path) -> None:
@@ -160,26 +181,13 @@ def bench_ssh(sizes: list[int], polls: int, tmp: Path) -> None:
                                  port=settings.port, user=settings.user, max_jobs=n,
                                  runner=runner)
             try:
-                iface.get_job_statuses([])  # connect + install the wrapper: not part of the figure
-                jobs = jobs_for(n, 1)
-                before = runner.count
-                t0 = time.perf_counter()
-                outcomes = iface.submit_jobs(jobs)
-                submit_s = time.perf_counter() - t0
-                errors = [e for e in outcomes.values() if e is not None]
-                if errors:
-                    raise SystemExit(f"ssh submit: {len(errors)} failed, e.g. {errors[0]}")
-                trips = runner.count - before
-                ids = [j.id for j in jobs]
-                poll = measure_polls(iface, runner, ids, polls)
-                statuses = iface.get_job_statuses(ids)
-                # The manager path, on its own workspace.
-                m_runner = CountingRunner(SSHRunner(settings))
+                # The manager path, on its own workspace and connection (closed by the
+                # manager's shutdown).
                 m_iface = SSHInterface("ssh-bench", 1, settings.host, f"{base}/sim.sh",
                                        f"{workspace}-m", port=settings.port, user=settings.user,
-                                       max_jobs=n, runner=m_runner)
-                manager_s = manager_submit(m_iface, n, tmp)
-                report("ssh", n, submit_s, trips, poll, manager_s, statuses)
+                                       max_jobs=n, identity_files=settings.identity_files,
+                                       known_hosts=settings.known_hosts)
+                measure("ssh", iface, runner, n, polls, m_iface, tmp)
             finally:
                 # Kill every job's process group (one command), then drop the connections.
                 setup.run(f"for p in {base}/ws{n}*/*/pid; do [ -f \"$p\" ] && "
@@ -211,21 +219,7 @@ def bench_slurm(sizes: list[int], polls: int, tmp: Path) -> None:
         m_iface = SlurmInterface("slurm-bench", 1, [str(sim)], tmp / f"slurm{n}-m",
                                  partition=env.get("SIMJOBS_SLURM_PARTITION", "debug"))
         try:
-            iface.get_job_statuses([])
-            jobs = jobs_for(n, 1)
-            before = runner.count
-            t0 = time.perf_counter()
-            outcomes = iface.submit_jobs(jobs)
-            submit_s = time.perf_counter() - t0
-            errors = [e for e in outcomes.values() if e is not None]
-            if errors:
-                raise SystemExit(f"slurm submit: {len(errors)} failed, e.g. {errors[0]}")
-            trips = runner.count - before
-            ids = [j.id for j in jobs]
-            poll = measure_polls(iface, runner, ids, polls)
-            statuses = iface.get_job_statuses(ids)
-            manager_s = manager_submit(m_iface, n, tmp)
-            report("slurm", n, submit_s, trips, poll, manager_s, statuses)
+            measure("slurm", iface, runner, n, polls, m_iface, tmp)
         finally:
             # Cancel this benchmark's jobs (their working directories are under tmp)
             # in one scancel; nothing else in the queue is touched.

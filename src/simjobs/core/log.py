@@ -87,6 +87,31 @@ def infer_input_dim(path: FilePath) -> int:
     return dim
 
 
+def peek_log(
+    path: FilePath, n: int = 500, input_dim: Optional[int] = None
+) -> Optional[tuple[list[LogRecord], int]]:
+    """The newest ``n`` records of the log at ``path`` (in the order they were added)
+    and how many records it holds, read without loading the whole log: what a first
+    screen shows while the log loads. Statuses and extras are those a full load gives
+    (the CSV journal's rows for these records are applied). A record being added at this
+    very moment may be missing from both. Never writes, never takes a lock.
+
+    Returns None when the log cannot be peeked at cheaply and surely (no such file,
+    not a log, quoted fields near the end of a CSV file...): then open it.
+    """
+    from .stores.csv_store import peek_csv
+    from .stores.sqlite_store import peek_sqlite
+
+    try:
+        if input_dim is None:
+            input_dim = infer_input_dim(path)
+        if is_sqlite_path(path):
+            return peek_sqlite(path, input_dim, n)
+        return peek_csv(path, input_dim, n)
+    except (SimjobsError, OSError, ValueError):
+        return None
+
+
 class SimulationsLog:
     """A log of simulation jobs: inputs, levels, interfaces, statuses and outputs.
 

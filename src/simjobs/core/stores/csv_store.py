@@ -1557,3 +1557,120 @@ class CsvStore(LogStore):
         self._main_size += end
         self._main_lines += text.count("\n")
         return changed
+
+
+# ---- a peek at the newest records ---------------------------------------------------------
+
+
+_END_MARKS = (b",.\r\n", b",.\n")
+
+
+def peek_csv(path, input_dim: int, n: int) -> Optional[tuple[list[LogRecord], int]]:
+    """The newest ``n`` records of a CSV log (in the log's order) and how many records
+    its main file holds, read without loading the log: its last lines, their extras
+    from the meta file's last lines, and the journal's rows for them (statuses are as a
+    full load gives them). None when that cannot be told cheaply and for sure (quoted
+    fields near the end, an unreadable line...): then load the log."""
+    store = CsvStore.__new__(CsvStore)
+    LogStore.__init__(store, os.fsdecode(path), input_dim, readonly=True)
+    store.journal_path = store.path + JOURNAL_SUFFIX
+    store.meta_path = store.path + META_SUFFIX
+    try:
+        got = store._read_consistent()
+        if got is None:
+            return None
+        meta, _, main, _, journal, _ = got
+        return store._peek(main, meta, journal, n)
+    except (LogFormatError, SimjobsError, ValueError, KeyError, IndexError, OSError,
+            UnicodeDecodeError, csv.Error):
+        return None
+
+
+def _last_lines_start(data: bytes, end: int, n: int, floor: int) -> int:
+    """Where the last ``n`` lines of ``data[:end]`` start (not before ``floor``)."""
+    pos = end - 1
+    for _ in range(n):
+        i = data.rfind(b"\n", floor, pos)
+        if i < 0:
+            return floor
+        pos = i
+    return pos + 1
+
+
+def _peek(self: CsvStore, main: bytes, meta: Optional[bytes], journal: Optional[bytes],
+          n: int) -> Optional[tuple[list[LogRecord], int]]:
+    header_end = main.find(b"\n") + 1
+    end = main.rfind(b"\n") + 1
+    if header_end <= 0 or end <= header_end:
+        return None
+    header = main[:header_end].decode("utf-8-sig").rstrip("\r\n")
+    if '"' in header:
+        return None
+    cols = header.split(",")
+    self._check_header(cols, self.path)
+    self._set_layout(cols)
+    total = main.count(b"\n", header_end, end)
+    start = _last_lines_start(main, end, n, header_end)
+    tail = main[start:end]
+    if b'"' in tail:
+        return None
+    records: dict[str, LogRecord] = {}
+    for line in tail.decode("utf-8").split("\n")[:-1]:
+        line = line.rstrip("\r")
+        if line:
+            rec = self._parse_line(line, self.path, 0)
+            if rec.job_id in records:
+                return None
+            records[rec.job_id] = rec
+    if not records:
+        return None
+    ids = list(records)
+    # Extras from the meta file (in the log's order, like the main file).
+    applied = 0
+    meta_ids: list[str] = []
+    meta_whole = True
+    if meta:
+        first_end = meta.find(b"\n") + 1
+        first = next(csv.reader([meta[:first_end].decode("utf-8").rstrip("\r\n")]))
+        if len(first) < 3 or first[0] != _META_MAGIC:
+            return None
+        applied = int(first[2])
+        meta_end = meta.rfind(b"\n") + 1
+        meta_start = _last_lines_start(meta, meta_end, 2 * n, first_end)
+        meta_whole = meta_start <= first_end
+        for row in csv.reader(meta[meta_start:meta_end].decode("utf-8").splitlines()):
+            if not row:
+                continue
+            meta_ids.append(row[0])
+            rec = records.get(row[0])
+            if rec is not None:
+                (rec.created, rec.changed, rec.reason, rec.resubmit_of, rec.resubmitted_as,
+                 rec.history) = _dec_meta_row(row)
+    resolved = set(meta_ids)
+    # The journal rows after the snapshot, of complete batches, for these records.
+    if journal:
+        jend = max(journal.rfind(mark) + len(mark) if journal.rfind(mark) >= 0 else 0
+                   for mark in _END_MARKS)
+        wanted = {job_id.encode() for job_id in ids}
+        for lineno, bline in enumerate(journal[:jend].split(b"\n")[:-1], start=1):
+            parts = bline.split(b",", 3)
+            if len(parts) < 4 or parts[2] not in wanted or int(parts[0]) <= applied:
+                continue
+            fields = next(csv.reader([bline.decode("utf-8").rstrip("\r")]))
+            self._apply_row(lineno, fields, records, None, None, None)
+            if fields[1] == "n":
+                resolved.add(fields[2])
+    # A record whose extras were not found: it has none if the meta file was read whole
+    # or lists a record before it (same order); otherwise show only the newer records.
+    if meta_ids and not meta_whole:
+        anchor = ids.index(meta_ids[0]) if meta_ids[0] in records else None
+        unknown = [k for k, job_id in enumerate(ids) if job_id not in resolved
+                   and (anchor is None or k < anchor)]
+        if unknown:
+            ids = ids[unknown[-1] + 1:]
+    if not ids:
+        return None
+    return [records[job_id] for job_id in ids], total
+
+
+CsvStore._peek = _peek

@@ -659,3 +659,36 @@ class SqliteStore(LogStore):
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def peek_sqlite(path, input_dim: int, n: int) -> Optional[tuple[list[LogRecord], int]]:
+    """The newest ``n`` records of an SQLite log (in the log's order) and how many it
+    holds, from one read transaction (``ORDER BY ord DESC LIMIT n`` and a count), without
+    loading the log; None when the file is no readable log of this dimension."""
+    abspath = os.path.abspath(os.fsdecode(path))
+    if not os.path.isfile(abspath):
+        return None
+    store = SqliteStore.__new__(SqliteStore)
+    LogStore.__init__(store, abspath, input_dim, readonly=True)
+    xs = [f"x{i}" for i in range(1, input_dim + 1)]
+    select = f"SELECT job_id, ord, {', '.join(xs)}, {_REST}, seq FROM records"
+    try:
+        conn = sqlite3.connect("file:" + urllib.parse.quote(abspath) + "?mode=ro", uri=True,
+                               isolation_level=None, check_same_thread=False, timeout=5)
+    except sqlite3.Error:
+        return None
+    try:
+        store._conn = conn
+        store._check_schema()
+        conn.execute("BEGIN")
+        try:
+            total = conn.execute("SELECT count(*) FROM records").fetchone()[0]
+            rows = conn.execute(select + " ORDER BY ord DESC LIMIT ?", (int(n),)).fetchall()
+        finally:
+            conn.execute("COMMIT")
+        rows.reverse()
+        return store._records_from_rows(rows), total
+    except (sqlite3.Error, SimjobsError, ValueError, KeyError, TypeError):
+        return None
+    finally:
+        conn.close()

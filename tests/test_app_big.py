@@ -40,3 +40,39 @@ async def test_ten_thousand_jobs_draw_only_the_visible_lines(tmp_path, monkeypat
             assert 0 < len(drawn) <= 4 * height * len(keys), (keys, len(drawn))
         shown = app.model.rows_between(0, len(app.model))
         assert shown and all("99" in r.haystack for r in shown)  # the filter applied
+
+
+@run_async
+async def test_a_peek_at_the_newest_jobs_shows_while_the_log_opens(tmp_path):
+    import threading
+
+    from simjobs.app.backend import PeekBackend, WatchBackend, peek_backend
+
+    utc_time()
+    build_backend(tmp_path, 8).close()
+    path = tmp_path / "runs.csv"
+    opened = threading.Event()
+
+    def factory():
+        opened.wait(10)  # a slow open
+        return WatchBackend(path)
+
+    app = SimjobsApp(factory, peek=lambda: peek_backend(path, n=3), live_stats=False)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None
+                    and app.screen is app.main_screen and app.main_screen.table.size.height)
+        assert isinstance(app.backend, PeekBackend) and not app.loaded
+        newest = [r.job_id for r in app.backend.live_records()][::-1]
+        assert app.main_screen.table.visible_job_ids() == newest
+        info = app.main_screen.query_one("#table-info").render().plain
+        assert "loading runs.csv" in info and "newest 3 of 8 jobs shown" in info
+        await pilot.press("s")  # nothing is done from the peek alone
+        await pilot.pause()
+        assert any("still opening" in message for _, message, _ in app.notices)
+        opened.set()
+        await until(pilot, lambda: app.loaded)
+        await pilot.pause()
+        assert app.backend.mode == "watch" and len(app.model) == 8
+        assert app.peek_total is None
+        info = app.main_screen.query_one("#table-info").render().plain
+        assert "8 of 8 jobs" in info and "newest" not in info

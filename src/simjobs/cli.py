@@ -937,13 +937,13 @@ def _check_theme(name: Optional[str]) -> None:
         raise CliError(f"unknown theme {name!r}; choose one of: {', '.join(names)}")
 
 
-def run_app(backend, theme: Optional[str] = None, opening: str = "") -> int:
+def run_app(backend, theme: Optional[str] = None, opening: str = "", peek=None) -> int:
     """Run the Textual app on ``backend`` (closed when the app exits), or on what the
     callable ``backend`` returns: it is called in a thread after the first paint, and
-    an error it raises is this command's error."""
+    an error it raises is this command's error. ``peek``: see SimjobsApp."""
     from .app.app import SimjobsApp
 
-    app = SimjobsApp(backend, theme=theme, opening=opening)
+    app = SimjobsApp(backend, theme=theme, opening=opening, peek=peek)
     app.run()
     if app.startup_error is not None:
         raise app.startup_error
@@ -951,7 +951,7 @@ def run_app(backend, theme: Optional[str] = None, opening: str = "") -> int:
 
 
 def cmd_app(args: argparse.Namespace) -> int:
-    from .app.backend import open_backend
+    from .app.backend import _config_infos, open_backend, peek_backend
 
     _check_theme(args.theme)
     if args.watch:
@@ -959,16 +959,21 @@ def cmd_app(args: argparse.Namespace) -> int:
         _check_log_file(path, args.watch)
         config = _config(args) if args.config else None
         _needs_terminal("simjobs app")
+        infos = _config_infos(config) if config is not None else None
         return run_app(lambda: open_backend(config, watch=path), args.theme,
-                       opening=f"opening {path.name} (read-only)…")
+                       opening=f"opening {path.name} (read-only)…",
+                       peek=lambda: peek_backend(path.resolve(), interfaces=infos))
     config = _config(args)
     if config.log_path.exists():
         _check_log_file(config.log_path)
     _needs_terminal("simjobs app")
     # A log another process holds is watched, never taken over (open_backend); the app
-    # says so in a notification.
+    # says so in a notification. Its newest records show while it opens.
+    log_path = Path(os.path.abspath(config.log_path))
     return run_app(lambda: open_backend(config), args.theme,
-                   opening=f"opening {config.log_path.name}…")
+                   opening=f"opening {config.log_path.name}…",
+                   peek=lambda: (peek_backend(log_path, interfaces=_config_infos(config))
+                                 if log_path.exists() else None))
 
 
 # ---- demo -------------------------------------------------------------------------------------

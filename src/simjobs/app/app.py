@@ -21,11 +21,12 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
+from textual.css.query import NoMatches
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from ..core.events import Event, InterfaceHealthEvent, JobEvent
-from .backend import Backend
+from .backend import Backend, PeekBackend
 from .messages import JobsUpdated
 from .screens.confirm import ConfirmScreen
 from .screens.help import HelpScreen, key_rows
@@ -63,6 +64,29 @@ class OpeningScreen(Screen):
         yield Static(self.text)
 
 
+class PeekingMainScreen(MainScreen):
+    """The main screen shown on a peek at the log (:class:`PeekBackend`) while the log
+    opens: the info line says so and how many of the log's jobs are shown."""
+
+    def update_info(self) -> None:
+        super().update_info()
+        app = self.simjobs
+        total = getattr(app, "peek_total", None)
+        if total is None or app.loaded:
+            return
+        try:
+            info = self.query_one("#table-info", Static)
+        except NoMatches:
+            return
+        text = getattr(info, "_simjobs_text", "")
+        first, sep, rest = text.partition(" · ")
+        shown = (f"{first} · newest {len(self.model):,} of {total:,} jobs shown (the rest "
+                 f"as it loads){sep}{rest}")
+        if shown != text:
+            info._simjobs_text = shown
+            info.update(shown)
+
+
 class SimjobsApp(App):
     """The simjobs app. ``backend`` is its only way to the core (``self.app.backend``).
 
@@ -77,6 +101,10 @@ class SimjobsApp(App):
     live_stats : bool
         Show the interfaces' measured poll latency (default True; snapshots turn it off:
         it is a real measurement, never the same twice).
+    peek : callable, optional
+        With a ``backend`` factory: called before the first frame, returns a
+        PeekBackend on the log's newest records (or None), shown at once while the
+        factory opens the whole log in a thread.
     """
 
     TITLE = "simjobs"
@@ -91,7 +119,8 @@ class SimjobsApp(App):
 
     def __init__(self, backend: Union[Backend, Callable[[], Backend]], *,
                  theme: Optional[str] = None, close_backend: bool = True,
-                 live_stats: bool = True, opening: str = "") -> None:
+                 live_stats: bool = True, opening: str = "",
+                 peek: Optional[Callable[[], Optional[PeekBackend]]] = None) -> None:
         super().__init__()
         if isinstance(backend, Backend):
             self.backend: Optional[Backend] = backend
@@ -99,6 +128,9 @@ class SimjobsApp(App):
             self.backend = None  # opened by the factory in a thread, after the first paint
             self._backend_factory = backend
         self.opening_text = opening or "opening the simulations log…"
+        self._peek = peek
+        #: the log's number of records while a peek at it is shown (None otherwise)
+        self.peek_total: Optional[int] = None
         self.startup_error: Optional[Exception] = None
         self.open_seconds = 0.0
         self.close_backend = close_backend
@@ -142,9 +174,19 @@ class SimjobsApp(App):
         for error in self.theme_errors:
             self.notify(error, title="Themes", severity="warning", timeout=8)
         if self.backend is None:
-            # Opening a big log takes a while: paint at once, open it in a thread.
-            self.push_screen(OpeningScreen(self.opening_text))
-            self._open_backend()
+            # Opening a big log takes a while: paint at once (its newest records when they
+            # can be peeked at), open it in a thread once that frame is out.
+            peek = None
+            if self._peek is not None:
+                try:
+                    peek = self._peek()
+                except Exception:  # noqa: BLE001 - the log is opened all the same
+                    peek = None
+            if peek is not None:
+                self._show_peek(peek)
+            else:
+                self.push_screen(OpeningScreen(self.opening_text))
+            self.call_after_refresh(self._open_backend)
         else:
             self._start()
 
@@ -163,10 +205,36 @@ class SimjobsApp(App):
         self.startup_error = exc
         self.exit(return_code=1)
 
+    def _show_peek(self, peek: PeekBackend) -> None:
+        """The main screen on the newest records, marked as loading, until the log is
+        open and loaded (then :meth:`_model_loaded` puts every job in place)."""
+        self.backend = peek
+        self.peek_total = peek.total
+        self.model.load(peek.live_records())
+        self.main_screen = PeekingMainScreen(self.model)
+        self.push_screen(self.main_screen)
+        self.set_interval(1.0, self._tick)
+
     def _opened(self, backend: Backend) -> None:
+        peek = self.backend if isinstance(self.backend, PeekBackend) else None
         self.backend = backend
         self.model.clock = backend.clock
-        self._start()
+        if peek is None:
+            self._start()
+            return
+        peek.opened(backend)  # calls waiting for the whole log go on
+        self._unsubscribe = backend.subscribe(self._on_backend_event)
+        started = time.perf_counter()
+        records = backend.live_records()
+        self._records_to_load = records
+        self._load_model()
+        self.load_seconds = time.perf_counter() - started
+        if backend.readonly:
+            self.notify(backend.readonly_reason, title="Read-only", severity="warning",
+                        timeout=10)
+        if backend.mode == "managed" and self.live_stats:
+            self.set_timer(1.0, self._poll_stats)
+            self.set_interval(STATS_INTERVAL, self._poll_stats)
 
     def _start(self) -> None:
         """Show the main screen on the backend."""
@@ -225,8 +293,17 @@ class SimjobsApp(App):
     def _model_loaded(self, prepared, started: float) -> None:
         self.model.install(prepared)
         self.loaded = True
+        self.peek_total = None
         self.load_seconds = time.perf_counter() - started
         if self.main_screen is not None:
+            # Panels made on a peek show the backend's own interfaces from now on.
+            panels = self.main_screen.panels
+            for info in self.backend.interfaces():
+                panel = panels.panels.get(info.name)
+                if panel is None:
+                    panels.add_interface(info)
+                elif panel.info is not info:
+                    panel.info = info
             self.main_screen.table.reload()
             self.main_screen.refresh_views()
         self.apply_pending()  # what happened while loading

@@ -577,6 +577,106 @@ _JOB_ID = attrgetter("job_id")
 
 
 
+#: Records a first screen shows while a log opens (the newest; see PeekBackend).
+PEEK_RECORDS = 500
+
+
+class PeekBackend(Backend):
+    """What the app shows while the log opens: its newest records (read by
+    :func:`~simjobs.core.log.peek_log`, without loading the log) and how many it holds.
+    Read-only; :meth:`records` and the acting methods (*blocking*) wait for the real
+    backend (:meth:`opened`) and hand over to it, so that nothing is ever shown or done
+    from the peek alone as if it were the whole log."""
+
+    mode = "opening"
+
+    def __init__(self, log_path: Union[str, os.PathLike], records: list[LogRecord],
+                 total: int, *, interfaces: Optional[list[InterfaceInfo]] = None,
+                 clock: Clock = time.time):
+        self.log_path = Path(log_path)
+        self.input_dim = len(records[0].coords) if records else None
+        self.clock = clock
+        self.total = total
+        self._records = {r.job_id: r for r in records}
+        self._infos = {i.name: i for i in (interfaces or [])}
+        for r in records:
+            if r.interface_name and r.interface_name not in self._infos:
+                self._infos[r.interface_name] = InterfaceInfo(r.interface_name, r.level,
+                                                              health="unknown")
+        self._real: Optional[Backend] = None
+        self._ready = threading.Event()
+
+    def opened(self, backend: Backend) -> None:
+        """The real backend is open: blocked calls go on with it."""
+        self._real = backend
+        self._ready.set()
+
+    def _wait(self) -> Backend:
+        self._ready.wait()
+        assert self._real is not None
+        return self._real
+
+    @property
+    def readonly(self) -> bool:
+        return True
+
+    @property
+    def readonly_reason(self) -> str:
+        return f"{self.log_path.name} is still opening; try again in a moment"
+
+    def manager_state(self) -> str:
+        return f"opening the log ({self.total:,} records)…"
+
+    def levels(self) -> dict[int, list[str]]:
+        out: dict[int, list[str]] = {}
+        for info in self._infos.values():
+            out.setdefault(info.level, []).append(info.name)
+        return dict(sorted(out.items()))
+
+    def interfaces(self) -> list[InterfaceInfo]:
+        return list(self._infos.values())
+
+    def live_records(self) -> list[LogRecord]:
+        return list(self._records.values())
+
+    def records(self) -> list[LogRecord]:
+        return self._wait().records()  # the whole log, never the peek alone
+
+    def get_record(self, job_id: JobIdLike) -> Optional[LogRecord]:
+        if self._real is not None:
+            return self._real.get_record(job_id)
+        record = self._records.get(str(job_id))
+        return _shallow_copy(record) if record is not None else None
+
+    def submit(self, inputs: Sequence[Input], level: int) -> list[JobId]:
+        return self._wait().submit(inputs, level)
+
+    def cancel(self, job_ids: Iterable[JobIdLike]) -> CancelResult:
+        return self._wait().cancel(job_ids)
+
+    def resubmit(self, job_ids: Iterable[JobIdLike]) -> list[JobId]:
+        return self._wait().resubmit(job_ids)
+
+    def job_details(self, job_id: JobIdLike) -> dict:
+        return self._wait().job_details(job_id)
+
+    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        return lambda: None  # nothing changes the peek: the real backend's events follow
+
+
+def peek_backend(log_path: Union[str, os.PathLike], *,
+                 interfaces: Optional[list[InterfaceInfo]] = None,
+                 clock: Clock = time.time, n: int = PEEK_RECORDS) -> Optional[PeekBackend]:
+    """A PeekBackend on the newest ``n`` records of the log, or None when the log cannot
+    be peeked at (missing, empty, not cheaply readable: then it is simply opened)."""
+    from ..core.log import peek_log
+
+    got = peek_log(log_path, n)
+    if not got or not got[0]:
+        return None
+    return PeekBackend(log_path, got[0], got[1], interfaces=interfaces, clock=clock)
+
+
 def open_backend(config: Optional["Config"] = None, *, watch: Union[str, os.PathLike, None] = None,
                  clock: Clock = time.time) -> Backend:
     """The backend for ``simjobs app``: watch ``watch`` (or the config's log when another

@@ -15,16 +15,27 @@ DEFAULT_THEME = "simjobs-dark"
 THEME_KEYS = ("name", "dark", "primary", "secondary", "accent", "foreground", "background",
               "surface", "panel", "boost", "warning", "error", "success", "variables")
 
-# The last resort when no theme file can be found (a broken install): the two themes.
+# The last resort when no theme file can be found (a broken install): the two themes
+# (keep in step with themes/*.toml).
 BUILTIN = [
     {"name": "simjobs-dark", "dark": True, "primary": "#5fafff", "secondary": "#87afd7",
      "accent": "#ffaf5f", "foreground": "#e4e4e4", "background": "#1c1c1c",
      "surface": "#262626", "panel": "#303030", "boost": "#3a3a3a", "warning": "#ffd75f",
-     "error": "#ff5f5f", "success": "#5fd75f"},
+     "error": "#ff5f5f", "success": "#5fd75f",
+     "variables": {"footer-key-foreground": "#ffaf5f", "block-cursor-background": "#005f87",
+                   "block-cursor-foreground": "#ffffff",
+                   "block-cursor-blurred-background": "#444444",
+                   "block-cursor-blurred-foreground": "#e4e4e4",
+                   "input-selection-background": "#005f87"}},
     {"name": "simjobs-light", "dark": False, "primary": "#005faf", "secondary": "#5f5f87",
      "accent": "#af5f00", "foreground": "#1c1c1c", "background": "#eeeeee",
      "surface": "#e4e4e4", "panel": "#d0d0d0", "boost": "#c6c6c6", "warning": "#af8700",
-     "error": "#d70000", "success": "#008700"},
+     "error": "#d70000", "success": "#008700",
+     "variables": {"footer-key-foreground": "#005faf", "block-cursor-background": "#87afd7",
+                   "block-cursor-foreground": "#000000",
+                   "block-cursor-blurred-background": "#bcbcbc",
+                   "block-cursor-blurred-foreground": "#1c1c1c",
+                   "input-selection-background": "#87afd7"}},
 ]
 
 

@@ -10,6 +10,7 @@ redraws only the lines it changed (or the visible part, when rows moved).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import islice
 from typing import Optional
 
 from rich.segment import Segment
@@ -27,11 +28,30 @@ from .job_model import COLUMNS, Column, JobModel, cell_texts, elapsed, format_du
 MARK = "●"
 STATUS_CLASSES = {s: "job-table--status-" + s.name.lower().replace("_", "-") for s in JobStatus}
 SEPARATOR = " "
+#: Between a right-aligned column and a left-aligned one (``1.356  13:59:00``, not
+#: ``1.356 13:59:00``): the one place two cells' texts would otherwise touch.
+WIDE_SEPARATOR = "  "
+
+
+def separators(columns: list[Column]) -> list[str]:
+    """The text before each column (none before the first)."""
+    return [""] + [WIDE_SEPARATOR if a.align == "right" and b.align != "right" else SEPARATOR
+                   for a, b in zip(columns, columns[1:])]
 #: Lines kept drawn (a few screens' worth; cleared when full).
 LINE_CACHE_SIZE = 4096
-#: (column, narrowest width) in the order columns give up room on a narrow screen
-SHRINKABLE = (("interface", 10), ("input", 12), ("output", 9), ("interface", 8),
-              ("input", 8), ("status", 13))
+#: (column, narrowest width) in the order columns give up room on a narrow screen; the
+#: widths start from what the cells need (see JobTable._content_widths)
+SHRINKABLE = (("output", 9), ("input", 12), ("interface", 10), ("input", 8),
+              ("interface", 8), ("status", 13))
+#: Shorter headers, for a table short of room (Slurm's squeue says TIME for elapsed)
+SHORT_LABELS = {"elapsed": "Time", "interface": "Iface"}
+#: The columns given room, up to their usual width, when the cells need less
+GROWABLE = ("output", "interface", "status", "submitted", "changed", "input")
+#: The widest a column is made for its content (longer cells are cut with "…").
+MOST = {"job_id": 24, "level": 5, "interface": 20, "status": 14, "input": 40, "output": 12,
+        "submitted": 12, "changed": 12, "elapsed": 7}
+#: Jobs looked at, from each end of the log, to size the columns to their content.
+SAMPLE_ROWS = 256
 
 
 def _fit(text: str, width: int, align: str) -> str:
@@ -68,8 +88,15 @@ class JobTable(ScrollView, can_focus=True):
     }
     JobTable > .job-table--header { background: $panel; color: $foreground; text-style: bold; }
     JobTable > .job-table--sorted { color: $accent; text-style: bold; }
-    JobTable > .job-table--cursor { background: $primary 40%; text-style: bold; }
-    JobTable:focus > .job-table--cursor { background: $primary 70%; color: $text; }
+    JobTable > .job-table--cursor {
+        background: $block-cursor-blurred-background;
+        color: $block-cursor-blurred-foreground;
+        text-style: bold;
+    }
+    JobTable:focus > .job-table--cursor {
+        background: $block-cursor-background;
+        color: $block-cursor-foreground;
+    }
     JobTable > .job-table--marked { background: $accent 25%; }
     JobTable > .job-table--status-completed { color: $success; }
     JobTable > .job-table--status-running { color: $primary; text-style: bold; }
@@ -97,7 +124,13 @@ class JobTable(ScrollView, can_focus=True):
         self.cursor_job_id: Optional[str] = None
         self.marked: set[str] = set()
         self.columns: list[tuple[Column, int]] = [(c, c.width) for c in COLUMNS]
+        self._separators = separators(list(COLUMNS))
+        self._labels = {c.key: c.label for c in COLUMNS}
         self._layout_width = -1
+        self._layout_day = -1
+        self._layout_sort = ""
+        self._content: Optional[dict[str, int]] = None  # column key -> its cells' width
+        self._content_model: Optional[JobModel] = None  # the model _content was taken of
         self._elapsed_drawn: dict[str, str] = {}  # job id -> Elapsed text on screen
         self._line_cache: dict[str, tuple] = {}  # job id -> (record, key, strip)
 
@@ -107,35 +140,117 @@ class JobTable(ScrollView, can_focus=True):
     def body_height(self) -> int:
         return max(1, self.scrollable_content_region.height - 1)
 
+    def _content_widths(self) -> dict[str, int]:
+        """The width each column's cells need: the names of the interfaces and statuses
+        the model counts, and the texts of a sample of the jobs (the oldest, the newest
+        and those on screen), capped at :data:`MOST`. Worked out once per model (a few
+        ms); a cell found wider when drawn widens its column (:meth:`_note_width`)."""
+        want = {c.key: 1 for c in COLUMNS}
+        model = self.model
+        counts = getattr(model, "_counts", None)  # {(interface, status value): n}
+        if isinstance(counts, dict):
+            for name, status in counts:
+                want["interface"] = max(want["interface"], len(name or "—"))
+                want["status"] = max(want["status"], len(str(status)))
+        rows = getattr(model, "rows", None)
+        sample: list = []
+        if isinstance(rows, dict) and rows:
+            sample += islice(rows.values(), SAMPLE_ROWS)
+            sample += islice(reversed(rows.values()), SAMPLE_ROWS)
+        if len(model):
+            top = int(self.scroll_offset.y)
+            sample += model.rows_between(top, top + self.body_height)
+        now = model.clock()
+        for row in sample:
+            for column, text in zip(COLUMNS, cell_texts(row, now)):
+                if len(text) > want[column.key]:
+                    want[column.key] = len(text)
+        return {key: min(w, MOST.get(key, w)) for key, w in want.items()}
+
+    def _note_width(self, key: str, text: str) -> None:
+        """A cell drawn is wider than its column: widen the column (up to its cap) at
+        the next frame, if the table has the room."""
+        want = min(len(text), MOST.get(key, len(text)))
+        if self._content is not None and want > self._content.get(key, 0):
+            self._content[key] = want
+            self._layout_width = -1
+            self.call_after_refresh(self.refresh)
+
     def _layout(self) -> None:
         width = self.scrollable_content_region.width
-        if width == self._layout_width:
+        model = self.model
+        day = int(model.clock() // 86400)  # times of another day show their date
+        stale = bool(len(model.rows)) and (self._content_model is not model
+                                           or day != self._layout_day)
+        if width == self._layout_width and model.sort_column == self._layout_sort \
+                and not stale:
             return
-        self._layout_width = width
+        if stale:
+            self._content = self._content_widths()
+            self._content_model, self._layout_day = model, day
+        self._layout_width, self._layout_sort = width, model.sort_column
+        content = self._content or {}
+        sort_column = model.sort_column
+
+        def wants(labels: dict) -> dict[str, int]:
+            """What each column needs: its label (the sorted one with its arrow) or its
+            cells, whichever is wider."""
+            return {c.key: max(len(labels[c.key]) + (c.key == sort_column),
+                               content.get(c.key, c.width)) for c in COLUMNS}
+
+        labels = {c.key: c.label for c in COLUMNS}
+        want = wants(labels)
         cols = list(COLUMNS)
+        seps = separators(cols)
 
         def need(cs: list[Column]) -> int:
-            return 2 + sum(c.width for c in cs) + len(SEPARATOR) * (len(cs) - 1)
+            return 2 + sum(want[c.key] for c in cs) + sum(map(len, seps[:len(cs)]))
 
-        # Hide the least needed columns first, then give the room left to Input.
+        # Hide the least needed columns first.
         for rank in sorted({c.hide_rank for c in cols if c.hide_rank}, reverse=True):
             if need(cols) <= width:
                 break
             cols = [c for c in cols if c.hide_rank != rank]
-        widths = {c.key: c.width for c in cols}
+            seps = separators(cols)
+        # Short of room still: single spaces only, then the short labels (a header
+        # shortened reads better than a cell cut).
+        if need(cols) > width:
+            seps = [""] + [SEPARATOR] * (len(cols) - 1)
+        for key, short in SHORT_LABELS.items():
+            if need(cols) <= width:
+                break
+            if len(labels[key]) + (key == sort_column) > content.get(key, 0):
+                labels[key] = short  # (only where the header is what makes it wide)
+                want = wants(labels)
+        widths = {c.key: want[c.key] for c in cols}
         extra = width - need(cols)
+        # The room left goes to the columns narrower than their usual width (a little
+        # air between them), then to Input.
+        usual = {c.key: c.width for c in cols}
+        for key in GROWABLE:
+            if extra <= 0:
+                break
+            if key in widths and widths[key] < usual[key]:
+                grow = min(extra, usual[key] - widths[key])
+                widths[key] += grow
+                extra -= grow
         if extra > 0:
             widths["input"] += min(extra, 24)
         # Too narrow still: shrink the columns that read well shorter, down to a minimum.
         for key, least in SHRINKABLE:
             if extra >= 0:
                 break
-            if key in widths:
+            if key in widths and widths[key] > least:
                 cut = min(-extra, widths[key] - least)
                 widths[key] -= cut
                 extra += cut
-        widths = [widths[c.key] for c in cols]
-        self.columns = list(zip(cols, widths))
+        columns = [(c, widths[c.key]) for c in cols]
+        if columns != self.columns or seps != self._separators or labels != self._labels:
+            self.columns = columns
+            self._separators = seps
+            self._labels = labels
+            self._line_cache.clear()  # the lines drawn for the old widths
+            self.refresh()
 
     def _update_virtual_size(self) -> None:
         self.virtual_size = Size(self.scrollable_content_region.width, len(self.model) + 1)
@@ -261,14 +376,15 @@ class JobTable(ScrollView, can_focus=True):
         sorted_style = style + self.get_component_rich_style("job-table--sorted", partial=True)
         arrow = "↓" if self.model.sort_reverse else "↑"
         segments = [Segment("  ", style)]
-        for i, (column, w) in enumerate(self.columns):
-            if i:
-                segments.append(Segment(SEPARATOR, style))
+        for (column, w), sep in zip(self.columns, self._separators):
+            if sep:
+                segments.append(Segment(sep, style))
+            text = self._labels.get(column.key, column.label)
             if column.key == self.model.sort_column:
-                label = _fit(f"{column.label}{arrow}", w, column.align)
+                label = _fit(f"{text}{arrow}", w, column.align)
                 segments.append(Segment(label, sorted_style))
             else:
-                segments.append(Segment(_fit(column.label, w, column.align), style))
+                segments.append(Segment(_fit(text, w, column.align), style))
         return Strip(segments).adjust_cell_length(width, style)
 
     def _row_strip(self, index: int, width: int) -> Strip:
@@ -304,14 +420,19 @@ class JobTable(ScrollView, can_focus=True):
             base = base + self.get_component_rich_style("job-table--marked", partial=True)
         texts = cell_texts(row, now)
         segments = [Segment((MARK if marked else " ") + " ", base)]
-        for i, (column, w) in enumerate(self.columns):
-            if i:
-                segments.append(Segment(SEPARATOR, base))
+        for (column, w), sep in zip(self.columns, self._separators):
+            if sep:
+                segments.append(Segment(sep, base))
             text = texts[COLUMN_INDEX[column.key]]
+            if len(text) > w:
+                self._note_width(column.key, text)
             if column.key == "elapsed":
                 self._elapsed_drawn[row.job_id] = text
             style = base
-            if column.key == "status":
+            # The cursor row is one colour pair (the theme's block cursor, chosen to be
+            # readable on 256 colours): a status colour over it (green on light blue)
+            # would not be; the status still reads as its word.
+            if column.key == "status" and index != self.cursor:
                 style = base + self.get_component_rich_style(STATUS_CLASSES[row.status],
                                                              partial=True)
             segments.append(Segment(_fit(text, w, column.align), style))
@@ -328,10 +449,11 @@ class JobTable(ScrollView, can_focus=True):
         text changed: the terminal gets a few bytes per changed cell, an idle table
         nothing."""
         x = 2
-        for column, w in self.columns:
+        for (column, w), sep in zip(self.columns, self._separators):
+            x += len(sep)
             if column.key == "elapsed":
                 break
-            x += w + len(SEPARATOR)
+            x += w
         else:
             return
         top = int(self.scroll_offset.y)

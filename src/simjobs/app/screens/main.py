@@ -17,7 +17,7 @@ from ..messages import JobsUpdated
 from ..widgets.job_model import ACTIVE, COLUMN_KEYS, COLUMNS, Filter, JobModel
 from ..widgets.job_table import JobTable
 from ..widgets.load_panel import LoadPanels
-from ..widgets.status_bar import StatusBar
+from ..widgets.status_bar import StatusBar, plural
 from .confirm import ConfirmScreen
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -142,7 +142,7 @@ class MainScreen(Screen):
         if not self.simjobs.loaded:
             parts = [f"loading {self.simjobs.backend.log_path.name}…"]
         else:
-            parts = [f"{len(model):,} of {len(model.rows):,} jobs"]
+            parts = [f"{len(model):,} of {plural(len(model.rows), 'job')}"]
         parts.append(f"sort {LABELS[model.sort_column]}{arrow}")
         described = model.filter.describe()
         if described:

@@ -24,6 +24,12 @@ TINY = {
     JobStatus.COMPLETED: "done", JobStatus.FAILED: "failed",
     JobStatus.FAILED_SUBMIT: "submit-failed", JobStatus.CANCELLED: "cancelled",
 }
+#: The narrowest status bar counts groups of statuses (in this order, so styled).
+GROUP = {
+    JobStatus.COMPLETED: "done", JobStatus.FAILED: "failed", JobStatus.FAILED_SUBMIT: "failed",
+    JobStatus.CANCELLED: "cancelled",
+}  # any other status (a failed cancel too: the job goes on): "active"
+GROUP_STYLE = {"active": "bold", "done": "green", "failed": "bold red", "cancelled": ""}
 STYLE = {
     JobStatus.RUNNING: "bold", JobStatus.COMPLETED: "green", JobStatus.FAILED: "bold red",
     JobStatus.FAILED_SUBMIT: "red", JobStatus.PENDING_CANCEL: "yellow",
@@ -66,15 +72,25 @@ class StatusBar(Static):
             self._shown = text.plain
             self.update(text)
 
-    def _counts(self, names: dict, sep: str) -> Text:
+    def _counts(self, names: Optional[dict], sep: str, rate_label: str) -> Text:
+        """``24 jobs: 2 submitted · 6 running · …  · 0.3 done/min``; ``names`` None
+        groups the statuses (active, done, failed, cancelled) for the narrowest."""
         counts = self.model.status_counts
         total = sum(counts.values())
-        parts: list = [(f"{total} jobs", "bold"), ":" if sep == " " else ""]
-        for i, status in enumerate(sorted(counts, key=lambda s: STATUS_RANK.get(s, 99))):
-            parts += [sep if i or sep != " " else " ",
-                      (f"{counts[status]} {names[status]}", STYLE.get(status, ""))]
+        if names is None:
+            groups: dict = {}
+            for status, n in counts.items():
+                group = GROUP.get(status, "active")
+                groups[group] = groups.get(group, 0) + n
+            items = [(f"{groups[g]:,} {g}", GROUP_STYLE[g]) for g in GROUP_STYLE if g in groups]
+        else:
+            items = [(f"{counts[status]:,} {names[status]}", STYLE.get(status, ""))
+                     for status in sorted(counts, key=lambda s: STATUS_RANK.get(s, 99))]
+        parts: list = [(plural(total, "job"), "bold")]
+        for i, item in enumerate(items):
+            parts += [(": " if sep == " " else sep) if i == 0 else sep, item]
         rate = self.model.completions_per_minute(10)
-        parts += [" · ", (f"{rate:.1f} done/min", "dim")]
+        parts += [" · ", (f"{rate:.1f}{rate_label}", "dim")]
         return Text.assemble(*parts)
 
     def render_text(self) -> Text:
@@ -84,9 +100,18 @@ class StatusBar(Static):
         room = width - len(state) - 3
         if len(path) > room:
             path = "…" + path[-max(10, room - 1):]
-        line2 = self._counts(SHORT, " · ")
-        if line2.cell_len > width:
-            line2 = self._counts(TINY, " ")
+        # The counts in the longest wording that fits: full words, short words, a
+        # shorter rate, then the statuses grouped; cut (…) only past all of these.
+        for names, sep, rate_label in ((SHORT, " · ", " done/min"), (TINY, " ", " done/min"),
+                                       (TINY, " ", "/min"), (None, " ", "/min")):
+            line2 = self._counts(names, sep, rate_label)
+            if line2.cell_len <= width:
+                break
         line2.truncate(width, overflow="ellipsis")
         return Text.assemble((path, "bold"), " · ", (state, "italic"), "\n", line2,
                              no_wrap=True, overflow="ellipsis")
+
+
+def plural(n: int, word: str, words: Optional[str] = None) -> str:
+    """``1 job``, ``2 jobs``, ``1,000 jobs``."""
+    return f"{n:,} {word if n == 1 else (words or word + 's')}"

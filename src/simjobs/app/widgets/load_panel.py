@@ -106,28 +106,36 @@ class InterfaceLoadPanel(Static):
         info = self.info
         running, queued, completed, failed = self._numbers()
         cap = info.max_jobs
-        load = f"{running}+{queued}/{cap if cap else '?'}"
+        # A viewer of a log without its config knows neither the kind nor the capacity:
+        # it says so rather than showing a full bar (the load against itself) or "?".
+        kind = info.kind if info.kind and info.kind != "?" else ""
         health_style = {"ok": "green", "unreachable": "bold red", "unknown": "dim"}.get(
             info.health, "yellow")
         if self.has_class("-compact"):
             spark = sparkline(self.model.completion_buckets(info.name, 10))
+            load = f"{running}+{queued}/{cap}" if cap else f"{running}+{queued}"
+            bar = (load_bar(running, queued, cap, 6), "") if cap else ("cap —".ljust(6), "dim")
             text = Text.assemble(
                 (f"L{info.level} ", "bold"), (f"{info.name[:14]:<14} ", "bold"),
-                (f"{info.kind[:5]:<5} ", "dim"),
-                load_bar(running, queued, cap, 6), f" {load:<8} ",
+                (f"{(kind or '—')[:5]:<5} ", "dim"),
+                bar, f" {load:<8} ",
                 ("✔", "green"), f"{completed} ", ("✘", "red"), f"{failed} ",
                 spark, " ", (health_text(info), health_style), f"  {self._poll_text()}",
             )
             text.no_wrap = True
             text.overflow = "ellipsis"
             return text
-        where = f"{info.kind} @ {info.host}" if info.host else info.kind
+        where = " @ ".join(part for part in (kind or "kind unknown", info.host) if part)
         spark = sparkline(self.model.completion_buckets(info.name, 30))
         per_min = self.model.completions_per_minute(10, info.name)
+        if cap:
+            load: tuple = (load_bar(running, queued, cap, 10),
+                           f" {running} run + {queued} queued / {cap}")
+        else:
+            load = (f"{running} run + {queued} queued", ("  capacity unknown", "dim"))
         return Text.assemble(
             (where, "dim"), "\n",
-            load_bar(running, queued, cap, 10), f" {running} run + {queued} queued / {cap or '?'}",
-            "\n",
+            *load, "\n",
             ("✔ ", "green"), f"{completed} done  ", ("✘ ", "red"), f"{failed} failed  ",
             (f"{per_min:.1f}/min", "dim"), "\n",
             spark, (" 30m", "dim"), "\n",

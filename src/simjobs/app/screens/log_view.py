@@ -355,6 +355,11 @@ class ExportScreen(ModalScreen[Optional[Path]]):
 
 
 ANY = "any"
+#: The text filter's placeholder, and a shorter one when it has not the room.
+FILTER_HINT = "/ filter: id, input, interface"
+FILTER_HINT_SHORT = "/ filter text"
+#: Cells the filter row's three selects take, with their margins (see DEFAULT_CSS).
+SELECTS_WIDTH = 18 + 13 + 20 + 3
 
 
 class SimulationsLogScreen(Screen):
@@ -366,8 +371,10 @@ class SimulationsLogScreen(Screen):
     SimulationsLogScreen #filters { height: 1; margin: 0 0 0 0; }
     SimulationsLogScreen #filters Label { padding: 0 1; }
     SimulationsLogScreen #filter-text { width: 1fr; min-width: 16; }
-    SimulationsLogScreen #filters Select { width: 20; }
-    SimulationsLogScreen #filter-level { width: 12; }
+    SimulationsLogScreen #filters Select { margin: 0 0 0 1; }
+    SimulationsLogScreen #filter-status { width: 18; }
+    SimulationsLogScreen #filter-level { width: 13; }
+    SimulationsLogScreen #filter-interface { width: 20; }
     SimulationsLogScreen TabbedContent { height: 1fr; }
     SimulationsLogScreen TabPane { padding: 0; height: 1fr; }
     SimulationsLogScreen #summary { height: 1fr; }
@@ -377,12 +384,15 @@ class SimulationsLogScreen(Screen):
     SimulationsLogScreen #loading { height: 1; color: $text-muted; padding: 0 1; }
     """
 
+    # The footer shows the main keys only, so that it fits in 80 columns with the app's
+    # (q, ?, ctrl+p); ? lists every key, those hidden here included.
     BINDINGS = [
         Binding("escape", "close", "Close", id="log.close", tooltip="Back to the jobs"),
         Binding("slash", "focus_filter", "Filter", id="log.filter",
                 tooltip="Filter by text (id, input, interface); enter returns to the table"),
         Binding("o", "cycle_sort", "Sort", id="log.sort", tooltip="Sort by the next column"),
-        Binding("O", "reverse_sort", "Reverse", id="log.reverse", tooltip="Reverse the sort"),
+        Binding("O", "reverse_sort", "Reverse", id="log.reverse", show=False,
+                tooltip="Reverse the sort"),
         Binding("e", "export", "Export", id="log.export",
                 tooltip="Export the filtered view to a .csv or .json file"),
         Binding("1", "show_tab('records')", "Records", id="log.records", show=False,
@@ -391,11 +401,14 @@ class SimulationsLogScreen(Screen):
                 tooltip="Per level: counts, completed, failed, cancelled, min/mean/max output"),
         Binding("3", "show_tab('plot')", "Plot", id="log.plot",
                 tooltip="Output against an input coordinate, per level"),
-        Binding("x", "next_coordinate", "Plot x", id="log.next_coordinate",
+        Binding("x", "next_coordinate", "Plot x", id="log.next_coordinate", show=False,
                 tooltip="Plot against the next input coordinate"),
-        Binding("r", "reload", "Reload", id="log.reload", tooltip="Read the whole log again"),
+        Binding("r", "reload", "Reload", id="log.reload", show=False,
+                tooltip="Read the whole log again"),
         Binding("enter", "details", "Details", id="log.details", show=False,
                 tooltip="The highlighted job in full"),
+        Binding("question_mark,f1", "help", "Keys", id="log.help",
+                tooltip="Every key of the log view, listed"),
     ]
 
     def __init__(self, backend: Any):
@@ -422,8 +435,7 @@ class SimulationsLogScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Static(f"Simulations log  {self.backend.log_path}", id="log-title", markup=False)
         with Horizontal(id="filters"):
-            yield TextInput(placeholder="/ filter: id, input, interface", id="filter-text",
-                            compact=True)
+            yield TextInput(placeholder=FILTER_HINT, id="filter-text", compact=True)
             yield Select([(s.value, s) for s in JobStatus], prompt="status: any",
                          id="filter-status", compact=True)
             yield Select([], prompt="level: any", id="filter-level", compact=True)
@@ -441,7 +453,7 @@ class SimulationsLogScreen(Screen):
                                  compact=True)
                     yield Label("(x: next coordinate)")
                 yield ScatterPlot(id="scatter")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one("#summary", DataTable)
@@ -450,6 +462,11 @@ class SimulationsLogScreen(Screen):
         self.query_one(JobTable).focus()
         self._opened_at = time.perf_counter()
         self._load()
+
+    def on_resize(self) -> None:
+        room = self.size.width - SELECTS_WIDTH
+        self.query_one("#filter-text", TextInput).placeholder = (
+            FILTER_HINT if room > len(FILTER_HINT) + 1 else FILTER_HINT_SHORT)
 
     # ---- loading
 
@@ -668,7 +685,8 @@ class SimulationsLogScreen(Screen):
         flt = self.model.filter.describe()
         shown = f"{n_view:,} shown ({flt})" if flt else "all shown"
         self.query_one("#log-title", Static).update(
-            f"Simulations log  {Path(self.backend.log_path).name}  ·  {n_all:,} records, "
+            f"Simulations log  {Path(self.backend.log_path).name}  ·  "
+            f"{n_all:,} record{'s' * (n_all != 1)}, "
             f"{shown}  ·  sorted by {column}{arrow}")
 
     def _update_summary(self) -> None:
@@ -687,6 +705,21 @@ class SimulationsLogScreen(Screen):
 
     def action_close(self) -> None:
         self.dismiss()
+
+    def action_help(self) -> None:
+        from simjobs.app.screens.help import HelpScreen, key_rows
+
+        here = key_rows(type(self))
+        everywhere = [row for row in key_rows(type(self.app))
+                      if row[0] not in {keys for keys, _ in here}]
+        sections = [
+            ("Simulations log", here),
+            ("Moving in the table", key_rows(JobTable)),
+            ("Everywhere", everywhere),
+            ("Text filter", [("enter", "Keep the filter, back to the table"),
+                             ("tab", "On to the status, level and interface choices")]),
+        ]
+        self.app.push_screen(HelpScreen(sections))
 
     def action_focus_filter(self) -> None:
         self.action_show_tab("records")

@@ -162,6 +162,33 @@ async def test_footer_shows_only_the_keys_that_apply_to_the_tab_and_rows(backend
 
 
 @run_async
+async def test_keys_arriving_together_land_in_the_fields_they_were_typed_for(backend):
+    """``0.25``, tab, ``0.5`` in one read (tmux send-keys, a paste, typing ahead over a
+    slow link) once all went into x1 as ``0.250.5``: every key was forwarded to x1
+    before tab, bubbling up to the screen's binding, moved the focus."""
+    from textual import events
+
+    app = Host(backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = screen_of(app)
+        await pilot.press("ctrl+n")  # two rows: tab goes on to the next row too
+        row1, row2 = screen.query(InputRow)
+        row1.fields[0].input.focus()
+        await pilot.pause()
+        keys = [*"0.25", "tab", *"0.5", "tab", *"-1", "shift+tab", "end", "backspace", *"75"]
+        for key in keys:  # all queued before the app handles the first one
+            character = key if len(key) == 1 else ("\t" if key == "tab" else None)
+            app.post_message(events.Key(key, character))
+        await until(pilot, lambda: row2.fields[0].text == "-1",
+                    message=f"texts: {[f.text for r in (row1, row2) for f in r.fields]}")
+        await pilot.pause()
+        assert [f.text for f in row1.fields] == ["0.25", "0.75"]
+        assert [f.text for f in row2.fields] == ["-1", ""]
+        assert app.focused is row1.fields[1].input
+
+
+@run_async
 async def test_several_rows_at_a_chosen_level(backend):
     app = Host(backend)
     async with app.run_test(size=(120, 35)) as pilot:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Optional
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
@@ -52,6 +52,46 @@ def chunk_size(total: int) -> int:
     return max(50, min(2000, total // 100))
 
 
+class FieldInput(TextInput):
+    """An Input that handles keys arriving together in the order they were typed.
+
+    Keys that arrive in one read (tmux send-keys, a paste or typing ahead over a slow
+    link: ``0.25``, tab, ``0.5``) are all forwarded to the focused field at once. The
+    field types the characters itself, but a key bound to an action (tab, backspace,
+    the arrows) runs only once it has bubbled up to the app, after the characters
+    behind it were typed: ``0.250.5`` all in x1. So this field runs the binding of such
+    a key at once, in order, and hands the keys still queued for it once the focus has
+    moved on to the widget that has the focus now."""
+
+    async def _on_key(self, event: events.Key) -> None:
+        focused = self.screen.focused
+        if focused is not self:  # typed ahead of a key that moved the focus on
+            event.stop()
+            event.prevent_default()
+            if focused is not None:
+                focused.post_message(events.Key(event.key, event.character))
+            return
+        if event.is_printable:
+            await super()._on_key(event)
+            return
+        if event.key == "tab" or event.key == "shift+tab":
+            handled = True
+            if event.key == "tab":
+                self.screen.focus_next()
+            else:
+                self.screen.focus_previous()
+        else:
+            # The bindings of the focus chain, as the app would run them when the key
+            # got back to it (a private method of Textual's; without it, that path).
+            check = getattr(self.app, "_check_bindings", None)
+            handled = bool(check is not None and await check(event.key))
+        if handled:
+            event.stop()
+            event.prevent_default()
+        else:
+            await super()._on_key(event)
+
+
 class NumberField(Vertical):
     """A labelled one-line field checked by ``parser`` as it is typed; the error shows
     under it once the field has been typed into (or a submit was attempted)."""
@@ -83,7 +123,7 @@ class NumberField(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal():
             yield Label(self.label, classes="field-label")
-            yield TextInput(self._initial, placeholder=self._placeholder, compact=True)
+            yield FieldInput(self._initial, placeholder=self._placeholder, compact=True)
         yield Static("", classes="field-error", markup=False)
 
     def on_mount(self) -> None:

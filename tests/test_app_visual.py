@@ -306,3 +306,19 @@ async def test_log_view_filter_row_and_footer_fit_80_columns(backend):
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
         listed = {keys for _, rows in app.screen.sections for keys, _ in rows}
         assert {"x", "r", "O", "1", "enter", "q"} <= listed, listed
+
+
+@run_async
+async def test_help_lists_each_key_once_per_section(backend):
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await main_ready(app, pilot)
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.pause()
+        for static in app.screen.query(".help-section").results(Static):
+            table = static.content
+            keys = list(table.columns[0].cells)
+            assert len(keys) == len(set(keys)), f"{table.title}: {keys}"
+            if table.title == "Everywhere":
+                assert keys.count("ctrl+p") == 1

@@ -60,7 +60,11 @@ class HelpScreen(ModalScreen[None]):
                 # pushing short descriptions to the middle of the dialog).
                 table.add_column("keys", style="bold", no_wrap=True, width=14)
                 table.add_column("what", ratio=1)
+                listed = set()
                 for keys, what in rows:
+                    if keys in listed:  # (a key given both by a binding and by hand)
+                        continue
+                    listed.add(keys)
                     table.add_row(keys, what)
                 yield Static(table, classes="help-section")
             yield Static("[dim]esc, q or ? closes this help[/dim]")

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Optional, Union
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
@@ -40,6 +40,11 @@ APPLY_INTERVAL = 0.1
 #: Logs up to this many records are loaded before the first paint; bigger ones after it,
 #: in a thread (the screen says "loading" meanwhile).
 INLINE_LOAD = 20_000
+#: Keys first: pending events wait until no key came for this long (a key is drawn
+#: before a batch of events is applied, not after it)...
+KEY_QUIET = 0.15
+#: ...but never longer than this after the first of them arrived.
+MAX_DEFER = 0.5
 #: Seconds between two looks at the interfaces' poll latency (the manager's memory).
 STATS_INTERVAL = 5.0
 
@@ -140,6 +145,8 @@ class SimjobsApp(App):
         self._pending_lock = threading.Lock()
         self._posted = False
         self._last_apply = 0.0
+        self._pending_since = 0.0  # when the first pending event arrived (monotonic)
+        self._last_key = float("-inf")  # when the last key was pressed (monotonic)
         self._unsubscribe = None
         self.notices: list[tuple[str, str, str]] = []
         self.applied_batches = 0  # how many coalesced batches were applied (tests, bench)
@@ -322,14 +329,31 @@ class SimjobsApp(App):
             if self._posted:
                 return
             self._posted = True
+            self._pending_since = time.monotonic()
         self.post_message(_EventsPending())
 
     def on__events_pending(self, message: _EventsPending) -> None:
         wait = APPLY_INTERVAL - (time.monotonic() - self._last_apply)
         if wait > 0:
-            self.set_timer(wait, self.apply_pending)
+            self.set_timer(wait, self._apply_when_keys_rest)
         else:
-            self.apply_pending()
+            self._apply_when_keys_rest()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            self._last_key = time.monotonic()
+        await super().on_event(event)
+
+    def _apply_when_keys_rest(self) -> None:
+        """The timer's call: apply pending events, unless keys are being pressed (then
+        a little later: see KEY_QUIET and MAX_DEFER)."""
+        now = time.monotonic()
+        quiet_at = self._last_key + KEY_QUIET
+        if now < quiet_at and now - self._pending_since < MAX_DEFER:
+            self.set_timer(min(quiet_at, self._pending_since + MAX_DEFER) - now,
+                           self._apply_when_keys_rest)
+            return
+        self.apply_pending()
 
     def apply_pending(self) -> None:
         """Apply every pending event now (one batch)."""

@@ -578,7 +578,7 @@ _JOB_ID = attrgetter("job_id")
 
 
 #: Records a first screen shows while a log opens (the newest; see PeekBackend).
-PEEK_RECORDS = 500
+PEEK_RECORDS = 200
 
 
 class PeekBackend(Backend):

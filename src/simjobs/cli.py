@@ -42,14 +42,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from . import __version__
-from .config import Config, ConfigError, find_config, load_config
 from .core.control import manager_holder, send_request
 from .core.errors import (
     InvalidJobStatusError,
@@ -66,7 +63,14 @@ from .core.records import LogRecord
 from .core.stores import is_sqlite_path
 from .core.stores.csv_store import header_columns
 from .core.types import RESUBMITTABLE_STATUSES, TERMINAL_STATUSES, JobId, JobStatus
-from .progress import STATUS_STYLES, ProgressView
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rich.table import Table
+
+    from .config import Config
+
+# Imported where used (not for ``simjobs app --watch``, whose first paint waits for every
+# import): the config (and through it every interface module), rich tables, progress.
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_LAST = 50
@@ -110,6 +114,8 @@ def _config(args: argparse.Namespace) -> Config:
     if args.config and Path(args.config).expanduser().is_dir():
         raise CliError(f"{args.config} is a directory, not a config file; pass the TOML "
                        "file itself (e.g. simjobs.toml)")
+    from .config import find_config, load_config
+
     return load_config(find_config(args.config))
 
 
@@ -565,6 +571,11 @@ def _number_text(v: Optional[float]) -> str:
 
 
 def _records_table(records: list[LogRecord]) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
+    from .progress import STATUS_STYLES
+
     table = Table(header_style="bold", pad_edge=False, box=None)
     # Ids, statuses, levels and times are never cut (an id is what the next command
     # needs); inputs, interface names and reasons give way when the terminal is narrow.
@@ -639,6 +650,8 @@ def headless_run(
     unfinished: set[str] = set()  # the jobs this run resumes count as its own
     with _signals_interrupt():
         try:
+            from .progress import ProgressView
+
             with _own_manager(config, unfinished) as manager, \
                     ProgressView(manager, console, title, resumed=unfinished):
                 if prepare is not None:
@@ -900,6 +913,8 @@ def cmd_interfaces(args: argparse.Namespace) -> int:
     if args.json:
         _print_json({"interfaces": rows, "managed_by": holder})
         return EXIT_OK
+    from rich.table import Table
+
     out = _out()
     table = Table(header_style="bold", pad_edge=False, box=None)
     for column in ("name", "kind", "level", "host", "max_jobs", "active"):
@@ -1022,6 +1037,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     config_path = install_demo(directory)
     if args.fast:
         os.environ["SIMJOBS_DEMO_FAST"] = "1"  # inherited by the simulator processes
+    from .config import load_config
+
     config = load_config(config_path)
     _note(f"demo: config {config_path}, log {config.log_path}")
 
@@ -1208,6 +1225,8 @@ def _exit_code(exc: Exception) -> Optional[int]:
     """The exit code for a user-facing error, or None for a bug (shown as a traceback)."""
     if isinstance(exc, (LogLockedError, LogFormatError)):
         return EXIT_FAILURE
+    from .config import ConfigError
+
     if isinstance(exc, (ConfigError, UnknownJobIdError, InvalidJobStatusError)):
         return EXIT_USAGE
     if isinstance(exc, SimjobsError):

@@ -245,6 +245,9 @@ def test_submit_complete_cancel_quit_and_resume(workdir, term):
     apps.append(again)
     screen = again.wait_for(r"\b3 of 3 jobs")
     assert "read-only" not in screen  # managed again, not watched
+    # The count can show a frame before the rows are drawn: wait for all three.
+    for job_id in (quick, cancelled, running):
+        screen = again.wait_for(rf"(?m)^\W*{job_id}\s")
     assert again.rows(screen) == {
         quick: (1, "quick", "Completed"),
         cancelled: (2, "long", "Cancelled"),

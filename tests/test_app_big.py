@@ -57,7 +57,7 @@ async def test_a_peek_at_the_newest_jobs_shows_while_the_log_opens(tmp_path):
         opened.wait(10)  # a slow open
         return WatchBackend(path)
 
-    app = SimjobsApp(factory, peek=lambda: peek_backend(path, n=3), live_stats=False)
+    app = SimjobsApp(factory, peek=lambda: peek_backend(path, n=3, min_bytes=0), live_stats=False)
     async with app.run_test(size=(120, 35)) as pilot:
         await until(pilot, lambda: app.main_screen is not None
                     and app.screen is app.main_screen and app.main_screen.table.size.height)
@@ -76,3 +76,4 @@ async def test_a_peek_at_the_newest_jobs_shows_while_the_log_opens(tmp_path):
         assert app.peek_total is None
         info = app.main_screen.query_one("#table-info").render().plain
         assert "8 of 8 jobs" in info and "newest" not in info
+    assert peek_backend(path) is None  # a small log: opened at once, no peek

@@ -579,6 +579,9 @@ _JOB_ID = attrgetter("job_id")
 
 #: Records a first screen shows while a log opens (the newest; see PeekBackend).
 PEEK_RECORDS = 200
+#: Logs smaller than this (~20,000 CSV records) open in a fraction of a second: no peek,
+#: the whole log shows at once (and keys act on it at once).
+PEEK_MIN_BYTES = 2_000_000
 
 
 class PeekBackend(Backend):
@@ -666,11 +669,18 @@ class PeekBackend(Backend):
 
 def peek_backend(log_path: Union[str, os.PathLike], *,
                  interfaces: Optional[list[InterfaceInfo]] = None,
-                 clock: Clock = time.time, n: int = PEEK_RECORDS) -> Optional[PeekBackend]:
-    """A PeekBackend on the newest ``n`` records of the log, or None when the log cannot
-    be peeked at (missing, empty, not cheaply readable: then it is simply opened)."""
+                 clock: Clock = time.time, n: int = PEEK_RECORDS,
+                 min_bytes: int = PEEK_MIN_BYTES) -> Optional[PeekBackend]:
+    """A PeekBackend on the newest ``n`` records of the log, or None when the log is
+    smaller than ``min_bytes`` or cannot be peeked at (missing, empty, not cheaply
+    readable): then it is simply opened."""
     from ..core.log import peek_log
 
+    try:
+        if os.path.getsize(log_path) < min_bytes:
+            return None
+    except OSError:
+        return None
     got = peek_log(log_path, n)
     if not got or not got[0]:
         return None

@@ -153,9 +153,8 @@ class App:
         self.wait_for(rf"x1 {re.escape(x1)}\s+x2 {re.escape(x2)}\s")
         self.wait_for(r"Submit 1\b")  # valid: the button counts the inputs
         if level != 1:
-            # From x2, shift+tab goes to x1, the rows, the tabs, then the level selector;
-            # enter opens its list (which shows the other levels).
-            self.tmux.send("BTab", "BTab", "BTab", "BTab", "Enter")
+            # ctrl+l goes to the level selector and opens its list (the other levels).
+            self.tmux.send("C-l")
             self.wait_for(rf"(?m)^\W*{level}: long")
             self.tmux.send(*["Down"] * (level - 1), "Enter")
             self.wait_for(rf"Level {level}: long")

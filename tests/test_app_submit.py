@@ -204,9 +204,10 @@ async def test_several_rows_at_a_chosen_level(backend):
         for row, pair in zip(screen.query(InputRow), values):
             for field, text in zip(row.fields, pair):
                 await type_into(pilot, field, text)
-        # choose level 2 with the keyboard
-        screen.query_one("#level", Select).focus()
-        await pilot.press("enter", "down", "enter")
+        # choose level 2 with the keyboard: ctrl+l opens the level list from anywhere
+        await pilot.press("ctrl+l")
+        await until(pilot, lambda: screen.query_one("#level", Select).expanded)
+        await pilot.press("down", "enter")
         await until(pilot, lambda: screen.level == 2)
         await until(pilot, lambda: str(screen.query_one("#submit", Button).label) == "Submit 2")
         await pilot.press("ctrl+s")

@@ -246,6 +246,8 @@ class SubmitScreen(ModalScreen[Optional[list]]):
                 tooltip="Remove the input row being edited"),
         Binding("ctrl+t", "switch_tab", "Inputs/Batch", id="submit.switch_tab", priority=True,
                 tooltip="Switch between typed inputs and a batch (CSV file or design)"),
+        Binding("ctrl+l", "choose_level", "Level", id="submit.level", priority=True,
+                tooltip="Go to the level selector and open its list"),
     ]
 
     def __init__(self, backend: Any, *, level: Optional[int] = None):
@@ -502,6 +504,13 @@ class SubmitScreen(ModalScreen[Optional[list]]):
         await target.remove()
         self._update_submit()
         self.refresh_bindings()
+
+    def action_choose_level(self) -> None:
+        select = self.query_one("#level", Select)
+        if select.disabled or not self.level_map:
+            return
+        select.focus()
+        select.expanded = True
 
     def action_switch_tab(self) -> None:
         tabs = self.query_one(TabbedContent)

@@ -158,7 +158,7 @@ class MainScreen(Screen):
             return
         if getattr(info, "_simjobs_text", None) != text:
             info._simjobs_text = text
-            info.update(text)
+            info.update(text, layout=False)  # one line, fixed: no re-layout of the screen
 
     # ---- filters and sorting --------------------------------------------------------------
 

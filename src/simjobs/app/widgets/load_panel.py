@@ -87,7 +87,10 @@ class InterfaceLoadPanel(Static):
         self.shown_text = text.plain
         self.set_class(self.info.health not in ("ok", "unknown"), "-unhealthy")
         self.border_title = f"{self.info.name} · L{self.info.level}"
-        self.update(text)
+        # Re-lay-out the screen only when the panel's height may change.
+        lines = text.plain.count("\n")
+        self.update(text, layout=lines != getattr(self, "_lines", None))
+        self._lines = lines
 
     def _numbers(self) -> tuple[int, int, int, int]:
         counts = self.model.counts_for(self.info.name)

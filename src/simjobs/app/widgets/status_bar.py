@@ -70,7 +70,7 @@ class StatusBar(Static):
         text = self.render_text()
         if text.plain != self._shown:  # idle screens send nothing
             self._shown = text.plain
-            self.update(text)
+            self.update(text, layout=False)  # height fixed at 2: no re-layout of the screen
 
     def _counts(self, names: Optional[dict], sep: str, rate_label: str) -> Text:
         """``24 jobs: 2 submitted · 6 running · …  · 0.3 done/min``; ``names`` None

@@ -41,6 +41,23 @@ def run_async(test):
     return wrapper
 
 
+async def until(pilot, predicate, timeout: float = 30.0, message="") -> None:
+    """Let the app run until ``predicate()`` is true (a condition, not a fixed sleep);
+    ``message`` (a string, or a callable giving one) says what was awaited."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            if callable(message):
+                message = message()
+            raise AssertionError(f"not true within {timeout} s: {message or predicate}")
+        await pilot.pause(0.02)
+
+
+def notes(app) -> list[str]:
+    """The messages of the app's notifications."""
+    return [n.message for n in app._notifications]
+
+
 def fixed_clock() -> float:
     return FIXED_NOW
 

@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-import time
 
-from app_fixtures import build_backend, run_async, utc_time
+from app_fixtures import build_backend, run_async, until, utc_time
 from simjobs.app.app import SimjobsApp
 from simjobs.app.widgets.job_table import JobTable
-
-
-async def until(pilot, predicate, timeout: float = 30):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"not true within {timeout} s"
-        await pilot.pause(0.02)
 
 
 @run_async

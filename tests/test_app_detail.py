@@ -3,8 +3,6 @@ real local jobs (LocalInterface running tests/sims), and the resubmission links.
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import io
 import re
 import sys
@@ -15,7 +13,7 @@ from rich.console import Console
 from textual.app import App
 from textual.widgets import Label, Static
 
-from app_fixtures import build_backend
+from app_fixtures import build_backend, run_async, until
 from helpers import SIMS, wait_for
 from simjobs.app.screens.detail import JobDetailScreen
 from simjobs.core.types import Input, JobStatus
@@ -32,23 +30,6 @@ class Host(App):
 
     def on_mount(self) -> None:
         self.push_screen(JobDetailScreen(self.backend, self.job_id))
-
-
-def run_async(test):
-    @functools.wraps(test)
-    def wrapper(*args, **kwargs):
-        asyncio.run(test(*args, **kwargs))
-
-    return wrapper
-
-
-async def until(pilot, predicate, timeout: float = 15.0, message: str = ""):
-    """Let the app run until ``predicate()`` is true (a condition, not a fixed sleep)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout} s: {message or predicate}")
-        await pilot.pause(0.02)
 
 
 def has(text: str, label: str, value: str) -> bool:

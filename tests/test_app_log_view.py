@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import functools
 import json
 import math
-import time
 
 import pytest
 from textual.app import App
 from textual.widgets import DataTable, Select, Static, TabbedContent
 from textual.widgets import Input as TextInput
 
-from app_fixtures import build_backend, utc_time
+from app_fixtures import build_backend, notes, run_async, until, utc_time
 from helpers import tree
 from simjobs.app.screens.log_view import (
     ExportError,
@@ -38,27 +36,6 @@ class Host(App):
 
     def on_mount(self) -> None:
         self.push_screen(SimulationsLogScreen(self.backend))
-
-
-def run_async(test):
-    @functools.wraps(test)
-    def wrapper(*args, **kwargs):
-        asyncio.run(test(*args, **kwargs))
-
-    return wrapper
-
-
-async def until(pilot, predicate, timeout: float = 15.0, message: str = ""):
-    """Let the app run until ``predicate()`` is true (a condition, not a fixed sleep)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout} s: {message or predicate}")
-        await pilot.pause(0.02)
-
-
-def notes(app) -> list[str]:
-    return [n.message for n in app._notifications]
 
 
 async def opened(app, pilot) -> SimulationsLogScreen:

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from app_fixtures import FIRST_ID, HeldInterface, build_backend, run_async, utc_time
+from app_fixtures import FIRST_ID, HeldInterface, build_backend, run_async, until, utc_time
 from helpers import log_held_open, records_of
 from textual.command import CommandList, CommandPalette
 
@@ -38,17 +38,6 @@ RUNNING_ID2 = str(FIRST_ID + 7)
 @pytest.fixture(autouse=True)
 def _utc():
     utc_time()
-
-
-async def until(pilot, predicate, timeout: float = 10, message: str = ""):
-    """Let the app run until ``predicate()`` is true."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            if callable(message):
-                message = message()
-            raise AssertionError(f"not true within {timeout} s: {message or predicate}")
-        await pilot.pause(0.02)
 
 
 def table_of(app):

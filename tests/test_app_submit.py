@@ -3,16 +3,13 @@ escape, and the read-only refusal; on a real log and manager (app_fixtures)."""
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import time
 
 import pytest
 from textual.app import App
 from textual.widgets import Button, ProgressBar, RadioButton, Select, Static
 from textual.widgets import Input as TextInput
 
-from app_fixtures import build_backend, fill_log, utc_time
+from app_fixtures import build_backend, fill_log, notes, run_async, until, utc_time
 from simjobs.app.backend import WatchBackend
 from simjobs.app.design import latin_hypercube
 from simjobs.app.screens.submit import InputRow, NumberField, SubmitScreen
@@ -32,29 +29,6 @@ class Host(App):
 
     def _dismissed(self, result) -> None:
         self.result = result
-
-
-def run_async(test):
-    """Run an async test function with asyncio (no async pytest plugin needed)."""
-
-    @functools.wraps(test)
-    def wrapper(*args, **kwargs):
-        asyncio.run(test(*args, **kwargs))
-
-    return wrapper
-
-
-async def until(pilot, predicate, timeout: float = 10.0, message: str = ""):
-    """Let the app run until ``predicate()`` is true (a condition, not a fixed sleep)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout} s: {message or predicate}")
-        await pilot.pause(0.02)
-
-
-def notes(app) -> list[str]:
-    return [n.message for n in app._notifications]
 
 
 async def type_into(pilot, field: NumberField, text: str) -> None:

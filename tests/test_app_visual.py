@@ -13,11 +13,10 @@ from textual.color import Color
 from textual.widgets import Input, Static
 from textual.widgets._footer import FooterKey
 
-from app_fixtures import build_backend, run_async, utc_time
+from app_fixtures import build_backend, run_async, until, utc_time
 from simjobs.app.app import SimjobsApp
 from simjobs.app.backend import WatchBackend
 from simjobs.app.screens.help import HelpScreen
-from simjobs.app.widgets.job_model import JobModel
 from simjobs.app.widgets.status_bar import StatusBar
 from simjobs.core.types import JobStatus
 
@@ -32,16 +31,6 @@ def backend(tmp_path):
     backend = build_backend(tmp_path)
     yield backend
     backend.close()
-
-
-async def until(pilot, predicate, timeout: float = 10, message: str = ""):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout} s: {message or predicate}")
-        await pilot.pause(0.02)
 
 
 async def main_ready(app, pilot):

@@ -11,7 +11,7 @@ from textual.widgets import Input as TextInput
 
 from app_fixtures import build_backend, fill_log, notes, run_async, until, utc_time
 from simjobs.app.backend import WatchBackend
-from simjobs.app.design import latin_hypercube
+from simjobs.design import latin_hypercube
 from simjobs.app.screens.submit import InputRow, NumberField, SubmitScreen
 from simjobs.core.log import SimulationsLog
 

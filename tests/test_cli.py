@@ -74,10 +74,10 @@ def test_submit_from_csv_with_a_header_and_exauq_columns(cli, make_config, tmp_p
 
 
 @pytest.mark.parametrize("content, expected", [
-    ("x,y\n0.1,0.2\n0.3,abc\n", "inputs.csv line 3: 'abc' is not a number"),
-    ("0.1,0.2\n0.3\n", "inputs.csv line 2: 1 coordinate, but the log's inputs have 2"),
-    ("0.1,0.2\n0.3,nan\n", "inputs.csv line 2: 'nan' is not a finite number"),
-    ("x,y\n", "inputs.csv: no inputs in the file"),
+    ("x,y\n0.1,0.2\n0.3,abc\n", "line 3 of inputs.csv, column 2: 'abc' is not a number"),
+    ("0.1,0.2\n0.3\n", "line 2 of inputs.csv: 1 value where inputs have 2 coordinates"),
+    ("0.1,0.2\n0.3,nan\n", "line 2 of inputs.csv, column 2: 'nan' is not finite"),
+    ("x,y\n", "inputs.csv holds no inputs"),
 ])
 def test_submit_csv_names_the_bad_line_and_submits_nothing(cli, make_config, tmp_path,
                                                            content, expected):
@@ -91,7 +91,7 @@ def test_submit_csv_names_the_bad_line_and_submits_nothing(cli, make_config, tmp
 @pytest.mark.parametrize("args, expected", [
     (["1"], "input: 1 coordinate, but the log's inputs have 2"),
     (["1", "x"], "input: 'x' is not a number"),
-    (["1", "inf"], "'inf' is not a finite number"),
+    (["1", "inf"], "'inf' is not finite"),
     (["--input", "1,2", "--input", "3"], "--input '3': 1 coordinate"),
     (["--level", "2", "1", "2"], "no interface serves level 2"),
     ([], "no input given"),
@@ -695,3 +695,10 @@ def test_status_never_cuts_job_ids_even_when_narrow(tmp_path):
     for job_id in ids:
         assert job_id in out.stdout, out.stdout
     assert "Pending cancel" in out.stdout
+
+
+def test_submit_csv_takes_a_bom_and_comments_like_the_app(cli, make_config, tmp_path):
+    config = make_config()
+    (tmp_path / "inputs.csv").write_bytes("\ufeffx,y\n# first point\n0.1,0.2\n".encode())
+    ids = ok(cli("submit", "--config", config, "--csv", "inputs.csv")).stdout.split()
+    assert [records_of(tmp_path / "runs.csv")[j].coords for j in ids] == [(0.1, 0.2)]

@@ -28,9 +28,7 @@ import csv
 import datetime
 import io
 import json
-import math
 import os
-import random
 import signal
 import socket
 import stat
@@ -58,6 +56,7 @@ from .core.errors import (
 from .core.events import Event, JobEvent
 from .core.lock import LogLock
 from .core.log import SimulationsLog
+from .design import DesignError, latin_hypercube, parse_coordinate, read_inputs_csv
 from .core.manager import JobManager
 from .core.records import LogRecord
 from .core.stores import is_sqlite_path
@@ -353,12 +352,9 @@ def _not_managed_note(log_path: Path) -> None:
 
 def _number(text: str, where: str) -> float:
     try:
-        value = float(text.strip())
-    except ValueError:
-        raise CliError(f"{where}: {text.strip()!r} is not a number") from None
-    if not math.isfinite(value):
-        raise CliError(f"{where}: {text.strip()!r} is not a finite number")
-    return value
+        return parse_coordinate(text)
+    except DesignError as exc:
+        raise CliError(f"{where}: {exc}") from None
 
 
 def _check_dim(coords: list[float], dim: int, where: str) -> list[float]:
@@ -366,38 +362,6 @@ def _check_dim(coords: list[float], dim: int, where: str) -> list[float]:
         raise CliError(f"{where}: {len(coords)} coordinate{'s' * (len(coords) != 1)}, "
                        f"but the log's inputs have {dim}")
     return coords
-
-
-def _inputs_from_csv(path: str, dim: int) -> list[list[float]]:
-    """Rows of a CSV file as inputs. A first row that is not all numbers is a header;
-    when it names ``Input_k`` columns (an exauq log), those columns are used, in k order."""
-    try:
-        with open(path, newline="") as f:
-            rows = [(n, row) for n, row in enumerate(csv.reader(f), start=1)
-                    if any(cell.strip() for cell in row)]
-    except FileNotFoundError:
-        raise CliError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise CliError(f"{path}: cannot read it ({exc})") from None
-    columns: Optional[list[int]] = None
-    if rows:
-        first = rows[0][1]
-        try:
-            [float(cell) for cell in first]
-        except ValueError:
-            rows = rows[1:]
-            named = {cell.strip(): i for i, cell in enumerate(first)}
-            k = [int(n[6:]) for n in named if n.startswith("Input_") and n[6:].isdigit()]
-            if k:
-                columns = [named[f"Input_{i}"] for i in sorted(k)]
-    inputs = []
-    for n, row in rows:
-        where = f"{path} line {n}"
-        cells = [row[i] if i < len(row) else "" for i in columns] if columns else row
-        inputs.append(_check_dim([_number(c, where) for c in cells], dim, where))
-    if not inputs:
-        raise CliError(f"{path}: no inputs in the file")
-    return inputs
 
 
 def _collect_inputs(args: argparse.Namespace, dim: int) -> list[list[float]]:
@@ -408,7 +372,10 @@ def _collect_inputs(args: argparse.Namespace, dim: int) -> list[list[float]]:
         where = f"--input {text!r}"
         inputs.append(_check_dim([_number(c, where) for c in text.split(",")], dim, where))
     if args.csv:
-        inputs.extend(_inputs_from_csv(args.csv, dim))
+        try:
+            inputs.extend(list(x) for x in read_inputs_csv(args.csv, dim))
+        except DesignError as exc:
+            raise CliError(str(exc)) from None
     if not inputs:
         raise CliError("no input given: simjobs submit 0.1 0.2, --input 0.1,0.2 or --csv FILE")
     return inputs
@@ -1014,16 +981,6 @@ def install_demo(directory: Path) -> Path:
     return config_path
 
 
-def latin_hypercube(n: int, dim: int, rng: random.Random) -> list[list[float]]:
-    """``n`` points in [0, 1]^dim, one in each of the n slices of every coordinate."""
-    columns = []
-    for _ in range(dim):
-        strata = list(range(n))
-        rng.shuffle(strata)
-        columns.append([round((s + rng.random()) / n, 4) for s in strata])
-    return [list(point) for point in zip(*columns)]
-
-
 def demo_jobs(total: int) -> dict[int, int]:
     """How many demo jobs to submit per level: about a quarter at level 2."""
     level2 = max(1, total // 4) if total >= 2 else 0
@@ -1047,10 +1004,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
             _note("demo: jobs from an earlier run are still going; following them")
             return
         log = manager.simulations_log
-        rng = random.Random(DEMO_SEED + len(log))
+        dim = log.input_dim
         for level, count in demo_jobs(args.jobs).items():
             if count and level in manager.levels:
-                manager.submit_many(latin_hypercube(count, log.input_dim, rng), level)
+                design = latin_hypercube(count, [0.0] * dim, [1.0] * dim,
+                                         seed=DEMO_SEED + len(log) + level)
+                # Four decimals read better in the demo's table than seventeen.
+                manager.submit_many([[round(v, 4) for v in x] for x in design], level)
 
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     if args.headless or not interactive:

@@ -33,7 +33,7 @@ from textual.widgets import (
 from textual.widgets import Input as TextInput
 from textual.worker import get_current_worker
 
-from simjobs.app.design import (
+from simjobs.design import (
     DesignError,
     latin_hypercube,
     parse_coordinate,

@@ -29,6 +29,7 @@ import datetime
 import io
 import json
 import os
+import shlex
 import signal
 import socket
 import stat
@@ -55,6 +56,7 @@ from .core.errors import (
 )
 from .core.events import Event, JobEvent
 from .core.lock import LogLock
+from .core.command import hint
 from .core.log import SimulationsLog
 from .design import DesignError, latin_hypercube, parse_coordinate, read_inputs_csv
 from .core.manager import JobManager
@@ -344,7 +346,7 @@ def _wait_submitted(watch: _JobWatch, ids: list[str], timeout: float) -> list[st
 def _not_managed_note(log_path: Path) -> None:
     _note(f"note: no manager runs on {log_path.name}: the jobs run, but their results "
           f"are recorded (and jobs waiting for a free slot start) only while one does; "
-          f"start it with 'simjobs run'")
+          f"start it with '{hint('run')}'")
 
 
 # ---- inputs ---------------------------------------------------------------------------
@@ -610,7 +612,7 @@ def headless_run(
     if holder is not None:
         raise LogLockedError(
             f"{config.log_path.name} is already managed by {_holder_text(holder)}; "
-            "stop that process first, or use 'simjobs submit/cancel/resubmit', which hand "
+            f"stop that process first, or use '{hint('submit/cancel/resubmit')}', which hand "
             "requests to it", holder=holder)
     console = console or _out()
     interrupted = False
@@ -692,7 +694,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             out.print(f"[dim]{log_path.name}: {line}[/]")
         elif pending:
             out.print(f"[dim]{log_path.name}: no manager runs; statuses are as last recorded "
-                      "('simjobs run' brings them up to date)[/]")
+                      f"('{hint('run')}' brings them up to date)[/]")
     return EXIT_OK
 
 
@@ -903,7 +905,7 @@ def cmd_interfaces(args: argparse.Namespace) -> int:
 def _needs_terminal(what: str) -> None:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise CliError(f"{what} needs a terminal (stdin and stdout are not one); in scripts "
-                       "use 'simjobs run', 'simjobs status' and the other subcommands")
+                       f"use '{hint('run')}', '{hint('status')}' and the other subcommands")
 
 
 def _check_theme(name: Optional[str]) -> None:
@@ -1017,7 +1019,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         # Piped, or asked for: the plain live table, run until every job has ended.
         code = headless_run(config, until_done=True, prepare=submit_mix,
                             title=f"simjobs demo ({directory})")
-        _note(f"demo: see the jobs with: simjobs status --config {config_path}")
+        _note(f"demo: see the jobs with: {hint('status --config ' + shlex.quote(str(config_path)))}")
         return code
     _check_theme(args.theme)
     from .app.backend import ManagedBackend, open_backend
@@ -1026,7 +1028,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if isinstance(backend, ManagedBackend):
         submit_mix(backend.manager)  # the first screen is alive
     code = run_app(backend, args.theme)
-    _note(f"demo: open it again with: simjobs app --config {config_path}")
+    _note(f"demo: open it again with: {hint('app --config ' + shlex.quote(str(config_path)))}")
     return code
 
 

@@ -57,6 +57,7 @@ import tomllib
 from pathlib import Path, PurePosixPath
 from typing import Any, Optional, Union
 
+from .core.command import hint
 from .core.errors import SimjobsError
 from .core.hardware import HardwareInterface
 from .core.log import SimulationsLog
@@ -236,7 +237,7 @@ def find_config(explicit: Union[str, os.PathLike, None] = None) -> Path:
             return candidate
     raise ConfigError(
         f"no config file: pass --config FILE, or create ./{CONFIG_FILE_NAME} or "
-        f"{user_config_path()} (see the README; 'simjobs demo' writes an example)"
+        f"{user_config_path()} (see the README; '{hint('demo')}' writes an example)"
     )
 
 

@@ -61,6 +61,14 @@ def test_submit_several_inputs_as_json(cli, make_config, tmp_path):
     assert [records[j].coords for j in data["job_ids"]] == [(1.0, 2.0), (-3.0, 4.5)]
 
 
+def test_submit_takes_a_negative_input_as_written(cli, make_config, tmp_path):
+    # `--input -0.5,1` used to fail with argparse's "expected one argument".
+    config = make_config()
+    ids = ok(cli("submit", "--config", config, "--input", "-0.5,1", "-i", "-.25,-2")).stdout.split()
+    records = records_of(tmp_path / "runs.csv")
+    assert [records[j].coords for j in ids] == [(-0.5, 1.0), (-0.25, -2.0)]
+
+
 def test_submit_from_csv_with_a_header_and_exauq_columns(cli, make_config, tmp_path):
     config = make_config()
     (tmp_path / "plain.csv").write_text("x,y\n0.1,0.2\n\n0.3,0.4\n")

@@ -1072,8 +1072,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("submit", cmd_submit, "submit inputs as new jobs")
     p.add_argument("coords", nargs="*", metavar="X", help="the coordinates of one input")
     p.add_argument("--input", "-i", action="append", metavar="X1,X2,...",
-                   help="one input as a comma list (repeatable; for negative numbers "
-                        "write --input=-0.5,1)")
+                   help="one input as a comma list (repeatable; negative numbers as "
+                        "they are: --input -0.5,1)")
     p.add_argument("--csv", metavar="FILE",
                    help="inputs from a CSV file, one per line (header optional; an exauq "
                         "log's Input_k columns are picked out)")
@@ -1147,6 +1147,27 @@ def _os_error_text(exc: OSError) -> str:
             "(SIMJOBS_DEBUG=1 shows where it happened)")
 
 
+def _glue_negative_inputs(argv: list[str]) -> list[str]:
+    """``--input -0.5,1`` as ``--input=-0.5,1``: argparse takes a value starting with
+    ``-`` for an option unless it is one plain negative number, so the natural form
+    failed with "expected one argument"."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            return out + argv[i:]
+        following = argv[i + 1] if i + 1 < len(argv) else ""
+        if arg in ("--input", "-i") and following.startswith("-") and \
+                following[1:2] in tuple("0123456789."):
+            out.append(f"--input={following}")
+            i += 2
+            continue
+        out.append(arg)
+        i += 1
+    return out
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the ``simjobs`` command; returns the exit code."""
     debug = os.environ.get("SIMJOBS_DEBUG", "") not in ("", "0")
@@ -1155,7 +1176,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         # exit) are the command's too.
         warnings.showwarning = _show_warning
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser().parse_args(_glue_negative_inputs(
+            sys.argv[1:] if argv is None else list(argv)))
         return args.handler(args)
     except CliError as exc:
         _error(str(exc))

@@ -147,6 +147,7 @@ class SimjobsApp(App):
         self._last_apply = 0.0
         self._pending_since = 0.0  # when the first pending event arrived (monotonic)
         self._last_key = float("-inf")  # when the last key was pressed (monotonic)
+        self._held_keys: Optional[list[events.Key]] = None  # see hold_keys()
         self._unsubscribe = None
         self.notices: list[tuple[str, str, str]] = []
         self.applied_batches = 0  # how many coalesced batches were applied (tests, bench)
@@ -340,9 +341,51 @@ class SimjobsApp(App):
             self._apply_when_keys_rest()
 
     async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.Key):
+        if isinstance(event, events.Key) and not event.is_forwarded:
             self._last_key = time.monotonic()
+            if self._held_keys is not None:
+                self._held_keys.append(event)  # typed ahead of a screen: see hold_keys()
+                return
+            opens_form = self._opens_form(event.key)
+            await super().on_event(event)
+            if opens_form:
+                # The binding runs only once the key has gone down the focus chain and
+                # back up, after the app has handed on the keys typed behind it.
+                self.hold_keys()
+            return
         await super().on_event(event)
+
+    #: Actions of the main screen that open a form its keys typed ahead are meant for.
+    TYPE_AHEAD_ACTIONS = frozenset({"submit"})
+
+    def _opens_form(self, key: str) -> bool:
+        if self.main_screen is None or self.screen is not self.main_screen:
+            return False
+        active = self.screen.active_bindings.get(key)
+        return bool(active and active.enabled and active.binding.action in self.TYPE_AHEAD_ACTIONS)
+
+    def hold_keys(self, longest: float = 2.0) -> None:
+        """Hold the keys pressed from now on until :meth:`release_keys` (or ``longest``
+        seconds), then deliver them in order.
+
+        A screen being opened has no focused widget until it has mounted, and Textual
+        drops the keys that reach it before then: ``s0.5`` typed at once over SSH gave
+        an empty x1. Whoever pushes such a screen holds the keys first, and the screen
+        releases them once it has focused its first field."""
+        if self._held_keys is None:
+            self._held_keys = []
+            self.set_timer(longest, self.release_keys)
+
+    async def release_keys(self) -> None:
+        """Deliver the held keys, in order, to whatever has the focus now.
+
+        Scheduled with ``call_later`` by the screen once it has asked for its field's
+        focus (itself a ``call_later``), so it runs after that and after every key
+        already queued for the app (held too), and before any key that comes later,
+        which stays behind the held ones because those are delivered here and now."""
+        held, self._held_keys = self._held_keys, None
+        for event in held or ():
+            await super().on_event(event)
 
     def _apply_when_keys_rest(self) -> None:
         """The timer's call: apply pending events, unless keys are being pressed (then

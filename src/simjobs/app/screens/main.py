@@ -375,10 +375,13 @@ class MainScreen(Screen):
     # ---- other screens --------------------------------------------------------------------
 
     def action_submit(self) -> None:
-        if self._refuse_readonly():
-            return
-        screen_class = self.simjobs.screen_class("submit", "SubmitScreen")
-        if screen_class is not None:
+        # The app holds the keys typed after `s` (see SimjobsApp.on_event): the form
+        # releases them once its first field has the focus; anything else, now.
+        screen_class = None if self._refuse_readonly() else \
+            self.simjobs.screen_class("submit", "SubmitScreen")
+        if screen_class is None:
+            self.app.call_later(self.simjobs.release_keys)
+        else:
             self.app.push_screen(screen_class(self.simjobs.backend))
 
     def action_log_view(self) -> None:

@@ -224,7 +224,7 @@ def test_submit_complete_cancel_quit_and_resume(workdir, term):
         running: (2, "long", "Running"),
     }
     app.tmux.send("q")
-    app.wait_for(r"1 job is still running\. Quit\?")
+    app.wait_for(r"Jobs still going: 1 running\. Quit\?")
     app.tmux.send("y")
     app.tmux.wait_until_exited(TIMEOUT)
 

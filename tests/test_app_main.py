@@ -91,7 +91,7 @@ async def test_main_screen_shows_every_job_with_status_words_and_counts(backend,
         completed = backend.get_record(COMPLETED_ID)
         assert f"{completed.output:.6g}" in line_text(app, COMPLETED_ID)
         status = app.main_screen.status_bar.render_text().plain
-        assert status.startswith("runs.csv · managed by this app, 8 jobs tracked")
+        assert status.startswith("runs.csv · managed by this app\n")
         assert "24 jobs" in status and "running" in status and "completed" in status
         panels = app.main_screen.panels.panels
         assert set(panels) == {"local-fast", "hpc"}
@@ -384,10 +384,18 @@ async def test_quit_with_running_jobs_asks_and_they_resume_next_start(tmp_path):
         await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
         running = backend.running_count()
         assert running > 0
+        statuses = [r.status for r in backend.records()]
+        n_running, n_queued = statuses.count(JobStatus.RUNNING), statuses.count(JobStatus.SUBMITTED)
+        assert n_running and n_queued
         await pilot.press("q")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        assert f"{running} jobs are still running" in app.screen.question
-        assert "resumes them" in app.screen.detail
+        # running and queued told apart (queued jobs do not start until a manager runs),
+        # counted as the status bar counts them
+        assert f"{n_running} running, {n_queued} queued" in app.screen.question
+        status = app.main_screen.status_bar.render_text().plain
+        assert f"{n_running} running" in status and f"{n_queued} submitted" in status
+        assert "Running jobs go on running" in app.screen.detail
+        assert "Queued jobs wait: only a running simjobs starts them" in app.screen.detail
         await pilot.press("n")
         await until(pilot, lambda: app.screen is app.main_screen)
         assert app.is_running

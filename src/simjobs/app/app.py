@@ -26,6 +26,7 @@ from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from ..core.events import Event, InterfaceHealthEvent, JobEvent
+from ..core.types import JobStatus
 from .backend import Backend, PeekBackend
 from .messages import JobsUpdated
 from .screens.confirm import ConfirmScreen
@@ -90,6 +91,40 @@ class PeekingMainScreen(MainScreen):
         if shown != text:
             info._simjobs_text = shown
             info.update(shown)
+
+
+def quit_question(model: JobModel, interfaces: Iterable) -> Optional[tuple[str, str]]:
+    """The question and detail of the quit dialog, or None when no job is going.
+
+    Counts come from the model, as every other count on screen, and say what quitting
+    does to each kind of job: a running process (or Slurm job) goes on; a job queued
+    behind max_jobs waits, since only a running manager starts it; a job not yet handed
+    to its interface, or not yet cancelled there, waits too."""
+    counts = model.status_counts
+    running = counts.get(JobStatus.RUNNING, 0)
+    queued = counts.get(JobStatus.SUBMITTED, 0)
+    unsent = counts.get(JobStatus.PENDING_SUBMIT, 0)
+    cancelling = counts.get(JobStatus.PENDING_CANCEL, 0) + counts.get(JobStatus.FAILED_CANCEL, 0)
+    if not (running or queued or unsent or cancelling):
+        return None
+    parts = [f"{running:,} running" if running else "",
+             f"{queued:,} queued" if queued else "",
+             f"{unsent:,} not yet submitted" if unsent else "",
+             f"{cancelling:,} being cancelled" if cancelling else ""]
+    question = f"Jobs still going: {', '.join(p for p in parts if p)}. Quit?"
+    detail = []
+    if running:
+        detail.append("Running jobs go on running; their ends are recorded at the next "
+                      "start of simjobs on this log.")
+    if queued:
+        slurm = {i.name for i in interfaces if i.kind == "slurm"}
+        in_slurm = sum(model.counts_for(name).get(JobStatus.SUBMITTED, 0) for name in slurm)
+        detail.append("Queued jobs wait: only a running simjobs starts them, so they start "
+                      "at its next start" + ("; those already in Slurm's queue run when "
+                                             "Slurm starts them." if in_slurm else "."))
+    if unsent or cancelling:
+        detail.append("Submits and cancels not yet done wait for the next start too.")
+    return question, " ".join(detail)
 
 
 class SimjobsApp(App):
@@ -491,8 +526,10 @@ class SimjobsApp(App):
         self.push_screen(HelpScreen(sections))
 
     async def action_quit(self) -> None:
-        running = self.backend.running_count() if self.backend is not None else 0
-        if not running:
+        question = None
+        if self.backend is not None and not self.backend.readonly:  # our own manager
+            question = quit_question(self.model, self.backend.interfaces())
+        if question is None:
             self.exit()
             return
 
@@ -500,10 +537,7 @@ class SimjobsApp(App):
             if yes:
                 self.exit()
 
-        self.push_screen(ConfirmScreen(
-            f"{running} job{'s are' if running != 1 else ' is'} still running. Quit?",
-            "They go on running and stay tracked in the log; the next start of simjobs "
-            "resumes them.", yes="Quit", no="Stay"), answered)
+        self.push_screen(ConfirmScreen(*question, yes="Quit", no="Stay"), answered)
 
     def _main_action(self, action: str) -> None:
         if self.main_screen is None:

@@ -272,8 +272,8 @@ class ManagedBackend(Backend):
     def manager_state(self) -> str:
         if self.manager._stop.is_set():
             return "manager stopped"
-        n = self.running_count()
-        return f"managed by this app, {n} job{'s' * (n != 1)} tracked"
+        # (the job counts are the status bar's second line, from the app's one model)
+        return "managed by this app"
 
     def running_count(self) -> int:
         return sum(self.manager.interface_job_counts.values())

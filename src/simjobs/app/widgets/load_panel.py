@@ -130,7 +130,7 @@ class InterfaceLoadPanel(Static):
             return text
         where = " @ ".join(part for part in (kind or "kind unknown", info.host) if part)
         spark = sparkline(self.model.completion_buckets(info.name, 30))
-        per_min = self.model.completions_per_minute(10, info.name)
+        per_min, _window = self.model.completion_rate(info.name)
         if cap:
             load: tuple = (load_bar(running, queued, cap, 10),
                            f" {running} run + {queued} queued / {cap}")

@@ -624,6 +624,8 @@ def test_live_progress_table_counts_from_events(make_config, tmp_path):
         manager.shutdown()
         log.close()
     assert "test run" in table and "3/3 done" in table
+    # 2 completions within the first seconds: 2 in the last minute, not 60 a minute
+    assert "2.0 jobs/min (last 1 min)" in table
     rows = {line.split()[0] + (line.split()[1] if line.startswith("level") else ""): line.split()
             for line in table.splitlines() if line.strip()}
     assert rows["level1"][-1] == "3" and rows["level2"][-1] == "1"  # totals, old job included

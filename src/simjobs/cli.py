@@ -28,6 +28,7 @@ import csv
 import datetime
 import io
 import json
+import logging
 import math
 import os
 import random
@@ -1179,6 +1180,20 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
         pass  # stderr is gone (closed pipe): a warning is not worth failing for
 
 
+class _OneLineLogHandler(logging.Handler):
+    """The library's log lines (a manager's errors) as the command's own: one line,
+    ``simjobs: error: ...``, without a traceback (SIMJOBS_DEBUG=1 keeps Python's)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = " ".join(record.getMessage().split()).removeprefix("simjobs: ")
+        if record.levelno >= logging.ERROR:
+            text = "error: " + text
+        try:
+            print(f"simjobs: {text}", file=sys.stderr, flush=True)
+        except (OSError, ValueError):
+            pass  # stderr is gone (closed pipe)
+
+
 def _os_error_text(exc: OSError) -> str:
     where = exc.filename if exc.filename is not None else "a file"
     return (f"{where}: {_os_reason(exc)}; check the path and its permissions "
@@ -1192,6 +1207,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         # Kept for the rest of the process: warnings while it exits (logs closed at
         # exit) are the command's too.
         warnings.showwarning = _show_warning
+        library = logging.getLogger("simjobs")
+        if not any(isinstance(h, _OneLineLogHandler) for h in library.handlers):
+            # (Python's last-resort handler, which prints tracebacks, then stays out.)
+            library.addHandler(_OneLineLogHandler(logging.WARNING))
     try:
         args = build_parser().parse_args(argv)
         return args.handler(args)

@@ -49,6 +49,7 @@ from operator import add
 from typing import Optional
 
 from ..errors import LogFormatError, SimjobsError, SimulationsLogLookupError
+from ..filesystems import LogWriteError, os_error_text
 from ..records import (
     FIRST_TIME, HISTORY_CODE, HISTORY_STATUS, LAST_TIME, UNSET, LogChange, LogRecord,
     append_history, pack_history,
@@ -286,6 +287,12 @@ def _write_new_file(path: str, data: bytes, mode: Optional[int] = None) -> None:
             os.fchmod(fd, mode)
         _write_all(fd, data)
         os.fsync(fd)
+    except OSError as exc:
+        try:
+            os.unlink(path)  # no torn file left behind
+        except OSError:
+            pass
+        raise LogWriteError(exc, path) from exc
     finally:
         os.close(fd)
 
@@ -1061,7 +1068,8 @@ class CsvStore(LogStore):
             self._repair_and_open(st)
         except OSError as exc:
             self._close_fds()
-            raise SimjobsError(f"cannot write the log {self.path}: {exc.strerror or exc}") from exc
+            raise SimjobsError(f"cannot write the log {self.path}: "
+                               f"{os_error_text(exc, exc.filename or self.path, 'opening')}") from exc
 
     def _repair_and_open(self, st: Optional[_Loaded]) -> None:
         created = False
@@ -1160,13 +1168,19 @@ class CsvStore(LogStore):
     def _append_main(self, data: bytes) -> None:
         # No fdatasync: the journal row written (and synced) before it is the commit
         # record, and an append lost with the page cache is redone from it on open.
-        self._append(self._main_fd, data, self._main_size, sync=False)
+        try:
+            self._append(self._main_fd, data, self._main_size, sync=False)
+        except OSError as exc:
+            raise LogWriteError(exc, self.path) from exc
         self._main_size += len(data)
 
     def _append_journal(self, data: bytes, sync: bool = True) -> None:
         if self._journal_fd is None:
             self._open_journal()
-        self._append(self._journal_fd, data, self._journal_size, sync)
+        try:
+            self._append(self._journal_fd, data, self._journal_size, sync)
+        except OSError as exc:
+            raise LogWriteError(exc, self.journal_path) from exc
         self._journal_size += len(data)
 
     def sync(self) -> None:

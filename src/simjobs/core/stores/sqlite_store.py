@@ -1,6 +1,7 @@
 """The SQLite simulations log (``.db``, ``.sqlite``, ``.sqlite3``).
 
-Schema (WAL mode):
+Schema (WAL mode; a rollback journal on a network file system, see
+:meth:`SqliteStore._journal_mode_for`):
 
 ``meta(key, value)``
     ``format`` and ``input_dim``.
@@ -32,6 +33,7 @@ import urllib.parse
 from collections.abc import Sequence
 from typing import Optional
 
+from .. import filesystems
 from ..errors import LogFormatError, SimjobsError, SimulationsLogLookupError
 from ..records import UNSET, LogChange, LogRecord, history_columns
 from ..types import JobStatus
@@ -132,6 +134,7 @@ class SqliteStore(LogStore):
 
     def __init__(self, path, input_dim: int, *, readonly: bool = False):
         self._unsynced = False  # a commit made with sync=False is not fsync'd yet
+        self._wal = True  # False on a network file system: a rollback journal there
         if not isinstance(input_dim, int) or isinstance(input_dim, bool) or input_dim < 1:
             raise ValueError(f"input_dim must be a positive int, but received {input_dim!r}")
         super().__init__(os.fsdecode(path), input_dim, readonly=readonly)
@@ -168,6 +171,7 @@ class SqliteStore(LogStore):
             self._conn = self._connect(uri, uri=True)
         else:
             self._check_directory(abspath)
+            self._wal = self._journal_mode_for(abspath) == "wal"
             self._conn = self._connect(abspath)
         try:
             self._check_schema()
@@ -266,13 +270,34 @@ class SqliteStore(LogStore):
                 f"open it with input_dim={stored} or use another file"
             )
 
+    def _journal_mode_for(self, abspath: str) -> str:
+        """``wal`` on a local file system; ``delete`` (a rollback journal) on a network
+        one, where WAL cannot work (its shared memory does not cross hosts, SQLite's
+        docs); a refusal where even that is unsafe: SQLite's own file locks must reach
+        every host that reads the log."""
+        fs = filesystems.file_system(abspath)
+        if not fs.network:
+            return "wal"
+        local_locks = {"localflock", "noflock", "nolock", "local_lock=all",
+                       "local_lock=posix"} & fs.options
+        if local_locks:
+            option = sorted(local_locks)[0]
+            raise SimjobsError(
+                f"cannot use the SQLite log {self.path} on {fs.describe()}: it is mounted "
+                f"{option}, so SQLite's locks do not reach the other hosts that read it; "
+                "use a CSV log (a .csv name) there, or a file system mounted with shared "
+                "locks (Lustre -o flock, NFS with locking)"
+            )
+        return "delete"
+
     def _init_writer(self) -> None:
         conn = self._conn
-        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
+        wanted = "wal" if self._wal else "delete"
+        mode = conn.execute(f"PRAGMA journal_mode={wanted.upper()}").fetchone()[0]
+        if str(mode).lower() != wanted:
             raise SimjobsError(
-                f"cannot use the log {self.path}: SQLite refused WAL mode ({mode}); "
-                "use a local file system"
+                f"cannot use the log {self.path}: SQLite refused {wanted.upper()} journal "
+                f"mode ({mode}); use a local file system"
             )
         # FULL: the WAL is fsync'd at every commit, so a committed add/apply survives a
         # power cut too (the LogStore contract). Measured on the 2-CPU VM this was built
@@ -468,6 +493,9 @@ class SqliteStore(LogStore):
 
     def _transaction(self, work, sync: bool = True) -> None:
         conn = self._conn
+        # With a rollback journal (network file systems) every commit is fsync'd: there
+        # is no WAL for sync() to fsync later.
+        sync = sync or not self._wal
         if not sync:
             # NORMAL: the commit is written to the WAL without an fsync; sync() makes
             # it durable later (a killed process loses nothing either way).

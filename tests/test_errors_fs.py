@@ -4,6 +4,7 @@ filled up, real read-only/immutable files."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -116,3 +117,109 @@ def test_run_reports_a_full_disk_once_and_again_when_it_clears(cli, make_config,
     no_traceback(text)
     assert text.count("no space left on device") == 2, text  # the error, and in "works again"
     assert proc.returncode == 0, text
+
+
+# ---- read-only files and directories --------------------------------------------------------
+
+
+@pytest.fixture
+def immutable():
+    """chattr +i on paths (binds root too); undone at teardown."""
+    needs_root()
+    made: list[Path] = []
+
+    def make(path: Path) -> Path:
+        subprocess.run(["chattr", "+i", str(path)], check=True)
+        made.append(path)
+        return path
+
+    yield make
+    for path in reversed(made):
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+@pytest.fixture
+def logged(cli, make_config, tmp_path):
+    """A config and its log holding one job."""
+    config = config_for(make_config, tmp_path / "runs.csv")
+    assert cli("submit", "--config", config, "-i", "1,2").returncode == 0
+    return config
+
+
+def one_error_line(result, code: int) -> str:
+    assert result.returncode == code, (result.returncode, result.stderr)
+    no_traceback(result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("simjobs: error: "), result.stderr
+    return lines[0]
+
+
+def test_a_read_only_journal_is_named(cli, logged, tmp_path, immutable):
+    immutable(tmp_path / "runs.csv.journal")
+    line = one_error_line(cli("submit", "--config", logged, "-i", "3,4"), 1)
+    assert "runs.csv.journal" in line and "chattr -i" in line, line
+
+
+def test_a_read_only_lock_file_is_called_so(cli, logged, tmp_path, immutable):
+    lock = immutable(tmp_path / "runs.csv.lock")
+    line = one_error_line(cli("submit", "--config", logged, "-i", "3,4"), 1)
+    assert f"cannot open the lock file {lock} for writing" in line, line
+    assert "read-only or immutable" in line and "directory" not in line, line
+
+
+def test_a_read_only_log_directory_still_lets_status_read(cli, logged, tmp_path, immutable):
+    immutable(tmp_path)
+    result = cli("status", "--config", logged)
+    assert result.returncode == 0, result.stderr
+    assert "1 matching job" in result.stderr + result.stdout
+    assert cli("interfaces", "--config", logged).returncode == 0
+    # Writing still says why not.
+    line = one_error_line(cli("submit", "--config", logged, "-i", "3,4"), 2)
+    assert "not writable" in line, line
+
+
+# ---- damaged and foreign files --------------------------------------------------------------
+
+
+def test_a_small_log_ending_in_nul_bytes_follows_the_stores_rule(cli, logged, tmp_path):
+    from simjobs.core import SimulationsLog
+
+    log = tmp_path / "runs.csv"
+    # (submit folded the journal in when it stopped: the NULs end the main file)
+    assert (tmp_path / "runs.csv.journal").stat().st_size == 0
+    with open(log, "ab") as f:
+        f.write(b"\x00" * 200)  # a crash after the file grew, before its block was written
+    assert log.stat().st_size < 4096
+    with SimulationsLog.open(log, 2, readonly=True) as reader:
+        ids = [str(r["job_id"]) for r in reader.get_records()]
+    for args in (("--config", logged), ("--log", log)):
+        result = cli("status", *args, "--json")
+        assert result.returncode == 0, result.stderr
+        assert [j["job_id"] for j in json.loads(result.stdout)] == ids
+    # NUL bytes inside the lines (not a torn end) are still a binary file, for both.
+    log.write_bytes(log.read_bytes().replace(b"\r\n", b"\x00\r\n", 1))
+    line = one_error_line(cli("status", "--log", log), 2)
+    assert "binary file" in line
+
+
+def test_quoted_file_content_is_cut_to_about_80_characters(cli, logged, tmp_path):
+    meta = tmp_path / "runs.csv.meta"
+    lines = meta.read_bytes().split(b"\r\n")
+    lines[1] = b"\x00" * 16000
+    meta.write_bytes(b"\r\n".join(lines))
+    line = one_error_line(cli("status", "--config", logged), 1)
+    assert len(line) < 400, len(line)
+    assert "(16000 characters)" in line and "delete that line" in line
+
+
+def test_text_garbage_as_a_log_is_exit_2_with_one_message(cli, make_config, tmp_path):
+    garbage = tmp_path / "notes.txt"
+    garbage.write_text("hello, this is not a log\nsecond line\n")
+    before = sorted(os.listdir(tmp_path))
+    config = config_for(make_config, garbage)
+    from_status = one_error_line(cli("status", "--log", str(garbage)), 2)
+    from_submit = one_error_line(cli("submit", "--config", config, "-i", "1,2"), 2)
+    assert from_status == from_submit, (from_status, from_submit)
+    assert "is not a simulations log header" in from_status and "check the path" in from_status
+    assert sorted(os.listdir(tmp_path)) == sorted(before + ["simjobs.toml"])
+    assert garbage.read_text() == "hello, this is not a log\nsecond line\n"

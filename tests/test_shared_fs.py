@@ -139,6 +139,34 @@ def test_a_live_heartbeat_on_another_host_refuses_although_flock_succeeded(tmp_p
     assert manage_from("login2", log).stdout == "got it\n"
 
 
+def test_a_second_simjobs_run_on_another_host_refuses_a_live_manager(tmp_path, make_config):
+    """Two real managers (`simjobs run`) on two "login nodes" whose flock does not reach
+    each other, as on Lustre mounted with localflock."""
+    config = make_config()
+    log = tmp_path / "runs.csv"
+
+    def run_on(host: str, **kwargs):
+        env = {**os.environ, "SIMJOBS_TEST_LOCALFLOCK": host, "SIMJOBS_LOCK_HEARTBEAT": "0.2"}
+        return subprocess.Popen([sys.executable, "-m", "simjobs", "run", "--config", str(config)],
+                                cwd=tmp_path, env=env, text=True, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, **kwargs)
+
+    first = run_on("login1")
+    try:
+        wait_for(lambda: (LogLock._read_info(str(log) + ".lock") or {}).get("manager"),
+                 timeout=60)
+        second = run_on("login2")
+        _, err = second.communicate(timeout=120)
+        assert second.returncode == 1, err
+        assert "simjobs: error: " in err and "host login1" in err and "Traceback" not in err
+        assert first.poll() is None  # the first manager goes on
+    finally:
+        first.terminate()
+        first.communicate(timeout=60)
+    assert first.returncode == 0
+    assert manage_from("login2", log).stdout == "got it\n"  # a clean stop frees it at once
+
+
 def test_a_killed_holders_heartbeat_goes_stale_and_frees_the_log(tmp_path):
     log = tmp_path / "runs.csv"
     first = holder_on("login1", log)

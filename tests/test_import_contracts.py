@@ -45,3 +45,15 @@ def test_a_wrong_import_breaks_its_contract(tmp_path, module, line, contract):
     assert result.returncode != 0, result.stdout
     broken = [row for row in result.stdout.splitlines() if row.endswith("BROKEN")]
     assert any(row.startswith(contract) for row in broken), result.stdout
+
+
+@pytest.mark.parametrize("module", ["simjobs.core", "simjobs.interfaces", "simjobs.config",
+                                    "simjobs.app.backend"])
+def test_importing_the_lower_layers_loads_no_ui_library(module):
+    """What a notebook or batch script imports stays free of textual and rich (a fresh
+    interpreter: this one has loaded them for other tests)."""
+    code = (f"import sys, {module}\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'textual', 'rich'}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, timeout=120)
+    assert result.stdout.strip() == "[]", (module, result.stdout)

@@ -107,6 +107,9 @@ class LogLock:
         self.created = False
         self.info: dict = {}
         self._beating: Optional[threading.Event] = None  # set to stop the heartbeat
+        # The note is written from the heartbeat thread too: one writer at a time, and
+        # never to a descriptor release() has closed (its number may be reused).
+        self._note_mutex = threading.Lock()
 
     @property
     def held(self) -> bool:
@@ -221,10 +224,8 @@ class LogLock:
         def beat() -> None:
             while not stop.wait(every):
                 lock = me()
-                if lock is None or lock._beating is not stop:
+                if lock is None or not lock._beat(stop):
                     return
-                lock.info["heartbeat"] = time.time()
-                lock._write_info()
                 del lock
 
         threading.Thread(target=beat, name=f"simjobs-heartbeat {self.log_path}",
@@ -234,10 +235,24 @@ class LogLock:
         """Add to what the lock file says about its holder (e.g. ``manager=True`` once a
         JobManager runs here and serves requests handed to it)."""
         if self._fd is not None:
-            self.info.update(info)
+            with self._note_mutex:
+                self.info.update(info)
             self._write_info()
 
+    def _beat(self, stop: threading.Event) -> bool:
+        """One heartbeat; False once the lock was released (the thread then ends)."""
+        with self._note_mutex:
+            if self._beating is not stop or self._fd is None:
+                return False
+            self.info["heartbeat"] = time.time()
+            self._write_note()
+            return True
+
     def _write_info(self) -> None:
+        with self._note_mutex:
+            self._write_note()
+
+    def _write_note(self) -> None:
         fd = self._fd
         if fd is None:
             return
@@ -283,13 +298,14 @@ class LogLock:
 
     def release(self) -> None:
         """Give the lock up (the file stays). Calling it when not held does nothing."""
-        if self._beating is not None:
-            self._beating.set()
-            self._beating = None
-            # Said while still holding it: a host that cannot see our flock may go on.
-            self.info["released"] = time.time()
-            self._write_info()
-        fd, self._fd = self._fd, None
+        with self._note_mutex:
+            if self._beating is not None:
+                self._beating.set()
+                self._beating = None
+                # Said while still holding it: a host that cannot see our flock may go on.
+                self.info["released"] = time.time()
+                self._write_note()
+            fd, self._fd = self._fd, None
         if fd is None:
             return
         try:

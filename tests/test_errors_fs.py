@@ -81,6 +81,34 @@ def test_submit_on_a_full_disk_names_the_file_and_the_free_space(cli, make_confi
     assert (small_disk / "runs.csv.journal").read_bytes() == journal_before
 
 
+def test_an_sqlite_log_on_a_full_disk_is_one_line_too(cli, make_config, small_disk, tmp_path):
+    from simjobs.core import Input, JobStatus, SimulationsLog
+
+    log = small_disk / "runs.db"
+    config = config_for(make_config, log)
+    assert cli("submit", "--config", config, "-i", "1,2").returncode == 0
+    filler = fill(small_disk)
+    result = cli("submit", "--config", config, *[f"--input={i},2" for i in range(200)])
+    assert result.returncode == 1, result.stderr
+    no_traceback(result.stderr)
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        f"simjobs: error: no space left on device writing runs.db (0 B free on {small_disk})"
+    ), result.stderr
+    # Through the API, a write that meets the full disk is the same error, and the log
+    # takes writes again once there is room.
+    filler.unlink()
+    with SimulationsLog.open(log, 2) as writer:
+        filler = fill(small_disk)
+        with pytest.raises(OSError) as caught:
+            writer.add_new_records([(Input(i, 0.5), str(10 + i), JobStatus.PENDING_SUBMIT,
+                                     1, "local") for i in range(500)])
+        assert str(caught.value).startswith("no space left on device writing runs.db")
+        filler.unlink()
+        writer.add_new_record(Input(7, 7), "9")
+    with SimulationsLog.open(log, 2, readonly=True) as reader:
+        assert "9" in {str(r["job_id"]) for r in reader.get_records()}
+
+
 def test_run_reports_a_full_disk_once_and_again_when_it_clears(cli, make_config, small_disk,
                                                                tmp_path, gate):
     log = small_disk / "runs.csv"

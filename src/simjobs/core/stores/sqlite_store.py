@@ -25,6 +25,7 @@ COMMIT`` transaction with ``synchronous=FULL`` (the WAL is fsync'd at every comm
 
 from __future__ import annotations
 
+import errno
 import gc
 import os
 import sqlite3
@@ -200,7 +201,25 @@ class SqliteStore(LogStore):
         except sqlite3.Error as exc:
             raise SimjobsError(f"cannot open the log {self.path}: {exc}") from None
 
+    def _disk_full_error(self, exc: Exception) -> Optional[SimjobsError]:
+        """A LogWriteError naming the file and the space left, when ``exc`` is SQLite
+        meeting a full disk (SQLITE_FULL, or an I/O error with no space left: a -shm or
+        journal file it could not extend); else None."""
+        code = getattr(exc, "sqlite_errorcode", None)
+        if code is None:
+            return None
+        full = code & 0xFF == sqlite3.SQLITE_FULL
+        if not full and code & 0xFF == sqlite3.SQLITE_IOERR:
+            full = filesystems.free_bytes(self.path) == 0
+        if not full:
+            return None
+        return filesystems.LogWriteError(
+            OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), self.path)
+
     def _format_error(self, exc: Exception) -> SimjobsError:
+        full = self._disk_full_error(exc)
+        if full is not None:
+            return full
         text = str(exc)
         if "not a database" in text or "malformed" in text:
             return LogFormatError(
@@ -505,9 +524,12 @@ class SqliteStore(LogStore):
             try:
                 work(conn)
                 conn.execute("COMMIT")
-            except BaseException:
+            except BaseException as exc:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
+                full = self._disk_full_error(exc)  # one line naming the file, not a traceback
+                if full is not None:
+                    raise full from exc
                 raise
         finally:
             if not sync:

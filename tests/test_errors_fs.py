@@ -251,3 +251,11 @@ def test_text_garbage_as_a_log_is_exit_2_with_one_message(cli, make_config, tmp_
     assert "is not a simulations log header" in from_status and "check the path" in from_status
     assert sorted(os.listdir(tmp_path)) == sorted(before + ["simjobs.toml"])
     assert garbage.read_text() == "hello, this is not a log\nsecond line\n"
+
+
+def test_a_long_bad_value_in_an_input_csv_is_quoted_short(cli, make_config, tmp_path):
+    config = config_for(make_config, tmp_path / "runs.csv")
+    inputs = tmp_path / "inputs.csv"
+    inputs.write_text("1,2\n" + "7" * 20 + "x" * 5000 + ",3\n")
+    line = one_error_line(cli("submit", "--config", config, "--csv", inputs), 2)
+    assert len(line) < 300 and "(5020 characters)" in line, line

@@ -56,6 +56,7 @@ from .core.errors import (
     NotALogError,
     SimjobsError,
     UnknownJobIdError,
+    excerpt,
 )
 from .core.events import Event, JobEvent
 from .core.lock import LogLock
@@ -376,9 +377,9 @@ def _number(text: str, where: str) -> float:
     try:
         value = float(text.strip())
     except ValueError:
-        raise CliError(f"{where}: {text.strip()!r} is not a number") from None
+        raise CliError(f"{where}: {excerpt(text.strip())} is not a number") from None
     if not math.isfinite(value):
-        raise CliError(f"{where}: {text.strip()!r} is not a finite number")
+        raise CliError(f"{where}: {excerpt(text.strip())} is not a finite number")
     return value
 
 

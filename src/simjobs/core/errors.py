@@ -92,9 +92,11 @@ def excerpt(text, limit: int = EXCERPT_LIMIT, quote: bool = True) -> str:
     >>> excerpt("\\x00" * 1000).endswith("… (1000 characters)")
     True
     """
-    quoted = repr(str(text))
-    if not quote:
+    if isinstance(text, BaseException):
+        text = str(text)
+    quoted = repr(text)
+    if not quote and isinstance(text, str):
         quoted = quoted[1:-1]
     if len(quoted) <= limit:
         return quoted
-    return f"{quoted[:limit]}… ({len(text)} characters)"
+    return f"{quoted[:limit]}… ({len(str(text))} characters)"

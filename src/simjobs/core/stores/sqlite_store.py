@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from typing import Optional
 
 from .. import filesystems
-from ..errors import LogFormatError, SimjobsError, SimulationsLogLookupError
+from ..errors import LogFormatError, SimjobsError, SimulationsLogLookupError, excerpt
 from ..records import UNSET, LogChange, LogRecord, history_columns
 from ..types import JobStatus
 from .base import LogStore, check_log_directory, validate_output
@@ -274,13 +274,13 @@ class SqliteStore(LogStore):
         if meta.get("format") != FORMAT or "input_dim" not in meta:
             raise LogFormatError(
                 f"{self.path}: the meta table does not describe a simjobs log "
-                f"(format {meta.get('format')!r}); use another file"
+                f"(format {excerpt(meta.get('format'))}); use another file"
             )
         try:
             stored = int(meta["input_dim"])
         except ValueError:
             raise LogFormatError(
-                f"{self.path}: input_dim in the meta table is {meta['input_dim']!r}, not a "
+                f"{self.path}: input_dim in the meta table is {excerpt(meta['input_dim'])}, not a "
                 "number; use another file"
             ) from None
         if stored != self.input_dim:
@@ -358,7 +358,7 @@ class SqliteStore(LogStore):
             statuses = list(map(_STATUS_BY_VALUE.__getitem__, statuses))
         except KeyError as exc:
             raise LogFormatError(
-                f"{self.path}: a record has status {exc.args[0]!r}, not one of "
+                f"{self.path}: a record has status {excerpt(exc.args[0])}, not one of "
                 f"{', '.join(_STATUS_BY_VALUE)}; fix that row"
             ) from None
         try:

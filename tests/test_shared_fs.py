@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -60,6 +62,33 @@ def ext4(tmp_path):
     subprocess.run(["umount", "-l", str(point)], check=True)
 
 
+@pytest.fixture
+def sshfs(tmp_path, ssh_server):
+    """The test sshd user's home mounted over loopback with sshfs (FUSE): a real network
+    file system on this machine (its kernel has no NFS client); a fresh directory in it."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting sshfs here needs root")
+    exe = shutil.which("sshfs")
+    if exe is None:
+        pytest.skip("sshfs is missing: scripts/services/install-tools.sh installs it")
+    point = tmp_path / "sshfs"
+    point.mkdir()
+    options = (f"IdentityFile={ssh_server['key']},UserKnownHostsFile={ssh_server['known_hosts']},"
+               "StrictHostKeyChecking=yes,BatchMode=yes")
+    done = subprocess.run([exe, "-p", ssh_server["port"], "-o", options,
+                           f"{ssh_server['user']}@{ssh_server['host']}:", str(point)],
+                          capture_output=True, text=True, timeout=60)
+    if done.returncode:
+        pytest.fail(f"sshfs over loopback failed: {done.stderr.strip()}")
+    work = point / f"simjobs-fsys-{os.getpid()}-{tmp_path.name}"
+    work.mkdir()
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        subprocess.run(["umount", "-l", str(point)], check=True)
+
+
 def test_statfs_detection_on_tmpfs_and_ext4(tmpfs, ext4):
     for point, kind, magic in ((tmpfs, "tmpfs", 0x01021994), (ext4, "ext4", 0xEF53)):
         log = point / "sub" / "runs.csv"  # not created yet: its nearest directory counts
@@ -68,6 +97,25 @@ def test_statfs_detection_on_tmpfs_and_ext4(tmpfs, ext4):
         assert fs.magic == stat_f_type(point)
         assert not fs.network
     assert "size=1024k" in file_system(tmpfs).options
+
+
+def test_statfs_detection_on_a_real_network_file_system(sshfs):
+    fs = file_system(sshfs / "runs.db")
+    assert fs.type == "fuse.sshfs" and fs.magic == 0x65735546 == stat_f_type(sshfs)
+    assert fs.mount_point == str(sshfs.parent) and fs.network
+
+
+def test_sqlite_and_the_lock_on_a_real_network_file_system(sshfs):
+    db = sshfs / "runs.db"
+    with SimulationsLog.open(db, 2) as log:
+        log.add_new_record(Input(1, 2), "1")
+        assert journal_mode(db) == "delete" and not (sshfs / "runs.db-wal").exists()
+        note = LogLock._read_info(str(db) + ".lock")
+        assert note["host"] and note["pid"] == os.getpid()
+        assert note["heartbeat_every"] > 0 and abs(note["heartbeat"] - time.time()) < 60
+        with SimulationsLog.open(db, 2, readonly=True) as reader:
+            assert [str(r["job_id"]) for r in reader.get_records()] == ["1"]
+    assert LogLock._read_info(str(db) + ".lock")["released"]
 
 
 @pytest.mark.parametrize("kind", ["nfs4", "lustre", "gpfs", "cifs", "fuse.sshfs", "ceph"])

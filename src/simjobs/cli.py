@@ -28,6 +28,7 @@ import csv
 import datetime
 import io
 import json
+import logging
 import os
 import shlex
 import signal
@@ -51,6 +52,7 @@ from .core.errors import (
     InvalidJobStatusError,
     LogFormatError,
     LogLockedError,
+    NotALogError,
     SimjobsError,
     UnknownJobIdError,
 )
@@ -111,13 +113,13 @@ def _print_json(data: Any) -> None:
 # ---- config and log access ------------------------------------------------------------
 
 
-def _config(args: argparse.Namespace) -> Config:
+def _config(args: argparse.Namespace, readonly: bool = False) -> Config:
     if args.config and Path(args.config).expanduser().is_dir():
         raise CliError(f"{args.config} is a directory, not a config file; pass the TOML "
                        "file itself (e.g. simjobs.toml)")
     from .config import find_config, load_config
 
-    return load_config(find_config(args.config))
+    return load_config(find_config(args.config), readonly=readonly)
 
 
 def _os_reason(exc: OSError) -> str:
@@ -164,12 +166,31 @@ def _check_log_file(path: Path, shown: Optional[str] = None) -> None:
         if head and not head.startswith(SQLITE_MAGIC):
             raise CliError(f"{shown} is not an SQLite database, so not a simulations log "
                            "(a .db/.sqlite log is SQLite); check the path")
-    elif b"\x00" in head:
+    elif not _nul_bytes_only_in_torn_tail(head, st.st_size):
         raise CliError(f"{shown} is a binary file, not a simulations log (a CSV text "
                        "file); check the path")
     elif not _first_line_is_text(head):
         raise CliError(f"{shown}: the first line is not UTF-8 text, so it is not a "
                        "simulations log (a CSV text file); check the path")
+    else:
+        from .core.log import csv_header_problem
+
+        problem = csv_header_problem(head.split(b"\n", 1)[0].decode("utf-8", "replace")
+                                     .rstrip("\r"))
+        if problem is not None:
+            raise CliError(f"{shown}: {problem}")
+
+
+def _nul_bytes_only_in_torn_tail(head: bytes, size: int) -> bool:
+    """True when ``head`` (a file's first bytes) has no NUL byte, or has them only after
+    the file's last line break: what a crash can leave at the end of a log (a file
+    extended but its last block never written), which the stores drop as an incomplete
+    last line (with a warning). The CLI follows the same rule instead of calling such a
+    log binary."""
+    nul = head.find(b"\x00")
+    if nul < 0:
+        return True
+    return size <= len(head) and b"\n" in head[:nul] and b"\n" not in head[nul:]
 
 
 def _log_path(args: argparse.Namespace) -> tuple[Path, Optional[Config]]:
@@ -178,7 +199,7 @@ def _log_path(args: argparse.Namespace) -> tuple[Path, Optional[Config]]:
         path = Path(args.log).expanduser()
         _check_log_file(path, args.log)
         return path.resolve(), None
-    config = _config(args)
+    config = _config(args, readonly=True)  # reading needs no writable directory
     return config.log_path, config
 
 
@@ -1141,6 +1162,20 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
         pass  # stderr is gone (closed pipe): a warning is not worth failing for
 
 
+class _OneLineLogHandler(logging.Handler):
+    """The library's log lines (a manager's errors) as the command's own: one line,
+    ``simjobs: error: ...``, without a traceback (SIMJOBS_DEBUG=1 keeps Python's)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = " ".join(record.getMessage().split()).removeprefix("simjobs: ")
+        if record.levelno >= logging.ERROR:
+            text = "error: " + text
+        try:
+            print(f"simjobs: {text}", file=sys.stderr, flush=True)
+        except (OSError, ValueError):
+            pass  # stderr is gone (closed pipe)
+
+
 def _os_error_text(exc: OSError) -> str:
     where = exc.filename if exc.filename is not None else "a file"
     return (f"{where}: {_os_reason(exc)}; check the path and its permissions "
@@ -1175,6 +1210,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         # Kept for the rest of the process: warnings while it exits (logs closed at
         # exit) are the command's too.
         warnings.showwarning = _show_warning
+        library = logging.getLogger("simjobs")
+        if not any(isinstance(h, _OneLineLogHandler) for h in library.handlers):
+            # (Python's last-resort handler, which prints tracebacks, then stays out.)
+            library.addHandler(_OneLineLogHandler(logging.WARNING))
     try:
         args = build_parser().parse_args(_glue_negative_inputs(
             sys.argv[1:] if argv is None else list(argv)))
@@ -1207,6 +1246,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def _exit_code(exc: Exception) -> Optional[int]:
     """The exit code for a user-facing error, or None for a bug (shown as a traceback)."""
+    if isinstance(exc, NotALogError):  # a path that names no log: bad input
+        return EXIT_USAGE
     if isinstance(exc, (LogLockedError, LogFormatError)):
         return EXIT_FAILURE
     from .config import ConfigError

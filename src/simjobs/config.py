@@ -244,15 +244,18 @@ def find_config(explicit: Union[str, os.PathLike, None] = None) -> Path:
 # ---- loading and validating ---------------------------------------------------------
 
 
-def load_config(path: Union[str, os.PathLike]) -> Config:
+def load_config(path: Union[str, os.PathLike], *, readonly: bool = False) -> Config:
     """Read and validate a config file. Nothing is created on disk.
+
+    ``readonly``: the config is only read from (``simjobs status``...), so the log's
+    and the workspaces' directories need not be writable.
 
     Raises
     ------
     ConfigError
         With one line naming the file, the key and the fix, for the first problem found.
     """
-    return _Validator(Path(path)).run()
+    return _Validator(Path(path), readonly=readonly).run()
 
 
 def _is_int(value: Any) -> bool:
@@ -264,8 +267,9 @@ def _is_number(value: Any) -> bool:
 
 
 class _Validator:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, readonly: bool = False):
         self.path = path
+        self.readonly = readonly
         self.label = str(path)
         self.base = path.expanduser().resolve().parent
 
@@ -349,7 +353,7 @@ class _Validator:
                 f"log.path {value!r}: the directory {str(parent)!r} does not exist; create it "
                 "or choose another path"
             )
-        if not os.access(parent, os.W_OK | os.X_OK):
+        if not self.readonly and not os.access(parent, os.W_OK | os.X_OK):
             raise self.fail(
                 f"log.path {value!r}: the directory {str(parent)!r} is not writable; "
                 "choose a directory you can write to"
@@ -587,6 +591,6 @@ class _Validator:
         if not probe.is_dir():
             raise self.fail(f"{key} {value!r}: {str(probe)!r} is a file, not a directory; "
                             "choose another path")
-        if not os.access(probe, os.W_OK | os.X_OK):
+        if not self.readonly and not os.access(probe, os.W_OK | os.X_OK):
             raise self.fail(f"{key} {value!r}: {str(probe)!r} is not writable; "
                             "choose a directory you can write to")

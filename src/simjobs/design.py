@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
 
+from simjobs.core.errors import excerpt
 from simjobs.core.types import Input
 
 #: The most points a design may have (a guard against a typo like 10000000).
@@ -42,9 +43,9 @@ def parse_coordinate(text: str) -> float:
     try:
         value = float(stripped)
     except ValueError:
-        raise DesignError(f"{_short(stripped)} is not a number") from None
+        raise DesignError(f"{excerpt(stripped)} is not a number") from None
     if not math.isfinite(value):
-        raise DesignError(f"{_short(stripped)} is not finite: enter a finite number")
+        raise DesignError(f"{excerpt(stripped)} is not finite: enter a finite number")
     return value
 
 
@@ -57,7 +58,7 @@ def parse_count(text: str, what: str = "number of points",
     try:
         value = int(stripped)
     except ValueError:
-        raise DesignError(f"the {what} must be a whole number, not {_short(stripped)}") from None
+        raise DesignError(f"the {what} must be a whole number, not {excerpt(stripped)}") from None
     if value < 1:
         raise DesignError(f"the {what} must be at least 1, not {value}")
     if value > maximum:
@@ -75,15 +76,11 @@ def parse_seed(text: str) -> Optional[int]:
     except ValueError:
         raise DesignError(
             f"the seed must be a whole number >= 0 (or empty for a random design), "
-            f"not {_short(stripped)}"
+            f"not {excerpt(stripped)}"
         ) from None
     if value < 0:
         raise DesignError(f"the seed must be a whole number >= 0, not {value}")
     return value
-
-
-def _short(text: str, limit: int = 20) -> str:
-    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
 def _is_number(cell: str) -> bool:

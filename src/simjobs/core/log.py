@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from numbers import Real
 from typing import Any, Optional, Union
 
-from .errors import LogLockedError, SimjobsError, SimulationsLogLookupError
+from .errors import LogLockedError, NotALogError, SimjobsError, SimulationsLogLookupError, excerpt
 from .lock import LogLock
 from .records import LogChange, LogRecord
 from .stores import is_sqlite_path, open_store
@@ -50,6 +50,18 @@ def _check_output(result: Any) -> Optional[float]:
     return float(result)
 
 
+def csv_header_problem(first_line: str) -> Optional[str]:
+    """What makes ``first_line`` (a CSV file's first line, without its line break) no
+    simulations log header, or None when it may be one (it names Input_ columns; the
+    store checks the rest when it opens the log). One rule for every caller: the CLI
+    checks a path with it before anything is opened."""
+    names = [name.strip().strip('"') for name in first_line.split(",")]
+    if any(name.startswith("Input_") for name in names):
+        return None
+    return (f"the first line, {excerpt(first_line)}, is not a simulations log header "
+            "(it names no Input_ columns), so this is no simulations log; check the path")
+
+
 def infer_input_dim(path: FilePath) -> int:
     """Read the input dimension of an existing log (CSV header or SQLite metadata).
 
@@ -78,13 +90,13 @@ def infer_input_dim(path: FilePath) -> int:
         return int(row[0])
     try:
         with open(path, newline="", encoding="utf-8") as f:
-            header = f.readline().strip().split(",")
+            first_line = f.readline().rstrip("\r\n")
     except (OSError, UnicodeDecodeError) as exc:
         raise SimjobsError(f"cannot read {path} as a simulations log ({exc}); check the path") from None
-    dim = sum(1 for name in header if name.startswith("Input_"))
-    if dim == 0:
-        raise SimjobsError(f"{path}: the header has no Input_ columns; is it a simulations log?")
-    return dim
+    problem = csv_header_problem(first_line)
+    if problem is not None:
+        raise NotALogError(f"{path}: {problem}")
+    return sum(1 for name in first_line.split(",") if name.strip().strip('"').startswith("Input_"))
 
 
 def peek_log(

@@ -33,6 +33,7 @@ from .errors import (
     HardwareUnreachableError,
     InvalidJobStatusError,
     LogLockedError,
+    SimjobsError,
     SimulationsLogLookupError,
     UnknownJobIdError,
 )
@@ -58,6 +59,45 @@ from .types import (
 )
 
 logger = logging.getLogger("simjobs")
+
+
+class _Problems:
+    """Each distinct error of the manager's loops logged once, and once more when it
+    clears: a full disk must not print the same error every cycle for hours.
+
+    A *site* is one place that can fail again and again (the log writes, one
+    interface's cycle); its error counts as the same while its text is the same.
+    """
+
+    def __init__(self):
+        self._shown: dict[str, str] = {}  # site -> the text of its current error
+        self._mutex = threading.Lock()
+
+    @staticmethod
+    def text(exc: BaseException) -> str:
+        text = " ".join(str(exc).split())
+        if isinstance(exc, SimjobsError):  # already one line for a person
+            return text
+        return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+    def failed(self, site: str, what: str, exc: BaseException, then: str = "") -> None:
+        """Log ``simjobs: <what>: <error><then>`` unless ``site`` already has this error."""
+        text = self.text(exc)
+        with self._mutex:
+            if self._shown.get(site) == text:
+                return
+            self._shown[site] = text
+        logger.error("simjobs: %s: %s%s", what, text, then, exc_info=exc)
+
+    def cleared(self, site: str, what: str) -> None:
+        """Say once that ``site`` works again, if an error of it was logged."""
+        if site not in self._shown:  # the common case, without taking the lock
+            return
+        with self._mutex:
+            text = self._shown.pop(site, None)
+        if text is not None:
+            logger.warning("simjobs: %s works again (it failed with: %s)", what, text)
+
 JobIdLike = Union[str, int, JobId]
 #: The outcome of a job an interface's batch call did not answer for.
 _NO_ANSWER = RuntimeError("the interface's cancel_jobs gave no outcome for this job")
@@ -116,10 +156,13 @@ class _Worker(threading.Thread):
     def run(self) -> None:
         manager = self.manager
         while not manager._stop.is_set():
+            what = f"the cycle of interface {self.interface.name}"
             try:
                 self.cycle()
-            except Exception:  # noqa: BLE001 - the loop must outlive any bug
-                logger.exception("simjobs: cycle of interface %s failed", self.interface.name)
+            except Exception as exc:  # noqa: BLE001 - the loop must outlive any bug
+                manager.problems.failed(f"cycle {self.interface.name}", what, exc)
+            else:
+                manager.problems.cleared(f"cycle {self.interface.name}", what)
             timeout = self.next_wait()
             self.wake.wait(timeout)
             self.wake.clear()
@@ -170,10 +213,13 @@ class _Worker(threading.Thread):
         self.flush()
 
     def guard(self, job: Job, fn: Callable, *args) -> None:
+        site = f"jobs of {self.interface.name}"
         try:
             fn(*args)
-        except Exception:  # noqa: BLE001 - one job's trouble is that job's alone
-            logger.exception("simjobs: handling job %s failed", job.id)
+        except Exception as exc:  # noqa: BLE001 - one job's trouble is that job's alone
+            self.manager.problems.failed(site, f"handling job {job.id}", exc)
+        else:
+            self.manager.problems.cleared(site, f"handling the jobs of {self.interface.name}")
 
     def reconcile(self, states: list[_JobState]) -> None:
         """Ask the hardware which resumed pending jobs it already holds.
@@ -285,14 +331,23 @@ class _Worker(threading.Thread):
             if status is not None:
                 self.guard(s.job, manager._handle_job, s.job, status)
 
-    def flush(self) -> None:
+    def flush(self, final: bool = False) -> None:
         if self.pending:
             changes, self.pending = self.pending, []
             try:
                 self.manager._apply(changes)
-            except Exception:  # noqa: BLE001 - keep them and write them next cycle
-                logger.exception("simjobs: writing the log failed; will retry")
+            except Exception as exc:  # noqa: BLE001 - keep them and write them next cycle
+                if final:  # nothing comes after: say what becomes of them
+                    self.manager.problems.failed(
+                        "log at shutdown", "writing the log at shutdown", exc,
+                        f"; {len(changes)} status change(s) not recorded (the next start "
+                        "asks the hardware again)")
+                else:
+                    self.manager.problems.failed("log", "writing the log", exc,
+                                                 "; the changes are kept and written again")
                 self.pending = changes + self.pending
+            else:
+                self.manager.problems.cleared("log", "writing the log")
 
 
 class JobManager:
@@ -355,6 +410,8 @@ class JobManager:
         self._lock = threading.RLock()
         self._done = threading.Condition(self._lock)
         self._stop = threading.Event()
+        #: Errors of the manager's loops, each logged once until it clears.
+        self.problems = _Problems()
         self._events = EventBus()
         self._id_generator = JobIDGenerator()
         self._job_strategies = self._init_job_strategies()
@@ -517,7 +574,7 @@ class JobManager:
                 worker.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         for worker in self._workers.values():
             if not worker.is_alive():
-                worker.flush()  # anything the last cycle left
+                worker.flush(final=True)  # anything the last cycle left
         if self._housekeeper is not None:
             self._housekeeper.join(timeout=5)
         self._events.wait_idle(timeout=5)
@@ -534,7 +591,11 @@ class JobManager:
                 logger.exception("simjobs: closing interface %s failed", interface.name)
         try:
             self._simulations_log._announce_manager(False)
-            self._simulations_log.checkpoint()
+            try:
+                self._simulations_log.checkpoint()
+            except OSError as exc:  # e.g. a full disk: the journal still holds it all
+                self.problems.failed("checkpoint", "folding the journal into the log",
+                                     exc, "; it stays in the journal")
         finally:
             _release_log(self._simulations_log, self)
             _live_managers.discard(self)
@@ -1056,8 +1117,10 @@ class JobManager:
                         self._idle_checkpointed = True
                 if idle:
                     self._simulations_log.checkpoint()
-            except Exception:  # noqa: BLE001
-                logger.exception("simjobs: housekeeping failed")
+            except Exception as exc:  # noqa: BLE001
+                self.problems.failed("housekeeping", "housekeeping", exc)
+            else:
+                self.problems.cleared("housekeeping", "housekeeping")
 
 
 def _call_interface(interface: HardwareInterface, method: str, args: tuple):

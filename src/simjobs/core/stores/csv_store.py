@@ -48,7 +48,14 @@ from itertools import accumulate, islice, repeat
 from operator import add
 from typing import Optional
 
-from ..errors import LogFormatError, SimjobsError, SimulationsLogLookupError
+from ..errors import (
+    LogFormatError,
+    NotALogError,
+    SimjobsError,
+    SimulationsLogLookupError,
+    excerpt,
+)
+from ..filesystems import LogWriteError, os_error_text
 from ..records import (
     FIRST_TIME, HISTORY_CODE, HISTORY_STATUS, LAST_TIME, UNSET, LogChange, LogRecord,
     append_history, pack_history,
@@ -286,6 +293,12 @@ def _write_new_file(path: str, data: bytes, mode: Optional[int] = None) -> None:
             os.fchmod(fd, mode)
         _write_all(fd, data)
         os.fsync(fd)
+    except OSError as exc:
+        try:
+            os.unlink(path)  # no torn file left behind
+        except OSError:
+            pass
+        raise LogWriteError(exc, path) from exc
     finally:
         os.close(fd)
 
@@ -506,8 +519,8 @@ class CsvStore(LogStore):
             and k > 0
         )
         if not well_formed:
-            raise LogFormatError(
-                f"{where} line 1: header {','.join(cols)[:120]!r} is not a simulations log "
+            raise NotALogError(
+                f"{where} line 1: header {excerpt(','.join(cols))} is not a simulations log "
                 f"header (expected Input_1..Input_{d},{','.join(FIXED_COLUMNS)} in any "
                 "order); fix the header or use another file"
             )
@@ -541,11 +554,11 @@ class CsvStore(LogStore):
                     v = float(f[i])
                 except ValueError:
                     raise self._bad(
-                        where, lineno, f"Input_{k} is {f[i]!r}, not a number"
+                        where, lineno, f"Input_{k} is {excerpt(f[i])}, not a number"
                     ) from None
                 if not math.isfinite(v):
                     raise self._bad(
-                        where, lineno, f"Input_{k} is {f[i]!r}, not a finite number"
+                        where, lineno, f"Input_{k} is {excerpt(f[i])}, not a finite number"
                     )
                 coords.append(v)
             coords = tuple(coords)
@@ -556,25 +569,25 @@ class CsvStore(LogStore):
             try:
                 output = float(s)
             except ValueError:
-                raise self._bad(where, lineno, f"Output is {s!r}, not a number") from None
+                raise self._bad(where, lineno, f"Output is {excerpt(s)}, not a number") from None
             if not math.isfinite(output):
-                raise self._bad(where, lineno, f"Output is {s!r}, not a finite number")
+                raise self._bad(where, lineno, f"Output is {excerpt(s)}, not a finite number")
         job_id = f[self._id_i]
         if not (job_id.isascii() and job_id.isdigit()):
-            raise self._bad(where, lineno, f"Job_ID is {job_id!r}, not a job id (digits only)")
+            raise self._bad(where, lineno, f"Job_ID is {excerpt(job_id)}, not a job id (digits only)")
         s = f[self._st_i]
         status = _STATUS_BY_VALUE.get(s)
         if status is None:
             raise self._bad(
                 where,
                 lineno,
-                f"Job_Status is {s!r}, not one of {', '.join(_STATUS_BY_VALUE)}",
+                f"Job_Status is {excerpt(s)}, not one of {', '.join(_STATUS_BY_VALUE)}",
             )
         s = f[self._lv_i]
         try:
             level = int(s)
         except ValueError:
-            raise self._bad(where, lineno, f"Job_Level is {s!r}, not a whole number") from None
+            raise self._bad(where, lineno, f"Job_Level is {excerpt(s)}, not a whole number") from None
         return LogRecord(job_id, coords, output, status, level, f[self._if_i])
 
     def _parse_main_lines(self, text: str, first_lineno: int, where: str):
@@ -733,7 +746,7 @@ class CsvStore(LogStore):
             applied = int(first[2])
         except ValueError:
             raise LogFormatError(
-                f"{where} line 1: sequence {first[2]!r} is not a number; delete the "
+                f"{where} line 1: sequence {excerpt(first[2])} is not a number; delete the "
                 "file (only simjobs' extras are lost)"
             ) from None
         lines = lines[1:]
@@ -788,8 +801,9 @@ class CsvStore(LogStore):
                     _dec_meta_row(row)
                 except (ValueError, KeyError, IndexError) as exc:
                     raise LogFormatError(
-                        f"{where}: unreadable line for job {row[0] if row else '?'} "
-                        f"({exc}); delete that line (only simjobs' extras are lost)"
+                        f"{where}: unreadable line for job {excerpt(row[0]) if row else '?'} "
+                        f"({excerpt(exc, quote=False)}); delete that line (only simjobs' "
+                        "extras are lost)"
                     ) from None
             raise
         return applied, ids, created, changed, reason, rof, ras, hist, lines
@@ -1061,7 +1075,8 @@ class CsvStore(LogStore):
             self._repair_and_open(st)
         except OSError as exc:
             self._close_fds()
-            raise SimjobsError(f"cannot write the log {self.path}: {exc.strerror or exc}") from exc
+            raise SimjobsError(f"cannot write the log {self.path}: "
+                               f"{os_error_text(exc, exc.filename or self.path, 'opening')}") from exc
 
     def _repair_and_open(self, st: Optional[_Loaded]) -> None:
         created = False
@@ -1160,13 +1175,19 @@ class CsvStore(LogStore):
     def _append_main(self, data: bytes) -> None:
         # No fdatasync: the journal row written (and synced) before it is the commit
         # record, and an append lost with the page cache is redone from it on open.
-        self._append(self._main_fd, data, self._main_size, sync=False)
+        try:
+            self._append(self._main_fd, data, self._main_size, sync=False)
+        except OSError as exc:
+            raise LogWriteError(exc, self.path) from exc
         self._main_size += len(data)
 
     def _append_journal(self, data: bytes, sync: bool = True) -> None:
         if self._journal_fd is None:
             self._open_journal()
-        self._append(self._journal_fd, data, self._journal_size, sync)
+        try:
+            self._append(self._journal_fd, data, self._journal_size, sync)
+        except OSError as exc:
+            raise LogWriteError(exc, self.journal_path) from exc
         self._journal_size += len(data)
 
     def sync(self) -> None:

@@ -1,6 +1,7 @@
 """The SQLite simulations log (``.db``, ``.sqlite``, ``.sqlite3``).
 
-Schema (WAL mode):
+Schema (WAL mode; a rollback journal on a network file system, see
+:meth:`SqliteStore._journal_mode_for`):
 
 ``meta(key, value)``
     ``format`` and ``input_dim``.
@@ -24,6 +25,7 @@ COMMIT`` transaction with ``synchronous=FULL`` (the WAL is fsync'd at every comm
 
 from __future__ import annotations
 
+import errno
 import gc
 import os
 import sqlite3
@@ -32,7 +34,8 @@ import urllib.parse
 from collections.abc import Sequence
 from typing import Optional
 
-from ..errors import LogFormatError, SimjobsError, SimulationsLogLookupError
+from .. import filesystems
+from ..errors import LogFormatError, SimjobsError, SimulationsLogLookupError, excerpt
 from ..records import UNSET, LogChange, LogRecord, history_columns
 from ..types import JobStatus
 from .base import LogStore, check_log_directory, validate_output
@@ -132,6 +135,7 @@ class SqliteStore(LogStore):
 
     def __init__(self, path, input_dim: int, *, readonly: bool = False):
         self._unsynced = False  # a commit made with sync=False is not fsync'd yet
+        self._wal = True  # False on a network file system: a rollback journal there
         if not isinstance(input_dim, int) or isinstance(input_dim, bool) or input_dim < 1:
             raise ValueError(f"input_dim must be a positive int, but received {input_dim!r}")
         super().__init__(os.fsdecode(path), input_dim, readonly=readonly)
@@ -168,6 +172,7 @@ class SqliteStore(LogStore):
             self._conn = self._connect(uri, uri=True)
         else:
             self._check_directory(abspath)
+            self._wal = self._journal_mode_for(abspath) == "wal"
             self._conn = self._connect(abspath)
         try:
             self._check_schema()
@@ -196,7 +201,25 @@ class SqliteStore(LogStore):
         except sqlite3.Error as exc:
             raise SimjobsError(f"cannot open the log {self.path}: {exc}") from None
 
+    def _disk_full_error(self, exc: Exception) -> Optional[SimjobsError]:
+        """A LogWriteError naming the file and the space left, when ``exc`` is SQLite
+        meeting a full disk (SQLITE_FULL, or an I/O error with no space left: a -shm or
+        journal file it could not extend); else None."""
+        code = getattr(exc, "sqlite_errorcode", None)
+        if code is None:
+            return None
+        full = code & 0xFF == sqlite3.SQLITE_FULL
+        if not full and code & 0xFF == sqlite3.SQLITE_IOERR:
+            full = filesystems.free_bytes(self.path) == 0
+        if not full:
+            return None
+        return filesystems.LogWriteError(
+            OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), self.path)
+
     def _format_error(self, exc: Exception) -> SimjobsError:
+        full = self._disk_full_error(exc)
+        if full is not None:
+            return full
         text = str(exc)
         if "not a database" in text or "malformed" in text:
             return LogFormatError(
@@ -251,13 +274,13 @@ class SqliteStore(LogStore):
         if meta.get("format") != FORMAT or "input_dim" not in meta:
             raise LogFormatError(
                 f"{self.path}: the meta table does not describe a simjobs log "
-                f"(format {meta.get('format')!r}); use another file"
+                f"(format {excerpt(meta.get('format'))}); use another file"
             )
         try:
             stored = int(meta["input_dim"])
         except ValueError:
             raise LogFormatError(
-                f"{self.path}: input_dim in the meta table is {meta['input_dim']!r}, not a "
+                f"{self.path}: input_dim in the meta table is {excerpt(meta['input_dim'])}, not a "
                 "number; use another file"
             ) from None
         if stored != self.input_dim:
@@ -266,13 +289,34 @@ class SqliteStore(LogStore):
                 f"open it with input_dim={stored} or use another file"
             )
 
+    def _journal_mode_for(self, abspath: str) -> str:
+        """``wal`` on a local file system; ``delete`` (a rollback journal) on a network
+        one, where WAL cannot work (its shared memory does not cross hosts, SQLite's
+        docs); a refusal where even that is unsafe: SQLite's own file locks must reach
+        every host that reads the log."""
+        fs = filesystems.file_system(abspath)
+        if not fs.network:
+            return "wal"
+        local_locks = {"localflock", "noflock", "nolock", "local_lock=all",
+                       "local_lock=posix"} & fs.options
+        if local_locks:
+            option = sorted(local_locks)[0]
+            raise SimjobsError(
+                f"cannot use the SQLite log {self.path} on {fs.describe()}: it is mounted "
+                f"{option}, so SQLite's locks do not reach the other hosts that read it; "
+                "use a CSV log (a .csv name) there, or a file system mounted with shared "
+                "locks (Lustre -o flock, NFS with locking)"
+            )
+        return "delete"
+
     def _init_writer(self) -> None:
         conn = self._conn
-        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
+        wanted = "wal" if self._wal else "delete"
+        mode = conn.execute(f"PRAGMA journal_mode={wanted.upper()}").fetchone()[0]
+        if str(mode).lower() != wanted:
             raise SimjobsError(
-                f"cannot use the log {self.path}: SQLite refused WAL mode ({mode}); "
-                "use a local file system"
+                f"cannot use the log {self.path}: SQLite refused {wanted.upper()} journal "
+                f"mode ({mode}); use a local file system"
             )
         # FULL: the WAL is fsync'd at every commit, so a committed add/apply survives a
         # power cut too (the LogStore contract). Measured on the 2-CPU VM this was built
@@ -314,7 +358,7 @@ class SqliteStore(LogStore):
             statuses = list(map(_STATUS_BY_VALUE.__getitem__, statuses))
         except KeyError as exc:
             raise LogFormatError(
-                f"{self.path}: a record has status {exc.args[0]!r}, not one of "
+                f"{self.path}: a record has status {excerpt(exc.args[0])}, not one of "
                 f"{', '.join(_STATUS_BY_VALUE)}; fix that row"
             ) from None
         try:
@@ -468,6 +512,9 @@ class SqliteStore(LogStore):
 
     def _transaction(self, work, sync: bool = True) -> None:
         conn = self._conn
+        # With a rollback journal (network file systems) every commit is fsync'd: there
+        # is no WAL for sync() to fsync later.
+        sync = sync or not self._wal
         if not sync:
             # NORMAL: the commit is written to the WAL without an fsync; sync() makes
             # it durable later (a killed process loses nothing either way).
@@ -477,9 +524,12 @@ class SqliteStore(LogStore):
             try:
                 work(conn)
                 conn.execute("COMMIT")
-            except BaseException:
+            except BaseException as exc:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
+                full = self._disk_full_error(exc)  # one line naming the file, not a traceback
+                if full is not None:
+                    raise full from exc
                 raise
         finally:
             if not sync:

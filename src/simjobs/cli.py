@@ -36,7 +36,6 @@ import socket
 import stat
 import sys
 import threading
-import time
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -47,7 +46,13 @@ from typing import TYPE_CHECKING, Any, Optional
 from rich.console import Console
 
 from . import __version__
-from .core.control import manager_holder, send_request
+from .core.control import (
+    RequestInterrupted,
+    hand_over,
+    manager_holder,
+    plain_writer_text,
+    settled_holder,
+)
 from .core.errors import (
     InvalidJobStatusError,
     LogFormatError,
@@ -57,8 +62,9 @@ from .core.errors import (
     UnknownJobIdError,
 )
 from .core.events import Event, JobEvent
-from .core.lock import LogLock
 from .core.command import hint
+from .core.files import atomic_write
+from .core.lock import holder_text
 from .core.log import SimulationsLog
 from .design import DesignError, latin_hypercube, parse_coordinate, read_inputs_csv
 from .core.manager import JobManager
@@ -80,9 +86,6 @@ DEFAULT_LAST = 50
 DEFAULT_TIMEOUT = 30.0
 DEMO_CONFIG = "demo.toml"
 DEMO_SEED = 20240601
-# A process that took the log's lock this recently and has not said it runs a manager
-# may be a manager still starting up (loading the log, resuming its jobs): waited for.
-MANAGER_STARTUP_GRACE = 1.0
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
@@ -230,38 +233,6 @@ def _input_dim(config: Config) -> int:
     return infer_input_dim(config.log_path)
 
 
-def _holder_text(holder: dict) -> str:
-    return f"pid {holder.get('pid', '?')} on host {holder.get('host', '?')}"
-
-
-def _log_holder(log_path: Path) -> Optional[dict]:
-    """The process holding the log's writer lock (any: a manager or a script's open
-    SimulationsLog), or None. A holder that has not (yet) said it runs a manager is
-    given MANAGER_STARTUP_GRACE seconds since it took the lock to say so: a starting
-    ``simjobs run`` holds the lock while it loads the log and resumes its jobs."""
-    deadline = time.monotonic() + MANAGER_STARTUP_GRACE
-    while True:
-        holder = LogLock.holder(str(log_path))
-        if holder is None or holder.get("manager"):
-            return holder
-        since = holder.get("since")  # missing: the lock was taken an instant ago
-        starting = (not isinstance(since, (int, float))
-                    or time.time() - since < MANAGER_STARTUP_GRACE)
-        if not starting or time.monotonic() >= deadline:
-            return holder
-        time.sleep(0.05)  # another process: nothing to wait on but its lock file
-
-
-def _refuse_plain_writer(log_path: Path, holder: dict) -> None:
-    """Fail at once when the log is held open for writing by a process that runs no
-    manager: nobody would act on a request handed to it."""
-    cmd = " ".join(str(holder.get("cmd") or "").split())
-    what = f"{_holder_text(holder)}" + (f" ({cmd})" if cmd else "")
-    raise CliError(f"{log_path.name} is open for writing in {what}, which runs no simjobs "
-                   "manager to hand this to; close the log there (or end that process) "
-                   "and retry", EXIT_FAILURE)
-
-
 @contextlib.contextmanager
 def _own_manager(config: Config, unfinished: Optional[set[str]] = None) -> Iterator[JobManager]:
     """A JobManager of this process on the config's log, shut down on exit.
@@ -285,38 +256,28 @@ def _own_manager(config: Config, unfinished: Optional[set[str]] = None) -> Itera
         log.close()
 
 
-def _hand_over(config: Config, request: dict, timeout: float) -> dict:
-    response = send_request(str(config.log_path), request, timeout=timeout)
-    if response.get("ok"):
-        return response
-    error = response.get("error") or "the manager refused the request"
-    if response.get("unknown_ids"):
-        raise UnknownJobIdError(error, unknown_ids=response["unknown_ids"])
-    if response.get("status"):
-        raise InvalidJobStatusError(error)
-    raise CliError(f"the manager of {config.log_path.name} refused: {error}", EXIT_FAILURE)
-
-
 def _hand_over_or_act(
     config: Config, request: dict, act: Callable[[JobManager], dict], timeout: float
 ) -> tuple[dict, Optional[dict]]:
-    """Hand ``request`` to the log's manager, or, when none runs, ``act`` with our own.
-    Fails at once when a process that runs no manager holds the log.
+    """Hand ``request`` to the log's manager (:func:`~simjobs.core.control.hand_over`),
+    or, when none runs, ``act`` with our own. Fails at once when a process that runs no
+    manager holds the log.
 
     Returns the response and the manager's holder record (None when we acted).
     """
-    holder = _log_holder(config.log_path)
+    holder = settled_holder(config.log_path)
     if holder is None:
         try:
             with _own_manager(config) as manager:
                 return act(manager), None
         except LogLockedError:
-            holder = _log_holder(config.log_path)  # another process took the log meanwhile
+            holder = settled_holder(config.log_path)  # another process took the log meanwhile
             if holder is None:
                 raise
-    if not holder.get("manager"):
-        _refuse_plain_writer(config.log_path, holder)
-    return _hand_over(config, request, timeout), holder
+    try:
+        return hand_over(config.log_path, request, timeout, holder=holder), holder
+    except RequestInterrupted as exc:
+        raise CliError(str(exc), EXIT_INTERRUPTED) from None
 
 
 class _JobWatch:
@@ -586,7 +547,7 @@ def _records_table(records: list[LogRecord]) -> Table:
 
 def _manager_line(log_path: Path) -> Optional[str]:
     holder = manager_holder(str(log_path))
-    return None if holder is None else f"managed by {_holder_text(holder)}"
+    return None if holder is None else f"managed by {holder_text(holder)}"
 
 
 # ---- subcommands ---------------------------------------------------------------------------
@@ -627,12 +588,12 @@ def headless_run(
 
     ``prepare(manager)`` runs once the table shows (the demo submits its jobs there).
     """
-    holder = _log_holder(config.log_path)
+    holder = settled_holder(config.log_path)
     if holder is not None and not holder.get("manager"):
-        _refuse_plain_writer(config.log_path, holder)
+        raise CliError(plain_writer_text(config.log_path, holder), EXIT_FAILURE)
     if holder is not None:
         raise LogLockedError(
-            f"{config.log_path.name} is already managed by {_holder_text(holder)}; "
+            f"{config.log_path.name} is already managed by {holder_text(holder)}; "
             f"stop that process first, or use '{hint('submit/cancel/resubmit')}', which hand "
             "requests to it", holder=holder)
     console = console or _out()
@@ -680,7 +641,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     else:
         for job_id in ids:
             print(job_id)
-    how = f"handed to the manager, {_holder_text(holder)}" if holder else "submitted by this process"
+    how = f"handed to the manager, {holder_text(holder)}" if holder else "submitted by this process"
     _note(f"{len(ids)} job{'s' * (len(ids) != 1)} at level {args.level} ({how})")
     if holder is None:
         if response.get("not_submitted"):
@@ -754,7 +715,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
         for job_id in cancelled:
             status = final.get(job_id)
             if status is None:
-                print(f"{job_id}: cancelling (handed to the manager, {_holder_text(holder)})")
+                print(f"{job_id}: cancelling (handed to the manager, {holder_text(holder)})")
             elif status == JobStatus.CANCELLED.value:
                 print(f"{job_id}: cancelled")
             elif status == JobStatus.PENDING_CANCEL.value:
@@ -834,29 +795,17 @@ def _csv_text(records: list[LogRecord], dim: int) -> str:
 
 
 def _write_new_file(path: Path, text: str, force: bool) -> None:
-    """Write ``text`` to ``path`` atomically: a temporary file renamed (or, without
-    ``force``, hard-linked, which fails rather than replace a file made meanwhile)."""
+    """Write ``text`` to ``path`` atomically; without ``force``, fail rather than replace
+    a file, even one made meanwhile."""
     if path.exists() and not force:
         raise CliError(f"{path} exists; pass --force to overwrite it")
     directory = path.parent
     if not directory.is_dir():
         raise CliError(f"{path}: the directory {directory} does not exist")
-    tmp = directory / f".{path.name}.{os.getpid()}.tmp"
     try:
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        if force:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                raise CliError(f"{path} exists; pass --force to overwrite it") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        atomic_write(path, text, replace=force)
+    except FileExistsError:
+        raise CliError(f"{path} exists; pass --force to overwrite it") from None
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -915,7 +864,7 @@ def cmd_interfaces(args: argparse.Namespace) -> int:
                         for c in ("name", "kind", "level", "host", "max_jobs", "active")))
     out.print(table)
     if holder is not None:
-        out.print(f"[dim]{log_path.name}: managed by {_holder_text(holder)} "
+        out.print(f"[dim]{log_path.name}: managed by {holder_text(holder)} "
                   "(health and live load show in its view)[/]")
     return EXIT_OK
 

@@ -26,11 +26,11 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Union
 
-from ..core.control import NoManagerError, manager_holder, send_request
+from ..core.control import NoManagerError, hand_over, hand_over_refusal
 from ..core.errors import SimjobsError
 from ..core.events import Event, EventBus, JobEvent
 from ..core.hardware import HardwareInterface
-from ..core.lock import LogLock
+from ..core.lock import LogLock, holder_text
 from ..core.log import SimulationsLog
 from ..core.manager import CancelResult, JobManager
 from ..core.records import LogRecord, _Appended
@@ -59,15 +59,6 @@ class InterfaceInfo:
     health: str = "ok"
     health_message: str = ""
     health_since: Optional[float] = None
-
-
-def holder_text(holder: dict) -> str:
-    """``pid 4242 on host login1 since 14:02:11`` from a lock file's note."""
-    since = holder.get("since")
-    when = ""
-    if isinstance(since, (int, float)):
-        when = " since " + time.strftime("%H:%M:%S", time.localtime(since))
-    return f"pid {holder.get('pid', '?')} on host {holder.get('host', '?')}{when}"
 
 
 class Backend:
@@ -407,27 +398,28 @@ class WatchBackend(Backend):
 
     @property
     def readonly(self) -> bool:
-        return manager_holder(str(self.log_path)) is None
+        return bool(self.readonly_reason)
 
     @property
     def readonly_reason(self) -> str:
-        name = self.log_path.name
         holder = self.holder()
         if holder is None:
+            name = self.log_path.name
             return (f"read-only: no process manages {name}; start 'simjobs app --config "
                     "FILE' or 'simjobs run' on it to submit or cancel")
-        if not holder.get("manager"):
-            return (f"read-only: {name} is open for writing by {holder_text(holder)}, "
-                    "which runs no simjobs manager to hand requests to")
-        return ""
+        refusal = hand_over_refusal(self.log_path, holder)
+        return f"read-only: {refusal}" if refusal else ""
 
     def manager_state(self) -> str:
         holder = self.holder()
         if holder is None:
             return "watching, read-only: nobody manages this log"
-        if holder.get("manager"):
-            return f"watching; requests go to the manager, {holder_text(holder)}"
-        return f"watching, read-only: held by {holder_text(holder)} (no manager)"
+        if not holder.get("manager"):
+            return f"watching, read-only: held by {holder_text(holder)} (no manager)"
+        refusal = hand_over_refusal(self.log_path, holder)
+        if refusal:
+            return f"watching, read-only: {refusal}"
+        return f"watching; requests go to the manager, {holder_text(holder)}"
 
     # ---- reading ---------------------------------------------------------------------
 
@@ -458,12 +450,9 @@ class WatchBackend(Backend):
         if reason:
             raise SimjobsError(reason)
         try:
-            response = send_request(str(self.log_path), request, timeout=self.request_timeout)
+            return hand_over(self.log_path, request, timeout=self.request_timeout)
         except NoManagerError:
             raise SimjobsError(self.readonly_reason or "the log's manager has gone") from None
-        if not response.get("ok"):
-            raise SimjobsError(response.get("error") or "the manager refused the request")
-        return response
 
     def submit(self, inputs: Sequence[Input], level: int) -> list[JobId]:
         response = self._request({"op": "submit", "level": int(level),

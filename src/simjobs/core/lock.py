@@ -80,6 +80,16 @@ def lock_path_for(log_path) -> str:
     return os.fsdecode(log_path) + LOCK_SUFFIX
 
 
+def holder_text(holder: dict) -> str:
+    """Who holds a log, from its lock file's note: ``pid 4242 on host login1 since
+    14:02:11`` (the one wording every message about a holder uses)."""
+    since = holder.get("since")
+    when = ""
+    if isinstance(since, (int, float)):
+        when = " since " + time.strftime("%H:%M:%S", time.localtime(since))
+    return f"pid {holder.get('pid', '?')} on host {holder.get('host', '?')}{when}"
+
+
 class LogLock:
     """The writer's lock on a simulations log.
 
@@ -282,15 +292,7 @@ class LogLock:
 
     def _locked_message(self, holder: dict) -> str:
         name = os.path.basename(self.log_path)
-        since = holder.get("since")
-        when = ""
-        if isinstance(since, (int, float)):
-            when = " since " + time.strftime("%H:%M:%S", time.localtime(since))
-        who = (
-            f"pid {holder.get('pid', '?')} on host {holder.get('host', '?')}{when}"
-            if holder
-            else "its lock file says nothing more"
-        )
+        who = holder_text(holder) if holder else "its lock file says nothing more"
         return (
             f"{name} is managed by another process ({who}); stop it, or hand requests "
             "to it with the simjobs CLI"

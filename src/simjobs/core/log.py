@@ -15,7 +15,7 @@ from numbers import Real
 from typing import Any, Optional, Union
 
 from .errors import LogLockedError, NotALogError, SimjobsError, SimulationsLogLookupError, excerpt
-from .lock import LogLock
+from .lock import LogLock, holder_text
 from .records import LogChange, LogRecord
 from .stores import is_sqlite_path, open_store
 from .types import (
@@ -227,9 +227,9 @@ class SimulationsLog:
         JobManager runs there), or None."""
         return LogLock.holder(self._path)
 
-    def _announce_manager(self, running: bool) -> None:
+    def _announce_manager(self, running: bool, **info) -> None:
         if self._writer_lock is not None:
-            self._writer_lock.announce(manager=running)
+            self._writer_lock.announce(manager=running, **info)
 
     def refresh(self) -> bool:
         """Load what another process wrote; True if anything changed. Writers: no-op."""
@@ -251,7 +251,7 @@ class SimulationsLog:
             if holder:
                 raise LogLockedError(
                     f"{os.path.basename(self._path)} is managed by another process "
-                    f"(pid {holder.get('pid')} on host {holder.get('host')}); "
+                    f"({holder_text(holder)}); "
                     "hand requests to it (the simjobs CLI does) or stop it first",
                     holder=holder,
                 )

@@ -21,6 +21,7 @@ from __future__ import annotations
 import atexit
 import dataclasses
 import logging
+import os
 import threading
 import time
 import weakref
@@ -37,6 +38,7 @@ from .errors import (
     SimulationsLogLookupError,
     UnknownJobIdError,
 )
+from .control import open_inbox
 from .events import Event, EventBus, InterfaceHealthEvent, JobEvent
 from .hardware import (
     HEALTH_DEGRADED,
@@ -423,16 +425,21 @@ class JobManager:
 
         _claim_log(simulations_log, self)
         try:
+            self._inbox = open_inbox(simulations_log.path)  # None: refused, with a warning
             last = simulations_log.max_job_id()
             if last is not None:
                 self._id_generator.advance_past(last)
             resumed = self._resume_jobs()
         except BaseException:
+            if self.__dict__.get("_inbox") is not None:
+                self._inbox.close()
             _release_log(simulations_log, self)
             raise
         _live_managers.add(self)
         self._start_threads()
-        simulations_log._announce_manager(True)  # other processes may hand requests over
+        # Other processes may hand requests over (if the inbox is ours: "requests").
+        simulations_log._announce_manager(True, uid=os.geteuid(),
+                                          requests=self._inbox is not None)
         self.monitor(resumed)
         if wait_for_pending:
             self.wait_until_done()
@@ -577,6 +584,8 @@ class JobManager:
                 worker.flush(final=True)  # anything the last cycle left
         if self._housekeeper is not None:
             self._housekeeper.join(timeout=5)
+        if self._inbox is not None and not (self._housekeeper and self._housekeeper.is_alive()):
+            self._inbox.close()  # else still serving a request: left to the collector
         self._events.wait_idle(timeout=5)
         self._events.close()
         for name, interface in self._name_index.items():
@@ -1102,14 +1111,13 @@ class JobManager:
     def _housekeep(self) -> None:
         """Report hanging calls, serve requests handed over by other processes, and
         fold the log's journal into its main file when the manager goes idle."""
-        from .control import serve_requests
-
         while not self._stop.wait(0.2):
             try:
                 for worker in self._workers.values():
                     if worker.busy_call is not None or not worker.health.ok:
                         self._update_health(worker)
-                serve_requests(self)
+                if self._inbox is not None:
+                    self._inbox.serve(self)
                 self._simulations_log.sync()  # bounds what a power cut can take: ~0.2 s
                 with self._lock:
                     idle = not self._active and not self._idle_checkpointed

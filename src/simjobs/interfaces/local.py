@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Optional, Union
 
+from simjobs.core.files import atomic_write
 from simjobs.core.hardware import (
     HEALTH_DEGRADED,
     HEALTH_OK,
@@ -356,7 +357,9 @@ class LocalInterface(HardwareInterface):
         job_dir = self._job_dir(job_id)
         if job_dir.is_dir():
             if not (job_dir / INPUT_FILE).exists():
-                jobdir.write_atomic(job_dir / INPUT_FILE, jobdir.format_input(job.data))
+                # Per-job files skip the fsyncs (~1 ms each, times 100,000 jobs): the log,
+                # fsync'd before the hardware is asked, is the record a restart trusts.
+                atomic_write(job_dir / INPUT_FILE, jobdir.format_input(job.data), durable=False)
         else:
             self._create_job_dir(job_id, jobdir.format_input(job.data))
         self._state(job_id)  # adopts or queues it
@@ -447,7 +450,7 @@ class LocalInterface(HardwareInterface):
                 state.status,
             )
         job_dir = self._job_dir(job_id)
-        jobdir.write_atomic(job_dir / CANCELLED_FILE, f"{time.time()!r}\n")
+        atomic_write(job_dir / CANCELLED_FILE, f"{time.time()!r}\n", durable=False)  # as above
         self._queued.discard(job_id)  # the heap entry is skipped when popped
         self._running.discard(job_id)
         # From here on the kill timer owns our wrapper's Popen: nothing else reaps it.
@@ -698,6 +701,6 @@ class LocalInterface(HardwareInterface):
                 current = None
             if current != text:
                 # Replaced by rename: a running sh keeps reading the old file intact.
-                jobdir.write_atomic(path, text)
+                atomic_write(path, text)
             self._wrapper_ready = True
         return path

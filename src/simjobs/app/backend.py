@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Union
 
+from ..core.command import hint
 from ..core.control import NoManagerError, hand_over, hand_over_refusal
 from ..core.errors import SimjobsError
 from ..core.events import Event, EventBus, JobEvent
@@ -405,8 +406,8 @@ class WatchBackend(Backend):
         holder = self.holder()
         if holder is None:
             name = self.log_path.name
-            return (f"read-only: no process manages {name}; start 'simjobs app --config "
-                    "FILE' or 'simjobs run' on it to submit or cancel")
+            return (f"read-only: no process manages {name}; start '{hint('app --config FILE')}'"
+                    f" or '{hint('run')}' on it to submit or cancel")
         refusal = hand_over_refusal(self.log_path, holder)
         return f"read-only: {refusal}" if refusal else ""
 

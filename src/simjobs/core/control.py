@@ -54,6 +54,7 @@ import uuid
 import warnings
 from typing import TYPE_CHECKING, Any, Optional
 
+from .command import hint
 from .errors import InvalidJobStatusError, SimjobsError, UnknownJobIdError
 from .files import TEMP_SUFFIX, atomic_write
 from .lock import LogLock, holder_text
@@ -362,7 +363,7 @@ def send_request(log_path, request: dict, timeout: float = 10.0, *,
                     "it; nothing was done", request_id, withdrawn=True) from None
             raise RequestInterrupted(
                 f"interrupted, but {who} had already taken request {request_id}: it "
-                "goes on; `simjobs status` shows whether it ran", request_id,
+                f"goes on; `{hint('status')}` shows whether it ran", request_id,
                 withdrawn=False) from None
         if reply is not None:
             return reply
@@ -378,7 +379,7 @@ def send_request(log_path, request: dict, timeout: float = 10.0, *,
             return reply
         raise RequestPendingError(
             f"sent as request {request_id}; {who} has not answered within {timeout:g} s; "
-            "`simjobs status` shows whether it ran", request_id)
+            f"`{hint('status')}` shows whether it ran", request_id)
     finally:
         if wait_fd is not None:
             _unlink(f"{request_id}.wait", dir_fd)
@@ -754,7 +755,7 @@ class RequestInbox:
         elif entry is not None:
             reply = {"ok": False, "interrupted": True, "error": (
                 f"the manager was stopped while acting on request {request_id}; it may "
-                "have been done in part or in full: `simjobs status` shows what was")}
+                f"have been done in part or in full: `{hint('status')}` shows what was")}
             self._record(request_id, "done", reply)
         elif not waits:
             # Its sender was killed (or gave up) before anyone took it: nobody waits for

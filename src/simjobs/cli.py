@@ -794,10 +794,16 @@ def cmd_resubmit(args: argparse.Namespace) -> int:
                 raise InvalidJobStatusError(
                     f"job {r.job_id} is {r.status.value}: only failed, failed-submit or "
                     "cancelled jobs can be resubmitted", status=r.status)
+            if r.resubmitted_as and not args.again:
+                raise InvalidJobStatusError(
+                    f"job {r.job_id} was already resubmitted as "
+                    f"{', '.join(r.resubmitted_as)}; add --again to resubmit it once more",
+                    status=r.status)
     else:
-        # A filter picks only jobs that can be resubmitted and were not already.
-        records = [r for r in records
-                   if r.status in RESUBMITTABLE_STATUSES and r.resubmitted_as is None]
+        # A filter picks only jobs that can be resubmitted and (without --again) were
+        # not already.
+        records = [r for r in records if r.status in RESUBMITTABLE_STATUSES
+                   and (args.again or not r.resubmitted_as)]
     if not records:
         _note("no failed, failed-submit or cancelled job matches: nothing resubmitted")
         if args.json:
@@ -809,14 +815,15 @@ def cmd_resubmit(args: argparse.Namespace) -> int:
 
     def act(manager: JobManager) -> dict:
         with _JobWatch(manager) as watch:
-            jobs = manager.resubmit(old_ids)
+            jobs = manager.resubmit(old_ids, again=args.again)
             new_ids = [str(j.id) for j in jobs]
             waiting = _wait_submitted(watch, new_ids, args.timeout)
         return {"ok": True, "pairs": [list(p) for p in zip(old_ids, new_ids)],
                 "not_submitted": waiting}
 
     response, holder = _hand_over_or_act(
-        config, {"op": "resubmit", "job_ids": old_ids}, act, args.timeout)
+        config, {"op": "resubmit", "job_ids": old_ids, "again": args.again}, act,
+        args.timeout)
     pairs = response["pairs"]
     if args.json:
         _print_json({"pairs": pairs, "managed_by": holder})
@@ -1131,6 +1138,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("resubmit", cmd_resubmit,
                 "submit failed, failed-submit or cancelled jobs again, as new jobs")
     _add_filters(p, last=False)
+    p.add_argument("--again", action="store_true",
+                   help="also resubmit jobs that were already resubmitted (refused "
+                        "otherwise, naming the new job)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     timeout(p)
 

@@ -41,7 +41,7 @@ def send_request(log_path: str, request: dict, timeout: float = 10.0) -> dict:
     """Hand ``request`` to the manager of ``log_path`` and return its response.
 
     Requests: ``{"op": "submit", "inputs": [[...], ...], "level": 1}``,
-    ``{"op": "cancel", "job_ids": [...]}``, ``{"op": "resubmit", "job_ids": [...]}``.
+    ``{"op": "cancel", "job_ids": [...]}``, ``{"op": "resubmit", "job_ids": [...], "again": bool}``.
     The response has ``"ok"`` and, on failure, a one-line ``"error"``.
 
     Raises
@@ -119,7 +119,7 @@ def handle_request(manager: "JobManager", request: dict) -> dict[str, Any]:
                     "skipped": {str(k): v.value for k, v in result.skipped.items()}}
         if op == "resubmit":
             ids = list(request["job_ids"])
-            jobs = manager.resubmit(ids)
+            jobs = manager.resubmit(ids, again=request.get("again") is True)
             return {"ok": True, "job_ids": [str(j.id) for j in jobs],
                     "pairs": [[str(old), str(j.id)] for old, j in zip(ids, jobs)]}
         return {"ok": False, "error": f"unknown request {op!r}"}

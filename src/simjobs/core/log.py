@@ -384,10 +384,12 @@ class SimulationsLog:
             self._store.sync()
 
     def link_resubmission(self, old_id: JobIdLike, new_id: JobIdLike) -> None:
-        """Record that job ``old_id`` was resubmitted as ``new_id``."""
-        self.apply_changes(
-            [LogChange(job_id=str(old_id), time=time.time(), resubmitted_as=str(new_id))]
-        )
+        """Record that job ``old_id`` was resubmitted as ``new_id``, keeping the links it
+        already has (``resubmitted_as`` lists them all)."""
+        with self._lock:
+            old = self._record(str(old_id), "update").resubmitted_as
+            self.apply_changes([LogChange(job_id=str(old_id), time=time.time(),
+                                          resubmitted_as=[*old, str(new_id)])])
 
     def checkpoint(self) -> None:
         """Fold journals into the main file, so that exauq sees the current state."""
@@ -576,7 +578,8 @@ class SimulationsLog:
 def _copy(record: LogRecord) -> LogRecord:
     import dataclasses
 
-    return dataclasses.replace(record, history=list(record.history))
+    return dataclasses.replace(record, history=list(record.history),
+                               resubmitted_as=list(record.resubmitted_as))
 
 
 # Logs still open at interpreter exit are checkpointed, so that the main CSV holds the

@@ -72,7 +72,7 @@ def fields_table(record: LogRecord, now: float) -> Table:
     table.add_row("Reason", record.reason or "—")
     table.add_row("Resubmitted from", (record.resubmit_of + "  (o opens it)")
                   if record.resubmit_of else "—")
-    table.add_row("Resubmitted as", (record.resubmitted_as + "  (n opens it)")
+    table.add_row("Resubmitted as", (", ".join(record.resubmitted_as) + "  (n opens the last)")
                   if record.resubmitted_as else "—")
     return table
 
@@ -268,4 +268,4 @@ class JobDetailScreen(ModalScreen[None]):
 
     def action_open_new(self) -> None:
         if self.record and self.record.resubmitted_as:
-            self.app.push_screen(JobDetailScreen(self.backend, self.record.resubmitted_as))
+            self.app.push_screen(JobDetailScreen(self.backend, self.record.resubmitted_as[-1]))

@@ -51,7 +51,7 @@ from typing import Optional
 from ..errors import LogFormatError, SimjobsError, SimulationsLogLookupError
 from ..records import (
     FIRST_TIME, HISTORY_CODE, HISTORY_STATUS, LAST_TIME, UNSET, LogChange, LogRecord,
-    append_history, pack_history,
+    append_history, decode_links, encode_links, pack_history,
 )
 from ..types import JobStatus
 from .base import LogStore, check_log_directory, validate_output
@@ -130,6 +130,15 @@ def _dec_id(s: str) -> Optional[str]:
     return None if s == "" else _unesc(s)
 
 
+def _enc_links(x) -> str:
+    # (A log written before links became a list holds one id: the same text.)
+    return _esc(encode_links(x))
+
+
+def _dec_links(s: str) -> list[str]:
+    return decode_links(_unesc(s))
+
+
 def _enc_history(history) -> str:
     return ";".join(_HIST_CODE[s] + repr(float(t)) for s, t in history)
 
@@ -154,7 +163,7 @@ def _meta_row(rec: LogRecord) -> Optional[list[str]]:
         and rec.changed is None
         and rec.reason is None
         and rec.resubmit_of is None
-        and rec.resubmitted_as is None
+        and not rec.resubmitted_as
     ):
         return None
     created, changed = rec.created, rec.changed
@@ -164,7 +173,7 @@ def _meta_row(rec: LogRecord) -> Optional[list[str]]:
         "$" if h and changed is not None and changed == h[-1][1] else _enc_float(changed),
         _enc_text(rec.reason),
         _enc_id(rec.resubmit_of),
-        _enc_id(rec.resubmitted_as),
+        _enc_links(rec.resubmitted_as),
         "".join([_HIST_CODE[st] for st, _ in h]),
         ";".join([repr(float(t)) for _, t in h]),
     ]
@@ -182,7 +191,7 @@ def _dec_meta_row(row: Sequence[str]) -> tuple:
     history = [(_HIST_STATUS[c], t) for c, t in zip(codes, ts)]
     created = ts[0] if row[1] == "^" else _dec_float(row[1])
     changed = ts[-1] if row[2] == "$" else _dec_float(row[2])
-    return created, changed, _dec_text(row[3]), _dec_id(row[4]), _dec_id(row[5]), history
+    return created, changed, _dec_text(row[3]), _dec_id(row[4]), _dec_links(row[5]), history
 
 
 def encode_history(history) -> tuple[str, str]:
@@ -257,7 +266,7 @@ def _set_extras(rec: LogRecord, fields: Sequence[str]) -> None:
     rec.changed = _dec_float(fields[1])
     rec.reason = _dec_text(fields[2])
     rec.resubmit_of = _dec_id(fields[3])
-    rec.resubmitted_as = _dec_id(fields[4])
+    rec.resubmitted_as = _dec_links(fields[4])
     rec.history = _dec_history(fields[5])
 
 
@@ -781,7 +790,8 @@ class CsvStore(LogStore):
                 ]
             reason = list(map(_dec_text, reason)) if any(reason) else [None] * n
             rof = list(map(_dec_id, rof)) if any(rof) else [None] * n
-            ras = list(map(_dec_id, ras)) if any(ras) else [None] * n
+            # (None: LogRecord makes each an empty list of its own.)
+            ras = list(map(_dec_links, ras)) if any(ras) else [None] * n
         except (ValueError, KeyError, IndexError):
             for lineno, row in enumerate(csv.reader(lines), start=2):
                 try:
@@ -891,7 +901,7 @@ class CsvStore(LogStore):
                     if meta_lines is not None:
                         meta_lines.drop(job_id)
                 elif code == "a":
-                    rec.resubmitted_as = _dec_id(value)
+                    rec.resubmitted_as = _dec_links(value)
                     if meta_lines is not None:
                         meta_lines.drop(job_id)
                 else:
@@ -979,6 +989,8 @@ class CsvStore(LogStore):
                     if rec is not None:
                         (rec.created, rec.changed, rec.reason, rec.resubmit_of,
                          rec.resubmitted_as, rec.history) = fields
+                        if rec.resubmitted_as is None:
+                            rec.resubmitted_as = []
         if meta_cols is not None and keep_lines:
             st.meta_lines = _LineCache(meta_cols[1], meta_cols[8])
         lines = st.lines if keep_lines else None
@@ -1251,7 +1263,7 @@ class CsvStore(LogStore):
                         _enc_float(rec.changed),
                         _enc_text(rec.reason),
                         _enc_id(rec.resubmit_of),
-                        _enc_id(rec.resubmitted_as),
+                        _enc_links(rec.resubmitted_as),
                         _enc_history(rec.history),
                         "",
                     ]
@@ -1323,7 +1335,7 @@ class CsvStore(LogStore):
                         raise ValueError(f"reason {ch.reason!r} is not a str")
                     row += ("r", _enc_text(ch.reason))
                 if ch.resubmitted_as is not UNSET:
-                    row += ("a", _enc_id(ch.resubmitted_as))
+                    row += ("a", _enc_links(ch.resubmitted_as))
                 if len(row) > 4:
                     seq += 1
                     row[0] = seq

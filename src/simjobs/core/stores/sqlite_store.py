@@ -10,7 +10,8 @@ Schema (WAL mode):
     declared type, so that SQLite keeps each float bit for bit (a REAL column stores
     -0.0 as 0), ``status``, ``level``,
     ``interface_name``, the extras ``created``, ``changed``, ``reason``,
-    ``resubmit_of``, ``resubmitted_as``, and ``seq``: the number of the write transaction
+    ``resubmit_of``, ``resubmitted_as`` (the ids joined by ``;``: a job may be
+    resubmitted more than once; an older log holds one id), and ``seq``: the number of the write transaction
     that last touched the row (indexed), which readers use to load only what changed.
 ``history(id, seq, job_id, status, time)``
     One row per status change, appended: the audit trail. Each record also carries its
@@ -33,7 +34,7 @@ from collections.abc import Sequence
 from typing import Optional
 
 from ..errors import LogFormatError, SimjobsError, SimulationsLogLookupError
-from ..records import UNSET, LogChange, LogRecord, history_columns
+from ..records import UNSET, LogChange, LogRecord, decode_links, encode_links, history_columns
 from ..types import JobStatus
 from .base import LogStore, check_log_directory, validate_output
 from .csv_store import check_histories, encode_history, pack_histories, parse_each
@@ -323,6 +324,8 @@ class SqliteStore(LogStore):
             raise LogFormatError(
                 f"{self.path}: a record has an unreadable history ({exc}); fix that row"
             ) from None
+        if any(ras):  # (None gives an empty list)
+            ras = [decode_links(x) if x else None for x in ras]
         return list(map(LogRecord, ids, coords, outs, statuses, levels, ifaces, created,
                         changed, reason, rof, ras, pack_histories(codes, times)))
 
@@ -378,7 +381,8 @@ class SqliteStore(LogStore):
         records = dict(zip(ids, recs))
         for job_id, reason, rof, ras in extras:
             rec = records[job_id]
-            rec.reason, rec.resubmit_of, rec.resubmitted_as = reason, rof, ras
+            rec.reason, rec.resubmit_of = reason, rof
+            rec.resubmitted_as = decode_links(ras)
         self.records = records  # (only ever called by __init__)
 
     def _fetch_columns(self) -> Optional[list]:
@@ -535,7 +539,7 @@ class SqliteStore(LogStore):
                         _float_or_none(rec.changed),
                         rec.reason,
                         rec.resubmit_of,
-                        rec.resubmitted_as,
+                        encode_links(rec.resubmitted_as) or None,
                         *encode_history(rec.history),
                         seq,
                     )
@@ -585,7 +589,7 @@ class SqliteStore(LogStore):
                 if s is None:
                     s = state[ch.job_id] = [
                         rec.output, rec.status, rec.interface_name, rec.changed,
-                        rec.reason, rec.resubmitted_as, [],
+                        rec.reason, encode_links(rec.resubmitted_as) or None, [],
                     ]
                 if ch.status is not UNSET:
                     if not isinstance(ch.status, JobStatus):
@@ -607,7 +611,7 @@ class SqliteStore(LogStore):
                         raise ValueError(f"reason {ch.reason!r} is not a str")
                     s[4] = ch.reason
                 if ch.resubmitted_as is not UNSET:
-                    s[5] = None if ch.resubmitted_as is None else str(ch.resubmitted_as)
+                    s[5] = encode_links(ch.resubmitted_as) or None
             rows = [
                 (_float_or_none(s[0]), s[1].value, s[2], _float_or_none(s[3]), s[4], s[5],
                  *history_columns(records[job_id], s[6]), seq, job_id)

@@ -30,7 +30,7 @@ HEADER3 = "Input_1,Input_2,Input_3,Output,Job_ID,Job_Status,Job_Level,Interface_
 T0 = 1_700_000_000.0
 
 
-JOURNAL_HEADER = re.compile(rb"#simjobs-journal,1,[0-9a-f]{16}\r\n")
+JOURNAL_HEADER = re.compile(rb"#simjobs-journal,1,[0-9a-f]{16},0{14}54\r\n")
 
 
 def meta_generation(path) -> str:
@@ -370,6 +370,15 @@ def _prepared_log(path):
     return store
 
 
+def crashed_journal(before: bytes, after: bytes) -> bytes:
+    """The journal as a crash during the write of ``after``'s last batch leaves it: the
+    batch appended, but the header still recording only what was synced before (it is
+    rewritten after the fdatasync)."""
+    header = before.find(b"\n") + 1
+    assert before[:header - 18] == after[:header - 18]
+    return before[:header] + after[header:]
+
+
 def test_crash_at_every_byte_of_an_add(tmp_path):
     path = tmp_path / "runs.csv"
     store = _prepared_log(path)
@@ -380,6 +389,7 @@ def test_crash_at_every_byte_of_an_add(tmp_path):
     assert old_state != new_state
     # The journal is written first: cut it anywhere -> the old state.
     j0, j1 = old_files[".journal"], new_files[".journal"]
+    j1 = crashed_journal(j0, j1)
     for k in range(len(j0), len(j1) + 1):
         _restore(path, dict(old_files, **{".journal": j1[:k]}))
         reopened, msgs = _reopen(path)
@@ -431,6 +441,7 @@ def test_crash_at_every_byte_of_an_apply(tmp_path):
     new_files, new_state = _files(path), state(store)
     store._close_fds()
     j0, j1 = old_files[".journal"], new_files[".journal"]
+    j1 = crashed_journal(j0, j1)
     assert new_files[""] == old_files[""]
     for k in range(len(j0), len(j1) + 1):
         _restore(path, dict(new_files, **{".journal": j1[:k]}))

@@ -876,6 +876,20 @@ def _write_new_file(path: Path, text: str, force: bool) -> None:
             os.unlink(tmp)
 
 
+def cmd_repair(args: argparse.Namespace) -> int:
+    """``simjobs repair LOG``: back a damaged log's files up, then keep what is left."""
+    from .core.repair import repair_log
+
+    result = repair_log(args.log)
+    if result.damage is None:
+        print(f"{args.log}: whole ({result.records} records); nothing to repair")
+        return EXIT_OK
+    print(f"{args.log}: {result.damage}")
+    print(f"backed up to {result.backup}; the log now holds {result.records} records "
+          "and can be written again")
+    return EXIT_OK
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     target = Path(args.file).expanduser()
     fmt = args.format or {".csv": "csv", ".json": "json"}.get(target.suffix.lower())
@@ -1143,6 +1157,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "otherwise, naming the new job)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     timeout(p)
+
+    help = "make a damaged log writable again: back its files up, then keep what is left"
+    p = sub.add_parser("repair", help=help, description=help)
+    p.set_defaults(handler=cmd_repair)
+    p.add_argument("log", metavar="LOG", help="the log file (.csv, .db, ...)")
 
     p = command("export", cmd_export, "write jobs to a CSV or JSON file", readonly=True)
     p.add_argument("file", metavar="FILE", help="the file to write (.csv or .json)")

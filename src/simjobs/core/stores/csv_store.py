@@ -387,8 +387,15 @@ def new_generation() -> str:
     return secrets.token_hex(8)
 
 
+_WITNESS_DIGITS = 16
+
+
 def _journal_header(gen: str) -> bytes:
-    return f"{_JOURNAL_MAGIC},{_JOURNAL_VERSION},{gen}\r\n".encode()
+    """A journal's first line: its generation, and how many of its bytes are committed
+    and synced (fixed width: the writer rewrites it in place after each sync, so that
+    a journal cut short is told from one that ends there)."""
+    head = f"{_JOURNAL_MAGIC},{_JOURNAL_VERSION},{gen},"
+    return f"{head}{len(head) + _WITNESS_DIGITS + 2:0{_WITNESS_DIGITS}d}\r\n".encode()
 
 
 def _close_fd(fd: Optional[int]) -> None:
@@ -468,6 +475,7 @@ class _Loaded:
         "journal_rows", "redo", "meta_ino", "main_lines", "journal_lines",
         "snapshot_records", "meta", "meta_head", "main_fd", "journal_fd", "journal_gen",
         "journal_state", "main_count", "main_from_journal", "late_rows", "journal_base",
+        "journal_synced",
     )
 
     def __init__(self):
@@ -504,6 +512,7 @@ class _Loaded:
         self.main_from_journal = 0  # ... of which the journal added since the snapshot
         self.late_rows = 0  # journal rows after the snapshot, of another generation
         self.journal_base = 0  # the length of the journal's header line
+        self.journal_synced = 0  # the committed length its header records
 
     def close_fds(self) -> None:
         _close_fd(self.main_fd)
@@ -576,6 +585,7 @@ class CsvStore(LogStore):
         self._meta_head: Optional[bytes] = None  # the meta file's first line, as loaded
         self._gen: Optional[str] = None  # the generation loaded / written
         self._journal_base = 0  # the length of the journal's header line
+        self._journal_hfd: Optional[int] = None  # (writer) rewrites the header in place
         self._upgrade = False  # compact before the first write (see _open_writer)
         self._rfd_main: Optional[int] = None  # (a reader's files, see _load_into_self)
         self._rfd_journal: Optional[int] = None
@@ -838,6 +848,10 @@ class CsvStore(LogStore):
         ``info`` (the caller opens the log read-only)."""
         where = self.meta_path
         info = None
+        if (_META_MAGIC + ",3,").encode().startswith(data):  # cut inside its first field
+            info = _MetaInfo("3")
+            info.problem = "cut"
+            return 0, [], [], [], [], [], [], [], [], info
         if data.startswith(_META_MAGIC.encode() + b",3,"):
             head = data[:data.find(b"\n") + 1]
             fields = head.decode("utf-8", "replace").rstrip("\r\n").split(",")
@@ -1169,7 +1183,8 @@ class CsvStore(LogStore):
         st.seq = st.applied
         if journal is not None:
             st.journal_size = len(journal)
-            st.journal_state, st.journal_gen, start = self._journal_head(journal)
+            st.journal_state, st.journal_gen, start, st.journal_synced = self._journal_head(
+                journal)
             st.journal_base = start
             rows, jend, tail_lines, torn = self._parse_journal(
                 journal[start:], 2 if start else 1)
@@ -1194,24 +1209,25 @@ class CsvStore(LogStore):
                     self._apply_row(lineno, f, records, lines, meta_lines, st.redo)
                 st.seq = max(st.seq, seq)
 
-    def _journal_head(self, data: bytes) -> tuple[str, Optional[str], int]:
-        """(state, generation, length) of the header line a journal starts with: state
-        "empty", "cut" (a header without its line break), "legacy" (a journal written
-        before journals had one) or "ok"."""
+    def _journal_head(self, data: bytes) -> tuple[str, Optional[str], int, int]:
+        """(state, generation, length, committed length) of the header line a journal
+        starts with: state "empty", "cut" (a header without its line break), "legacy"
+        (a journal written before journals had one) or "ok"."""
         if not data:
-            return "empty", None, 0
+            return "empty", None, 0, 0
         if not data.startswith(b"#"):
-            return "legacy", None, 0
+            return "legacy", None, 0, 0
         end = data.find(b"\n") + 1
         fields = data[:end].decode("utf-8", "replace").rstrip("\r\n").split(",")
-        if not end or len(fields) != 3 or fields[0] != _JOURNAL_MAGIC:
+        if (not end or len(fields) != 4 or fields[0] != _JOURNAL_MAGIC
+                or len(fields[3]) != _WITNESS_DIGITS or not fields[3].isdigit()):
             if _JOURNAL_MAGIC.encode().startswith(data[:len(_JOURNAL_MAGIC)]) and not end:
-                return "cut", None, 0
+                return "cut", None, 0, 0
             raise LogFormatError(
                 f"{self.journal_path} line 1: is not a journal header; the journal is "
                 "damaged: restore it from a backup, or run 'simjobs repair' on the log"
             )
-        return "ok", fields[2], end
+        return "ok", fields[2], end, int(fields[3])
 
     @staticmethod
     def _aligned_extras(ids, meta_cols):
@@ -1308,6 +1324,10 @@ class CsvStore(LogStore):
             return line(self.journal_path, f"{what}: the changes made since the last "
                         f"compaction are unknown and the log would go back to the "
                         f"snapshot in {name} and {os.path.basename(self.meta_path)}", "it")
+        if st.journal_end < st.journal_synced:
+            return line(self.journal_path, f"is cut: its header records {st.journal_synced} "
+                        f"bytes of committed changes but {st.journal_end} are whole; the "
+                        "changes after them are missing", "it")
         if st.late_rows:
             return line(self.journal_path, f"belongs to another compaction than "
                         f"{os.path.basename(self.meta_path)} and holds {st.late_rows} "
@@ -1447,6 +1467,8 @@ class CsvStore(LogStore):
                 os.fsync(self._journal_fd)
             _fsync_dir(self._dir)
             st = os.fstat(self._journal_fd)
+        _close_fd(self._journal_hfd)
+        self._journal_hfd = os.open(self.journal_path, os.O_WRONLY | os.O_NOFOLLOW)
         self._journal_size = st.st_size
         self._journal_ino = st.st_ino
 
@@ -1479,6 +1501,15 @@ class CsvStore(LogStore):
             self._open_journal()
         self._append(self._journal_fd, data, self._journal_size, sync)
         self._journal_size += len(data)
+        if sync:
+            self._note_synced(self._journal_size)
+
+    def _note_synced(self, size: int) -> None:
+        """Record in the journal's header that its first ``size`` bytes are committed
+        and on disk (never more than is: it is written after the fdatasync)."""
+        if self._journal_base and self._journal_hfd is not None:
+            os.pwrite(self._journal_hfd, b"%0*d" % (_WITNESS_DIGITS, size),
+                      self._journal_base - 2 - _WITNESS_DIGITS)
 
     def sync(self) -> None:
         """Make every write so far durable (fdatasync of what add/apply left unsynced).
@@ -1487,6 +1518,8 @@ class CsvStore(LogStore):
         which a compaction may close meanwhile), so writers are not held up by it."""
         with self._mutex:
             fds = [os.dup(fd) for fd in self._unsynced]
+            journal = self._journal_fd in self._unsynced
+            size, gen = self._journal_size, self._gen
             self._unsynced.clear()
         try:
             for fd in fds:
@@ -1494,6 +1527,10 @@ class CsvStore(LogStore):
         finally:
             for fd in fds:
                 os.close(fd)
+        if journal:
+            with self._mutex:
+                if self._gen == gen and not self._closed and size <= self._journal_size:
+                    self._note_synced(size)
 
     def _check_writable(self) -> None:
         if self._closed:
@@ -1749,6 +1786,24 @@ class CsvStore(LogStore):
         self._journal_rows = 0
         self._snapshot_records = len(self.records)
 
+    def rewrite(self) -> None:
+        """Write the records read as a whole new snapshot (main, meta and journal files,
+        a new generation), whatever was wrong with the files; then close.
+
+        For ``simjobs repair``, once the files are backed up: what a damaged log lost
+        stays lost, and the log can be written again."""
+        with self._mutex:
+            self._close_fds()
+            check_log_directory(self.path)
+            self._main_fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
+            self._lines, self._meta_lines = _LineCache(), _LineCache()  # make every line
+            try:
+                self._compact()
+            finally:
+                self.damage = None
+                self._closed = True
+                self._close_fds()
+
     def checkpoint(self) -> None:
         """Fold the journal into the main file, so that it alone holds the current state."""
         with self._mutex:
@@ -1770,7 +1825,7 @@ class CsvStore(LogStore):
 
     def _close_fds(self) -> None:
         self._unsynced.clear()
-        for name in ("_main_fd", "_journal_fd", "_rfd_main", "_rfd_journal"):
+        for name in ("_main_fd", "_journal_fd", "_journal_hfd", "_rfd_main", "_rfd_journal"):
             fd = getattr(self, name)
             if fd is not None:
                 setattr(self, name, None)
@@ -1842,7 +1897,7 @@ class CsvStore(LogStore):
         data, fd = _read_fd(self.journal_path)
         if data is None:
             return True
-        state, gen, start = self._journal_head(data)
+        state, gen, start, _ = self._journal_head(data)
         if state == "cut" or (gen != self._gen and state == "ok"):
             _close_fd(fd)
             return False

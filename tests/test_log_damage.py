@@ -195,8 +195,10 @@ def test_repair_refuses_while_a_process_holds_the_log(tmp_path, cli):
 
 
 def db_files(directory) -> dict:
-    """The files that hold data (SQLite's -shm index is rebuilt by any reader)."""
-    return {k: v for k, v in files_of(directory).items() if not k.endswith("-shm")}
+    """The files that hold data (SQLite's -shm index is rebuilt by any reader, which may
+    also leave an empty -wal file)."""
+    return {k: v for k, v in files_of(directory).items()
+            if not k.endswith("-shm") and not (k.endswith("-wal") and not v)}
 
 
 def open_db(path, **kw):
@@ -275,3 +277,39 @@ def test_an_sqlite_wal_cut_or_removed_is_noticed(tmp_path):
     store, msgs = open_db(path)
     assert "committed transactions are missing" in store.damage and msgs == [store.damage]
     store.close()
+
+
+@pytest.mark.parametrize("suffix", ["csv", "db"])
+def test_a_damaged_log_is_read_only_for_the_api_and_a_manager(tmp_path, suffix):
+    from simjobs.core.log import SimulationsLog
+    from simjobs.core.lock import LogLock
+    from simjobs.core.manager import JobManager
+    from simjobs.core.types import Input
+
+    from fakes import FakeInterface
+
+    path = tmp_path / f"runs.{suffix}"
+    if suffix == "csv":
+        csv_log_with_a_journal(path)
+        os.unlink(str(path) + ".journal")
+    else:
+        store = SqliteStore(path, 3)
+        store.add([rec(1)])
+        store.close()
+        with open(str(path) + ".commit", "w") as f:  # as if commits were lost
+            f.write("%016d\n" % 99)
+    before = db_files(tmp_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        log = SimulationsLog(path, 3)
+    assert log.damage is not None and [str(w.message) for w in caught] == [log.damage]
+    assert not log.is_writer and LogLock.holder(str(path)) is None  # free for repair
+    assert log.get_job_status("1") is not None  # what is left reads
+    with pytest.raises(SimjobsError) as err:
+        log.add_new_record(Input(1, 2, 3), "42")
+    assert str(err.value) == log.damage
+    with pytest.raises(SimjobsError) as err:
+        JobManager(log, [FakeInterface("hpc")])
+    assert str(err.value) == log.damage
+    log.close()
+    assert db_files(tmp_path) == before

@@ -181,6 +181,11 @@ class SimulationsLog:
                 self._writer_lock.discard()  # a failed open leaves no lock file behind
             raise
         self._closed = False
+        if self._writer_lock is not None and self._store.damage is not None:
+            # Damaged (records missing): read-only until repaired, and the lock is free
+            # for 'simjobs repair'.
+            self._writer_lock.discard()
+            self._writer_lock = None
         if self._writer_lock is not None:
             _open_writers.add(self)
 
@@ -231,9 +236,17 @@ class SimulationsLog:
         if self._writer_lock is None and not self._closed:
             self._store.refresh()
 
+    @property
+    def damage(self) -> Optional[str]:
+        """One line saying what is missing from which file when the log's files were
+        found damaged (the log is then read-only until ``simjobs repair``), else None."""
+        return self._store.damage
+
     def _require_writer(self) -> None:
         if self._closed:
             raise SimjobsError(f"the simulations log {self._path} is closed")
+        if self._store.damage is not None:
+            raise SimjobsError(self._store.damage)
         if self._writer_lock is None:
             holder = LogLock.holder(self._path)
             if holder:

@@ -72,8 +72,9 @@ def fields_table(record: LogRecord, now: float) -> Table:
     table.add_row("Reason", record.reason or "—")
     table.add_row("Resubmitted from", (record.resubmit_of + "  (o opens it)")
                   if record.resubmit_of else "—")
-    table.add_row("Resubmitted as", (", ".join(record.resubmitted_as) + "  (n opens the last)")
-                  if record.resubmitted_as else "—")
+    links = record.resubmitted_as
+    table.add_row("Resubmitted as", (", ".join(links) + (
+        "  (n opens it)" if len(links) == 1 else "  (n opens the last)")) if links else "—")
     return table
 
 

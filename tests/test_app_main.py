@@ -213,8 +213,24 @@ async def test_resubmit_a_failed_job_after_confirmation_adds_the_new_job(backend
         assert app.model.rows[new_id].level == app.model.rows[FAILED_ID].level
         assert f"{FAILED_ID} → {new_id}" in notices(app)
         record = backend.get_record(FAILED_ID)
-        assert record.resubmitted_as == new_id
+        assert record.resubmitted_as == [new_id]
         assert backend.get_record(new_id).resubmit_of == FAILED_ID
+
+        # Again: the confirm names the new job and offers "Resubmit again"; "n" keeps it.
+        assert table.move_to(FAILED_ID)
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "again" in app.screen.question and new_id in app.screen.detail
+        assert app.screen.yes_label == "Resubmit again"
+        await pilot.press("n")
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+        assert len(app.model.rows) == 25
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: len(app.model.rows) == 26)
+        newer = table.cursor_job_id
+        assert backend.get_record(FAILED_ID).resubmitted_as == [new_id, newer]
 
         # A running job cannot be resubmitted: said, not asked.
         assert table.move_to(RUNNING_ID)

@@ -468,8 +468,17 @@ def test_resubmit(cli, make_config, tmp_path):
     ((old, arrow, new),) = [line.split() for line in result.stdout.splitlines()]
     assert (old, arrow) == (bad1, "->")
     records = records_of(log)
-    assert records[new].resubmit_of == bad1 and records[bad1].resubmitted_as == new
+    assert records[new].resubmit_of == bad1 and records[bad1].resubmitted_as == [new]
     assert records[new].level == 2 and records[new].coords == (1.0, 2.0)
+
+    # Twice: refused, naming the new job, unless --again; then both links are kept.
+    assert_one_line_error(cli("resubmit", "--config", config, bad1),
+                          f"job {bad1} was already resubmitted as {new}; add --again")
+    assert len(records_of(log)) == len(records)
+    ((_, _, newer),) = [line.split() for line in
+                        ok(cli("resubmit", "--config", config, bad1, "--again")).stdout.splitlines()]
+    records = records_of(log)
+    assert records[bad1].resubmitted_as == [new, newer] and records[newer].resubmit_of == bad1
 
     # A filter picks only failed/cancelled jobs not resubmitted before.
     data = json.loads(ok(cli("resubmit", "--config", config, "-s", "failed", "--json")).stdout)

@@ -745,10 +745,16 @@ def cmd_resubmit(args: argparse.Namespace) -> int:
                 raise InvalidJobStatusError(
                     f"job {r.job_id} is {r.status.value}: only failed, failed-submit or "
                     "cancelled jobs can be resubmitted", status=r.status)
+            if r.resubmitted_as and not args.again:
+                raise InvalidJobStatusError(
+                    f"job {r.job_id} was already resubmitted as "
+                    f"{', '.join(r.resubmitted_as)}; add --again to resubmit it once more",
+                    status=r.status)
     else:
-        # A filter picks only jobs that can be resubmitted and were not already.
-        records = [r for r in records
-                   if r.status in RESUBMITTABLE_STATUSES and r.resubmitted_as is None]
+        # A filter picks only jobs that can be resubmitted and (without --again) were
+        # not already.
+        records = [r for r in records if r.status in RESUBMITTABLE_STATUSES
+                   and (args.again or not r.resubmitted_as)]
     if not records:
         _note("no failed, failed-submit or cancelled job matches: nothing resubmitted")
         if args.json:
@@ -760,14 +766,15 @@ def cmd_resubmit(args: argparse.Namespace) -> int:
 
     def act(manager: JobManager) -> dict:
         with _JobWatch(manager) as watch:
-            jobs = manager.resubmit(old_ids)
+            jobs = manager.resubmit(old_ids, again=args.again)
             new_ids = [str(j.id) for j in jobs]
             waiting = _wait_submitted(watch, new_ids, args.timeout)
         return {"ok": True, "pairs": [list(p) for p in zip(old_ids, new_ids)],
                 "not_submitted": waiting}
 
     response, holder = _hand_over_or_act(
-        config, {"op": "resubmit", "job_ids": old_ids}, act, args.timeout)
+        config, {"op": "resubmit", "job_ids": old_ids, "again": args.again}, act,
+        args.timeout)
     pairs = response["pairs"]
     if args.json:
         _print_json({"pairs": pairs, "managed_by": holder})
@@ -806,6 +813,20 @@ def _write_new_file(path: Path, text: str, force: bool) -> None:
         atomic_write(path, text, replace=force)
     except FileExistsError:
         raise CliError(f"{path} exists; pass --force to overwrite it") from None
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    """``simjobs repair LOG``: back a damaged log's files up, then keep what is left."""
+    from .core.repair import repair_log
+
+    result = repair_log(args.log)
+    if result.damage is None:
+        print(f"{args.log}: whole ({result.records} records); nothing to repair")
+        return EXIT_OK
+    print(f"{args.log}: {result.damage}")
+    print(f"backed up to {result.backup}; the log now holds {result.records} records "
+          "and can be written again")
+    return EXIT_OK
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -1063,8 +1084,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("resubmit", cmd_resubmit,
                 "submit failed, failed-submit or cancelled jobs again, as new jobs")
     _add_filters(p, last=False)
+    p.add_argument("--again", action="store_true",
+                   help="also resubmit jobs that were already resubmitted (refused "
+                        "otherwise, naming the new job)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     timeout(p)
+
+    help = "make a damaged log writable again: back its files up, then keep what is left"
+    p = sub.add_parser("repair", help=help, description=help)
+    p.set_defaults(handler=cmd_repair)
+    p.add_argument("log", metavar="LOG", help="the log file (.csv, .db, ...)")
 
     p = command("export", cmd_export, "write jobs to a CSV or JSON file", readonly=True)
     p.add_argument("file", metavar="FILE", help="the file to write (.csv or .json)")

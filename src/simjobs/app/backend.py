@@ -127,7 +127,8 @@ class Backend:
     def cancel(self, job_ids: Iterable[JobIdLike]) -> CancelResult:
         raise NotImplementedError
 
-    def resubmit(self, job_ids: Iterable[JobIdLike]) -> list[JobId]:
+    def resubmit(self, job_ids: Iterable[JobIdLike], again: bool = False) -> list[JobId]:
+        """Resubmit jobs; ``again`` also those already resubmitted (else refused)."""
         raise NotImplementedError
 
     def job_details(self, job_id: JobIdLike) -> dict:
@@ -294,8 +295,8 @@ class ManagedBackend(Backend):
     def cancel(self, job_ids: Iterable[JobIdLike]) -> CancelResult:
         return self.manager.cancel_many(list(job_ids))
 
-    def resubmit(self, job_ids: Iterable[JobIdLike]) -> list[JobId]:
-        return [job.id for job in self.manager.resubmit(list(job_ids))]
+    def resubmit(self, job_ids: Iterable[JobIdLike], again: bool = False) -> list[JobId]:
+        return [job.id for job in self.manager.resubmit(list(job_ids), again=again)]
 
     def job_details(self, job_id: JobIdLike) -> dict:
         record = self._get(job_id)
@@ -469,8 +470,9 @@ class WatchBackend(Backend):
         skipped = {JobId(k): JobStatus(v) for k, v in response.get("skipped", {}).items()}
         return CancelResult(cancelled, skipped)
 
-    def resubmit(self, job_ids: Iterable[JobIdLike]) -> list[JobId]:
-        response = self._request({"op": "resubmit", "job_ids": [str(j) for j in job_ids]})
+    def resubmit(self, job_ids: Iterable[JobIdLike], again: bool = False) -> list[JobId]:
+        response = self._request({"op": "resubmit", "job_ids": [str(j) for j in job_ids],
+                                  "again": again})
         return [JobId(j) for j in response["job_ids"]]
 
     def job_details(self, job_id: JobIdLike) -> dict:
@@ -647,8 +649,8 @@ class PeekBackend(Backend):
     def cancel(self, job_ids: Iterable[JobIdLike]) -> CancelResult:
         return self._wait().cancel(job_ids)
 
-    def resubmit(self, job_ids: Iterable[JobIdLike]) -> list[JobId]:
-        return self._wait().resubmit(job_ids)
+    def resubmit(self, job_ids: Iterable[JobIdLike], again: bool = False) -> list[JobId]:
+        return self._wait().resubmit(job_ids, again)
 
     def job_details(self, job_id: JobIdLike) -> dict:
         return self._wait().job_details(job_id)

@@ -307,7 +307,7 @@ def send_request(log_path, request: dict, timeout: float = 10.0, *,
     """Hand ``request`` to the manager of ``log_path``; return its reply as it is.
 
     Requests: ``{"op": "submit", "inputs": [[...], ...], "level": 1}``,
-    ``{"op": "cancel", "job_ids": [...]}``, ``{"op": "resubmit", "job_ids": [...]}``.
+    ``{"op": "cancel", "job_ids": [...]}``, ``{"op": "resubmit", "job_ids": [...], "again": false}``.
     The reply has ``"ok"`` and, on failure, a one-line ``"error"``. Most callers want
     :func:`hand_over`, which turns a failed reply into an exception.
 
@@ -520,6 +520,11 @@ def validate_request(request: Any) -> dict:
                                                  else _type_name(job_ids))
                              + "; give a list of job ids")
         out["job_ids"] = [str(j) for j in job_ids]
+        if op == "resubmit":
+            again = request.get("again", False)
+            if type(again) is not bool:
+                raise ValueError(f"'again' is {_type_name(again)}, not true or false")
+            out["again"] = again
     return out
 
 
@@ -541,7 +546,7 @@ def handle_request(manager: "JobManager", request: Any) -> dict[str, Any]:
             return {"ok": True, "cancelled": [str(j.id) for j in result.cancelled],
                     "skipped": {str(k): v.value for k, v in result.skipped.items()}}
         ids = request["job_ids"]
-        jobs = manager.resubmit(ids)
+        jobs = manager.resubmit(ids, again=request["again"])
         return {"ok": True, "job_ids": [str(j.id) for j in jobs],
                 "pairs": [[str(old), str(j.id)] for old, j in zip(ids, jobs)]}
     except UnknownJobIdError as exc:

@@ -193,6 +193,11 @@ class SimulationsLog:
                 self._writer_lock.discard()  # a failed open leaves no lock file behind
             raise
         self._closed = False
+        if self._writer_lock is not None and self._store.damage is not None:
+            # Damaged (records missing): read-only until repaired, and the lock is free
+            # for 'simjobs repair'.
+            self._writer_lock.discard()
+            self._writer_lock = None
         if self._writer_lock is not None:
             _open_writers.add(self)
 
@@ -243,9 +248,17 @@ class SimulationsLog:
         if self._writer_lock is None and not self._closed:
             self._store.refresh()
 
+    @property
+    def damage(self) -> Optional[str]:
+        """One line saying what is missing from which file when the log's files were
+        found damaged (the log is then read-only until ``simjobs repair``), else None."""
+        return self._store.damage
+
     def _require_writer(self) -> None:
         if self._closed:
             raise SimjobsError(f"the simulations log {self._path} is closed")
+        if self._store.damage is not None:
+            raise SimjobsError(self._store.damage)
         if self._writer_lock is None:
             holder = LogLock.holder(self._path)
             if holder:
@@ -396,10 +409,12 @@ class SimulationsLog:
             self._store.sync()
 
     def link_resubmission(self, old_id: JobIdLike, new_id: JobIdLike) -> None:
-        """Record that job ``old_id`` was resubmitted as ``new_id``."""
-        self.apply_changes(
-            [LogChange(job_id=str(old_id), time=time.time(), resubmitted_as=str(new_id))]
-        )
+        """Record that job ``old_id`` was resubmitted as ``new_id``, keeping the links it
+        already has (``resubmitted_as`` lists them all)."""
+        with self._lock:
+            old = self._record(str(old_id), "update").resubmitted_as
+            self.apply_changes([LogChange(job_id=str(old_id), time=time.time(),
+                                          resubmitted_as=[*old, str(new_id)])])
 
     def checkpoint(self) -> None:
         """Fold journals into the main file, so that exauq sees the current state."""
@@ -588,7 +603,8 @@ class SimulationsLog:
 def _copy(record: LogRecord) -> LogRecord:
     import dataclasses
 
-    return dataclasses.replace(record, history=list(record.history))
+    return dataclasses.replace(record, history=list(record.history),
+                               resubmitted_as=list(record.resubmitted_as))
 
 
 # Logs still open at interpreter exit are checkpointed, so that the main CSV holds the

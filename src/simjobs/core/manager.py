@@ -751,9 +751,18 @@ class JobManager:
         self._events.publish(events)
         return result
 
-    def resubmit(self, job_ids: Iterable[JobIdLike]) -> list[Job]:
+    def resubmit(self, job_ids: Iterable[JobIdLike], *, again: bool = False) -> list[Job]:
         """Submit failed, failed-submit or cancelled jobs again, each as a new job at
-        its own level. The old record stays and is linked to the new one.
+        its own level. The old record stays and is linked to the new one (its
+        ``resubmitted_as`` lists every job it was resubmitted as).
+
+        Parameters
+        ----------
+        job_ids : iterable of job ids
+            The jobs to resubmit.
+        again : bool, optional
+            Also resubmit a job that was already resubmitted (by default refused, so
+            that resubmitting twice by mistake does not run it twice).
 
         Returns
         -------
@@ -765,7 +774,9 @@ class JobManager:
         UnknownJobIdError
             If any id names no job.
         InvalidJobStatusError
-            If any job is not failed, failed-submit or cancelled (nothing is resubmitted).
+            If any job is not failed, failed-submit or cancelled, or (without ``again``)
+            was already resubmitted: the message names its new job. Nothing is
+            resubmitted.
         ValueError
             If no interface serves a job's level.
         """
@@ -788,6 +799,13 @@ class JobManager:
                         "failed, failed-submit or cancelled jobs can be resubmitted",
                         status=r.status,
                     )
+                if r.resubmitted_as and not again:
+                    raise InvalidJobStatusError(
+                        f"Job {r.job_id} was already resubmitted as "
+                        f"{', '.join(r.resubmitted_as)}; resubmit it again only on purpose "
+                        "(again=True, the CLI's --again)",
+                        status=r.status,
+                    )
                 if not self._interfaces.get(r.level):
                     raise ValueError(f"No interfaces found for level {r.level}")
             ids = self._id_generator.generate_ids(len(records))
@@ -803,7 +821,8 @@ class JobManager:
                 now=now,
             )
             log.apply_changes(
-                [LogChange(r.job_id, now, resubmitted_as=str(j.id)) for j, r in zip(jobs, records)]
+                [LogChange(r.job_id, now, resubmitted_as=[*r.resubmitted_as, str(j.id)])
+                 for j, r in zip(jobs, records)]
             )
             self._add_states(jobs)
         self._events.publish(

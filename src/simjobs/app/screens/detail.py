@@ -72,8 +72,9 @@ def fields_table(record: LogRecord, now: float) -> Table:
     table.add_row("Reason", record.reason or "—")
     table.add_row("Resubmitted from", (record.resubmit_of + "  (o opens it)")
                   if record.resubmit_of else "—")
-    table.add_row("Resubmitted as", (record.resubmitted_as + "  (n opens it)")
-                  if record.resubmitted_as else "—")
+    links = record.resubmitted_as
+    table.add_row("Resubmitted as", (", ".join(links) + (
+        "  (n opens it)" if len(links) == 1 else "  (n opens the last)")) if links else "—")
     return table
 
 
@@ -268,4 +269,4 @@ class JobDetailScreen(ModalScreen[None]):
 
     def action_open_new(self) -> None:
         if self.record and self.record.resubmitted_as:
-            self.app.push_screen(JobDetailScreen(self.backend, self.record.resubmitted_as))
+            self.app.push_screen(JobDetailScreen(self.backend, self.record.resubmitted_as[-1]))

@@ -136,7 +136,7 @@ def test_string_command_is_split_like_a_shell(tmp_path):
     [
         ("garbage.sh", "output 'abc' is not a number"),
         ("nothing.sh", "no output file"),
-        ("nan.sh", "output is nan"),
+        ("nan.sh", "output 'nan' is not a number"),
     ],
 )
 def test_bad_output_fails_with_the_reason(tmp_path, sim, reason):

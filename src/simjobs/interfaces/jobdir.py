@@ -74,6 +74,10 @@ ENDED_FILE = "ended"
 EXIT_CODE_FILE = "exit_code"
 #: Written by the interface when the job is cancelled (holds the epoch time).
 CANCELLED_FILE = "cancelled"
+#: Written by a local cancel before it signals the job's process group, removed once
+#: the group is gone: the group, when SIGKILL is due and the members seen at cancel
+#: time (:func:`format_kill_record`), so that a restarted simjobs finishes the kill.
+KILL_FILE = "kill_pending"
 
 #: Not a file: the key under which a reader that cut :data:`OUTPUT_FILE` short (or did
 #: not read it, being over :data:`OUTPUT_MAX_BYTES`) gives the file's size in bytes,
@@ -289,6 +293,29 @@ def parse_output(
     if not math.isfinite(value):
         return None, f"output {_shown_output(data)} is too large for a float"
     return value, None
+
+
+def format_kill_record(pgid: int, deadline: float, members: Mapping[int, int]) -> bytes:
+    """The contents of :data:`KILL_FILE`: the process group, the epoch time SIGKILL is
+    due, then one ``pid start_time`` line per member (see :func:`process_group_members`)."""
+    lines = [str(int(pgid)), repr(float(deadline))]
+    lines += [f"{int(pid)} {int(start)}" for pid, start in members.items()]
+    return ("\n".join(lines) + "\n").encode("ascii")
+
+
+def parse_kill_record(data: Optional[bytes]) -> Optional[tuple[int, float, dict[int, int]]]:
+    """Parse :data:`KILL_FILE`: ``(pgid, deadline, members)``, or None if unreadable."""
+    if not data:
+        return None
+    try:
+        lines = data.decode("ascii").split()
+        pgid, deadline = int(lines[0]), float(lines[1])
+        members = {int(pid): int(start) for pid, start in zip(lines[2::2], lines[3::2])}
+    except (UnicodeDecodeError, ValueError, IndexError):
+        return None
+    if pgid <= 1 or not math.isfinite(deadline):
+        return None
+    return pgid, deadline, members
 
 
 def exit_code_reason(code: int, stderr: Optional[bytes]) -> str:

@@ -29,6 +29,28 @@ class InterfaceHealth:
         return self.state == HEALTH_OK
 
 
+class CancelInProgress(Exception):
+    """A cancel the hardware has taken on but not finished: the job's processes are
+    being stopped (e.g. in the grace period between SIGTERM and SIGKILL).
+
+    An interface's ``cancel_jobs`` gives it as a job's outcome; the manager then keeps
+    the job Pending cancel (the log never says Cancelled while the job's processes
+    live, so a restarted manager sends the cancel again and the kill is finished) and
+    asks again after ``retry_after`` seconds, without counting a failed attempt.
+
+    Parameters
+    ----------
+    message : str
+        What is under way, e.g. "waiting for the process group 1234 to exit".
+    retry_after : float, optional
+        Seconds after which to ask again, by default 0.5.
+    """
+
+    def __init__(self, message: str = "", retry_after: float = 0.5):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class HardwareInterface(ABC):
     """A place that runs simulator jobs: a local process pool, a server, a cluster.
 
@@ -48,7 +70,9 @@ class HardwareInterface(ABC):
     Beyond exauq, an interface may override :meth:`get_job_statuses` (one call for many
     jobs), :attr:`max_jobs` (how many jobs it runs at once), :attr:`health`,
     :meth:`find_jobs` (which jobs it already holds, used when resuming) and
-    :meth:`close`. The defaults keep exauq interfaces working unchanged.
+    :meth:`close`. The defaults keep exauq interfaces working unchanged. An interface
+    may also have ``cancel_jobs(job_ids) -> dict[JobId, Exception | None]`` (many
+    cancels in one call), whose outcome for a job may be :class:`CancelInProgress`.
     """
 
     #: What kind of hardware this is, shown in the app and the CLI.

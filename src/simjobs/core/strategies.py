@@ -17,6 +17,7 @@ from numbers import Real
 from typing import TYPE_CHECKING, Optional
 
 from .errors import HardwareUnreachableError
+from .hardware import CancelInProgress
 from .types import TERMINAL_STATUSES, Job, JobStatus
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -239,6 +240,10 @@ class PendingCancelJobStrategy(JobStrategy):
         ended = getattr(error, "status", None)
         if isinstance(ended, JobStatus) and ended in TERMINAL_STATUSES:
             job_manager._handle_job(job, ended)
+            return
+        if isinstance(error, CancelInProgress):
+            # Accepted, its processes still stopping: Cancelled once they are gone.
+            state.cancel_due = time.monotonic() + max(0.05, float(error.retry_after))
             return
         if isinstance(error, HardwareUnreachableError):
             # Not the cancel's fault: try again later without using up attempts.

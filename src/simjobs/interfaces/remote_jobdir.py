@@ -24,9 +24,11 @@ Every command is one POSIX ``sh`` script sent on the standard input of ``/bin/sh
 so it does not depend on the remote login shell, and every value in it (paths, the
 command, job ids) is quoted with :func:`shlex.quote`; inputs travel in a quoted
 here-document. The scripts use shell builtins for every job (``[``, ``read``,
-``printf``) and start extra processes only per batch (``mkdir``, ``mv``) or for files
-that must be read whole (output and stderr of finished jobs, via ``base64``), so a poll
-of 500 jobs costs milliseconds on the remote side.
+``printf``) and start extra processes only per batch (``mkdir``, ``mv``, one ``wc`` per
+200 output files) or for files that must be read whole (stderr of failed jobs, outputs
+that are not one short line, via ``base64``), so a poll of 500 jobs costs milliseconds
+on the remote side. No script judges an output: its bytes (and size) are shipped, and
+:func:`.jobdir.parse_output` decides, as for a local job.
 
 The output is a compact table, one line per fact: ``<job_id> <key> [<value>]``; file
 contents that may hold any bytes come base64-encoded between ``<job_id> b <name>`` and a
@@ -55,6 +57,7 @@ from .jobdir import (
     INPUT_FILE,
     OUTPUT_FILE,
     OUTPUT_MAX_BYTES,
+    OUTPUT_SIZE,
     PID_FILE,
     STARTED_FILE,
     STARTED_MARKER,
@@ -98,8 +101,10 @@ class RemoteJob:
         The state files read (:data:`.jobdir.STATE_FILES` and any extra files asked
         for): contents, or None when the file does not exist. One-line files hold their
         first line; stderr and stdout hold their last :data:`.jobdir.TAIL_BYTES` bytes.
-        Output and stderr are read only once the job has an exit code (or when tails
-        were asked for).
+        Stderr is read only once the job has an exit code (or when tails were asked
+        for); the output only once it has exit code 0, whole, with its size under
+        :data:`.jobdir.OUTPUT_SIZE` (and left out when over
+        :data:`.jobdir.OUTPUT_MAX_BYTES`).
     alive : bool or None
         Whether the job's wrapper process still runs (None: not asked, because the job
         has not started or has an exit code, or cannot tell yet).
@@ -263,7 +268,8 @@ rd() {  # id: print what the job directory holds
     x=
     if [ -e "$d/$f_exit" ]; then
         IFS= read -r x < "$d/$f_exit" 2>/dev/null
-        plain_output "$1" "$d" || blob "$1" "$d" "$f_output" head "$output_max"
+        # The output of a job that exited 0 is shipped by ship_outputs, after the loop.
+        [ "$x" != 0 ] || [ ! -f "$d/$f_output" ] || outs="$outs $1"
     elif [ -d "$d/$m_started" ]; then
         alive_of "$1" "$d"; [ "$a" = - ] || printf '%s alive %s\n' "$1" "$a"
     fi
@@ -272,13 +278,35 @@ rd() {  # id: print what the job directory holds
     [ "$x$tails" = 00 ] || blob "$1" "$d" "$f_stderr" tail "$tail_bytes"
     [ "$tails" = 0 ] || blob "$1" "$d" "$f_stdout" tail "$tail_bytes"
 }
-plain_output() {  # id dir: after exit code 0, an output that is one plain number is
-    # read by the shell itself; anything else is left to blob (read whole).
-    [ "$x" = 0 ] && [ -f "$2/$f_output" ] || return 1
-    v=; w=; r=1
-    { IFS= read -r v; IFS= read -r w && r=0; } < "$2/$f_output" 2>/dev/null
-    [ "$r" = 1 ] && [ -z "$w" ] || return 1
+outs=  # jobs read by rd whose output file ship_outputs sends
+ship_outputs() {  # the output files of $outs, for jobdir.parse_output to judge in
+    # Python: each one's size, and its bytes unless over output_max. One wc per 200
+    # files; a short one-line file is read by the shell itself when its size shows that
+    # read got every byte (the shell would drop NULs: then base64, like any other).
+    set --
+    for id in $outs; do
+        set -- "$@" "$id/$f_output"
+        if [ $# -ge 200 ]; then out_sizes "$@"; set --; fi
+    done
+    [ $# = 0 ] || out_sizes "$@"
+    outs=
+}
+out_sizes() {  # file...: relative to $ws (the current directory)
+    wc -c -- "$@" 2>/dev/null | while read -r s f; do
+        case $f in */"$f_output") ;; *) continue ;; esac  # not wc's "total" line
+        case $s in '' | *[!0-9]*) continue ;; esac
+        id=${f%%/*}
+        printf '%s f %s %s\n' "$id" "$k_size" "$s"
+        [ "$s" -le "$output_max" ] || continue  # too big to be read: the size says so
+        [ "$s" -le 100 ] && quick_output "$id" "$s" && continue
+        blob "$id" "$ws/$id" "$f_output" head "$output_max"
+    done
+}
+quick_output() {  # id size: ship the file as one text line if that is all of it
+    v=; n=0
+    { IFS= read -r v && n=1; } < "$1/$f_output" 2>/dev/null
     case $v in '' | *[!0-9eE.+-]*) return 1 ;; esac
+    [ $((${#v} + n)) = "$2" ] || return 1
     printf '%s f %s %s\n' "$1" "$f_output" "$v"
 }
 """.replace("__GRACE__", str(PID_GRACE_MINUTES))
@@ -350,7 +378,7 @@ class RemoteJobDirs:
             quick_files=" ".join(n for n in one_files if n not in _SLOW_FILES),
             m_started=STARTED_MARKER, f_exit=EXIT_CODE_FILE, f_pid=PID_FILE,
             f_output=OUTPUT_FILE, f_stderr=STDERR_FILE, f_stdout=STDOUT_FILE,
-            f_input=INPUT_FILE, f_cancelled=CANCELLED_FILE,
+            f_input=INPUT_FILE, f_cancelled=CANCELLED_FILE, k_size=OUTPUT_SIZE,
             output_max=OUTPUT_MAX_BYTES, tail_bytes=TAIL_BYTES,
             tails="1" if tails else "0",
             wrapper=self.wrapper_name,
@@ -594,7 +622,7 @@ class RemoteJobDirs:
         if to_read:
             parts.append(
                 f"starting={shlex.quote(' ' + _ids_word(starting_ids) + ' ')}\n"
-                f"for id in {_ids_word(to_read)}; do rd \"$id\"; done\n"
+                f"for id in {_ids_word(to_read)}; do rd \"$id\"; done\nship_outputs\n"
             )
         if launch_ids:
             if self.command is None:
@@ -668,7 +696,7 @@ class RemoteJobDirs:
             return {}
         ticks = max(1, int(round(grace / 0.1)))
         body = (
-            f"for id in {_ids_word(ids)}; do rd \"$id\"; done\n"
+            f"for id in {_ids_word(ids)}; do rd \"$id\"; done\nship_outputs\n"
             "groups=\n"
             f"for id in {_ids_word(ids)}; do\n"
             '    d=$ws/$id\n'

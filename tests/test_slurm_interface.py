@@ -7,6 +7,7 @@ scripts written into tmp_path, taking their counter and gate files as arguments.
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -35,6 +36,7 @@ from simjobs.interfaces.slurm import (
     parse_squeue,
     resolve_job_state,
 )
+from simjobs.interfaces.slurm_states import expand_array_ids, parse_scontrol_jobs
 
 SUM = [sys.executable, str(Path(__file__).parent / "sims" / "sum.py")]
 FAIL = [str(Path(__file__).parent / "sims" / "fail.sh")]
@@ -151,13 +153,41 @@ def test_an_ended_job_without_exit_code_waits_for_its_files_then_fails():
                                  "cannot open w.sh)")
 
 
+def test_pending_ranges_are_expanded_with_their_steps():
+    """Slurm 22.05's `squeue --array` drops the last task of a stepped range (1-19:2 listed
+    as 1...17): simjobs expands the ranges itself, steps, lists and throttle included."""
+    assert expand_array_ids("7_[1-19:2]") == [f"7_{t}" for t in range(1, 20, 2)]
+    assert expand_array_ids("7_[0-9:3]") == ["7_0", "7_3", "7_6", "7_9"]
+    assert expand_array_ids("7_[1-2,4,10-14:2%5]") == ["7_1", "7_2", "7_4", "7_10", "7_12",
+                                                      "7_14"]
+    assert expand_array_ids("7_3") == ["7_3"] and expand_array_ids("junk") == []
+    rows = parse_squeue("7_[1-19:2]|PENDING|JobHeldUser\n7_0|RUNNING|None\n", {"7_19", "7_0"})
+    assert rows == {"7_19": ("PENDING", "JobHeldUser"), "7_0": ("RUNNING", "None")}
+    text = ("JobId=7 ArrayJobId=7 ArrayTaskId=5-19:2 ArrayTaskThrottle=5 JobState=PENDING "
+            "Reason=JobHeldAdmin Dependency=(null)\n"
+            "JobId=9 ArrayJobId=7 ArrayTaskId=3 JobState=COMPLETED Reason=None\n"
+            "JobId=12 JobState=RUNNING Reason=None\n")
+    assert parse_scontrol_jobs(text, {"7_19", "7_3", "7_4", "12"}) == {
+        "7_19": ("PENDING", "JobHeldAdmin"), "7_3": ("COMPLETED", "None"),
+        "12": ("RUNNING", "None")}
+
+
+def test_a_job_slurm_says_ended_is_running_only_if_its_wrapper_started():
+    # Missing from the queue, no files yet: no answer (its last status stands), never
+    # RUNNING; with the wrapper's started marker it did run.
+    assert resolve_job_state(None, {}, files_overdue=False) is None
+    assert resolve_job_state("COMPLETED", {}, files_overdue=False) is None
+    assert resolve_job_state(None, STARTED, files_overdue=False).status is JobStatus.RUNNING
+
+
 def test_an_unknown_slurm_state_gives_no_answer():
     assert resolve_job_state("SOMETHING_NEW", STARTED) is None
 
 
 def test_parsers():
     rows = parse_squeue("12|RUNNING|None\n13_4|PENDING|Resources\njunk\n14_[5-9%2]|PENDING|x\n")
-    assert rows == {"12": ("RUNNING", "None"), "13_4": ("PENDING", "Resources")}
+    assert rows == {"12": ("RUNNING", "None"), "13_4": ("PENDING", "Resources"),
+                    **{f"14_{t}": ("PENDING", "x") for t in range(5, 10)}}
     assert parse_squeue("12|RUNNING|None\n13_4|PENDING|Resources\n", {"13_4", "99"}) == \
         {"13_4": ("PENDING", "Resources")}
     fields = parse_scontrol("JobId=6 ArrayJobId=2 JobName=simjobs-3 JobState=TIMEOUT "
@@ -208,7 +238,10 @@ class CountingRunner(LocalRunner):
 
 
 def _runs(command: str, program: str) -> bool:
-    return any(line.lstrip().startswith(program + " ") or f"$({program} " in line
+    def start(line: str) -> str:  # without leading VAR=value assignments
+        return re.sub(r"^(\s*[A-Z_]+=\S*\s+)+", "", line).lstrip()
+
+    return any(start(line).startswith(program + " ") or f"$({program} " in line
                for line in command.splitlines())
 
 
@@ -558,21 +591,10 @@ def test_submitting_a_job_again_never_runs_it_twice(make_interface, sims):
 
 
 def test_a_job_slurm_no_longer_lists_is_settled_from_its_files(make_interface, sims):
-    """squeue forgets finished jobs (MinJobAge); simulated by hiding the job's row."""
+    """squeue forgets finished jobs (MinJobAge); simulated by hiding the job from squeue
+    and scontrol."""
 
-    class Forgetful(CountingRunner):
-        hide: set = set()
-
-        def run(self, command, input=None, timeout=None):
-            result = super().run(command, input, timeout)
-            if _runs(command, "squeue"):
-                lines = [l for l in result.stdout.decode().splitlines()
-                         if l.split("|")[0] not in self.hide]
-                result = CommandResult(result.exit_status, ("\n".join(lines) + "\n").encode(),
-                                       result.stderr)
-            return result
-
-    runner = Forgetful()
+    runner = Purging()
     iface = make_interface(runner=runner)
     iface.submit_jobs([Job(1, Input(1.0, 2.0))])
     slurm_id = (Path(iface.workspace) / "1" / SLURM_ID_FILE).read_text().strip()
@@ -812,3 +834,104 @@ def test_a_submit_limit_holds_jobs_back_while_ours_are_queued(make_interface, si
              == {JobStatus.COMPLETED}, 60)
     assert [iface.get_job_output(JobId(i)) for i in (1, 2)] == [3.0, 7.0]
     assert iface.health.ok
+
+
+# ---- issue 13: no task concluded from one squeue listing; late results corrected ---------
+
+
+def test_a_held_array_task_is_never_failed_and_runs_when_released(make_interface, log_path):
+    """20 jobs as one held array, every other one cancelled, then released: no task is
+    ever shown Running or Failed while Slurm holds it (Slurm 22.05's `squeue --array`
+    leaves the last task of the stepped range 1-19:2 out), and all ten run and
+    complete with their outputs once released."""
+    runner = CountingRunner()
+    iface = make_interface(runner=runner, sbatch_args=["--hold"])
+    iface.files_grace = 1.0  # what a task concluded "gone" would be Failed after
+    log = SimulationsLog(log_path, 2)
+    manager = JobManager(log, [iface], polling_interval=0.2)
+    seen: list[tuple[JobId, JobStatus]] = []
+    manager.subscribe(lambda e: seen.append((e.job_id, e.new_status))
+                      if hasattr(e, "new_status") else None)
+    try:
+        jobs = manager.submit_many([Input(float(i), 1.0) for i in range(20)])
+        assert manager.wait_until_submitted([j.id for j in jobs], timeout=60)
+        manager.cancel_many([j.id for j in jobs[0::2]])
+        wait_for(lambda: all(log.get_job_status(j.id) is JobStatus.CANCELLED
+                             for j in jobs[0::2]), 60, "the even jobs cancelled")
+        # Well past the files grace, and many polls, with the array still held.
+        polls, since = runner.count("squeue"), time.monotonic()
+        wait_for(lambda: runner.count("squeue") >= polls + 10
+                 and time.monotonic() - since > 4 * iface.files_grace, 60, "ten more polls")
+        kept = jobs[1::2]
+        assert [log.get_job_status(j.id) for j in kept] == [JobStatus.SUBMITTED] * 10
+        array_id = (Path(iface.workspace) / str(kept[0].id) / SLURM_ID_FILE).read_text() \
+            .strip().split("_")[0]
+        held = {j.id for j in kept}
+        assert not [s for s in seen if s[0] in held and s[1] in (JobStatus.RUNNING,
+                                                                JobStatus.FAILED)]
+        subprocess.run(["scontrol", "release", array_id], check=True, capture_output=True)
+        assert manager.wait_until_done(timeout=180)
+    finally:
+        manager.shutdown()
+    for index, job in zip(range(1, 20, 2), kept):
+        record = log.get_record(job.id)
+        assert record.status is JobStatus.COMPLETED, (job.id, record)
+        assert record.output == index + 1.0
+    assert not [s for s in seen if s[0] in held and s[1] is JobStatus.FAILED]
+    log.close()
+
+
+class Purging(CountingRunner):
+    """Hides some Slurm ids from squeue and scontrol, as Slurm does once it purged a job
+    (MinJobAge) - the fault that makes a job end without its exit code in sight."""
+
+    hide: set = set()
+
+    def run(self, command, input=None, timeout=None):
+        result = super().run(command, input, timeout)
+        if _runs(command, "squeue"):
+            lines = [l for l in result.stdout.decode().splitlines()
+                     if l.split("|")[0] not in self.hide]
+            result = CommandResult(result.exit_status, ("\n".join(lines) + "\n").encode(),
+                                   result.stderr)
+        elif "scontrol -o show job" in command and "@simjobs" in command:
+            out, keep = [], True
+            for line in result.stdout.decode().splitlines():
+                if line.startswith("@simjobs "):
+                    keep = line.split(" ", 1)[1] not in self.hide
+                    out.append(line)
+                    if not keep:
+                        out.append(f"Job {line.split(' ', 1)[1]} not found")
+                elif keep:
+                    out.append(line)
+            result = CommandResult(result.exit_status, ("\n".join(out) + "\n").encode(),
+                                   result.stderr)
+        return result
+
+
+def test_a_failed_job_whose_wrapper_records_its_exit_code_later_is_corrected(
+        make_interface, sims, log_path):
+    """A running job Slurm no longer knows (purge simulated) is FAILED after the files
+    grace; when its wrapper then records exit code 0 and the output, the log says
+    COMPLETED with the output, and its history shows FAILED then COMPLETED."""
+    runner = Purging()
+    iface = make_interface(runner=runner, command=sims.gated)
+    iface.files_grace = 0.5
+    log = SimulationsLog(log_path, 2)
+    manager = JobManager(log, [iface], polling_interval=0.2)
+    try:
+        job = manager.submit(Input(1.0, 2.0))
+        wait_for(lambda: log.get_job_status(job.id) is JobStatus.RUNNING, 60)
+        runner.hide = {(Path(iface.workspace) / str(job.id) / SLURM_ID_FILE).read_text().strip()}
+        wait_for(lambda: log.get_job_status(job.id) is JobStatus.FAILED, 60)
+        assert "without recording an exit code" in log.get_record(job.id).reason
+        sims.open_gate()
+        wait_for(lambda: log.get_job_status(job.id) is JobStatus.COMPLETED, 60,
+                 "the late exit code recorded as a correction")
+    finally:
+        manager.shutdown()
+    record = log.get_record(job.id)
+    assert record.output == 3.0
+    assert "corrected: first recorded Failed" in record.reason
+    assert [s for s, _ in record.history][-2:] == [JobStatus.FAILED, JobStatus.COMPLETED]
+    log.close()

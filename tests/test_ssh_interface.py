@@ -21,7 +21,7 @@ from simjobs.config import load_config
 from simjobs.core import Input, JobManager, JobStatus
 from simjobs.core.log import SimulationsLog
 from simjobs.core.types import Job, JobId
-from simjobs.interfaces import JobAlreadyEndedError
+from simjobs.interfaces import JobAlreadyEndedError, jobdir
 from simjobs.interfaces.runner import HostKeyError, HostUnreachableError, SSHSettings
 from simjobs.interfaces.ssh import SSHInterface
 from simjobs.interfaces.ssh_transport import SSHRunner
@@ -641,3 +641,82 @@ def test_a_relative_workspace_is_in_the_remote_home(make_interface, remote, form
         assert iface.job_details(JobId(3))["job_dir"] == f"{name}/3"
     finally:
         remote.run(f"rm -rf ~/{name}")
+
+
+def test_a_failed_job_whose_wrapper_records_its_exit_code_later_is_corrected(
+        make_interface, remote, log_path):
+    """The poll sees the wrapper gone without an exit code (injected: its pid file names
+    another process), so the job is FAILED; when the wrapper then records exit code 0
+    and the output, the log is corrected to COMPLETED with the output, and the history
+    shows FAILED then COMPLETED."""
+    iface = make_interface(command=remote.sim("gate.sh"))
+    log = SimulationsLog(log_path, 2)
+    manager = JobManager(log, [iface], polling_interval=0.1)
+    try:
+        job = manager.submit(Input(1.0, 2.0))
+        wait_for(lambda: log.get_job_status(job.id) is JobStatus.RUNNING, 60)
+        pid_file = Path(remote.workspace()) / str(job.id) / "pid"
+        wait_for(pid_file.exists)
+        real_pid = pid_file.read_text()
+        pid_file.write_text("1\n")  # not the wrapper: the poll concludes it is gone
+        wait_for(lambda: log.get_job_status(job.id) is JobStatus.FAILED, 60)
+        assert "without recording an exit code" in log.get_record(job.id).reason
+        pid_file.write_text(real_pid)
+        remote.open_gate()
+        wait_for(lambda: log.get_job_status(job.id) is JobStatus.COMPLETED, 60,
+                 "the late exit code recorded as a correction")
+    finally:
+        manager.shutdown()
+    record = log.get_record(job.id)
+    assert record.output == 3.0
+    assert "corrected: first recorded Failed" in record.reason
+    assert [s for s, _ in record.history][-2:] == [JobStatus.FAILED, JobStatus.COMPLETED]
+    log.close()
+
+
+@pytest.fixture
+def full_disk():
+    disk = helpers.FullDisk(Path(f"/tmp/simjobs-full-{uuid.uuid4().hex[:8]}"))
+    yield disk
+    disk.unmount()
+
+
+def test_a_full_disk_at_first_use_names_the_cause_and_never_breaks_the_workspace(
+        make_interface, remote, full_disk):
+    """The workspace's disk is full when simjobs first installs its wrapper: the submit
+    fails naming "no space left" and df, leaving no staging folder and no short wrapper;
+    a 0-byte wrapper left there (as older versions did) is found wrong and redone by the
+    next process once space is free, and jobs run."""
+    workspace = f"{full_disk.path}/ws"
+    full_disk.fill()
+    first = make_interface(workspace=workspace)
+    outcome = first.submit_jobs([Job(JobId(1), Input(1.0, 2.0))])[JobId(1)]
+    assert outcome is not None
+    assert f"no space left on the remote workspace {workspace}" in str(outcome)
+    assert "df: 0 B free" in str(outcome)
+    meta = Path(workspace) / ".simjobs"
+    assert not list(meta.glob("new.*")) if meta.exists() else True
+    wrapper = Path(workspace) / first.jobs.wrapper_name
+    assert not wrapper.exists()
+    assert not (Path(workspace) / "1").exists()
+
+    # What an older simjobs left: a 0-byte wrapper, owned by the remote user.
+    wrapper.parent.mkdir(parents=True, exist_ok=True)
+    wrapper.touch()
+    owner = Path(workspace).stat()
+    os.chown(wrapper.parent, owner.st_uid, owner.st_gid)
+    os.chown(wrapper, owner.st_uid, owner.st_gid)
+    full_disk.free()
+    second = make_interface(workspace=workspace)  # a new process's interface
+    assert second.submit_jobs([Job(JobId(2), Input(1.0, 2.0))])[JobId(2)] is None
+    wait_for(lambda: second.get_job_status(JobId(2)) is JobStatus.COMPLETED, 60)
+    assert second.get_job_output(JobId(2)) == 3.0
+    assert wrapper.read_text() == jobdir.render_wrapper().rstrip("\n") + "\n"
+
+    # Full again once the wrapper is in place: the job directories' inputs cannot be
+    # written; the submit fails naming it and leaves no staging folder behind.
+    full_disk.fill()
+    outcome = second.submit_jobs([Job(JobId(3), Input(1.0, 2.0))])[JobId(3)]
+    assert "no space left on the remote workspace" in str(outcome)
+    assert not list(meta.glob("new.*"))
+    assert not (Path(workspace) / "3").exists()

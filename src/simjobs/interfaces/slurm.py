@@ -67,7 +67,7 @@ from .jobdir import (
 )
 from .local import resolve_command
 from .args import check_interface_args, split_command
-from .remote_jobdir import RemoteJob, RemoteJobDirs, quote_command
+from .remote_jobdir import SPACE_FUNCTIONS, RemoteJob, RemoteJobDirs, posix_cksum, quote_command
 from .runner import CommandResult, CommandRunner, HostUnreachableError, LocalRunner, SSHSettings
 from .slurm_states import (
     SLURM_ID_FILE,
@@ -914,7 +914,8 @@ class SlurmInterface(HardwareInterface):
         wrapper = '"$ws"/' + shlex.quote(self._dirs.wrapper_name)
         run = quote_command(self._command)
         ids = " ".join(str(j) for j in batch)
-        lines = ["unset CDPATH", f"cd -- {self._quoted_workspace()} || exit 96", "ws=$PWD",
+        lines = ["unset CDPATH", SPACE_FUNCTIONS,
+                 f"cd -- {self._quoted_workspace()} || exit 96", "ws=$PWD",
                  "have=0",
                  f"for j in {ids}; do",
                  f'    if [ -e "$ws/$j/{SLURM_ID_FILE}" ]; then',
@@ -958,8 +959,14 @@ class SlurmInterface(HardwareInterface):
                 f'exec > "$ws/$id/{SLURM_STDOUT_FILE}" 2> "$ws/$id/{SLURM_STDERR_FILE}"\n'
                 f'exec /bin/sh {wrapper} "$ws/$id" {run}\n'
             )
-            lines += [f"mkdir -p -- {SLURM_META_DIR} || exit 97",
-                      f"printf '%s\\n' {ids} > {shlex.quote(tasks)} || exit 97",
+            listing = "".join(f"{j}\n" for j in batch).encode()
+            check = f"{len(listing)} {posix_cksum(listing)}"
+            q = shlex.quote(tasks)
+            # Written aside, checked, renamed: a full disk never leaves a short list.
+            lines += [f"mkdir -p -- {SLURM_META_DIR} || {{ free_note; exit 97; }}",
+                      f"{{ printf '%s\\n' {ids} > {q}.tmp.$$; }} 2>/dev/null",
+                      f"if installed {q}.tmp.$$ {check} && mv -f -- {q}.tmp.$$ {q}; then :; "
+                      f"else rm -f -- {q}.tmp.$$; free_note; exit 97; fi",
                       f"out=$({sbatch}) || exit $?",
                       _SBATCH_ID_CHECK,
                       f"printf '%s\\n' \"$id\" > {shlex.quote(tasks)}.id",
@@ -983,6 +990,9 @@ class SlurmInterface(HardwareInterface):
                     have[JobId(parts[1])] = parts[2] if len(parts) > 2 else ""
             raise _AlreadySubmitted(have)
         if result.exit_status in (96, 97):
+            full = self._dirs.space_problem(result.stdout.split(b"\n"), result)
+            if full is not None:
+                raise RuntimeError(full)
             raise RuntimeError(f"cannot write to the workspace {self._workspace!r} on "
                                f"{self.host}: {text}; choose a directory you can write to")
         if result.exit_status == 127 or "not found" in text and "sbatch" in text:

@@ -36,6 +36,7 @@ from simjobs.interfaces.slurm import (
     parse_squeue,
     resolve_job_state,
 )
+from simjobs.interfaces.remote_jobdir import RemoteJobDirs
 from simjobs.interfaces.slurm_states import expand_array_ids, parse_scontrol_jobs
 
 SUM = [sys.executable, str(Path(__file__).parent / "sims" / "sum.py")]
@@ -935,3 +936,40 @@ def test_a_failed_job_whose_wrapper_records_its_exit_code_later_is_corrected(
     assert "corrected: first recorded Failed" in record.reason
     assert [s for s, _ in record.history][-2:] == [JobStatus.FAILED, JobStatus.COMPLETED]
     log.close()
+
+
+def test_a_full_disk_at_first_use_names_the_cause_and_never_breaks_the_workspace(
+        slurm_cluster, tmp_path):
+    """Slurm's workspace is full when simjobs first installs its wrapper: the submit fails
+    naming "no space left" and df, with no staging folder or short wrapper left; a 0-byte
+    wrapper (what older versions left) is redone by the next process once space is
+    free, and the jobs run (as one array: its tasks file is checked too)."""
+    disk = helpers.FullDisk(tmp_path / "disk")
+    try:
+        workspace = disk.path / "ws"
+        disk.fill()
+        first = SlurmInterface("s", 1, SUM, str(workspace),
+                               partition=slurm_cluster["partition"])
+        outcome = first.submit_jobs([Job(1, Input(1.0, 2.0))])[JobId(1)]
+        assert f"no space left on the remote workspace {workspace}" in str(outcome)
+        assert "df: 0 B free" in str(outcome)
+        meta = workspace / ".simjobs"
+        assert not list(meta.glob("new.*")) and not list(meta.glob("wrapper-*"))
+        digest_name = RemoteJobDirs(LocalRunner(), str(workspace)).wrapper_name
+        leftover = workspace / digest_name
+        leftover.parent.mkdir(parents=True, exist_ok=True)
+        leftover.touch()
+        disk.free()
+        second = SlurmInterface("s", 1, SUM, str(workspace),
+                                partition=slurm_cluster["partition"])
+        jobs = [Job(n, Input(float(n), 1.0)) for n in (2, 3)]
+        assert set(second.submit_jobs(jobs).values()) == {None}
+        for job in jobs:
+            wait_status(second, job.id, JobStatus.COMPLETED, timeout=60)
+            assert second.get_job_output(job.id) == float(str(job.id)) + 1.0
+        assert leftover.read_text() == jobdir.render_wrapper().rstrip("\n") + "\n"
+        second.close()
+        first.close()
+    finally:
+        scancel_workspace(disk.path / "ws")
+        disk.unmount()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -720,3 +721,106 @@ def test_a_full_disk_at_first_use_names_the_cause_and_never_breaks_the_workspace
     assert "no space left on the remote workspace" in str(outcome)
     assert not list(meta.glob("new.*"))
     assert not (Path(workspace) / "3").exists()
+
+
+def _connection_processes(listener: int) -> list[int]:
+    """The per-connection sshd processes of a listener (its children and theirs)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            parents[int(entry)] = int(stat[stat.rfind(b")") + 2:].split()[1])
+    found, frontier = [], [listener]
+    while frontier:
+        pid = frontier.pop()
+        children = [p for p, parent in parents.items() if parent == pid]
+        found += children
+        frontier += children
+    return found
+
+
+def test_health_events_come_on_a_change_of_state_or_cause_only(
+        private_sshd, remote, make_interface, log_path):
+    """While the host is down every poll fails, with the runner's backoff counting down
+    between attempts: one health event for the fall (no "unreachable -> unreachable"
+    per poll), one for the return; no countdown in the message."""
+    iface = make_interface(command=remote.sim("gate.sh"), server=private_sshd.info)
+    iface.runner.max_backoff = 0.5
+    polls = []
+    statuses = iface.get_job_statuses
+
+    def counted(ids):
+        polls.append(1)
+        return statuses(ids)
+
+    iface.get_job_statuses = counted
+    log = SimulationsLog(log_path, 2)
+    manager = JobManager(log, [iface], polling_interval=0.05)
+    events = []
+    manager.subscribe(lambda e: events.append(e) if hasattr(e, "state") else None)
+    try:
+        job = manager.submit(Input(1.0, 1.0))
+        wait_for(lambda: log.get_job_status(job.id) is JobStatus.RUNNING)
+        private_sshd.stop()
+        wait_for(lambda: manager.interface_health()["remote"].state == "unreachable")
+        mark = len(polls)
+        wait_for(lambda: len(polls) >= mark + 20, 60, "20 more polls while down")
+        down = list(events)
+        private_sshd.start()
+        remote.open_gate()
+        assert manager.wait_until_done(timeout=60)
+        wait_for(lambda: events and events[-1].state == "ok", 30, "the ok event")
+    finally:
+        manager.shutdown()
+        log.close()
+    assert [e.state for e in down][0] == "unreachable"
+    assert not [e for e in down if "next try" in e.message]
+    # Each event changes the state or the cause: never the same pair twice in a row,
+    # and a handful while 20 polls failed (the fall: lost connection, then refused).
+    pairs = [(e.state, e.message) for e in events]
+    assert all(a != b for a, b in zip(pairs, pairs[1:])), pairs
+    assert len(down) <= 3, pairs
+    assert events[-1].state == "ok"
+
+
+def test_a_frozen_host_is_degraded_once_a_poll_outlasts_its_timeout(
+        private_sshd, remote, make_interface, log_path):
+    """sshd's session processes stopped (SIGSTOP): the poll hangs; the interface is
+    degraded once the poll has taken longer than its timeout, saying since when, and
+    ok again after SIGCONT."""
+    import signal
+
+    iface = make_interface(command=remote.sim("gate.sh"), server=private_sshd.info)
+    iface.call_timeout = 2.0
+    log = SimulationsLog(log_path, 2)
+    manager = JobManager(log, [iface], polling_interval=0.1)
+    stopped: list[int] = []
+    try:
+        job = manager.submit(Input(1.0, 1.0))
+        wait_for(lambda: log.get_job_status(job.id) is JobStatus.RUNNING)
+        listener = int((private_sshd.dir / "sshd.pid").read_text())
+        stopped = _connection_processes(listener)
+        assert stopped
+        frozen_at = time.time()
+        for pid in stopped:
+            os.kill(pid, signal.SIGSTOP)
+        health = wait_for(lambda: (h := manager.interface_health()["remote"]).state
+                          == "degraded" and h, 30, "degraded while the host is frozen")
+        assert time.time() - frozen_at < 15  # not the ~60 s of the manager's default
+        assert "get_job_statuses has not returned since" in health.message
+        assert "2 s timeout" in health.message
+        for pid in stopped:
+            os.kill(pid, signal.SIGCONT)
+        stopped = []
+        wait_for(lambda: manager.interface_health()["remote"].ok, 60, "ok after SIGCONT")
+        remote.open_gate()
+        assert manager.wait_until_done(timeout=60)
+    finally:
+        for pid in stopped:
+            os.kill(pid, signal.SIGCONT)
+        manager.shutdown()
+        log.close()

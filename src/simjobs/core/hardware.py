@@ -53,6 +53,9 @@ class HardwareInterface(ABC):
 
     #: What kind of hardware this is, shown in the app and the CLI.
     kind: str = "custom"
+    #: Seconds one call (a poll, a submit) may take before the manager reports the
+    #: interface degraded; None: the manager's own ``call_timeout``.
+    call_timeout: Optional[float] = None
 
     def __init__(self, name: Optional[str] = None, level: int = 1):
         self._name = name

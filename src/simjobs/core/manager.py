@@ -969,6 +969,10 @@ class JobManager:
                 job_id, JobStatus.FAILED, JobStatus.COMPLETED, record.level,
                 record.interface_name, change.output, now, change.reason)])
 
+    def _call_timeout(self, worker: _Worker) -> float:
+        own = getattr(worker.interface, "call_timeout", None)
+        return float(own) if isinstance(own, (int, float)) and own > 0 else self.call_timeout
+
     def _update_health(self, worker: _Worker) -> None:
         """Combine the interface's own health with what its calls show; publish changes."""
         try:
@@ -981,10 +985,14 @@ class JobManager:
             state = HEALTH_UNREACHABLE if worker.unreachable else HEALTH_DEGRADED
             message = worker.last_error
         elif worker.busy_call is not None and \
-                time.monotonic() - worker.busy_since > self.call_timeout:
+                time.monotonic() - worker.busy_since > self._call_timeout(worker):
+            # Said with the time it started, not a count of seconds: one event, not one
+            # per housekeeping round.
             state = HEALTH_DEGRADED
-            message = (f"{worker.busy_call} has not returned for "
-                       f"{time.monotonic() - worker.busy_since:.0f} s")
+            started = time.time() - (time.monotonic() - worker.busy_since)
+            message = (f"{worker.busy_call} has not returned since "
+                       f"{time.strftime('%H:%M:%S', time.localtime(started))} (longer than "
+                       f"its {self._call_timeout(worker):g} s timeout)")
         else:
             state, message = HEALTH_OK, ""
         old = worker.health

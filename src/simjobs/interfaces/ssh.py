@@ -144,6 +144,9 @@ class SSHInterface(HardwareInterface):
 
             runner = SSHRunner(self.settings)
         self.runner = runner
+        # A poll takes milliseconds; one that takes longer than a connection may take
+        # (a frozen host, a stopped sshd) shows the interface degraded at once.
+        self.call_timeout = max(10.0, float(connect_timeout))
         self.jobs = RemoteJobDirs(runner, workspace, argv)
         self._command = argv
         self._max_jobs = max_jobs

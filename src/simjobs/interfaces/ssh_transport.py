@@ -153,9 +153,9 @@ class SSHRunner:
                 return self._conn
             now = time.monotonic()
             if now < self._retry_at and self._last_error is not None:
-                wait = self._retry_at - now
-                error = type(self._last_error)(f"{self._last_error} (next try in {wait:.1f} s)")
-                raise error
+                # The same error as the last attempt's, word for word: a countdown in it
+                # would make every poll look like a new cause (a new health event).
+                raise type(self._last_error)(str(self._last_error))
             try:
                 conn = await self._connect()
             except HostUnreachableError as exc:

@@ -824,3 +824,28 @@ def test_a_frozen_host_is_degraded_once_a_poll_outlasts_its_timeout(
             os.kill(pid, signal.SIGCONT)
         manager.shutdown()
         log.close()
+
+
+def test_a_job_whose_directory_is_removed_has_its_processes_stopped(
+        make_interface, remote, log_path):
+    """Someone removes a running job's directory: the job ends FAILED (the hardware has
+    no record of it), and its wrapper and simulator (the whole process group, known
+    from the poll before) are killed rather than left running uncancellable."""
+    iface = make_interface(command=remote.sim("gate.sh"))
+    log = SimulationsLog(log_path, 2)
+    manager = JobManager(log, [iface], polling_interval=0.05)
+    try:
+        job = manager.submit(Input(1.0, 1.0))
+        wait_for(lambda: log.get_job_status(job.id) is JobStatus.RUNNING)
+        job_dir = Path(remote.workspace()) / str(job.id)
+        wait_for(lambda: (job_dir / "child_pid").exists() and (job_dir / "pid").exists())
+        pgid = int((job_dir / "pid").read_text())
+        wait_for(lambda: iface.get_job_statuses([job.id]))  # a poll has seen its pid
+        assert group_members(pgid)
+        subprocess.run(["rm", "-rf", str(job_dir)], check=True)
+        wait_for(lambda: not group_members(pgid), 30, "the orphaned process group killed")
+        wait_for(lambda: log.get_job_status(job.id) is JobStatus.FAILED, 60)
+        assert "no record of this job" in log.get_record(job.id).reason
+    finally:
+        manager.shutdown()
+        log.close()

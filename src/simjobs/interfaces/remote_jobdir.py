@@ -754,6 +754,39 @@ class RemoteJobDirs:
         return (jobdir.tail_text(job.files.get(STDOUT_FILE), max_lines),
                 jobdir.tail_text(job.files.get(STDERR_FILE), max_lines))
 
+    def kill_orphans(self, pids: Mapping[JobId, int], grace: float = CANCEL_GRACE) -> set[JobId]:
+        """Stop the process groups of jobs whose job directory is gone (one command):
+        SIGTERM, SIGKILL after ``grace`` seconds. A pid is signalled only while it is
+        still that job's wrapper (its command line names the job directory), so a reused
+        pid is left alone. Returns the jobs whose group was signalled."""
+        if not pids:
+            return set()
+        ticks = max(1, int(round(grace / 0.1)))
+        pairs = " ".join(f"{_ids_word([j])}:{int(p)}" for j, p in pids.items() if int(p) > 1)
+        if not pairs:
+            return set()
+        body = (
+            "groups=\n"
+            f"for g in {pairs}; do\n"
+            '    id=${g%%:*}; p=${g#*:}\n'
+            '    if [ -r "/proc/$p/cmdline" ]; then\n'
+            '        tr "\\000" "\\n" < "/proc/$p/cmdline" 2>/dev/null | grep -Fqx -- "$ws/$id" || continue\n'
+            '    else\n'
+            '        ps -o args= -p "$p" 2>/dev/null | grep -Fq -- "$ws/$id" || continue\n'
+            "    fi\n"
+            '    kill -TERM "-$p" 2>/dev/null && { groups="$groups $g"; printf \'%s orphan\\n\' "$id"; }\n'
+            "done\n"
+            "i=0\n"
+            "while :; do\n"
+            "    keep_alive_groups\n"
+            f'    [ -n "$groups" ] && [ $i -lt {ticks} ] || break\n'
+            "    nap; i=$((i + 1))\n"
+            "done\n"
+            'for g in $groups; do kill -KILL "-${g#*:}" 2>/dev/null; done\n'
+        )
+        lines, _ = self._run(self._script(body, create_ws=False))
+        return {JobId(l.split(b" ")[0].decode()) for l in lines if l.endswith(b" orphan")}
+
     def cancel(self, job_ids: Iterable, grace: float = CANCEL_GRACE,
                signal_group: bool = True) -> dict[JobId, CancelOutcome]:
         """Cancel jobs in one command: for each job without an exit code, write the

@@ -156,6 +156,8 @@ class SSHInterface(HardwareInterface):
         self._queued: set[JobId] = set()  # jobs waiting for a slot, started in id order
         self._holding: set[JobId] = set()  # jobs whose wrapper runs (or was just started)
         self._launched_at: dict[JobId, float] = {}  # launched, not yet seen started
+        self._pids: dict[JobId, int] = {}  # wrapper pids of jobs seen running
+        self._orphans: dict[JobId, int] = {}  # directory gone, processes to stop
         self._finished: dict[JobId, JobState] = {}  # terminal states (but see _provisional)
         # FAILED without an exit code: watched, in case the wrapper records one after all
         self._provisional: dict[JobId, float] = {}  # job id -> when it was concluded
@@ -234,8 +236,15 @@ class SSHInterface(HardwareInterface):
         if not job.exists:
             self._queued.discard(job_id)
             self._holding.discard(job_id)
+            pid = self._pids.pop(job_id, None)
+            if pid is not None:  # its directory is gone: its processes must not run on
+                self._orphans[job_id] = pid
             return None
         state = job.state
+        if state.pid is not None and not state.finished:
+            self._pids[job_id] = state.pid
+        elif state.finished:
+            self._pids.pop(job_id, None)
         if job.launched:
             self._queued.discard(job_id)
             self._holding.add(job_id)
@@ -310,7 +319,19 @@ class SSHInterface(HardwareInterface):
                         result[job_id] = (job, self._finished.get(job_id))
                     continue
                 result[job_id] = (job, self._note(job))
+            if self._orphans:
+                self._stop_orphans()
             return result
+
+    def _stop_orphans(self) -> None:
+        """Kill the process groups of jobs whose directory was removed while they ran
+        (they could no longer be cancelled); tried again at the next command if the
+        host cannot be reached now."""
+        orphans, self._orphans = self._orphans, {}
+        try:
+            self._remote(self.jobs.kill_orphans, orphans, self.cancel_grace)
+        except HostUnreachableError:
+            self._orphans.update(orphans)
 
     # ---- late results: a FAILED job whose wrapper records an exit code after all
 

@@ -7,6 +7,8 @@ The remote host is this machine, so the tests check processes in /proc directly.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import shlex
 import subprocess
@@ -849,3 +851,92 @@ def test_a_job_whose_directory_is_removed_has_its_processes_stopped(
     finally:
         manager.shutdown()
         log.close()
+
+
+def _fingerprint(pub_key: Path) -> str:
+    return subprocess.run(["ssh-keygen", "-lf", str(pub_key)], capture_output=True,
+                          text=True, check=True).stdout.split()[1]
+
+
+def test_the_host_key_message_says_unknown_or_changed_with_the_fingerprint(
+        private_sshd, tmp_path):
+    """Unknown and changed keys are told apart, the offered key's fingerprint is printed
+    to compare, and ssh-keygen -R gets the form that removes the key (a bare host name
+    on port 22, [host]:port otherwise)."""
+    import asyncssh
+
+    real = _fingerprint(private_sshd.dir / "host_ed25519_key.pub")
+    other = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
+    port = private_sshd.port
+    unknown = tmp_path / "unknown"
+    unknown.write_text(f"[10.9.9.9]:{port} {other}")
+    changed = tmp_path / "changed"
+    changed.write_text(f"[127.0.0.1]:{port} {other}")
+    base = settings_of(private_sshd.info)
+    for known, word in ((unknown, "is unknown"), (changed, "has CHANGED")):
+        runner = SSHRunner(dataclasses.replace(base, known_hosts=str(known)))
+        try:
+            with pytest.raises(HostKeyError) as caught:
+                runner.run("true")
+        finally:
+            runner.close()
+        message = str(caught.value)
+        assert word in message and real in message, message
+        assert f"ssh-keyscan -p {port} 127.0.0.1 >> {known}" in message
+        assert "compare the fingerprint" in message.lower()
+    assert f"ssh-keygen -R '[127.0.0.1]:{port}' -f {changed}" in message
+
+    # Port 22: the bare host name (no server there: the fingerprint cannot be read).
+    on_22 = tmp_path / "on22"
+    on_22.write_text(f"127.0.0.1 {other}")
+    runner = SSHRunner(dataclasses.replace(base, port=22, known_hosts=str(on_22),
+                                           connect_timeout=2.0), use_ssh_config=False)
+    try:
+        message = runner.host_key_problem()
+    finally:
+        runner.close()
+    assert "has CHANGED" in message
+    assert f"ssh-keygen -R 127.0.0.1 -f {on_22}" in message and "[127.0.0.1]:22" not in message
+
+
+@pytest.mark.parametrize("case", ["down", "unknown key"])
+def test_submit_to_an_unreachable_host_prints_the_reason_and_fails(
+        ssh_server, remote, tmp_path, cli, case):
+    """`simjobs submit` with no manager running, to a host that is down (nothing listens
+    on port 2224) or whose key is unknown: the interface's reason is printed, the exit
+    status is non-zero, and the jobs stay recorded, pending submit."""
+    known = ssh_server["known_hosts"]
+    port = int(ssh_server["port"])
+    if case == "down":
+        port = 2224
+    else:
+        known = str(tmp_path / "empty_known_hosts")
+        Path(known).write_text("")
+    (tmp_path / "simjobs.toml").write_text(f"""\
+[log]
+path = "runs.csv"
+input_dim = 2
+
+[[interfaces]]
+kind = "ssh"
+name = "server"
+level = 1
+host = "{ssh_server['host']}"
+port = {port}
+user = "{ssh_server['user']}"
+identity_file = "{ssh_server['key']}"
+known_hosts = "{known}"
+workspace = "{remote.workspace()}"
+command = "sh {remote.sim('sum.sh')}"
+connect_timeout = 3
+""")
+    out = cli("submit", "--config", "simjobs.toml", "--timeout", "5", "1", "2")
+    assert out.returncode == 1, out.stderr
+    expected = "connection refused" if case == "down" else "is unknown"
+    assert expected in out.stderr and "not on the hardware after 5 s" in out.stderr
+    assert "pending submit" in out.stderr
+    assert "submitted by this process" not in out.stderr and "the jobs run" not in out.stderr
+    job_id = out.stdout.split()[0]
+    status = cli("status", "--config", "simjobs.toml", "--json")
+    (record,) = [r for r in json.loads(status.stdout) if r["job_id"] == job_id]
+    assert record["status"] == "Pending submit"

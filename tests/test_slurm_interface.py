@@ -973,3 +973,29 @@ def test_a_full_disk_at_first_use_names_the_cause_and_never_breaks_the_workspace
     finally:
         scancel_workspace(disk.path / "ws")
         disk.unmount()
+
+
+def test_a_job_killed_by_a_full_disk_says_no_space(slurm_cluster, tmp_path, sims):
+    """The workspace's disk fills while a Slurm job runs: it cannot record its exit code;
+    its reason says the workspace has no space left (with df)."""
+    disk = helpers.FullDisk(tmp_path / "disk")
+    iface = None
+    try:
+        workspace = disk.path / "ws"
+        iface = SlurmInterface("s", 1, sims.gated, str(workspace),
+                               partition=slurm_cluster["partition"])
+        iface.files_grace = 0.5
+        iface.submit_job(Job(1, Input(1.0, 2.0)))
+        wait_for(lambda: (workspace / "1" / jobdir.PID_FILE).exists(), 60)
+        disk.fill()
+        sims.open_gate()
+        wait_status(iface, JobId(1), JobStatus.FAILED, timeout=60)
+        reason = iface.failure_reason(JobId(1))
+        assert "recorded no exit code" in reason or "without recording an exit code" in reason
+        assert f"no space left on the remote workspace {workspace}" in reason
+        assert "(df: 0 B free)" in reason
+    finally:
+        if iface is not None:
+            iface.close()
+        scancel_workspace(disk.path / "ws")
+        disk.unmount()

@@ -940,3 +940,21 @@ connect_timeout = 3
     status = cli("status", "--config", "simjobs.toml", "--json")
     (record,) = [r for r in json.loads(status.stdout) if r["job_id"] == job_id]
     assert record["status"] == "Pending submit"
+
+
+def test_a_job_killed_by_a_full_disk_says_no_space(make_interface, remote, full_disk):
+    """The workspace's disk fills while a job runs: it cannot record its exit code, and
+    its reason says that the remote workspace has no space left (with df), not only
+    that the process ended without an exit code."""
+    workspace = f"{full_disk.path}/ws"
+    iface = make_interface(command=remote.sim("gate.sh"), workspace=workspace)
+    iface.submit_job(Job(JobId(1), Input(1.0, 2.0)))
+    wait_for(lambda: iface.get_job_status(JobId(1)) is JobStatus.RUNNING
+             and (Path(workspace) / "1" / "pid").exists(), 30)
+    full_disk.fill()
+    remote.open_gate()
+    wait_for(lambda: iface.get_job_statuses([JobId(1)]).get(JobId(1)) is JobStatus.FAILED, 30)
+    reason = iface.failure_reason(JobId(1))
+    assert "without recording an exit code" in reason
+    assert f"no space left on the remote workspace {workspace}" in reason
+    assert "(df: 0 B free)" in reason

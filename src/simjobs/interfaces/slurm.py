@@ -35,6 +35,7 @@ The commands (``sbatch``, ``squeue``, ``scancel``...) go through a
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import logging
 import os
@@ -749,6 +750,7 @@ class SlurmInterface(HardwareInterface):
                   and read.get(j) is not None and read[j].files.get(EXIT_CODE_FILE) is None]
         accounted = self._sacct([self._slurm_ids[j] for j in purged]) if purged else {}
         now = time.monotonic()
+        lost: list[JobId] = []  # FAILED just now without an exit code
         for job_id in ended:
             remote = read.get(job_id)
             if remote is None or not remote.exists:
@@ -762,9 +764,14 @@ class SlurmInterface(HardwareInterface):
                                       files_overdue=now - since >= self.files_grace)
             if state is None:
                 continue
-            states[job_id] = state
             if state.finished:
-                self._settle(job_id, state, watch=not killed_state(slurm_state))
+                watch = not killed_state(slurm_state)
+                if watch and state.status is JobStatus.FAILED and state.exit_code is None:
+                    lost.append(job_id)
+                self._settle(job_id, state, watch=watch)
+            states[job_id] = state
+        if lost:
+            self._name_full_disk(lost, states)
         for job_id in job_ids:
             if job_id in self._settled:
                 states[job_id] = self._settled[job_id]
@@ -820,6 +827,22 @@ class SlurmInterface(HardwareInterface):
             if state.finished and state.status is not JobStatus.CANCELLED:
                 self._settled[job_id] = state
                 self._late[job_id] = state
+
+    def _name_full_disk(self, lost: list[JobId], states: dict[JobId, JobState]) -> None:
+        """Jobs just FAILED without an exit code: when the workspace's disk is full, say
+        so in their reason (one command, only then)."""
+        try:
+            free = self._dirs.free_space()
+        except Exception:  # noqa: BLE001 - the reason is a courtesy
+            return
+        if free != 0:
+            return
+        note = (f"; no space left on the remote workspace {self._workspace} on {self.host} "
+                "(df: 0 B free)")
+        for job_id in lost:
+            state = self._settled[job_id]
+            state = dataclasses.replace(state, reason=(state.reason or "") + note)
+            self._settled[job_id] = states[job_id] = state
 
     def _read(self, job_ids: Sequence[JobId], tails: bool = False) -> dict[JobId, RemoteJob]:
         self._prepare()

@@ -21,6 +21,7 @@ unreachable, keeps its jobs' statuses and retries submits), and :attr:`health` s
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import threading
 import time
@@ -158,6 +159,7 @@ class SSHInterface(HardwareInterface):
         self._launched_at: dict[JobId, float] = {}  # launched, not yet seen started
         self._pids: dict[JobId, int] = {}  # wrapper pids of jobs seen running
         self._orphans: dict[JobId, int] = {}  # directory gone, processes to stop
+        self._space_named: set[JobId] = set()  # lost jobs whose disk was looked at
         self._finished: dict[JobId, JobState] = {}  # terminal states (but see _provisional)
         # FAILED without an exit code: watched, in case the wrapper records one after all
         self._provisional: dict[JobId, float] = {}  # job id -> when it was concluded
@@ -321,7 +323,32 @@ class SSHInterface(HardwareInterface):
                 result[job_id] = (job, self._note(job))
             if self._orphans:
                 self._stop_orphans()
+            self._name_full_disk(result)
             return result
+
+    def _name_full_disk(self, result: dict) -> None:
+        """Jobs just concluded FAILED without an exit code: when the workspace's disk is
+        full, say so in their reason (one command, only then)."""
+        lost = [j for j, (job, state) in result.items()
+                if state is not None and state.status is JobStatus.FAILED
+                and job.files.get(EXIT_CODE_FILE) is None and j in self._provisional
+                and j not in self._space_named]
+        if not lost:
+            return
+        self._space_named.update(lost)
+        try:
+            free = self.jobs.free_space()
+        except (HostUnreachableError, RemoteCommandError):
+            return
+        if free != 0:
+            return
+        note = (f"; no space left on the remote workspace {self.jobs.workspace} on "
+                f"{self.runner.host} (df: 0 B free)")
+        for job_id in lost:
+            state = dataclasses.replace(self._finished[job_id],
+                                        reason=(self._finished[job_id].reason or "") + note)
+            self._finished[job_id] = state
+            result[job_id] = (result[job_id][0], state)
 
     def _stop_orphans(self) -> None:
         """Kill the process groups of jobs whose directory was removed while they ran

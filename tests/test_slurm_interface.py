@@ -181,6 +181,28 @@ def test_a_job_slurm_says_ended_is_running_only_if_its_wrapper_started():
     assert resolve_job_state(None, STARTED, files_overdue=False).status is JobStatus.RUNNING
 
 
+def test_a_rerun_stopped_by_the_run_once_guard_says_so():
+    """Slurm COMPLETED, the wrapper started (its first run) but no exit code: the
+    wrapper exits 0 without one only at its run-once guard, i.e. a killed first run and a
+    rerun (requeue, or slurmctld recovering older state)."""
+    reason = resolve_job_state("COMPLETED", STARTED).reason
+    assert "recorded no exit code" in reason
+    assert "first run was killed" in reason and "run-once guard stopped the rerun" in reason
+    assert "run-once" not in resolve_job_state("FAILED", STARTED).reason
+
+
+def test_requeue_in_sbatch_args_is_warned_about_at_config_load(tmp_path, caplog):
+    from simjobs.config import load_config
+
+    (tmp_path / "simjobs.toml").write_text(
+        '[log]\npath = "runs.csv"\ninput_dim = 1\n\n[[interfaces]]\nkind = "slurm"\n'
+        'name = "c"\nlevel = 1\ncommand = "/bin/true"\nworkspace = "w"\n'
+        'sbatch_args = ["--requeue"]\n')
+    with caplog.at_level("WARNING", logger="simjobs"):
+        load_config(tmp_path / "simjobs.toml")
+    assert "--requeue, which conflicts with simjobs' run-once guard" in caplog.text
+
+
 def test_an_unknown_slurm_state_gives_no_answer():
     assert resolve_job_state("SOMETHING_NEW", STARTED) is None
 

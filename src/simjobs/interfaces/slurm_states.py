@@ -153,6 +153,11 @@ def resolve_job_state(
                "longer knows it and has no accounting of it)")
     else:
         why = f"Slurm state {state}, but the job's wrapper recorded no exit code"
+        if state == "COMPLETED" and files.get(STARTED_MARKER) is not None:
+            # The wrapper exits 0 without an exit code at its run-once guard only.
+            why += (": most likely Slurm ran the job a second time (a requeue, or "
+                    "slurmctld recovering older state) after its first run was killed, "
+                    "and simjobs' run-once guard stopped the rerun; resubmit the job")
     return JobState(JobStatus.FAILED, reason=why + _not_started(files), **fields)
 
 

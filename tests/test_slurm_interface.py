@@ -37,7 +37,8 @@ from simjobs.interfaces.slurm import (
     resolve_job_state,
 )
 from simjobs.interfaces.remote_jobdir import RemoteJobDirs
-from simjobs.interfaces.slurm_states import expand_array_ids, parse_scontrol_jobs
+from simjobs.interfaces.slurm_states import (compress_slurm_ids, expand_array_ids,
+                                            parse_scontrol_jobs)
 
 SUM = [sys.executable, str(Path(__file__).parent / "sims" / "sum.py")]
 FAIL = [str(Path(__file__).parent / "sims" / "fail.sh")]
@@ -1021,3 +1022,47 @@ def test_a_job_killed_by_a_full_disk_says_no_space(slurm_cluster, tmp_path, sims
             iface.close()
         scancel_workspace(disk.path / "ws")
         disk.unmount()
+
+
+def test_a_held_job_pending_cancel_is_never_sbatched(make_interface, sims, log_path):
+    """Jobs held back by max_jobs are cancelled while the cancel cannot reach the
+    workspace for a while (injected); the running jobs end and free their slots: the
+    polls meanwhile never sbatch a job that is pending cancel, and it ends Cancelled
+    without ever reaching Slurm or running the simulator."""
+
+    class CancelFails(CountingRunner):
+        failures = 0
+
+        def run(self, command, input=None, timeout=None):
+            if input and b"$f_cancelled.tmp" in input and self.failures > 0:
+                self.failures -= 1
+                self.commands.append(command)
+                return CommandResult(1, b"", b"injected: the cancel could not run")
+            return super().run(command, input, timeout)
+
+    runner = CancelFails()
+    iface = make_interface(runner=runner, command=sims.gated, max_jobs=2)
+    log = SimulationsLog(log_path, 2)
+    manager = JobManager(log, [iface], polling_interval=0.2)
+    try:
+        jobs = manager.submit_many([Input(float(i), 1.0) for i in range(6)])
+        wait_for(lambda: len(sims.runs()) == 2, 60, "two jobs running, four held")
+        held = jobs[2:]
+        runner.failures = 3
+        manager.cancel_many([j.id for j in held])
+        wait_for(lambda: runner.failures == 0 or runner.failures < 3, 30, "a cancel failed")
+        sims.open_gate()  # the running two end: their slots are free
+        assert manager.wait_until_done(timeout=120)
+    finally:
+        manager.shutdown()
+    assert [log.get_job_status(j.id) for j in jobs[:2]] == [JobStatus.COMPLETED] * 2
+    assert [log.get_job_status(j.id) for j in held] == [JobStatus.CANCELLED] * 4
+    assert not [j.id for j in held
+                if (Path(iface.workspace) / str(j.id) / SLURM_ID_FILE).exists()]
+    assert len(sims.runs()) == 2
+    log.close()
+
+
+def test_scancel_words_for_array_tasks():
+    assert compress_slurm_ids(["12_0", "12_2", "12_3", "12_4", "12_9", "13", "14_1"]) == \
+        ["13", "12_[0,2-4,9]", "14_1"]

@@ -76,6 +76,7 @@ from .slurm_states import (
     SLURM_STDERR_FILE,
     SLURM_STDOUT_FILE,
     accounting_disabled,
+    compress_slurm_ids,
     killed_state,
     normalise_state,
     parse_sacct,
@@ -332,7 +333,7 @@ class SlurmInterface(HardwareInterface):
                 self._hold(job_id)
             else:
                 self._adopt(job_id, remote)  # submitted again: never sbatch it twice
-        errors = self._release()
+        errors = self._release(set(inputs))
         for job_id, exc in errors.items():
             if job_id in outcomes:
                 self._unhold(job_id)  # the manager retries the submit
@@ -369,8 +370,9 @@ class SlurmInterface(HardwareInterface):
         HostUnreachableError
             If squeue or the host cannot be reached; it never means "job gone".
         """
-        states = self._states([JobId(j) for j in job_ids])
-        for job_id, exc in self._release().items():
+        asked = [JobId(j) for j in job_ids]
+        states = self._states(asked)
+        for job_id, exc in self._release(set(asked)).items():
             if not isinstance(exc, HostUnreachableError):  # sbatch rejected it for good
                 self._settle(job_id, JobState(JobStatus.FAILED, reason=str(exc)))
                 if job_id in states:
@@ -483,7 +485,8 @@ class SlurmInterface(HardwareInterface):
                 return None
             return text or f"exit status {result.exit_status}"
 
-        words = " ".join(shlex.quote(i) for i in slurm_ids.values())
+        # One scancel; an array's tasks as one word (12_[0,2,4-9]).
+        words = " ".join(shlex.quote(w) for w in compress_slurm_ids(slurm_ids.values()))
         if failed(self._run(f"scancel {words}", "scancel")) is None:
             return {}
         errors: dict[JobId, Exception] = {}
@@ -855,20 +858,30 @@ class SlurmInterface(HardwareInterface):
 
     # ---- sbatch
 
-    def _release(self) -> dict[JobId, Exception]:
+    def _release(self, only: Optional[set[JobId]] = None) -> dict[JobId, Exception]:
         """Send held jobs to Slurm while the queue has room: one sbatch (a job array
         when several, split only beyond :attr:`max_array_size`). Returns the error of
         each job that did not go out: a :class:`HostUnreachableError` leaves it held,
         a rejection does not (a busy Slurm, refusing more jobs for now, leaves it held
-        with no error)."""
+        with no error).
+
+        Only the held jobs in ``only`` go out when it is given: the jobs the caller
+        asked about, which leaves out those the manager is cancelling (a job pending
+        cancel is never sbatched)."""
         room = len(self._held_set) if self._max_jobs is None \
             else self._max_jobs - len(self._active)
         batch: list[JobId] = []
+        skipped: list[JobId] = []
         while self._held and len(batch) < room:
             job_id = heapq.heappop(self._held)
             if job_id in self._held_set:
+                if only is not None and job_id not in only:
+                    skipped.append(job_id)
+                    continue
                 self._held_set.discard(job_id)
                 batch.append(job_id)
+        for job_id in skipped:
+            heapq.heappush(self._held, job_id)
         errors: dict[JobId, Exception] = {}
         size = max(1, self.max_array_size)
         for start in range(0, len(batch), size):
@@ -941,7 +954,9 @@ class SlurmInterface(HardwareInterface):
                  f"cd -- {self._quoted_workspace()} || exit 96", "ws=$PWD",
                  "have=0",
                  f"for j in {ids}; do",
-                 f'    if [ -e "$ws/$j/{SLURM_ID_FILE}" ]; then',
+                 f'    if [ -e "$ws/$j/{jobdir.CANCELLED_FILE}" ]; then',
+                 "        printf 'have %s -\\n' \"$j\"; have=1  # cancelled: never sbatched",
+                 f'    elif [ -e "$ws/$j/{SLURM_ID_FILE}" ]; then',
                  f'        s=; IFS= read -r s < "$ws/$j/{SLURM_ID_FILE}"',
                  "        printf 'have %s %s\\n' \"$j\" \"$s\"; have=1",
                  "    fi",

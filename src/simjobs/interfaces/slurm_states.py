@@ -212,6 +212,28 @@ def expand_task_ranges(spec: str) -> list[int]:
     return tasks
 
 
+def compress_slurm_ids(slurm_ids) -> list[str]:
+    """Slurm ids as few scancel words: the tasks of one array as ``12_[0,2,4-9]``
+    (lists and plain ranges, which scancel takes; not steps), other ids as they are."""
+    words: list[str] = []
+    arrays: dict[str, list[int]] = {}
+    for slurm_id in dict.fromkeys(slurm_ids):
+        base, _, task = slurm_id.partition("_")
+        if task.isdigit():
+            arrays.setdefault(base, []).append(int(task))
+        else:
+            words.append(slurm_id)
+    for base, tasks in arrays.items():
+        tasks.sort()
+        parts, start = [], tasks[0]
+        for prev, cur in zip(tasks, tasks[1:] + [None]):
+            if cur != prev + 1 if cur is not None else True:
+                parts.append(str(start) if start == prev else f"{start}-{prev}")
+                start = cur
+        words.append(f"{base}_{tasks[0]}" if len(tasks) == 1 else f"{base}_[{','.join(parts)}]")
+    return words
+
+
 def parse_squeue(text: str, wanted: Optional[set[str]] = None) -> dict[str, tuple[str, str]]:
     """Rows of ``squeue -o '%i|%T|%r'``: Slurm id -> (state, reason); a row naming a
     range of pending tasks (``12_[1-19:2]``) gives one entry per task. Only the ids in

@@ -6,6 +6,7 @@ Every wait is on a condition (``until``), never a fixed sleep.
 from __future__ import annotations
 
 import asyncio
+import io
 import subprocess
 import sys
 import threading
@@ -15,6 +16,7 @@ import pytest
 
 from app_fixtures import FIRST_ID, HeldInterface, build_backend, run_async, until, utc_time
 from helpers import log_held_open, records_of
+from rich.console import Console
 from textual.command import CommandList, CommandPalette
 
 from simjobs.app.app import SimjobsApp
@@ -670,3 +672,44 @@ def test_watch_reads_never_swallow_a_change_its_events_must_announce(tmp_path):
         assert backend.get_record(RUNNING_ID).output == 7.5
     finally:
         backend.close()
+
+
+@run_async
+async def test_a_long_unreachable_cause_is_short_in_the_panel_and_whole_in_the_detail(backend):
+    """The load panel shows the cause of an unreachable interface in short (its first
+    clause; the whole is the panel's tooltip), the job detail view shows it whole, and
+    the tails say the interface is unreachable rather than "not available"."""
+    from simjobs.app.screens.detail import JobDetailScreen
+    from simjobs.core.errors import HardwareUnreachableError
+
+    cause = ("cannot connect to hpc.example.org:22: no answer within 10 s; check the host "
+             "name, the port and the network (the login node may be down for maintenance "
+             "until 18:00, see https://status.example.org/hpc)")
+    job_id = str(backend.submit([(0.3, 0.3)], 2)[0])
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: status_of(app, job_id) is JobStatus.RUNNING)
+        hpc = interface(backend, "hpc")
+        hpc.poll_error = HardwareUnreachableError(cause)
+
+        def no_details(job_id):
+            raise HardwareUnreachableError(cause)
+
+        hpc.job_details = no_details
+        panel = app.main_screen.panels.panels["hpc"]
+        await until(pilot, lambda: "unreachable since" in panel.shown_text)
+        assert "no answer within 10 s" in panel.shown_text
+        assert "check the host name" not in panel.shown_text  # the fix: in the detail
+        assert str(panel.tooltip).endswith(cause)
+        app.push_screen(JobDetailScreen(backend, job_id))
+        await until(pilot, lambda: isinstance(app.screen, JobDetailScreen) and app.screen.fetched)
+        def shown(widget_id: str) -> str:
+            out = io.StringIO()
+            Console(file=out, width=400, color_system=None).print(
+                app.screen.query_one(widget_id).content)
+            return " ".join(out.getvalue().split())
+
+        assert cause in shown("#where")  # whole, fix included
+        stdout = shown("#stdout")
+        assert "unreachable" in stdout and "not available" not in stdout
+        hpc.poll_error = None

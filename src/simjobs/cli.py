@@ -630,7 +630,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
             ids = [str(j.id) for j in jobs]
             waiting = _wait_submitted(watch, ids, args.timeout)
         return {"ok": True, "job_ids": ids, "interfaces": [j.interface_name for j in jobs],
-                "not_submitted": waiting}
+                "not_submitted": waiting, "reasons": _pending_reasons(manager, waiting)}
 
     request = {"op": "submit", "inputs": inputs, "level": args.level}
     response, holder = _hand_over_or_act(config, request, act, args.timeout)
@@ -641,14 +641,41 @@ def cmd_submit(args: argparse.Namespace) -> int:
     else:
         for job_id in ids:
             print(job_id)
-    how = f"handed to the manager, {holder_text(holder)}" if holder else "submitted by this process"
+    waiting = response.get("not_submitted") if holder is None else None
+    how = (f"handed to the manager, {holder_text(holder)}" if holder
+           else "recorded by this process" if waiting else "submitted by this process")
     _note(f"{len(ids)} job{'s' * (len(ids) != 1)} at level {args.level} ({how})")
+    if waiting:
+        # The interface's own reason, and a non-zero exit: the jobs are not running.
+        reasons = response.get("reasons") or {}
+        for reason, job_ids in (reasons.items() or [("no answer from the interface yet",
+                                                     waiting)]):
+            count = len(job_ids)
+            _note(f"error: {count} job{'s' * (count != 1)} not on the hardware after "
+                  f"{args.timeout:g} s: {reason}")
+        _note(f"they stay recorded, pending submit: '{hint('run')}' submits them once the "
+              f"hardware answers (or cancel them with '{hint('cancel')}')")
+        return EXIT_FAILURE
     if holder is None:
-        if response.get("not_submitted"):
-            _note(f"not yet on the hardware after {args.timeout:g} s (the next manager retries): "
-                  + ", ".join(response["not_submitted"]))
         _not_managed_note(config.log_path)
     return EXIT_OK
+
+
+def _pending_reasons(manager: JobManager, job_ids: Sequence[str]) -> dict[str, list[str]]:
+    """Why jobs are still pending submit, from the interface's word: the reason the
+    manager recorded for each (else its interface's health message); reason -> ids."""
+    out: dict[str, list[str]] = {}
+    health = manager.interface_health()
+    for job_id in job_ids:
+        try:
+            record = manager.simulations_log.get_record(job_id)
+        except Exception:  # noqa: BLE001 - a reason is a courtesy here
+            continue
+        reason = record.reason or (health.get(record.interface_name).message
+                                   if health.get(record.interface_name) else "")
+        reason = reason or f"interface {record.interface_name!r} has not answered yet"
+        out.setdefault(reason, []).append(job_id)
+    return out
 
 
 def cmd_status(args: argparse.Namespace) -> int:

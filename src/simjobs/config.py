@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import logging
 import math
 import os
 import re
@@ -480,6 +481,12 @@ class _Validator:
                 raise self.fail(f'{where}.sbatch_args must be a list of strings such as '
                                 f'["--time=00:10:00"] (got {_describe(args)})')
             sbatch_args = tuple(args)
+            if "--requeue" in sbatch_args:
+                logging.getLogger("simjobs").warning(
+                    "simjobs: %s.sbatch_args has --requeue, which conflicts with simjobs' "
+                    "run-once guard: a requeued job's rerun finds it already started and "
+                    "ends without running the simulator (Failed); remove --requeue "
+                    "(simjobs sends --no-requeue)", where)
 
         return InterfaceSpec(index, kind, name, level, command, workspace, max_jobs,
                              ssh=ssh, partition=partition, sbatch_args=sbatch_args)

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 
 from ..core.command import hint
 from ..core.control import NoManagerError, hand_over, hand_over_refusal
-from ..core.errors import SimjobsError
+from ..core.errors import HardwareUnreachableError, SimjobsError
 from ..core.events import Event, EventBus, JobEvent
 from ..core.hardware import HardwareInterface
 from ..core.lock import LogLock, holder_text
@@ -306,11 +306,15 @@ class ManagedBackend(Backend):
         info = self._infos.get(record.interface_name)
         if info is not None:
             details.update(kind=info.kind, host=info.host)
+            if info.health not in ("ok", "unknown") and info.health_message:
+                # The whole cause (the load panel shows a short one).
+                details["health"] = f"{info.health}: {info.health_message}"
             try:
                 interface = self.manager.get_interface(record.interface_name)
                 details.update(interface.job_details(JobId(record.job_id)))
             except Exception as exc:  # noqa: BLE001 - shown, not raised, in the detail view
                 details["error"] = f"could not ask {record.interface_name}: {exc}"
+                details["unreachable"] = isinstance(exc, HardwareUnreachableError)
         return details
 
     def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:

@@ -154,6 +154,7 @@ class _Worker(threading.Thread):
         self.last_poll_time: Optional[float] = None
         self.health = InterfaceHealth()
         self.pending: list[LogChange] = []  # changes of the cycle under way
+        self.next_late = 0.0  # when to ask the interface for late results next
 
     def run(self) -> None:
         manager = self.manager
@@ -172,10 +173,12 @@ class _Worker(threading.Thread):
     def next_wait(self) -> Optional[float]:
         with self.manager._lock:
             states = list(self.jobs.values())
-        if not states and not self.pending:
+        if not states and not self.pending and not self.watching_late():
             return None  # nothing to do until a job arrives (wake)
         now = time.monotonic()
         due = [self.next_poll] if any(s.on_hardware for s in states) else []
+        if self.watching_late():
+            due.append(self.next_late)
         due += [s.due for s in states if s.status is JobStatus.PENDING_SUBMIT and not s.on_hardware]
         due += [s.cancel_due for s in states if s.cancel_requested]
         if self.pending:
@@ -213,6 +216,8 @@ class _Worker(threading.Thread):
         if now >= self.next_poll:
             self.poll()
         self.flush()
+        if now >= self.next_late and self.watching_late():
+            self.late_results()
 
     def guard(self, job: Job, fn: Callable, *args) -> None:
         site = f"jobs of {self.interface.name}"
@@ -332,6 +337,27 @@ class _Worker(threading.Thread):
             status = statuses.get(s.job.id)
             if status is not None:
                 self.guard(s.job, manager._handle_job, s.job, status)
+
+    def watching_late(self) -> bool:
+        try:
+            return bool(getattr(self.interface, "watching_late_results", False))
+        except Exception:  # noqa: BLE001 - an interface's bug is not the loop's
+            return False
+
+    def late_results(self) -> None:
+        """Record what the interface learnt late about jobs it reported FAILED (once
+        per polling interval while it watches some)."""
+        self.next_late = time.monotonic() + self.manager._polling_interval
+        try:
+            late = self.manager._call(self.interface, "late_results")
+        except Exception as exc:  # noqa: BLE001 - asked again next interval
+            logger.warning("simjobs: %s: late results: %s", self.interface.name, exc)
+            return
+        for job_id, status in (late or {}).items():
+            try:
+                self.manager._correct_failed(self.interface, JobId(job_id), status)
+            except Exception:  # noqa: BLE001
+                logger.exception("simjobs: correcting job %s failed", job_id)
 
     def flush(self, final: bool = False) -> None:
         if self.pending:
@@ -995,6 +1021,47 @@ class JobManager:
             self._done.notify_all()  # wakes wait_until_done and wait_until_submitted
         self._events.publish(events)
 
+    def _correct_failed(self, interface: HardwareInterface, job_id: JobId,
+                        status: JobStatus) -> None:
+        """A job the log says FAILED has ended for real after all (its wrapper recorded
+        an exit code late): record COMPLETED with its output, or the better reason.
+        The history keeps the FAILED before the correction."""
+        log = self._simulations_log
+        try:
+            record = log.get_record(str(job_id))
+        except SimulationsLogLookupError:
+            return
+        if record.status is not JobStatus.FAILED or \
+                status not in (JobStatus.COMPLETED, JobStatus.FAILED):
+            return
+        first = record.reason or "failed"
+        now = time.time()
+        if status is JobStatus.COMPLETED:
+            output = self._call(interface, "get_job_output", job_id)
+            if not isinstance(output, (int, float)) or isinstance(output, bool) \
+                    or output != output or output in (float("inf"), float("-inf")):
+                return
+            change = LogChange(str(job_id), now, status=JobStatus.COMPLETED,
+                               output=float(output),
+                               reason=f"corrected: first recorded Failed ({first}); the "
+                                      "job's wrapper recorded exit code 0 and its output later")
+        else:
+            reason = self._call(interface, "failure_reason", job_id) or "failed"
+            if reason == first:
+                return
+            change = LogChange(str(job_id), now,
+                               reason=f"{reason} (corrected; first recorded: {first})")
+        with self._lock:
+            log.apply_changes([change])
+        if change.status is not UNSET:
+            self._events.publish([JobEvent(
+                job_id, JobStatus.FAILED, JobStatus.COMPLETED, record.level,
+                record.interface_name, change.output, now, change.reason)])
+
+    def _call_timeout(self, worker: _Worker) -> float:
+        own = getattr(worker.interface, "call_timeout", None)
+        return float(own) if isinstance(own, (int, float)) and own > 0 else self.call_timeout
+
     def _update_health(self, worker: _Worker) -> None:
         """Combine the interface's own health with what its calls show; publish changes."""
         try:
@@ -1007,10 +1074,14 @@ class JobManager:
             state = HEALTH_UNREACHABLE if worker.unreachable else HEALTH_DEGRADED
             message = worker.last_error
         elif worker.busy_call is not None and \
-                time.monotonic() - worker.busy_since > self.call_timeout:
+                time.monotonic() - worker.busy_since > self._call_timeout(worker):
+            # Said with the time it started, not a count of seconds: one event, not one
+            # per housekeeping round.
             state = HEALTH_DEGRADED
-            message = (f"{worker.busy_call} has not returned for "
-                       f"{time.monotonic() - worker.busy_since:.0f} s")
+            started = time.time() - (time.monotonic() - worker.busy_since)
+            message = (f"{worker.busy_call} has not returned since "
+                       f"{time.strftime('%H:%M:%S', time.localtime(started))} (longer than "
+                       f"its {self._call_timeout(worker):g} s timeout)")
         else:
             state, message = HEALTH_OK, ""
         old = worker.health

@@ -117,6 +117,8 @@ def where_table(details: dict, now: float) -> Table:
         table.add_row(label, text)
     if details.get("note"):
         table.add_row("Note", str(details["note"]))
+    if details.get("health"):
+        table.add_row("Interface", Text(str(details["health"]), style="yellow"))
     if details.get("error"):
         table.add_row("Error", Text(str(details["error"]), style="bold red"))
     if not table.row_count:
@@ -232,7 +234,9 @@ class JobDetailScreen(ModalScreen[None]):
             where.update(where_table(details, now))
         for key, widget_id in (("stdout_tail", "#stdout"), ("stderr_tail", "#stderr")):
             tail = details.get(key)
-            if tail is None:
+            if tail is None and details.get("unreachable"):
+                text = "(not fetched: the interface is unreachable now; see Error above)"
+            elif tail is None:
                 text = "(not available from this interface)" if error is None else "—"
             elif not tail.strip():
                 text = "(empty)"

@@ -35,7 +35,7 @@ class LogLock:
         The log file; the lock file is ``<log_path>.lock``.
 
     Each LogLock opens the lock file afresh, so two LogLock objects conflict even within
-    one process.
+    one process (SimulationsLog objects of one process on one file share one LogLock).
 
     Examples
     --------
@@ -144,6 +144,13 @@ class LogLock:
             if holder
             else "its lock file says nothing more"
         )
+        if (holder.get("pid"), holder.get("host")) == (os.getpid(), socket.gethostname()):
+            # Never call the caller's own process "another" (SimulationsLog objects of
+            # one process share one LogLock; this is a second LogLock made by hand).
+            return (
+                f"{name} is already locked for writing by this process (pid "
+                f"{os.getpid()}){when}; use the SimulationsLog already open on it"
+            )
         return (
             f"{name} is managed by another process ({who}); stop it, or hand requests "
             "to it with the simjobs CLI"

@@ -237,13 +237,14 @@ class LogBatch:
 
 
 class _BatchContext:
-    def __init__(self, log: "SimulationsLog", commit: bool, sync: bool):
-        self.log, self.commit, self.sync = log, commit, sync
+    def __init__(self, log: "SimulationsLog", local: threading.local, commit: bool,
+                 sync: bool):
+        self.log, self.local, self.commit, self.sync = log, local, commit, sync
         self.batch: Optional[LogBatch] = None
         self.outer = False
 
     def __enter__(self) -> LogBatch:
-        local = self.log._handle.local
+        local = self.local
         current = getattr(local, "batch", None)
         if current is not None:  # nested: part of the batch already open
             self.outer = True
@@ -254,7 +255,7 @@ class _BatchContext:
     def __exit__(self, exc_type, exc, tb) -> None:
         if self.outer:
             return
-        self.log._handle.local.batch = None
+        self.local.batch = None
         if exc_type is None and self.commit and self.batch.changes:
             self.log.apply_changes(self.batch.changes, sync=self.sync)
 
@@ -593,7 +594,7 @@ class SimulationsLog:
         ...     log.insert_result("1", 42.0)
         ...     log.update_job_status("1", JobStatus.COMPLETED)
         """
-        return _BatchContext(self, commit, sync)
+        return _BatchContext(self, self._handle.local, commit, sync)
 
     def set_job_reason(self, job_id: JobIdLike, reason: Optional[str]) -> None:
         """(simjobs) Record why a job is in its status (failed, cancelled, waiting to be

@@ -366,8 +366,10 @@ class _Worker(threading.Thread):
                 return
         # Only now that the log says how they ended do waiters learn they are done.
         removals, self.removals = self.removals, []
+        active = self.manager._active
         for job in removals:
-            self.manager.remove_job(job)
+            if job.id in active:  # most ended, and _apply has removed them already
+                self.manager.remove_job(job)
 
 
 class JobManager:

@@ -236,6 +236,34 @@ def test_completed_strategy_on_any_manager_with_the_public_surface(path):
     log.close()
 
 
+def test_each_strategy_does_what_exauq_documents_on_the_public_surface(path):
+    from simjobs import (FailedJobStrategy, FailedSubmitJobStrategy, RunningJobStrategy,
+                         SubmittedJobStrategy)
+
+    log = SimulationsLog(path, 2)
+    hw = FakeInterface("hpc")
+    manager = PublicOnly(log, hw)
+    submitted, running = job_in(log, "1"), job_in(log, "2", JobStatus.RUNNING)
+    RunningJobStrategy.handle(submitted, manager)  # the log said SUBMITTED
+    RunningJobStrategy().handle(running, manager)  # already RUNNING: left alone
+    assert log.get_record("1").status is JobStatus.RUNNING
+    assert [s for s, _ in log.get_record("2").history] == [JobStatus.RUNNING]
+    cancelling = job_in(log, "3", JobStatus.PENDING_CANCEL)
+    RunningJobStrategy.handle(cancelling, manager)  # a cancel under way is not overwritten
+    assert log.get_job_status("3") is JobStatus.PENDING_CANCEL
+    waiting = job_in(log, "4")
+    SubmittedJobStrategy.handle(waiting, manager)
+    assert [s for s, _ in log.get_record("4").history] == [JobStatus.SUBMITTED]
+    assert manager.removed == []
+    FailedJobStrategy.handle(submitted, manager)
+    assert log.get_job_status("1") is JobStatus.FAILED
+    assert log.get_record("1").reason  # the interface's reason, or a default one
+    FailedSubmitJobStrategy().handle(waiting, manager)
+    assert log.get_job_status("4") is JobStatus.FAILED_SUBMIT
+    assert manager.removed == [submitted, waiting]
+    log.close()
+
+
 class Doubling(JobStrategy):
     """A user's strategy: records twice the output, with a reason of its own."""
 
@@ -418,6 +446,28 @@ def test_pending_cancel_called_directly_on_a_job_that_ended(path):
     PendingCancelJobStrategy.handle(running, manager)
     assert hw.cancel_calls == [running.id]
     assert log.get_job_status("2") is JobStatus.CANCELLED and manager.removed[-1] == running
+    log.close()
+
+
+class QuickCancel(PendingCancelJobStrategy):
+    initial_delay = 0.02
+    max_delay = 0.04
+
+
+def test_pending_cancel_called_directly_retries_then_failed_cancel(path):
+    log = SimulationsLog(path, 2)
+    hw = FakeInterface("hpc", polls_to_complete=10**9)
+    manager = PublicOnly(log, hw)
+    job = job_in(log, "1", JobStatus.PENDING_CANCEL)
+    hw.jobs[job.id] = job
+    hw.polls[job.id] = 0
+    hw.fail_cancels = 10
+    started = time.monotonic()
+    QuickCancel.handle(job, manager)  # blocks through five attempts
+    assert time.monotonic() - started >= 0.02 + 0.04 + 0.04 + 0.04
+    assert hw.cancel_calls == [job.id] * 5
+    assert log.get_job_status("1") is JobStatus.FAILED_CANCEL
+    assert manager.removed == []  # still monitored: its real end is recorded later
     log.close()
 
 

@@ -99,7 +99,7 @@ class LogLock:
         The log file; the lock file is ``<log_path>.lock``.
 
     Each LogLock opens the lock file afresh, so two LogLock objects conflict even within
-    one process.
+    one process (SimulationsLog objects of one process on one file share one LogLock).
 
     Examples
     --------
@@ -293,6 +293,14 @@ class LogLock:
     def _locked_message(self, holder: dict) -> str:
         name = os.path.basename(self.log_path)
         who = holder_text(holder) if holder else "its lock file says nothing more"
+        if holder and (holder.get("pid"), holder.get("host")) == (os.getpid(),
+                                                                  socket.gethostname()):
+            # Never call the caller's own process "another" (SimulationsLog objects of
+            # one process share one LogLock; this is a second LogLock made by hand).
+            return (
+                f"{name} is already locked for writing by this process (pid "
+                f"{os.getpid()}); use the SimulationsLog already open on it"
+            )
         return (
             f"{name} is managed by another process ({who}); stop it, or hand requests "
             "to it with the simjobs CLI"

@@ -175,7 +175,7 @@ class LogLock:
         try:
             return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
         except OSError as exc:
-            reason = (exc.strerror or type(exc).__name__).lower()
+            reason = filesystems.os_reason(exc)
             if os.path.lexists(self.path) and exc.errno in (errno.EACCES, errno.EPERM,
                                                             errno.EROFS):
                 fix = ("the file system is mounted read-only; open the log read-only"
@@ -191,7 +191,7 @@ class LogLock:
             ) from None
 
     def _cannot_lock_text(self, exc: OSError) -> str:
-        reason = (exc.strerror or type(exc).__name__).lower()
+        reason = filesystems.os_reason(exc)
         if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
             return f"cannot lock {self.path}: {reason}; {filesystems.flock_unsupported_text(self.path)}"
         return f"cannot lock {self.path}: {reason}"

@@ -195,14 +195,23 @@ def test_a_read_only_lock_file_is_called_so(cli, logged, tmp_path, immutable):
     assert "read-only or immutable" in line and "directory" not in line, line
 
 
-def test_a_read_only_log_directory_still_lets_status_read(cli, logged, tmp_path, immutable):
-    immutable(tmp_path)
-    result = cli("status", "--config", logged)
+@pytest.mark.parametrize("name", ["runs.csv", "runs.db"])
+def test_a_read_only_log_directory_still_lets_status_read(cli, make_config, tmp_path,
+                                                          immutable, name):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    config = config_for(make_config, logs / name)
+    job = cli("submit", "--config", config, "-i", "1,2").stdout.strip()
+    assert job
+    files = sorted(os.listdir(logs))
+    immutable(logs)  # (an SQLite log is in WAL mode: reading it needs a -shm file)
+    result = cli("status", "--config", config, "--json")
     assert result.returncode == 0, result.stderr
-    assert "1 matching job" in result.stderr + result.stdout
-    assert cli("interfaces", "--config", logged).returncode == 0
+    assert [j["job_id"] for j in json.loads(result.stdout)] == [job]
+    assert cli("interfaces", "--config", config).returncode == 0
+    assert sorted(os.listdir(logs)) == files
     # Writing still says why not.
-    line = one_error_line(cli("submit", "--config", logged, "-i", "3,4"), 2)
+    line = one_error_line(cli("submit", "--config", config, "-i", "3,4"), 2)
     assert "not writable" in line, line
 
 

@@ -246,11 +246,23 @@ def _own_manager(config: Config, unfinished: Optional[set[str]] = None) -> Itera
     except BaseException:
         log.close()
         raise
+    failed = False
     try:
         yield manager
+    except BaseException:
+        failed = True
+        raise
     finally:
-        manager.shutdown()
-        log.close()
+        try:
+            manager.shutdown()
+        finally:
+            try:
+                log.close()
+            except Exception:  # noqa: BLE001
+                # Closing meets the same trouble (a full disk) that stopped the command:
+                # the error that stopped it is the one to report, not this echo of it.
+                if not failed:
+                    raise
 
 
 def _hand_over_or_act(

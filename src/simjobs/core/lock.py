@@ -132,9 +132,12 @@ class LogLock:
         Raises
         ------
         LogLockedError
-            Another process (or another LogLock object) holds the lock.
+            Another process (or another LogLock object) holds the lock, or, on a shared
+            file system, the note shows a live heartbeat of a holder on another host.
         SimjobsError
-            The lock file cannot be created (missing or read-only directory).
+            The lock file cannot be created (missing or read-only directory) or opened
+            (read-only or immutable file), or the file system does not support flock
+            (the message names the missing mount option).
         """
         if self._fd is not None:
             return

@@ -64,6 +64,7 @@ from .core.errors import (
 from .core.events import Event, JobEvent
 from .core.command import hint
 from .core.files import atomic_write
+from .core.filesystems import os_reason
 from .core.lock import holder_text
 from .core.log import SimulationsLog
 from .design import DesignError, latin_hypercube, parse_coordinate, read_inputs_csv
@@ -125,10 +126,6 @@ def _config(args: argparse.Namespace, readonly: bool = False) -> Config:
     return load_config(find_config(args.config), readonly=readonly)
 
 
-def _os_reason(exc: OSError) -> str:
-    return (exc.strerror or type(exc).__name__).lower()
-
-
 def _first_line_is_text(head: bytes) -> bool:
     """True when the first line of ``head`` (a file's first bytes) is UTF-8 text; a
     character cut at the end of ``head`` does not count against it."""
@@ -151,7 +148,7 @@ def _check_log_file(path: Path, shown: Optional[str] = None) -> None:
     except FileNotFoundError:
         raise CliError(f"no simulations log at {shown}; check the path") from None
     except OSError as exc:
-        raise CliError(f"cannot reach {shown}: {_os_reason(exc)}; check the path and the "
+        raise CliError(f"cannot reach {shown}: {os_reason(exc)}; check the path and the "
                        "permissions of its directories", EXIT_FAILURE) from None
     if stat.S_ISDIR(st.st_mode):
         raise CliError(f"{shown} is a directory, not a simulations log; name the log file "
@@ -163,7 +160,7 @@ def _check_log_file(path: Path, shown: Optional[str] = None) -> None:
         with open(path, "rb") as f:
             head = f.read(4096)
     except OSError as exc:
-        raise CliError(f"cannot read {shown}: {_os_reason(exc)}; fix its permissions or run "
+        raise CliError(f"cannot read {shown}: {os_reason(exc)}; fix its permissions or run "
                        "as a user who may read it", EXIT_FAILURE) from None
     if is_sqlite_path(path):
         if head and not head.startswith(SQLITE_MAGIC):
@@ -249,11 +246,23 @@ def _own_manager(config: Config, unfinished: Optional[set[str]] = None) -> Itera
     except BaseException:
         log.close()
         raise
+    failed = False
     try:
         yield manager
+    except BaseException:
+        failed = True
+        raise
     finally:
-        manager.shutdown()
-        log.close()
+        try:
+            manager.shutdown()
+        finally:
+            try:
+                log.close()
+            except Exception:  # noqa: BLE001
+                # Closing meets the same trouble (a full disk) that stopped the command:
+                # the error that stopped it is the one to report, not this echo of it.
+                if not failed:
+                    raise
 
 
 def _hand_over_or_act(
@@ -1183,7 +1192,7 @@ class _OneLineLogHandler(logging.Handler):
 
 def _os_error_text(exc: OSError) -> str:
     where = exc.filename if exc.filename is not None else "a file"
-    return (f"{where}: {_os_reason(exc)}; check the path and its permissions "
+    return (f"{where}: {os_reason(exc)}; check the path and its permissions "
             "(SIMJOBS_DEBUG=1 shows where it happened)")
 
 

@@ -218,13 +218,18 @@ def flock_unsupported_text(path) -> str:
     return f"the file system ({where}) does not support flock; keep the log on another one"
 
 
+def os_reason(exc: OSError) -> str:
+    """What the system said, in lower case for the middle of a sentence: ``permission
+    denied``, ``no space left on device``."""
+    return (exc.strerror or type(exc).__name__).lower()
+
+
 def os_error_text(exc: OSError, path, doing: str = "writing") -> str:
     """One line for an OSError met ``doing`` something to ``path``, naming the file,
     and for a full disk the space left and the mount, e.g. ``no space left on device
     writing runs.csv.journal (0 B free on /scratch)``."""
     name = os.path.basename(os.fsdecode(path)) or os.fsdecode(path)
-    reason = (exc.strerror or type(exc).__name__).lower()
-    text = f"{reason} {doing} {name}"
+    text = f"{os_reason(exc)} {doing} {name}"
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         free = free_bytes(path)
         fs = file_system(path)

@@ -132,9 +132,12 @@ class LogLock:
         Raises
         ------
         LogLockedError
-            Another process (or another LogLock object) holds the lock.
+            Another process (or another LogLock object) holds the lock, or, on a shared
+            file system, the note shows a live heartbeat of a holder on another host.
         SimjobsError
-            The lock file cannot be created (missing or read-only directory).
+            The lock file cannot be created (missing or read-only directory) or opened
+            (read-only or immutable file), or the file system does not support flock
+            (the message names the missing mount option).
         """
         if self._fd is not None:
             return
@@ -175,7 +178,7 @@ class LogLock:
         try:
             return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
         except OSError as exc:
-            reason = (exc.strerror or type(exc).__name__).lower()
+            reason = filesystems.os_reason(exc)
             if os.path.lexists(self.path) and exc.errno in (errno.EACCES, errno.EPERM,
                                                             errno.EROFS):
                 fix = ("the file system is mounted read-only; open the log read-only"
@@ -191,7 +194,7 @@ class LogLock:
             ) from None
 
     def _cannot_lock_text(self, exc: OSError) -> str:
-        reason = (exc.strerror or type(exc).__name__).lower()
+        reason = filesystems.os_reason(exc)
         if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
             return f"cannot lock {self.path}: {reason}; {filesystems.flock_unsupported_text(self.path)}"
         return f"cannot lock {self.path}: {reason}"

@@ -734,9 +734,8 @@ class JobManager:
                 self._simulations_log.announce_manager(False)
                 try:
                     self._simulations_log.checkpoint()
-                except OSError as exc:  # e.g. a full disk: the journal still holds it all
-                    self.problems.failed("checkpoint", "folding the journal into the log",
-                                         exc, "; it stays in the journal")
+                except OSError:
+                    pass  # e.g. a full disk: the journal still holds it all; close() says so
         finally:
             _release_log(self._simulations_log, self)
             _live_managers.discard(self)

@@ -1840,6 +1840,13 @@ class CsvStore(LogStore):
                 return
             try:
                 self.checkpoint()
+            except OSError as exc:
+                # The journal holds every change: the log is whole, only not folded.
+                warnings.warn(
+                    f"{self.path}: could not fold the journal into the log ({exc}); it "
+                    "stays in the journal and is folded when the log is next opened for "
+                    "writing", stacklevel=2,
+                )
             finally:
                 self._closed = True
                 self._close_fds()

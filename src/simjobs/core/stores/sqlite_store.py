@@ -200,6 +200,11 @@ class SqliteStore(LogStore):
                     f"no log at {self.path}; check the path, or open it for writing to create it"
                 )
             uri = "file:" + urllib.parse.quote(abspath) + "?mode=ro"
+            if self._nobody_can_write(abspath):
+                # A WAL database needs its -shm file even to be read, which a directory
+                # nobody may write cannot get; and nobody can change the file there
+                # either (a writer needs a -wal or -journal beside it): read it as is.
+                uri = "file:" + urllib.parse.quote(abspath) + "?immutable=1"
             self._conn = self._connect(uri, uri=True)
         else:
             self._check_directory(abspath)
@@ -282,6 +287,25 @@ class SqliteStore(LogStore):
         check_log_directory(self.path)
         if os.path.isdir(abspath):
             raise SimjobsError(f"{self.path} is a directory, not a log file; choose another path")
+
+    @staticmethod
+    def _nobody_can_write(abspath: str) -> bool:
+        """True when nobody can write the log's directory (a read-only mount, an
+        immutable directory, or one without any write permission bit), and no writer's
+        -wal or -journal file is beside the log. Not when only we may not write it:
+        its owner could start writing at any time."""
+        directory = os.path.dirname(abspath)
+        if os.access(directory, os.W_OK | os.X_OK):
+            return False
+        try:
+            st, vfs = os.stat(directory), os.statvfs(directory)
+        except OSError:
+            return False
+        # As root, os.access refuses only a read-only mount or an immutable directory.
+        nobody = (os.geteuid() == 0 or vfs.f_flag & os.ST_RDONLY
+                  or st.st_mode & 0o222 == 0)
+        return bool(nobody) and not any(
+            os.path.exists(abspath + suffix) for suffix in ("-wal", "-journal"))
 
     def _connect(self, target: str, uri: bool = False) -> sqlite3.Connection:
         try:

@@ -300,9 +300,12 @@ class LogLock:
                                                                   socket.gethostname()):
             # Never call the caller's own process "another" (SimulationsLog objects of
             # one process share one LogLock; this is a second LogLock made by hand).
+            since = holder.get("since")
+            when = (" since " + time.strftime("%H:%M:%S", time.localtime(since))
+                    if isinstance(since, (int, float)) else "")
             return (
                 f"{name} is already locked for writing by this process (pid "
-                f"{os.getpid()}); use the SimulationsLog already open on it"
+                f"{os.getpid()}){when}; use the SimulationsLog already open on it"
             )
         return (
             f"{name} is managed by another process ({who}); stop it, or hand requests "

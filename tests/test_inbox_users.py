@@ -202,6 +202,18 @@ def test_an_inbox_planted_before_the_owner_starts_is_refused(place):
     assert secret.read_text() == "the owner's secret\n"
 
 
+def test_a_lock_file_planted_as_a_link_is_never_written_through(place):
+    shared, homes, secret = place
+    result = as_user(OTHER, homes, shared, "code",
+                     "import os, sys; os.symlink(sys.argv[1], sys.argv[2])",
+                     str(secret), str(shared / "runs.csv.lock"))
+    assert result.returncode == 0, result.stderr
+    for command in (["run", "--until-done"], ["submit", "1", "2"]):
+        line = one_line(as_user(OWNER, homes, shared, "cli", *command), 1)
+        assert "runs.csv.lock is a symbolic link" in line and "remove it" in line
+    assert secret.read_text() == "the owner's secret\n"
+
+
 def test_the_owners_inbox_takes_nothing_from_another_user(place):
     shared, homes, secret = place
     log = shared / "runs.csv"

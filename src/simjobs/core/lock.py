@@ -82,8 +82,16 @@ class LogLock:
             return
         self.created = not os.path.exists(self.path)
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            # Never through a link: one planted by another user would have us truncate
+            # and write the file it points at.
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
         except OSError as exc:
+            # ELOOP; EACCES in a sticky directory when the link is another user's.
+            if exc.errno in (errno.ELOOP, errno.EACCES) and os.path.islink(self.path):
+                raise SimjobsError(
+                    f"{self.path} is a symbolic link, which simjobs never follows (did "
+                    "another user put it there?); remove it and try again"
+                ) from None
             raise SimjobsError(
                 f"cannot create the lock file {self.path}: {exc.strerror or exc}; check "
                 "that its directory exists and is writable"

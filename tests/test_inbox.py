@@ -260,3 +260,61 @@ def test_replies_nobody_read_are_removed_after_a_day(make_config, tmp_path, back
     assert not (inbox / ".old.resp.0123456789ab.tmp").exists()
     assert not (inbox / "old.wait").exists()
     assert (inbox / "fresh.resp").exists()
+
+
+def test_a_manager_refuses_its_own_inbox_when_others_can_write_it(make_config, tmp_path,
+                                                                   background_run, cli):
+    config, log = make_config(), tmp_path / "runs.csv"
+    inbox = inbox_of(tmp_path)
+    inbox.mkdir()
+    inbox.chmod(0o770)  # as an older simjobs under a group umask made it
+    proc = start_manager(background_run, config, log)
+    result = cli("submit", "--config", config, "1", "2")
+    assert result.returncode == 1 and "takes no requests" in result.stderr, result.stderr
+    out, err = stop_manager(proc)
+    (line,) = [line for line in err.splitlines() if "inbox" in line]
+    assert f"{inbox} can be written by other users (mode 770)" in line
+    assert "'chmod 700'" in line
+    assert records_of(log) == {}
+
+
+def stop_manager(proc: subprocess.Popen) -> tuple[str, str]:
+    proc.send_signal(signal.SIGTERM)
+    return proc.communicate(timeout=60)
+
+
+def _send_raw(inbox: Path, request_id: str, make) -> dict:
+    """Put ``request_id.req`` in place with ``make(path)`` while a locked .wait says
+    that someone waits; return the manager's reply."""
+    wait = os.open(inbox / f"{request_id}.wait", os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fcntl.flock(wait, fcntl.LOCK_EX)
+        make(inbox / f"{request_id}.req")
+        reply = inbox / f"{request_id}.resp"
+        wait_for(reply.exists, timeout=60, message=f"a reply to {request_id}")
+        return json.loads(reply.read_text())
+    finally:
+        os.close(wait)
+
+
+def test_only_regular_request_files_of_the_managers_user_are_acted_on(
+        make_config, tmp_path, background_run):
+    config, log = make_config(), tmp_path / "runs.csv"
+    inbox = inbox_of(tmp_path)
+    start_manager(background_run, config, log)
+    body = json.dumps({"op": "submit", "inputs": [[1, 2]], "level": 1})
+    elsewhere = tmp_path / "request.json"
+    elsewhere.write_text(body)
+
+    reply = _send_raw(inbox, "link", lambda p: p.symlink_to(elsewhere))
+    assert not reply["ok"] and "link.taken is a symbolic link" in reply["error"]
+    reply = _send_raw(inbox, "fifo", lambda p: os.mkfifo(p, 0o600))
+    assert not reply["ok"] and "fifo.taken is not a regular file" in reply["error"]
+    if os.geteuid() == 0:  # only root can put another user's file in a 0700 inbox
+        def foreign(path):
+            path.write_text(body)
+            os.chown(path, 54321, 54321)
+
+        reply = _send_raw(inbox, "foreign", foreign)
+        assert not reply["ok"] and "belongs to uid 54321" in reply["error"]
+    assert records_of(log) == {}

@@ -205,6 +205,8 @@ BAD_REQUESTS = [
     ('{"op": "submit", "level": 1}', "'inputs' is missing"),
     ('{"op": "submit", "inputs": [[1, "x"]]}', "inputs[0][1] is a string, not a number"),
     ('{"op": "submit", "inputs": [[1, 1e999]]}', "inputs[0][1] is inf, not a finite"),
+    ('{"op": "submit", "inputs": [[1, 1' + "0" * 400 + ']]}',
+     "inputs[0][1] is 100000000000... (401 digits), not a finite number"),
     ('{"inputs": [[1, 2]]}', "'op' is missing"),
     ('{"op": "launch"}', "'op' is 'launch'; use one of submit, cancel, resubmit"),
     ('{"op": "cancel", "job_ids": "7"}', "'job_ids' is a string; give a list of job ids"),

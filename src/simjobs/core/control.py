@@ -508,8 +508,15 @@ def validate_request(request: Any) -> dict:
             for j, c in enumerate(x):
                 if type(c) not in (int, float):
                     raise ValueError(f"inputs[{i}][{j}] is {_type_name(c)}, not a number")
-                if not math.isfinite(c):
-                    raise ValueError(f"inputs[{i}][{j}] is {c!r}, not a finite number")
+                try:
+                    finite = math.isfinite(c)
+                except OverflowError:  # an int beyond any float
+                    finite = False
+                if not finite:
+                    digits = str(c)
+                    shown = repr(c) if type(c) is float else \
+                        f"{digits[:12]}... ({len(digits)} digits)"
+                    raise ValueError(f"inputs[{i}][{j}] is {shown}, not a finite number")
         out.update(level=level, inputs=inputs)
     else:
         job_ids = request.get("job_ids")

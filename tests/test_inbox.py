@@ -167,7 +167,8 @@ def test_a_timed_out_client_says_what_is_true_and_never_advises_a_retry(
         held_manager, tmp_path):
     config, manager, release, entered = held_manager
     log = tmp_path / "runs.csv"
-    sender = client(config, "5", "6", "--timeout", "2", cwd=tmp_path)
+    # Long enough for the manager (serving every 0.2 s) to take it on a busy machine.
+    sender = client(config, "5", "6", "--timeout", "8", cwd=tmp_path)
     out, err = sender.communicate(timeout=120)
     assert entered.is_set()
     assert sender.returncode == 1 and out == ""

@@ -98,7 +98,7 @@ def place(request, users):
         shutil.rmtree(top, ignore_errors=True)
 
 
-def _env(home: Path, umask_group: bool) -> dict:
+def _env(home: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "SIMJOBS_"))}
     env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / "config"),
                XDG_DATA_HOME=str(home / "data"))
@@ -114,7 +114,7 @@ def as_user(user: str, homes: dict, cwd: Path, kind: str, *args: str,
     def start():
         os.umask(umask)  # a shared group directory goes with a group umask
 
-    options = dict(cwd=cwd, env=_env(homes[user], umask == 0o002), stdout=subprocess.PIPE,
+    options = dict(cwd=cwd, env=_env(homes[user]), stdout=subprocess.PIPE,
                    stderr=subprocess.PIPE, text=True, preexec_fn=start)
     if background:
         return subprocess.Popen(argv, **options)

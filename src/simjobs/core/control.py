@@ -279,6 +279,14 @@ def _unlink(name: str, dir_fd: int) -> bool:
         return False
 
 
+def _exists(name: str, dir_fd: int) -> bool:
+    try:
+        os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        return True
+    except FileNotFoundError:
+        return False
+
+
 def _start_waiting(request_id: str, dir_fd: int) -> int:
     """Create and lock ``ID.wait``: the sign, for the manager, that someone waits."""
     name = f"{request_id}.wait"
@@ -348,18 +356,27 @@ def send_request(log_path, request: dict, timeout: float = 10.0, *,
     try:
         wait_fd = _start_waiting(request_id, dir_fd)
         body = json.dumps({**request, "id": request_id}, allow_nan=False)
+        sent = False
         try:
-            atomic_write(f"{request_id}.req", body, private=True, replace=False,
-                         dir_fd=dir_fd)
-        except FileExistsError:
-            pass  # sent before under this id and not yet taken: its reply will do
-        try:
+            try:
+                atomic_write(f"{request_id}.req", body, private=True, replace=False,
+                             dir_fd=dir_fd)
+            except FileExistsError:
+                pass  # sent before under this id and not yet taken: its reply will do
+            sent = True
             reply = _wait_reply(log_path, request_id, dir_fd, timeout)
         except KeyboardInterrupt:
             if _unlink(f"{request_id}.req", dir_fd):
                 raise RequestInterrupted(
                     f"interrupted: request {request_id} was withdrawn before {who} took "
                     "it; nothing was done", request_id, withdrawn=True) from None
+            # Interrupted while writing it: sent only if the manager has it (it keeps a
+            # .taken until its .resp is written).
+            if not sent and not any(_exists(f"{request_id}.{kind}", dir_fd)
+                                    for kind in ("taken", "resp")):
+                raise RequestInterrupted(
+                    f"interrupted before request {request_id} was sent; nothing was done",
+                    request_id, withdrawn=True) from None
             raise RequestInterrupted(
                 f"interrupted, but {who} had already taken request {request_id}: it "
                 "goes on; `simjobs status` shows whether it ran", request_id,

@@ -95,8 +95,10 @@ def test_a_repeated_request_id_is_answered_from_the_journal_not_run_again(
     start_manager(background_run, config, log)
     assert hand_over(log, request, timeout=60, request_id="repeat-me") == first
     assert list(records_of(log)) == first["job_ids"]
-    # Replies are removed once read; nothing else is left behind.
-    assert sorted(p.name for p in inbox_of(tmp_path).iterdir()) == [JOURNAL_NAME]
+    # Replies are removed once read; nothing else is left behind (the manager removes
+    # its .taken just after writing the reply).
+    wait_for(lambda: sorted(p.name for p in inbox_of(tmp_path).iterdir()) == [JOURNAL_NAME],
+             timeout=30, message="only the journal is left in the inbox")
 
 
 def test_a_request_left_by_a_killed_client_and_manager_is_never_run(
@@ -114,11 +116,12 @@ def test_a_request_left_by_a_killed_client_and_manager_is_never_run(
 
     start_manager(background_run, config, log)
     request_id = request[: -len(".req")]
-    wait_for(lambda: request_id in journal(inbox), timeout=60,
-             message="the next manager looks at the left-over request")
+    wait_for(lambda: request_id in journal(inbox) and not names(inbox, ".taken"),
+             timeout=60, message="the next manager deals with the left-over request")
     entry = journal(inbox)[request_id]
     assert entry["reply"]["dropped"] and "nothing was done" in entry["reply"]["error"]
     assert not names(inbox, ".req") and not names(inbox, ".taken")
+    assert not names(inbox, ".wait")
     assert records_of(log) == {}
 
 

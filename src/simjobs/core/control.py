@@ -782,12 +782,13 @@ class RequestInbox:
             self._record(request_id, "done", reply)
         elif not waits:
             # Its sender was killed (or gave up) before anyone took it: nobody waits for
-            # the answer, and its user may have sent it again. Dropped, never run.
-            self._record(request_id, "done", {"ok": False, "dropped": True, "error": (
+            # the answer, and its user may have sent it again. Dropped, never run (the
+            # reply is still written, for a sender whose lock this host cannot see).
+            reply = {"ok": False, "dropped": True, "error": (
                 f"request {request_id} was dropped: its sender had stopped waiting "
-                "before a manager took it; nothing was done")})
-            _unlink(taken, self._fd)
-            return 1
+                "before a manager took it; nothing was done")}
+            self._record(request_id, "done", reply)
+            _unlink(f"{request_id}.wait", self._fd)
         else:
             try:
                 data = _read_own_file(taken, self._fd, MAX_REQUEST_BYTES)

@@ -160,7 +160,7 @@ def test_ctrl_c_after_the_manager_took_the_request_says_so(held_manager, tmp_pat
     assert sender.returncode == 130, err
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
-    assert "already taken" in lines[0] and "`simjobs status` shows whether it ran" in lines[0]
+    assert "already taken" in lines[0] and "simjobs status` shows whether it ran" in lines[0]
     release.set()
     wait_for(lambda: len(records_of(log)) == 1, timeout=60, message="the request ran")
     assert [r.coords for r in records_of(log).values()] == [(5.0, 6.0)]
@@ -178,7 +178,7 @@ def test_a_timed_out_client_says_what_is_true_and_never_advises_a_retry(
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     assert "sent as request " in lines[0] and "has not answered" in lines[0]
-    assert "`simjobs status` shows whether it ran" in lines[0]
+    assert "simjobs status` shows whether it ran" in lines[0]
     assert "retry" not in err
     release.set()
     wait_for(lambda: len(records_of(log)) == 1, timeout=60, message="the request ran once")

@@ -87,8 +87,8 @@ def test_exit_zero_with_a_number_is_completed_at_full_precision():
         (b"  \n", "the output file is empty"),
         (b"abc\n", "output 'abc' is not a number"),
         (b"1.0 2.0\n", "output '1.0 2.0' is not a number"),
-        (b"nan\n", "output is nan"),
-        (b"-inf\n", "output is -inf"),
+        (b"nan\n", "output 'nan' is not a number"),
+        (b"-inf\n", "output '-inf' is not a number"),
     ],
 )
 def test_exit_zero_without_a_valid_number_is_failed(output, reason):

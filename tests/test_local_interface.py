@@ -136,7 +136,7 @@ def test_string_command_is_split_like_a_shell(tmp_path):
     [
         ("garbage.sh", "output 'abc' is not a number"),
         ("nothing.sh", "no output file"),
-        ("nan.sh", "output is nan"),
+        ("nan.sh", "output 'nan' is not a number"),
     ],
 )
 def test_bad_output_fails_with_the_reason(tmp_path, sim, reason):
@@ -715,3 +715,136 @@ def test_demo_config_template_matches_the_config_format():
         assert iface["command"] == f"{{python}} -m simjobs.demo.simulator --level {level}"
         assert not Path(iface["workspace"]).is_absolute()
         assert iface["max_jobs"] >= 1
+
+
+# ---- mass cancels and cancels that outlive their simjobs (issue 8, items 3 and 4) -------
+
+# Counts its runs in the file given as its first argument, then runs until killed.
+COUNTED_SH = """#!/bin/sh
+echo "run $$ $PWD" >> "$1"
+sleep 600 &
+wait
+"""
+
+
+def test_cancel_many_of_queued_jobs_never_starts_one(tmp_path):
+    from simjobs.core import JobManager
+    from simjobs.core.log import SimulationsLog
+
+    counter = tmp_path / "runs"
+    sim = tmp_path / "counted.sh"
+    sim.write_text(COUNTED_SH)
+    sim.chmod(0o755)
+    iface = LocalInterface("loc", 1, [str(sim), str(counter)], tmp_path / "ws", max_jobs=2)
+    log = SimulationsLog(tmp_path / "runs.csv", 1)
+    manager = JobManager(log, [iface], polling_interval=0.05)
+    try:
+        jobs = manager.submit_many([Input(float(i)) for i in range(200)])
+        ids = [job.id for job in jobs]
+        # Every job is on the hardware (2 running, 198 queued) before the cancel.
+        assert manager.wait_until_submitted(ids, timeout=120)
+        wait_for(lambda: counter.exists() and len(counter.read_text().splitlines()) == 2,
+                 60, "two jobs running")
+        manager.cancel_many(ids)
+        assert manager.wait_until_done(timeout=120)
+    finally:
+        manager.shutdown()
+        log.close()
+    statuses = {key: rec.status for key, rec in helpers.records_of(tmp_path / "runs.csv").items()}
+    assert set(statuses.values()) == {JobStatus.CANCELLED} and len(statuses) == 200
+    runs = counter.read_text().splitlines()
+    assert len(runs) == 2, f"the simulator ran {len(runs)} times for max_jobs=2"
+    started = [n for n in jobdir.job_dir_names(tmp_path / "ws")
+               if (tmp_path / "ws" / n / jobdir.STARTED_MARKER).exists()]
+    assert len(started) == 2
+
+
+# Traps SIGTERM (noting it in ./got_term) and keeps a child that ignores it.
+TERM_TRAPPING_SH = """#!/bin/sh
+(trap '' TERM; exec sleep 600) &
+child=$!
+echo "$child" > child_pid.tmp && mv child_pid.tmp child_pid
+trap 'echo term >> got_term' TERM
+echo "$$" > sim_pid.tmp && mv sim_pid.tmp sim_pid
+while kill -0 "$child" 2>/dev/null; do wait; done
+"""
+
+MANAGING_SCRIPT = """
+import os, sys, time
+from simjobs.core import Input, JobManager
+from simjobs.core.log import SimulationsLog
+from simjobs.interfaces import LocalInterface
+
+log_path, ws, sim, grace, poll, action = sys.argv[1:7]
+iface = LocalInterface("loc", 1, sim, ws)
+iface.cancel_grace = float(grace)
+log = SimulationsLog(log_path, 1)
+manager = JobManager(log, [iface], polling_interval=float(poll))
+print("managing", flush=True)
+if action == "submit-and-cancel":
+    job = manager.submit(Input(1.0))
+    d = os.path.join(ws, str(job.id))
+    while not all(os.path.exists(os.path.join(d, n)) for n in ("pid", "sim_pid", "child_pid")):
+        time.sleep(0.01)
+    manager.cancel(job.id)
+    time.sleep(600)  # SIGKILLed by the test inside the grace period
+else:
+    print("done", manager.wait_until_done(timeout=120), flush=True)
+    manager.shutdown()
+    log.close()
+"""
+
+
+def test_a_cancel_whose_manager_dies_in_the_grace_period_is_finished_after_a_restart(
+        tmp_path):
+    grace, poll = 3.0, 0.5
+    ws, log_path = tmp_path / "ws", tmp_path / "runs.csv"
+    sim = tmp_path / "trapping.sh"
+    sim.write_text(TERM_TRAPPING_SH)
+    sim.chmod(0o755)
+    args = [sys.executable, "-c", MANAGING_SCRIPT, str(log_path), str(ws), str(sim),
+            str(grace), str(poll)]
+    first = subprocess.Popen([*args, "submit-and-cancel"], env=demo_env(),
+                             stdout=subprocess.PIPE, text=True)
+    pids = None
+    try:
+        job_dir = wait_for(lambda: next((ws / n for n in jobdir.job_dir_names(ws)), None),
+                           60, "the job directory")
+        pids = started_pids(job_dir)
+        # The simulator got its SIGTERM (and ignored it): kill the manager at once,
+        # well inside the grace period, before the SIGKILL is due.
+        wait_for(lambda: (job_dir / "got_term").exists(), 60, "the SIGTERM")
+        first.kill()
+        first.wait(timeout=60)
+        assert jobdir.process_group_alive(pids[0]), "the group died before the restart"
+        (record,) = helpers.records_of(log_path).values()
+        assert record.status is JobStatus.PENDING_CANCEL  # not Cancelled while it runs
+
+        restarted = time.monotonic()
+        second = subprocess.Popen([*args, "resume"], env=demo_env(),
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            assert second.stdout.readline().strip() == "managing"
+            wait_for(lambda: group_gone(*pids), grace + poll + 2.0,
+                     "the group killed by the restarted manager")
+            took = time.monotonic() - restarted
+            assert second.stdout.readline().split() == ["done", "True"]
+            assert second.wait(timeout=60) == 0
+        finally:
+            if second.poll() is None:
+                second.kill()
+                second.wait(timeout=60)
+        (record,) = helpers.records_of(log_path).values()
+        assert record.status is JobStatus.CANCELLED
+        assert not (job_dir / jobdir.KILL_FILE).exists()
+        print(f"group gone {took:.2f} s after the restart began")
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait(timeout=60)
+        if pids is not None:
+            for pid in pids:
+                try:
+                    os.kill(pid, 9)
+                except ProcessLookupError:
+                    pass

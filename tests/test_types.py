@@ -110,3 +110,63 @@ def test_multilevel():
     with pytest.raises(TypeError):
         MultiLevel({"1": "a"})
     assert ml.map(lambda level, v: v * level) == MultiLevel({1: "a", 2: "bb"})
+
+
+# ---- coordinates of any real number type (issue 8, item 6) ----------------------------
+
+from decimal import Decimal  # noqa: E402
+from fractions import Fraction  # noqa: E402
+
+from simjobs import SimulationsLog  # noqa: E402
+
+ODD_REALS = [Fraction(1, 3), Decimal("0.1"), np.float32(0.1), np.int64(-7),
+             np.float64(2.5e-7), Decimal("-1234567890.123456789012345")]
+
+
+def exauq_read_inputs(path, dim):
+    """The inputs as exauq's reader gets them: csv.DictReader, then float() per cell."""
+    import csv
+
+    with open(path, newline="") as f:
+        return [tuple(float(row[f"Input_{i}"]) for i in range(1, dim + 1))
+                for row in csv.DictReader(f)]
+
+
+@pytest.mark.parametrize("suffix", ["csv", "db"])
+def test_inputs_of_any_real_type_are_stored_as_the_float_they_equal(tmp_path, suffix):
+    path = tmp_path / f"sims.{suffix}"
+    expected = tuple(float(v) for v in ODD_REALS)
+    log = SimulationsLog(path, len(ODD_REALS))
+    log.add_new_record(Input(*ODD_REALS), "1")
+    log.add_new_record(list(ODD_REALS), "2")  # a plain sequence goes through Input too
+    log.close()
+    again = SimulationsLog(path, len(ODD_REALS))
+    try:
+        assert [tuple(r["input"]) for r in again.get_records()] == [expected, expected]
+    finally:
+        again.close()
+    if suffix == "csv":
+        assert exauq_read_inputs(path, len(ODD_REALS)) == [expected, expected]
+        text = path.read_text()
+        assert "1/3" not in text and "0.3333333333333333" in text
+        assert "0.10000000149011612" in text  # the float32's value, not its short str()
+
+
+@pytest.mark.parametrize("big", [10**400, -(10**400), Decimal("1e400"),
+                                 Fraction(10**400, 3), np.longdouble("1e400")],
+                         ids=["int", "negative-int", "Decimal", "Fraction", "longdouble"])
+@pytest.mark.parametrize("suffix", ["csv", "db"])
+def test_a_coordinate_too_large_for_a_float_is_one_line_value_error(tmp_path, suffix, big):
+    path = tmp_path / f"sims.{suffix}"
+    log = SimulationsLog(path, 2)
+    try:
+        with pytest.raises(ValueError) as info:
+            log.add_new_record([0.5, big], "1")
+        message = str(info.value)
+        assert "\n" not in message and len(message) < 200
+        assert "coordinate 2" in message and "too large for a float" in message
+        assert log.get_records() == []
+    finally:
+        log.close()
+    with pytest.raises(ValueError, match="coordinate 1 .*too large"):
+        Input(big)

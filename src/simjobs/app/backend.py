@@ -26,8 +26,9 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Union
 
+from ..core.command import hint
 from ..core.control import NoManagerError, hand_over, hand_over_refusal
-from ..core.errors import SimjobsError
+from ..core.errors import HardwareUnreachableError, SimjobsError
 from ..core.events import Event, EventBus, JobEvent
 from ..core.hardware import HardwareInterface
 from ..core.lock import LogLock, holder_text
@@ -126,7 +127,8 @@ class Backend:
     def cancel(self, job_ids: Iterable[JobIdLike]) -> CancelResult:
         raise NotImplementedError
 
-    def resubmit(self, job_ids: Iterable[JobIdLike]) -> list[JobId]:
+    def resubmit(self, job_ids: Iterable[JobIdLike], again: bool = False) -> list[JobId]:
+        """Resubmit jobs; ``again`` also those already resubmitted (else refused)."""
         raise NotImplementedError
 
     def job_details(self, job_id: JobIdLike) -> dict:
@@ -263,8 +265,8 @@ class ManagedBackend(Backend):
     def manager_state(self) -> str:
         if self.manager._stop.is_set():
             return "manager stopped"
-        n = self.running_count()
-        return f"managed by this app, {n} job{'s' * (n != 1)} tracked"
+        # (the job counts are the status bar's second line, from the app's one model)
+        return "managed by this app"
 
     def running_count(self) -> int:
         return sum(self.manager.interface_job_counts.values())
@@ -293,8 +295,8 @@ class ManagedBackend(Backend):
     def cancel(self, job_ids: Iterable[JobIdLike]) -> CancelResult:
         return self.manager.cancel_many(list(job_ids))
 
-    def resubmit(self, job_ids: Iterable[JobIdLike]) -> list[JobId]:
-        return [job.id for job in self.manager.resubmit(list(job_ids))]
+    def resubmit(self, job_ids: Iterable[JobIdLike], again: bool = False) -> list[JobId]:
+        return [job.id for job in self.manager.resubmit(list(job_ids), again=again)]
 
     def job_details(self, job_id: JobIdLike) -> dict:
         record = self._get(job_id)
@@ -304,11 +306,15 @@ class ManagedBackend(Backend):
         info = self._infos.get(record.interface_name)
         if info is not None:
             details.update(kind=info.kind, host=info.host)
+            if info.health not in ("ok", "unknown") and info.health_message:
+                # The whole cause (the load panel shows a short one).
+                details["health"] = f"{info.health}: {info.health_message}"
             try:
                 interface = self.manager.get_interface(record.interface_name)
                 details.update(interface.job_details(JobId(record.job_id)))
             except Exception as exc:  # noqa: BLE001 - shown, not raised, in the detail view
                 details["error"] = f"could not ask {record.interface_name}: {exc}"
+                details["unreachable"] = isinstance(exc, HardwareUnreachableError)
         return details
 
     def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
@@ -405,8 +411,8 @@ class WatchBackend(Backend):
         holder = self.holder()
         if holder is None:
             name = self.log_path.name
-            return (f"read-only: no process manages {name}; start 'simjobs app --config "
-                    "FILE' or 'simjobs run' on it to submit or cancel")
+            return (f"read-only: no process manages {name}; start '{hint('app --config FILE')}'"
+                    f" or '{hint('run')}' on it to submit or cancel")
         refusal = hand_over_refusal(self.log_path, holder)
         return f"read-only: {refusal}" if refusal else ""
 
@@ -468,8 +474,9 @@ class WatchBackend(Backend):
         skipped = {JobId(k): JobStatus(v) for k, v in response.get("skipped", {}).items()}
         return CancelResult(cancelled, skipped)
 
-    def resubmit(self, job_ids: Iterable[JobIdLike]) -> list[JobId]:
-        response = self._request({"op": "resubmit", "job_ids": [str(j) for j in job_ids]})
+    def resubmit(self, job_ids: Iterable[JobIdLike], again: bool = False) -> list[JobId]:
+        response = self._request({"op": "resubmit", "job_ids": [str(j) for j in job_ids],
+                                  "again": again})
         return [JobId(j) for j in response["job_ids"]]
 
     def job_details(self, job_id: JobIdLike) -> dict:
@@ -646,8 +653,8 @@ class PeekBackend(Backend):
     def cancel(self, job_ids: Iterable[JobIdLike]) -> CancelResult:
         return self._wait().cancel(job_ids)
 
-    def resubmit(self, job_ids: Iterable[JobIdLike]) -> list[JobId]:
-        return self._wait().resubmit(job_ids)
+    def resubmit(self, job_ids: Iterable[JobIdLike], again: bool = False) -> list[JobId]:
+        return self._wait().resubmit(job_ids, again)
 
     def job_details(self, job_id: JobIdLike) -> dict:
         return self._wait().job_details(job_id)

@@ -54,6 +54,7 @@ import uuid
 import warnings
 from typing import TYPE_CHECKING, Any, Optional
 
+from .command import hint
 from .errors import InvalidJobStatusError, SimjobsError, UnknownJobIdError
 from .files import TEMP_SUFFIX, atomic_write
 from .lock import LogLock, holder_text
@@ -314,7 +315,7 @@ def send_request(log_path, request: dict, timeout: float = 10.0, *,
     """Hand ``request`` to the manager of ``log_path``; return its reply as it is.
 
     Requests: ``{"op": "submit", "inputs": [[...], ...], "level": 1}``,
-    ``{"op": "cancel", "job_ids": [...]}``, ``{"op": "resubmit", "job_ids": [...]}``.
+    ``{"op": "cancel", "job_ids": [...]}``, ``{"op": "resubmit", "job_ids": [...], "again": false}``.
     The reply has ``"ok"`` and, on failure, a one-line ``"error"``. Most callers want
     :func:`hand_over`, which turns a failed reply into an exception.
 
@@ -379,7 +380,7 @@ def send_request(log_path, request: dict, timeout: float = 10.0, *,
                     request_id, withdrawn=True) from None
             raise RequestInterrupted(
                 f"interrupted, but {who} had already taken request {request_id}: it "
-                "goes on; `simjobs status` shows whether it ran", request_id,
+                f"goes on; `{hint('status')}` shows whether it ran", request_id,
                 withdrawn=False) from None
         if reply is not None:
             return reply
@@ -395,7 +396,7 @@ def send_request(log_path, request: dict, timeout: float = 10.0, *,
             return reply
         raise RequestPendingError(
             f"sent as request {request_id}; {who} has not answered within {timeout:g} s; "
-            "`simjobs status` shows whether it ran", request_id)
+            f"`{hint('status')}` shows whether it ran", request_id)
     finally:
         if wait_fd is not None:
             _unlink(f"{request_id}.wait", dir_fd)
@@ -543,6 +544,11 @@ def validate_request(request: Any) -> dict:
                                                  else _type_name(job_ids))
                              + "; give a list of job ids")
         out["job_ids"] = [str(j) for j in job_ids]
+        if op == "resubmit":
+            again = request.get("again", False)
+            if type(again) is not bool:
+                raise ValueError(f"'again' is {_type_name(again)}, not true or false")
+            out["again"] = again
     return out
 
 
@@ -564,7 +570,7 @@ def handle_request(manager: "JobManager", request: Any) -> dict[str, Any]:
             return {"ok": True, "cancelled": [str(j.id) for j in result.cancelled],
                     "skipped": {str(k): v.value for k, v in result.skipped.items()}}
         ids = request["job_ids"]
-        jobs = manager.resubmit(ids)
+        jobs = manager.resubmit(ids, again=request["again"])
         return {"ok": True, "job_ids": [str(j.id) for j in jobs],
                 "pairs": [[str(old), str(j.id)] for old, j in zip(ids, jobs)]}
     except UnknownJobIdError as exc:
@@ -778,7 +784,7 @@ class RequestInbox:
         elif entry is not None:
             reply = {"ok": False, "interrupted": True, "error": (
                 f"the manager was stopped while acting on request {request_id}; it may "
-                "have been done in part or in full: `simjobs status` shows what was")}
+                f"have been done in part or in full: `{hint('status')}` shows what was")}
             self._record(request_id, "done", reply)
         elif not waits:
             # Its sender was killed (or gave up) before anyone took it: nobody waits for

@@ -29,6 +29,28 @@ class InterfaceHealth:
         return self.state == HEALTH_OK
 
 
+class CancelInProgress(Exception):
+    """A cancel the hardware has taken on but not finished: the job's processes are
+    being stopped (e.g. in the grace period between SIGTERM and SIGKILL).
+
+    An interface's ``cancel_jobs`` gives it as a job's outcome; the manager then keeps
+    the job Pending cancel (the log never says Cancelled while the job's processes
+    live, so a restarted manager sends the cancel again and the kill is finished) and
+    asks again after ``retry_after`` seconds, without counting a failed attempt.
+
+    Parameters
+    ----------
+    message : str
+        What is under way, e.g. "waiting for the process group 1234 to exit".
+    retry_after : float, optional
+        Seconds after which to ask again, by default 0.5.
+    """
+
+    def __init__(self, message: str = "", retry_after: float = 0.5):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class HardwareInterface(ABC):
     """A place that runs simulator jobs: a local process pool, a server, a cluster.
 
@@ -48,11 +70,16 @@ class HardwareInterface(ABC):
     Beyond exauq, an interface may override :meth:`get_job_statuses` (one call for many
     jobs), :attr:`max_jobs` (how many jobs it runs at once), :attr:`health`,
     :meth:`find_jobs` (which jobs it already holds, used when resuming) and
-    :meth:`close`. The defaults keep exauq interfaces working unchanged.
+    :meth:`close`. The defaults keep exauq interfaces working unchanged. An interface
+    may also have ``cancel_jobs(job_ids) -> dict[JobId, Exception | None]`` (many
+    cancels in one call), whose outcome for a job may be :class:`CancelInProgress`.
     """
 
     #: What kind of hardware this is, shown in the app and the CLI.
     kind: str = "custom"
+    #: Seconds one call (a poll, a submit) may take before the manager reports the
+    #: interface degraded; None: the manager's own ``call_timeout``.
+    call_timeout: Optional[float] = None
 
     def __init__(self, name: Optional[str] = None, level: int = 1):
         self._name = name
@@ -143,6 +170,21 @@ class HardwareInterface(ABC):
         """Where and how the job runs (host, job directory, pid, times, stdout/stderr
         tails...), for the app's job detail view. The default knows nothing."""
         return {}
+
+    def late_results(self) -> dict[JobId, JobStatus]:
+        """Jobs this interface reported FAILED without their own record of how they
+        ended (no exit code yet) that have ended for real since: job id -> the status
+        replacing FAILED (COMPLETED, with :meth:`get_job_output` giving the output, or
+        FAILED with a better :meth:`failure_reason`). The manager asks once per poll
+        while :attr:`watching_late_results` is true and records each one as a
+        correction of the log. The default has none."""
+        return {}
+
+    @property
+    def watching_late_results(self) -> bool:
+        """True while some FAILED job may still get a late result (see
+        :meth:`late_results`): the manager keeps polling for it. False by default."""
+        return False
 
     def describe(self) -> dict:
         """What the app and ``simjobs interfaces`` show: kind, host, capacity."""

@@ -9,9 +9,11 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from decimal import Decimal
 from enum import Enum
-from numbers import Real
+from numbers import Integral, Real
 from typing import Any, Generic, Optional, TypeVar, Union
 
 FilePath = Union[str, bytes, os.PathLike]
@@ -19,17 +21,62 @@ T = TypeVar("T")
 S = TypeVar("S")
 
 
-def _validate_coordinate(value: Any) -> Real:
+def _shown(value: Any) -> str:
+    """A coordinate as an error message shows it: its repr, cut to ~60 characters."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long for repr (sys.set_int_max_str_digits)
+        text = f"an int of {value.bit_length()} bits"
+    return text if len(text) <= 60 else text[:45] + "..." + text[-12:]
+
+
+def _validate_coordinate(value: Any, position: int = 1) -> Real:
+    """Check one coordinate and return it as the log stores it.
+
+    An ``int`` or ``float`` is kept as it is (exauq writes ints as ints); every other
+    real (Fraction, Decimal, numpy scalars...) becomes the float it equals, so that
+    both stores write its float repr and any reader (exauq's too) can read it back.
+    """
     if value is None:
         raise ValueError("Input coordinates must be real numbers, but received None.")
-    if not isinstance(value, Real) or isinstance(value, bool):
+    # Decimal is no numbers.Real (it will not mix with floats), but it is a real number.
+    if not isinstance(value, (Real, Decimal)) or isinstance(value, bool):
         raise TypeError(
-            f"Input coordinates must be real numbers, but received {value!r} "
+            f"Input coordinates must be real numbers, but received {_shown(value)} "
             f"of type {type(value).__name__}."
         )
-    if not math.isfinite(value):
-        raise ValueError(f"Input coordinates must be finite, but received {value!r}.")
-    return value
+    cls = value.__class__
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf if value > 0 else -math.inf
+    except ValueError:  # e.g. Decimal('sNaN'), which float() refuses
+        number = math.nan
+    if math.isinf(number) and not _is_infinite(value):
+        raise ValueError(
+            f"Input coordinate {position} is {_shown(value)}, too large for a float "
+            f"(at most about 1.8e308 in size); rescale it"
+        )
+    if not math.isfinite(number):
+        raise ValueError(
+            f"Input coordinates must be finite, but received {_shown(value)}"
+            f" (coordinate {position})."
+        )
+    if cls is int or cls is float:
+        return value
+    if isinstance(value, Integral):
+        return int(value)
+    return number
+
+
+def _is_infinite(value: Any) -> bool:
+    """True when ``value`` is itself infinite, not a finite number too large for a
+    float (an int, a Fraction, a numpy longdouble, a Decimal)."""
+    if isinstance(value, Decimal):
+        return value.is_infinite()
+    with warnings.catch_warnings():  # numpy warns about inf - inf
+        warnings.simplefilter("ignore")
+        return bool(value - value != 0)  # NaN only for an infinity
 
 
 class Input(Sequence):
@@ -57,7 +104,7 @@ class Input(Sequence):
     __slots__ = ("_coords",)
 
     def __init__(self, *args: Real):
-        self._coords = tuple(_validate_coordinate(a) for a in args)
+        self._coords = tuple(_validate_coordinate(a, i) for i, a in enumerate(args, 1))
 
     @classmethod
     def _trusted(cls, coords: tuple) -> "Input":
@@ -238,8 +285,10 @@ class JobId:
     def __init__(self, job_id: Union[str, int, "JobId"]):
         text = job_id._id if isinstance(job_id, JobId) else str(job_id)
         if isinstance(job_id, bool) or not (text.isascii() and text.isdigit()):
+            # exauq's wording, which code and tests written for exauq match
             raise ValueError(
-                f"Expected 'job_id' to define a string of digits, but received {job_id!r}."
+                "Expected 'job_id' to define a string consisting only of digits, but "
+                f"received '{job_id}' instead."
             )
         self._id = text
 
@@ -314,10 +363,16 @@ class Job:
         level: int = 1,
         interface_name: Optional[str] = None,
     ):
-        self._id = JobId(id_)
+        # Both texts are exauq's, which code and tests written for exauq match.
+        try:
+            self._id = JobId(id_)
+        except ValueError:
+            raise ValueError(
+                f"Expected 'id_' to define a valid {JobId}, but received '{id_}' instead."
+            ) from None
         if not isinstance(data, Input):
             raise TypeError(
-                f"Argument 'data' must be of type Input, but received {type(data).__name__}."
+                f"Expected 'data' to be of type {Input} but received {type(data)} instead."
             )
         if not isinstance(level, int) or isinstance(level, bool):
             raise TypeError(
@@ -347,9 +402,10 @@ class Job:
         """(Read-only) The name of the interface running the job."""
         return self._interface_name
 
-    # Jobs are equal when their ids are: a job id names one job.
+    # As in exauq: equal exactly when the ids and the input data are equal (level and
+    # interface are where the job runs, not what it is).
     def __eq__(self, other: Any) -> bool:
-        return isinstance(other, Job) and self._id == other._id
+        return isinstance(other, Job) and self._id == other._id and self._data == other._data
 
     def __hash__(self) -> int:
         return hash(self._id)

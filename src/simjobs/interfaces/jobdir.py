@@ -24,8 +24,8 @@ files                                                  state
 =====================================================  ===========================
 cancelled marker                                       CANCELLED
 no started marker                                      queued (SUBMITTED)
-exit code 0, output one finite float                   COMPLETED
-exit code 0, output missing/empty/garbage/non-finite   FAILED
+exit code 0, output one number (:func:`parse_output`)  COMPLETED
+exit code 0, output missing/empty/garbage/too large    FAILED
 exit code non-zero                                     FAILED (with stderr tail)
 started, no exit code, wrapper alive (or unknown)      RUNNING
 started, no exit code, wrapper gone                    FAILED
@@ -46,6 +46,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterable, Iterator, Mapping
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Optional, Union
@@ -72,6 +73,15 @@ ENDED_FILE = "ended"
 EXIT_CODE_FILE = "exit_code"
 #: Written by the interface when the job is cancelled (holds the epoch time).
 CANCELLED_FILE = "cancelled"
+#: Written by a local cancel before it signals the job's process group, removed once
+#: the group is gone: the group, when SIGKILL is due and the members seen at cancel
+#: time (:func:`format_kill_record`), so that a restarted simjobs finishes the kill.
+KILL_FILE = "kill_pending"
+
+#: Not a file: the key under which a reader that cut :data:`OUTPUT_FILE` short (or did
+#: not read it, being over :data:`OUTPUT_MAX_BYTES`) gives the file's size in bytes,
+#: as ASCII digits.
+OUTPUT_SIZE = "output.txt:size"
 
 #: Every file :func:`job_state_from_files` may look at.
 STATE_FILES = (
@@ -94,7 +104,9 @@ REASON_TAIL_CHARS = 500
 DETAILS_TAIL_LINES = 20
 # Reads are bounded: a simulator may write gigabytes of stderr.
 TAIL_BYTES = 8192
-OUTPUT_MAX_BYTES = 4096
+#: The largest output file read: one number needs far less, and a bigger file fails
+#: its job (naming its size) rather than being read in part.
+OUTPUT_MAX_BYTES = 1 << 20
 
 NO_EXIT_CODE_REASON = "the job's process ended without recording an exit code"
 
@@ -223,21 +235,86 @@ def tail_text(data: Optional[bytes], max_lines: int, max_chars: Optional[int] = 
     return text
 
 
-def parse_output(data: Optional[bytes]) -> tuple[Optional[float], Optional[str]]:
-    """Parse :data:`OUTPUT_FILE`: ``(value, None)`` or ``(None, why it is not valid)``."""
+# The one form an output may take: a number in ASCII decimal or scientific notation,
+# with ASCII whitespace around it. Not what float() accepts: that also takes "1_000",
+# Arabic-Indic digits, "nan" and "inf", which the remote shells never accepted.
+_OUTPUT_NUMBER = re.compile(
+    rb"[ \t\n\r\f\v]*([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"
+    rb"[ \t\n\r\f\v]*"
+)
+_OUTPUT_SPACE = b" \t\n\r\f\v"
+
+
+def _shown_output(data: bytes) -> str:
+    text = data.strip(_OUTPUT_SPACE).decode("utf-8", errors="replace")
+    return repr(text if len(text) <= 60 else text[:45] + "..." + text[-12:])
+
+
+def parse_output(
+    data: Optional[bytes], size: Optional[int] = None
+) -> tuple[Optional[float], Optional[str]]:
+    """Parse :data:`OUTPUT_FILE`: ``(value, None)`` or ``(None, why it is not valid)``.
+
+    The one output parser of every interface (local, SSH, Slurm): the remote ones ship
+    the file's bytes here rather than judge them in a shell. The whole file must be one
+    number in ASCII decimal or scientific notation (``42``, ``-0.5``, ``.5``,
+    ``6.02e23``), ASCII whitespace around it allowed; anything else (``1_000``, digits
+    of other scripts, ``nan``, ``inf``, two numbers, text after the number) is not an
+    output. Its value is the float nearest to the exact decimal (through
+    :class:`decimal.Decimal`), so a long mantissa or exponent is read right.
+
+    Parameters
+    ----------
+    data : bytes or None
+        The file's contents (None: there is no file, or it was not read).
+    size : int, optional
+        The file's size in bytes, when ``data`` may have been cut short or left out;
+        a file over :data:`OUTPUT_MAX_BYTES` fails its job, naming the size.
+    """
+    size = max(size or 0, len(data or b""))
+    if size > OUTPUT_MAX_BYTES:
+        return None, (
+            f"the output file is {size:,} bytes, over the {OUTPUT_MAX_BYTES:,}-byte limit "
+            "of an output (one number)"
+        )
     if data is None:
         return None, "no output file"
-    text = data.decode("utf-8", errors="replace").strip()
-    if not text:
-        return None, "the output file is empty"
+    match = _OUTPUT_NUMBER.fullmatch(data)
+    if match is None:
+        if not data.strip(_OUTPUT_SPACE):
+            return None, "the output file is empty"
+        return None, f"output {_shown_output(data)} is not a number"
+    text = match.group(1).decode("ascii")
     try:
+        value = float(Decimal(text))
+    except ArithmeticError:  # an exponent beyond Decimal's range: float() rounds it right
         value = float(text)
-    except ValueError:
-        shown = text if len(text) <= 60 else text[:57] + "..."
-        return None, f"output {shown!r} is not a number"
     if not math.isfinite(value):
-        return None, f"output is {value}"
+        return None, f"output {_shown_output(data)} is too large for a float"
     return value, None
+
+
+def format_kill_record(pgid: int, deadline: float, members: Mapping[int, int]) -> bytes:
+    """The contents of :data:`KILL_FILE`: the process group, the epoch time SIGKILL is
+    due, then one ``pid start_time`` line per member (see :func:`process_group_members`)."""
+    lines = [str(int(pgid)), repr(float(deadline))]
+    lines += [f"{int(pid)} {int(start)}" for pid, start in members.items()]
+    return ("\n".join(lines) + "\n").encode("ascii")
+
+
+def parse_kill_record(data: Optional[bytes]) -> Optional[tuple[int, float, dict[int, int]]]:
+    """Parse :data:`KILL_FILE`: ``(pgid, deadline, members)``, or None if unreadable."""
+    if not data:
+        return None
+    try:
+        lines = data.decode("ascii").split()
+        pgid, deadline = int(lines[0]), float(lines[1])
+        members = {int(pid): int(start) for pid, start in zip(lines[2::2], lines[3::2])}
+    except (UnicodeDecodeError, ValueError, IndexError):
+        return None
+    if pgid <= 1 or not math.isfinite(deadline):
+        return None
+    return pgid, deadline, members
 
 
 def exit_code_reason(code: int, stderr: Optional[bytes]) -> str:
@@ -263,7 +340,9 @@ def job_state_from_files(
     files : Mapping[str, bytes or None]
         File name (one of :data:`STATE_FILES`) to contents; a missing key or None
         means the file does not exist. :data:`STARTED_MARKER` maps to ``b""`` when it
-        exists. :data:`STDERR_FILE` may hold only the tail of stderr.
+        exists. :data:`STDERR_FILE` may hold only the tail of stderr;
+        :data:`OUTPUT_FILE` only its first :data:`OUTPUT_MAX_BYTES` bytes (or nothing,
+        when larger) if :data:`OUTPUT_SIZE` gives its size.
     alive : bool or None, optional
         Whether the job's wrapper process is still running; None when unknown (then a
         started job without an exit code counts as RUNNING). Determine it *before*
@@ -305,7 +384,7 @@ def job_state_from_files(
         if exit_code != 0:
             reason = exit_code_reason(exit_code, files.get(STDERR_FILE))
             return JobState(JobStatus.FAILED, reason=reason, **common)
-        output, problem = parse_output(files.get(OUTPUT_FILE))
+        output, problem = parse_output(files.get(OUTPUT_FILE), parse_int(files.get(OUTPUT_SIZE)))
         if problem is not None:
             return JobState(JobStatus.FAILED, reason=problem, **common)
         return JobState(JobStatus.COMPLETED, output=output, **common)
@@ -353,9 +432,14 @@ class LocalJobFiles(Mapping):
         self._cache: dict[str, Optional[bytes]] = {}
 
     def __getitem__(self, name: str) -> Optional[bytes]:
+        if name == OUTPUT_SIZE:
+            name = OUTPUT_FILE  # read together: the size is that of the bytes read
+            key = OUTPUT_SIZE
+        else:
+            key = name
         if name not in self._cache:
             self._cache[name] = self._read(name)
-        return self._cache[name]
+        return self._cache.get(key)
 
     def _read(self, name: str) -> Optional[bytes]:
         path = os.path.join(self._dir, name)
@@ -366,7 +450,11 @@ class LocalJobFiles(Mapping):
                 if name in (STDOUT_FILE, STDERR_FILE):
                     return read_tail(f, TAIL_BYTES)
                 if name == OUTPUT_FILE:
-                    return f.read(OUTPUT_MAX_BYTES)
+                    size = os.fstat(f.fileno()).st_size
+                    # Over the limit the job fails naming the size: no need to read it.
+                    data = f.read(OUTPUT_MAX_BYTES + 1) if size <= OUTPUT_MAX_BYTES else b""
+                    self._cache[OUTPUT_SIZE] = str(max(size, len(data))).encode()
+                    return data
                 return f.read(4096)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None

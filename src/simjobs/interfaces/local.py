@@ -21,6 +21,7 @@ from simjobs.core.files import atomic_write
 from simjobs.core.hardware import (
     HEALTH_DEGRADED,
     HEALTH_OK,
+    CancelInProgress,
     HardwareInterface,
     InterfaceHealth,
 )
@@ -32,6 +33,7 @@ from .jobdir import (
     CANCELLED_FILE,
     EXIT_CODE_FILE,
     INPUT_FILE,
+    KILL_FILE,
     PID_FILE,
     STARTED_MARKER,
     STDERR_FILE,
@@ -148,6 +150,9 @@ class _GroupKiller:
     - otherwise the group is the job's while the wrapper runs (its command line names
       the job directory) or while a member seen at cancel time (``members``: pid ->
       start time) is still the same process in the group.
+
+    ``record`` is the job's kill record (:data:`.jobdir.KILL_FILE`), removed once the
+    work is done; while it exists a restarted simjobs finishes the kill.
     """
 
     def __init__(
@@ -158,13 +163,17 @@ class _GroupKiller:
         members: Mapping[int, int],
         grace: float,
         name: str,
+        record: Optional[Path] = None,
     ):
         self.pgid = pgid
         self.job_dir = job_dir
         self.proc = proc
         self.members = dict(members)
+        self.record = record
         self.owner_pid = os.getpid()
         self.done = threading.Event()
+        self.started = time.monotonic()
+        self.deadline = self.started + max(0.0, grace)
         self._lock = threading.Lock()
         self._timer = threading.Timer(max(0.0, grace), self._finish, kwargs={"kill": True})
         self._timer.daemon = True
@@ -210,9 +219,30 @@ class _GroupKiller:
                     except subprocess.TimeoutExpired:
                         pass
             finally:
+                if self.record is not None:
+                    try:
+                        self.record.unlink()
+                    except OSError:
+                        pass  # gone already (another process finished it too)
                 self.done.set()
                 with _pending_lock:
                     _pending_kills.discard(self)
+
+    def retry_after(self) -> float:
+        """When to ask again whether the group is gone: soon at first (most jobs end on
+        SIGTERM at once), then less often, and just after the SIGKILL is due."""
+        now = time.monotonic()
+        wait = min(1.0, max(0.05, now - self.started))
+        until_kill = self.deadline - now + 0.1
+        return max(0.05, min(wait, until_kill) if until_kill > 0 else wait)
+
+    def gone(self) -> bool:
+        """True once the work is done and no process of the group is left (or it has
+        been REAP_TIMEOUT since the SIGKILL was due: the group id may be reused)."""
+        if not self.finish_if_gone():
+            return False
+        return (not jobdir.process_group_alive(self.pgid)
+                or time.monotonic() > self.deadline + REAP_TIMEOUT)
 
     def finish_if_gone(self) -> bool:
         """True when the work is done: the group was killed, or has no live member
@@ -322,6 +352,9 @@ class LocalInterface(HardwareInterface):
         # Cancelled jobs whose process groups may still run: each holds its slot
         # until its group is gone.
         self._dying: dict[JobId, _GroupKiller] = {}
+        # Cancels answered "in progress" whose final answer is still owed.
+        self._unconfirmed: set[JobId] = set()
+        self._workspace_str = str(self._workspace)
         self._scanned = False
         self._wrapper_ready = False
 
@@ -432,7 +465,8 @@ class LocalInterface(HardwareInterface):
         Returns at once, the job CANCELLED from then on: the whole process group of
         the job (wrapper, simulator and its children) gets SIGTERM now, and SIGKILL
         from a timer thread if it is still there after :attr:`cancel_grace` seconds,
-        whether or not anyone polls. The job keeps its slot until its group is gone.
+        whether or not anyone polls (and from a restarted simjobs, if this one dies
+        first). The job keeps its slot until its group is gone.
 
         Raises
         ------
@@ -441,43 +475,152 @@ class LocalInterface(HardwareInterface):
         UnknownJobError
             If the job has no job directory.
         """
-        self._prepare()
         job_id = JobId(job_id)
-        state = self._state(job_id)
-        if state.finished:
-            raise JobAlreadyEndedError(
-                f"Job {job_id} already ended with status {state.status.value}.",
-                state.status,
-            )
-        job_dir = self._job_dir(job_id)
-        atomic_write(job_dir / CANCELLED_FILE, f"{time.time()!r}\n", durable=False)  # as above
-        self._queued.discard(job_id)  # the heap entry is skipped when popped
+        outcome = self.cancel_jobs([job_id])[job_id]
+        if isinstance(outcome, CancelInProgress):
+            # exauq's contract: the job is cancelled from here on (the timer, or the
+            # kill record after a restart, finishes the kill); nobody asks again.
+            self._unconfirmed.discard(job_id)
+            return
+        if outcome is not None:
+            raise outcome
+
+    def cancel_jobs(self, job_ids: Sequence[JobId]) -> dict[JobId, Optional[Exception]]:
+        """Cancel many jobs at once; each id maps to None (cancelled) or an error.
+
+        Every job's cancelled marker is written before any process group is signalled,
+        so no slot is freed while a job of the batch could still be started in it: a
+        job pending cancel is never launched. A running job's group gets SIGTERM (and
+        SIGKILL after :attr:`cancel_grace` s, from a timer); until the group is gone its
+        outcome is :class:`~simjobs.core.hardware.CancelInProgress` (the JobManager
+        keeps it Pending cancel and asks again), then None. Its kill record in the job
+        directory lets a restarted simjobs finish the kill.
+
+        The errors are those :meth:`cancel_job` raises (JobAlreadyEndedError,
+        UnknownJobError), or the OSError that stopped the marker being written.
+        """
+        self._prepare()
+        outcomes: dict[JobId, Optional[Exception]] = {}
+        marker = f"{time.time()!r}\n".encode()
+        to_signal: list[tuple[JobId, tuple]] = []
+        for raw in job_ids:
+            job_id = JobId(raw)
+            if job_id in outcomes:
+                continue
+            if job_id in self._unconfirmed:  # asked again while its group was stopping
+                outcomes[job_id] = self._kill_outcome(job_id)
+                continue
+            try:
+                if job_id in self._queued and self._mark_queued_cancelled(job_id, marker):
+                    self._queued.discard(job_id)  # its heap entry is skipped when popped
+                    outcomes[job_id] = None
+                    continue
+                state = self._state(job_id)
+                job_dir = self._job_dir(job_id)
+                # A cancelled job whose wrapper still runs was never signalled (its
+                # simjobs died right after writing the marker): signal it now.
+                if state.finished and not (state.status is JobStatus.CANCELLED
+                                           and self._wrapper_pid(job_id, job_dir)):
+                    outcomes[job_id] = JobAlreadyEndedError(
+                        f"Job {job_id} already ended with status {state.status.value}.",
+                        state.status,
+                    )
+                    continue
+                started = not state.queued or job_id in self._procs
+                # The kill record goes first: a simjobs that dies after the marker
+                # leaves what a restart needs to finish the kill.
+                kill = self._record_kill(job_id, job_dir) if started else None
+                atomic_write(job_dir / CANCELLED_FILE, marker, durable=False)
+            except (UnknownJobError, OSError) as exc:
+                outcomes[job_id] = exc
+                continue
+            self._queued.discard(job_id)
+            if kill is None:
+                outcomes[job_id] = None  # never started (and now never will), or gone
+            else:
+                to_signal.append((job_id, kill))
+        # Only now, with every marker on disk, may slots be freed.
+        for job_id, kill in to_signal:
+            outcomes[job_id] = self._signal_group(job_id, *kill)
+        self._start_queued()
+        return outcomes
+
+    def _mark_queued_cancelled(self, job_id: JobId, marker: bytes) -> bool:
+        """Write the cancelled marker of a job known to be queued, in one open (no
+        temporary file: a queued job's marker is only ever tested for existence).
+        False when the marker or the job directory is not there to be made."""
+        path = os.path.join(self._workspace_str, str(job_id), CANCELLED_FILE)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                         | os.O_CLOEXEC, 0o644)
+        except (FileExistsError, FileNotFoundError, NotADirectoryError):
+            return False  # cancelled already, or no directory: the full path decides
+        try:
+            os.write(fd, marker)
+        finally:
+            os.close(fd)
+        return True
+
+    def _record_kill(self, job_id: JobId, job_dir: Path):
+        """Find the process group of a started job and write its kill record: the
+        ``(pgid, proc, members, record)`` to signal, or None when nothing of it runs."""
         self._running.discard(job_id)
         # From here on the kill timer owns our wrapper's Popen: nothing else reaps it.
         proc = self._procs.pop(job_id, None)
-        members: dict[int, int] = {}
         if proc is not None and proc.returncode is None:
             pgid: Optional[int] = proc.pid  # not reaped, so the group id is still ours
         else:
             proc = None
             pgid = self._wrapper_pid(job_id, job_dir)
-            if pgid is not None:
-                # Who is in the group now, to recognise it after the wrapper has gone.
-                members = jobdir.process_group_members(pgid) or {}
-        if pgid is not None:
-            try:
-                os.killpg(pgid, signal.SIGTERM)
-                signalled = True
-            except (ProcessLookupError, PermissionError):
-                signalled = False
-            if signalled or proc is not None:
-                killer = _GroupKiller(
-                    pgid, job_dir, proc, members, self.cancel_grace,
-                    name=f"simjobs-{self.name}-kill-{job_id}",
-                )
-                killer.start()
-                self._dying[job_id] = killer
-        self._start_queued()
+        if pgid is None:
+            return None
+        # Who is in the group now, to recognise it after the wrapper has gone (also
+        # from another process, after a restart).
+        members = jobdir.process_group_members(pgid) or {}
+        record: Optional[Path] = job_dir / KILL_FILE
+        try:
+            atomic_write(record, jobdir.format_kill_record(
+                pgid, time.time() + self.cancel_grace, members))
+        except OSError:
+            record = None  # the kill still happens; only a restart could not finish it
+        return pgid, proc, members, record
+
+    def _signal_group(self, job_id: JobId, pgid: int, proc: Optional[subprocess.Popen],
+                      members: Mapping[int, int], record: Optional[Path]
+                      ) -> Optional[Exception]:
+        """SIGTERM a cancelled job's process group and arm its SIGKILL timer; the job's
+        cancel outcome."""
+        try:
+            os.killpg(pgid, signal.SIGTERM)
+            signalled = True
+        except (ProcessLookupError, PermissionError):
+            signalled = False
+        if not signalled and proc is None:
+            if record is not None:
+                record.unlink(missing_ok=True)
+            return None  # the group had gone already
+        self._arm_killer(job_id, _GroupKiller(
+            pgid, self._job_dir(job_id), proc, members, self.cancel_grace,
+            name=f"simjobs-{self.name}-kill-{job_id}", record=record,
+        ))
+        return self._kill_outcome(job_id)
+
+    def _arm_killer(self, job_id: JobId, killer: "_GroupKiller") -> None:
+        killer.start()
+        self._dying[job_id] = killer
+        self._unconfirmed.add(job_id)
+
+    def _kill_outcome(self, job_id: JobId) -> Optional[Exception]:
+        """None once the cancelled job's process group is gone, else CancelInProgress."""
+        killer = self._dying.get(job_id)
+        if killer is None or killer.gone():
+            self._unconfirmed.discard(job_id)
+            return None
+        return CancelInProgress(
+            f"job {job_id}: waiting for its process group {killer.pgid} to exit "
+            f"(SIGKILL {self.cancel_grace:g} s after SIGTERM)",
+            retry_after=killer.retry_after(),
+        )
 
     def find_jobs(self, job_ids: Iterable[JobId]) -> set[JobId]:
         """The ids among ``job_ids`` that have a job directory in the workspace."""
@@ -539,15 +682,37 @@ class LocalInterface(HardwareInterface):
                 raise
 
     def _prepare(self) -> None:
-        """On first use, adopt the running jobs and queue the queued jobs on disk."""
+        """On first use, adopt the running jobs, queue the queued jobs on disk, and
+        finish the kills a previous simjobs left pending (their kill records)."""
         if self._scanned:
             return
         self._scanned = True
         for name in jobdir.job_dir_names(self._workspace):
             job_dir = self._workspace / name
-            if (job_dir / CANCELLED_FILE).exists() or (job_dir / EXIT_CODE_FILE).exists():
+            if (job_dir / CANCELLED_FILE).exists():
+                if (job_dir / KILL_FILE).exists():
+                    self._resume_kill(JobId(name), job_dir)
+                continue
+            if (job_dir / EXIT_CODE_FILE).exists():
                 continue
             self._state(JobId(name))
+
+    def _resume_kill(self, job_id: JobId, job_dir: Path) -> None:
+        """Re-arm the SIGKILL of a cancel whose simjobs died in its grace period: at the
+        time it was due, and only while the group provably is the job's."""
+        record = job_dir / KILL_FILE
+        try:
+            parsed = jobdir.parse_kill_record(record.read_bytes())
+        except OSError:
+            return
+        if parsed is None:
+            record.unlink(missing_ok=True)
+            return
+        pgid, deadline, members = parsed
+        self._arm_killer(job_id, _GroupKiller(
+            pgid, job_dir, None, members, deadline - time.time(),
+            name=f"simjobs-{self.name}-kill-{job_id}", record=record,
+        ))
 
     def _alive(self, job_id: JobId, job_dir: Path) -> bool:
         proc = self._procs.get(job_id)

@@ -197,7 +197,7 @@ def _write_csv(f, records: Sequence[LogRecord], input_dim: int) -> None:
             *(repr(float(c)) for c in r.coords),
             "" if r.output is None else repr(float(r.output)),
             _iso(r.created) or "", _iso(r.changed) or "", r.reason or "",
-            r.resubmit_of or "", r.resubmitted_as or "",
+            r.resubmit_of or "", ";".join(r.resubmitted_as),
         ])
 
 

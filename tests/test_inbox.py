@@ -324,3 +324,28 @@ def test_only_regular_request_files_of_the_managers_user_are_acted_on(
         reply = _send_raw(inbox, "foreign", foreign)
         assert not reply["ok"] and "belongs to uid 54321" in reply["error"]
     assert records_of(log) == {}
+
+
+def test_a_request_its_manager_was_killed_acting_on_is_answered_never_run_again(
+        make_config, tmp_path, background_run):
+    """The state a manager SIGKILLed inside a request leaves: the request claimed
+    (``.taken``), ``started`` in the journal, no ``done``; the journal's last line cut by
+    the kill. The next manager answers it from that, and does not run it."""
+    config, log = make_config(), tmp_path / "runs.csv"
+    inbox = inbox_of(tmp_path)
+    inbox.mkdir(mode=0o700)
+    body = {"id": "mid-act", "op": "submit", "inputs": [[1, 2]], "level": 1}
+    (inbox / "mid-act.taken").write_text(json.dumps(body))
+    (inbox / JOURNAL_NAME).write_text(
+        json.dumps({"id": "mid-act", "state": "started", "time": time.time()}) + "\n"
+        + '{"id": "cut-sh')
+    start_manager(background_run, config, log)
+    reply_path = inbox / "mid-act.resp"
+    wait_for(reply_path.exists, timeout=60, message="a reply to the interrupted request")
+    reply = json.loads(reply_path.read_text())
+    assert reply["ok"] is False and reply["interrupted"]
+    assert "stopped while acting on request mid-act" in reply["error"]
+    assert "shows what was" in reply["error"]
+    wait_for(lambda: not (inbox / "mid-act.taken").exists(), timeout=30)
+    assert journal(inbox)["mid-act"]["state"] == "done"  # every line whole again
+    assert records_of(log) == {}

@@ -1006,7 +1006,8 @@ def install_demo(directory: Path) -> Path:
             raise CliError(f"cannot create the demo directory {directory} ({exc.strerror})",
                            EXIT_FAILURE) from None
         template = resources.files("simjobs.demo").joinpath(DEMO_CONFIG).read_text("utf-8")
-        config_path.write_text(template, encoding="utf-8")
+        with contextlib.suppress(FileExistsError):  # made meanwhile: kept, as above
+            atomic_write(config_path, template, replace=False)
     return config_path
 
 

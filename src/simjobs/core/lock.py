@@ -176,8 +176,16 @@ class LogLock:
     def _open_lock_file(self) -> int:
         """The lock file opened for writing, or a SimjobsError that says truly why not."""
         try:
-            return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            # Never through a link: one planted by another user would have us truncate
+            # and write the file it points at.
+            return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
         except OSError as exc:
+            # ELOOP; EACCES in a sticky directory when the link is another user's.
+            if exc.errno in (errno.ELOOP, errno.EACCES) and os.path.islink(self.path):
+                raise SimjobsError(
+                    f"{self.path} is a symbolic link, which simjobs never follows (did "
+                    "another user put it there?); remove it and try again"
+                ) from None
             reason = filesystems.os_reason(exc)
             if os.path.lexists(self.path) and exc.errno in (errno.EACCES, errno.EPERM,
                                                             errno.EROFS):

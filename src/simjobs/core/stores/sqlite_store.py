@@ -44,10 +44,11 @@ from ..errors import LogFormatError, SimjobsError, SimulationsLogLookupError
 from ..records import UNSET, LogChange, LogRecord, decode_links, encode_links, history_columns
 from ..types import JobStatus
 from .base import LogStore, check_log_directory, validate_output
-from .csv_store import check_histories, encode_history, pack_histories, parse_each
+from .csv_store import (
+    COMMIT_SUFFIX, check_histories, encode_history, pack_histories, parse_each,
+)
 
 FORMAT = "simjobs-log 1"
-COMMIT_SUFFIX = ".commit"
 _COMMIT_DIGITS = 16
 
 

@@ -15,22 +15,35 @@ Files, for a log ``runs.csv``:
     carries an end mark, so a batch interrupted by a crash is recognised and dropped
     as a whole. Rows are ``n`` (a new record: its main-file line and its extras; written
     *before* the line is appended to the main file, so an interrupted append is redone
-    on the next open) and ``c`` (a change of some fields of one record).
+    on the next open) and ``c`` (a change of some fields of one record). Its first line
+    names the generation of the compaction that started it.
 ``runs.csv.meta``
     The simjobs extras exauq has no column for (created, changed, reason, resubmit
-    links, status history) as of the last compaction, and the sequence number of the
-    last journal row the snapshot contains. Rewritten atomically at each compaction.
+    links, status history) as of the last compaction. Its header names the sequence
+    number of the last journal row the snapshot contains, the compaction's generation
+    (random), the number of records of the snapshot and the number of lines that
+    follow. Rewritten atomically at each compaction.
+``runs.csv.commit``
+    The generation and the length of the journal known to be committed and synced,
+    rewritten in place after each fdatasync of the journal (never fsync'd itself: it
+    may lag, never lead).
 
 The state is the main file, plus the meta file, plus the journal rows whose sequence
 number is above the one the meta file records. Journal rows set fields to absolute
 values, so replaying a row over a main file that already contains it changes nothing;
-a status row also appends to the history, which the sequence number guards. A missing
-meta or journal file counts as empty (a log written by exauq is valid).
+a status row also appends to the history, which the sequence number guards. Missing
+sidecars count as empty (a log written by exauq, or by an older simjobs, is valid; the
+first write makes them).
 
 Compaction (when the journal holds ``max(1000, number of records in the last
-snapshot)`` rows, and on checkpoint/close) writes the whole state to temporary files, then replaces the main
-file, then the meta file, then the journal (with an empty one), syncing the directory
-after each step. A crash between any two steps reads back the same state.
+snapshot)`` rows, and on checkpoint/close) writes the whole state to temporary files,
+then replaces the main file, then the meta file, then the journal (with one holding
+only its header), syncing the directory after each step. A crash between any two
+steps reads back the same state.
+
+Damage (see :meth:`CsvStore._damage`): what the headers say is checked against what
+the files hold; a log with something missing opens read-only, with one line saying
+what, and nothing is changed until ``simjobs repair``.
 """
 
 from __future__ import annotations
@@ -329,7 +342,11 @@ def _read_opt(path: str) -> tuple[Optional[bytes], Optional[int]]:
     except IsADirectoryError:
         raise SimjobsError(f"{path} is a directory, not a log file; choose another path") from None
     except OSError as exc:
-        raise SimjobsError(f"cannot read {path}: {exc.strerror or exc}; fix its permissions") from None
+        raise _cannot_read(path, exc) from None
+
+
+def _cannot_read(path: str, exc: OSError) -> SimjobsError:
+    return SimjobsError(f"cannot read {path}: {exc.strerror or exc}; fix its permissions")
 
 
 def _read_fd(path: str) -> tuple[Optional[bytes], Optional[int]]:
@@ -343,7 +360,7 @@ def _read_fd(path: str) -> tuple[Optional[bytes], Optional[int]]:
         if os.path.isdir(path):
             raise SimjobsError(
                 f"{path} is a directory, not a log file; choose another path") from None
-        raise SimjobsError(f"cannot read {path}: {exc.strerror or exc}; fix its permissions") from None
+        raise _cannot_read(path, exc) from None
     try:
         return _pread_all(fd, 0), fd
     except BaseException:
@@ -371,7 +388,7 @@ def _read_head(path: str) -> Optional[bytes]:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise SimjobsError(f"cannot read {path}: {exc.strerror or exc}; fix its permissions") from None
+        raise _cannot_read(path, exc) from None
     return data[:data.find(b"\n") + 1] or data
 
 

@@ -11,8 +11,8 @@ Schema (WAL mode):
     -0.0 as 0), ``status``, ``level``,
     ``interface_name``, the extras ``created``, ``changed``, ``reason``,
     ``resubmit_of``, ``resubmitted_as`` (the ids joined by ``;``: a job may be
-    resubmitted more than once; an older log holds one id), and ``seq``: the number of the write transaction
-    that last touched the row (indexed), which readers use to load only what changed.
+    resubmitted more than once; an older log holds one id), and ``seq``: the number of
+    the write transaction that last touched the row (indexed), which readers use to load only what changed.
 ``history(id, seq, job_id, status, time)``
     One row per status change, appended: the audit trail. Each record also carries its
     history in two compact columns (``hist_codes``: one letter per status,

@@ -310,3 +310,20 @@ def test_a_damaged_log_is_read_only_for_the_api_and_a_manager(tmp_path, suffix):
     assert str(err.value) == log.damage
     log.close()
     assert db_files(tmp_path) == before
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a file to another user")
+@pytest.mark.parametrize("suffix", ["csv", "db"])
+def test_a_commit_file_planted_by_another_user_is_refused(tmp_path, suffix):
+    path = tmp_path / f"runs.{suffix}"
+    store = open_quietly(path, CsvStore if suffix == "csv" else SqliteStore)[0]
+    store.add([rec(1)])
+    store.close()
+    commit = tmp_path / f"runs.{suffix}.commit"
+    commit.unlink()
+    commit.write_bytes(b"")
+    os.chown(commit, 65534, 65534)  # nobody's
+    store, _ = open_quietly(path, CsvStore if suffix == "csv" else SqliteStore)
+    assert isinstance(store, SimjobsError)
+    assert str(store) == (f"{commit} belongs to uid 65534, not to this user; remove it (and "
+                          "check who else can write the log's directory)")

@@ -69,7 +69,7 @@ from ..records import (
     append_history, decode_links, encode_links, pack_history,
 )
 from ..types import JobStatus
-from .base import LogStore, check_log_directory, validate_output
+from .base import LogStore, check_log_directory, open_own_file, validate_output
 
 JOURNAL_SUFFIX = ".journal"
 META_SUFFIX = ".meta"
@@ -1409,6 +1409,9 @@ class CsvStore(LogStore):
         except OSError as exc:
             self._close_fds()
             raise SimjobsError(f"cannot write the log {self.path}: {exc.strerror or exc}") from exc
+        except SimjobsError:
+            self._close_fds()
+            raise
 
     def _repair_and_open(self, st: Optional[_Loaded]) -> None:
         created = False
@@ -1501,8 +1504,7 @@ class CsvStore(LogStore):
             _fsync_dir(self._dir)
             st = os.fstat(self._journal_fd)
         if self._commit_fd is None:
-            self._commit_fd = os.open(self.commit_path,
-                                      os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+            self._commit_fd = open_own_file(self.commit_path)
         self._journal_size = st.st_size
         self._journal_ino = st.st_ino
 

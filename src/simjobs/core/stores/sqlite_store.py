@@ -43,7 +43,7 @@ from typing import Optional
 from ..errors import LogFormatError, SimjobsError, SimulationsLogLookupError
 from ..records import UNSET, LogChange, LogRecord, decode_links, encode_links, history_columns
 from ..types import JobStatus
-from .base import LogStore, check_log_directory, validate_output
+from .base import LogStore, check_log_directory, open_own_file, validate_output
 from .csv_store import (
     COMMIT_SUFFIX, check_histories, encode_history, pack_histories, parse_each,
 )
@@ -263,8 +263,7 @@ class SqliteStore(LogStore):
         )
 
     def _open_commit(self) -> None:
-        self._commit_fd = os.open(self._commit_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW,
-                                  0o666)
+        self._commit_fd = open_own_file(self._commit_path)
         self._note_committed(self._seq)
 
     def _note_committed(self, seq: int) -> None:

@@ -475,8 +475,8 @@ def test_resubmit(cli, make_config, tmp_path):
     assert_one_line_error(cli("resubmit", "--config", config, bad1),
                           f"job {bad1} was already resubmitted as {new}; add --again")
     assert len(records_of(log)) == len(records)
-    ((_, _, newer),) = [line.split() for line in
-                        ok(cli("resubmit", "--config", config, bad1, "--again")).stdout.splitlines()]
+    result = ok(cli("resubmit", "--config", config, bad1, "--again"))
+    ((_, _, newer),) = [line.split() for line in result.stdout.splitlines()]
     records = records_of(log)
     assert records[bad1].resubmitted_as == [new, newer] and records[newer].resubmit_of == bad1
 

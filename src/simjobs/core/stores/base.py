@@ -124,3 +124,18 @@ def check_log_directory(path: str) -> None:
             f"cannot write the log {path}: directory {d} is not writable; "
             "fix its permissions or choose another path"
         )
+
+
+def open_own_file(path: str) -> int:
+    """Open (creating it if missing) a small sidecar this process rewrites in place, for
+    reading and writing: never through a link, and only if this user owns it (one
+    another user planted beside the log is refused with one line)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+    owner = os.fstat(fd).st_uid
+    if owner != os.geteuid():
+        os.close(fd)
+        raise SimjobsError(
+            f"{path} belongs to uid {owner}, not to this user; remove it (and check who "
+            "else can write the log's directory)"
+        )
+    return fd

@@ -59,7 +59,7 @@ REAP_TIMEOUT = 5.0
 # (its first line the time, then one job id a line): a mass cancel writes one file,
 # not a marker in each of 100,000 job directories (each a slow metadata write).
 CANCELS_DIR = ".simjobs-cancelled"
-# More batch files than this are merged into one when a workspace is opened.
+# More batch files than this are merged into one when they are read.
 CANCELS_MERGE_AT = 64
 
 
@@ -583,6 +583,7 @@ class LocalInterface(HardwareInterface):
         lines = [repr(when), *map(str, job_ids)]
         name = f"{time.time_ns()}-{os.getpid()}-{threading.get_ident()}"
         jobdir.write_atomic(self._cancels_dir() / name, "\n".join(lines) + "\n")
+        self._cancels_read.add(name)  # known already: not read back
         self._batch_cancelled.update(job_ids)
 
     def _load_batch_cancels(self) -> None:

@@ -629,10 +629,9 @@ class LocalInterface(HardwareInterface):
 
     def _record_kill(self, job_id: JobId, job_dir: Path):
         """Find the process group of a started job and write its kill record: the
-        ``(pgid, proc, members, record)`` to signal, or None when nothing of it runs."""
-        self._running.discard(job_id)
-        # From here on the kill timer owns our wrapper's Popen: nothing else reaps it.
-        proc = self._procs.pop(job_id, None)
+        ``(pgid, proc, members, record)`` to signal, or None when nothing of it runs.
+        Its bookkeeping is left as it is (the job keeps its slot) until it is signalled."""
+        proc = self._procs.get(job_id)
         if proc is not None and proc.returncode is None:
             pgid: Optional[int] = proc.pid  # not reaped, so the group id is still ours
         else:
@@ -656,6 +655,9 @@ class LocalInterface(HardwareInterface):
                       ) -> Optional[Exception]:
         """SIGTERM a cancelled job's process group and arm its SIGKILL timer; the job's
         cancel outcome."""
+        self._running.discard(job_id)  # its slot is held by the kill timer from here
+        # From here on the kill timer owns our wrapper's Popen: nothing else reaps it.
+        self._procs.pop(job_id, None)
         try:
             os.killpg(pgid, signal.SIGTERM)
             signalled = True

@@ -147,3 +147,39 @@ def group_members(pgid: int) -> list[int]:
         if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
             members.append(int(entry))
     return members
+
+
+class FullDisk:
+    """A small tmpfs mounted at ``path`` (as root), for full-disk tests: :meth:`fill`
+    takes every free byte, :meth:`free` gives them back. Skips the test when it cannot
+    mount (not root, or no mount rights in this container)."""
+
+    def __init__(self, path, size_kb: int = 512):
+        import pytest
+
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        out = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k,mode=1777",
+                              "tmpfs", str(self.path)], capture_output=True, text=True)
+        if out.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs for the full-disk test: {out.stderr.strip()}")
+        self.filler = self.path / ".filler"
+
+    def fill(self) -> None:
+        fd = os.open(self.filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            for size in (65536, 4096, 512, 1):
+                try:
+                    while True:
+                        os.write(fd, b"\0" * size)
+                except OSError:
+                    pass
+        finally:
+            os.close(fd)
+        assert os.statvfs(self.path).f_bavail == 0
+
+    def free(self) -> None:
+        self.filler.unlink(missing_ok=True)
+
+    def unmount(self) -> None:
+        subprocess.run(["umount", "-l", str(self.path)], capture_output=True)

@@ -224,7 +224,7 @@ def test_submit_complete_cancel_quit_and_resume(workdir, term):
         running: (2, "long", "Running"),
     }
     app.tmux.send("q")
-    app.wait_for(r"1 job is still running\. Quit\?")
+    app.wait_for(r"Jobs still going: 1 running\. Quit\?")
     app.tmux.send("y")
     app.tmux.wait_until_exited(TIMEOUT)
 
@@ -262,3 +262,21 @@ def test_submit_complete_cancel_quit_and_resume(workdir, term):
         quick: JobStatus.COMPLETED, cancelled: JobStatus.CANCELLED,
         running: JobStatus.CANCELLED,
     }
+
+
+def test_keys_typed_ahead_of_the_submit_form_are_not_lost(workdir):
+    """Over SSH with type-ahead, ``s0.5<Tab>0.25<Enter>`` arrives in one read: every key
+    after ``s`` must land in the form, in order (they were dropped before it painted)."""
+    tmp_path, apps = workdir
+    app = App(tmp_path, "tmux-256color")
+    apps.append(app)
+    app.wait_for(r"\b0 of 0 jobs")
+    app.tmux.send("s0.5", "Tab", "0.25", "Enter")  # one send-keys: one write to the pty
+    job = app.wait_new_row(set(), "Completed")
+    records = log_records(tmp_path / "runs.csv")
+    assert list(records) == [job]
+    log = SimulationsLog.open(tmp_path / "runs.csv", readonly=True)
+    try:
+        assert log.get_record(job).coords == (0.5, 0.25)
+    finally:
+        log.close()

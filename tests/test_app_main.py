@@ -6,6 +6,7 @@ Every wait is on a condition (``until``), never a fixed sleep.
 from __future__ import annotations
 
 import asyncio
+import io
 import subprocess
 import sys
 import threading
@@ -15,6 +16,7 @@ import pytest
 
 from app_fixtures import FIRST_ID, HeldInterface, build_backend, run_async, until, utc_time
 from helpers import log_held_open, records_of
+from rich.console import Console
 from textual.command import CommandList, CommandPalette
 
 from simjobs.app.app import SimjobsApp
@@ -91,7 +93,7 @@ async def test_main_screen_shows_every_job_with_status_words_and_counts(backend,
         completed = backend.get_record(COMPLETED_ID)
         assert f"{completed.output:.6g}" in line_text(app, COMPLETED_ID)
         status = app.main_screen.status_bar.render_text().plain
-        assert status.startswith("runs.csv · managed by this app, 8 jobs tracked")
+        assert status.startswith("runs.csv · managed by this app\n")
         assert "24 jobs" in status and "running" in status and "completed" in status
         panels = app.main_screen.panels.panels
         assert set(panels) == {"local-fast", "hpc"}
@@ -213,8 +215,24 @@ async def test_resubmit_a_failed_job_after_confirmation_adds_the_new_job(backend
         assert app.model.rows[new_id].level == app.model.rows[FAILED_ID].level
         assert f"{FAILED_ID} → {new_id}" in notices(app)
         record = backend.get_record(FAILED_ID)
-        assert record.resubmitted_as == new_id
+        assert record.resubmitted_as == [new_id]
         assert backend.get_record(new_id).resubmit_of == FAILED_ID
+
+        # Again: the confirm names the new job and offers "Resubmit again"; "n" keeps it.
+        assert table.move_to(FAILED_ID)
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "again" in app.screen.question and new_id in app.screen.detail
+        assert app.screen.yes_label == "Resubmit again"
+        await pilot.press("n")
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+        assert len(app.model.rows) == 25
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: len(app.model.rows) == 26)
+        newer = table.cursor_job_id
+        assert backend.get_record(FAILED_ID).resubmitted_as == [new_id, newer]
 
         # A running job cannot be resubmitted: said, not asked.
         assert table.move_to(RUNNING_ID)
@@ -384,10 +402,18 @@ async def test_quit_with_running_jobs_asks_and_they_resume_next_start(tmp_path):
         await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
         running = backend.running_count()
         assert running > 0
+        statuses = [r.status for r in backend.records()]
+        n_running, n_queued = statuses.count(JobStatus.RUNNING), statuses.count(JobStatus.SUBMITTED)
+        assert n_running and n_queued
         await pilot.press("q")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        assert f"{running} jobs are still running" in app.screen.question
-        assert "resumes them" in app.screen.detail
+        # running and queued told apart (queued jobs do not start until a manager runs),
+        # counted as the status bar counts them
+        assert f"{n_running} running, {n_queued} queued" in app.screen.question
+        status = app.main_screen.status_bar.render_text().plain
+        assert f"{n_running} running" in status and f"{n_queued} submitted" in status
+        assert "Running jobs go on running" in app.screen.detail
+        assert "Queued jobs wait: only a running simjobs starts them" in app.screen.detail
         await pilot.press("n")
         await until(pilot, lambda: app.screen is app.main_screen)
         assert app.is_running
@@ -646,3 +672,44 @@ def test_watch_reads_never_swallow_a_change_its_events_must_announce(tmp_path):
         assert backend.get_record(RUNNING_ID).output == 7.5
     finally:
         backend.close()
+
+
+@run_async
+async def test_a_long_unreachable_cause_is_short_in_the_panel_and_whole_in_the_detail(backend):
+    """The load panel shows the cause of an unreachable interface in short (its first
+    clause; the whole is the panel's tooltip), the job detail view shows it whole, and
+    the tails say the interface is unreachable rather than "not available"."""
+    from simjobs.app.screens.detail import JobDetailScreen
+    from simjobs.core.errors import HardwareUnreachableError
+
+    cause = ("cannot connect to hpc.example.org:22: no answer within 10 s; check the host "
+             "name, the port and the network (the login node may be down for maintenance "
+             "until 18:00, see https://status.example.org/hpc)")
+    job_id = str(backend.submit([(0.3, 0.3)], 2)[0])
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: status_of(app, job_id) is JobStatus.RUNNING)
+        hpc = interface(backend, "hpc")
+        hpc.poll_error = HardwareUnreachableError(cause)
+
+        def no_details(job_id):
+            raise HardwareUnreachableError(cause)
+
+        hpc.job_details = no_details
+        panel = app.main_screen.panels.panels["hpc"]
+        await until(pilot, lambda: "unreachable since" in panel.shown_text)
+        assert "no answer within 10 s" in panel.shown_text
+        assert "check the host name" not in panel.shown_text  # the fix: in the detail
+        assert str(panel.tooltip).endswith(cause)
+        app.push_screen(JobDetailScreen(backend, job_id))
+        await until(pilot, lambda: isinstance(app.screen, JobDetailScreen) and app.screen.fetched)
+        def shown(widget_id: str) -> str:
+            out = io.StringIO()
+            Console(file=out, width=400, color_system=None).print(
+                app.screen.query_one(widget_id).content)
+            return " ".join(out.getvalue().split())
+
+        assert cause in shown("#where")  # whole, fix included
+        stdout = shown("#stdout")
+        assert "unreachable" in stdout and "not available" not in stdout
+        hpc.poll_error = None

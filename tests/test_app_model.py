@@ -87,7 +87,34 @@ def test_counts_follow_status_changes_and_completions_feed_the_rate():
     assert model.status_counts == {JobStatus.RUNNING: 9, JobStatus.COMPLETED: 1}
     assert model.counts_for(r.interface_name)[JobStatus.COMPLETED] == 1
     assert model.completion_buckets(r.interface_name, 30)[-1] == 1
-    assert model.completions_per_minute(10) == 0.1
+    assert model.completion_rate() == (1.0, 60.0)  # one in the first minute since start
+
+
+def test_rates_count_only_this_run_over_a_stated_window():
+    """16 jobs done in the first 10 s once read 1.4 done/min (spread over ten minutes,
+    with completions from before the app started counted too)."""
+    clock = [NOW]
+    model = JobModel(clock=lambda: clock[0])
+    rng = random.Random(5)
+    records = [record(i, rng, JobStatus.RUNNING) for i in range(40)]
+    old = records[39]
+    model.load(records)
+    # done before this app started: no part of its rate
+    model.update([LogRecord(old.job_id, old.coords, 1.0, JobStatus.COMPLETED, old.level,
+                            old.interface_name, old.created, NOW - 30)])
+    clock[0] = NOW + 10
+    model.update([LogRecord(r.job_id, r.coords, 1.0, JobStatus.COMPLETED, r.level,
+                            r.interface_name, r.created, NOW + i * 0.5)
+                  for i, r in enumerate(records[:16])])
+    assert model.completion_rate() == (16.0, 60.0)  # 16 in the last (first) minute
+    clock[0] = NOW + 180
+    assert model.completion_rate() == (16 / 3, 180.0)  # over the 3 minutes since start
+    clock[0] = NOW + 400  # 5-minute window: the burst at the start has left it
+    late = records[20]
+    model.update([LogRecord(late.job_id, late.coords, 1.0, JobStatus.COMPLETED, late.level,
+                            late.interface_name, late.created, NOW + 390)])
+    assert model.completion_rate() == (0.2, 300.0)
+    assert model.completion_rate(late.interface_name)[0] == 0.2
 
 
 def test_typing_on_narrows_the_shown_rows_only():

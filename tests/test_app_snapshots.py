@@ -130,7 +130,9 @@ async def submit_batch(pilot: Pilot) -> None:
     await until(pilot, lambda: on(pilot, "SubmitScreen")
                 and isinstance(pilot.app.focused, Input), "the submit form")
     await pilot.press("ctrl+t")
-    await until(pilot, lambda: pilot.app.screen.mode == "csv", "the batch tab")
+    await until(pilot, lambda: pilot.app.screen.mode == "csv"
+                and pilot.app.focused is pilot.app.screen.query_one("#csv-path Input"),
+                "the batch tab, its path field focused")
     await settled(pilot)
 
 

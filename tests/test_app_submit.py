@@ -11,7 +11,7 @@ from textual.widgets import Input as TextInput
 
 from app_fixtures import build_backend, fill_log, notes, run_async, until, utc_time
 from simjobs.app.backend import WatchBackend
-from simjobs.app.design import latin_hypercube
+from simjobs.design import latin_hypercube
 from simjobs.app.screens.submit import InputRow, NumberField, SubmitScreen
 from simjobs.core.log import SimulationsLog
 
@@ -323,6 +323,79 @@ async def test_from_the_app_s_opens_the_form_and_the_job_reaches_the_table(backe
         new = [r for r in backend.records() if r.coords == (0.125, 8.0)]
         assert len(new) == 1
         await until(pilot, lambda: new[0].job_id in app.model.rows)
+
+
+@run_async
+async def test_keys_typed_with_s_before_the_form_exists_land_in_its_fields(backend):
+    """``s0.5<tab>0.25<enter>`` arriving in one read: the keys after ``s`` reached a
+    form with no focused field yet and were dropped (x1 stayed empty)."""
+    from textual import events
+
+    from simjobs.app.app import SimjobsApp
+
+    app = SimjobsApp(backend, close_backend=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        for key in ["s", *"0.5", "tab", *"0.25", "enter"]:  # all queued at once
+            character = {"tab": "\t", "enter": "\r"}.get(key, key)
+            app.post_message(events.Key(key, character))
+        await until(pilot, lambda: any(r.coords == (0.5, 0.25) for r in backend.records()),
+                    message="the typed-ahead input was never submitted")
+        await until(pilot, lambda: not isinstance(app.screen, SubmitScreen))  # enter submitted
+
+
+@run_async
+async def test_tab_goes_level_then_fields_then_submit_and_a_chosen_level_moves_on(backend):
+    app = Host(backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = screen_of(app)
+        await pilot.press("ctrl+n")
+        await until(pilot, lambda: len(screen.query(InputRow)) == 2)
+        for number, field in enumerate(f for r in screen.query(InputRow) for f in r.fields):
+            await type_into(pilot, field, str(number))
+        fields = [f.input for r in screen.query(InputRow) for f in r.fields]
+        level = screen.query_one("#level", Select)
+        submit = screen.query_one("#submit", Button)
+        await until(pilot, lambda: not submit.disabled)  # (a disabled one is skipped)
+        level.focus()
+        await pilot.pause()
+        seen = []
+        for _ in range(len(fields) + 2):
+            await pilot.press("tab")
+            await pilot.pause()
+            seen.append(app.focused)
+        # no tab strip, add-row or cancel button, scrolling pane in between; then wraps
+        assert seen == [*fields, submit, level]
+        # ctrl+l, a level chosen with enter: the focus goes on to x1, where typing lands
+        await pilot.press("ctrl+l")
+        await until(pilot, lambda: level.expanded)
+        await pilot.press("down", "enter")
+        await until(pilot, lambda: screen.level == 2)
+        await until(pilot, lambda: app.focused is fields[0])
+        await pilot.press(*"7")
+        await until(pilot, lambda: fields[0].value == "7")  # (focus selects the old text)
+
+
+@run_async
+async def test_batch_options_take_the_focus_at_their_first_field(backend):
+    app = Host(backend)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        screen = screen_of(app)
+        await pilot.press("ctrl+t")
+        path = screen.query_one("#csv-path", NumberField).input
+        await until(pilot, lambda: app.focused is path)
+        radios = screen.query_one("#batch-source")
+        radios.focus()
+        await pilot.pause()
+        await pilot.press("right", "enter")  # the Latin hypercube option
+        await until(pilot, lambda: screen.mode == "lhs")
+        n = screen.query_one("#lhs-n", NumberField).input
+        await until(pilot, lambda: app.focused is n)
+        await pilot.press("ctrl+t")  # back to typed inputs: x1
+        x1 = screen.query_one(InputRow).fields[0].input
+        await until(pilot, lambda: app.focused is x1)
 
 
 @run_async

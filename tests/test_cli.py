@@ -61,6 +61,14 @@ def test_submit_several_inputs_as_json(cli, make_config, tmp_path):
     assert [records[j].coords for j in data["job_ids"]] == [(1.0, 2.0), (-3.0, 4.5)]
 
 
+def test_submit_takes_a_negative_input_as_written(cli, make_config, tmp_path):
+    # `--input -0.5,1` used to fail with argparse's "expected one argument".
+    config = make_config()
+    ids = ok(cli("submit", "--config", config, "--input", "-0.5,1", "-i", "-.25,-2")).stdout.split()
+    records = records_of(tmp_path / "runs.csv")
+    assert [records[j].coords for j in ids] == [(-0.5, 1.0), (-0.25, -2.0)]
+
+
 def test_submit_from_csv_with_a_header_and_exauq_columns(cli, make_config, tmp_path):
     config = make_config()
     (tmp_path / "plain.csv").write_text("x,y\n0.1,0.2\n\n0.3,0.4\n")
@@ -74,10 +82,10 @@ def test_submit_from_csv_with_a_header_and_exauq_columns(cli, make_config, tmp_p
 
 
 @pytest.mark.parametrize("content, expected", [
-    ("x,y\n0.1,0.2\n0.3,abc\n", "inputs.csv line 3: 'abc' is not a number"),
-    ("0.1,0.2\n0.3\n", "inputs.csv line 2: 1 coordinate, but the log's inputs have 2"),
-    ("0.1,0.2\n0.3,nan\n", "inputs.csv line 2: 'nan' is not a finite number"),
-    ("x,y\n", "inputs.csv: no inputs in the file"),
+    ("x,y\n0.1,0.2\n0.3,abc\n", "line 3 of inputs.csv, column 2: 'abc' is not a number"),
+    ("0.1,0.2\n0.3\n", "line 2 of inputs.csv: 1 value where inputs have 2 coordinates"),
+    ("0.1,0.2\n0.3,nan\n", "line 2 of inputs.csv, column 2: 'nan' is not finite"),
+    ("x,y\n", "inputs.csv holds no inputs"),
 ])
 def test_submit_csv_names_the_bad_line_and_submits_nothing(cli, make_config, tmp_path,
                                                            content, expected):
@@ -91,7 +99,7 @@ def test_submit_csv_names_the_bad_line_and_submits_nothing(cli, make_config, tmp
 @pytest.mark.parametrize("args, expected", [
     (["1"], "input: 1 coordinate, but the log's inputs have 2"),
     (["1", "x"], "input: 'x' is not a number"),
-    (["1", "inf"], "'inf' is not a finite number"),
+    (["1", "inf"], "'inf' is not finite"),
     (["--input", "1,2", "--input", "3"], "--input '3': 1 coordinate"),
     (["--level", "2", "1", "2"], "no interface serves level 2"),
     ([], "no input given"),
@@ -460,8 +468,17 @@ def test_resubmit(cli, make_config, tmp_path):
     ((old, arrow, new),) = [line.split() for line in result.stdout.splitlines()]
     assert (old, arrow) == (bad1, "->")
     records = records_of(log)
-    assert records[new].resubmit_of == bad1 and records[bad1].resubmitted_as == new
+    assert records[new].resubmit_of == bad1 and records[bad1].resubmitted_as == [new]
     assert records[new].level == 2 and records[new].coords == (1.0, 2.0)
+
+    # Twice: refused, naming the new job, unless --again; then both links are kept.
+    assert_one_line_error(cli("resubmit", "--config", config, bad1),
+                          f"job {bad1} was already resubmitted as {new}; add --again")
+    assert len(records_of(log)) == len(records)
+    ((_, _, newer),) = [line.split() for line in
+                        ok(cli("resubmit", "--config", config, bad1, "--again")).stdout.splitlines()]
+    records = records_of(log)
+    assert records[bad1].resubmitted_as == [new, newer] and records[newer].resubmit_of == bad1
 
     # A filter picks only failed/cancelled jobs not resubmitted before.
     data = json.loads(ok(cli("resubmit", "--config", config, "-s", "failed", "--json")).stdout)
@@ -616,6 +633,8 @@ def test_live_progress_table_counts_from_events(make_config, tmp_path):
         manager.shutdown()
         log.close()
     assert "test run" in table and "3/3 done" in table
+    # 2 completions within the first seconds: 2 in the last minute, not 60 a minute
+    assert "2.0 jobs/min (last 1 min)" in table
     rows = {line.split()[0] + (line.split()[1] if line.startswith("level") else ""): line.split()
             for line in table.splitlines() if line.strip()}
     assert rows["level1"][-1] == "3" and rows["level2"][-1] == "1"  # totals, old job included
@@ -695,3 +714,10 @@ def test_status_never_cuts_job_ids_even_when_narrow(tmp_path):
     for job_id in ids:
         assert job_id in out.stdout, out.stdout
     assert "Pending cancel" in out.stdout
+
+
+def test_submit_csv_takes_a_bom_and_comments_like_the_app(cli, make_config, tmp_path):
+    config = make_config()
+    (tmp_path / "inputs.csv").write_bytes("\ufeffx,y\n# first point\n0.1,0.2\n".encode())
+    ids = ok(cli("submit", "--config", config, "--csv", "inputs.csv")).stdout.split()
+    assert [records_of(tmp_path / "runs.csv")[j].coords for j in ids] == [(0.1, 0.2)]

@@ -46,9 +46,11 @@ def test_second_lock_in_the_same_process_fails_at_once(tmp_path):
         second.acquire()
     assert time.monotonic() - start < 0.5
     msg = str(err.value)
-    assert msg.startswith(f"runs.csv is managed by another process (pid {os.getpid()} on host "
-                          f"{socket.gethostname()} since ")
-    assert msg.endswith("; stop it, or hand requests to it with the simjobs CLI")
+    # Never "another process" for the caller's own (issue 9)
+    assert msg.startswith(f"runs.csv is already locked for writing by this process (pid "
+                          f"{os.getpid()}) since ")
+    assert "another" not in msg
+    assert msg.endswith("; use the SimulationsLog already open on it")
     assert "\n" not in msg
     assert err.value.holder["pid"] == os.getpid()
     assert not second.held

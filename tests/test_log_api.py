@@ -128,21 +128,25 @@ def test_state_survives_reopen_and_extras_are_kept(path):
     again.close()
 
 
-def test_one_writer_at_a_time_readers_always(path):
+def test_objects_of_one_process_share_the_writer_readers_always(path):
     writer = SimulationsLog(path, 2)
     assert writer.is_writer
-    second = SimulationsLog(path, 2)  # same process, second object: reads only
-    assert not second.is_writer
-    with pytest.raises(LogLockedError):
-        second.add_new_record(Input(1, 2), "1")
-    writer.add_new_record(Input(1, 2), "1")
-    assert second.get_job_status("1") is JobStatus.PENDING_SUBMIT  # sees the writer's record
+    second = SimulationsLog(path, 2)  # same process, second object: the same writer
+    assert second.is_writer
+    second.add_new_record(Input(1, 2), "1")
+    assert writer.get_job_status("1") is JobStatus.PENDING_SUBMIT  # sees it at once
     reader = SimulationsLog(path, 2, readonly=True)
+    with pytest.raises(LogLockedError, match="read-only"):
+        reader.update_job_status("1", JobStatus.RUNNING)
     writer.update_job_status("1", JobStatus.RUNNING)
     assert reader.get_job_status("1") is JobStatus.RUNNING
-    writer.close()
+    writer.close()  # the other object goes on writing
+    second.update_job_status("1", JobStatus.COMPLETED)
+    assert reader.get_job_status("1") is JobStatus.COMPLETED
+    second.close()
+    reader.close()
     third = SimulationsLog(path, 2)  # the place is free again
-    assert third.is_writer
+    assert third.is_writer and third.get_job_status("1") is JobStatus.COMPLETED
     third.close()
 
 

@@ -570,7 +570,7 @@ def test_resubmit_makes_linked_job_at_original_level(log):
         assert new.level == 2 and new.id != job.id and new.data == job.data
         assert manager.wait_until_done(timeout=10)
         assert status_of(log, new) is JobStatus.COMPLETED
-        assert log.get_record(job.id).resubmitted_as == str(new.id)
+        assert log.get_record(job.id).resubmitted_as == [str(new.id)]
         assert log.get_record(new.id).resubmit_of == str(job.id)
         assert status_of(log, job) is JobStatus.FAILED_SUBMIT  # the old record is kept
         with pytest.raises(InvalidJobStatusError):
@@ -580,6 +580,39 @@ def test_resubmit_makes_linked_job_at_original_level(log):
         assert manager.resubmit([]) == []  # never "everything" (exauq defect 11)
     finally:
         manager.shutdown()
+
+
+def test_resubmitting_twice_is_refused_naming_the_new_job_and_again_keeps_every_link(
+        log, tmp_path):
+    hw = FakeInterface("hpc")
+    hw.fail_submits = 5
+    manager = JobManager(log, [hw], polling_interval=0.01)
+    try:
+        job = manager.submit(Input(1, 1))
+        assert manager.wait_until_done(timeout=10)
+        (first,) = manager.resubmit([job.id])
+        with pytest.raises(InvalidJobStatusError, match=f"already resubmitted as {first.id}"):
+            manager.resubmit([job.id])
+        assert len(log) == 2  # refused: nothing added
+        (second,) = manager.resubmit([job.id], again=True)
+        assert log.get_record(job.id).resubmitted_as == [str(first.id), str(second.id)]
+        assert log.get_record(second.id).resubmit_of == str(job.id)
+        assert manager.wait_until_done(timeout=10)
+    finally:
+        manager.shutdown()
+    path = log.path
+    log.close()
+    with open(path, "rb") as f:
+        main = f.read()
+    back = SimulationsLog(path, 2)
+    try:  # every link is on disk
+        assert back.get_record(job.id).resubmitted_as == [str(first.id), str(second.id)]
+    finally:
+        back.close()
+    if str(path).endswith(".csv"):  # exauq's columns are untouched by the links
+        assert main.splitlines()[0] == (
+            b"Input_1,Input_2,Output,Job_ID,Job_Status,Job_Level,Interface_Name")
+        assert all(line.count(b",") == 6 for line in main.splitlines())
 
 
 def test_second_manager_on_same_log_fails_at_once(log):

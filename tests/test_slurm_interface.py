@@ -7,6 +7,7 @@ scripts written into tmp_path, taking their counter and gate files as arguments.
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -35,6 +36,9 @@ from simjobs.interfaces.slurm import (
     parse_squeue,
     resolve_job_state,
 )
+from simjobs.interfaces.remote_jobdir import RemoteJobDirs
+from simjobs.interfaces.slurm_states import (compress_slurm_ids, expand_array_ids,
+                                            parse_scontrol_jobs)
 
 SUM = [sys.executable, str(Path(__file__).parent / "sims" / "sum.py")]
 FAIL = [str(Path(__file__).parent / "sims" / "fail.sh")]
@@ -151,13 +155,63 @@ def test_an_ended_job_without_exit_code_waits_for_its_files_then_fails():
                                  "cannot open w.sh)")
 
 
+def test_pending_ranges_are_expanded_with_their_steps():
+    """Slurm 22.05's `squeue --array` drops the last task of a stepped range (1-19:2 listed
+    as 1...17): simjobs expands the ranges itself, steps, lists and throttle included."""
+    assert expand_array_ids("7_[1-19:2]") == [f"7_{t}" for t in range(1, 20, 2)]
+    assert expand_array_ids("7_[0-9:3]") == ["7_0", "7_3", "7_6", "7_9"]
+    assert expand_array_ids("7_[1-2,4,10-14:2%5]") == ["7_1", "7_2", "7_4", "7_10", "7_12",
+                                                      "7_14"]
+    assert expand_array_ids("7_3") == ["7_3"] and expand_array_ids("junk") == []
+    rows = parse_squeue("7_[1-19:2]|PENDING|JobHeldUser\n7_0|RUNNING|None\n", {"7_19", "7_0"})
+    assert rows == {"7_19": ("PENDING", "JobHeldUser"), "7_0": ("RUNNING", "None")}
+    text = ("JobId=7 ArrayJobId=7 ArrayTaskId=5-19:2 ArrayTaskThrottle=5 JobState=PENDING "
+            "Reason=JobHeldAdmin Dependency=(null)\n"
+            "JobId=9 ArrayJobId=7 ArrayTaskId=3 JobState=COMPLETED Reason=None\n"
+            "JobId=12 JobState=RUNNING Reason=None\n")
+    assert parse_scontrol_jobs(text, {"7_19", "7_3", "7_4", "12"}) == {
+        "7_19": ("PENDING", "JobHeldAdmin"), "7_3": ("COMPLETED", "None"),
+        "12": ("RUNNING", "None")}
+
+
+def test_a_job_slurm_says_ended_is_running_only_if_its_wrapper_started():
+    # Missing from the queue, no files yet: no answer (its last status stands), never
+    # RUNNING; with the wrapper's started marker it did run.
+    assert resolve_job_state(None, {}, files_overdue=False) is None
+    assert resolve_job_state("COMPLETED", {}, files_overdue=False) is None
+    assert resolve_job_state(None, STARTED, files_overdue=False).status is JobStatus.RUNNING
+
+
+def test_a_rerun_stopped_by_the_run_once_guard_says_so():
+    """Slurm COMPLETED, the wrapper started (its first run) but no exit code: the
+    wrapper exits 0 without one only at its run-once guard, i.e. a killed first run and a
+    rerun (requeue, or slurmctld recovering older state)."""
+    reason = resolve_job_state("COMPLETED", STARTED).reason
+    assert "recorded no exit code" in reason
+    assert "first run was killed" in reason and "run-once guard stopped the rerun" in reason
+    assert "run-once" not in resolve_job_state("FAILED", STARTED).reason
+
+
+def test_requeue_in_sbatch_args_is_warned_about_at_config_load(tmp_path, caplog):
+    from simjobs.config import load_config
+
+    (tmp_path / "simjobs.toml").write_text(
+        '[log]\npath = "runs.csv"\ninput_dim = 1\n\n[[interfaces]]\nkind = "slurm"\n'
+        'name = "c"\nlevel = 1\ncommand = "/bin/true"\nworkspace = "w"\n'
+        'sbatch_args = ["--requeue"]\n')
+    with caplog.at_level("WARNING", logger="simjobs"):
+        load_config(tmp_path / "simjobs.toml")
+    assert "--requeue, which conflicts with simjobs' run-once guard" in caplog.text
+
+
 def test_an_unknown_slurm_state_gives_no_answer():
     assert resolve_job_state("SOMETHING_NEW", STARTED) is None
 
 
 def test_parsers():
     rows = parse_squeue("12|RUNNING|None\n13_4|PENDING|Resources\njunk\n14_[5-9%2]|PENDING|x\n")
-    assert rows == {"12": ("RUNNING", "None"), "13_4": ("PENDING", "Resources")}
+    assert rows == {"12": ("RUNNING", "None"), "13_4": ("PENDING", "Resources"),
+                    **{f"14_{t}": ("PENDING", "x") for t in range(5, 10)}}
     assert parse_squeue("12|RUNNING|None\n13_4|PENDING|Resources\n", {"13_4", "99"}) == \
         {"13_4": ("PENDING", "Resources")}
     fields = parse_scontrol("JobId=6 ArrayJobId=2 JobName=simjobs-3 JobState=TIMEOUT "
@@ -208,7 +262,10 @@ class CountingRunner(LocalRunner):
 
 
 def _runs(command: str, program: str) -> bool:
-    return any(line.lstrip().startswith(program + " ") or f"$({program} " in line
+    def start(line: str) -> str:  # without leading VAR=value assignments
+        return re.sub(r"^(\s*[A-Z_]+=\S*\s+)+", "", line).lstrip()
+
+    return any(start(line).startswith(program + " ") or f"$({program} " in line
                for line in command.splitlines())
 
 
@@ -558,21 +615,10 @@ def test_submitting_a_job_again_never_runs_it_twice(make_interface, sims):
 
 
 def test_a_job_slurm_no_longer_lists_is_settled_from_its_files(make_interface, sims):
-    """squeue forgets finished jobs (MinJobAge); simulated by hiding the job's row."""
+    """squeue forgets finished jobs (MinJobAge); simulated by hiding the job from squeue
+    and scontrol."""
 
-    class Forgetful(CountingRunner):
-        hide: set = set()
-
-        def run(self, command, input=None, timeout=None):
-            result = super().run(command, input, timeout)
-            if _runs(command, "squeue"):
-                lines = [l for l in result.stdout.decode().splitlines()
-                         if l.split("|")[0] not in self.hide]
-                result = CommandResult(result.exit_status, ("\n".join(lines) + "\n").encode(),
-                                       result.stderr)
-            return result
-
-    runner = Forgetful()
+    runner = Purging()
     iface = make_interface(runner=runner)
     iface.submit_jobs([Job(1, Input(1.0, 2.0))])
     slurm_id = (Path(iface.workspace) / "1" / SLURM_ID_FILE).read_text().strip()
@@ -812,3 +858,211 @@ def test_a_submit_limit_holds_jobs_back_while_ours_are_queued(make_interface, si
              == {JobStatus.COMPLETED}, 60)
     assert [iface.get_job_output(JobId(i)) for i in (1, 2)] == [3.0, 7.0]
     assert iface.health.ok
+
+
+# ---- issue 13: no task concluded from one squeue listing; late results corrected ---------
+
+
+def test_a_held_array_task_is_never_failed_and_runs_when_released(make_interface, log_path):
+    """20 jobs as one held array, every other one cancelled, then released: no task is
+    ever shown Running or Failed while Slurm holds it (Slurm 22.05's `squeue --array`
+    leaves the last task of the stepped range 1-19:2 out), and all ten run and
+    complete with their outputs once released."""
+    runner = CountingRunner()
+    iface = make_interface(runner=runner, sbatch_args=["--hold"])
+    iface.files_grace = 1.0  # what a task concluded "gone" would be Failed after
+    log = SimulationsLog(log_path, 2)
+    manager = JobManager(log, [iface], polling_interval=0.2)
+    seen: list[tuple[JobId, JobStatus]] = []
+    manager.subscribe(lambda e: seen.append((e.job_id, e.new_status))
+                      if hasattr(e, "new_status") else None)
+    try:
+        jobs = manager.submit_many([Input(float(i), 1.0) for i in range(20)])
+        assert manager.wait_until_submitted([j.id for j in jobs], timeout=60)
+        manager.cancel_many([j.id for j in jobs[0::2]])
+        wait_for(lambda: all(log.get_job_status(j.id) is JobStatus.CANCELLED
+                             for j in jobs[0::2]), 60, "the even jobs cancelled")
+        # Well past the files grace, and many polls, with the array still held.
+        polls, since = runner.count("squeue"), time.monotonic()
+        wait_for(lambda: runner.count("squeue") >= polls + 10
+                 and time.monotonic() - since > 4 * iface.files_grace, 60, "ten more polls")
+        kept = jobs[1::2]
+        assert [log.get_job_status(j.id) for j in kept] == [JobStatus.SUBMITTED] * 10
+        array_id = (Path(iface.workspace) / str(kept[0].id) / SLURM_ID_FILE).read_text() \
+            .strip().split("_")[0]
+        held = {j.id for j in kept}
+        assert not [s for s in seen if s[0] in held and s[1] in (JobStatus.RUNNING,
+                                                                JobStatus.FAILED)]
+        subprocess.run(["scontrol", "release", array_id], check=True, capture_output=True)
+        assert manager.wait_until_done(timeout=180)
+    finally:
+        manager.shutdown()
+    for index, job in zip(range(1, 20, 2), kept):
+        record = log.get_record(job.id)
+        assert record.status is JobStatus.COMPLETED, (job.id, record)
+        assert record.output == index + 1.0
+    assert not [s for s in seen if s[0] in held and s[1] is JobStatus.FAILED]
+    log.close()
+
+
+class Purging(CountingRunner):
+    """Hides some Slurm ids from squeue and scontrol, as Slurm does once it purged a job
+    (MinJobAge) - the fault that makes a job end without its exit code in sight."""
+
+    hide: set = set()
+
+    def run(self, command, input=None, timeout=None):
+        result = super().run(command, input, timeout)
+        if _runs(command, "squeue"):
+            lines = [l for l in result.stdout.decode().splitlines()
+                     if l.split("|")[0] not in self.hide]
+            result = CommandResult(result.exit_status, ("\n".join(lines) + "\n").encode(),
+                                   result.stderr)
+        elif "scontrol -o show job" in command and "@simjobs" in command:
+            out, keep = [], True
+            for line in result.stdout.decode().splitlines():
+                if line.startswith("@simjobs "):
+                    keep = line.split(" ", 1)[1] not in self.hide
+                    out.append(line)
+                    if not keep:
+                        out.append(f"Job {line.split(' ', 1)[1]} not found")
+                elif keep:
+                    out.append(line)
+            result = CommandResult(result.exit_status, ("\n".join(out) + "\n").encode(),
+                                   result.stderr)
+        return result
+
+
+def test_a_failed_job_whose_wrapper_records_its_exit_code_later_is_corrected(
+        make_interface, sims, log_path):
+    """A running job Slurm no longer knows (purge simulated) is FAILED after the files
+    grace; when its wrapper then records exit code 0 and the output, the log says
+    COMPLETED with the output, and its history shows FAILED then COMPLETED."""
+    runner = Purging()
+    iface = make_interface(runner=runner, command=sims.gated)
+    iface.files_grace = 0.5
+    log = SimulationsLog(log_path, 2)
+    manager = JobManager(log, [iface], polling_interval=0.2)
+    try:
+        job = manager.submit(Input(1.0, 2.0))
+        wait_for(lambda: log.get_job_status(job.id) is JobStatus.RUNNING, 60)
+        runner.hide = {(Path(iface.workspace) / str(job.id) / SLURM_ID_FILE).read_text().strip()}
+        wait_for(lambda: log.get_job_status(job.id) is JobStatus.FAILED, 60)
+        assert "without recording an exit code" in log.get_record(job.id).reason
+        sims.open_gate()
+        wait_for(lambda: log.get_job_status(job.id) is JobStatus.COMPLETED, 60,
+                 "the late exit code recorded as a correction")
+    finally:
+        manager.shutdown()
+    record = log.get_record(job.id)
+    assert record.output == 3.0
+    assert "corrected: first recorded Failed" in record.reason
+    assert [s for s, _ in record.history][-2:] == [JobStatus.FAILED, JobStatus.COMPLETED]
+    log.close()
+
+
+def test_a_full_disk_at_first_use_names_the_cause_and_never_breaks_the_workspace(
+        slurm_cluster, tmp_path):
+    """Slurm's workspace is full when simjobs first installs its wrapper: the submit fails
+    naming "no space left" and df, with no staging folder or short wrapper left; a 0-byte
+    wrapper (what older versions left) is redone by the next process once space is
+    free, and the jobs run (as one array: its tasks file is checked too)."""
+    disk = helpers.FullDisk(tmp_path / "disk")
+    try:
+        workspace = disk.path / "ws"
+        disk.fill()
+        first = SlurmInterface("s", 1, SUM, str(workspace),
+                               partition=slurm_cluster["partition"])
+        outcome = first.submit_jobs([Job(1, Input(1.0, 2.0))])[JobId(1)]
+        assert f"no space left on the remote workspace {workspace}" in str(outcome)
+        assert "df: 0 B free" in str(outcome)
+        meta = workspace / ".simjobs"
+        assert not list(meta.glob("new.*")) and not list(meta.glob("wrapper-*"))
+        digest_name = RemoteJobDirs(LocalRunner(), str(workspace)).wrapper_name
+        leftover = workspace / digest_name
+        leftover.parent.mkdir(parents=True, exist_ok=True)
+        leftover.touch()
+        disk.free()
+        second = SlurmInterface("s", 1, SUM, str(workspace),
+                                partition=slurm_cluster["partition"])
+        jobs = [Job(n, Input(float(n), 1.0)) for n in (2, 3)]
+        assert set(second.submit_jobs(jobs).values()) == {None}
+        for job in jobs:
+            wait_status(second, job.id, JobStatus.COMPLETED, timeout=60)
+            assert second.get_job_output(job.id) == float(str(job.id)) + 1.0
+        assert leftover.read_text() == jobdir.render_wrapper().rstrip("\n") + "\n"
+        second.close()
+        first.close()
+    finally:
+        scancel_workspace(disk.path / "ws")
+        disk.unmount()
+
+
+def test_a_job_killed_by_a_full_disk_says_no_space(slurm_cluster, tmp_path, sims):
+    """The workspace's disk fills while a Slurm job runs: it cannot record its exit code;
+    its reason says the workspace has no space left (with df)."""
+    disk = helpers.FullDisk(tmp_path / "disk")
+    iface = None
+    try:
+        workspace = disk.path / "ws"
+        iface = SlurmInterface("s", 1, sims.gated, str(workspace),
+                               partition=slurm_cluster["partition"])
+        iface.files_grace = 0.5
+        iface.submit_job(Job(1, Input(1.0, 2.0)))
+        wait_for(lambda: (workspace / "1" / jobdir.PID_FILE).exists(), 60)
+        disk.fill()
+        sims.open_gate()
+        wait_status(iface, JobId(1), JobStatus.FAILED, timeout=60)
+        reason = iface.failure_reason(JobId(1))
+        assert "recorded no exit code" in reason or "without recording an exit code" in reason
+        assert f"no space left on the remote workspace {workspace}" in reason
+        assert "(df: 0 B free)" in reason
+    finally:
+        if iface is not None:
+            iface.close()
+        scancel_workspace(disk.path / "ws")
+        disk.unmount()
+
+
+def test_a_held_job_pending_cancel_is_never_sbatched(make_interface, sims, log_path):
+    """Jobs held back by max_jobs are cancelled while the cancel cannot reach the
+    workspace for a while (injected); the running jobs end and free their slots: the
+    polls meanwhile never sbatch a job that is pending cancel, and it ends Cancelled
+    without ever reaching Slurm or running the simulator."""
+
+    class CancelFails(CountingRunner):
+        failures = 0
+
+        def run(self, command, input=None, timeout=None):
+            if input and b"$f_cancelled.tmp" in input and self.failures > 0:
+                self.failures -= 1
+                self.commands.append(command)
+                return CommandResult(1, b"", b"injected: the cancel could not run")
+            return super().run(command, input, timeout)
+
+    runner = CancelFails()
+    iface = make_interface(runner=runner, command=sims.gated, max_jobs=2)
+    log = SimulationsLog(log_path, 2)
+    manager = JobManager(log, [iface], polling_interval=0.2)
+    try:
+        jobs = manager.submit_many([Input(float(i), 1.0) for i in range(6)])
+        wait_for(lambda: len(sims.runs()) == 2, 60, "two jobs running, four held")
+        held = jobs[2:]
+        runner.failures = 3
+        manager.cancel_many([j.id for j in held])
+        wait_for(lambda: runner.failures == 0 or runner.failures < 3, 30, "a cancel failed")
+        sims.open_gate()  # the running two end: their slots are free
+        assert manager.wait_until_done(timeout=120)
+    finally:
+        manager.shutdown()
+    assert [log.get_job_status(j.id) for j in jobs[:2]] == [JobStatus.COMPLETED] * 2
+    assert [log.get_job_status(j.id) for j in held] == [JobStatus.CANCELLED] * 4
+    assert not [j.id for j in held
+                if (Path(iface.workspace) / str(j.id) / SLURM_ID_FILE).exists()]
+    assert len(sims.runs()) == 2
+    log.close()
+
+
+def test_scancel_words_for_array_tasks():
+    assert compress_slurm_ids(["12_0", "12_2", "12_3", "12_4", "12_9", "13", "14_1"]) == \
+        ["13", "12_[0,2-4,9]", "14_1"]

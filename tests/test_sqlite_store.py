@@ -52,7 +52,7 @@ def test_round_trip_with_exact_floats_and_extras(tmp_path):
     assert repr(r1.output) == "-0.0"
     assert back.records["2"].coords == (3.0, 4.0, 5.0)
     assert all(type(c) is float for c in back.records["2"].coords)
-    assert back.records["2"].resubmitted_as == "3" and back.records["2"].resubmit_of == "1"
+    assert back.records["2"].resubmitted_as == ["3"] and back.records["2"].resubmit_of == "1"
     assert list(back.records) == ["1", "2", "3"]
     back.close()
 

@@ -7,9 +7,12 @@ The remote host is this machine, so the tests check processes in /proc directly.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import shlex
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -21,7 +24,7 @@ from simjobs.config import load_config
 from simjobs.core import Input, JobManager, JobStatus
 from simjobs.core.log import SimulationsLog
 from simjobs.core.types import Job, JobId
-from simjobs.interfaces import JobAlreadyEndedError
+from simjobs.interfaces import JobAlreadyEndedError, jobdir
 from simjobs.interfaces.runner import HostKeyError, HostUnreachableError, SSHSettings
 from simjobs.interfaces.ssh import SSHInterface
 from simjobs.interfaces.ssh_transport import SSHRunner
@@ -791,3 +794,317 @@ def test_a_cancel_whose_manager_dies_in_the_grace_period_is_finished_after_a_res
 
 def _group_gone(pgid: int, *pids: int) -> bool:
     return not group_members(pgid) and all(pid_gone(p) for p in pids)
+
+
+def test_a_failed_job_whose_wrapper_records_its_exit_code_later_is_corrected(
+        make_interface, remote, log_path):
+    """The poll sees the wrapper gone without an exit code (injected: its pid file names
+    another process), so the job is FAILED; when the wrapper then records exit code 0
+    and the output, the log is corrected to COMPLETED with the output, and the history
+    shows FAILED then COMPLETED."""
+    iface = make_interface(command=remote.sim("gate.sh"))
+    log = SimulationsLog(log_path, 2)
+    manager = JobManager(log, [iface], polling_interval=0.1)
+    try:
+        job = manager.submit(Input(1.0, 2.0))
+        wait_for(lambda: log.get_job_status(job.id) is JobStatus.RUNNING, 60)
+        pid_file = Path(remote.workspace()) / str(job.id) / "pid"
+        wait_for(pid_file.exists)
+        real_pid = pid_file.read_text()
+        pid_file.write_text("1\n")  # not the wrapper: the poll concludes it is gone
+        wait_for(lambda: log.get_job_status(job.id) is JobStatus.FAILED, 60)
+        assert "without recording an exit code" in log.get_record(job.id).reason
+        pid_file.write_text(real_pid)
+        remote.open_gate()
+        wait_for(lambda: log.get_job_status(job.id) is JobStatus.COMPLETED, 60,
+                 "the late exit code recorded as a correction")
+    finally:
+        manager.shutdown()
+    record = log.get_record(job.id)
+    assert record.output == 3.0
+    assert "corrected: first recorded Failed" in record.reason
+    assert [s for s, _ in record.history][-2:] == [JobStatus.FAILED, JobStatus.COMPLETED]
+    log.close()
+
+
+@pytest.fixture
+def full_disk():
+    disk = helpers.FullDisk(Path(f"/tmp/simjobs-full-{uuid.uuid4().hex[:8]}"))
+    yield disk
+    disk.unmount()
+
+
+def test_a_full_disk_at_first_use_names_the_cause_and_never_breaks_the_workspace(
+        make_interface, remote, full_disk):
+    """The workspace's disk is full when simjobs first installs its wrapper: the submit
+    fails naming "no space left" and df, leaving no staging folder and no short wrapper;
+    a 0-byte wrapper left there (as older versions did) is found wrong and redone by the
+    next process once space is free, and jobs run."""
+    workspace = f"{full_disk.path}/ws"
+    full_disk.fill()
+    first = make_interface(workspace=workspace)
+    outcome = first.submit_jobs([Job(JobId(1), Input(1.0, 2.0))])[JobId(1)]
+    assert outcome is not None
+    assert f"no space left on the remote workspace {workspace}" in str(outcome)
+    assert "df: 0 B free" in str(outcome)
+    meta = Path(workspace) / ".simjobs"
+    assert not list(meta.glob("new.*")) if meta.exists() else True
+    wrapper = Path(workspace) / first.jobs.wrapper_name
+    assert not wrapper.exists()
+    assert not (Path(workspace) / "1").exists()
+
+    # What an older simjobs left: a 0-byte wrapper, owned by the remote user.
+    wrapper.parent.mkdir(parents=True, exist_ok=True)
+    wrapper.touch()
+    owner = Path(workspace).stat()
+    os.chown(wrapper.parent, owner.st_uid, owner.st_gid)
+    os.chown(wrapper, owner.st_uid, owner.st_gid)
+    full_disk.free()
+    second = make_interface(workspace=workspace)  # a new process's interface
+    assert second.submit_jobs([Job(JobId(2), Input(1.0, 2.0))])[JobId(2)] is None
+    wait_for(lambda: second.get_job_status(JobId(2)) is JobStatus.COMPLETED, 60)
+    assert second.get_job_output(JobId(2)) == 3.0
+    assert wrapper.read_text() == jobdir.render_wrapper().rstrip("\n") + "\n"
+
+    # Full again once the wrapper is in place: the job directories' inputs cannot be
+    # written; the submit fails naming it and leaves no staging folder behind.
+    full_disk.fill()
+    outcome = second.submit_jobs([Job(JobId(3), Input(1.0, 2.0))])[JobId(3)]
+    assert "no space left on the remote workspace" in str(outcome)
+    assert not list(meta.glob("new.*"))
+    assert not (Path(workspace) / "3").exists()
+
+
+def _connection_processes(listener: int) -> list[int]:
+    """The per-connection sshd processes of a listener (its children and theirs)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            parents[int(entry)] = int(stat[stat.rfind(b")") + 2:].split()[1])
+    found, frontier = [], [listener]
+    while frontier:
+        pid = frontier.pop()
+        children = [p for p, parent in parents.items() if parent == pid]
+        found += children
+        frontier += children
+    return found
+
+
+def test_health_events_come_on_a_change_of_state_or_cause_only(
+        private_sshd, remote, make_interface, log_path):
+    """While the host is down every poll fails, with the runner's backoff counting down
+    between attempts: one health event for the fall (no "unreachable -> unreachable"
+    per poll), one for the return; no countdown in the message."""
+    iface = make_interface(command=remote.sim("gate.sh"), server=private_sshd.info)
+    iface.runner.max_backoff = 0.5
+    polls = []
+    statuses = iface.get_job_statuses
+
+    def counted(ids):
+        polls.append(1)
+        return statuses(ids)
+
+    iface.get_job_statuses = counted
+    log = SimulationsLog(log_path, 2)
+    manager = JobManager(log, [iface], polling_interval=0.05)
+    events = []
+    manager.subscribe(lambda e: events.append(e) if hasattr(e, "state") else None)
+    try:
+        job = manager.submit(Input(1.0, 1.0))
+        wait_for(lambda: log.get_job_status(job.id) is JobStatus.RUNNING)
+        private_sshd.stop()
+        wait_for(lambda: manager.interface_health()["remote"].state == "unreachable")
+        mark = len(polls)
+        wait_for(lambda: len(polls) >= mark + 20, 60, "20 more polls while down")
+        down = list(events)
+        private_sshd.start()
+        remote.open_gate()
+        assert manager.wait_until_done(timeout=60)
+        wait_for(lambda: events and events[-1].state == "ok", 30, "the ok event")
+    finally:
+        manager.shutdown()
+        log.close()
+    assert [e.state for e in down][0] == "unreachable"
+    assert not [e for e in down if "next try" in e.message]
+    # Each event changes the state or the cause: never the same pair twice in a row,
+    # and a handful while 20 polls failed (the fall: lost connection, then refused).
+    pairs = [(e.state, e.message) for e in events]
+    assert all(a != b for a, b in zip(pairs, pairs[1:])), pairs
+    assert len(down) <= 3, pairs
+    assert events[-1].state == "ok"
+
+
+def test_a_frozen_host_is_degraded_once_a_poll_outlasts_its_timeout(
+        private_sshd, remote, make_interface, log_path):
+    """sshd's session processes stopped (SIGSTOP): the poll hangs; the interface is
+    degraded once the poll has taken longer than its timeout, saying since when, and
+    ok again after SIGCONT."""
+    import signal
+
+    iface = make_interface(command=remote.sim("gate.sh"), server=private_sshd.info)
+    iface.call_timeout = 2.0
+    log = SimulationsLog(log_path, 2)
+    manager = JobManager(log, [iface], polling_interval=0.1)
+    stopped: list[int] = []
+    try:
+        job = manager.submit(Input(1.0, 1.0))
+        wait_for(lambda: log.get_job_status(job.id) is JobStatus.RUNNING)
+        listener = int((private_sshd.dir / "sshd.pid").read_text())
+        stopped = _connection_processes(listener)
+        assert stopped
+        frozen_at = time.time()
+        for pid in stopped:
+            os.kill(pid, signal.SIGSTOP)
+        health = wait_for(lambda: (h := manager.interface_health()["remote"]).state
+                          == "degraded" and h, 30, "degraded while the host is frozen")
+        assert time.time() - frozen_at < 15  # not the ~60 s of the manager's default
+        assert "get_job_statuses has not returned since" in health.message
+        assert "2 s timeout" in health.message
+        for pid in stopped:
+            os.kill(pid, signal.SIGCONT)
+        stopped = []
+        wait_for(lambda: manager.interface_health()["remote"].ok, 60, "ok after SIGCONT")
+        remote.open_gate()
+        assert manager.wait_until_done(timeout=60)
+    finally:
+        for pid in stopped:
+            os.kill(pid, signal.SIGCONT)
+        manager.shutdown()
+        log.close()
+
+
+def test_a_job_whose_directory_is_removed_has_its_processes_stopped(
+        make_interface, remote, log_path):
+    """Someone removes a running job's directory: the job ends FAILED (the hardware has
+    no record of it), and its wrapper and simulator (the whole process group, known
+    from the poll before) are killed rather than left running uncancellable."""
+    iface = make_interface(command=remote.sim("gate.sh"))
+    log = SimulationsLog(log_path, 2)
+    manager = JobManager(log, [iface], polling_interval=0.05)
+    try:
+        job = manager.submit(Input(1.0, 1.0))
+        wait_for(lambda: log.get_job_status(job.id) is JobStatus.RUNNING)
+        job_dir = Path(remote.workspace()) / str(job.id)
+        wait_for(lambda: (job_dir / "child_pid").exists() and (job_dir / "pid").exists())
+        pgid = int((job_dir / "pid").read_text())
+        wait_for(lambda: iface.get_job_statuses([job.id]))  # a poll has seen its pid
+        assert group_members(pgid)
+        subprocess.run(["rm", "-rf", str(job_dir)], check=True)
+        wait_for(lambda: not group_members(pgid), 30, "the orphaned process group killed")
+        wait_for(lambda: log.get_job_status(job.id) is JobStatus.FAILED, 60)
+        assert "no record of this job" in log.get_record(job.id).reason
+    finally:
+        manager.shutdown()
+        log.close()
+
+
+def _fingerprint(pub_key: Path) -> str:
+    return subprocess.run(["ssh-keygen", "-lf", str(pub_key)], capture_output=True,
+                          text=True, check=True).stdout.split()[1]
+
+
+def test_the_host_key_message_says_unknown_or_changed_with_the_fingerprint(
+        private_sshd, tmp_path):
+    """Unknown and changed keys are told apart, the offered key's fingerprint is printed
+    to compare, and ssh-keygen -R gets the form that removes the key (a bare host name
+    on port 22, [host]:port otherwise)."""
+    import asyncssh
+
+    real = _fingerprint(private_sshd.dir / "host_ed25519_key.pub")
+    other = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
+    port = private_sshd.port
+    unknown = tmp_path / "unknown"
+    unknown.write_text(f"[10.9.9.9]:{port} {other}")
+    changed = tmp_path / "changed"
+    changed.write_text(f"[127.0.0.1]:{port} {other}")
+    base = settings_of(private_sshd.info)
+    for known, word in ((unknown, "is unknown"), (changed, "has CHANGED")):
+        runner = SSHRunner(dataclasses.replace(base, known_hosts=str(known)))
+        try:
+            with pytest.raises(HostKeyError) as caught:
+                runner.run("true")
+        finally:
+            runner.close()
+        message = str(caught.value)
+        assert word in message and real in message, message
+        assert f"ssh-keyscan -p {port} 127.0.0.1 >> {known}" in message
+        assert "compare the fingerprint" in message.lower()
+    assert f"ssh-keygen -R '[127.0.0.1]:{port}' -f {changed}" in message
+
+    # Port 22: the bare host name (no server there: the fingerprint cannot be read).
+    on_22 = tmp_path / "on22"
+    on_22.write_text(f"127.0.0.1 {other}")
+    runner = SSHRunner(dataclasses.replace(base, port=22, known_hosts=str(on_22),
+                                           connect_timeout=2.0), use_ssh_config=False)
+    try:
+        message = runner.host_key_problem()
+    finally:
+        runner.close()
+    assert "has CHANGED" in message
+    assert f"ssh-keygen -R 127.0.0.1 -f {on_22}" in message and "[127.0.0.1]:22" not in message
+
+
+@pytest.mark.parametrize("case", ["down", "unknown key"])
+def test_submit_to_an_unreachable_host_prints_the_reason_and_fails(
+        ssh_server, remote, tmp_path, cli, case):
+    """`simjobs submit` with no manager running, to a host that is down (nothing listens
+    on port 2224) or whose key is unknown: the interface's reason is printed, the exit
+    status is non-zero, and the jobs stay recorded, pending submit."""
+    known = ssh_server["known_hosts"]
+    port = int(ssh_server["port"])
+    if case == "down":
+        port = 2224
+    else:
+        known = str(tmp_path / "empty_known_hosts")
+        Path(known).write_text("")
+    (tmp_path / "simjobs.toml").write_text(f"""\
+[log]
+path = "runs.csv"
+input_dim = 2
+
+[[interfaces]]
+kind = "ssh"
+name = "server"
+level = 1
+host = "{ssh_server['host']}"
+port = {port}
+user = "{ssh_server['user']}"
+identity_file = "{ssh_server['key']}"
+known_hosts = "{known}"
+workspace = "{remote.workspace()}"
+command = "sh {remote.sim('sum.sh')}"
+connect_timeout = 3
+""")
+    out = cli("submit", "--config", "simjobs.toml", "--timeout", "5", "1", "2")
+    assert out.returncode == 1, out.stderr
+    expected = "connection refused" if case == "down" else "is unknown"
+    assert expected in out.stderr and "not on the hardware after 5 s" in out.stderr
+    assert "pending submit" in out.stderr
+    assert "submitted by this process" not in out.stderr and "the jobs run" not in out.stderr
+    job_id = out.stdout.split()[0]
+    status = cli("status", "--config", "simjobs.toml", "--json")
+    (record,) = [r for r in json.loads(status.stdout) if r["job_id"] == job_id]
+    assert record["status"] == "Pending submit"
+
+
+def test_a_job_killed_by_a_full_disk_says_no_space(make_interface, remote, full_disk):
+    """The workspace's disk fills while a job runs: it cannot record its exit code, and
+    its reason says that the remote workspace has no space left (with df), not only
+    that the process ended without an exit code."""
+    workspace = f"{full_disk.path}/ws"
+    iface = make_interface(command=remote.sim("gate.sh"), workspace=workspace)
+    iface.submit_job(Job(JobId(1), Input(1.0, 2.0)))
+    wait_for(lambda: iface.get_job_status(JobId(1)) is JobStatus.RUNNING
+             and (Path(workspace) / "1" / "pid").exists(), 30)
+    full_disk.fill()
+    remote.open_gate()
+    wait_for(lambda: iface.get_job_statuses([JobId(1)]).get(JobId(1)) is JobStatus.FAILED, 30)
+    reason = iface.failure_reason(JobId(1))
+    assert "without recording an exit code" in reason
+    assert f"no space left on the remote workspace {workspace}" in reason
+    assert "(df: 0 B free)" in reason

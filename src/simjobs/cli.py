@@ -28,15 +28,14 @@ import csv
 import datetime
 import io
 import json
-import math
+import logging
 import os
-import random
+import shlex
 import signal
 import socket
 import stat
 import sys
 import threading
-import time
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -47,17 +46,28 @@ from typing import TYPE_CHECKING, Any, Optional
 from rich.console import Console
 
 from . import __version__
-from .core.control import manager_holder, send_request
+from .core.control import (
+    RequestInterrupted,
+    hand_over,
+    manager_holder,
+    plain_writer_text,
+    settled_holder,
+)
 from .core.errors import (
     InvalidJobStatusError,
     LogFormatError,
     LogLockedError,
+    NotALogError,
     SimjobsError,
     UnknownJobIdError,
 )
 from .core.events import Event, JobEvent
-from .core.lock import LogLock
+from .core.command import hint
+from .core.files import atomic_write
+from .core.filesystems import os_reason
+from .core.lock import holder_text
 from .core.log import SimulationsLog
+from .design import DesignError, latin_hypercube, parse_coordinate, read_inputs_csv
 from .core.manager import JobManager
 from .core.records import LogRecord
 from .core.stores import is_sqlite_path
@@ -77,9 +87,6 @@ DEFAULT_LAST = 50
 DEFAULT_TIMEOUT = 30.0
 DEMO_CONFIG = "demo.toml"
 DEMO_SEED = 20240601
-# A process that took the log's lock this recently and has not said it runs a manager
-# may be a manager still starting up (loading the log, resuming its jobs): waited for.
-MANAGER_STARTUP_GRACE = 1.0
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
@@ -110,17 +117,13 @@ def _print_json(data: Any) -> None:
 # ---- config and log access ------------------------------------------------------------
 
 
-def _config(args: argparse.Namespace) -> Config:
+def _config(args: argparse.Namespace, readonly: bool = False) -> Config:
     if args.config and Path(args.config).expanduser().is_dir():
         raise CliError(f"{args.config} is a directory, not a config file; pass the TOML "
                        "file itself (e.g. simjobs.toml)")
     from .config import find_config, load_config
 
-    return load_config(find_config(args.config))
-
-
-def _os_reason(exc: OSError) -> str:
-    return (exc.strerror or type(exc).__name__).lower()
+    return load_config(find_config(args.config), readonly=readonly)
 
 
 def _first_line_is_text(head: bytes) -> bool:
@@ -145,7 +148,7 @@ def _check_log_file(path: Path, shown: Optional[str] = None) -> None:
     except FileNotFoundError:
         raise CliError(f"no simulations log at {shown}; check the path") from None
     except OSError as exc:
-        raise CliError(f"cannot reach {shown}: {_os_reason(exc)}; check the path and the "
+        raise CliError(f"cannot reach {shown}: {os_reason(exc)}; check the path and the "
                        "permissions of its directories", EXIT_FAILURE) from None
     if stat.S_ISDIR(st.st_mode):
         raise CliError(f"{shown} is a directory, not a simulations log; name the log file "
@@ -157,18 +160,37 @@ def _check_log_file(path: Path, shown: Optional[str] = None) -> None:
         with open(path, "rb") as f:
             head = f.read(4096)
     except OSError as exc:
-        raise CliError(f"cannot read {shown}: {_os_reason(exc)}; fix its permissions or run "
+        raise CliError(f"cannot read {shown}: {os_reason(exc)}; fix its permissions or run "
                        "as a user who may read it", EXIT_FAILURE) from None
     if is_sqlite_path(path):
         if head and not head.startswith(SQLITE_MAGIC):
             raise CliError(f"{shown} is not an SQLite database, so not a simulations log "
                            "(a .db/.sqlite log is SQLite); check the path")
-    elif b"\x00" in head:
+    elif not _nul_bytes_only_in_torn_tail(head, st.st_size):
         raise CliError(f"{shown} is a binary file, not a simulations log (a CSV text "
                        "file); check the path")
     elif not _first_line_is_text(head):
         raise CliError(f"{shown}: the first line is not UTF-8 text, so it is not a "
                        "simulations log (a CSV text file); check the path")
+    else:
+        from .core.log import csv_header_problem
+
+        problem = csv_header_problem(head.split(b"\n", 1)[0].decode("utf-8", "replace")
+                                     .rstrip("\r"))
+        if problem is not None:
+            raise CliError(f"{shown}: {problem}")
+
+
+def _nul_bytes_only_in_torn_tail(head: bytes, size: int) -> bool:
+    """True when ``head`` (a file's first bytes) has no NUL byte, or has them only after
+    the file's last line break: what a crash can leave at the end of a log (a file
+    extended but its last block never written), which the stores drop as an incomplete
+    last line (with a warning). The CLI follows the same rule instead of calling such a
+    log binary."""
+    nul = head.find(b"\x00")
+    if nul < 0:
+        return True
+    return size <= len(head) and b"\n" in head[:nul] and b"\n" not in head[nul:]
 
 
 def _log_path(args: argparse.Namespace) -> tuple[Path, Optional[Config]]:
@@ -177,7 +199,7 @@ def _log_path(args: argparse.Namespace) -> tuple[Path, Optional[Config]]:
         path = Path(args.log).expanduser()
         _check_log_file(path, args.log)
         return path.resolve(), None
-    config = _config(args)
+    config = _config(args, readonly=True)  # reading needs no writable directory
     return config.log_path, config
 
 
@@ -208,38 +230,6 @@ def _input_dim(config: Config) -> int:
     return infer_input_dim(config.log_path)
 
 
-def _holder_text(holder: dict) -> str:
-    return f"pid {holder.get('pid', '?')} on host {holder.get('host', '?')}"
-
-
-def _log_holder(log_path: Path) -> Optional[dict]:
-    """The process holding the log's writer lock (any: a manager or a script's open
-    SimulationsLog), or None. A holder that has not (yet) said it runs a manager is
-    given MANAGER_STARTUP_GRACE seconds since it took the lock to say so: a starting
-    ``simjobs run`` holds the lock while it loads the log and resumes its jobs."""
-    deadline = time.monotonic() + MANAGER_STARTUP_GRACE
-    while True:
-        holder = LogLock.holder(str(log_path))
-        if holder is None or holder.get("manager"):
-            return holder
-        since = holder.get("since")  # missing: the lock was taken an instant ago
-        starting = (not isinstance(since, (int, float))
-                    or time.time() - since < MANAGER_STARTUP_GRACE)
-        if not starting or time.monotonic() >= deadline:
-            return holder
-        time.sleep(0.05)  # another process: nothing to wait on but its lock file
-
-
-def _refuse_plain_writer(log_path: Path, holder: dict) -> None:
-    """Fail at once when the log is held open for writing by a process that runs no
-    manager: nobody would act on a request handed to it."""
-    cmd = " ".join(str(holder.get("cmd") or "").split())
-    what = f"{_holder_text(holder)}" + (f" ({cmd})" if cmd else "")
-    raise CliError(f"{log_path.name} is open for writing in {what}, which runs no simjobs "
-                   "manager to hand this to; close the log there (or end that process) "
-                   "and retry", EXIT_FAILURE)
-
-
 @contextlib.contextmanager
 def _own_manager(config: Config, unfinished: Optional[set[str]] = None) -> Iterator[JobManager]:
     """A JobManager of this process on the config's log, shut down on exit.
@@ -256,45 +246,47 @@ def _own_manager(config: Config, unfinished: Optional[set[str]] = None) -> Itera
     except BaseException:
         log.close()
         raise
+    failed = False
     try:
         yield manager
+    except BaseException:
+        failed = True
+        raise
     finally:
-        manager.shutdown()
-        log.close()
-
-
-def _hand_over(config: Config, request: dict, timeout: float) -> dict:
-    response = send_request(str(config.log_path), request, timeout=timeout)
-    if response.get("ok"):
-        return response
-    error = response.get("error") or "the manager refused the request"
-    if response.get("unknown_ids"):
-        raise UnknownJobIdError(error, unknown_ids=response["unknown_ids"])
-    if response.get("status"):
-        raise InvalidJobStatusError(error)
-    raise CliError(f"the manager of {config.log_path.name} refused: {error}", EXIT_FAILURE)
+        try:
+            manager.shutdown()
+        finally:
+            try:
+                log.close()
+            except Exception:  # noqa: BLE001
+                # Closing meets the same trouble (a full disk) that stopped the command:
+                # the error that stopped it is the one to report, not this echo of it.
+                if not failed:
+                    raise
 
 
 def _hand_over_or_act(
     config: Config, request: dict, act: Callable[[JobManager], dict], timeout: float
 ) -> tuple[dict, Optional[dict]]:
-    """Hand ``request`` to the log's manager, or, when none runs, ``act`` with our own.
-    Fails at once when a process that runs no manager holds the log.
+    """Hand ``request`` to the log's manager (:func:`~simjobs.core.control.hand_over`),
+    or, when none runs, ``act`` with our own. Fails at once when a process that runs no
+    manager holds the log.
 
     Returns the response and the manager's holder record (None when we acted).
     """
-    holder = _log_holder(config.log_path)
+    holder = settled_holder(config.log_path)
     if holder is None:
         try:
             with _own_manager(config) as manager:
                 return act(manager), None
         except LogLockedError:
-            holder = _log_holder(config.log_path)  # another process took the log meanwhile
+            holder = settled_holder(config.log_path)  # another process took the log meanwhile
             if holder is None:
                 raise
-    if not holder.get("manager"):
-        _refuse_plain_writer(config.log_path, holder)
-    return _hand_over(config, request, timeout), holder
+    try:
+        return hand_over(config.log_path, request, timeout, holder=holder), holder
+    except RequestInterrupted as exc:
+        raise CliError(str(exc), EXIT_INTERRUPTED) from None
 
 
 class _JobWatch:
@@ -345,7 +337,7 @@ def _wait_submitted(watch: _JobWatch, ids: list[str], timeout: float) -> list[st
 def _not_managed_note(log_path: Path) -> None:
     _note(f"note: no manager runs on {log_path.name}: the jobs run, but their results "
           f"are recorded (and jobs waiting for a free slot start) only while one does; "
-          f"start it with 'simjobs run'")
+          f"start it with '{hint('run')}'")
 
 
 # ---- inputs ---------------------------------------------------------------------------
@@ -353,12 +345,9 @@ def _not_managed_note(log_path: Path) -> None:
 
 def _number(text: str, where: str) -> float:
     try:
-        value = float(text.strip())
-    except ValueError:
-        raise CliError(f"{where}: {text.strip()!r} is not a number") from None
-    if not math.isfinite(value):
-        raise CliError(f"{where}: {text.strip()!r} is not a finite number")
-    return value
+        return parse_coordinate(text)
+    except DesignError as exc:
+        raise CliError(f"{where}: {exc}") from None
 
 
 def _check_dim(coords: list[float], dim: int, where: str) -> list[float]:
@@ -366,38 +355,6 @@ def _check_dim(coords: list[float], dim: int, where: str) -> list[float]:
         raise CliError(f"{where}: {len(coords)} coordinate{'s' * (len(coords) != 1)}, "
                        f"but the log's inputs have {dim}")
     return coords
-
-
-def _inputs_from_csv(path: str, dim: int) -> list[list[float]]:
-    """Rows of a CSV file as inputs. A first row that is not all numbers is a header;
-    when it names ``Input_k`` columns (an exauq log), those columns are used, in k order."""
-    try:
-        with open(path, newline="") as f:
-            rows = [(n, row) for n, row in enumerate(csv.reader(f), start=1)
-                    if any(cell.strip() for cell in row)]
-    except FileNotFoundError:
-        raise CliError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise CliError(f"{path}: cannot read it ({exc})") from None
-    columns: Optional[list[int]] = None
-    if rows:
-        first = rows[0][1]
-        try:
-            [float(cell) for cell in first]
-        except ValueError:
-            rows = rows[1:]
-            named = {cell.strip(): i for i, cell in enumerate(first)}
-            k = [int(n[6:]) for n in named if n.startswith("Input_") and n[6:].isdigit()]
-            if k:
-                columns = [named[f"Input_{i}"] for i in sorted(k)]
-    inputs = []
-    for n, row in rows:
-        where = f"{path} line {n}"
-        cells = [row[i] if i < len(row) else "" for i in columns] if columns else row
-        inputs.append(_check_dim([_number(c, where) for c in cells], dim, where))
-    if not inputs:
-        raise CliError(f"{path}: no inputs in the file")
-    return inputs
 
 
 def _collect_inputs(args: argparse.Namespace, dim: int) -> list[list[float]]:
@@ -408,7 +365,10 @@ def _collect_inputs(args: argparse.Namespace, dim: int) -> list[list[float]]:
         where = f"--input {text!r}"
         inputs.append(_check_dim([_number(c, where) for c in text.split(",")], dim, where))
     if args.csv:
-        inputs.extend(_inputs_from_csv(args.csv, dim))
+        try:
+            inputs.extend(list(x) for x in read_inputs_csv(args.csv, dim))
+        except DesignError as exc:
+            raise CliError(str(exc)) from None
     if not inputs:
         raise CliError("no input given: simjobs submit 0.1 0.2, --input 0.1,0.2 or --csv FILE")
     return inputs
@@ -596,7 +556,7 @@ def _records_table(records: list[LogRecord]) -> Table:
 
 def _manager_line(log_path: Path) -> Optional[str]:
     holder = manager_holder(str(log_path))
-    return None if holder is None else f"managed by {_holder_text(holder)}"
+    return None if holder is None else f"managed by {holder_text(holder)}"
 
 
 # ---- subcommands ---------------------------------------------------------------------------
@@ -637,13 +597,13 @@ def headless_run(
 
     ``prepare(manager)`` runs once the table shows (the demo submits its jobs there).
     """
-    holder = _log_holder(config.log_path)
+    holder = settled_holder(config.log_path)
     if holder is not None and not holder.get("manager"):
-        _refuse_plain_writer(config.log_path, holder)
+        raise CliError(plain_writer_text(config.log_path, holder), EXIT_FAILURE)
     if holder is not None:
         raise LogLockedError(
-            f"{config.log_path.name} is already managed by {_holder_text(holder)}; "
-            "stop that process first, or use 'simjobs submit/cancel/resubmit', which hand "
+            f"{config.log_path.name} is already managed by {holder_text(holder)}; "
+            f"stop that process first, or use '{hint('submit/cancel/resubmit')}', which hand "
             "requests to it", holder=holder)
     console = console or _out()
     interrupted = False
@@ -679,7 +639,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
             ids = [str(j.id) for j in jobs]
             waiting = _wait_submitted(watch, ids, args.timeout)
         return {"ok": True, "job_ids": ids, "interfaces": [j.interface_name for j in jobs],
-                "not_submitted": waiting}
+                "not_submitted": waiting, "reasons": _pending_reasons(manager, waiting)}
 
     request = {"op": "submit", "inputs": inputs, "level": args.level}
     response, holder = _hand_over_or_act(config, request, act, args.timeout)
@@ -690,14 +650,41 @@ def cmd_submit(args: argparse.Namespace) -> int:
     else:
         for job_id in ids:
             print(job_id)
-    how = f"handed to the manager, {_holder_text(holder)}" if holder else "submitted by this process"
+    waiting = response.get("not_submitted") if holder is None else None
+    how = (f"handed to the manager, {holder_text(holder)}" if holder
+           else "recorded by this process" if waiting else "submitted by this process")
     _note(f"{len(ids)} job{'s' * (len(ids) != 1)} at level {args.level} ({how})")
+    if waiting:
+        # The interface's own reason, and a non-zero exit: the jobs are not running.
+        reasons = response.get("reasons") or {}
+        for reason, job_ids in (reasons.items() or [("no answer from the interface yet",
+                                                     waiting)]):
+            count = len(job_ids)
+            _note(f"error: {count} job{'s' * (count != 1)} not on the hardware after "
+                  f"{args.timeout:g} s: {reason}")
+        _note(f"they stay recorded, pending submit: '{hint('run')}' submits them once the "
+              f"hardware answers (or cancel them with '{hint('cancel')}')")
+        return EXIT_FAILURE
     if holder is None:
-        if response.get("not_submitted"):
-            _note(f"not yet on the hardware after {args.timeout:g} s (the next manager retries): "
-                  + ", ".join(response["not_submitted"]))
         _not_managed_note(config.log_path)
     return EXIT_OK
+
+
+def _pending_reasons(manager: JobManager, job_ids: Sequence[str]) -> dict[str, list[str]]:
+    """Why jobs are still pending submit, from the interface's word: the reason the
+    manager recorded for each (else its interface's health message); reason -> ids."""
+    out: dict[str, list[str]] = {}
+    health = manager.interface_health()
+    for job_id in job_ids:
+        try:
+            record = manager.simulations_log.get_record(job_id)
+        except Exception:  # noqa: BLE001 - a reason is a courtesy here
+            continue
+        reason = record.reason or (health.get(record.interface_name).message
+                                   if health.get(record.interface_name) else "")
+        reason = reason or f"interface {record.interface_name!r} has not answered yet"
+        out.setdefault(reason, []).append(job_id)
+    return out
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -725,7 +712,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             out.print(f"[dim]{log_path.name}: {line}[/]")
         elif pending:
             out.print(f"[dim]{log_path.name}: no manager runs; statuses are as last recorded "
-                      "('simjobs run' brings them up to date)[/]")
+                      f"('{hint('run')}' brings them up to date)[/]")
     return EXIT_OK
 
 
@@ -764,7 +751,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
         for job_id in cancelled:
             status = final.get(job_id)
             if status is None:
-                print(f"{job_id}: cancelling (handed to the manager, {_holder_text(holder)})")
+                print(f"{job_id}: cancelling (handed to the manager, {holder_text(holder)})")
             elif status == JobStatus.CANCELLED.value:
                 print(f"{job_id}: cancelled")
             elif status == JobStatus.PENDING_CANCEL.value:
@@ -794,10 +781,16 @@ def cmd_resubmit(args: argparse.Namespace) -> int:
                 raise InvalidJobStatusError(
                     f"job {r.job_id} is {r.status.value}: only failed, failed-submit or "
                     "cancelled jobs can be resubmitted", status=r.status)
+            if r.resubmitted_as and not args.again:
+                raise InvalidJobStatusError(
+                    f"job {r.job_id} was already resubmitted as "
+                    f"{', '.join(r.resubmitted_as)}; add --again to resubmit it once more",
+                    status=r.status)
     else:
-        # A filter picks only jobs that can be resubmitted and were not already.
-        records = [r for r in records
-                   if r.status in RESUBMITTABLE_STATUSES and r.resubmitted_as is None]
+        # A filter picks only jobs that can be resubmitted and (without --again) were
+        # not already.
+        records = [r for r in records if r.status in RESUBMITTABLE_STATUSES
+                   and (args.again or not r.resubmitted_as)]
     if not records:
         _note("no failed, failed-submit or cancelled job matches: nothing resubmitted")
         if args.json:
@@ -809,14 +802,15 @@ def cmd_resubmit(args: argparse.Namespace) -> int:
 
     def act(manager: JobManager) -> dict:
         with _JobWatch(manager) as watch:
-            jobs = manager.resubmit(old_ids)
+            jobs = manager.resubmit(old_ids, again=args.again)
             new_ids = [str(j.id) for j in jobs]
             waiting = _wait_submitted(watch, new_ids, args.timeout)
         return {"ok": True, "pairs": [list(p) for p in zip(old_ids, new_ids)],
                 "not_submitted": waiting}
 
     response, holder = _hand_over_or_act(
-        config, {"op": "resubmit", "job_ids": old_ids}, act, args.timeout)
+        config, {"op": "resubmit", "job_ids": old_ids, "again": args.again}, act,
+        args.timeout)
     pairs = response["pairs"]
     if args.json:
         _print_json({"pairs": pairs, "managed_by": holder})
@@ -844,29 +838,31 @@ def _csv_text(records: list[LogRecord], dim: int) -> str:
 
 
 def _write_new_file(path: Path, text: str, force: bool) -> None:
-    """Write ``text`` to ``path`` atomically: a temporary file renamed (or, without
-    ``force``, hard-linked, which fails rather than replace a file made meanwhile)."""
+    """Write ``text`` to ``path`` atomically; without ``force``, fail rather than replace
+    a file, even one made meanwhile."""
     if path.exists() and not force:
         raise CliError(f"{path} exists; pass --force to overwrite it")
     directory = path.parent
     if not directory.is_dir():
         raise CliError(f"{path}: the directory {directory} does not exist")
-    tmp = directory / f".{path.name}.{os.getpid()}.tmp"
     try:
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        if force:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                raise CliError(f"{path} exists; pass --force to overwrite it") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        atomic_write(path, text, replace=force)
+    except FileExistsError:
+        raise CliError(f"{path} exists; pass --force to overwrite it") from None
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    """``simjobs repair LOG``: back a damaged log's files up, then keep what is left."""
+    from .core.repair import repair_log
+
+    result = repair_log(args.log)
+    if result.damage is None:
+        print(f"{args.log}: whole ({result.records} records); nothing to repair")
+        return EXIT_OK
+    print(f"{args.log}: {result.damage}")
+    print(f"backed up to {result.backup}; the log now holds {result.records} records "
+          "and can be written again")
+    return EXIT_OK
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -925,7 +921,7 @@ def cmd_interfaces(args: argparse.Namespace) -> int:
                         for c in ("name", "kind", "level", "host", "max_jobs", "active")))
     out.print(table)
     if holder is not None:
-        out.print(f"[dim]{log_path.name}: managed by {_holder_text(holder)} "
+        out.print(f"[dim]{log_path.name}: managed by {holder_text(holder)} "
                   "(health and live load show in its view)[/]")
     return EXIT_OK
 
@@ -936,7 +932,7 @@ def cmd_interfaces(args: argparse.Namespace) -> int:
 def _needs_terminal(what: str) -> None:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise CliError(f"{what} needs a terminal (stdin and stdout are not one); in scripts "
-                       "use 'simjobs run', 'simjobs status' and the other subcommands")
+                       f"use '{hint('run')}', '{hint('status')}' and the other subcommands")
 
 
 def _check_theme(name: Optional[str]) -> None:
@@ -1014,16 +1010,6 @@ def install_demo(directory: Path) -> Path:
     return config_path
 
 
-def latin_hypercube(n: int, dim: int, rng: random.Random) -> list[list[float]]:
-    """``n`` points in [0, 1]^dim, one in each of the n slices of every coordinate."""
-    columns = []
-    for _ in range(dim):
-        strata = list(range(n))
-        rng.shuffle(strata)
-        columns.append([round((s + rng.random()) / n, 4) for s in strata])
-    return [list(point) for point in zip(*columns)]
-
-
 def demo_jobs(total: int) -> dict[int, int]:
     """How many demo jobs to submit per level: about a quarter at level 2."""
     level2 = max(1, total // 4) if total >= 2 else 0
@@ -1047,17 +1033,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
             _note("demo: jobs from an earlier run are still going; following them")
             return
         log = manager.simulations_log
-        rng = random.Random(DEMO_SEED + len(log))
+        dim = log.input_dim
         for level, count in demo_jobs(args.jobs).items():
             if count and level in manager.levels:
-                manager.submit_many(latin_hypercube(count, log.input_dim, rng), level)
+                design = latin_hypercube(count, [0.0] * dim, [1.0] * dim,
+                                         seed=DEMO_SEED + len(log) + level)
+                # Four decimals read better in the demo's table than seventeen.
+                manager.submit_many([[round(v, 4) for v in x] for x in design], level)
 
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     if args.headless or not interactive:
         # Piped, or asked for: the plain live table, run until every job has ended.
         code = headless_run(config, until_done=True, prepare=submit_mix,
                             title=f"simjobs demo ({directory})")
-        _note(f"demo: see the jobs with: simjobs status --config {config_path}")
+        _note(f"demo: see the jobs with: {hint('status --config ' + shlex.quote(str(config_path)))}")
         return code
     _check_theme(args.theme)
     from .app.backend import ManagedBackend, open_backend
@@ -1066,7 +1055,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if isinstance(backend, ManagedBackend):
         submit_mix(backend.manager)  # the first screen is alive
     code = run_app(backend, args.theme)
-    _note(f"demo: open it again with: simjobs app --config {config_path}")
+    _note(f"demo: open it again with: {hint('app --config ' + shlex.quote(str(config_path)))}")
     return code
 
 
@@ -1110,8 +1099,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("submit", cmd_submit, "submit inputs as new jobs")
     p.add_argument("coords", nargs="*", metavar="X", help="the coordinates of one input")
     p.add_argument("--input", "-i", action="append", metavar="X1,X2,...",
-                   help="one input as a comma list (repeatable; for negative numbers "
-                        "write --input=-0.5,1)")
+                   help="one input as a comma list (repeatable; negative numbers as "
+                        "they are: --input -0.5,1)")
     p.add_argument("--csv", metavar="FILE",
                    help="inputs from a CSV file, one per line (header optional; an exauq "
                         "log's Input_k columns are picked out)")
@@ -1131,8 +1120,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("resubmit", cmd_resubmit,
                 "submit failed, failed-submit or cancelled jobs again, as new jobs")
     _add_filters(p, last=False)
+    p.add_argument("--again", action="store_true",
+                   help="also resubmit jobs that were already resubmitted (refused "
+                        "otherwise, naming the new job)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     timeout(p)
+
+    help = "make a damaged log writable again: back its files up, then keep what is left"
+    p = sub.add_parser("repair", help=help, description=help)
+    p.set_defaults(handler=cmd_repair)
+    p.add_argument("log", metavar="LOG", help="the log file (.csv, .db, ...)")
 
     p = command("export", cmd_export, "write jobs to a CSV or JSON file", readonly=True)
     p.add_argument("file", metavar="FILE", help="the file to write (.csv or .json)")
@@ -1179,10 +1176,45 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
         pass  # stderr is gone (closed pipe): a warning is not worth failing for
 
 
+class _OneLineLogHandler(logging.Handler):
+    """The library's log lines (a manager's errors) as the command's own: one line,
+    ``simjobs: error: ...``, without a traceback (SIMJOBS_DEBUG=1 keeps Python's)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = " ".join(record.getMessage().split()).removeprefix("simjobs: ")
+        if record.levelno >= logging.ERROR:
+            text = "error: " + text
+        try:
+            print(f"simjobs: {text}", file=sys.stderr, flush=True)
+        except (OSError, ValueError):
+            pass  # stderr is gone (closed pipe)
+
+
 def _os_error_text(exc: OSError) -> str:
     where = exc.filename if exc.filename is not None else "a file"
-    return (f"{where}: {_os_reason(exc)}; check the path and its permissions "
+    return (f"{where}: {os_reason(exc)}; check the path and its permissions "
             "(SIMJOBS_DEBUG=1 shows where it happened)")
+
+
+def _glue_negative_inputs(argv: list[str]) -> list[str]:
+    """``--input -0.5,1`` as ``--input=-0.5,1``: argparse takes a value starting with
+    ``-`` for an option unless it is one plain negative number, so the natural form
+    failed with "expected one argument"."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            return out + argv[i:]
+        following = argv[i + 1] if i + 1 < len(argv) else ""
+        if arg in ("--input", "-i") and following.startswith("-") and \
+                following[1:2] in tuple("0123456789."):
+            out.append(f"--input={following}")
+            i += 2
+            continue
+        out.append(arg)
+        i += 1
+    return out
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -1192,8 +1224,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         # Kept for the rest of the process: warnings while it exits (logs closed at
         # exit) are the command's too.
         warnings.showwarning = _show_warning
+        library = logging.getLogger("simjobs")
+        if not any(isinstance(h, _OneLineLogHandler) for h in library.handlers):
+            # (Python's last-resort handler, which prints tracebacks, then stays out.)
+            library.addHandler(_OneLineLogHandler(logging.WARNING))
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser().parse_args(_glue_negative_inputs(
+            sys.argv[1:] if argv is None else list(argv)))
         return args.handler(args)
     except CliError as exc:
         _error(str(exc))
@@ -1223,6 +1260,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def _exit_code(exc: Exception) -> Optional[int]:
     """The exit code for a user-facing error, or None for a bug (shown as a traceback)."""
+    if isinstance(exc, NotALogError):  # a path that names no log: bad input
+        return EXIT_USAGE
     if isinstance(exc, (LogLockedError, LogFormatError)):
         return EXIT_FAILURE
     from .config import ConfigError

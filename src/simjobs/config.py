@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import logging
 import math
 import os
 import re
@@ -57,6 +58,7 @@ import tomllib
 from pathlib import Path, PurePosixPath
 from typing import Any, Optional, Union
 
+from .core.command import hint
 from .core.errors import SimjobsError
 from .core.hardware import HardwareInterface
 from .core.log import SimulationsLog
@@ -236,22 +238,25 @@ def find_config(explicit: Union[str, os.PathLike, None] = None) -> Path:
             return candidate
     raise ConfigError(
         f"no config file: pass --config FILE, or create ./{CONFIG_FILE_NAME} or "
-        f"{user_config_path()} (see the README; 'simjobs demo' writes an example)"
+        f"{user_config_path()} (see the README; '{hint('demo')}' writes an example)"
     )
 
 
 # ---- loading and validating ---------------------------------------------------------
 
 
-def load_config(path: Union[str, os.PathLike]) -> Config:
+def load_config(path: Union[str, os.PathLike], *, readonly: bool = False) -> Config:
     """Read and validate a config file. Nothing is created on disk.
+
+    ``readonly``: the config is only read from (``simjobs status``...), so the log's
+    and the workspaces' directories need not be writable.
 
     Raises
     ------
     ConfigError
         With one line naming the file, the key and the fix, for the first problem found.
     """
-    return _Validator(Path(path)).run()
+    return _Validator(Path(path), readonly=readonly).run()
 
 
 def _is_int(value: Any) -> bool:
@@ -263,8 +268,9 @@ def _is_number(value: Any) -> bool:
 
 
 class _Validator:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, readonly: bool = False):
         self.path = path
+        self.readonly = readonly
         self.label = str(path)
         self.base = path.expanduser().resolve().parent
 
@@ -348,7 +354,7 @@ class _Validator:
                 f"log.path {value!r}: the directory {str(parent)!r} does not exist; create it "
                 "or choose another path"
             )
-        if not os.access(parent, os.W_OK | os.X_OK):
+        if not self.readonly and not os.access(parent, os.W_OK | os.X_OK):
             raise self.fail(
                 f"log.path {value!r}: the directory {str(parent)!r} is not writable; "
                 "choose a directory you can write to"
@@ -475,6 +481,12 @@ class _Validator:
                 raise self.fail(f'{where}.sbatch_args must be a list of strings such as '
                                 f'["--time=00:10:00"] (got {_describe(args)})')
             sbatch_args = tuple(args)
+            if "--requeue" in sbatch_args:
+                logging.getLogger("simjobs").warning(
+                    "simjobs: %s.sbatch_args has --requeue, which conflicts with simjobs' "
+                    "run-once guard: a requeued job's rerun finds it already started and "
+                    "ends without running the simulator (Failed); remove --requeue "
+                    "(simjobs sends --no-requeue)", where)
 
         return InterfaceSpec(index, kind, name, level, command, workspace, max_jobs,
                              ssh=ssh, partition=partition, sbatch_args=sbatch_args)
@@ -586,6 +598,6 @@ class _Validator:
         if not probe.is_dir():
             raise self.fail(f"{key} {value!r}: {str(probe)!r} is a file, not a directory; "
                             "choose another path")
-        if not os.access(probe, os.W_OK | os.X_OK):
+        if not self.readonly and not os.access(probe, os.W_OK | os.X_OK):
             raise self.fail(f"{key} {value!r}: {str(probe)!r} is not writable; "
                             "choose a directory you can write to")

@@ -29,6 +29,7 @@ from .core.types import TERMINAL_STATUSES, JobStatus
 
 RECENT_CHANGES = 10
 RATE_WINDOW = 300.0  # seconds over which jobs/min is measured
+MIN_RATE_WINDOW = 60.0  # never over less: a burst just after start is not a pace
 REFRESH_PER_SECOND = 4
 
 # Display order and short column titles of the statuses.
@@ -241,11 +242,18 @@ class ProgressView:
         self._recent.append(event)
 
     def jobs_per_minute(self) -> float:
+        """Completions per minute over :meth:`rate_window` seconds."""
         now = time.monotonic()
         while self._completions and now - self._completions[0] > RATE_WINDOW:
             self._completions.popleft()
-        window = min(RATE_WINDOW, max(now - self._started, 1.0))
-        return len(self._completions) * 60.0 / window
+        return len(self._completions) * 60.0 / self.rate_window()
+
+    def rate_window(self) -> float:
+        """The last 5 minutes, shortened to the time since this view started (nothing
+        before it is counted), but never under a minute: 20 jobs that had ended while no
+        manager ran, noticed in the first second after a restart, read as 20 in the last
+        minute, not as 1,200 a minute."""
+        return min(RATE_WINDOW, max(time.monotonic() - self._started, MIN_RATE_WINDOW))
 
     def summary(self) -> str:
         with self._lock:
@@ -273,7 +281,8 @@ class ProgressView:
         bar.add_column()
         bar.add_row(
             ProgressBar(total=max(total, 1), completed=done if total else 0, width=30),
-            Text(f"{done}/{total} done · {self.jobs_per_minute():.1f} jobs/min · "
+            Text(f"{done}/{total} done · {self.jobs_per_minute():.1f} jobs/min "
+                 f"(last {self.rate_window() / 60:.0f} min) · "
                  f"{_duration(time.monotonic() - self._started)}"),
         )
         return Group(Text(self.title, style="bold"), bar)

@@ -26,6 +26,7 @@ from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from ..core.events import Event, InterfaceHealthEvent, JobEvent
+from ..core.types import JobStatus
 from .backend import Backend, PeekBackend
 from .messages import JobsUpdated
 from .screens.confirm import ConfirmScreen
@@ -92,6 +93,40 @@ class PeekingMainScreen(MainScreen):
             info.update(shown)
 
 
+def quit_question(model: JobModel, interfaces: Iterable) -> Optional[tuple[str, str]]:
+    """The question and detail of the quit dialog, or None when no job is going.
+
+    Counts come from the model, as every other count on screen, and say what quitting
+    does to each kind of job: a running process (or Slurm job) goes on; a job queued
+    behind max_jobs waits, since only a running manager starts it; a job not yet handed
+    to its interface, or not yet cancelled there, waits too."""
+    counts = model.status_counts
+    running = counts.get(JobStatus.RUNNING, 0)
+    queued = counts.get(JobStatus.SUBMITTED, 0)
+    unsent = counts.get(JobStatus.PENDING_SUBMIT, 0)
+    cancelling = counts.get(JobStatus.PENDING_CANCEL, 0) + counts.get(JobStatus.FAILED_CANCEL, 0)
+    if not (running or queued or unsent or cancelling):
+        return None
+    parts = [f"{running:,} running" if running else "",
+             f"{queued:,} queued" if queued else "",
+             f"{unsent:,} not yet submitted" if unsent else "",
+             f"{cancelling:,} being cancelled" if cancelling else ""]
+    question = f"Jobs still going: {', '.join(p for p in parts if p)}. Quit?"
+    detail = []
+    if running:
+        detail.append("Running jobs go on running; their ends are recorded at the next "
+                      "start of simjobs on this log.")
+    if queued:
+        slurm = {i.name for i in interfaces if i.kind == "slurm"}
+        in_slurm = sum(model.counts_for(name).get(JobStatus.SUBMITTED, 0) for name in slurm)
+        detail.append("Queued jobs wait: only a running simjobs starts them, so they start "
+                      "at its next start" + ("; those already in Slurm's queue run when "
+                                             "Slurm starts them." if in_slurm else "."))
+    if unsent or cancelling:
+        detail.append("Submits and cancels not yet done wait for the next start too.")
+    return question, " ".join(detail)
+
+
 class SimjobsApp(App):
     """The simjobs app. ``backend`` is its only way to the core (``self.app.backend``).
 
@@ -147,6 +182,7 @@ class SimjobsApp(App):
         self._last_apply = 0.0
         self._pending_since = 0.0  # when the first pending event arrived (monotonic)
         self._last_key = float("-inf")  # when the last key was pressed (monotonic)
+        self._held_keys: Optional[list[events.Key]] = None  # see hold_keys()
         self._unsubscribe = None
         self.notices: list[tuple[str, str, str]] = []
         self.applied_batches = 0  # how many coalesced batches were applied (tests, bench)
@@ -340,9 +376,51 @@ class SimjobsApp(App):
             self._apply_when_keys_rest()
 
     async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.Key):
+        if isinstance(event, events.Key) and not event.is_forwarded:
             self._last_key = time.monotonic()
+            if self._held_keys is not None:
+                self._held_keys.append(event)  # typed ahead of a screen: see hold_keys()
+                return
+            opens_form = self._opens_form(event.key)
+            await super().on_event(event)
+            if opens_form:
+                # The binding runs only once the key has gone down the focus chain and
+                # back up, after the app has handed on the keys typed behind it.
+                self.hold_keys()
+            return
         await super().on_event(event)
+
+    #: Actions of the main screen that open a form its keys typed ahead are meant for.
+    TYPE_AHEAD_ACTIONS = frozenset({"submit"})
+
+    def _opens_form(self, key: str) -> bool:
+        if self.main_screen is None or self.screen is not self.main_screen:
+            return False
+        active = self.screen.active_bindings.get(key)
+        return bool(active and active.enabled and active.binding.action in self.TYPE_AHEAD_ACTIONS)
+
+    def hold_keys(self, longest: float = 2.0) -> None:
+        """Hold the keys pressed from now on until :meth:`release_keys` (or ``longest``
+        seconds), then deliver them in order.
+
+        A screen being opened has no focused widget until it has mounted, and Textual
+        drops the keys that reach it before then: ``s0.5`` typed at once over SSH gave
+        an empty x1. Whoever pushes such a screen holds the keys first, and the screen
+        releases them once it has focused its first field."""
+        if self._held_keys is None:
+            self._held_keys = []
+            self.set_timer(longest, self.release_keys)
+
+    async def release_keys(self) -> None:
+        """Deliver the held keys, in order, to whatever has the focus now.
+
+        Scheduled with ``call_later`` by the screen once it has asked for its field's
+        focus (itself a ``call_later``), so it runs after that and after every key
+        already queued for the app (held too), and before any key that comes later,
+        which stays behind the held ones because those are delivered here and now."""
+        held, self._held_keys = self._held_keys, None
+        for event in held or ():
+            await super().on_event(event)
 
     def _apply_when_keys_rest(self) -> None:
         """The timer's call: apply pending events, unless keys are being pressed (then
@@ -448,8 +526,10 @@ class SimjobsApp(App):
         self.push_screen(HelpScreen(sections))
 
     async def action_quit(self) -> None:
-        running = self.backend.running_count() if self.backend is not None else 0
-        if not running:
+        question = None
+        if self.backend is not None and not self.backend.readonly:  # our own manager
+            question = quit_question(self.model, self.backend.interfaces())
+        if question is None:
             self.exit()
             return
 
@@ -457,10 +537,7 @@ class SimjobsApp(App):
             if yes:
                 self.exit()
 
-        self.push_screen(ConfirmScreen(
-            f"{running} job{'s are' if running != 1 else ' is'} still running. Quit?",
-            "They go on running and stay tracked in the log; the next start of simjobs "
-            "resumes them.", yes="Quit", no="Stay"), answered)
+        self.push_screen(ConfirmScreen(*question, yes="Quit", no="Stay"), answered)
 
     def _main_action(self, action: str) -> None:
         if self.main_screen is None:

@@ -26,11 +26,12 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Union
 
-from ..core.control import NoManagerError, manager_holder, send_request
-from ..core.errors import SimjobsError
+from ..core.command import hint
+from ..core.control import NoManagerError, hand_over, hand_over_refusal
+from ..core.errors import HardwareUnreachableError, SimjobsError
 from ..core.events import Event, EventBus, JobEvent
 from ..core.hardware import HardwareInterface
-from ..core.lock import LogLock
+from ..core.lock import LogLock, holder_text
 from ..core.log import SimulationsLog
 from ..core.manager import CancelResult, JobManager
 from ..core.records import LogRecord, _Appended
@@ -59,15 +60,6 @@ class InterfaceInfo:
     health: str = "ok"
     health_message: str = ""
     health_since: Optional[float] = None
-
-
-def holder_text(holder: dict) -> str:
-    """``pid 4242 on host login1 since 14:02:11`` from a lock file's note."""
-    since = holder.get("since")
-    when = ""
-    if isinstance(since, (int, float)):
-        when = " since " + time.strftime("%H:%M:%S", time.localtime(since))
-    return f"pid {holder.get('pid', '?')} on host {holder.get('host', '?')}{when}"
 
 
 class Backend:
@@ -135,7 +127,8 @@ class Backend:
     def cancel(self, job_ids: Iterable[JobIdLike]) -> CancelResult:
         raise NotImplementedError
 
-    def resubmit(self, job_ids: Iterable[JobIdLike]) -> list[JobId]:
+    def resubmit(self, job_ids: Iterable[JobIdLike], again: bool = False) -> list[JobId]:
+        """Resubmit jobs; ``again`` also those already resubmitted (else refused)."""
         raise NotImplementedError
 
     def job_details(self, job_id: JobIdLike) -> dict:
@@ -272,8 +265,8 @@ class ManagedBackend(Backend):
     def manager_state(self) -> str:
         if self.manager._stop.is_set():
             return "manager stopped"
-        n = self.running_count()
-        return f"managed by this app, {n} job{'s' * (n != 1)} tracked"
+        # (the job counts are the status bar's second line, from the app's one model)
+        return "managed by this app"
 
     def running_count(self) -> int:
         return sum(self.manager.interface_job_counts.values())
@@ -302,8 +295,8 @@ class ManagedBackend(Backend):
     def cancel(self, job_ids: Iterable[JobIdLike]) -> CancelResult:
         return self.manager.cancel_many(list(job_ids))
 
-    def resubmit(self, job_ids: Iterable[JobIdLike]) -> list[JobId]:
-        return [job.id for job in self.manager.resubmit(list(job_ids))]
+    def resubmit(self, job_ids: Iterable[JobIdLike], again: bool = False) -> list[JobId]:
+        return [job.id for job in self.manager.resubmit(list(job_ids), again=again)]
 
     def job_details(self, job_id: JobIdLike) -> dict:
         record = self._get(job_id)
@@ -313,11 +306,15 @@ class ManagedBackend(Backend):
         info = self._infos.get(record.interface_name)
         if info is not None:
             details.update(kind=info.kind, host=info.host)
+            if info.health not in ("ok", "unknown") and info.health_message:
+                # The whole cause (the load panel shows a short one).
+                details["health"] = f"{info.health}: {info.health_message}"
             try:
                 interface = self.manager.get_interface(record.interface_name)
                 details.update(interface.job_details(JobId(record.job_id)))
             except Exception as exc:  # noqa: BLE001 - shown, not raised, in the detail view
                 details["error"] = f"could not ask {record.interface_name}: {exc}"
+                details["unreachable"] = isinstance(exc, HardwareUnreachableError)
         return details
 
     def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
@@ -407,27 +404,28 @@ class WatchBackend(Backend):
 
     @property
     def readonly(self) -> bool:
-        return manager_holder(str(self.log_path)) is None
+        return bool(self.readonly_reason)
 
     @property
     def readonly_reason(self) -> str:
-        name = self.log_path.name
         holder = self.holder()
         if holder is None:
-            return (f"read-only: no process manages {name}; start 'simjobs app --config "
-                    "FILE' or 'simjobs run' on it to submit or cancel")
-        if not holder.get("manager"):
-            return (f"read-only: {name} is open for writing by {holder_text(holder)}, "
-                    "which runs no simjobs manager to hand requests to")
-        return ""
+            name = self.log_path.name
+            return (f"read-only: no process manages {name}; start '{hint('app --config FILE')}'"
+                    f" or '{hint('run')}' on it to submit or cancel")
+        refusal = hand_over_refusal(self.log_path, holder)
+        return f"read-only: {refusal}" if refusal else ""
 
     def manager_state(self) -> str:
         holder = self.holder()
         if holder is None:
             return "watching, read-only: nobody manages this log"
-        if holder.get("manager"):
-            return f"watching; requests go to the manager, {holder_text(holder)}"
-        return f"watching, read-only: held by {holder_text(holder)} (no manager)"
+        if not holder.get("manager"):
+            return f"watching, read-only: held by {holder_text(holder)} (no manager)"
+        refusal = hand_over_refusal(self.log_path, holder)
+        if refusal:
+            return f"watching, read-only: {refusal}"
+        return f"watching; requests go to the manager, {holder_text(holder)}"
 
     # ---- reading ---------------------------------------------------------------------
 
@@ -458,12 +456,9 @@ class WatchBackend(Backend):
         if reason:
             raise SimjobsError(reason)
         try:
-            response = send_request(str(self.log_path), request, timeout=self.request_timeout)
+            return hand_over(self.log_path, request, timeout=self.request_timeout)
         except NoManagerError:
             raise SimjobsError(self.readonly_reason or "the log's manager has gone") from None
-        if not response.get("ok"):
-            raise SimjobsError(response.get("error") or "the manager refused the request")
-        return response
 
     def submit(self, inputs: Sequence[Input], level: int) -> list[JobId]:
         response = self._request({"op": "submit", "level": int(level),
@@ -479,8 +474,9 @@ class WatchBackend(Backend):
         skipped = {JobId(k): JobStatus(v) for k, v in response.get("skipped", {}).items()}
         return CancelResult(cancelled, skipped)
 
-    def resubmit(self, job_ids: Iterable[JobIdLike]) -> list[JobId]:
-        response = self._request({"op": "resubmit", "job_ids": [str(j) for j in job_ids]})
+    def resubmit(self, job_ids: Iterable[JobIdLike], again: bool = False) -> list[JobId]:
+        response = self._request({"op": "resubmit", "job_ids": [str(j) for j in job_ids],
+                                  "again": again})
         return [JobId(j) for j in response["job_ids"]]
 
     def job_details(self, job_id: JobIdLike) -> dict:
@@ -657,8 +653,8 @@ class PeekBackend(Backend):
     def cancel(self, job_ids: Iterable[JobIdLike]) -> CancelResult:
         return self._wait().cancel(job_ids)
 
-    def resubmit(self, job_ids: Iterable[JobIdLike]) -> list[JobId]:
-        return self._wait().resubmit(job_ids)
+    def resubmit(self, job_ids: Iterable[JobIdLike], again: bool = False) -> list[JobId]:
+        return self._wait().resubmit(job_ids, again)
 
     def job_details(self, job_id: JobIdLike) -> dict:
         return self._wait().job_details(job_id)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Iterable, Optional
 
 from textual.theme import Theme
+
+from ..core.files import atomic_write
 
 DEFAULT_THEME = "simjobs-dark"
 THEME_KEYS = ("name", "dark", "primary", "secondary", "accent", "foreground", "background",
@@ -125,8 +126,6 @@ def remember_theme(name: str) -> None:
     data["theme"] = name
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write(path, json.dumps(data, indent=2) + "\n")
     except OSError:
         pass

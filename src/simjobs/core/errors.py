@@ -50,6 +50,11 @@ class LogFormatError(SimjobsError, ValueError):
     """The simulations log on disk is not in a format simjobs can read."""
 
 
+class NotALogError(LogFormatError):
+    """The file is not a simulations log at all (another kind of file), as opposed to a
+    log with a damaged line: a wrong path, which the CLI answers with exit code 2."""
+
+
 class LogLockedError(SimjobsError):
     """Another process manages this simulations log.
 
@@ -69,3 +74,29 @@ class HardwareUnreachableError(SimjobsError):
     scheduler not answering). Raised by an interface's calls, it says nothing about the
     jobs: a submit that meets it waits and retries without using up its attempts, and
     a poll that meets it keeps every job's last known status."""
+
+
+#: How much of a file's content an error message quotes.
+EXCERPT_LIMIT = 80
+
+
+def excerpt(text, limit: int = EXCERPT_LIMIT, quote: bool = True) -> str:
+    """``text`` quoted for an error message (repr, so control bytes show as escapes),
+    cut to about ``limit`` characters: a damaged line of 16 KB must not become a 16 KB
+    message. ``quote=False`` leaves out the quotes (for a message that quotes content).
+
+    Examples
+    --------
+    >>> excerpt("1/3")
+    "'1/3'"
+    >>> excerpt("\\x00" * 1000).endswith("… (1000 characters)")
+    True
+    """
+    if isinstance(text, BaseException):
+        text = str(text)
+    quoted = repr(text)
+    if not quote and isinstance(text, str):
+        quoted = quoted[1:-1]
+    if len(quoted) <= limit:
+        return quoted
+    return f"{quoted[:limit]}… ({len(str(text))} characters)"

@@ -77,6 +77,9 @@ class HardwareInterface(ABC):
 
     #: What kind of hardware this is, shown in the app and the CLI.
     kind: str = "custom"
+    #: Seconds one call (a poll, a submit) may take before the manager reports the
+    #: interface degraded; None: the manager's own ``call_timeout``.
+    call_timeout: Optional[float] = None
 
     def __init__(self, name: Optional[str] = None, level: int = 1):
         self._name = name
@@ -167,6 +170,21 @@ class HardwareInterface(ABC):
         """Where and how the job runs (host, job directory, pid, times, stdout/stderr
         tails...), for the app's job detail view. The default knows nothing."""
         return {}
+
+    def late_results(self) -> dict[JobId, JobStatus]:
+        """Jobs this interface reported FAILED without their own record of how they
+        ended (no exit code yet) that have ended for real since: job id -> the status
+        replacing FAILED (COMPLETED, with :meth:`get_job_output` giving the output, or
+        FAILED with a better :meth:`failure_reason`). The manager asks once per poll
+        while :attr:`watching_late_results` is true and records each one as a
+        correction of the log. The default has none."""
+        return {}
+
+    @property
+    def watching_late_results(self) -> bool:
+        """True while some FAILED job may still get a late result (see
+        :meth:`late_results`): the manager keeps polling for it. False by default."""
+        return False
 
     def describe(self) -> dict:
         """What the app and ``simjobs interfaces`` show: kind, host, capacity."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import math
 import os
+import socket
 import threading
 import time
 import warnings
@@ -14,9 +15,16 @@ from collections.abc import Iterable, Sequence
 from numbers import Real
 from typing import Any, Optional, Union
 
-from .errors import LogLockedError, SimjobsError, SimulationsLogLookupError
-from .lock import LogLock
-from .records import LogChange, LogRecord
+from .errors import (
+    LogFormatError,
+    LogLockedError,
+    NotALogError,
+    SimjobsError,
+    SimulationsLogLookupError,
+    excerpt,
+)
+from .lock import LogLock, holder_text
+from .records import UNSET, LogChange, LogRecord
 from .stores import is_sqlite_path, open_store
 from .types import (
     TERMINAL_STATUSES,
@@ -43,11 +51,25 @@ def _as_input(x: Any) -> Input:
 def _check_output(result: Any) -> Optional[float]:
     if result is None:
         return None
+    if type(result) is float and math.isfinite(result):
+        return result  # the common case, without the slower Real check
     if not isinstance(result, Real) or isinstance(result, bool):
         raise TypeError(f"A simulator output must be a real number, but received {result!r}.")
     if not math.isfinite(result):
         raise ValueError(f"A simulator output must be finite, but received {result!r}.")
     return float(result)
+
+
+def csv_header_problem(first_line: str) -> Optional[str]:
+    """What makes ``first_line`` (a CSV file's first line, without its line break) no
+    simulations log header, or None when it may be one (it names Input_ columns; the
+    store checks the rest when it opens the log). One rule for every caller: the CLI
+    checks a path with it before anything is opened."""
+    names = [name.strip().strip('"') for name in first_line.split(",")]
+    if any(name.startswith("Input_") for name in names):
+        return None
+    return (f"the first line, {excerpt(first_line)}, is not a simulations log header "
+            "(it names no Input_ columns), so this is no simulations log; check the path")
 
 
 def infer_input_dim(path: FilePath) -> int:
@@ -78,13 +100,13 @@ def infer_input_dim(path: FilePath) -> int:
         return int(row[0])
     try:
         with open(path, newline="", encoding="utf-8") as f:
-            header = f.readline().strip().split(",")
+            first_line = f.readline().rstrip("\r\n")
     except (OSError, UnicodeDecodeError) as exc:
         raise SimjobsError(f"cannot read {path} as a simulations log ({exc}); check the path") from None
-    dim = sum(1 for name in header if name.startswith("Input_"))
-    if dim == 0:
-        raise SimjobsError(f"{path}: the header has no Input_ columns; is it a simulations log?")
-    return dim
+    problem = csv_header_problem(first_line)
+    if problem is not None:
+        raise NotALogError(f"{path}: {problem}")
+    return sum(1 for name in first_line.split(",") if name.strip().strip('"').startswith("Input_"))
 
 
 def peek_log(
@@ -112,6 +134,174 @@ def peek_log(
         return None
 
 
+class _OpenLog:
+    """One process's handle on a log file: its store, its writer lock and the mutex
+    that guards them. Every SimulationsLog object opened (not read-only) on the same
+    file in this process shares one, so they see each other's writes at once and never
+    lock each other out; only another process is refused."""
+
+    def __init__(self, path: str, input_dim: int, readonly: bool):
+        self.path = path
+        self.input_dim = input_dim
+        self.readonly = readonly
+        self.mutex = threading.RLock()
+        self.local = threading.local()  # the batch open on each thread
+        self.users = 0
+        self.lock: Optional[LogLock] = None
+        if not readonly:
+            lock = LogLock(path)
+            try:
+                lock.acquire()
+                self.lock = lock
+            except LogLockedError:
+                pass  # another process writes it: we read, and writes say who holds it
+        try:
+            self.store = open_store(path, input_dim, readonly=self.lock is None)
+        except BaseException:
+            if self.lock is not None:
+                self.lock.discard()  # a failed open leaves no lock file behind
+            raise
+        if self.lock is not None and self.store.damage is not None:
+            # Damaged (records missing): read-only until repaired, and the lock is free
+            # for 'simjobs repair'.
+            self.lock.discard()
+            self.lock = None
+
+    @property
+    def is_writer(self) -> bool:
+        return self.lock is not None
+
+    def try_become_writer(self) -> bool:
+        """Take the writer's place if the process that held it has let it go."""
+        if self.readonly or self.lock is not None:
+            return self.lock is not None
+        lock = LogLock(self.path)
+        try:
+            lock.acquire()
+        except LogLockedError:
+            return False
+        try:
+            store = open_store(self.path, self.input_dim, readonly=False)
+        except BaseException:
+            lock.release()
+            raise
+        if store.damage is not None:  # read-only until repaired (see __init__)
+            store.close()
+            lock.discard()
+            return False
+        old, self.store, self.lock = self.store, store, lock
+        old.close()
+        return True
+
+    def close(self) -> None:
+        with self.mutex:
+            try:
+                self.store.close()
+            finally:
+                if self.lock is not None:
+                    self.lock.release()
+                    self.lock = None
+
+
+# The handles of this process, by absolute path (read-only handles are private).
+_handles: dict[str, _OpenLog] = {}
+_handles_lock = threading.RLock()  # re-entrant: a finaliser may run inside _join
+
+
+def _join(path: str, input_dim: int) -> _OpenLog:
+    with _handles_lock:
+        handle = _handles.get(path)
+        if handle is None:
+            handle = _handles[path] = _OpenLog(path, input_dim, readonly=False)
+        elif handle.input_dim != input_dim:
+            raise LogFormatError(
+                f"{os.path.basename(path)} is open in this process with input_dim="
+                f"{handle.input_dim}, not {input_dim}; open it with input_dim={handle.input_dim}"
+            )
+        else:
+            with handle.mutex:
+                handle.try_become_writer()
+        handle.users += 1
+        return handle
+
+
+def _leave(handle: _OpenLog) -> None:
+    """One SimulationsLog object is done with ``handle``: the last one closes it."""
+    with _handles_lock:
+        handle.users -= 1
+        if handle.users > 0:
+            return
+        if _handles.get(handle.path) is handle:
+            del _handles[handle.path]
+    handle.close()
+
+
+class LogBatch:
+    """The changes gathered by :meth:`SimulationsLog.batch` on one thread.
+
+    Attributes
+    ----------
+    changes : list[LogChange]
+        The changes in the order they were made; two changes in a row to the same job
+        that touch different fields (e.g. ``insert_result`` then ``update_job_status``)
+        are merged into one.
+    """
+
+    __slots__ = ("changes",)
+
+    def __init__(self) -> None:
+        self.changes: list[LogChange] = []
+
+    def add(self, change: LogChange) -> None:
+        """Gather ``change`` (merged into the previous one when it can be)."""
+        if self.changes:
+            last = self.changes[-1]
+            if last.job_id == change.job_id:
+                fields = ("status", "output", "reason", "interface_name", "resubmitted_as")
+                new = [f for f in fields if getattr(change, f) is not UNSET]
+                if all(getattr(last, f) is UNSET for f in new):
+                    for f in new:
+                        setattr(last, f, getattr(change, f))
+                    return
+        self.changes.append(change)
+
+    def set(self, job_id: str, field: str, value: Any) -> None:
+        """Gather a change of one field of one job (the fast path of :meth:`add`)."""
+        changes = self.changes
+        if changes:
+            last = changes[-1]
+            if last.job_id == job_id and getattr(last, field) is UNSET:
+                setattr(last, field, value)
+                return
+        change = LogChange(job_id, time.time())
+        setattr(change, field, value)
+        changes.append(change)
+
+
+class _BatchContext:
+    def __init__(self, log: "SimulationsLog", local: threading.local, commit: bool,
+                 sync: bool):
+        self.log, self.local, self.commit, self.sync = log, local, commit, sync
+        self.batch: Optional[LogBatch] = None
+        self.outer = False
+
+    def __enter__(self) -> LogBatch:
+        local = self.local
+        current = getattr(local, "batch", None)
+        if current is not None:  # nested: part of the batch already open
+            self.outer = True
+            return current
+        self.batch = local.batch = LogBatch()
+        return self.batch
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self.outer:
+            return
+        self.local.batch = None
+        if exc_type is None and self.commit and self.batch.changes:
+            self.log.apply_changes(self.batch.changes, sync=self.sync)
+
+
 class SimulationsLog:
     """A log of simulation jobs: inputs, levels, interfaces, statuses and outputs.
 
@@ -120,10 +310,14 @@ class SimulationsLog:
     in WAL mode. Either way every record is kept in memory, so reads are instant, and
     each write is one small durable transaction, never a rewrite of the whole file.
 
-    One process at a time writes a log: the first SimulationsLog opened on a file
-    (in any process) becomes its writer until :meth:`close` or the process ends. A
-    SimulationsLog opened while another process writes the log reads it (seeing that
-    process's changes) and raises LogLockedError on writes.
+    One process at a time writes a log: the first process to open a file becomes its
+    writer until its SimulationsLog objects on it are closed (or garbage collected) or
+    it ends. Within that process every SimulationsLog object on the file shares the one
+    writer, so a notebook cell run twice simply gets a second view of the same log:
+    each object sees the others' writes at once. A SimulationsLog opened while another
+    process writes the log reads it (seeing that process's changes) and raises
+    LogLockedError, naming that process, on writes; it takes the writer's place itself
+    once that process has let go and it is asked to write.
 
     Parameters
     ----------
@@ -163,26 +357,25 @@ class SimulationsLog:
             )
         self._path = os.path.abspath(os.fsdecode(file))
         self._input_dim = input_dim
-        self._lock = threading.RLock()
-        self._writer_lock: Optional[LogLock] = None
-        if not readonly:
-            lock = LogLock(self._path)
-            try:
-                lock.acquire()
-                self._writer_lock = lock
-            except LogLockedError:
-                pass  # another process writes it: we read, and writes will say who holds it
-        try:
-            self._store = open_store(
-                self._path, input_dim, readonly=self._writer_lock is None
-            )
-        except BaseException:
-            if self._writer_lock is not None:
-                self._writer_lock.discard()  # a failed open leaves no lock file behind
-            raise
+        self._readonly = readonly
+        self._handle = _OpenLog(self._path, input_dim, True) if readonly else _join(
+            self._path, input_dim)
+        if readonly:
+            self._handle.users = 1
         self._closed = False
-        if self._writer_lock is not None:
-            _open_writers.add(self)
+        # Called by close(), or when the object is collected: the last object on a
+        # file closes it (atexit is handled below, after the managers have stopped).
+        self._leave = weakref.finalize(self, _leave, self._handle)
+        self._leave.atexit = False
+
+    @property
+    def _store(self):
+        # The shared store (the app reads its records in place, under _lock).
+        return self._handle.store
+
+    @property
+    def _lock(self) -> threading.RLock:
+        return self._handle.mutex
 
     # ---- simjobs additions ------------------------------------------------------
 
@@ -207,17 +400,21 @@ class SimulationsLog:
 
     @property
     def is_writer(self) -> bool:
-        """True when this object may write the log (it holds the writer lock)."""
-        return self._writer_lock is not None and not self._closed
+        """True when this object may write the log (this process holds the writer lock)."""
+        return not self._closed and self._handle.is_writer
 
     def holder(self) -> Optional[dict]:
         """The process writing this log (pid, host, since, and manager=True when a
         JobManager runs there), or None."""
         return LogLock.holder(self._path)
 
-    def _announce_manager(self, running: bool) -> None:
-        if self._writer_lock is not None:
-            self._writer_lock.announce(manager=running)
+    def announce_manager(self, running: bool, **info: Any) -> None:
+        """Say in the lock file whether a JobManager runs on this log in this process
+        (other processes then hand their requests to it rather than give up), with
+        ``info`` about it (its uid, its inbox)."""
+        lock = self._handle.lock
+        if lock is not None and not self._closed:
+            lock.announce(manager=running, **info)
 
     def refresh(self) -> bool:
         """Load what another process wrote; True if anything changed. Writers: no-op."""
@@ -228,24 +425,53 @@ class SimulationsLog:
 
     def _sync(self) -> None:
         # A reader sees the writer's latest state before answering.
-        if self._writer_lock is None and not self._closed:
+        if not self._handle.is_writer and not self._closed:
             self._store.refresh()
+
+    @property
+    def damage(self) -> Optional[str]:
+        """One line saying what is missing from which file when the log's files were
+        found damaged (the log is then read-only until ``simjobs repair``), else None."""
+        return self._store.damage
+
+    def require_writer(self) -> None:
+        """Check that this object may write the log; if the process that held the log
+        has let it go, take the writer's place now.
+
+        Raises
+        ------
+        LogLockedError
+            If another process writes the log (the message names it), or the log was
+            opened read-only.
+        SimjobsError
+            If this object has been closed, or the log is damaged (until repaired).
+        """
+        with self._lock:
+            self._require_writer()
 
     def _require_writer(self) -> None:
         if self._closed:
             raise SimjobsError(f"the simulations log {self._path} is closed")
-        if self._writer_lock is None:
-            holder = LogLock.holder(self._path)
-            if holder:
+        if self._store.damage is not None:
+            raise SimjobsError(self._store.damage)
+        if not self._handle.is_writer and not self._handle.try_become_writer():
+            if self._readonly:
                 raise LogLockedError(
-                    f"{os.path.basename(self._path)} is managed by another process "
-                    f"(pid {holder.get('pid')} on host {holder.get('host')}); "
-                    "hand requests to it (the simjobs CLI does) or stop it first",
+                    f"{os.path.basename(self._path)} was opened read-only; open it "
+                    "without readonly=True to change it"
+                )
+            holder = LogLock.holder(self._path) or {}
+            if (holder.get("pid"), holder.get("host")) == (os.getpid(), socket.gethostname()):
+                raise LogLockedError(
+                    f"{os.path.basename(self._path)} is already written by this process "
+                    "under another path; open it by the same path to share that writer",
                     holder=holder,
                 )
             raise LogLockedError(
-                f"{os.path.basename(self._path)} was opened read-only; open it "
-                "without readonly=True to change it"
+                f"{os.path.basename(self._path)} is managed by another process "
+                f"({holder_text(holder)}); "
+                "hand requests to it (the simjobs CLI does) or stop it first",
+                holder=holder,
             )
 
     def _record(self, job_id: JobIdLike, action: str) -> LogRecord:
@@ -374,7 +600,65 @@ class SimulationsLog:
             self._require_writer()
             for change in changes:
                 self._record(change.job_id, "update")
-            self._store.apply(changes, sync)
+            if not self._gather(changes):
+                self._store.apply(changes, sync)
+
+    def _gather(self, changes: Sequence[LogChange]) -> bool:
+        # Inside batch() on this thread: keep the changes for the batch's transaction.
+        batch = getattr(self._handle.local, "batch", None)
+        if batch is None:
+            return False
+        for change in changes:
+            batch.add(change)
+        return True
+
+    def batch(self, *, commit: bool = True, sync: bool = True) -> "_BatchContext":
+        """Group the changes this thread makes in a ``with`` block into one transaction.
+
+        Inside the block, :meth:`insert_result`, :meth:`update_job_status`,
+        :meth:`set_job_reason` and :meth:`apply_changes` check their arguments at once
+        (and raise as usual) but write nothing; at the end of the block every change is
+        written in one transaction, or none if the block raised. Reads inside the block
+        see the log as it was before it. New records (:meth:`add_new_record`) are
+        written at once. Other threads and objects are not affected; a batch opened
+        inside another on the same thread is part of it.
+
+        Parameters
+        ----------
+        commit : bool, optional
+            Write the changes at the end of the block, by default True. With False
+            they are only gathered: the caller reviews ``batch.changes`` and writes
+            what it keeps with :meth:`apply_changes` (the JobManager does this to write
+            what its strategies did in a cycle in one transaction, and to publish
+            their events).
+        sync : bool, optional
+            As for :meth:`apply_changes`.
+
+        Returns
+        -------
+        context manager
+            Its ``as`` target is the :class:`LogBatch` being gathered.
+
+        Examples
+        --------
+        >>> with log.batch():                          # doctest: +SKIP
+        ...     log.insert_result("1", 42.0)
+        ...     log.update_job_status("1", JobStatus.COMPLETED)
+        """
+        return _BatchContext(self, self._handle.local, commit, sync)
+
+    def set_job_reason(self, job_id: JobIdLike, reason: Optional[str]) -> None:
+        """(simjobs) Record why a job is in its status (failed, cancelled, waiting to be
+        submitted...), as the app and CLI show it; None clears it.
+
+        Raises
+        ------
+        SimulationsLogLookupError
+            If no record has this id.
+        """
+        if reason is not None and not isinstance(reason, str):
+            raise TypeError(f"Expected a reason of type str or None, but received {reason!r}.")
+        self._set_field(job_id, "reason", reason, "record a reason for")
 
     def sync(self) -> None:
         """Make every write so far durable (fsync); cheap when there is nothing to do.
@@ -384,10 +668,12 @@ class SimulationsLog:
             self._store.sync()
 
     def link_resubmission(self, old_id: JobIdLike, new_id: JobIdLike) -> None:
-        """Record that job ``old_id`` was resubmitted as ``new_id``."""
-        self.apply_changes(
-            [LogChange(job_id=str(old_id), time=time.time(), resubmitted_as=str(new_id))]
-        )
+        """Record that job ``old_id`` was resubmitted as ``new_id``, keeping the links it
+        already has (``resubmitted_as`` lists them all)."""
+        with self._lock:
+            old = self._record(str(old_id), "update").resubmitted_as
+            self.apply_changes([LogChange(job_id=str(old_id), time=time.time(),
+                                          resubmitted_as=[*old, str(new_id)])])
 
     def checkpoint(self) -> None:
         """Fold journals into the main file, so that exauq sees the current state."""
@@ -396,17 +682,14 @@ class SimulationsLog:
                 self._store.checkpoint()
 
     def close(self) -> None:
-        """Write everything out (see :meth:`checkpoint`) and give up the writer's place."""
+        """Stop using this object. The last SimulationsLog object of this process on the
+        file writes everything out (see :meth:`checkpoint`) and gives up the writer's
+        place; the others go on working."""
         with self._lock:
             if self._closed:
                 return
             self._closed = True
-            try:
-                self._store.close()
-            finally:
-                if self._writer_lock is not None:
-                    self._writer_lock.release()
-                _open_writers.discard(self)
+        self._leave()
 
     def __enter__(self) -> "SimulationsLog":
         return self
@@ -472,11 +755,21 @@ class SimulationsLog:
         ValueError
             If ``result`` is not finite (simjobs never stores NaN or infinity).
         """
-        output = _check_output(result)
+        self._set_field(job_id, "output", _check_output(result), "add output to")
+
+    def _set_field(self, job_id: JobIdLike, field: str, value: Any, action: str) -> None:
+        # One field of one record: written at once, or gathered by an open batch.
+        key = str(job_id)
         with self._lock:
             self._require_writer()
-            self._record(job_id, "add output to")
-            self._store.apply([LogChange(job_id=str(job_id), time=time.time(), output=output)])
+            self._record(key, action)
+            batch = getattr(self._handle.local, "batch", None)
+            if batch is not None:
+                batch.set(key, field, value)
+                return
+            change = LogChange(key, time.time())
+            setattr(change, field, value)
+            self._store.apply([change])
 
     def get_records(
         self,
@@ -536,12 +829,7 @@ class SimulationsLog:
         """
         if not isinstance(new_status, JobStatus):
             raise TypeError(f"Expected a JobStatus, but received {new_status!r}.")
-        with self._lock:
-            self._require_writer()
-            self._record(job_id, "update status of")
-            self._store.apply(
-                [LogChange(job_id=str(job_id), time=time.time(), status=new_status)]
-            )
+        self._set_field(job_id, "status", new_status, "update status of")
 
     def get_job_status(self, job_id: JobIdLike) -> JobStatus:
         """The status of a job.
@@ -556,15 +844,17 @@ class SimulationsLog:
             return self._record(job_id, "retrieve status of").status
 
     def prepare_training_data(self) -> MultiLevel[list[TrainingDatum]]:
-        """The completed simulations with outputs, as training data per level.
+        """The simulations that have an output, as training data per level.
 
-        Warns when there is none and returns an empty MultiLevel.
+        Every record with an output counts, whatever its status (as in exauq: an
+        output inserted with :meth:`insert_result` is training data at once). Warns
+        when there is none and returns an empty MultiLevel.
         """
         training: dict[int, list[TrainingDatum]] = defaultdict(list)
         with self._lock:
             self._sync()
             for r in self._store.records.values():
-                if r.status is JobStatus.COMPLETED and r.output is not None:
+                if r.output is not None:
                     training[r.level].append(TrainingDatum(r.input, r.output))
         if not training:
             warnings.warn(
@@ -576,18 +866,21 @@ class SimulationsLog:
 def _copy(record: LogRecord) -> LogRecord:
     import dataclasses
 
-    return dataclasses.replace(record, history=list(record.history))
+    return dataclasses.replace(record, history=list(record.history),
+                               resubmitted_as=list(record.resubmitted_as))
 
 
 # Logs still open at interpreter exit are checkpointed, so that the main CSV holds the
-# final state for exauq even when a script forgets close().
-_open_writers: "weakref.WeakSet[SimulationsLog]" = weakref.WeakSet()
-
-
+# final state for exauq even when a script forgets close(). Registered at import, before
+# the manager module's hook, so it runs after the managers have stopped (last-in,
+# first-out).
 @atexit.register
-def _close_open_writers() -> None:
-    for log in list(_open_writers):
+def _close_open_logs() -> None:
+    with _handles_lock:
+        handles = list(_handles.values())
+        _handles.clear()
+    for handle in handles:
         try:
-            log.close()
+            handle.close()
         except Exception:  # noqa: BLE001 - best effort at exit
             pass

@@ -19,13 +19,16 @@ How it runs (and why it does not stall like exauq's):
 from __future__ import annotations
 
 import atexit
+import contextlib
 import dataclasses
 import logging
+import os
 import threading
 import time
 import weakref
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from collections.abc import Mapping
 from typing import Any, Callable, Optional, Union
 
 from . import strategies as _s
@@ -33,9 +36,11 @@ from .errors import (
     HardwareUnreachableError,
     InvalidJobStatusError,
     LogLockedError,
+    SimjobsError,
     SimulationsLogLookupError,
     UnknownJobIdError,
 )
+from .control import open_inbox
 from .events import Event, EventBus, InterfaceHealthEvent, JobEvent
 from .hardware import (
     HEALTH_DEGRADED,
@@ -58,6 +63,45 @@ from .types import (
 )
 
 logger = logging.getLogger("simjobs")
+
+
+class _Problems:
+    """Each distinct error of the manager's loops logged once, and once more when it
+    clears: a full disk must not print the same error every cycle for hours.
+
+    A *site* is one place that can fail again and again (the log writes, one
+    interface's cycle); its error counts as the same while its text is the same.
+    """
+
+    def __init__(self):
+        self._shown: dict[str, str] = {}  # site -> the text of its current error
+        self._mutex = threading.Lock()
+
+    @staticmethod
+    def text(exc: BaseException) -> str:
+        text = " ".join(str(exc).split())
+        if isinstance(exc, SimjobsError):  # already one line for a person
+            return text
+        return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+    def failed(self, site: str, what: str, exc: BaseException, then: str = "") -> None:
+        """Log ``simjobs: <what>: <error><then>`` unless ``site`` already has this error."""
+        text = self.text(exc)
+        with self._mutex:
+            if self._shown.get(site) == text:
+                return
+            self._shown[site] = text
+        logger.error("simjobs: %s: %s%s", what, text, then, exc_info=exc)
+
+    def cleared(self, site: str, what: str) -> None:
+        """Say once that ``site`` works again, if an error of it was logged."""
+        if site not in self._shown:  # the common case, without taking the lock
+            return
+        with self._mutex:
+            text = self._shown.pop(site, None)
+        if text is not None:
+            logger.warning("simjobs: %s works again (it failed with: %s)", what, text)
+
 JobIdLike = Union[str, int, JobId]
 #: The outcome of a job an interface's batch call did not answer for.
 _NO_ANSWER = RuntimeError("the interface's cancel_jobs gave no outcome for this job")
@@ -68,8 +112,28 @@ UNANSWERED_LIMIT = 5
 
 
 @dataclasses.dataclass(eq=False)
-class _JobState:
-    """What the manager knows about one job it monitors."""
+class TrackedJob:
+    """What a JobManager knows about one job it monitors (see
+    :meth:`JobManager.tracking`): its last known status and the counters strategies
+    use to schedule retries inside the manager's cycle.
+
+    Attributes
+    ----------
+    job : Job
+    status : JobStatus
+        The last status written for it.
+    on_hardware : bool
+        The interface has (or may have) received the job.
+    attempts, due : int, float
+        Failed submit attempts so far; ``time.monotonic()`` before which the next
+        one is not made.
+    cancel_requested, cancel_attempts, cancel_due : bool, int, float
+        The same for a cancel the user asked for.
+    output_attempts : int
+        Failed attempts to fetch a completed job's output.
+    unreachable_tries : int
+        Calls in a row that met HardwareUnreachableError (they use up no attempts).
+    """
 
     job: Job
     status: JobStatus
@@ -101,7 +165,7 @@ class _Worker(threading.Thread):
         super().__init__(name=f"simjobs-{interface.name}", daemon=True)
         self.manager = manager
         self.interface = interface
-        self.jobs: dict[JobId, _JobState] = {}
+        self.jobs: dict[JobId, TrackedJob] = {}
         self.wake = threading.Event()
         self.next_poll = 0.0
         self.busy_call: Optional[str] = None
@@ -112,14 +176,38 @@ class _Worker(threading.Thread):
         self.last_poll_time: Optional[float] = None
         self.health = InterfaceHealth()
         self.pending: list[LogChange] = []  # changes of the cycle under way
+        self.next_late = 0.0  # when to ask the interface for late results next
+        self.removals: list[Job] = []  # remove_job() calls of the cycle's strategies
+        self.gathering = False  # strategies are running: their writes are batched
+
+    @contextlib.contextmanager
+    def gather(self):
+        """Run strategies with their log writes gathered (one transaction per phase,
+        written by flush) and their remove_job calls kept until those writes are done."""
+        manager = self.manager
+        self.gathering = True
+        batch = None
+        try:
+            if manager._native_log:
+                with manager._simulations_log.batch(commit=False) as batch:
+                    yield
+            else:  # another kind of log: strategies write to it directly
+                yield
+        finally:
+            self.gathering = False
+            if batch is not None:
+                self.pending.extend(batch.changes)
 
     def run(self) -> None:
         manager = self.manager
         while not manager._stop.is_set():
+            what = f"the cycle of interface {self.interface.name}"
             try:
                 self.cycle()
-            except Exception:  # noqa: BLE001 - the loop must outlive any bug
-                logger.exception("simjobs: cycle of interface %s failed", self.interface.name)
+            except Exception as exc:  # noqa: BLE001 - the loop must outlive any bug
+                manager.problems.failed(f"cycle {self.interface.name}", what, exc)
+            else:
+                manager.problems.cleared(f"cycle {self.interface.name}", what)
             timeout = self.next_wait()
             self.wake.wait(timeout)
             self.wake.clear()
@@ -127,10 +215,12 @@ class _Worker(threading.Thread):
     def next_wait(self) -> Optional[float]:
         with self.manager._lock:
             states = list(self.jobs.values())
-        if not states and not self.pending:
+        if not states and not self.pending and not self.watching_late():
             return None  # nothing to do until a job arrives (wake)
         now = time.monotonic()
         due = [self.next_poll] if any(s.on_hardware for s in states) else []
+        if self.watching_late():
+            due.append(self.next_late)
         due += [s.due for s in states if s.status is JobStatus.PENDING_SUBMIT and not s.on_hardware]
         due += [s.cancel_due for s in states if s.cancel_requested]
         if self.pending:
@@ -145,16 +235,22 @@ class _Worker(threading.Thread):
         reconcile = [s for s in states if s.needs_reconcile]
         if reconcile:
             self.reconcile(reconcile)
+            self.flush()  # the poll below reads the log: it must say SUBMITTED first
+        strategies = manager._job_strategies
         cancels = [s for s in states if s.cancel_requested and s.cancel_due <= now]
         if cancels:
             # The log is durable before this worker asks its hardware to act.
-            manager._simulations_log.sync()
+            manager._sync_log()
             cancels = [s for s in cancels if s.job.id in self.jobs]
-            if getattr(self.interface, "cancel_jobs", None) is not None:
-                self.cancel_batch(cancels)
-            else:
-                for s in cancels:
-                    self.guard(s.job, _s.PendingCancelJobStrategy.handle, s.job, manager)
+            strategy = strategies[JobStatus.PENDING_CANCEL]
+            with self.gather():
+                if not _is_default(strategy, _s.PendingCancelJobStrategy):
+                    self.run_custom(cancels, strategy)
+                elif getattr(self.interface, "cancel_jobs", None) is not None:
+                    self.cancel_batch(cancels)
+                else:
+                    for s in cancels:
+                        self.guard(s.job, strategy.handle, s.job, manager)
             self.flush()  # each phase's changes reach the log before the next one acts
         submits = [
             s for s in states
@@ -162,20 +258,46 @@ class _Worker(threading.Thread):
             and not s.cancel_requested and not s.needs_reconcile and s.due <= now
         ]
         if submits:
-            manager._simulations_log.sync()
-            self.submit(submits)
+            manager._sync_log()
+            strategy = strategies[JobStatus.PENDING_SUBMIT]
+            with self.gather():
+                if _is_default(strategy, _s.PendingSubmitJobStrategy):
+                    self.submit(submits, strategy)
+                else:
+                    self.run_custom(submits, strategy)
             self.flush()
         if now >= self.next_poll:
-            self.poll()
+            with self.gather():
+                self.poll()
         self.flush()
+        if now >= self.next_late and self.watching_late():
+            self.late_results()
+
+    def run_custom(self, states: list[TrackedJob], strategy: _s.JobStrategy) -> None:
+        """A strategy the user gave for a pending status, job by job. One that leaves
+        its job pending is asked again a polling interval later, not at once."""
+        retry_at = time.monotonic() + max(self.manager._polling_interval, 1.0)
+        for s in states:
+            s.due = s.cancel_due = retry_at
+            self.guard(s.job, strategy.handle, s.job, self.manager)
 
     def guard(self, job: Job, fn: Callable, *args) -> None:
+        site = f"jobs of {self.interface.name}"
+        # Strategies call the hardware themselves: name them if one hangs.
+        self.busy_call = getattr(fn, "__qualname__", "a job strategy")
+        self.busy_since = time.monotonic()
         try:
             fn(*args)
-        except Exception:  # noqa: BLE001 - one job's trouble is that job's alone
-            logger.exception("simjobs: handling job %s failed", job.id)
+        except InvalidJobStatusError:
+            pass  # a cancel that found its job ended: the strategy recorded the end
+        except Exception as exc:  # noqa: BLE001 - one job's trouble is that job's alone
+            self.manager.problems.failed(site, f"handling job {job.id}", exc)
+        else:
+            self.manager.problems.cleared(site, f"handling the jobs of {self.interface.name}")
+        finally:
+            self.busy_call = None
 
-    def reconcile(self, states: list[_JobState]) -> None:
+    def reconcile(self, states: list[TrackedJob]) -> None:
         """Ask the hardware which resumed pending jobs it already holds.
 
         When it cannot tell (None, or an error), a pending submit is submitted (as in
@@ -189,7 +311,7 @@ class _Worker(threading.Thread):
             if s.on_hardware and s.status is JobStatus.PENDING_SUBMIT:
                 self.manager._record(s.job, JobStatus.SUBMITTED)
 
-    def find(self, states: list[_JobState]) -> Optional[set]:
+    def find(self, states: list[TrackedJob]) -> Optional[set]:
         ids = [s.job.id for s in states]
         try:
             found = self.manager._call(self.interface, "find_jobs", ids)
@@ -199,7 +321,7 @@ class _Worker(threading.Thread):
             return None
         return None if found is None else set(found)
 
-    def settle_unanswered(self, states: list[_JobState]) -> None:
+    def settle_unanswered(self, states: list[TrackedJob]) -> None:
         """Jobs the hardware has not answered for in UNANSWERED_LIMIT polls in a row
         are looked for; one the hardware has no record of ends FAILED."""
         suspects = [s for s in states if s.unanswered and s.unanswered % UNANSWERED_LIMIT == 0]
@@ -216,7 +338,7 @@ class _Worker(threading.Thread):
                            f"{s.unanswered} polls); it was lost or cleaned up",
                 )
 
-    def submit(self, states: list[_JobState]) -> None:
+    def submit(self, states: list[TrackedJob], strategy: _s.PendingSubmitJobStrategy) -> None:
         jobs = [s.job for s in states]
         try:
             outcomes = self.manager._call(self.interface, "submit_jobs", jobs)
@@ -230,18 +352,18 @@ class _Worker(threading.Thread):
             self.last_error, self.unreachable = None, False  # it answered again
             self.manager._update_health(self)
         for job in jobs:
-            self.guard(job, _s.PendingSubmitJobStrategy.record_outcome,
-                       job, self.manager, outcomes.get(job.id))
+            self.guard(job, strategy.record_outcome, job, self.manager, outcomes.get(job.id))
 
-    def cancel_batch(self, states: list[_JobState]) -> None:
+    def cancel_batch(self, states: list[TrackedJob]) -> None:
         """Cancel many jobs in one ``cancel_jobs`` call of an interface that has it."""
         manager = self.manager
+        strategy = manager._job_strategies[JobStatus.PENDING_CANCEL]
         on_hardware = []
         for s in states:
             if s.on_hardware:
                 on_hardware.append(s.job)
             else:  # never submitted: cancelled at once, the hardware is not asked
-                self.guard(s.job, _s.PendingCancelJobStrategy.handle, s.job, manager)
+                self.guard(s.job, strategy.handle, s.job, manager)
         if not on_hardware:
             return
         try:
@@ -250,7 +372,7 @@ class _Worker(threading.Thread):
             outcomes = {job.id: exc for job in on_hardware}
         for job in on_hardware:
             outcome = outcomes.get(job.id, _NO_ANSWER) if isinstance(outcomes, dict) else _NO_ANSWER
-            self.guard(job, _s.PendingCancelJobStrategy.record_outcome, job, manager, outcome)
+            self.guard(job, strategy.record_outcome, job, manager, outcome)
 
     def poll(self) -> None:
         manager = self.manager
@@ -285,14 +407,50 @@ class _Worker(threading.Thread):
             if status is not None:
                 self.guard(s.job, manager._handle_job, s.job, status)
 
-    def flush(self) -> None:
+    def watching_late(self) -> bool:
+        try:
+            return bool(getattr(self.interface, "watching_late_results", False))
+        except Exception:  # noqa: BLE001 - an interface's bug is not the loop's
+            return False
+
+    def late_results(self) -> None:
+        """Record what the interface learnt late about jobs it reported FAILED (once
+        per polling interval while it watches some)."""
+        self.next_late = time.monotonic() + self.manager._polling_interval
+        try:
+            late = self.manager._call(self.interface, "late_results")
+        except Exception as exc:  # noqa: BLE001 - asked again next interval
+            logger.warning("simjobs: %s: late results: %s", self.interface.name, exc)
+            return
+        for job_id, status in (late or {}).items():
+            try:
+                self.manager._correct_failed(self.interface, JobId(job_id), status)
+            except Exception:  # noqa: BLE001
+                logger.exception("simjobs: correcting job %s failed", job_id)
+
+    def flush(self, final: bool = False) -> None:
         if self.pending:
             changes, self.pending = self.pending, []
             try:
                 self.manager._apply(changes)
-            except Exception:  # noqa: BLE001 - keep them and write them next cycle
-                logger.exception("simjobs: writing the log failed; will retry")
+            except Exception as exc:  # noqa: BLE001 - keep them and write them next cycle
+                if final:  # nothing comes after: say what becomes of them
+                    self.manager.problems.failed(
+                        "log at shutdown", "writing the log at shutdown", exc,
+                        f"; {len(changes)} status change(s) not recorded (the next start "
+                        "asks the hardware again)")
+                else:
+                    self.manager.problems.failed("log", "writing the log", exc,
+                                                 "; the changes are kept and written again")
                 self.pending = changes + self.pending
+                return
+            self.manager.problems.cleared("log", "writing the log")
+        # Only now that the log says how they ended do waiters learn they are done.
+        removals, self.removals = self.removals, []
+        active = self.manager._active
+        for job in removals:
+            if job.id in active:  # most ended, and _apply has removed them already
+                self.manager.remove_job(job)
 
 
 class JobManager:
@@ -309,21 +467,34 @@ class JobManager:
     wait_for_pending : bool, optional
         Block in the constructor until every job resumed from the log has ended, by
         default False.
+    job_strategies : mapping of JobStatus to JobStrategy, optional
+        (simjobs) Replace what the manager does for a job in these statuses; the
+        others keep the default strategies (see :mod:`simjobs.core.strategies`). A
+        replacement for PENDING_SUBMIT or PENDING_CANCEL is called job by job (the
+        default ones submit and cancel in one batch per interface).
 
     Raises
     ------
     TypeError
-        If an interface is not a HardwareInterface.
+        If an interface is not a HardwareInterface, or a strategy has no ``handle``.
     ValueError
         If an interface has no name, or two share a name.
     LogLockedError
-        If another process (or another JobManager) manages the log.
+        If another process manages the log, or another JobManager of this process
+        is live on it: one log has one manager at a time. The message names that
+        manager; call its :meth:`shutdown` first (:meth:`running_on` finds it).
 
     Notes
     -----
     At construction every job of the log that has not ended is resumed: a job the
     hardware already holds is not submitted again. Worker threads are daemons:
     forgetting :meth:`shutdown` never hangs the interpreter at exit.
+
+    The log may be any object with SimulationsLog's public methods (exauq's own, a
+    test double): the manager then writes through ``add_new_record``,
+    ``insert_result`` and ``update_job_status`` one call at a time (slower, and
+    without simjobs' extras: locking, batching, reasons, and events for what the
+    strategies write).
 
     Examples
     --------
@@ -342,6 +513,7 @@ class JobManager:
         interfaces: list[HardwareInterface],
         polling_interval: float = 10,
         wait_for_pending: bool = False,
+        job_strategies: Optional[Mapping[JobStatus, _s.JobStrategy]] = None,
     ):
         self._validate_interfaces(interfaces)
         if not isinstance(polling_interval, (int, float)) or polling_interval < 0:
@@ -349,16 +521,22 @@ class JobManager:
                 f"polling_interval must be a number of seconds >= 0, not {polling_interval!r}"
             )
         self._simulations_log = simulations_log
+        # simjobs' own log (not a look-alike such as Mock(spec=SimulationsLog), which
+        # passes isinstance): batched, locked, with reasons and extras.
+        self._native_log = issubclass(type(simulations_log), SimulationsLog)
         self._polling_interval = float(polling_interval)
         self._interfaces = self._init_multi_level_interfaces(interfaces)
         self._name_index = {i.name: i for i in interfaces}
         self._lock = threading.RLock()
         self._done = threading.Condition(self._lock)
         self._stop = threading.Event()
+        #: Errors of the manager's loops, each logged once until it clears.
+        self.problems = _Problems()
         self._events = EventBus()
         self._id_generator = JobIDGenerator()
-        self._job_strategies = self._init_job_strategies()
-        self._active: dict[JobId, _JobState] = {}
+        self._job_strategies = self._init_job_strategies(job_strategies)
+        self._started = time.time()
+        self._active: dict[JobId, TrackedJob] = {}
         self._local = threading.local()
         self._workers = {i.name: _Worker(self, i) for i in interfaces}
         self._housekeeper: Optional[threading.Thread] = None
@@ -366,16 +544,25 @@ class JobManager:
 
         _claim_log(simulations_log, self)
         try:
-            last = simulations_log.max_job_id()
-            if last is not None:
-                self._id_generator.advance_past(last)
+            self._inbox = None
+            if self._native_log:
+                self._inbox = open_inbox(simulations_log.path)  # None: refused, with a warning
+                # ids stay above the log's even if the clock went back
+                last = simulations_log.max_job_id()
+                if last is not None:
+                    self._id_generator.advance_past(last)
             resumed = self._resume_jobs()
         except BaseException:
+            if self.__dict__.get("_inbox") is not None:
+                self._inbox.close()
             _release_log(simulations_log, self)
             raise
         _live_managers.add(self)
         self._start_threads()
-        simulations_log._announce_manager(True)  # other processes may hand requests over
+        if self._native_log:
+            # Other processes may hand requests over (if the inbox is ours: "requests").
+            simulations_log.announce_manager(True, uid=os.geteuid(),
+                                             requests=self._inbox is not None)
         self.monitor(resumed)
         if wait_for_pending:
             self.wait_until_done()
@@ -461,7 +648,7 @@ class JobManager:
                     continue
                 # Pending jobs are checked with the hardware before anything is done
                 # for them: a crash may have come before or after it heard of them.
-                state = _JobState(
+                state = TrackedJob(
                     job=job, status=status,
                     on_hardware=status is not JobStatus.PENDING_SUBMIT,
                     needs_reconcile=status in (JobStatus.PENDING_SUBMIT, JobStatus.PENDING_CANCEL),
@@ -485,7 +672,15 @@ class JobManager:
         raise ValueError(f"No interface found with name '{interface_name}'.")
 
     def remove_job(self, job: Job) -> None:
-        """Stop monitoring ``job`` (its log record stays as it is)."""
+        """Stop monitoring ``job`` (its log record stays as it is).
+
+        Called by a strategy inside the manager's cycle, it takes effect once the
+        cycle's log writes are done, so that a waiter woken by it reads the job's end.
+        """
+        worker = threading.current_thread()
+        if isinstance(worker, _Worker) and worker.manager is self and worker.gathering:
+            worker.removals.append(job)
+            return
         with self._lock:
             state = self._active.pop(job.id, None)
             if state is not None:
@@ -517,9 +712,11 @@ class JobManager:
                 worker.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         for worker in self._workers.values():
             if not worker.is_alive():
-                worker.flush()  # anything the last cycle left
+                worker.flush(final=True)  # anything the last cycle left
         if self._housekeeper is not None:
             self._housekeeper.join(timeout=5)
+        if self._inbox is not None and not (self._housekeeper and self._housekeeper.is_alive()):
+            self._inbox.close()  # else still serving a request: left to the collector
         self._events.wait_idle(timeout=5)
         self._events.close()
         for name, interface in self._name_index.items():
@@ -533,8 +730,12 @@ class JobManager:
             except Exception:  # noqa: BLE001
                 logger.exception("simjobs: closing interface %s failed", interface.name)
         try:
-            self._simulations_log._announce_manager(False)
-            self._simulations_log.checkpoint()
+            if self._native_log:
+                self._simulations_log.announce_manager(False)
+                try:
+                    self._simulations_log.checkpoint()
+                except OSError:
+                    pass  # e.g. a full disk: the journal still holds it all; close() says so
         finally:
             _release_log(self._simulations_log, self)
             _live_managers.discard(self)
@@ -553,7 +754,44 @@ class JobManager:
 
     @property
     def polling_interval(self) -> float:
+        """Seconds between two status polls of an interface."""
         return self._polling_interval
+
+    @property
+    def job_strategies(self) -> dict[JobStatus, _s.JobStrategy]:
+        """The strategy run for a job in each status (a copy; replace them with the
+        constructor's ``job_strategies``)."""
+        return dict(self._job_strategies)
+
+    def tracking(self, job: Job) -> Optional[TrackedJob]:
+        """What the manager tracks for a job it monitors (its last known status, retry
+        counters and due times), or None. Strategies read and update it to schedule
+        retries inside the cycle; the object is live, not a copy."""
+        return self._active.get(job.id)
+
+    def in_cycle(self) -> bool:
+        """True when called from one of this manager's interface workers while it runs
+        strategies: their log writes are then gathered into one transaction per cycle
+        phase, and a retry must be scheduled (see :class:`TrackedJob`), never slept."""
+        worker = threading.current_thread()
+        return isinstance(worker, _Worker) and worker.manager is self and worker.gathering
+
+    @classmethod
+    def running_on(cls, simulations_log: SimulationsLog) -> Optional["JobManager"]:
+        """The live JobManager of this process on the log's file, or None (for
+        instance to shut down one whose variable a notebook cell has rebound)."""
+        path = getattr(simulations_log, "path", None)
+        with _owners_lock:
+            owner = _log_owners.get(path) if isinstance(path, str) else None
+        return owner if owner is not None and not owner._stop.is_set() else None
+
+    def __repr__(self) -> str:
+        path = getattr(self._simulations_log, "path", None)
+        log = os.path.basename(path) if isinstance(path, str) else type(self._simulations_log).__name__
+        started = time.strftime("%H:%M:%S", time.localtime(self._started))
+        state = "shut down" if self._stop.is_set() else f"started {started}"
+        return (f"<JobManager on {log}, interfaces {list(self._name_index)}, {state}, "
+                f"id 0x{id(self):x}>")
 
     def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
         """Call ``callback(event)`` for every job status change (JobEvent) and interface
@@ -587,21 +825,32 @@ class JobManager:
             candidates = self._interfaces.get(level)
             if not candidates:
                 raise ValueError(f"No interfaces found for level {level}")
-            dim = self._simulations_log.input_dim
-            for x in inputs:
-                if len(x) != dim:
-                    raise ValueError(
-                        f"Expected input 'x' to have {dim} coordinates, but got {len(x)} instead."
-                    )
-            ids = self._id_generator.generate_ids(len(inputs))
+            if self._native_log:  # another log checks the dimension itself
+                dim = self._simulations_log.input_dim
+                for x in inputs:
+                    if len(x) != dim:
+                        raise ValueError(
+                            f"Expected input 'x' to have {dim} coordinates, but got {len(x)} "
+                            "instead."
+                        )
+            gen = self._id_generator
+            ids = [gen.generate_id()] if len(inputs) == 1 else gen.generate_ids(len(inputs))
             names = self._assign(candidates, len(inputs))
             jobs = [Job(i, x, level, n) for i, x, n in zip(ids, inputs, names)]
-            # Not fsync'd here: the worker syncs the log before it asks any hardware
-            # to act, so a burst of submit() calls costs one fsync, not one each.
-            self._simulations_log.add_new_records(
-                [(j.data, j.id, JobStatus.PENDING_SUBMIT, level, j.interface_name) for j in jobs],
-                now=now, sync=False,
-            )
+            if self._native_log:
+                # Not fsync'd here: the worker syncs the log before it asks any hardware
+                # to act, so a burst of submit() calls costs one fsync, not one each.
+                self._simulations_log.add_new_records(
+                    [(j.data, j.id, JobStatus.PENDING_SUBMIT, level, j.interface_name)
+                     for j in jobs],
+                    now=now, sync=False,
+                )
+            else:
+                for j in jobs:
+                    self._simulations_log.add_new_record(
+                        j.data, str(j.id), job_status=JobStatus.PENDING_SUBMIT,
+                        job_level=level, interface_name=j.interface_name,
+                    )
             self._add_states(jobs)
         self._events.publish(
             [JobEvent(j.id, None, JobStatus.PENDING_SUBMIT, level, j.interface_name, None, now)
@@ -627,7 +876,7 @@ class JobManager:
                 except ValueError:
                     unknown.append(raw)
                     continue
-                if key in self._active or key in self._simulations_log:
+                if key in self._active or self._in_log(key):
                     keys.append(key)
                 else:
                     unknown.append(key)
@@ -641,6 +890,15 @@ class JobManager:
             changes, events = [], []
             for key in dict.fromkeys(keys):
                 state = self._active.get(key)
+                if state is None and not self._native_log:
+                    status = self._simulations_log.get_job_status(str(key))
+                    if status in TERMINAL_STATUSES:
+                        result.skipped[key] = status
+                        continue
+                    raise InvalidJobStatusError(
+                        f"Cannot cancel job {key}: this manager does not monitor it",
+                        status=status,
+                    )
                 if state is None:
                     record = self._simulations_log.get_record(key)
                     if record.status in TERMINAL_STATUSES:
@@ -673,7 +931,7 @@ class JobManager:
                 state.status = JobStatus.PENDING_CANCEL
             # The cancel reaches the log before any hardware hears of it (the worker
             # syncs the log before it acts).
-            self._simulations_log.apply_changes(changes, sync=False)
+            self._write_changes(changes)
             for job in result.cancelled:
                 worker = self._workers.get(job.interface_name)
                 if worker is not None:
@@ -681,9 +939,18 @@ class JobManager:
         self._events.publish(events)
         return result
 
-    def resubmit(self, job_ids: Iterable[JobIdLike]) -> list[Job]:
+    def resubmit(self, job_ids: Iterable[JobIdLike], *, again: bool = False) -> list[Job]:
         """Submit failed, failed-submit or cancelled jobs again, each as a new job at
-        its own level. The old record stays and is linked to the new one.
+        its own level. The old record stays and is linked to the new one (its
+        ``resubmitted_as`` lists every job it was resubmitted as).
+
+        Parameters
+        ----------
+        job_ids : iterable of job ids
+            The jobs to resubmit.
+        again : bool, optional
+            Also resubmit a job that was already resubmitted (by default refused, so
+            that resubmitting twice by mistake does not run it twice).
 
         Returns
         -------
@@ -695,7 +962,9 @@ class JobManager:
         UnknownJobIdError
             If any id names no job.
         InvalidJobStatusError
-            If any job is not failed, failed-submit or cancelled (nothing is resubmitted).
+            If any job is not failed, failed-submit or cancelled, or (without ``again``)
+            was already resubmitted: the message names its new job. Nothing is
+            resubmitted.
         ValueError
             If no interface serves a job's level.
         """
@@ -718,6 +987,13 @@ class JobManager:
                         "failed, failed-submit or cancelled jobs can be resubmitted",
                         status=r.status,
                     )
+                if r.resubmitted_as and not again:
+                    raise InvalidJobStatusError(
+                        f"Job {r.job_id} was already resubmitted as "
+                        f"{', '.join(r.resubmitted_as)}; resubmit it again only on purpose "
+                        "(again=True, the CLI's --again)",
+                        status=r.status,
+                    )
                 if not self._interfaces.get(r.level):
                     raise ValueError(f"No interfaces found for level {r.level}")
             ids = self._id_generator.generate_ids(len(records))
@@ -733,7 +1009,8 @@ class JobManager:
                 now=now,
             )
             log.apply_changes(
-                [LogChange(r.job_id, now, resubmitted_as=str(j.id)) for j, r in zip(jobs, records)]
+                [LogChange(r.job_id, now, resubmitted_as=[*r.resubmitted_as, str(j.id)])
+                 for j, r in zip(jobs, records)]
             )
             self._add_states(jobs)
         self._events.publish(
@@ -798,14 +1075,33 @@ class JobManager:
             }
         return out
 
-    # ---- internals used by the strategies ------------------------------------------
+    # ---- internals of the cycle ----------------------------------------------------
 
-    def _state(self, job: Job) -> _JobState:
-        state = self._active.get(job.id)
-        if state is None:  # a strategy called directly on a job that is not monitored
-            state = _JobState(job=job, status=self._simulations_log.get_job_status(job.id),
-                              on_hardware=True)
-        return state
+    def _in_log(self, key: JobId) -> bool:
+        if self._native_log:
+            return key in self._simulations_log
+        try:
+            self._simulations_log.get_job_status(str(key))
+        except SimulationsLogLookupError:
+            return False
+        return True
+
+    def _sync_log(self) -> None:
+        if self._native_log:
+            self._simulations_log.sync()
+
+    def _write_changes(self, changes: list[LogChange]) -> None:
+        """Write changes in one transaction; through the public per-job methods for a
+        log that is not simjobs' own (what they cannot say, such as reasons, is left)."""
+        if self._native_log:
+            # What the hardware told us is re-learnt after a crash: no fsync per cycle.
+            self._simulations_log.apply_changes(changes, sync=False)
+            return
+        for change in changes:
+            if change.output is not UNSET:
+                self._simulations_log.insert_result(change.job_id, change.output)
+            if change.status is not UNSET:
+                self._simulations_log.update_job_status(change.job_id, change.status)
 
     def _handle_job(self, job: Job, status: JobStatus) -> None:
         """Run the strategy for a status the hardware reported for ``job``."""
@@ -815,7 +1111,7 @@ class JobManager:
             return  # keep "Failed cancel" visible until the job really ends
         strategy = self._job_strategies.get(status)
         if strategy is not None:
-            strategy.handle(job, self)
+            self._workers[job.interface_name].guard(job, strategy.handle, job, self)
 
     def _call(self, interface: HardwareInterface, method: str, *args):
         """Call a hardware method, noting it so a hanging call can be reported."""
@@ -858,6 +1154,8 @@ class JobManager:
                     state = self._active.get(JobId(key))
                     if state is not None:
                         current[key], jobs[key] = state.status, state.job
+                    elif not self._native_log:
+                        current[key] = None  # not monitored: nothing known to check
                     else:
                         # Not monitored (a strategy called directly, or a late word on
                         # a job already ended): never overwrite a terminal status.
@@ -894,17 +1192,59 @@ class JobManager:
                     ))
             if not kept:
                 return
-            # What the hardware told us is re-learnt after a crash: no fsync per cycle.
-            self._simulations_log.apply_changes(kept, sync=False)
+            self._write_changes(kept)
             for key, status in current.items():
                 state = self._active.get(JobId(key))
                 if state is None or status is None:
                     continue
                 state.status = status
+                if status not in (JobStatus.PENDING_SUBMIT, JobStatus.PENDING_CANCEL):
+                    state.on_hardware = True  # e.g. a user's strategy submitted it
                 if status in TERMINAL_STATUSES:
                     self.remove_job(state.job)
             self._done.notify_all()  # wakes wait_until_done and wait_until_submitted
         self._events.publish(events)
+
+    def _correct_failed(self, interface: HardwareInterface, job_id: JobId,
+                        status: JobStatus) -> None:
+        """A job the log says FAILED has ended for real after all (its wrapper recorded
+        an exit code late): record COMPLETED with its output, or the better reason.
+        The history keeps the FAILED before the correction."""
+        log = self._simulations_log
+        try:
+            record = log.get_record(str(job_id))
+        except SimulationsLogLookupError:
+            return
+        if record.status is not JobStatus.FAILED or \
+                status not in (JobStatus.COMPLETED, JobStatus.FAILED):
+            return
+        first = record.reason or "failed"
+        now = time.time()
+        if status is JobStatus.COMPLETED:
+            output = self._call(interface, "get_job_output", job_id)
+            if not isinstance(output, (int, float)) or isinstance(output, bool) \
+                    or output != output or output in (float("inf"), float("-inf")):
+                return
+            change = LogChange(str(job_id), now, status=JobStatus.COMPLETED,
+                               output=float(output),
+                               reason=f"corrected: first recorded Failed ({first}); the "
+                                      "job's wrapper recorded exit code 0 and its output later")
+        else:
+            reason = self._call(interface, "failure_reason", job_id) or "failed"
+            if reason == first:
+                return
+            change = LogChange(str(job_id), now,
+                               reason=f"{reason} (corrected; first recorded: {first})")
+        with self._lock:
+            log.apply_changes([change])
+        if change.status is not UNSET:
+            self._events.publish([JobEvent(
+                job_id, JobStatus.FAILED, JobStatus.COMPLETED, record.level,
+                record.interface_name, change.output, now, change.reason)])
+
+    def _call_timeout(self, worker: _Worker) -> float:
+        own = getattr(worker.interface, "call_timeout", None)
+        return float(own) if isinstance(own, (int, float)) and own > 0 else self.call_timeout
 
     def _update_health(self, worker: _Worker) -> None:
         """Combine the interface's own health with what its calls show; publish changes."""
@@ -918,10 +1258,14 @@ class JobManager:
             state = HEALTH_UNREACHABLE if worker.unreachable else HEALTH_DEGRADED
             message = worker.last_error
         elif worker.busy_call is not None and \
-                time.monotonic() - worker.busy_since > self.call_timeout:
+                time.monotonic() - worker.busy_since > self._call_timeout(worker):
+            # Said with the time it started, not a count of seconds: one event, not one
+            # per housekeeping round.
             state = HEALTH_DEGRADED
-            message = (f"{worker.busy_call} has not returned for "
-                       f"{time.monotonic() - worker.busy_since:.0f} s")
+            started = time.time() - (time.monotonic() - worker.busy_since)
+            message = (f"{worker.busy_call} has not returned since "
+                       f"{time.strftime('%H:%M:%S', time.localtime(started))} (longer than "
+                       f"its {self._call_timeout(worker):g} s timeout)")
         else:
             state, message = HEALTH_OK, ""
         old = worker.health
@@ -959,7 +1303,15 @@ class JobManager:
         return MultiLevel(dict(sorted(by_level.items())))
 
     @staticmethod
-    def _init_job_strategies() -> dict[JobStatus, _s.JobStrategy]:
+    def _init_job_strategies(
+        replacements: Optional[Mapping[JobStatus, _s.JobStrategy]] = None,
+    ) -> dict[JobStatus, _s.JobStrategy]:
+        for status, strategy in (replacements or {}).items():
+            if not isinstance(status, JobStatus) or not callable(getattr(strategy, "handle", None)):
+                raise TypeError(
+                    "Expected 'job_strategies' to map JobStatus members to strategies with "
+                    f"a handle(job, job_manager) method, but received {status!r}: {strategy!r}."
+                )
         return {
             JobStatus.COMPLETED: _s.CompletedJobStrategy(),
             JobStatus.FAILED: _s.FailedJobStrategy(),
@@ -969,6 +1321,7 @@ class JobManager:
             JobStatus.PENDING_CANCEL: _s.PendingCancelJobStrategy(),
             JobStatus.FAILED_SUBMIT: _s.FailedSubmitJobStrategy(),
             JobStatus.CANCELLED: _s.CancelledJobStrategy(),
+            **(replacements or {}),
         }
 
     def _check_running(self) -> None:
@@ -993,7 +1346,7 @@ class JobManager:
 
     def _add_states(self, jobs: list[Job]) -> None:
         for job in jobs:
-            state = _JobState(job=job, status=JobStatus.PENDING_SUBMIT, on_hardware=False)
+            state = TrackedJob(job=job, status=JobStatus.PENDING_SUBMIT, on_hardware=False)
             self._active[job.id] = state
             self._workers[job.interface_name].jobs[job.id] = state
         self._idle_checkpointed = False
@@ -1016,7 +1369,8 @@ class JobManager:
                 continue
             status = log.get_job_status(job.id)
             candidates = self._interfaces.get(job.level)
-            if not name and status is JobStatus.PENDING_SUBMIT and candidates:
+            if not name and status is JobStatus.PENDING_SUBMIT and candidates \
+                    and self._native_log:  # another log cannot record the interface
                 (name,) = self._assign(candidates, 1)
                 changes.append(LogChange(str(job.id), now, interface_name=name))
                 resumed.append(Job(job.id, job.data, job.level, name))
@@ -1041,14 +1395,15 @@ class JobManager:
     def _housekeep(self) -> None:
         """Report hanging calls, serve requests handed over by other processes, and
         fold the log's journal into its main file when the manager goes idle."""
-        from .control import serve_requests
-
         while not self._stop.wait(0.2):
+            if not self._native_log:
+                continue  # nothing of simjobs' own log to serve or fold
             try:
                 for worker in self._workers.values():
                     if worker.busy_call is not None or not worker.health.ok:
                         self._update_health(worker)
-                serve_requests(self)
+                if self._inbox is not None:
+                    self._inbox.serve(self)
                 self._simulations_log.sync()  # bounds what a power cut can take: ~0.2 s
                 with self._lock:
                     idle = not self._active and not self._idle_checkpointed
@@ -1056,8 +1411,10 @@ class JobManager:
                         self._idle_checkpointed = True
                 if idle:
                     self._simulations_log.checkpoint()
-            except Exception:  # noqa: BLE001
-                logger.exception("simjobs: housekeeping failed")
+            except Exception as exc:  # noqa: BLE001
+                self.problems.failed("housekeeping", "housekeeping", exc)
+            else:
+                self.problems.cleared("housekeeping", "housekeeping")
 
 
 def _call_interface(interface: HardwareInterface, method: str, args: tuple):
@@ -1076,6 +1433,14 @@ def _call_interface(interface: HardwareInterface, method: str, args: tuple):
     return getattr(interface, method)(*args)
 
 
+def _is_default(strategy: Any, base: type) -> bool:
+    """True when ``strategy`` does what ``base`` does (its handle is not overridden):
+    the worker may then take ``base``'s batched path for a whole interface."""
+    handle = getattr(type(strategy), "handle", None)
+    return isinstance(strategy, base) and \
+        getattr(handle, "__func__", handle) is base.handle.__func__
+
+
 def _maybe_job_id(value: Any) -> Any:
     try:
         return JobId(value)
@@ -1083,29 +1448,33 @@ def _maybe_job_id(value: Any) -> Any:
         return value
 
 
-# One JobManager per log object; the log's writer lock covers other processes.
-_log_owners: "weakref.WeakKeyDictionary[SimulationsLog, JobManager]" = weakref.WeakKeyDictionary()
+# One live JobManager per log file in this process (its SimulationsLog objects share
+# one writer); the log's writer lock covers other processes.
+_log_owners: "weakref.WeakValueDictionary[str, JobManager]" = weakref.WeakValueDictionary()
 _owners_lock = threading.Lock()
 _live_managers: "weakref.WeakSet[JobManager]" = weakref.WeakSet()
 
 
 def _claim_log(log: SimulationsLog, manager: JobManager) -> None:
+    if not manager._native_log:
+        return  # a look-alike log: nothing to lock
     with _owners_lock:
-        if not log.is_writer:
-            log._require_writer()  # raises LogLockedError naming the holder
-        owner = _log_owners.get(log)
+        log.require_writer()  # raises LogLockedError naming the other process
+        owner = _log_owners.get(log.path)
         if owner is not None and owner is not manager and not owner._stop.is_set():
             raise LogLockedError(
-                f"{log.path} is already managed by another JobManager in this process; "
-                "shut that one down first"
+                f"{os.path.basename(log.path)} is already managed by {owner!r} in this "
+                "process: one log has one JobManager at a time; call that manager's "
+                "shutdown() first (JobManager.running_on(log) returns it)"
             )
-        _log_owners[log] = manager
+        _log_owners[log.path] = manager
 
 
 def _release_log(log: SimulationsLog, manager: JobManager) -> None:
+    path = getattr(log, "path", None)
     with _owners_lock:
-        if _log_owners.get(log) is manager:
-            del _log_owners[log]
+        if isinstance(path, str) and _log_owners.get(path) is manager:
+            del _log_owners[path]
 
 
 @atexit.register

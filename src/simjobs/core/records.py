@@ -78,6 +78,9 @@ class LogRecord(_HistorySlot):
     they do not disturb an exauq reader (a sidecar file for CSV, extra columns and a
     history table for SQLite).
 
+    ``resubmitted_as`` lists every job this one was resubmitted as, oldest first (an
+    empty list: never resubmitted); stores pass it decoded (see :func:`links`).
+
     ``history`` is a list of (JobStatus, float) pairs, oldest first. A store loading a
     log may pass it packed instead, already checked: a ``str`` whose last two
     ``,``-separated fields are the status letters and the times (see
@@ -100,7 +103,9 @@ class LogRecord(_HistorySlot):
     changed: Optional[float] = None  # epoch seconds of the last status change
     reason: Optional[str] = None  # why the job failed / was cancelled / is waiting
     resubmit_of: Optional[str] = None  # the job this one was resubmitted from
-    resubmitted_as: Optional[str] = None  # the job that replaced this one
+    # The jobs that replaced this one, oldest first (a job may be resubmitted again).
+    # Always replaced by a new list, never changed in place: records are shared.
+    resubmitted_as: list[str] = dataclasses.field(default_factory=list)
     history: list[tuple[JobStatus, float]] = dataclasses.field(default_factory=list)
 
     # Written out rather than generated: the generated one would store the history
@@ -118,7 +123,7 @@ class LogRecord(_HistorySlot):
         self._changed = changed
         self.reason = reason
         self.resubmit_of = resubmit_of
-        self.resubmitted_as = resubmitted_as
+        self.resubmitted_as = [] if resubmitted_as is None else resubmitted_as
         self._history = [] if history is _NEW_LIST else history
 
     @property
@@ -287,7 +292,7 @@ class LogChange:
     output: object = UNSET  # float | None
     reason: object = UNSET  # str | None
     interface_name: object = UNSET  # str
-    resubmitted_as: object = UNSET  # str | None
+    resubmitted_as: object = UNSET  # list[str]: all the links, not only a new one
 
     def apply_to(self, record: LogRecord) -> None:
         """Apply this change to ``record`` in memory."""
@@ -302,4 +307,26 @@ class LogChange:
         if self.interface_name is not UNSET:
             record.interface_name = self.interface_name
         if self.resubmitted_as is not UNSET:
-            record.resubmitted_as = self.resubmitted_as
+            record.resubmitted_as = links(self.resubmitted_as)
+
+
+def links(value) -> list[str]:
+    """Resubmission links as a new list of job ids: ``None`` gives ``[]``, a single id
+    (a ``str``, as logs written before links became a list hold) a list of one."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value] if value else []
+    return [str(v) for v in value]
+
+
+def encode_links(value) -> str:
+    """Resubmission links as stored in a file or column: the ids joined by ``;`` (job ids
+    are digits). ``""`` for none."""
+    return ";".join(links(value))
+
+
+def decode_links(text: Optional[str]) -> list[str]:
+    """The list of links stored by :func:`encode_links`, or by an older simjobs as a
+    single id."""
+    return text.split(";") if text else []

@@ -285,8 +285,10 @@ class JobId:
     def __init__(self, job_id: Union[str, int, "JobId"]):
         text = job_id._id if isinstance(job_id, JobId) else str(job_id)
         if isinstance(job_id, bool) or not (text.isascii() and text.isdigit()):
+            # exauq's wording, which code and tests written for exauq match
             raise ValueError(
-                f"Expected 'job_id' to define a string of digits, but received {job_id!r}."
+                "Expected 'job_id' to define a string consisting only of digits, but "
+                f"received '{job_id}' instead."
             )
         self._id = text
 
@@ -361,10 +363,16 @@ class Job:
         level: int = 1,
         interface_name: Optional[str] = None,
     ):
-        self._id = JobId(id_)
+        # Both texts are exauq's, which code and tests written for exauq match.
+        try:
+            self._id = JobId(id_)
+        except ValueError:
+            raise ValueError(
+                f"Expected 'id_' to define a valid {JobId}, but received '{id_}' instead."
+            ) from None
         if not isinstance(data, Input):
             raise TypeError(
-                f"Argument 'data' must be of type Input, but received {type(data).__name__}."
+                f"Expected 'data' to be of type {Input} but received {type(data)} instead."
             )
         if not isinstance(level, int) or isinstance(level, bool):
             raise TypeError(
@@ -394,9 +402,10 @@ class Job:
         """(Read-only) The name of the interface running the job."""
         return self._interface_name
 
-    # Jobs are equal when their ids are: a job id names one job.
+    # As in exauq: equal exactly when the ids and the input data are equal (level and
+    # interface are where the job runs, not what it is).
     def __eq__(self, other: Any) -> bool:
-        return isinstance(other, Job) and self._id == other._id
+        return isinstance(other, Job) and self._id == other._id and self._data == other._data
 
     def __hash__(self) -> int:
         return hash(self._id)

@@ -32,7 +32,7 @@ started, no exit code, wrapper gone                    FAILED
 =====================================================  ===========================
 
 This module also holds the local-file side of the protocol (:class:`LocalJobFiles`,
-:func:`write_atomic`, :func:`process_is_wrapper` and the process-group helpers),
+:func:`process_is_wrapper` and the process-group helpers),
 used by :mod:`.local`.
 """
 
@@ -45,7 +45,6 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from importlib import resources
@@ -482,24 +481,6 @@ def read_tail_file(path: Union[str, os.PathLike], nbytes: int = TAIL_BYTES) -> O
             return read_tail(f, nbytes)
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return None
-
-
-def write_atomic(path: Union[str, os.PathLike], data: Union[bytes, str]) -> None:
-    """Write ``data`` to ``path`` so readers see the old file or the whole new one."""
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    directory = os.path.dirname(os.fspath(path)) or "."
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def process_is_wrapper(pid: int, job_dir: Union[str, os.PathLike]) -> bool:

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Optional, Union
 
+from simjobs.core.files import atomic_write
 from simjobs.core.hardware import (
     HEALTH_DEGRADED,
     HEALTH_OK,
@@ -401,7 +402,9 @@ class LocalInterface(HardwareInterface):
         job_dir = self._job_dir(job_id)
         if job_dir.is_dir():
             if not (job_dir / INPUT_FILE).exists():
-                jobdir.write_atomic(job_dir / INPUT_FILE, jobdir.format_input(job.data))
+                # Per-job files skip the fsyncs (~1 ms each, times 100,000 jobs): the log,
+                # fsync'd before the hardware is asked, is the record a restart trusts.
+                atomic_write(job_dir / INPUT_FILE, jobdir.format_input(job.data), durable=False)
         else:
             self._create_job_dir(job_id, jobdir.format_input(job.data))
         self._state(job_id)  # adopts or queues it
@@ -541,7 +544,7 @@ class LocalInterface(HardwareInterface):
                 # The kill record goes first: a simjobs that dies after the marker
                 # leaves what a restart needs to finish the kill.
                 kill = self._record_kill(job_id, job_dir) if started else None
-                jobdir.write_atomic(job_dir / CANCELLED_FILE, marker)
+                atomic_write(job_dir / CANCELLED_FILE, marker, durable=False)
             except (UnknownJobError, OSError) as exc:
                 outcomes[job_id] = exc
                 continue
@@ -582,7 +585,9 @@ class LocalInterface(HardwareInterface):
         """Record that the queued ``job_ids`` are cancelled: one file, written whole."""
         lines = [repr(when), *map(str, job_ids)]
         name = f"{time.time_ns()}-{os.getpid()}-{threading.get_ident()}"
-        jobdir.write_atomic(self._cancels_dir() / name, "\n".join(lines) + "\n")
+        # Durable (one fsync per batch): after a power cut the log may say Cancelled,
+        # and a restart must not then find these jobs queued and start them.
+        atomic_write(self._cancels_dir() / name, "\n".join(lines) + "\n")
         self._cancels_read.add(name)  # known already: not read back
         self._batch_cancelled.update(job_ids)
 
@@ -644,7 +649,7 @@ class LocalInterface(HardwareInterface):
         members = jobdir.process_group_members(pgid) or {}
         record: Optional[Path] = job_dir / KILL_FILE
         try:
-            jobdir.write_atomic(record, jobdir.format_kill_record(
+            atomic_write(record, jobdir.format_kill_record(
                 pgid, time.time() + self.cancel_grace, members))
         except OSError:
             record = None  # the kill still happens; only a restart could not finish it
@@ -943,6 +948,6 @@ class LocalInterface(HardwareInterface):
                 current = None
             if current != text:
                 # Replaced by rename: a running sh keeps reading the old file intact.
-                jobdir.write_atomic(path, text)
+                atomic_write(path, text)
             self._wrapper_ready = True
         return path

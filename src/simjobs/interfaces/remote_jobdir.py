@@ -42,6 +42,7 @@ import base64
 import binascii
 import dataclasses
 import hashlib
+import re
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Optional, Union
@@ -82,6 +83,7 @@ CREATE_CHUNK = 1000
 CANCEL_GRACE = 3.0
 
 _END = "!end"
+re_space = re.compile(r"no space left on device|disk quota exceeded", re.IGNORECASE)
 
 
 class RemoteCommandError(RuntimeError):
@@ -324,6 +326,50 @@ quick_output() {  # id size: ship the file as one text line if that is all of it
 """.replace("__GRACE__", str(PID_GRACE_MINUTES))
 
 
+#: Shell functions for writing files safely: ``free_note`` prints the free space of the
+#: workspace's file system (so a full disk or quota is named as the cause of a failed
+#: write), ``installed PATH SIZE CKSUM`` checks a file simjobs wrote.
+SPACE_FUNCTIONS = r"""
+free_note() {  # print "!free <bytes available>" for the workspace's file system
+    k=$(df -Pk -- "${ws:-.}" 2>/dev/null | awk 'NR == 2 { print $4 }')
+    case $k in '' | *[!0-9]*) ;; *) printf '!free %s\n' "$((k * 1024))" ;; esac
+}
+installed() {  # path size cksum: is the file there, whole and the same? (never a link)
+    [ -f "$1" ] && [ ! -h "$1" ] && [ "$(cksum < "$1" 2>/dev/null)" = "$3 $2" ]
+}
+"""
+
+_CKSUM_TABLE: list[int] = []
+
+
+def posix_cksum(data: bytes) -> int:
+    """The CRC that POSIX ``cksum`` prints for ``data`` (with its length folded in)."""
+    if not _CKSUM_TABLE:
+        for i in range(256):
+            c = i << 24
+            for _ in range(8):
+                c = ((c << 1) ^ 0x04C11DB7) if c & 0x80000000 else (c << 1)
+            _CKSUM_TABLE.append(c & 0xFFFFFFFF)
+    crc = 0
+    for byte in data:
+        crc = ((crc << 8) & 0xFFFFFFFF) ^ _CKSUM_TABLE[((crc >> 24) ^ byte) & 0xFF]
+    n = len(data)
+    while n:
+        crc = ((crc << 8) & 0xFFFFFFFF) ^ _CKSUM_TABLE[((crc >> 24) ^ n) & 0xFF]
+        n >>= 8
+    return ~crc & 0xFFFFFFFF
+
+
+def format_bytes(n: int) -> str:
+    """``0 B``, ``12 KB``, ``3.4 MB``... for messages."""
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" or value >= 10 else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
 def _assignments(**values: str) -> str:
     return "".join(f"{key}={shlex.quote(str(value))}\n" for key, value in values.items())
 
@@ -401,13 +447,22 @@ class RemoteJobDirs:
         else:
             enter = 'cd -- "$ws" 2>/dev/null || { echo "!noworkspace"; echo "!end"; exit 0; }\n'
         # $PWD: the absolute workspace, without forking for pwd.
-        return ("unset CDPATH\n" + head + _FUNCTIONS + enter + 'ws=$PWD\n'
+        return ("unset CDPATH\n" + head + _FUNCTIONS + SPACE_FUNCTIONS + enter + 'ws=$PWD\n'
                 + body + f"\necho '{_END}'\n")
 
     def _run(self, script: str) -> tuple[list[bytes], CommandResult]:
         result = self.runner.run("/bin/sh -s", input=script.encode("utf-8"), timeout=self.timeout)
         lines = result.stdout.split(b"\n")
         stripped = {line.strip() for line in lines}
+        if result.exit_status and _END.encode() not in stripped:
+            full = self.space_problem(lines, result)
+            if full is not None:
+                raise RemoteCommandError(full)
+        if b"!badinstall" in stripped:
+            raise RemoteCommandError(
+                f"could not install the job wrapper into {self.workspace}/{META_DIR} on "
+                f"{self.runner.host}: {result.error_text() or 'it did not read back whole'}; "
+                "check that the workspace is writable")
         if b"!noworkspace" in stripped and result.exit_status:
             raise RemoteCommandError(
                 f"cannot create or enter the workspace {self.workspace!r} on "
@@ -420,6 +475,39 @@ class RemoteJobDirs:
                 f"{result.exit_status}): {result.error_text() or 'no output'}"
             )
         return lines, result
+
+    def space_problem(self, lines: Sequence[bytes], result: Optional[CommandResult] = None
+                      ) -> Optional[str]:
+        """"no space left on the remote workspace ..." when a command's ``!free`` line
+        (see ``free_note``) or its errors say the file system is full; else None."""
+        free = None
+        for line in lines:
+            if line.startswith(b"!free "):
+                try:
+                    free = int(line.split()[1])
+                except (IndexError, ValueError):
+                    pass
+        errors = result.error_text() if result is not None else ""
+        said = re_space.search(errors)
+        if free != 0 and said is None:
+            return None
+        cause = "disk quota exceeded" if said and "quota" in said.group(0).lower() and free \
+            else "no space left"
+        df = f"df: {format_bytes(free)} free" if free is not None else errors
+        return (f"{cause} on the remote workspace {self.workspace} on {self.runner.host} "
+                f"({df}); free space there (or raise the quota)")
+
+    def free_space(self) -> Optional[int]:
+        """Bytes free on the workspace's file system (None when df cannot tell): one
+        command, used to name a full disk as the cause of a failure."""
+        lines, _ = self._run(self._script("free_note\n", create_ws=False))
+        for line in lines:
+            if line.startswith(b"!free "):
+                try:
+                    return int(line.split()[1])
+                except (IndexError, ValueError):
+                    return None
+        return None
 
     @staticmethod
     def _parse(lines: list[bytes], ids: Iterable[JobId]) -> dict[JobId, RemoteJob]:
@@ -489,20 +577,32 @@ class RemoteJobDirs:
 
     def install_wrapper(self) -> str:
         """Put the wrapper into the workspace (one command, skipped when this object has
-        done it already or the same version is there); returns :attr:`wrapper_path`."""
+        done it already); returns :attr:`wrapper_path`.
+
+        The installed file is checked (size and POSIX ``cksum``): when it is missing or
+        wrong (a 0-byte file left by a full disk, say) it is written again, to a
+        temporary name, checked, and only then renamed into place. A full disk or quota
+        raises :class:`RemoteCommandError` naming it, and leaves nothing behind."""
         if not self._wrapper_installed:
             marker = "SIMJOBS_WRAPPER_EOF"
             if marker in self._wrapper_text:  # pragma: no cover - our own file
                 raise RuntimeError("the wrapper holds the here-document marker")
+            content = self._wrapper_text.rstrip("\n") + "\n"
+            data = content.encode("utf-8")
+            check = f"{len(data)} {posix_cksum(data)}"
             body = (
-                'if [ ! -f "$wrapper" ]; then\n'
-                '    mkdir -p -- "$(dirname -- "$wrapper")" || exit 3\n'
-                f"    cat > \"$wrapper.tmp.$$\" <<'{marker}'\n"
-                f"{self._wrapper_text.rstrip(chr(10))}\n{marker}\n"
-                '    mv -f -- "$wrapper.tmp.$$" "$wrapper" || exit 3\n'
+                f'if ! installed "$wrapper" {check}; then\n'
+                '    mkdir -p -- "$(dirname -- "$wrapper")" || { free_note; exit 3; }\n'
+                '    t=$wrapper.tmp.$$\n'
+                f"    {{ cat > \"$t\" <<'{marker}'\n"
+                f"{content}{marker}\n"
+                "    } 2>/dev/null\n"
+                f'    if installed "$t" {check} && mv -f -- "$t" "$wrapper" && '
+                f'installed "$wrapper" {check}; then :\n'
+                '    else rm -f -- "$t"; free_note; echo "!badinstall"; exit 4; fi\n'
                 "fi\n"
             )
-            self._run(self._script(body, create_ws=True))
+            lines, _ = self._run(self._script(body, create_ws=True))
             self._wrapper_installed = True
         return self.wrapper_path
 
@@ -606,11 +706,13 @@ class RemoteJobDirs:
                 if "\n" in text or "\r" in text:
                     raise ValueError(f"the input of job {job_id} must be one line")
                 writes.append(f"printf '%s\\n' {shlex.quote(text)} > {job_id}/\"$f_input\" "
-                              "|| exit 3\n")
+                              "|| unstage\n")
+            # A failed write (a full disk) removes the staging folder and says why.
             parts.append(
                 'stage=$ws/.simjobs/new.$$\n'
-                'mkdir -p -- "$stage" && cd -- "$stage" || exit 3\n'
-                f"mkdir -- {words} || exit 3\n"
+                'unstage() { cd -- "$ws" && rm -rf -- "$stage"; free_note; exit 3; }\n'
+                'mkdir -p -- "$stage" && cd -- "$stage" || unstage\n'
+                f"mkdir -- {words} || unstage\n"
                 + "".join(writes)
                 + "dup=\n"
                 f"for id in {words}; do\n"
@@ -619,7 +721,7 @@ class RemoteJobDirs:
                 "done\n"
                 '[ -z "$dup" ] || rm -rf -- $dup\n'
                 "set -- [0-9]*\n"
-                '[ -e "$1" ] && { mv -- "$@" "$ws/" || exit 3; }\n'
+                '[ -e "$1" ] && { mv -- "$@" "$ws/" || unstage; }\n'
                 'cd -- "$ws" && rmdir -- "$stage" 2>/dev/null\n'
             )
         all_ids = list(dict.fromkeys([*read_ids, *launch_ids]))
@@ -691,6 +793,39 @@ class RemoteJobDirs:
         job = self.read_jobs([job_id], tails=True)[JobId(job_id)]
         return (jobdir.tail_text(job.files.get(STDOUT_FILE), max_lines),
                 jobdir.tail_text(job.files.get(STDERR_FILE), max_lines))
+
+    def kill_orphans(self, pids: Mapping[JobId, int], grace: float = CANCEL_GRACE) -> set[JobId]:
+        """Stop the process groups of jobs whose job directory is gone (one command):
+        SIGTERM, SIGKILL after ``grace`` seconds. A pid is signalled only while it is
+        still that job's wrapper (its command line names the job directory), so a reused
+        pid is left alone. Returns the jobs whose group was signalled."""
+        if not pids:
+            return set()
+        ticks = max(1, int(round(grace / 0.1)))
+        pairs = " ".join(f"{_ids_word([j])}:{int(p)}" for j, p in pids.items() if int(p) > 1)
+        if not pairs:
+            return set()
+        body = (
+            "groups=\n"
+            f"for g in {pairs}; do\n"
+            '    id=${g%%:*}; p=${g#*:}\n'
+            '    if [ -r "/proc/$p/cmdline" ]; then\n'
+            '        tr "\\000" "\\n" < "/proc/$p/cmdline" 2>/dev/null | grep -Fqx -- "$ws/$id" || continue\n'
+            '    else\n'
+            '        ps -o args= -p "$p" 2>/dev/null | grep -Fq -- "$ws/$id" || continue\n'
+            "    fi\n"
+            '    kill -TERM "-$p" 2>/dev/null && { groups="$groups $g"; printf \'%s orphan\\n\' "$id"; }\n'
+            "done\n"
+            "i=0\n"
+            "while :; do\n"
+            "    keep_alive_groups\n"
+            f'    [ -n "$groups" ] && [ $i -lt {ticks} ] || break\n'
+            "    nap; i=$((i + 1))\n"
+            "done\n"
+            'for g in $groups; do kill -KILL "-${g#*:}" 2>/dev/null; done\n'
+        )
+        lines, _ = self._run(self._script(body, create_ws=False))
+        return {JobId(l.split(b" ")[0].decode()) for l in lines if l.endswith(b" orphan")}
 
     def cancel(self, job_ids: Iterable, grace: float = CANCEL_GRACE,
                signal_group: bool = True) -> dict[JobId, CancelOutcome]:

@@ -35,6 +35,7 @@ The commands (``sbatch``, ``squeue``, ``scancel``...) go through a
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import logging
 import os
@@ -67,7 +68,7 @@ from .jobdir import (
 )
 from .local import resolve_command
 from .args import check_interface_args, split_command
-from .remote_jobdir import RemoteJob, RemoteJobDirs, quote_command
+from .remote_jobdir import SPACE_FUNCTIONS, RemoteJob, RemoteJobDirs, posix_cksum, quote_command
 from .runner import CommandResult, CommandRunner, HostUnreachableError, LocalRunner, SSHSettings
 from .slurm_states import (
     SLURM_ID_FILE,
@@ -75,10 +76,12 @@ from .slurm_states import (
     SLURM_STDERR_FILE,
     SLURM_STDOUT_FILE,
     accounting_disabled,
+    compress_slurm_ids,
     killed_state,
     normalise_state,
     parse_sacct,
     parse_scontrol,
+    parse_scontrol_jobs,
     parse_squeue,
     resolve_job_state,
     valid_slurm_id,
@@ -246,6 +249,10 @@ class SlurmInterface(HardwareInterface):
         self._settled: dict[JobId, JobState] = {}  # ended: the state is final
         self._ended_since: dict[JobId, float] = {}  # Slurm said it ended; files not yet
         self._accounting: Optional[bool] = None  # sacct usable? None: not asked yet
+        # FAILED without an exit code: watched, in case the wrapper records one after all
+        self._provisional: dict[JobId, float] = {}  # job id -> when it was settled
+        self._late: dict[JobId, JobState] = {}  # corrections not yet taken by the manager
+        self._late_read = False  # a poll has read the provisional jobs since the last take
         self._ready = False
 
     @staticmethod
@@ -326,7 +333,7 @@ class SlurmInterface(HardwareInterface):
                 self._hold(job_id)
             else:
                 self._adopt(job_id, remote)  # submitted again: never sbatch it twice
-        errors = self._release()
+        errors = self._release(set(inputs))
         for job_id, exc in errors.items():
             if job_id in outcomes:
                 self._unhold(job_id)  # the manager retries the submit
@@ -363,8 +370,9 @@ class SlurmInterface(HardwareInterface):
         HostUnreachableError
             If squeue or the host cannot be reached; it never means "job gone".
         """
-        states = self._states([JobId(j) for j in job_ids])
-        for job_id, exc in self._release().items():
+        asked = [JobId(j) for j in job_ids]
+        states = self._states(asked)
+        for job_id, exc in self._release(set(asked)).items():
             if not isinstance(exc, HostUnreachableError):  # sbatch rejected it for good
                 self._settle(job_id, JobState(JobStatus.FAILED, reason=str(exc)))
                 if job_id in states:
@@ -477,7 +485,8 @@ class SlurmInterface(HardwareInterface):
                 return None
             return text or f"exit status {result.exit_status}"
 
-        words = " ".join(shlex.quote(i) for i in slurm_ids.values())
+        # One scancel; an array's tasks as one word (12_[0,2,4-9]).
+        words = " ".join(shlex.quote(w) for w in compress_slurm_ids(slurm_ids.values()))
         if failed(self._run(f"scancel {words}", "scancel")) is None:
             return {}
         errors: dict[JobId, Exception] = {}
@@ -586,8 +595,11 @@ class SlurmInterface(HardwareInterface):
 
     def _squeue(self, wanted: set[str]) -> dict[str, tuple[str, str]]:
         # --user rather than --me, which Slurm before 20.11 does not know.
-        result = self._run('squeue --user="$(id -un)" --noheader --states=all --array '
-                           "--format='%i|%T|%r'", "squeue")
+        # Without --array: Slurm 22.05's --array drops the last task of a stepped range
+        # (12_[1-19:2] listed as 1...17); pending ranges are expanded by parse_squeue,
+        # and SLURM_BITSTR_LEN=0 stops Slurm from cutting a long range short ("...").
+        result = self._run('SLURM_BITSTR_LEN=0 squeue --user="$(id -un)" --noheader '
+                           "--states=all --format='%i|%T|%r'", "squeue")
         if not result.ok:
             message = (f"squeue failed on {self.host} (exit status {result.exit_status}): "
                        f"{result.error_text()}; jobs keep their last known status")
@@ -596,6 +608,34 @@ class SlurmInterface(HardwareInterface):
         if self._health.state == HEALTH_UNREACHABLE:
             self._health = InterfaceHealth(HEALTH_OK)  # (degraded waits for a good sbatch)
         return parse_squeue(result.text(), wanted)
+
+    def _scontrol(self, slurm_ids: Sequence[str]) -> tuple[dict[str, tuple[str, str]], set[str]]:
+        """Ask Slurm about jobs squeue did not list: ONE command running ``scontrol -o
+        show job`` for each id. Returns the rows found (id -> (state, reason)) and the
+        ids Slurm said it does not know (gone); an id with any other answer is in
+        neither (no conclusion about it this poll)."""
+        lines = [f"for i in {' '.join(shlex.quote(i) for i in slurm_ids)}; do",
+                 "    printf '@simjobs %s\\n' \"$i\"",
+                 '    SLURM_BITSTR_LEN=0 scontrol -o show job "$i" 2>&1',
+                 "done"]
+        result = self._run("\n".join(lines) + "\n", "scontrol")
+        rows: dict[str, tuple[str, str]] = {}
+        gone: set[str] = set()
+        sections: dict[str, list[str]] = {}
+        current: Optional[list[str]] = None
+        for line in result.text().splitlines():
+            if line.startswith("@simjobs "):
+                current = sections.setdefault(line.split(" ", 1)[1].strip(), [])
+            elif current is not None:
+                current.append(line)
+        for slurm_id in slurm_ids:
+            text = "\n".join(sections.get(slurm_id, ()))
+            found = parse_scontrol_jobs(text, {slurm_id})
+            if slurm_id in found:
+                rows[slurm_id] = found[slurm_id]
+            elif re.search(r"invalid job id|not found", text, re.IGNORECASE):
+                gone.add(slurm_id)
+        return rows, gone
 
     def _sacct(self, slurm_ids: Sequence[str]) -> dict[str, str]:
         """Final states of jobs Slurm has purged, from accounting (empty without it)."""
@@ -625,8 +665,11 @@ class SlurmInterface(HardwareInterface):
     def _unhold(self, job_id: JobId) -> None:
         self._held_set.discard(job_id)  # its heap entry is skipped when popped
 
-    def _settle(self, job_id: JobId, state: JobState) -> None:
+    def _settle(self, job_id: JobId, state: JobState, watch: bool = False) -> None:
         self._settled[job_id] = state
+        if watch and state.status is JobStatus.FAILED and state.exit_code is None:
+            # Concluded without the wrapper's word: watch for a late exit code.
+            self._provisional.setdefault(job_id, time.monotonic())
         self._active.discard(job_id)
         self._unhold(job_id)
         self._ended_since.pop(job_id, None)
@@ -672,6 +715,15 @@ class SlurmInterface(HardwareInterface):
         states: dict[JobId, JobState] = {}
         tracked = [j for j in job_ids if j in self._slurm_ids and j not in self._settled]
         rows = self._squeue({self._slurm_ids[j] for j in tracked}) if tracked else {}
+        # A job is never concluded from its absence in one squeue listing: Slurm is asked
+        # about the missing ones (one command); those it still has keep their answer,
+        # those it could not say anything about are left out of this poll.
+        absent = [self._slurm_ids[j] for j in tracked if self._slurm_ids[j] not in rows]
+        if absent:
+            found, gone = self._scontrol(absent)
+            rows.update(found)
+            tracked = [j for j in tracked if self._slurm_ids[j] in rows
+                       or self._slurm_ids[j] in gone]
         ended: list[JobId] = []
         for job_id in tracked:
             row = rows.get(self._slurm_ids[job_id])
@@ -687,15 +739,21 @@ class SlurmInterface(HardwareInterface):
                 ended.append(job_id)
         missing = [j for j in ended if j not in read]
         # A job Slurm killed (TIMEOUT...) has no exit code, so its stderr comes only with
-        # the tails; the others are read without them (cheaper: no stdout).
+        # the tails; the others are read without them (cheaper: no stdout). Jobs FAILED
+        # without an exit code ride along with the first read, for a late exit code.
         killed = [j for j in missing if killed_state(rows.get(self._slurm_ids[j], ("",))[0])]
-        for group, tails in (([j for j in missing if j not in killed], False), (killed, True)):
+        watched = self._watched()
+        plain = [j for j in missing if j not in killed]
+        for group, tails in (([*plain, *watched], False), (killed, True)):
             if group:
                 read.update(self._read(group, tails=tails))
+        if watched:
+            self._check_late(read, watched)
         purged = [j for j in ended if self._slurm_ids[j] not in rows
                   and read.get(j) is not None and read[j].files.get(EXIT_CODE_FILE) is None]
         accounted = self._sacct([self._slurm_ids[j] for j in purged]) if purged else {}
         now = time.monotonic()
+        lost: list[JobId] = []  # FAILED just now without an exit code
         for job_id in ended:
             remote = read.get(job_id)
             if remote is None or not remote.exists:
@@ -709,9 +767,14 @@ class SlurmInterface(HardwareInterface):
                                       files_overdue=now - since >= self.files_grace)
             if state is None:
                 continue
-            states[job_id] = state
             if state.finished:
-                self._settle(job_id, state)
+                watch = not killed_state(slurm_state)
+                if watch and state.status is JobStatus.FAILED and state.exit_code is None:
+                    lost.append(job_id)
+                self._settle(job_id, state, watch=watch)
+            states[job_id] = state
+        if lost:
+            self._name_full_disk(lost, states)
         for job_id in job_ids:
             if job_id in self._settled:
                 states[job_id] = self._settled[job_id]
@@ -721,6 +784,68 @@ class SlurmInterface(HardwareInterface):
                 # On disk but neither held nor with a Slurm id: its files tell.
                 states[job_id] = jobdir.job_state_from_files(read[job_id].files, alive=None)
         return states
+
+    # ---- late results: a FAILED job whose wrapper records an exit code after all
+
+    #: Seconds a job FAILED without an exit code is watched for a late one.
+    late_watch: float = 7 * 24 * 3600.0
+
+    @property
+    def watching_late_results(self) -> bool:
+        return bool(self._provisional or self._late)
+
+    def late_results(self) -> dict[JobId, JobStatus]:
+        """Jobs settled FAILED without an exit code whose wrapper has recorded one since
+        (see :meth:`HardwareInterface.late_results`); reads their directories (one
+        command) unless a poll has just done so."""
+        if self._provisional and not self._late_read:
+            watched = self._watched()
+            if watched:
+                self._check_late(self._read(watched), watched)
+        self._late_read = False
+        late, self._late = self._late, {}
+        return {job_id: state.status for job_id, state in late.items()}
+
+    def _watched(self) -> list[JobId]:
+        now = time.monotonic()
+        for job_id, since in list(self._provisional.items()):
+            if now - since > self.late_watch:
+                del self._provisional[job_id]
+        return sorted(self._provisional)
+
+    def _check_late(self, read: dict[JobId, RemoteJob], watched: list[JobId]) -> None:
+        self._late_read = True
+        for job_id in watched:
+            remote = read.get(job_id)
+            if remote is None:
+                continue
+            if not remote.exists:
+                self._provisional.pop(job_id, None)
+                continue
+            files = remote.files
+            if files.get(EXIT_CODE_FILE) is None and files.get(jobdir.CANCELLED_FILE) is None:
+                continue
+            self._provisional.pop(job_id, None)
+            state = jobdir.job_state_from_files(files, alive=None)
+            if state.finished and state.status is not JobStatus.CANCELLED:
+                self._settled[job_id] = state
+                self._late[job_id] = state
+
+    def _name_full_disk(self, lost: list[JobId], states: dict[JobId, JobState]) -> None:
+        """Jobs just FAILED without an exit code: when the workspace's disk is full, say
+        so in their reason (one command, only then)."""
+        try:
+            free = self._dirs.free_space()
+        except Exception:  # noqa: BLE001 - the reason is a courtesy
+            return
+        if free != 0:
+            return
+        note = (f"; no space left on the remote workspace {self._workspace} on {self.host} "
+                "(df: 0 B free)")
+        for job_id in lost:
+            state = self._settled[job_id]
+            state = dataclasses.replace(state, reason=(state.reason or "") + note)
+            self._settled[job_id] = states[job_id] = state
 
     def _read(self, job_ids: Sequence[JobId], tails: bool = False) -> dict[JobId, RemoteJob]:
         self._prepare()
@@ -733,20 +858,30 @@ class SlurmInterface(HardwareInterface):
 
     # ---- sbatch
 
-    def _release(self) -> dict[JobId, Exception]:
+    def _release(self, only: Optional[set[JobId]] = None) -> dict[JobId, Exception]:
         """Send held jobs to Slurm while the queue has room: one sbatch (a job array
         when several, split only beyond :attr:`max_array_size`). Returns the error of
         each job that did not go out: a :class:`HostUnreachableError` leaves it held,
         a rejection does not (a busy Slurm, refusing more jobs for now, leaves it held
-        with no error)."""
+        with no error).
+
+        Only the held jobs in ``only`` go out when it is given: the jobs the caller
+        asked about, which leaves out those the manager is cancelling (a job pending
+        cancel is never sbatched)."""
         room = len(self._held_set) if self._max_jobs is None \
             else self._max_jobs - len(self._active)
         batch: list[JobId] = []
+        skipped: list[JobId] = []
         while self._held and len(batch) < room:
             job_id = heapq.heappop(self._held)
             if job_id in self._held_set:
+                if only is not None and job_id not in only:
+                    skipped.append(job_id)
+                    continue
                 self._held_set.discard(job_id)
                 batch.append(job_id)
+        for job_id in skipped:
+            heapq.heappush(self._held, job_id)
         errors: dict[JobId, Exception] = {}
         size = max(1, self.max_array_size)
         for start in range(0, len(batch), size):
@@ -815,10 +950,13 @@ class SlurmInterface(HardwareInterface):
         wrapper = '"$ws"/' + shlex.quote(self._dirs.wrapper_name)
         run = quote_command(self._command)
         ids = " ".join(str(j) for j in batch)
-        lines = ["unset CDPATH", f"cd -- {self._quoted_workspace()} || exit 96", "ws=$PWD",
+        lines = ["unset CDPATH", SPACE_FUNCTIONS,
+                 f"cd -- {self._quoted_workspace()} || exit 96", "ws=$PWD",
                  "have=0",
                  f"for j in {ids}; do",
-                 f'    if [ -e "$ws/$j/{SLURM_ID_FILE}" ]; then',
+                 f'    if [ -e "$ws/$j/{jobdir.CANCELLED_FILE}" ]; then',
+                 "        printf 'have %s -\\n' \"$j\"; have=1  # cancelled: never sbatched",
+                 f'    elif [ -e "$ws/$j/{SLURM_ID_FILE}" ]; then',
                  f'        s=; IFS= read -r s < "$ws/$j/{SLURM_ID_FILE}"',
                  "        printf 'have %s %s\\n' \"$j\" \"$s\"; have=1",
                  "    fi",
@@ -859,8 +997,14 @@ class SlurmInterface(HardwareInterface):
                 f'exec > "$ws/$id/{SLURM_STDOUT_FILE}" 2> "$ws/$id/{SLURM_STDERR_FILE}"\n'
                 f'exec /bin/sh {wrapper} "$ws/$id" {run}\n'
             )
-            lines += [f"mkdir -p -- {SLURM_META_DIR} || exit 97",
-                      f"printf '%s\\n' {ids} > {shlex.quote(tasks)} || exit 97",
+            listing = "".join(f"{j}\n" for j in batch).encode()
+            check = f"{len(listing)} {posix_cksum(listing)}"
+            q = shlex.quote(tasks)
+            # Written aside, checked, renamed: a full disk never leaves a short list.
+            lines += [f"mkdir -p -- {SLURM_META_DIR} || {{ free_note; exit 97; }}",
+                      f"{{ printf '%s\\n' {ids} > {q}.tmp.$$; }} 2>/dev/null",
+                      f"if installed {q}.tmp.$$ {check} && mv -f -- {q}.tmp.$$ {q}; then :; "
+                      f"else rm -f -- {q}.tmp.$$; free_note; exit 97; fi",
                       f"out=$({sbatch}) || exit $?",
                       _SBATCH_ID_CHECK,
                       f"printf '%s\\n' \"$id\" > {shlex.quote(tasks)}.id",
@@ -884,6 +1028,9 @@ class SlurmInterface(HardwareInterface):
                     have[JobId(parts[1])] = parts[2] if len(parts) > 2 else ""
             raise _AlreadySubmitted(have)
         if result.exit_status in (96, 97):
+            full = self._dirs.space_problem(result.stdout.split(b"\n"), result)
+            if full is not None:
+                raise RuntimeError(full)
             raise RuntimeError(f"cannot write to the workspace {self._workspace!r} on "
                                f"{self.host}: {text}; choose a directory you can write to")
         if result.exit_status == 127 or "not found" in text and "sbatch" in text:

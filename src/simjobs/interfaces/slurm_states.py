@@ -112,7 +112,9 @@ def resolve_job_state(
     Returns
     -------
     JobState or None
-        None when the Slurm state is not in the table (no answer for the job).
+        None when the Slurm state is not in the table, or when the job ended without an
+        exit code and without having started while its files may still come (no answer
+        for the job: its last status stands).
     """
     state = normalise_state(slurm_state)
     from_files = jobdir.job_state_from_files(files, alive=None)
@@ -139,14 +141,23 @@ def resolve_job_state(
         return JobState(JobStatus.FAILED, reason=_killed_reason(state, slurm_reason, files),
                         **fields)
     # Slurm says it ended by itself (COMPLETED, FAILED) or no longer knows it, yet there
-    # is no exit code: wait for the files a while, then it ended abnormally.
+    # is no exit code: wait for the files a while, then it ended abnormally. Meanwhile
+    # it is RUNNING only if its wrapper said it started; otherwise no answer (a task
+    # that never ran is never shown running).
     if not files_overdue:
+        if files.get(STARTED_MARKER) is None:
+            return None
         return JobState(JobStatus.RUNNING, **fields)
     if state is None:
         why = ("the job left the Slurm queue without recording an exit code (Slurm no "
                "longer knows it and has no accounting of it)")
     else:
         why = f"Slurm state {state}, but the job's wrapper recorded no exit code"
+        if state == "COMPLETED" and files.get(STARTED_MARKER) is not None:
+            # The wrapper exits 0 without an exit code at its run-once guard only.
+            why += (": most likely Slurm ran the job a second time (a requeue, or "
+                    "slurmctld recovering older state) after its first run was killed, "
+                    "and simjobs' run-once guard stopped the rerun; resubmit the job")
     return JobState(JobStatus.FAILED, reason=why + _not_started(files), **fields)
 
 
@@ -170,20 +181,100 @@ def _not_started(files: Mapping[str, Optional[bytes]]) -> str:
             else "; the job wrapper never started")
 
 
+def expand_array_ids(slurm_id: str) -> list[str]:
+    """The task ids a squeue/scontrol id names: ``"12_[1-7:2,9]%4"`` -> ``["12_1", "12_3",
+    "12_5", "12_7", "12_9"]``; a plain id (``"12"``, ``"12_3"``) is itself.
+
+    Slurm 22.05's ``squeue --array`` leaves the last task of a stepped range out (it
+    lists ``12_[1-19:2]`` as 1...17), so simjobs lists without ``--array`` and expands
+    the pending ranges here, steps and throttle (``%4``) included. An id that is not
+    understood gives an empty list (no task is concluded from it)."""
+    match = re.fullmatch(r"([0-9]+)_\[([0-9,:\-]+)(?:%[0-9]+)?\]", slurm_id.strip())
+    if match is None:
+        return [slurm_id] if SLURM_ID_PATTERN.match(slurm_id) else []
+    base = match.group(1)
+    return [f"{base}_{task}" for task in expand_task_ranges(match.group(2))]
+
+
+def expand_task_ranges(spec: str) -> list[int]:
+    """Array task indexes of a Slurm range list: ``"1-7:2,9"`` -> ``[1, 3, 5, 7, 9]``
+    (an unreadable part contributes nothing)."""
+    tasks: list[int] = []
+    for part in spec.split("%", 1)[0].split(","):
+        m = re.fullmatch(r"([0-9]+)(?:-([0-9]+)(?::([0-9]+))?)?", part.strip())
+        if m is None:
+            continue
+        first = int(m.group(1))
+        last = int(m.group(2)) if m.group(2) else first
+        step = int(m.group(3)) if m.group(3) else 1
+        if step > 0 and last >= first:
+            tasks.extend(range(first, last + 1, step))
+    return tasks
+
+
+def compress_slurm_ids(slurm_ids) -> list[str]:
+    """Slurm ids as few scancel words: the tasks of one array as ``12_[0,2,4-9]``
+    (lists and plain ranges, which scancel takes; not steps), other ids as they are."""
+    words: list[str] = []
+    arrays: dict[str, list[int]] = {}
+    for slurm_id in dict.fromkeys(slurm_ids):
+        base, _, task = slurm_id.partition("_")
+        if task.isdigit():
+            arrays.setdefault(base, []).append(int(task))
+        else:
+            words.append(slurm_id)
+    for base, tasks in arrays.items():
+        tasks.sort()
+        parts, start = [], tasks[0]
+        for prev, cur in zip(tasks, tasks[1:] + [None]):
+            if cur != prev + 1 if cur is not None else True:
+                parts.append(str(start) if start == prev else f"{start}-{prev}")
+                start = cur
+        words.append(f"{base}_{tasks[0]}" if len(tasks) == 1 else f"{base}_[{','.join(parts)}]")
+    return words
+
+
 def parse_squeue(text: str, wanted: Optional[set[str]] = None) -> dict[str, tuple[str, str]]:
-    """Rows of ``squeue -o '%i|%T|%r'``: Slurm id -> (state, reason); only the ids in
+    """Rows of ``squeue -o '%i|%T|%r'``: Slurm id -> (state, reason); a row naming a
+    range of pending tasks (``12_[1-19:2]``) gives one entry per task. Only the ids in
     ``wanted`` when given (squeue lists all of the user's jobs: most are not asked for)."""
     rows: dict[str, tuple[str, str]] = {}
     for line in text.splitlines():
         parts = line.strip().split("|", 2)
         if len(parts) < 2:
             continue
-        if wanted is not None:
-            if parts[0] not in wanted:
+        row = (parts[1].strip(), parts[2].strip() if len(parts) > 2 else "")
+        ids = expand_array_ids(parts[0]) if "[" in parts[0] else [parts[0].strip()]
+        for slurm_id in ids:
+            if wanted is not None:
+                if slurm_id not in wanted:
+                    continue
+            elif not SLURM_ID_PATTERN.match(slurm_id):
                 continue
-        elif not SLURM_ID_PATTERN.match(parts[0]):
+            rows[slurm_id] = row
+    return rows
+
+
+def parse_scontrol_jobs(text: str, wanted: Optional[set[str]] = None
+                        ) -> dict[str, tuple[str, str]]:
+    """Records of ``scontrol -o show job`` (one per line, several for an array): Slurm
+    id -> (JobState, Reason), an array's pending record (``ArrayTaskId=5-19:2``) giving
+    one entry per task; only the ids in ``wanted`` when given."""
+    rows: dict[str, tuple[str, str]] = {}
+    for line in text.splitlines():
+        fields = parse_scontrol(line)
+        state = fields.get("JobState")
+        if not state or "JobId" not in fields:
             continue
-        rows[parts[0]] = (parts[1].strip(), parts[2].strip() if len(parts) > 2 else "")
+        row = (state, fields.get("Reason", ""))
+        array_id, tasks = fields.get("ArrayJobId"), fields.get("ArrayTaskId")
+        if array_id and tasks and tasks not in ("N/A", "(null)"):
+            ids = [f"{array_id}_{t}" for t in expand_task_ranges(tasks)]
+        else:
+            ids = [fields["JobId"]]
+        for slurm_id in ids:
+            if wanted is None or slurm_id in wanted:
+                rows[slurm_id] = row
     return rows
 
 

@@ -21,6 +21,7 @@ unreachable, keeps its jobs' statuses and retries submits), and :attr:`health` s
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import threading
 import time
@@ -38,6 +39,8 @@ from simjobs.core.types import Job, JobId, JobStatus
 
 from . import jobdir
 from .jobdir import (
+    CANCELLED_FILE,
+    EXIT_CODE_FILE,
     STDERR_FILE,
     STDOUT_FILE,
     JobAlreadyEndedError,
@@ -142,6 +145,9 @@ class SSHInterface(HardwareInterface):
 
             runner = SSHRunner(self.settings)
         self.runner = runner
+        # A poll takes milliseconds; one that takes longer than a connection may take
+        # (a frozen host, a stopped sshd) shows the interface degraded at once.
+        self.call_timeout = max(10.0, float(connect_timeout))
         self.jobs = RemoteJobDirs(runner, workspace, argv)
         self._command = argv
         self._max_jobs = max_jobs
@@ -151,7 +157,14 @@ class SSHInterface(HardwareInterface):
         self._queued: set[JobId] = set()  # jobs waiting for a slot, started in id order
         self._holding: set[JobId] = set()  # jobs whose wrapper runs (or was just started)
         self._launched_at: dict[JobId, float] = {}  # launched, not yet seen started
-        self._finished: dict[JobId, JobState] = {}  # terminal states never change
+        self._pids: dict[JobId, int] = {}  # wrapper pids of jobs seen running
+        self._orphans: dict[JobId, int] = {}  # directory gone, processes to stop
+        self._space_named: set[JobId] = set()  # lost jobs whose disk was looked at
+        self._finished: dict[JobId, JobState] = {}  # terminal states (but see _provisional)
+        # FAILED without an exit code: watched, in case the wrapper records one after all
+        self._provisional: dict[JobId, float] = {}  # job id -> when it was concluded
+        self._late: dict[JobId, JobState] = {}  # corrections not yet taken by the manager
+        self._late_read = False  # a command has read the provisional jobs since the last take
 
     @classmethod
     def from_settings(cls, name: str, level: int, settings: SSHSettings,
@@ -225,8 +238,15 @@ class SSHInterface(HardwareInterface):
         if not job.exists:
             self._queued.discard(job_id)
             self._holding.discard(job_id)
+            pid = self._pids.pop(job_id, None)
+            if pid is not None:  # its directory is gone: its processes must not run on
+                self._orphans[job_id] = pid
             return None
         state = job.state
+        if state.pid is not None and not state.finished:
+            self._pids[job_id] = state.pid
+        elif state.finished:
+            self._pids.pop(job_id, None)
         if job.launched:
             self._queued.discard(job_id)
             self._holding.add(job_id)
@@ -255,6 +275,8 @@ class SSHInterface(HardwareInterface):
             if not job.holds_slot:
                 self._finished[job_id] = state
                 self._launched_at.pop(job_id, None)
+                if state.status is JobStatus.FAILED and job.files.get(EXIT_CODE_FILE) is None:
+                    self._provisional.setdefault(job_id, time.monotonic())
         elif state.queued and job_id not in self._holding:
             self._queued.add(job_id)
         return state
@@ -283,12 +305,106 @@ class SSHInterface(HardwareInterface):
             # The jobs holding slots are read only when jobs may start (to count them).
             holding = [*self._holding, *launch] if launch else []
             every = list(dict.fromkeys([*read, *create, *holding]))
+            # Jobs FAILED without an exit code ride along, for a late exit code.
+            watched = self._watched()
             found = self._remote(
-                self.jobs.sync, create=create, read=every, launch=launch,
+                self.jobs.sync, create=create, read=[*every, *watched], launch=launch,
                 max_running=self._max_jobs, tails=tails,
                 starting=[j for j in self._launched_at if j not in create],
             )
-            return {job_id: (job, self._note(job)) for job_id, job in found.items()}
+            if watched:
+                self._check_late(found, watched)
+            result = {}
+            for job_id, job in found.items():
+                if job_id in watched:  # its state is what _check_late left
+                    if job_id in every:
+                        result[job_id] = (job, self._finished.get(job_id))
+                    continue
+                result[job_id] = (job, self._note(job))
+            if self._orphans:
+                self._stop_orphans()
+            self._name_full_disk(result)
+            return result
+
+    def _name_full_disk(self, result: dict) -> None:
+        """Jobs just concluded FAILED without an exit code: when the workspace's disk is
+        full, say so in their reason (one command, only then)."""
+        lost = [j for j, (job, state) in result.items()
+                if state is not None and state.status is JobStatus.FAILED
+                and job.files.get(EXIT_CODE_FILE) is None and j in self._provisional
+                and j not in self._space_named]
+        if not lost:
+            return
+        self._space_named.update(lost)
+        try:
+            free = self.jobs.free_space()
+        except (HostUnreachableError, RemoteCommandError):
+            return
+        if free != 0:
+            return
+        note = (f"; no space left on the remote workspace {self.jobs.workspace} on "
+                f"{self.runner.host} (df: 0 B free)")
+        for job_id in lost:
+            state = dataclasses.replace(self._finished[job_id],
+                                        reason=(self._finished[job_id].reason or "") + note)
+            self._finished[job_id] = state
+            result[job_id] = (result[job_id][0], state)
+
+    def _stop_orphans(self) -> None:
+        """Kill the process groups of jobs whose directory was removed while they ran
+        (they could no longer be cancelled); tried again at the next command if the
+        host cannot be reached now."""
+        orphans, self._orphans = self._orphans, {}
+        try:
+            self._remote(self.jobs.kill_orphans, orphans, self.cancel_grace)
+        except HostUnreachableError:
+            self._orphans.update(orphans)
+
+    # ---- late results: a FAILED job whose wrapper records an exit code after all
+
+    #: Seconds a job FAILED without an exit code is watched for a late one.
+    late_watch: float = 7 * 24 * 3600.0
+
+    @property
+    def watching_late_results(self) -> bool:
+        return bool(self._provisional or self._late)
+
+    def late_results(self) -> dict[JobId, JobStatus]:
+        """Jobs concluded FAILED without an exit code whose wrapper has recorded one
+        since (see :meth:`HardwareInterface.late_results`); one remote command unless a
+        poll has just read them."""
+        with self._lock:
+            if self._provisional and not self._late_read:
+                watched = self._watched()
+                if watched:
+                    self._check_late(self._remote(self.jobs.sync, read=watched), watched)
+            self._late_read = False
+            late, self._late = self._late, {}
+        return {job_id: state.status for job_id, state in late.items()}
+
+    def _watched(self) -> list[JobId]:
+        now = time.monotonic()
+        for job_id, since in list(self._provisional.items()):
+            if now - since > self.late_watch:
+                del self._provisional[job_id]
+        return sorted(self._provisional)
+
+    def _check_late(self, found: dict[JobId, RemoteJob], watched: list[JobId]) -> None:
+        """Never queue or start a watched job again: only an exit code (or the job
+        directory's removal, or a cancel) changes what is known of it."""
+        self._late_read = True
+        for job_id in watched:
+            job = found.get(job_id)
+            if job is None:
+                continue
+            if not job.exists or job.files.get(CANCELLED_FILE) is not None:
+                self._provisional.pop(job_id, None)
+            elif job.files.get(EXIT_CODE_FILE) is not None:
+                self._provisional.pop(job_id, None)
+                state = job.state
+                if state.finished and state.status is not JobStatus.CANCELLED:
+                    self._finished[job_id] = state
+                    self._late[job_id] = state
 
     def _state(self, job_id: JobId, tails: bool = False) -> tuple[RemoteJob, JobState]:
         job_id = JobId(job_id)

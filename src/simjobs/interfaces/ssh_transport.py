@@ -153,9 +153,9 @@ class SSHRunner:
                 return self._conn
             now = time.monotonic()
             if now < self._retry_at and self._last_error is not None:
-                wait = self._retry_at - now
-                error = type(self._last_error)(f"{self._last_error} (next try in {wait:.1f} s)")
-                raise error
+                # The same error as the last attempt's, word for word: a countdown in it
+                # would make every poll look like a new cause (a new health event).
+                raise type(self._last_error)(str(self._last_error))
             try:
                 conn = await self._connect()
             except HostUnreachableError as exc:
@@ -210,13 +210,7 @@ class SSHRunner:
         try:
             return await asyncssh.connect(s.host, **options)
         except asyncssh.HostKeyNotVerifiable:
-            raise HostKeyError(
-                f"the host key of {where} is unknown or has changed (checked against "
-                f"{self.known_hosts}); nothing was sent. If {s.host} is the right host, "
-                f"add its key: ssh-keyscan -p {s.port} {s.host} >> {self.known_hosts} "
-                f"(remove a changed one first: ssh-keygen -R '[{s.host}]:{s.port}' "
-                f"-f {self.known_hosts})"
-            ) from None
+            raise HostKeyError(await self._host_key_message()) from None
         except asyncssh.PermissionDenied:
             raise HostUnreachableError(
                 f"{where} refused the login of {s.user or 'the current user'}: check the "
@@ -242,6 +236,46 @@ class SSHRunner:
             raise HostUnreachableError(f"cannot connect to {where}: {detail}") from None
         except (FileNotFoundError, ValueError) as exc:  # pragma: no cover - bad key file
             raise HostUnreachableError(f"cannot connect to {where}: {exc}") from None
+
+    def host_key_problem(self) -> str:
+        """The message a refused host key gets (see :class:`HostKeyError`): whether the
+        key is unknown or changed, its fingerprint, and the commands that fix it. Only
+        a key exchange reaches the host (no login, no command)."""
+        return self._call(self._host_key_message(), self.settings.connect_timeout + 15)
+
+    async def _host_key_message(self) -> str:
+        """Why the host key was refused: unknown or changed, with the key's fingerprint
+        to compare (learnt from a key exchange alone: no login, no command) and the
+        commands that fix it."""
+        import asyncssh
+
+        s = self.settings
+        where = f"{s.host}:{s.port}"
+        try:
+            known = asyncssh.read_known_hosts(self.known_hosts).match(s.host, "", s.port)
+            changed = bool(known[0])
+        except (OSError, ValueError, asyncssh.Error):
+            changed = False
+        try:
+            key = await asyncio.wait_for(asyncssh.get_server_host_key(s.host, s.port),
+                                         s.connect_timeout)
+            fingerprint = key.get_fingerprint() if key is not None else None
+        except Exception:  # noqa: BLE001 - the message is still right without it
+            fingerprint = None
+        # ssh-keygen -R names a host on port 22 without brackets ([h]:22 removes nothing).
+        name = s.host if s.port == 22 else f"'[{s.host}]:{s.port}'"
+        add = f"ssh-keyscan -p {s.port} {s.host} >> {self.known_hosts}"
+        offered = f"the host offers {fingerprint}" if fingerprint else             "its fingerprint could not be read"
+        if changed:
+            return (f"the host key of {where} has CHANGED since it was added to "
+                    f"{self.known_hosts} ({offered}); nothing was sent. This can be an "
+                    "attack, or the host was reinstalled: compare the fingerprint with the "
+                    "one its administrator gives, and only if they match remove the old key "
+                    f"(ssh-keygen -R {name} -f {self.known_hosts}) and add the new one "
+                    f"({add})")
+        return (f"the host key of {where} is unknown (not in {self.known_hosts}; "
+                f"{offered}); nothing was sent. Compare the fingerprint with the one the "
+                f"host's administrator gives, and only if they match add it: {add}")
 
     def _drop(self, conn) -> None:
         if self._conn is conn:

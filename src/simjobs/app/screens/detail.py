@@ -72,8 +72,9 @@ def fields_table(record: LogRecord, now: float) -> Table:
     table.add_row("Reason", record.reason or "—")
     table.add_row("Resubmitted from", (record.resubmit_of + "  (o opens it)")
                   if record.resubmit_of else "—")
-    table.add_row("Resubmitted as", (record.resubmitted_as + "  (n opens it)")
-                  if record.resubmitted_as else "—")
+    links = record.resubmitted_as
+    table.add_row("Resubmitted as", (", ".join(links) + (
+        "  (n opens it)" if len(links) == 1 else "  (n opens the last)")) if links else "—")
     return table
 
 
@@ -116,6 +117,8 @@ def where_table(details: dict, now: float) -> Table:
         table.add_row(label, text)
     if details.get("note"):
         table.add_row("Note", str(details["note"]))
+    if details.get("health"):
+        table.add_row("Interface", Text(str(details["health"]), style="yellow"))
     if details.get("error"):
         table.add_row("Error", Text(str(details["error"]), style="bold red"))
     if not table.row_count:
@@ -231,7 +234,9 @@ class JobDetailScreen(ModalScreen[None]):
             where.update(where_table(details, now))
         for key, widget_id in (("stdout_tail", "#stdout"), ("stderr_tail", "#stderr")):
             tail = details.get(key)
-            if tail is None:
+            if tail is None and details.get("unreachable"):
+                text = "(not fetched: the interface is unreachable now; see Error above)"
+            elif tail is None:
                 text = "(not available from this interface)" if error is None else "—"
             elif not tail.strip():
                 text = "(empty)"
@@ -268,4 +273,4 @@ class JobDetailScreen(ModalScreen[None]):
 
     def action_open_new(self) -> None:
         if self.record and self.record.resubmitted_as:
-            self.app.push_screen(JobDetailScreen(self.backend, self.record.resubmitted_as))
+            self.app.push_screen(JobDetailScreen(self.backend, self.record.resubmitted_as[-1]))

@@ -12,10 +12,10 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime
+import io
 import json
 import math
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -43,6 +43,7 @@ from simjobs.app.messages import JobsUpdated
 from simjobs.app.widgets.job_model import COLUMNS, Filter, JobModel, Row
 from simjobs.app.widgets.job_table import JobTable
 from simjobs.app.widgets.plot import ScatterPlot, nice_number
+from simjobs.core.files import atomic_write
 from simjobs.core.records import LogRecord
 from simjobs.core.types import JobStatus
 
@@ -173,31 +174,16 @@ def export_records(records: Sequence[LogRecord], path: str | os.PathLike, input_
                           f"choose another path")
     if target.exists() and not overwrite:
         raise ExportError(f"{text} already exists; confirm to overwrite it or choose another path")
+    buffer = io.StringIO(newline="")
+    if fmt == "csv":
+        _write_csv(buffer, records, input_dim)
+    else:
+        _write_json(buffer, records)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        atomic_write(target, buffer.getvalue())
     except OSError as exc:
-        raise ExportError(f"cannot write in {target.parent}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
-            if fmt == "csv":
-                _write_csv(f, records, input_dim)
-            else:
-                _write_json(f, records)
-        os.replace(tmp, target)
-    except OSError as exc:
-        _unlink_quietly(tmp)
         raise ExportError(f"cannot write {text}: {exc.strerror or exc}") from None
-    except BaseException:
-        _unlink_quietly(tmp)
-        raise
     return target
-
-
-def _unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
 
 
 def _write_csv(f, records: Sequence[LogRecord], input_dim: int) -> None:
@@ -211,7 +197,7 @@ def _write_csv(f, records: Sequence[LogRecord], input_dim: int) -> None:
             *(repr(float(c)) for c in r.coords),
             "" if r.output is None else repr(float(r.output)),
             _iso(r.created) or "", _iso(r.changed) or "", r.reason or "",
-            r.resubmit_of or "", r.resubmitted_as or "",
+            r.resubmit_of or "", ";".join(r.resubmitted_as),
         ])
 
 

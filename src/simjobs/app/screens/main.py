@@ -334,26 +334,41 @@ class MainScreen(Screen):
                 self.notify("none of the marked jobs failed or was cancelled: nothing to "
                             "resubmit", title="Not resubmitted", severity="warning")
             return
+        # A job already resubmitted runs once more only if the person says so: the
+        # confirm names its new job(s) and its yes reads "Resubmit again".
+        again = [r for r in ok if r.rec.resubmitted_as]
         if len(ok) == 1 and not self.table.marked:
             question = f"Resubmit job {ok[0].job_id} at level {ok[0].level}?"
             detail = f"It is {ok[0].status.value}; a new job runs the same input."
+            if again:
+                question = f"Resubmit job {ok[0].job_id} again, at level {ok[0].level}?"
+                detail = (f"It was already resubmitted as {', '.join(ok[0].rec.resubmitted_as)}; "
+                          "another new job runs the same input.")
         else:
             question = f"Resubmit {len(ok)} job{'s' * (len(ok) != 1)}, each at its own level?"
-            detail = (f"{len(not_ok)} marked job{'s' * (len(not_ok) != 1)} neither failed nor "
-                      "was cancelled and will be skipped" if not_ok else "")
+            notes = []
+            if not_ok:
+                notes.append(f"{len(not_ok)} marked job{'s' * (len(not_ok) != 1)} neither "
+                             "failed nor was cancelled and will be skipped")
+            if again:
+                notes.append(f"{len(again)} {'was' if len(again) == 1 else 'were'} already "
+                             f"resubmitted ({again[0].job_id} as "
+                             f"{', '.join(again[0].rec.resubmitted_as)}"
+                             f"{', …' if len(again) > 1 else ''}) and will run again")
+            detail = "; ".join(notes)
 
         def answered(yes: Optional[bool]) -> None:
             if yes:
-                self._resubmit([r.job_id for r in ok])
+                self._resubmit([r.job_id for r in ok], bool(again))
 
-        self.app.push_screen(ConfirmScreen(question, detail, yes="Resubmit", no="Keep"),
-                             answered)
+        yes = "Resubmit again" if again else "Resubmit"
+        self.app.push_screen(ConfirmScreen(question, detail, yes=yes, no="Keep"), answered)
 
     @work(thread=True, group="act", exit_on_error=False)
-    def _resubmit(self, ids: list[str]) -> None:
+    def _resubmit(self, ids: list[str], again: bool = False) -> None:
         backend = self.simjobs.backend
         try:
-            new_ids = backend.resubmit(ids)
+            new_ids = backend.resubmit(ids, again)
         except Exception as exc:  # noqa: BLE001
             self.app.call_from_thread(self.notify, f"resubmit failed: {exc}",
                                       title="Resubmit", severity="error", timeout=8)
@@ -375,10 +390,13 @@ class MainScreen(Screen):
     # ---- other screens --------------------------------------------------------------------
 
     def action_submit(self) -> None:
-        if self._refuse_readonly():
-            return
-        screen_class = self.simjobs.screen_class("submit", "SubmitScreen")
-        if screen_class is not None:
+        # The app holds the keys typed after `s` (see SimjobsApp.on_event): the form
+        # releases them once its first field has the focus; anything else, now.
+        screen_class = None if self._refuse_readonly() else \
+            self.simjobs.screen_class("submit", "SubmitScreen")
+        if screen_class is None:
+            self.app.call_later(self.simjobs.release_keys)
+        else:
             self.app.push_screen(screen_class(self.simjobs.backend))
 
     def action_log_view(self) -> None:

@@ -29,11 +29,12 @@ from textual.widgets import (
     Static,
     TabbedContent,
     TabPane,
+    Tabs,
 )
 from textual.widgets import Input as TextInput
 from textual.worker import get_current_worker
 
-from simjobs.app.design import (
+from simjobs.design import (
     DesignError,
     latin_hypercube,
     parse_coordinate,
@@ -336,12 +337,29 @@ class SubmitScreen(ModalScreen[Optional[list]]):
 
     def on_mount(self) -> None:
         self.query_one("#lhs-pane").display = False
+        # Tab goes level -> x1 ... xd (every row) -> submit: the tab strip is reached by
+        # ctrl+t, the add-row and cancel buttons by ctrl+n and escape, and the scrolling
+        # panes follow the focused field by themselves.
+        for widget in (*self.query_one(TabbedContent).query(Tabs), *self.query(".pane-body"),
+                       self.query_one("#add-row"), self.query_one("#cancel")):
+            widget.can_focus = False
         # Focus the first field now, not after a refresh: keys typed at once must not
         # see the focus jump back to it.
-        first = self.query("InputRow Input")
-        if first:
-            first.first().focus()
+        self._focus_first_field()
         self._update_submit()
+        # Keys typed right after `s`, before this form existed, were held by the app:
+        # they go to the field just focused, in the order they were typed.
+        release = getattr(self.app, "release_keys", None)
+        if release is not None:
+            self.app.call_later(release)
+
+    def _focus_first_field(self) -> None:
+        """Focus the first field of what the submit button would submit."""
+        first = {"rows": "InputRow Input", "csv": "#csv-path Input",
+                 "lhs": "#lhs-n Input"}[self.mode]
+        fields = self.query(first)
+        if fields:
+            fields.first().focus()
 
     # ---- the keys that apply (the footer shows only these)
 
@@ -440,16 +458,21 @@ class SubmitScreen(ModalScreen[Optional[list]]):
 
     @on(TabbedContent.TabActivated)
     @on(Select.Changed)
-    def _context_changed(self) -> None:
+    def _context_changed(self, event) -> None:
         self._update_submit()
         self.refresh_bindings()
+        if isinstance(event, Select.Changed) and self.focused is event.select:
+            # A level was chosen: on to the first field (typing went nowhere before).
+            self._focus_first_field()
 
     @on(RadioSet.Changed)
-    def _source_changed(self) -> None:
+    def _source_changed(self, event: RadioSet.Changed) -> None:
         lhs = self.query_one("#source-lhs", RadioButton).value
         self.query_one("#csv-pane").display = not lhs
         self.query_one("#lhs-pane").display = lhs
         self._update_submit()
+        if self.focused is event.radio_set:
+            self._focus_first_field()
 
     @work(thread=True, exclusive=True, group="csv-preview", exit_on_error=False)
     def _preview_csv(self, path: str) -> None:
@@ -515,6 +538,8 @@ class SubmitScreen(ModalScreen[Optional[list]]):
     def action_switch_tab(self) -> None:
         tabs = self.query_one(TabbedContent)
         tabs.active = "batch" if tabs.active == "single" else "single"
+        # The pane shown becomes focusable after the next refresh.
+        self.call_after_refresh(self._focus_first_field)
 
     def action_cancel(self) -> None:
         if self._submitting:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable
 from itertools import compress, repeat
 from operator import attrgetter, contains, eq, is_
@@ -26,8 +26,13 @@ STATUS_RANK = {s: i for i, s in enumerate([
     JobStatus.PENDING_CANCEL, JobStatus.FAILED_CANCEL, JobStatus.COMPLETED,
     JobStatus.FAILED, JobStatus.FAILED_SUBMIT, JobStatus.CANCELLED,
 ])}
-#: Minutes of completions kept for the sparklines and rates.
+#: Minutes of completions kept for the sparklines.
 KEEP_MINUTES = 60
+#: The window of the completion rates shown (status bar, load panels), in seconds.
+RATE_WINDOW = 300.0
+#: The shortest window a rate is measured over: 16 jobs done in the first 10 s read
+#: as 16 in the last minute, not as 96 a minute.
+MIN_RATE_WINDOW = 60.0
 ACTIVE = "active"  # the status filter that keeps every job not yet ended
 
 
@@ -395,6 +400,9 @@ class JobModel:
         #: completions per interface and minute (epoch minute -> jobs): the sparklines
         #: and jobs/min, at a cost that does not grow with the rate
         self.completions: dict[str, Counter] = {}
+        #: when this model (the app) started: rates count no completion before it
+        self.started = clock()
+        self._rated: deque[tuple[float, str]] = deque()  # (time, interface) since started
 
     # ---- reading the view ----------------------------------------------------------------
 
@@ -442,6 +450,8 @@ class JobModel:
     def _note_completion(self, row: Row) -> None:
         changed = row.changed
         if row.status is JobStatus.COMPLETED and changed is not None:
+            if changed >= self.started:
+                self._rated.append((changed, row.interface))
             bins = self.completions.setdefault(row.interface, Counter())
             bins[int(changed // 60)] += 1
             if len(bins) > 2 * KEEP_MINUTES:  # forget what no view shows any more
@@ -449,15 +459,21 @@ class JobModel:
                 for minute in [m for m in bins if m < oldest]:
                     del bins[minute]
 
-    def completions_per_minute(self, minutes: int = 10, interface: Optional[str] = None) -> float:
-        """Completions per minute over the last ``minutes`` whole minutes (this one
-        included)."""
-        now_minute = int(self.clock() // 60)
-        first = now_minute - minutes + 1
-        sources = [self.completions.get(interface, {})] if interface else self.completions.values()
-        n = sum(count for bins in sources for minute, count in bins.items()
-                if first <= minute <= now_minute)
-        return n / minutes
+    def completion_rate(self, interface: Optional[str] = None) -> tuple[float, float]:
+        """Completions per minute, and the window in seconds they were counted over.
+
+        The window is the last :data:`RATE_WINDOW` seconds, shortened to the time since
+        the app started (completions from before it say nothing of this run's pace) but
+        never below :data:`MIN_RATE_WINDOW`."""
+        now = self.clock()
+        rated = self._rated
+        while rated and rated[0][0] < now - RATE_WINDOW:
+            rated.popleft()
+        window = min(RATE_WINDOW, max(now - self.started, MIN_RATE_WINDOW))
+        since = now - window
+        n = sum(1 for when, name in rated
+                if when >= since and (interface is None or name == interface))
+        return n * 60.0 / window, window
 
     def completion_buckets(self, interface: str, minutes: int = 30) -> list[int]:
         """Completions in each of the last ``minutes`` minutes, oldest first."""

@@ -6,6 +6,7 @@ narrow: a boxed panel of a few lines beside the table, or one line below it.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Optional
 
@@ -46,8 +47,21 @@ def health_text(info: InterfaceInfo) -> str:
     since = ""
     if info.health_since:
         since = " since " + time.strftime("%H:%M", time.localtime(info.health_since))
-    message = f": {info.health_message}" if info.health_message else ""
+    cause = short_cause(info.health_message)
+    message = f": {cause}" if cause else ""
     return f"{info.health}{since}{message}"
+
+
+def short_cause(message: str, limit: int = 72) -> str:
+    """The cause part of a health message, short enough for a panel: its first clause
+    (before "; check...", the fix), cut at a word within ``limit`` characters. The
+    whole message is the panel's tooltip and is shown in a job's detail view."""
+    text = re.sub(r"^[A-Za-z]+(Error|Exception): ", "", " ".join(message.split()))
+    text = text.split("; ", 1)[0]
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1].rsplit(" ", 1)[0]
+    return cut + "…"
 
 
 class InterfaceLoadPanel(Static):
@@ -85,7 +99,10 @@ class InterfaceLoadPanel(Static):
             return
         self._shown = key
         self.shown_text = text.plain
-        self.set_class(self.info.health not in ("ok", "unknown"), "-unhealthy")
+        unhealthy = self.info.health not in ("ok", "unknown")
+        self.set_class(unhealthy, "-unhealthy")
+        self.tooltip = self.info.health_message if unhealthy and self.info.health_message \
+            else None
         self.border_title = f"{self.info.name} · L{self.info.level}"
         # Re-lay-out the screen only when the panel's height may change.
         lines = text.plain.count("\n")
@@ -130,7 +147,7 @@ class InterfaceLoadPanel(Static):
             return text
         where = " @ ".join(part for part in (kind or "kind unknown", info.host) if part)
         spark = sparkline(self.model.completion_buckets(info.name, 30))
-        per_min = self.model.completions_per_minute(10, info.name)
+        per_min, _window = self.model.completion_rate(info.name)
         if cap:
             load: tuple = (load_bar(running, queued, cap, 10),
                            f" {running} run + {queued} queued / {cap}")

@@ -73,7 +73,8 @@ class StatusBar(Static):
             self.update(text, layout=False)  # height fixed at 2: no re-layout of the screen
 
     def _counts(self, names: Optional[dict], sep: str, rate_label: str) -> Text:
-        """``24 jobs: 2 submitted · 6 running · …  · 0.3 done/min``; ``names`` None
+        """``24 jobs: 2 submitted · 6 running · …  · 0.3 done/min, last 5 min``
+        (``WINDOW`` in ``rate_label`` stands for the rate's window); ``names`` None
         groups the statuses (active, done, failed, cancelled) for the narrowest."""
         counts = self.model.status_counts
         total = sum(counts.values())
@@ -89,8 +90,9 @@ class StatusBar(Static):
         parts: list = [(plural(total, "job"), "bold")]
         for i, item in enumerate(items):
             parts += [(": " if sep == " " else sep) if i == 0 else sep, item]
-        rate = self.model.completions_per_minute(10)
-        parts += [" · ", (f"{rate:.1f}{rate_label}", "dim")]
+        rate, window = self.model.completion_rate()
+        label = rate_label.replace("WINDOW", f"{window / 60:.0f} min")
+        parts += [" · ", (f"{rate:.1f}{label}", "dim")]
         return Text.assemble(*parts)
 
     def render_text(self) -> Text:
@@ -102,7 +104,8 @@ class StatusBar(Static):
             path = "…" + path[-max(10, room - 1):]
         # The counts in the longest wording that fits: full words, short words, a
         # shorter rate, then the statuses grouped; cut (…) only past all of these.
-        for names, sep, rate_label in ((SHORT, " · ", " done/min"), (TINY, " ", " done/min"),
+        for names, sep, rate_label in ((SHORT, " · ", " done/min, last WINDOW"),
+                                       (SHORT, " · ", " done/min"), (TINY, " ", " done/min"),
                                        (TINY, " ", "/min"), (None, " ", "/min")):
             line2 = self._counts(names, sep, rate_label)
             if line2.cell_len <= width:

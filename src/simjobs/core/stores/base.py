@@ -6,6 +6,7 @@ import math
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from typing import Optional
 from numbers import Real
 
 from ..errors import SimjobsError
@@ -45,6 +46,9 @@ class LogStore(ABC):
         self.input_dim = input_dim
         self.readonly = readonly
         self.records: dict[str, LogRecord] = {}
+        # One line when the files were found damaged (records or extras missing): the
+        # store is then read-only, and changes nothing on disk until repaired.
+        self.damage: Optional[str] = None
 
     @abstractmethod
     def add(self, records: Sequence[LogRecord], sync: bool = True) -> None:

@@ -41,17 +41,26 @@ import io
 import math
 import os
 import re
+import secrets
 import threading
+import time
 import warnings
 from collections.abc import Sequence
 from itertools import accumulate, islice, repeat
 from operator import add
 from typing import Optional
 
-from ..errors import LogFormatError, SimjobsError, SimulationsLogLookupError
+from ..errors import (
+    LogFormatError,
+    NotALogError,
+    SimjobsError,
+    SimulationsLogLookupError,
+    excerpt,
+)
+from ..filesystems import LogWriteError, os_error_text
 from ..records import (
     FIRST_TIME, HISTORY_CODE, HISTORY_STATUS, LAST_TIME, UNSET, LogChange, LogRecord,
-    append_history, pack_history,
+    append_history, decode_links, encode_links, pack_history,
 )
 from ..types import JobStatus
 from .base import LogStore, check_log_directory, validate_output
@@ -60,7 +69,12 @@ JOURNAL_SUFFIX = ".journal"
 META_SUFFIX = ".meta"
 _TMP_SUFFIX = ".tmp"
 _META_MAGIC = "#simjobs-meta"
-_META_VERSION = "2"
+_META_VERSION = "3"
+# Version 2 (before generations and counts) is read, and upgraded by the next writer.
+_META_VERSIONS = ("2", _META_VERSION)
+_JOURNAL_MAGIC = "#simjobs-journal"
+_JOURNAL_VERSION = "1"
+_HEAD_MAX = 512  # a meta header is far shorter
 _MIN_COMPACT_ROWS = 1000
 
 FIXED_COLUMNS = ("Output", "Job_ID", "Job_Status", "Job_Level", "Interface_Name")
@@ -130,6 +144,15 @@ def _dec_id(s: str) -> Optional[str]:
     return None if s == "" else _unesc(s)
 
 
+def _enc_links(x) -> str:
+    # (A log written before links became a list holds one id: the same text.)
+    return _esc(encode_links(x))
+
+
+def _dec_links(s: str) -> list[str]:
+    return decode_links(_unesc(s))
+
+
 def _enc_history(history) -> str:
     return ";".join(_HIST_CODE[s] + repr(float(t)) for s, t in history)
 
@@ -154,7 +177,7 @@ def _meta_row(rec: LogRecord) -> Optional[list[str]]:
         and rec.changed is None
         and rec.reason is None
         and rec.resubmit_of is None
-        and rec.resubmitted_as is None
+        and not rec.resubmitted_as
     ):
         return None
     created, changed = rec.created, rec.changed
@@ -164,7 +187,7 @@ def _meta_row(rec: LogRecord) -> Optional[list[str]]:
         "$" if h and changed is not None and changed == h[-1][1] else _enc_float(changed),
         _enc_text(rec.reason),
         _enc_id(rec.resubmit_of),
-        _enc_id(rec.resubmitted_as),
+        _enc_links(rec.resubmitted_as),
         "".join([_HIST_CODE[st] for st, _ in h]),
         ";".join([repr(float(t)) for _, t in h]),
     ]
@@ -182,7 +205,7 @@ def _dec_meta_row(row: Sequence[str]) -> tuple:
     history = [(_HIST_STATUS[c], t) for c, t in zip(codes, ts)]
     created = ts[0] if row[1] == "^" else _dec_float(row[1])
     changed = ts[-1] if row[2] == "$" else _dec_float(row[2])
-    return created, changed, _dec_text(row[3]), _dec_id(row[4]), _dec_id(row[5]), history
+    return created, changed, _dec_text(row[3]), _dec_id(row[4]), _dec_links(row[5]), history
 
 
 def encode_history(history) -> tuple[str, str]:
@@ -257,7 +280,7 @@ def _set_extras(rec: LogRecord, fields: Sequence[str]) -> None:
     rec.changed = _dec_float(fields[1])
     rec.reason = _dec_text(fields[2])
     rec.resubmit_of = _dec_id(fields[3])
-    rec.resubmitted_as = _dec_id(fields[4])
+    rec.resubmitted_as = _dec_links(fields[4])
     rec.history = _dec_history(fields[5])
 
 
@@ -278,14 +301,24 @@ def _fsync_dir(directory: str) -> None:
         os.close(fd)
 
 
-def _write_new_file(path: str, data: bytes, mode: Optional[int] = None) -> None:
-    """Write ``data`` to a fresh file at ``path`` and fsync it."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+def _write_new_file(path: str, data: bytes, mode: Optional[int] = None,
+                    exclusive: bool = False) -> None:
+    """Write ``data`` to a fresh file at ``path`` and fsync it (``exclusive``: a file
+    that must not exist yet)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW
+    flags |= os.O_EXCL if exclusive else os.O_TRUNC
+    fd = os.open(path, flags, 0o666)
     try:
         if mode is not None:
             os.fchmod(fd, mode)
         _write_all(fd, data)
         os.fsync(fd)
+    except OSError as exc:
+        try:
+            os.unlink(path)  # no torn file left behind
+        except OSError:
+            pass
+        raise LogWriteError(exc, path) from exc
     finally:
         os.close(fd)
 
@@ -311,11 +344,79 @@ def _read_opt(path: str) -> tuple[Optional[bytes], Optional[int]]:
         raise SimjobsError(f"cannot read {path}: {exc.strerror or exc}; fix its permissions") from None
 
 
-def _ino(path: str) -> Optional[int]:
+def _read_fd(path: str) -> tuple[Optional[bytes], Optional[int]]:
+    """The bytes of a file and a descriptor kept open on it (the caller closes it), or
+    (None, None) when it does not exist."""
     try:
-        return os.stat(path).st_ino
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        if os.path.isdir(path):
+            raise SimjobsError(
+                f"{path} is a directory, not a log file; choose another path") from None
+        raise SimjobsError(f"cannot read {path}: {exc.strerror or exc}; fix its permissions") from None
+    try:
+        return _pread_all(fd, 0), fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _pread_all(fd: int, offset: int) -> bytes:
+    """Everything from ``offset`` to the end of the file open as ``fd``."""
+    chunks = []
+    while True:
+        chunk = os.pread(fd, max(1 << 16, os.fstat(fd).st_size - offset), offset)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        offset += len(chunk)
+
+
+def _read_head(path: str) -> Optional[bytes]:
+    """The first line of a file (its first bytes if it has no line break), or None when
+    it does not exist."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(_HEAD_MAX)
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise SimjobsError(f"cannot read {path}: {exc.strerror or exc}; fix its permissions") from None
+    return data[:data.find(b"\n") + 1] or data
+
+
+def _head_of(data: Optional[bytes]) -> Optional[bytes]:
+    if data is None:
+        return None
+    head = data[:_HEAD_MAX]
+    return head[:head.find(b"\n") + 1] or head
+
+
+def new_generation() -> str:
+    """A new random generation id: written into the meta file and the journal at each
+    compaction, so that a reader never mistakes a new file for the one it loaded."""
+    return secrets.token_hex(8)
+
+
+_WITNESS_DIGITS = 16
+
+
+def _journal_header(gen: str) -> bytes:
+    """A journal's first line: its generation, and how many of its bytes are committed
+    and synced (fixed width: the writer rewrites it in place after each sync, so that
+    a journal cut short is told from one that ends there)."""
+    head = f"{_JOURNAL_MAGIC},{_JOURNAL_VERSION},{gen},"
+    return f"{head}{len(head) + _WITNESS_DIGITS + 2:0{_WITNESS_DIGITS}d}\r\n".encode()
+
+
+def _close_fd(fd: Optional[int]) -> None:
+    if fd is not None:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
 
 
 def _snippet(data: bytes) -> str:
@@ -385,7 +486,9 @@ class _Loaded:
         "main_size", "main_end", "main_tail", "header_unterminated", "journal_ino",
         "journal_size", "journal_end", "journal_tail_lines", "journal_torn",
         "journal_rows", "redo", "meta_ino", "main_lines", "journal_lines",
-        "snapshot_records",
+        "snapshot_records", "meta", "meta_head", "main_fd", "journal_fd", "journal_gen",
+        "journal_state", "main_count", "main_from_journal", "late_rows", "journal_base",
+        "journal_synced",
     )
 
     def __init__(self):
@@ -411,6 +514,38 @@ class _Loaded:
         self.main_lines = 0
         self.journal_lines = 0
         self.snapshot_records = 0
+        self.meta: Optional[_MetaInfo] = None  # None: no meta file
+        self.meta_head: Optional[bytes] = None  # the meta file's first line
+        self.main_fd: Optional[int] = None  # (a reader keeps the files it loaded open)
+        self.journal_fd: Optional[int] = None
+        self.journal_gen: Optional[str] = None
+        # "missing", "empty", "cut" (in its header), "legacy" (no header) or "ok"
+        self.journal_state = "missing"
+        self.main_count = 0  # records read from the main file
+        self.main_from_journal = 0  # ... of which the journal added since the snapshot
+        self.late_rows = 0  # journal rows after the snapshot, of another generation
+        self.journal_base = 0  # the length of the journal's header line
+        self.journal_synced = 0  # the committed length its header records
+
+    def close_fds(self) -> None:
+        _close_fd(self.main_fd)
+        _close_fd(self.journal_fd)
+        self.main_fd = self.journal_fd = None
+
+
+class _MetaInfo:
+    """What a meta file's header says, and whether the file is whole."""
+
+    __slots__ = ("version", "gen", "records", "lines", "got", "problem")
+
+    def __init__(self, version: str, gen: Optional[str] = None, records: Optional[int] = None,
+                 lines: Optional[int] = None):
+        self.version = version
+        self.gen = gen  # (version 3) the compaction that wrote it
+        self.records = records  # (version 3) the records of the main file it goes with
+        self.lines = lines  # (version 3) the lines that follow the header
+        self.got = 0  # the complete lines read
+        self.problem: Optional[str] = None  # "cut": fewer lines than the header says
 
 
 class CsvStore(LogStore):
@@ -460,7 +595,13 @@ class CsvStore(LogStore):
         self._journal_size = 0
         self._main_ino: Optional[int] = None
         self._journal_ino: Optional[int] = None
-        self._meta_ino: Optional[int] = None
+        self._meta_head: Optional[bytes] = None  # the meta file's first line, as loaded
+        self._gen: Optional[str] = None  # the generation loaded / written
+        self._journal_base = 0  # the length of the journal's header line
+        self._journal_hfd: Optional[int] = None  # (writer) rewrites the header in place
+        self._upgrade = False  # compact before the first write (see _open_writer)
+        self._rfd_main: Optional[int] = None  # (a reader's files, see _load_into_self)
+        self._rfd_journal: Optional[int] = None
         if readonly:
             st = self._load() if os.path.exists(self.path) else None
             if st is None:
@@ -468,6 +609,9 @@ class CsvStore(LogStore):
                     f"no log at {self.path}; check the path, or open it for writing to create it"
                 )
             self._load_into_self(st)
+            self.damage = self._damage(st)
+            if self.damage is not None:
+                warnings.warn(self.damage, stacklevel=3)
         else:
             self._open_writer()
 
@@ -506,8 +650,8 @@ class CsvStore(LogStore):
             and k > 0
         )
         if not well_formed:
-            raise LogFormatError(
-                f"{where} line 1: header {','.join(cols)[:120]!r} is not a simulations log "
+            raise NotALogError(
+                f"{where} line 1: header {excerpt(','.join(cols))} is not a simulations log "
                 f"header (expected Input_1..Input_{d},{','.join(FIXED_COLUMNS)} in any "
                 "order); fix the header or use another file"
             )
@@ -541,11 +685,11 @@ class CsvStore(LogStore):
                     v = float(f[i])
                 except ValueError:
                     raise self._bad(
-                        where, lineno, f"Input_{k} is {f[i]!r}, not a number"
+                        where, lineno, f"Input_{k} is {excerpt(f[i])}, not a number"
                     ) from None
                 if not math.isfinite(v):
                     raise self._bad(
-                        where, lineno, f"Input_{k} is {f[i]!r}, not a finite number"
+                        where, lineno, f"Input_{k} is {excerpt(f[i])}, not a finite number"
                     )
                 coords.append(v)
             coords = tuple(coords)
@@ -556,25 +700,25 @@ class CsvStore(LogStore):
             try:
                 output = float(s)
             except ValueError:
-                raise self._bad(where, lineno, f"Output is {s!r}, not a number") from None
+                raise self._bad(where, lineno, f"Output is {excerpt(s)}, not a number") from None
             if not math.isfinite(output):
-                raise self._bad(where, lineno, f"Output is {s!r}, not a finite number")
+                raise self._bad(where, lineno, f"Output is {excerpt(s)}, not a finite number")
         job_id = f[self._id_i]
         if not (job_id.isascii() and job_id.isdigit()):
-            raise self._bad(where, lineno, f"Job_ID is {job_id!r}, not a job id (digits only)")
+            raise self._bad(where, lineno, f"Job_ID is {excerpt(job_id)}, not a job id (digits only)")
         s = f[self._st_i]
         status = _STATUS_BY_VALUE.get(s)
         if status is None:
             raise self._bad(
                 where,
                 lineno,
-                f"Job_Status is {s!r}, not one of {', '.join(_STATUS_BY_VALUE)}",
+                f"Job_Status is {excerpt(s)}, not one of {', '.join(_STATUS_BY_VALUE)}",
             )
         s = f[self._lv_i]
         try:
             level = int(s)
         except ValueError:
-            raise self._bad(where, lineno, f"Job_Level is {s!r}, not a whole number") from None
+            raise self._bad(where, lineno, f"Job_Level is {excerpt(s)}, not a whole number") from None
         return LogRecord(job_id, coords, output, status, level, f[self._if_i])
 
     def _parse_main_lines(self, text: str, first_lineno: int, where: str):
@@ -708,10 +852,32 @@ class CsvStore(LogStore):
         """Read the meta file into columns.
 
         Returns (applied, ids, created, changed, reason, resubmit_of, resubmitted_as,
-        history, lines): one list per field, in the file's order, and the raw lines. The
-        histories are checked but left packed (see LogRecord), each decoded when read."""
+        history, lines, info): one list per field, in the file's order, the raw lines and
+        a :class:`_MetaInfo`. The histories are checked but left packed (see
+        LogRecord), each decoded when read.
+
+        A version 3 file ends with a line break and its header names how many lines
+        follow: one cut short is read up to its last complete line and marked "cut" in
+        ``info`` (the caller opens the log read-only)."""
         where = self.meta_path
-        if not data.endswith(b"\n"):  # written atomically; accept a missing terminator
+        info = None
+        if (_META_MAGIC + ",3,").encode().startswith(data):  # cut inside its first field
+            info = _MetaInfo("3")
+            info.problem = "cut"
+            return 0, [], [], [], [], [], [], [], [], info
+        if data.startswith(_META_MAGIC.encode() + b",3,"):
+            head = data[:data.find(b"\n") + 1]
+            fields = head.decode("utf-8", "replace").rstrip("\r\n").split(",")
+            if not head or len(fields) != 6 or not all(
+                    f.isdigit() for f in (fields[2], fields[4], fields[5])):
+                info = _MetaInfo("3")
+                info.problem = "cut"
+                return 0, [], [], [], [], [], [], [], [], info
+            info = _MetaInfo("3", fields[3], int(fields[4]), int(fields[5]))
+            if not data.endswith(b"\r\n"):
+                info.problem = "cut"
+                data = data[:data.rfind(b"\n") + 1]  # read the complete lines
+        elif not data.endswith(b"\n"):  # written atomically; accept a missing terminator
             data = data + b"\r\n"
         try:
             text = data.decode("utf-8")
@@ -724,23 +890,37 @@ class CsvStore(LogStore):
             lines = [line.rstrip("\r") for line in text.split("\n")]
         lines.pop()
         first = next(csv.reader(lines[:1]), [])
-        if len(first) != 3 or first[0] != _META_MAGIC or first[1] != _META_VERSION:
+        if (
+            len(first) != (6 if info is not None else 3)
+            or first[0] != _META_MAGIC
+            or first[1] not in _META_VERSIONS
+        ):
             raise LogFormatError(
                 f"{where} line 1: is not a simjobs meta header (version {_META_VERSION}); "
                 "delete the file (only simjobs' extras are lost)"
             )
+        if info is None:
+            info = _MetaInfo(first[1])
         try:
             applied = int(first[2])
         except ValueError:
             raise LogFormatError(
-                f"{where} line 1: sequence {first[2]!r} is not a number; delete the "
+                f"{where} line 1: sequence {excerpt(first[2])} is not a number; delete the "
                 "file (only simjobs' extras are lost)"
             ) from None
         lines = lines[1:]
         if "" in lines:
             lines = [line for line in lines if line]
+        info.got = len(lines)
+        if info.lines is not None and info.got != info.lines:
+            info.problem = "cut"
+            if info.got > info.lines:
+                raise LogFormatError(
+                    f"{where}: holds {info.got} lines but its header says {info.lines}; "
+                    "restore it from a backup, or delete it (only simjobs' extras are lost)"
+                )
         if not lines:
-            return applied, [], [], [], [], [], [], [], []
+            return applied, [], [], [], [], [], [], [], [], info
         n = len(lines)
         try:
             packed = None
@@ -781,18 +961,20 @@ class CsvStore(LogStore):
                 ]
             reason = list(map(_dec_text, reason)) if any(reason) else [None] * n
             rof = list(map(_dec_id, rof)) if any(rof) else [None] * n
-            ras = list(map(_dec_id, ras)) if any(ras) else [None] * n
+            # (None: LogRecord makes each an empty list of its own.)
+            ras = list(map(_dec_links, ras)) if any(ras) else [None] * n
         except (ValueError, KeyError, IndexError):
             for lineno, row in enumerate(csv.reader(lines), start=2):
                 try:
                     _dec_meta_row(row)
                 except (ValueError, KeyError, IndexError) as exc:
                     raise LogFormatError(
-                        f"{where}: unreadable line for job {row[0] if row else '?'} "
-                        f"({exc}); delete that line (only simjobs' extras are lost)"
+                        f"{where}: unreadable line for job {excerpt(row[0]) if row else '?'} "
+                        f"({excerpt(exc, quote=False)}); delete that line (only simjobs' "
+                        "extras are lost)"
                     ) from None
             raise
-        return applied, ids, created, changed, reason, rof, ras, hist, lines
+        return applied, ids, created, changed, reason, rof, ras, hist, lines, info
 
     def _parse_journal(self, data: bytes, base_lineno: int = 1):
         """Split journal bytes into complete batches.
@@ -891,7 +1073,7 @@ class CsvStore(LogStore):
                     if meta_lines is not None:
                         meta_lines.drop(job_id)
                 elif code == "a":
-                    rec.resubmitted_as = _dec_id(value)
+                    rec.resubmitted_as = _dec_links(value)
                     if meta_lines is not None:
                         meta_lines.drop(job_id)
                 else:
@@ -908,17 +1090,28 @@ class CsvStore(LogStore):
     # ---- full load ----------------------------------------------------------------------
 
     def _read_consistent(self):
-        """Read meta, main and journal so that no compaction happened in between."""
+        """Read meta, main and journal so that they belong together.
+
+        Returns (meta, main, main fd, journal, journal fd), the descriptors open on the
+        files read (the caller closes them), or None when there is no main file.
+
+        A compaction replaces main, then meta (with a new generation), then the
+        journal. So if the meta file's first line is the same after the main file and
+        the journal were read as before, no compaction finished its second step in
+        between: the main file read is the one of that meta file or the next one, and
+        the journal that of that meta file, which is a state a crash between the steps
+        also leaves (see the module docstring). Inode numbers prove nothing: a
+        replaced file's number is reused."""
         for _ in range(100):
-            meta, meta_ino = _read_opt(self.meta_path)
-            main, main_ino = _read_opt(self.path)
-            journal, journal_ino = _read_opt(self.journal_path)
+            meta, _ = _read_opt(self.meta_path)
+            main, main_fd = _read_fd(self.path)
             if main is None:
                 return None
-            # A compaction replaces main, then meta, then the journal: if neither main
-            # nor meta changed while we read, the three belong together.
-            if _ino(self.path) == main_ino and _ino(self.meta_path) == meta_ino:
-                return meta, meta_ino, main, main_ino, journal, journal_ino
+            journal, journal_fd = _read_fd(self.journal_path)
+            if _read_head(self.meta_path) == _head_of(meta):
+                return meta, main, main_fd, journal, journal_fd
+            _close_fd(main_fd)
+            _close_fd(journal_fd)
         raise SimjobsError(
             f"{self.path}: the log kept being rewritten while it was read; try again"
         )
@@ -937,10 +1130,22 @@ class CsvStore(LogStore):
         got = self._read_consistent()
         if got is None:
             return None
-        meta, meta_ino, main, main_ino, journal, journal_ino = got
-        keep_lines = not self.readonly
         st = _Loaded()
-        st.main_ino, st.meta_ino, st.journal_ino = main_ino, meta_ino, journal_ino
+        meta, main, st.main_fd, journal, st.journal_fd = got
+        try:
+            self._parse_files(st, meta, main, journal)
+        except BaseException:
+            st.close_fds()
+            raise
+        if not self.readonly:
+            st.close_fds()  # (only a reader reads on from the files it loaded)
+        return st
+
+    def _parse_files(self, st: _Loaded, meta, main: bytes, journal) -> None:
+        keep_lines = not self.readonly
+        st.main_ino = os.fstat(st.main_fd).st_ino
+        st.journal_ino = None if st.journal_fd is None else os.fstat(st.journal_fd).st_ino
+        st.meta_head = _head_of(meta)
         st.main_size = len(main)
         cols, body, first, end, tail, unterminated = self._split_main(main, self.path)
         st.cols, st.main_end, st.main_tail = cols, end, tail
@@ -948,9 +1153,13 @@ class CsvStore(LogStore):
         st.main_lines = main.count(b"\n", 0, end)
         if cols is not None:
             self._set_layout(cols)
-        meta_cols = self._parse_meta(meta) if meta is not None else None
+        meta_cols = self._parse_meta(meta) if meta else None
         if meta_cols is not None:
             st.applied = meta_cols[0]
+            st.meta = meta_cols[9]
+        elif meta is not None:  # an empty meta file: simjobs never writes one
+            st.meta = _MetaInfo("3")
+            st.meta.problem = "empty"
         # (The body is the complete lines after the header.)
         fast = self._fast_main(body, st.main_lines - 1) if cols is not None else None
         if fast is not None:
@@ -979,14 +1188,21 @@ class CsvStore(LogStore):
                     if rec is not None:
                         (rec.created, rec.changed, rec.reason, rec.resubmit_of,
                          rec.resubmitted_as, rec.history) = fields
+                        if rec.resubmitted_as is None:
+                            rec.resubmitted_as = []
         if meta_cols is not None and keep_lines:
             st.meta_lines = _LineCache(meta_cols[1], meta_cols[8])
         lines = st.lines if keep_lines else None
-        st.snapshot_records = len(records)
+        st.snapshot_records = st.main_count = len(records)
         st.seq = st.applied
         if journal is not None:
             st.journal_size = len(journal)
-            rows, jend, tail_lines, torn = self._parse_journal(journal)
+            st.journal_state, st.journal_gen, start, st.journal_synced = self._journal_head(
+                journal)
+            st.journal_base = start
+            rows, jend, tail_lines, torn = self._parse_journal(
+                journal[start:], 2 if start else 1)
+            jend += start
             st.journal_end, st.journal_tail_lines, st.journal_torn = jend, tail_lines, torn
             st.journal_rows = len(rows)
             st.journal_lines = journal.count(b"\n", 0, jend)
@@ -996,12 +1212,36 @@ class CsvStore(LogStore):
                     f"file or move {self.journal_path} away"
                 )
             meta_lines = st.meta_lines if keep_lines else None
+            other_gen = (st.meta is not None and st.meta.gen is not None
+                         and st.journal_gen not in (None, st.meta.gen))
             for lineno, f in rows:
                 seq = int(f[0])
                 if seq > st.applied:
+                    if f[1] == "n" and f[2] in records:
+                        st.main_from_journal += 1
+                    st.late_rows += other_gen
                     self._apply_row(lineno, f, records, lines, meta_lines, st.redo)
                 st.seq = max(st.seq, seq)
-        return st
+
+    def _journal_head(self, data: bytes) -> tuple[str, Optional[str], int, int]:
+        """(state, generation, length, committed length) of the header line a journal
+        starts with: state "empty", "cut" (a header without its line break), "legacy"
+        (a journal written before journals had one) or "ok"."""
+        if not data:
+            return "empty", None, 0, 0
+        if not data.startswith(b"#"):
+            return "legacy", None, 0, 0
+        end = data.find(b"\n") + 1
+        fields = data[:end].decode("utf-8", "replace").rstrip("\r\n").split(",")
+        if (not end or len(fields) != 4 or fields[0] != _JOURNAL_MAGIC
+                or len(fields[3]) != _WITNESS_DIGITS or not fields[3].isdigit()):
+            if _JOURNAL_MAGIC.encode().startswith(data[:len(_JOURNAL_MAGIC)]) and not end:
+                return "cut", None, 0, 0
+            raise LogFormatError(
+                f"{self.journal_path} line 1: is not a journal header; the journal is "
+                "damaged: restore it from a backup, or run 'simjobs repair' on the log"
+            )
+        return "ok", fields[2], end, int(fields[3])
 
     @staticmethod
     def _aligned_extras(ids, meta_cols):
@@ -1035,7 +1275,6 @@ class CsvStore(LogStore):
         self._seq = st.seq
         self._journal_rows = st.journal_rows
         self._main_ino = st.main_ino
-        self._meta_ino = st.meta_ino
         self._journal_ino = st.journal_ino
         self._main_size = st.main_end  # a reader's offset: end of complete lines
         self._journal_size = st.journal_end
@@ -1043,6 +1282,80 @@ class CsvStore(LogStore):
         self._main_lines = st.main_lines
         self._journal_lines = st.journal_lines
         self._snapshot_records = st.snapshot_records
+        self._meta_head = st.meta_head
+        self._gen = st.meta.gen if st.meta is not None else None
+        self._journal_base = st.journal_base
+        # A reader reads on from the files it loaded, kept open: while they are open no
+        # other file can take their inode numbers, and a tail is never read from a new
+        # file at an old offset.
+        _close_fd(self._rfd_main)
+        _close_fd(self._rfd_journal)
+        self._rfd_main, self._rfd_journal = st.main_fd, st.journal_fd
+        st.main_fd = st.journal_fd = None
+
+    def _damage(self, st: _Loaded) -> Optional[str]:
+        """One line saying what is missing from a damaged log, from which file, and how
+        to recover; None when the files are whole.
+
+        A compaction writes the number of records and of meta lines into the meta
+        file's header, and its generation into the meta file and the journal's first
+        line; new records reach the journal before the main file. So a cut main file
+        holds fewer records than the meta file lists plus the journal added, a cut
+        journal has lost the rows of records the main file holds, a cut meta file has
+        fewer lines than its header says, and a removed or emptied sidecar is missed by
+        the other one. (A cut that drops only whole batches of status changes from the
+        journal's end looks like those changes were never made: nothing records them
+        elsewhere.)"""
+        meta, name = st.meta, os.path.basename(self.path)
+        repair = (f"or run 'simjobs repair {self.path}' to keep what is left (it backs "
+                  "the files up first)")
+
+        def line(file: str, what: str, restore: str) -> str:
+            return f"{file}: {what}; opened read-only: restore {restore} from a backup, {repair}"
+
+        if meta is None:
+            if st.journal_state == "ok":
+                return line(self.meta_path, "is missing, but the journal belongs to a "
+                            "compacted log: the times, reasons, resubmission links and "
+                            "status history of its records are missing", "it")
+            return None  # exauq's log, or one no simjobs writer has upgraded yet
+        if meta.problem == "empty":
+            return line(self.meta_path, "is empty: the times, reasons, resubmission links "
+                        "and status history of the log's records are missing", "it")
+        if meta.problem == "cut":
+            if meta.lines is None:
+                what = "is cut in its first line: its header is incomplete"
+            else:
+                what = (f"is cut: {meta.lines - meta.got} of its {meta.lines} lines are "
+                        "missing (the times, reasons, resubmission links and status "
+                        f"history of {meta.lines - meta.got} records)")
+            return line(self.meta_path, what, "it")
+        if meta.version != _META_VERSION:
+            return None  # nothing to check against: upgraded by the next writer
+        if st.journal_state in ("missing", "empty", "cut"):
+            what = {"missing": "is missing", "empty": "is empty",
+                    "cut": "is cut in its first line"}[st.journal_state]
+            return line(self.journal_path, f"{what}: the changes made since the last "
+                        f"compaction are unknown and the log would go back to the "
+                        f"snapshot in {name} and {os.path.basename(self.meta_path)}", "it")
+        if st.journal_end < st.journal_synced:
+            return line(self.journal_path, f"is cut: its header records {st.journal_synced} "
+                        f"bytes of committed changes but {st.journal_end} are whole; the "
+                        "changes after them are missing", "it")
+        if st.late_rows:
+            return line(self.journal_path, f"belongs to another compaction than "
+                        f"{os.path.basename(self.meta_path)} and holds {st.late_rows} "
+                        "rows it does not", "the files")
+        snapshot = st.main_count - st.main_from_journal
+        if snapshot < meta.records:
+            return line(self.path, f"{meta.records - snapshot} of the {meta.records} "
+                        f"records of its last compaction are missing (the file holds "
+                        f"{snapshot} of them; cut or emptied)", "it")
+        if snapshot > meta.records:
+            return line(self.journal_path, f"is cut: {snapshot - meta.records} records "
+                        f"in {name} have lost their journal rows (their times and status "
+                        "history), and any change made after them", "it")
+        return None
 
     # ---- writer ------------------------------------------------------------------------
 
@@ -1052,6 +1365,16 @@ class CsvStore(LogStore):
     def _open_writer(self) -> None:
         self._check_directory()
         st = self._load()
+        if st is not None:
+            damage = self._damage(st)
+            if damage is not None:
+                # Nothing is changed until a person says so (simjobs repair).
+                self.readonly = True
+                st = self._load()
+                self._load_into_self(st)
+                self.damage = self._damage(st) or damage
+                warnings.warn(self.damage, stacklevel=4)
+                return
         if st is not None and not os.access(self.path, os.W_OK):
             raise SimjobsError(
                 f"cannot write the log {self.path}: the file is read-only; fix its "
@@ -1059,9 +1382,15 @@ class CsvStore(LogStore):
             )
         try:
             self._repair_and_open(st)
+            # A new log, exauq's, one an older simjobs wrote, or a compaction cut short
+            # before its last step: the first write makes generation-stamped files
+            # (opening and closing without a change writes nothing).
+            self._upgrade = (st is None or st.meta is None or st.meta.version != _META_VERSION
+                             or st.journal_gen != st.meta.gen)
         except OSError as exc:
             self._close_fds()
-            raise SimjobsError(f"cannot write the log {self.path}: {exc.strerror or exc}") from exc
+            raise SimjobsError(f"cannot write the log {self.path}: "
+                               f"{os_error_text(exc, exc.filename or self.path, 'opening')}") from exc
 
     def _repair_and_open(self, st: Optional[_Loaded]) -> None:
         created = False
@@ -1086,19 +1415,20 @@ class CsvStore(LogStore):
         self._load_into_self(st)
         if not created:
             if st.main_tail:
-                self._truncate(self.path, st.main_end)
+                kept = self._truncate(self.path, st.main_end)
                 warnings.warn(
                     f"{self.path}: dropped an incomplete last line (a write was "
-                    f"interrupted): {_snippet(st.main_tail)}",
+                    f"interrupted): {_snippet(st.main_tail)}; its bytes are kept in {kept}",
                     stacklevel=4,
                 )
             if st.journal_torn or st.journal_tail_lines:
-                self._truncate(self.journal_path, st.journal_end)
+                kept = self._truncate(self.journal_path, st.journal_end)
                 what = "an incomplete last line" if st.journal_torn else "an incomplete last batch"
                 warnings.warn(
                     f"{self.journal_path}: dropped {what} (a write was interrupted): "
                     f"{st.journal_tail_lines} complete line(s) and "
-                    f"{_snippet(st.journal_torn)}; the changes of that batch were lost",
+                    f"{_snippet(st.journal_torn)}; the changes of that batch were never "
+                    f"committed; its bytes are kept in {kept}",
                     stacklevel=4,
                 )
             for suffix in ("", META_SUFFIX, JOURNAL_SUFFIX):
@@ -1120,22 +1450,40 @@ class CsvStore(LogStore):
             )
             self._append_main(data.encode())
 
-    def _truncate(self, path: str, size: int) -> None:
-        fd = os.open(path, os.O_WRONLY)
+    def _truncate(self, path: str, size: int) -> str:
+        """Cut the file at ``size``, first copying the bytes cut off to a new file
+        beside it (nothing is deleted); returns that file's name."""
+        fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW)
         try:
+            data = _pread_all(fd, size)
+            for n in range(1000):
+                kept = f"{path}.dropped-{time.strftime('%Y%m%d-%H%M%S')}-{n}"
+                try:
+                    _write_new_file(kept, data, os.fstat(fd).st_mode & 0o7777, exclusive=True)
+                    break
+                except FileExistsError:
+                    continue
+            _fsync_dir(self._dir)
             os.ftruncate(fd, size)
             os.fsync(fd)
         finally:
             os.close(fd)
+        return kept
 
     def _open_journal(self) -> None:
         existed = os.path.exists(self.journal_path)
         self._journal_fd = os.open(
-            self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666
+            self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o666
         )
-        if not existed:
-            _fsync_dir(self._dir)
         st = os.fstat(self._journal_fd)
+        if not existed:
+            if self._gen is not None and not st.st_size:  # (removed under the writer)
+                _write_all(self._journal_fd, _journal_header(self._gen))
+                os.fsync(self._journal_fd)
+            _fsync_dir(self._dir)
+            st = os.fstat(self._journal_fd)
+        _close_fd(self._journal_hfd)
+        self._journal_hfd = os.open(self.journal_path, os.O_WRONLY | os.O_NOFOLLOW)
         self._journal_size = st.st_size
         self._journal_ino = st.st_ino
 
@@ -1160,14 +1508,29 @@ class CsvStore(LogStore):
     def _append_main(self, data: bytes) -> None:
         # No fdatasync: the journal row written (and synced) before it is the commit
         # record, and an append lost with the page cache is redone from it on open.
-        self._append(self._main_fd, data, self._main_size, sync=False)
+        try:
+            self._append(self._main_fd, data, self._main_size, sync=False)
+        except OSError as exc:
+            raise LogWriteError(exc, self.path) from exc
         self._main_size += len(data)
 
     def _append_journal(self, data: bytes, sync: bool = True) -> None:
         if self._journal_fd is None:
             self._open_journal()
-        self._append(self._journal_fd, data, self._journal_size, sync)
+        try:
+            self._append(self._journal_fd, data, self._journal_size, sync)
+        except OSError as exc:
+            raise LogWriteError(exc, self.journal_path) from exc
         self._journal_size += len(data)
+        if sync:
+            self._note_synced(self._journal_size)
+
+    def _note_synced(self, size: int) -> None:
+        """Record in the journal's header that its first ``size`` bytes are committed
+        and on disk (never more than is: it is written after the fdatasync)."""
+        if self._journal_base and self._journal_hfd is not None:
+            os.pwrite(self._journal_hfd, b"%0*d" % (_WITNESS_DIGITS, size),
+                      self._journal_base - 2 - _WITNESS_DIGITS)
 
     def sync(self) -> None:
         """Make every write so far durable (fdatasync of what add/apply left unsynced).
@@ -1176,6 +1539,8 @@ class CsvStore(LogStore):
         which a compaction may close meanwhile), so writers are not held up by it."""
         with self._mutex:
             fds = [os.dup(fd) for fd in self._unsynced]
+            journal = self._journal_fd in self._unsynced
+            size, gen = self._journal_size, self._gen
             self._unsynced.clear()
         try:
             for fd in fds:
@@ -1183,10 +1548,16 @@ class CsvStore(LogStore):
         finally:
             for fd in fds:
                 os.close(fd)
+        if journal:
+            with self._mutex:
+                if self._gen == gen and not self._closed and size <= self._journal_size:
+                    self._note_synced(size)
 
     def _check_writable(self) -> None:
         if self._closed:
             raise SimjobsError(f"the log {self.path} is closed")
+        if self.damage is not None:
+            raise SimjobsError(self.damage)
         if self.readonly:
             raise SimjobsError(f"the log {self.path} was opened read-only")
         if self._broken:
@@ -1237,6 +1608,8 @@ class CsvStore(LogStore):
             seen = set()
             for rec in records:
                 self._validate_record(rec, seen)
+            if self._upgrade:
+                self._compact()
             lines = [self._format_line(rec) for rec in records]
             seq0 = self._seq
             rows = []
@@ -1251,7 +1624,7 @@ class CsvStore(LogStore):
                         _enc_float(rec.changed),
                         _enc_text(rec.reason),
                         _enc_id(rec.resubmit_of),
-                        _enc_id(rec.resubmitted_as),
+                        _enc_links(rec.resubmitted_as),
                         _enc_history(rec.history),
                         "",
                     ]
@@ -1323,7 +1696,7 @@ class CsvStore(LogStore):
                         raise ValueError(f"reason {ch.reason!r} is not a str")
                     row += ("r", _enc_text(ch.reason))
                 if ch.resubmitted_as is not UNSET:
-                    row += ("a", _enc_id(ch.resubmitted_as))
+                    row += ("a", _enc_links(ch.resubmitted_as))
                 if len(row) > 4:
                     seq += 1
                     row[0] = seq
@@ -1331,6 +1704,8 @@ class CsvStore(LogStore):
                     rows.append(row)
             if not rows:
                 return
+            if self._upgrade:
+                self._compact()
             rows[-1][-1] = "."
             self._append_journal(_csv_text(rows).encode(), sync)
             self._seq = seq
@@ -1388,7 +1763,11 @@ class CsvStore(LogStore):
         self._lines = _LineCache(ids, parts)
         self._meta_lines = _LineCache(ids, metas)
         meta_body = [text for text in metas if text]
-        meta_text = _csv_text([[_META_MAGIC, _META_VERSION, self._seq]])
+        gen = new_generation()
+        # The header names the generation and what the files hold, so that a reader
+        # tells these files from the ones it loaded and a cut from an end (_damage).
+        meta_text = _csv_text([[_META_MAGIC, _META_VERSION, self._seq, gen, len(ids),
+                                len(meta_body)]])
         if meta_body:
             meta_text += "\r\n".join(meta_body) + "\r\n"
         mode = os.fstat(self._main_fd).st_mode & 0o7777
@@ -1401,7 +1780,8 @@ class CsvStore(LogStore):
         main_data = main_text.encode()
         _write_new_file(main_tmp, main_data, mode)
         _write_new_file(meta_tmp, meta_text.encode(), mode)
-        _write_new_file(journal_tmp, b"", mode)
+        journal_header = _journal_header(gen)
+        _write_new_file(journal_tmp, journal_header, mode)
         # 1. The new main file (the journal replayed over it changes nothing).
         os.replace(main_tmp, self.path)
         _fsync_dir(self._dir)
@@ -1420,16 +1800,37 @@ class CsvStore(LogStore):
             self._journal_fd = None
         self._open_journal()
         self._unsynced.clear()  # everything is in the fsync'd snapshot now
+        self._gen = gen
+        self._upgrade = False
+        self._journal_base = len(journal_header)
         self._applied = self._seq
         self._journal_rows = 0
         self._snapshot_records = len(self.records)
+
+    def rewrite(self) -> None:
+        """Write the records read as a whole new snapshot (main, meta and journal files,
+        a new generation), whatever was wrong with the files; then close.
+
+        For ``simjobs repair``, once the files are backed up: what a damaged log lost
+        stays lost, and the log can be written again."""
+        with self._mutex:
+            self._close_fds()
+            check_log_directory(self.path)
+            self._main_fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
+            self._lines, self._meta_lines = _LineCache(), _LineCache()  # make every line
+            try:
+                self._compact()
+            finally:
+                self.damage = None
+                self._closed = True
+                self._close_fds()
 
     def checkpoint(self) -> None:
         """Fold the journal into the main file, so that it alone holds the current state."""
         with self._mutex:
             if self.readonly or self._closed or self._broken:
                 return
-            if self._journal_rows or self._journal_size:
+            if self._journal_rows or self._journal_size > self._journal_base:
                 self._compact()
 
     def close(self) -> None:
@@ -1439,13 +1840,20 @@ class CsvStore(LogStore):
                 return
             try:
                 self.checkpoint()
+            except OSError as exc:
+                # The journal holds every change: the log is whole, only not folded.
+                warnings.warn(
+                    f"{self.path}: could not fold the journal into the log ({exc}); it "
+                    "stays in the journal and is folded when the log is next opened for "
+                    "writing", stacklevel=2,
+                )
             finally:
                 self._closed = True
                 self._close_fds()
 
     def _close_fds(self) -> None:
         self._unsynced.clear()
-        for name in ("_main_fd", "_journal_fd"):
+        for name in ("_main_fd", "_journal_fd", "_journal_hfd", "_rfd_main", "_rfd_journal"):
             fd = getattr(self, name)
             if fd is not None:
                 setattr(self, name, None)
@@ -1466,7 +1874,8 @@ class CsvStore(LogStore):
         """Load what the writing process wrote since the last load (readers).
 
         Costs two ``stat`` calls when nothing changed; reads only the appended complete
-        lines of the main file and journal; reloads everything after a compaction.
+        lines of the main file and journal, from the files it loaded (kept open); reloads
+        everything when the meta file's generation changed (a compaction).
         Returns True if anything changed. A writer has nothing to load: False."""
         with self._mutex:
             if not self.readonly or self._closed:
@@ -1480,50 +1889,62 @@ class CsvStore(LogStore):
                 j_ino, j_size = st_j.st_ino, st_j.st_size
             except FileNotFoundError:
                 j_ino, j_size = None, 0
+            # The files loaded are held open, so a path with their inode numbers is them
+            # (no other file can take a number while it is in use): nothing changed.
             if (
-                st_main.st_ino != self._main_ino
+                st_main.st_ino == self._main_ino
+                and j_ino == self._journal_ino
+                and st_main.st_size == self._main_size
+                and j_size == self._journal_size
+                and self._has_header
+            ):
+                return False
+            # The generation decides: a compaction writes a new one into the meta file.
+            if (
+                _read_head(self.meta_path) != self._meta_head
+                or st_main.st_ino != self._main_ino  # (a compaction under way)
                 or st_main.st_size < self._main_size
                 or not self._has_header
+                or self._rfd_main is None
             ):
                 return self._reload()
             if j_ino != self._journal_ino:
-                # A new, empty journal after a compaction we already loaded (or one
-                # created by the writer): read it from its start.
-                self._journal_ino = j_ino
-                self._journal_size = 0
-                self._journal_lines = 0
-            if st_main.st_size == self._main_size and j_size == self._journal_size:
-                return False
+                if self._rfd_journal is not None or not self._open_new_journal():
+                    return self._reload()
             changed = False
             # The journal first: a main-file line appended after a journal row it
             # depends on is then still seen below, or at the next refresh.
-            if j_size > self._journal_size:
+            if self._rfd_journal is not None:
                 changed |= self._read_journal_tail()
-            if st_main.st_size > self._main_size:
-                changed |= self._read_main_tail()
-            if _ino(self.path) != self._main_ino:
-                return self._reload()
+            changed |= self._read_main_tail()
             return changed
+
+    def _open_new_journal(self) -> bool:
+        """Open a journal created since the last load (a reader); False when it is not
+        of the generation loaded."""
+        data, fd = _read_fd(self.journal_path)
+        if data is None:
+            return True
+        state, gen, start, _ = self._journal_head(data)
+        if state == "cut" or (gen != self._gen and state == "ok"):
+            _close_fd(fd)
+            return False
+        self._rfd_journal = fd
+        self._journal_ino = os.fstat(fd).st_ino
+        self._journal_size = start
+        self._journal_lines = 1 if start else 0
+        return True
 
     def _reload(self) -> bool:
         st = self._load()
         if st is None:
             return False
         self._load_into_self(st)
+        self.damage = self._damage(st)
         return True
 
-    def _read_tail(self, path: str, offset: int, ino: Optional[int]) -> bytes:
-        try:
-            with open(path, "rb") as f:
-                if os.fstat(f.fileno()).st_ino != ino:
-                    return b""
-                f.seek(offset)
-                return f.read()
-        except FileNotFoundError:
-            return b""
-
     def _read_journal_tail(self) -> bool:
-        data = self._read_tail(self.journal_path, self._journal_size, self._journal_ino)
+        data = _pread_all(self._rfd_journal, self._journal_size)
         if not data:
             return False
         rows, end, _, _ = self._parse_journal(data, self._journal_lines + 1)
@@ -1538,7 +1959,7 @@ class CsvStore(LogStore):
         return changed
 
     def _read_main_tail(self) -> bool:
-        data = self._read_tail(self.path, self._main_size, self._main_ino)
+        data = _pread_all(self._rfd_main, self._main_size)
         end = data.rfind(b"\n") + 1
         if end == 0:
             return False
@@ -1579,7 +2000,9 @@ def peek_csv(path, input_dim: int, n: int) -> Optional[tuple[list[LogRecord], in
         got = store._read_consistent()
         if got is None:
             return None
-        meta, _, main, _, journal, _ = got
+        meta, main, main_fd, journal, journal_fd = got
+        _close_fd(main_fd)
+        _close_fd(journal_fd)
         return store._peek(main, meta, journal, n)
     except (LogFormatError, SimjobsError, ValueError, KeyError, IndexError, OSError,
             UnicodeDecodeError, csv.Error):
@@ -1653,6 +2076,8 @@ def _peek(self: CsvStore, main: bytes, meta: Optional[bytes], journal: Optional[
                    for mark in _END_MARKS)
         wanted = {job_id.encode() for job_id in ids}
         for lineno, bline in enumerate(journal[:jend].split(b"\n")[:-1], start=1):
+            if lineno == 1 and bline.startswith(b"#"):
+                continue  # the journal's header
             parts = bline.split(b",", 3)
             if len(parts) < 4 or parts[2] not in wanted or int(parts[0]) <= applied:
                 continue

@@ -1,6 +1,7 @@
 """The SQLite simulations log (``.db``, ``.sqlite``, ``.sqlite3``).
 
-Schema (WAL mode):
+Schema (WAL mode; a rollback journal on a network file system, see
+:meth:`SqliteStore._journal_mode_for`):
 
 ``meta(key, value)``
     ``format`` and ``input_dim``.
@@ -10,7 +11,8 @@ Schema (WAL mode):
     declared type, so that SQLite keeps each float bit for bit (a REAL column stores
     -0.0 as 0), ``status``, ``level``,
     ``interface_name``, the extras ``created``, ``changed``, ``reason``,
-    ``resubmit_of``, ``resubmitted_as``, and ``seq``: the number of the write transaction
+    ``resubmit_of``, ``resubmitted_as`` (the ids joined by ``;``: a job may be
+    resubmitted more than once; an older log holds one id), and ``seq``: the number of the write transaction
     that last touched the row (indexed), which readers use to load only what changed.
 ``history(id, seq, job_id, status, time)``
     One row per status change, appended: the audit trail. Each record also carries its
@@ -20,25 +22,48 @@ Schema (WAL mode):
 
 Each :meth:`SqliteStore.add` / :meth:`SqliteStore.apply` is one ``BEGIN IMMEDIATE ...
 COMMIT`` transaction with ``synchronous=FULL`` (the WAL is fsync'd at every commit).
+
+``<db>.commit`` records the number of the last transaction known to be on disk (written
+after its fsync). SQLite drops the end of a WAL file that was cut, or all of a removed
+one, without a word: a database whose last transaction is older than that number has
+lost committed changes, and is opened read-only saying so (``simjobs repair`` accepts
+the loss, after a backup).
 """
 
 from __future__ import annotations
 
+import errno
 import gc
 import os
 import sqlite3
 import threading
 import urllib.parse
+import warnings
 from collections.abc import Sequence
 from typing import Optional
 
-from ..errors import LogFormatError, SimjobsError, SimulationsLogLookupError
-from ..records import UNSET, LogChange, LogRecord, history_columns
+from .. import filesystems
+from ..errors import LogFormatError, SimjobsError, SimulationsLogLookupError, excerpt
+from ..records import UNSET, LogChange, LogRecord, decode_links, encode_links, history_columns
 from ..types import JobStatus
 from .base import LogStore, check_log_directory, validate_output
 from .csv_store import check_histories, encode_history, pack_histories, parse_each
 
 FORMAT = "simjobs-log 1"
+COMMIT_SUFFIX = ".commit"
+_COMMIT_DIGITS = 16
+
+
+def _read_commit(path: str) -> int:
+    """The transaction number a ``.commit`` file records (0: none, or unreadable: the
+    file only witnesses, the database itself is whole then)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(64)
+    except OSError:
+        return 0
+    text = data.strip()
+    return int(text) if len(data) == _COMMIT_DIGITS + 1 and text.isdigit() else 0
 _STATUS_BY_VALUE = {s.value: s for s in JobStatus}
 
 
@@ -132,6 +157,7 @@ class SqliteStore(LogStore):
 
     def __init__(self, path, input_dim: int, *, readonly: bool = False):
         self._unsynced = False  # a commit made with sync=False is not fsync'd yet
+        self._wal = True  # False on a network file system: a rollback journal there
         if not isinstance(input_dim, int) or isinstance(input_dim, bool) or input_dim < 1:
             raise ValueError(f"input_dim must be a positive int, but received {input_dim!r}")
         super().__init__(os.fsdecode(path), input_dim, readonly=readonly)
@@ -157,36 +183,129 @@ class SqliteStore(LogStore):
         self._ord = 0
         self._data_version: Optional[int] = None
         abspath = os.path.abspath(self.path)
+        self._commit_path = abspath + COMMIT_SUFFIX
+        self._commit_fd: Optional[int] = None
+        self._noted = 0  # the transaction number last written to it
+        # Read before the database: a writer may commit meanwhile, never the reverse.
+        committed = _read_commit(self._commit_path)
         if os.path.isfile(abspath):
             self._precheck(abspath)
+            if not readonly and committed:
+                self.damage = self._lost_commits(abspath, committed)
+                if self.damage is not None:  # nothing is changed until repaired
+                    readonly = self.readonly = True
         if readonly:
             if not os.path.exists(self.path):
                 raise SimjobsError(
                     f"no log at {self.path}; check the path, or open it for writing to create it"
                 )
             uri = "file:" + urllib.parse.quote(abspath) + "?mode=ro"
+            if self._nobody_can_write(abspath):
+                # A WAL database needs its -shm file even to be read, which a directory
+                # nobody may write cannot get; and nobody can change the file there
+                # either (a writer needs a -wal or -journal beside it): read it as is.
+                uri = "file:" + urllib.parse.quote(abspath) + "?immutable=1"
             self._conn = self._connect(uri, uri=True)
         else:
             self._check_directory(abspath)
+            self._wal = self._journal_mode_for(abspath) == "wal"
             self._conn = self._connect(abspath)
         try:
             self._check_schema()
             if not readonly:
                 self._init_writer()
             self._load_all()
+            if self.damage is None and committed > self._seq:
+                self.damage = self._lost_message(committed, self._seq)
+            if not readonly:
+                self._open_commit()
         except sqlite3.DatabaseError as exc:
             self._conn.close()
             raise self._format_error(exc) from None
+        except (TypeError, ValueError) as exc:  # a damaged file's unreadable values
+            self._conn.close()
+            raise LogFormatError(
+                f"{self.path}: holds unreadable values ({str(exc)[:80]}); restore it from "
+                "a backup"
+            ) from None
         except BaseException:
             self._conn.close()
             raise
 
+        if self.damage is not None:
+            warnings.warn(self.damage, stacklevel=2)
+
     # ---- opening ------------------------------------------------------------------------
+
+    def _lost_commits(self, abspath: str, committed: int) -> Optional[str]:
+        """The damage line when the database (read through a read-only connection, which
+        changes nothing) lacks transactions the ``.commit`` file records."""
+        uri = "file:" + urllib.parse.quote(abspath) + "?mode=ro"
+        try:
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+        except sqlite3.Error:
+            return None  # the real open says what is wrong
+        try:
+            tables = {row[0] for row in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='table'")}
+            if not {"records", "history"} <= tables:
+                raise LogFormatError(
+                    f"{self.path}: holds no records but {self._commit_path} records "
+                    f"{committed} transactions; restore it from a backup"
+                )
+            last = conn.execute("SELECT max(seq) FROM records").fetchone()[0] or 0
+            hist = conn.execute("SELECT seq FROM history ORDER BY id DESC LIMIT 1").fetchone()
+            last = max(last, (hist[0] or 0) if hist else 0)
+        except (sqlite3.DatabaseError, TypeError):
+            return None  # damaged: the real open says what is wrong
+        finally:
+            conn.close()
+        return self._lost_message(committed, last) if last < committed else None
+
+    def _lost_message(self, committed: int, last: int) -> str:
+        return (
+            f"{self.path}: {committed - last} committed transactions are missing (its "
+            f"last is number {last}, {os.path.basename(self._commit_path)} records "
+            f"{committed}: its -wal file was cut or removed); opened read-only: restore "
+            f"it and its -wal file from a backup, or run 'simjobs repair {self.path}' to "
+            "keep what is left (it backs the files up first)"
+        )
+
+    def _open_commit(self) -> None:
+        self._commit_fd = os.open(self._commit_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW,
+                                  0o666)
+        self._note_committed(self._seq)
+
+    def _note_committed(self, seq: int) -> None:
+        """Record that transaction ``seq`` is on disk (after its fsync)."""
+        if self._commit_fd is not None and seq > self._noted:
+            os.pwrite(self._commit_fd, b"%0*d\n" % (_COMMIT_DIGITS, seq), 0)
+            self._noted = seq
+
 
     def _check_directory(self, abspath: str) -> None:
         check_log_directory(self.path)
         if os.path.isdir(abspath):
             raise SimjobsError(f"{self.path} is a directory, not a log file; choose another path")
+
+    @staticmethod
+    def _nobody_can_write(abspath: str) -> bool:
+        """True when nobody can write the log's directory (a read-only mount, an
+        immutable directory, or one without any write permission bit), and no writer's
+        -wal or -journal file is beside the log. Not when only we may not write it:
+        its owner could start writing at any time."""
+        directory = os.path.dirname(abspath)
+        if os.access(directory, os.W_OK | os.X_OK):
+            return False
+        try:
+            st, vfs = os.stat(directory), os.statvfs(directory)
+        except OSError:
+            return False
+        # As root, os.access refuses only a read-only mount or an immutable directory.
+        nobody = (os.geteuid() == 0 or vfs.f_flag & os.ST_RDONLY
+                  or st.st_mode & 0o222 == 0)
+        return bool(nobody) and not any(
+            os.path.exists(abspath + suffix) for suffix in ("-wal", "-journal"))
 
     def _connect(self, target: str, uri: bool = False) -> sqlite3.Connection:
         try:
@@ -196,7 +315,25 @@ class SqliteStore(LogStore):
         except sqlite3.Error as exc:
             raise SimjobsError(f"cannot open the log {self.path}: {exc}") from None
 
+    def _disk_full_error(self, exc: Exception) -> Optional[SimjobsError]:
+        """A LogWriteError naming the file and the space left, when ``exc`` is SQLite
+        meeting a full disk (SQLITE_FULL, or an I/O error with no space left: a -shm or
+        journal file it could not extend); else None."""
+        code = getattr(exc, "sqlite_errorcode", None)
+        if code is None:
+            return None
+        full = code & 0xFF == sqlite3.SQLITE_FULL
+        if not full and code & 0xFF == sqlite3.SQLITE_IOERR:
+            full = filesystems.free_bytes(self.path) == 0
+        if not full:
+            return None
+        return filesystems.LogWriteError(
+            OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), self.path)
+
     def _format_error(self, exc: Exception) -> SimjobsError:
+        full = self._disk_full_error(exc)
+        if full is not None:
+            return full
         text = str(exc)
         if "not a database" in text or "malformed" in text:
             return LogFormatError(
@@ -251,13 +388,13 @@ class SqliteStore(LogStore):
         if meta.get("format") != FORMAT or "input_dim" not in meta:
             raise LogFormatError(
                 f"{self.path}: the meta table does not describe a simjobs log "
-                f"(format {meta.get('format')!r}); use another file"
+                f"(format {excerpt(meta.get('format'))}); use another file"
             )
         try:
             stored = int(meta["input_dim"])
         except ValueError:
             raise LogFormatError(
-                f"{self.path}: input_dim in the meta table is {meta['input_dim']!r}, not a "
+                f"{self.path}: input_dim in the meta table is {excerpt(meta['input_dim'])}, not a "
                 "number; use another file"
             ) from None
         if stored != self.input_dim:
@@ -266,13 +403,34 @@ class SqliteStore(LogStore):
                 f"open it with input_dim={stored} or use another file"
             )
 
+    def _journal_mode_for(self, abspath: str) -> str:
+        """``wal`` on a local file system; ``delete`` (a rollback journal) on a network
+        one, where WAL cannot work (its shared memory does not cross hosts, SQLite's
+        docs); a refusal where even that is unsafe: SQLite's own file locks must reach
+        every host that reads the log."""
+        fs = filesystems.file_system(abspath)
+        if not fs.network:
+            return "wal"
+        local_locks = {"localflock", "noflock", "nolock", "local_lock=all",
+                       "local_lock=posix"} & fs.options
+        if local_locks:
+            option = sorted(local_locks)[0]
+            raise SimjobsError(
+                f"cannot use the SQLite log {self.path} on {fs.describe()}: it is mounted "
+                f"{option}, so SQLite's locks do not reach the other hosts that read it; "
+                "use a CSV log (a .csv name) there, or a file system mounted with shared "
+                "locks (Lustre -o flock, NFS with locking)"
+            )
+        return "delete"
+
     def _init_writer(self) -> None:
         conn = self._conn
-        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
+        wanted = "wal" if self._wal else "delete"
+        mode = conn.execute(f"PRAGMA journal_mode={wanted.upper()}").fetchone()[0]
+        if str(mode).lower() != wanted:
             raise SimjobsError(
-                f"cannot use the log {self.path}: SQLite refused WAL mode ({mode}); "
-                "use a local file system"
+                f"cannot use the log {self.path}: SQLite refused {wanted.upper()} journal "
+                f"mode ({mode}); use a local file system"
             )
         # FULL: the WAL is fsync'd at every commit, so a committed add/apply survives a
         # power cut too (the LogStore contract). Measured on the 2-CPU VM this was built
@@ -314,7 +472,7 @@ class SqliteStore(LogStore):
             statuses = list(map(_STATUS_BY_VALUE.__getitem__, statuses))
         except KeyError as exc:
             raise LogFormatError(
-                f"{self.path}: a record has status {exc.args[0]!r}, not one of "
+                f"{self.path}: a record has status {excerpt(exc.args[0])}, not one of "
                 f"{', '.join(_STATUS_BY_VALUE)}; fix that row"
             ) from None
         try:
@@ -323,6 +481,8 @@ class SqliteStore(LogStore):
             raise LogFormatError(
                 f"{self.path}: a record has an unreadable history ({exc}); fix that row"
             ) from None
+        if any(ras):  # (None gives an empty list)
+            ras = [decode_links(x) if x else None for x in ras]
         return list(map(LogRecord, ids, coords, outs, statuses, levels, ifaces, created,
                         changed, reason, rof, ras, pack_histories(codes, times)))
 
@@ -378,7 +538,8 @@ class SqliteStore(LogStore):
         records = dict(zip(ids, recs))
         for job_id, reason, rof, ras in extras:
             rec = records[job_id]
-            rec.reason, rec.resubmit_of, rec.resubmitted_as = reason, rof, ras
+            rec.reason, rec.resubmit_of = reason, rof
+            rec.resubmitted_as = decode_links(ras)
         self.records = records  # (only ever called by __init__)
 
     def _fetch_columns(self) -> Optional[list]:
@@ -463,11 +624,16 @@ class SqliteStore(LogStore):
     def _check_writable(self) -> None:
         if self._closed:
             raise SimjobsError(f"the log {self.path} is closed")
+        if self.damage is not None:
+            raise SimjobsError(self.damage)
         if self.readonly:
             raise SimjobsError(f"the log {self.path} was opened read-only")
 
     def _transaction(self, work, sync: bool = True) -> None:
         conn = self._conn
+        # With a rollback journal (network file systems) every commit is fsync'd: there
+        # is no WAL for sync() to fsync later.
+        sync = sync or not self._wal
         if not sync:
             # NORMAL: the commit is written to the WAL without an fsync; sync() makes
             # it durable later (a killed process loses nothing either way).
@@ -477,9 +643,12 @@ class SqliteStore(LogStore):
             try:
                 work(conn)
                 conn.execute("COMMIT")
-            except BaseException:
+            except BaseException as exc:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
+                full = self._disk_full_error(exc)  # one line naming the file, not a traceback
+                if full is not None:
+                    raise full from exc
                 raise
         finally:
             if not sync:
@@ -492,14 +661,19 @@ class SqliteStore(LogStore):
             if not self._unsynced or self._closed or self.readonly:
                 return
             self._unsynced = False  # a commit made meanwhile sets it again
+            seq = self._seq
             try:
                 fd = os.open(self.path + "-wal", os.O_RDONLY)
             except FileNotFoundError:
-                return  # checkpointed into the database and removed
-        try:  # outside the lock: writers are not held up by the fsync
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+                fd = None  # checkpointed into the database and removed
+        if fd is not None:
+            try:  # outside the lock: writers are not held up by the fsync
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        with self._mutex:
+            if not self._closed:
+                self._note_committed(seq)
 
     def add(self, records: Sequence[LogRecord], sync: bool = True) -> None:
         """Insert new records in one transaction (fsync'd unless ``sync=False``, when
@@ -535,7 +709,7 @@ class SqliteStore(LogStore):
                         _float_or_none(rec.changed),
                         rec.reason,
                         rec.resubmit_of,
-                        rec.resubmitted_as,
+                        encode_links(rec.resubmitted_as) or None,
                         *encode_history(rec.history),
                         seq,
                     )
@@ -549,6 +723,8 @@ class SqliteStore(LogStore):
 
             self._transaction(work, sync)
             self._seq = seq
+            if sync:
+                self._note_committed(seq)
             self._ord = ord0 + len(records)
             for rec in records:
                 self.records[rec.job_id] = rec
@@ -585,7 +761,7 @@ class SqliteStore(LogStore):
                 if s is None:
                     s = state[ch.job_id] = [
                         rec.output, rec.status, rec.interface_name, rec.changed,
-                        rec.reason, rec.resubmitted_as, [],
+                        rec.reason, encode_links(rec.resubmitted_as) or None, [],
                     ]
                 if ch.status is not UNSET:
                     if not isinstance(ch.status, JobStatus):
@@ -607,7 +783,7 @@ class SqliteStore(LogStore):
                         raise ValueError(f"reason {ch.reason!r} is not a str")
                     s[4] = ch.reason
                 if ch.resubmitted_as is not UNSET:
-                    s[5] = None if ch.resubmitted_as is None else str(ch.resubmitted_as)
+                    s[5] = encode_links(ch.resubmitted_as) or None
             rows = [
                 (_float_or_none(s[0]), s[1].value, s[2], _float_or_none(s[3]), s[4], s[5],
                  *history_columns(records[job_id], s[6]), seq, job_id)
@@ -621,6 +797,8 @@ class SqliteStore(LogStore):
 
             self._transaction(work, sync)
             self._seq = seq
+            if sync:
+                self._note_committed(seq)
             for ch in changes:
                 ch.apply_to(records[ch.job_id])
 
@@ -653,6 +831,24 @@ class SqliteStore(LogStore):
             finally:
                 self._closed = True
                 self._conn.close()
+                if self._commit_fd is not None:
+                    os.close(self._commit_fd)
+                    self._commit_fd = None
+
+    def rewrite(self) -> None:
+        """Accept what the database holds as the log's state (``simjobs repair``, once
+        the files are backed up): the ``.commit`` file records its last transaction;
+        then close."""
+        with self._mutex:
+            fd = os.open(self._commit_path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+            try:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, b"%0*d\n" % (_COMMIT_DIGITS, self._seq), 0)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self.damage = None
+        self.close()
 
     def __enter__(self) -> "SqliteStore":
         return self

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from simjobs.app.design import (
+from simjobs.design import (
     DesignError,
     latin_hypercube,
     parse_coordinate,
@@ -59,7 +59,7 @@ def test_csv_dimension_inferred_when_unknown():
 
 
 @pytest.mark.parametrize("text, message", [
-    ("x,y\n1,2\n3\n", "line 3 of f.csv: 1 values where inputs have 2 coordinates"),
+    ("x,y\n1,2\n3\n", "line 3 of f.csv: 1 value where inputs have 2 coordinates"),
     ("1,2\n1,2\n1,abc\n", "line 3 of f.csv, column 2: 'abc' is not a number"),
     ("1,2\nnan,2\n", "line 2 of f.csv, column 1: 'nan' is not finite"),
     ("1,2\n1,inf\n", "line 2 of f.csv, column 2: 'inf' is not finite"),
@@ -115,3 +115,37 @@ def test_latin_hypercube_fixed_coordinate_and_bad_arguments():
         latin_hypercube(3, [0.0], [1.0, 2.0])
     with pytest.raises(DesignError, match="finite"):
         latin_hypercube(3, [0.0], [math.inf])
+
+
+def test_one_reader_takes_exauq_columns_comments_and_a_bom(tmp_path):
+    # What the CLI took and the app's batch tab refused (Input_k columns), and what the
+    # app took and the CLI refused (a BOM, # comments): one reader now takes all three.
+    path = tmp_path / "exauq.csv"
+    path.write_bytes("\ufeff# from an exauq log\nInput_2,Input_1,Output,Job_ID\r\n"
+                     "5,6,,1\r\n# a comment\r\n7,8,0.5,2\r\n".encode())
+    assert read_inputs_csv(path, 2) == [Input(6.0, 5.0), Input(8.0, 7.0)]
+    assert read_inputs_csv(path, None) == [Input(6.0, 5.0), Input(8.0, 7.0)]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("Input_1,Input_2,Input_3\n1,2,3\n", "line 1 of f.csv: the header names 3 Input_k columns"),
+    ("Input_1,Input_3\n1,2\n", "numbers them Input_1 to Input_2"),
+    ("Input_1,Input_2\n1,abc\n", "line 2 of f.csv, column 2: 'abc' is not a number"),
+])
+def test_exauq_style_headers_name_what_is_wrong(text, message):
+    with pytest.raises(DesignError, match=message):
+        parse_inputs_csv(text, 2, source="f.csv")
+
+
+def test_latin_hypercube_needs_no_scipy():
+    # scipy (~140 MB, thousands of files: it counts against HPC inode quotas) is no
+    # dependency: the design is made with numpy alone.
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['scipy'] = None\n"
+            "from simjobs.design import latin_hypercube\n"
+            "print(len(latin_hypercube(50, [0.0, 0.0], [1.0, 2.0], seed=3)))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "50"

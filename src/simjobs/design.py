@@ -1,7 +1,8 @@
 """Inputs for a batch of jobs: read from a CSV file, or a Latin hypercube design.
 
-Pure functions with no Textual in them, used by the submit form (and usable from a
-script). Every problem a user can cause is a :class:`DesignError` whose message is one
+Pure functions with no Textual in them: the one reader of input CSV files and the one
+Latin hypercube, used by the app's submit form, ``simjobs submit --csv`` and the demo
+(and usable from a script). Every problem a user can cause is a :class:`DesignError` whose message is one
 sentence naming what is wrong and how to fix it.
 """
 
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
 
+from simjobs.core.errors import excerpt
 from simjobs.core.types import Input
 
 #: The most points a design may have (a guard against a typo like 10000000).
@@ -41,9 +43,9 @@ def parse_coordinate(text: str) -> float:
     try:
         value = float(stripped)
     except ValueError:
-        raise DesignError(f"{_short(stripped)} is not a number") from None
+        raise DesignError(f"{excerpt(stripped)} is not a number") from None
     if not math.isfinite(value):
-        raise DesignError(f"{_short(stripped)} is not finite: enter a finite number")
+        raise DesignError(f"{excerpt(stripped)} is not finite: enter a finite number")
     return value
 
 
@@ -56,7 +58,7 @@ def parse_count(text: str, what: str = "number of points",
     try:
         value = int(stripped)
     except ValueError:
-        raise DesignError(f"the {what} must be a whole number, not {_short(stripped)}") from None
+        raise DesignError(f"the {what} must be a whole number, not {excerpt(stripped)}") from None
     if value < 1:
         raise DesignError(f"the {what} must be at least 1, not {value}")
     if value > maximum:
@@ -74,15 +76,11 @@ def parse_seed(text: str) -> Optional[int]:
     except ValueError:
         raise DesignError(
             f"the seed must be a whole number >= 0 (or empty for a random design), "
-            f"not {_short(stripped)}"
+            f"not {excerpt(stripped)}"
         ) from None
     if value < 0:
         raise DesignError(f"the seed must be a whole number >= 0, not {value}")
     return value
-
-
-def _short(text: str, limit: int = 20) -> str:
-    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
 def _is_number(cell: str) -> bool:
@@ -93,12 +91,29 @@ def _is_number(cell: str) -> bool:
     return True
 
 
+def _input_columns(header: list[str]) -> Optional[list[int]]:
+    """The positions of the ``Input_1``, ``Input_2``, ... columns of ``header`` in ``k``
+    order, or None when it names none. Gaps (``Input_1``, ``Input_3``) are no log's."""
+    found = {int(c[6:]): i for i, c in enumerate(header)
+             if c.startswith("Input_") and c[6:].isdigit()}
+    if not found:
+        return None
+    if sorted(found) != list(range(1, len(found) + 1)):
+        raise DesignError(
+            f"the header names the columns Input_{', Input_'.join(map(str, sorted(found)))}; "
+            f"an exauq-style header numbers them Input_1 to Input_{len(found)}"
+        )
+    return [found[k] for k in sorted(found)]
+
+
 def parse_inputs_csv(text: str, input_dim: Optional[int], source: str = "the file") -> list[Input]:
     """The inputs in the CSV ``text``: one input per line, one number per coordinate.
 
     The first non-blank line is a header, and skipped, when none of its cells is a
-    number. Blank lines and lines starting with ``#`` are ignored. With ``input_dim``
-    None the dimension is that of the first input.
+    number. A header naming ``Input_k`` columns (an exauq simulations log, or a simjobs
+    export) selects those columns, in ``k`` order, and ignores the others. Blank lines
+    and lines starting with ``#`` are ignored. With ``input_dim`` None the dimension is
+    that of the first input.
 
     Raises
     ------
@@ -108,6 +123,7 @@ def parse_inputs_csv(text: str, input_dim: Optional[int], source: str = "the fil
     inputs: list[Input] = []
     dim = input_dim
     header_allowed = True
+    columns: Optional[list[int]] = None  # the Input_k columns of an exauq-style header
     reader = csv.reader(io.StringIO(text))
     for row in reader:
         lineno = reader.line_num
@@ -117,26 +133,44 @@ def parse_inputs_csv(text: str, input_dim: Optional[int], source: str = "the fil
         if header_allowed:
             header_allowed = False
             if not any(_is_number(c) for c in cells):
-                if dim is not None and len(cells) != dim:
+                try:
+                    columns = _input_columns(cells)
+                except DesignError as exc:
+                    raise DesignError(f"line {lineno} of {source}: {exc}") from None
+                if columns is not None:
+                    if dim is not None and len(columns) != dim:
+                        raise DesignError(
+                            f"line {lineno} of {source}: the header names {len(columns)} "
+                            f"Input_k column{'s' * (len(columns) != 1)} but inputs have "
+                            f"{dim} coordinates; use a log or file of the same dimension"
+                        )
+                    dim = len(columns)
+                elif dim is not None and len(cells) != dim:
                     raise DesignError(
                         f"line {lineno} of {source}: the header names {len(cells)} columns "
                         f"but inputs have {dim} coordinates; give one column per coordinate"
                     )
                 continue
+        if columns is not None:
+            cells = [cells[i] if i < len(cells) else "" for i in columns]
+            numbers = [i + 1 for i in columns]
+        else:
+            numbers = range(1, len(cells) + 1)
         if dim is None:
             dim = len(cells)
         if len(cells) != dim:
             raise DesignError(
-                f"line {lineno} of {source}: {len(cells)} values where inputs have {dim} "
-                f"coordinates; write one number per coordinate, separated by commas"
+                f"line {lineno} of {source}: {len(cells)} value{'s' * (len(cells) != 1)} "
+                f"where inputs have {dim} coordinates; write one number per coordinate, "
+                f"separated by commas"
             )
         coords = []
-        for column, cell in enumerate(cells, start=1):
+        for column, cell in zip(numbers, cells):
             try:
                 coords.append(parse_coordinate(cell))
             except DesignError as exc:
                 raise DesignError(f"line {lineno} of {source}, column {column}: {exc}") from None
-        inputs.append(Input._trusted(tuple(coords)))
+        inputs.append(Input(*coords))
     if not inputs:
         raise DesignError(f"{source} holds no inputs; write one input per line, e.g. 0.5,1.25")
     return inputs
@@ -181,8 +215,11 @@ def latin_hypercube(n: int, lower: Sequence[float], upper: Sequence[float],
                     seed: Optional[int] = None) -> list[Input]:
     """``n`` inputs of a Latin hypercube design in the box ``[lower, upper]``.
 
-    Uses :class:`scipy.stats.qmc.LatinHypercube`; the same ``seed`` gives the same
-    design. A coordinate whose lower and upper bounds are equal is held fixed.
+    Each coordinate's range is cut into ``n`` equal slices and every slice holds
+    exactly one point, at a uniformly random place in it; the slices are paired across
+    coordinates by independent random permutations (McKay, Beckman & Conover, 1979).
+    The same ``seed`` gives the same design. A coordinate whose lower and upper bounds
+    are equal is held fixed.
 
     Raises
     ------
@@ -191,7 +228,6 @@ def latin_hypercube(n: int, lower: Sequence[float], upper: Sequence[float],
         bounds differ in length, are not finite, or a lower bound exceeds its upper one.
     """
     import numpy as np
-    from scipy.stats import qmc
 
     if isinstance(n, bool) or not isinstance(n, int) or n < 1 or n > MAX_DESIGN_POINTS:
         raise DesignError(
@@ -211,14 +247,13 @@ def latin_hypercube(n: int, lower: Sequence[float], upper: Sequence[float],
                               f"({hi:g}); swap them")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
         raise DesignError(f"the seed must be a whole number >= 0, not {seed!r}")
-    try:
-        sampler = qmc.LatinHypercube(d=len(lower), rng=np.random.default_rng(seed))
-    except TypeError:  # scipy < 1.15 calls it seed
-        sampler = qmc.LatinHypercube(d=len(lower), seed=np.random.default_rng(seed))
-    unit = sampler.random(n)
+    rng = np.random.default_rng(seed)
+    d = len(lower)
+    strata = np.stack([rng.permutation(n) for _ in range(d)], axis=1)
+    unit = (strata + rng.random((n, d))) / n
     lo = np.asarray(lower, dtype=float)
     hi = np.asarray(upper, dtype=float)
     points = lo + unit * (hi - lo)
     # (lo + u*(hi-lo) can round a hair past hi)
     points = np.minimum(np.maximum(points, lo), hi)
-    return [Input._trusted(tuple(float(v) for v in row)) for row in points]
+    return [Input(*row) for row in points.tolist()]

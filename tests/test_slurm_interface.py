@@ -113,7 +113,7 @@ def test_every_state_of_the_issue_is_in_the_one_table():
 def test_completed_with_an_invalid_output_is_failed_with_the_reason():
     files = {**EXITED_OK, jobdir.OUTPUT_FILE: b"nan\n"}
     state = resolve_job_state("COMPLETED", files)
-    assert state.status is JobStatus.FAILED and state.reason == "output is nan"
+    assert state.status is JobStatus.FAILED and state.reason == "output 'nan' is not a number"
     state = resolve_job_state("COMPLETED", {k: v for k, v in EXITED_OK.items()
                                             if k != jobdir.OUTPUT_FILE})
     assert state.status is JobStatus.FAILED and state.reason == "no output file"

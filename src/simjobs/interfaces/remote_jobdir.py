@@ -219,6 +219,18 @@ is_wrapper() {  # pid dir: is pid alive and running in dir (so not a reused pid)
     case $1 in '' | *[!0-9]*) return 1 ;; esac
     if [ -d /proc/self ]; then [ "/proc/$1/cwd" -ef "$2" ]; else kill -0 "$1" 2>/dev/null; fi
 }
+job_group() {  # pgid dir: is group pgid the job's? Its wrapper runs, or (the wrapper
+    # gone, e.g. killed by an earlier cancel's SIGTERM whose SIGKILL never came) a live
+    # process of the group works in the job directory.
+    case $1 in '' | *[!0-9]*) return 1 ;; esac
+    is_wrapper "$1" "$2" && return 0
+    [ -d /proc/self ] || return 1
+    for q in $(cat /proc/[0-9]*/stat 2>/dev/null | awk -v g="$1" \
+            '{ pid = $1; sub(/.*\) /, ""); if ($3 == g && $1 != "Z" && $1 != "X") print pid }'); do
+        [ "/proc/$q/cwd" -ef "$2" ] && return 0
+    done
+    return 1
+}
 live_groups() {  # lg: " pgid pgid ... " of every live (non-zombie) process
     lg=" $(cat /proc/[0-9]*/stat 2>/dev/null |
         awk '{ sub(/.*\) /, ""); if ($1 != "Z" && $1 != "X") printf "%s ", $3 }')"
@@ -833,18 +845,24 @@ class RemoteJobDirs:
         body = (
             f"for id in {_ids_word(ids)}; do rd \"$id\"; done\nship_outputs\n"
             "groups=\n"
+            # Every marker first: no signal frees a slot while a job of the batch
+            # could still be started into it (a poll never starts a marked job).
             f"for id in {_ids_word(ids)}; do\n"
             '    d=$ws/$id\n'
             '    [ -d "$d" ] && [ ! -e "$d/$f_exit" ] || continue\n'
             '    if [ ! -e "$d/$f_cancelled" ]; then\n'
             '        now > "$d/$f_cancelled.tmp.$$" && mv -f -- "$d/$f_cancelled.tmp.$$" "$d/$f_cancelled"\n'
             "    fi\n"
-            f"    [ {1 if signal_group else 0} = 1 ] || continue\n"
+            "done\n"
+            f"for id in {_ids_word(ids)}; do\n"
+            f"    [ {1 if signal_group else 0} = 1 ] || break\n"
+            '    d=$ws/$id\n'
+            '    [ -d "$d" ] && [ ! -e "$d/$f_exit" ] || continue\n'
             # A wrapper between its marker and its pid file: give it a moment.
             '    i=0\n'
             '    while [ -d "$d/$m_started" ] && [ ! -e "$d/$f_pid" ] && [ $i -lt 20 ]; do nap; i=$((i + 1)); done\n'
             '    p=; [ -e "$d/$f_pid" ] && { IFS= read -r p < "$d/$f_pid"; } 2>/dev/null\n'
-            '    if is_wrapper "$p" "$d" && kill -TERM "-$p" 2>/dev/null; then\n'
+            '    if job_group "$p" "$d" && kill -TERM "-$p" 2>/dev/null; then\n'
             '        printf \'%s signalled\\n\' "$id"; groups="$groups $id:$p"\n'
             "    fi\n"
             "done\n"

@@ -756,9 +756,18 @@ class SlurmInterface(HardwareInterface):
         lost: list[JobId] = []  # FAILED just now without an exit code
         for job_id in ended:
             remote = read.get(job_id)
-            if remote is None or not remote.exists:
-                continue  # its directory is gone: no answer
+            if remote is None:
+                continue  # not read: no answer
             slurm_id = self._slurm_ids[job_id]
+            if not remote.exists:
+                # Ended in Slurm and its directory removed: lost, never an endless wait.
+                row = rows.get(slurm_id)
+                state = JobState(JobStatus.FAILED, reason=(
+                    f"its job directory {self._dirs.job_dir(job_id)} was removed (Slurm "
+                    f"state {row[0] if row else 'unknown'}); its output is lost"))
+                self._settle(job_id, state)
+                states[job_id] = state
+                continue
             row = rows.get(slurm_id)
             slurm_state = row[0] if row else accounted.get(slurm_id)
             since = self._ended_since.setdefault(job_id, now)

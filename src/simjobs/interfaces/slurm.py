@@ -333,7 +333,7 @@ class SlurmInterface(HardwareInterface):
                 self._hold(job_id)
             else:
                 self._adopt(job_id, remote)  # submitted again: never sbatch it twice
-        errors = self._release(set(inputs))
+        errors = self._release(set(inputs), overtake=False)
         for job_id, exc in errors.items():
             if job_id in outcomes:
                 self._unhold(job_id)  # the manager retries the submit
@@ -867,7 +867,8 @@ class SlurmInterface(HardwareInterface):
 
     # ---- sbatch
 
-    def _release(self, only: Optional[set[JobId]] = None) -> dict[JobId, Exception]:
+    def _release(self, only: Optional[set[JobId]] = None,
+                 overtake: bool = True) -> dict[JobId, Exception]:
         """Send held jobs to Slurm while the queue has room: one sbatch (a job array
         when several, split only beyond :attr:`max_array_size`). Returns the error of
         each job that did not go out: a :class:`HostUnreachableError` leaves it held,
@@ -876,7 +877,8 @@ class SlurmInterface(HardwareInterface):
 
         Only the held jobs in ``only`` go out when it is given: the jobs the caller
         asked about, which leaves out those the manager is cancelling (a job pending
-        cancel is never sbatched)."""
+        cancel is never sbatched). With ``overtake`` False the first held job not in
+        ``only`` stops the release (new jobs never overtake older held ones)."""
         room = len(self._held_set) if self._max_jobs is None \
             else self._max_jobs - len(self._active)
         batch: list[JobId] = []
@@ -886,6 +888,8 @@ class SlurmInterface(HardwareInterface):
             if job_id in self._held_set:
                 if only is not None and job_id not in only:
                     skipped.append(job_id)
+                    if not overtake:
+                        break
                     continue
                 self._held_set.discard(job_id)
                 batch.append(job_id)

@@ -18,19 +18,25 @@ The commands (``sbatch``, ``squeue``, ``scancel``...) go through a
 - ``max_jobs`` is how many jobs simjobs keeps in the Slurm queue at once: jobs beyond
   it are held back by the interface (they count as SUBMITTED) and go out, as one array
   again, when polls find slots free; arrays also carry the ``%max_jobs`` throttle.
-- Status: ONE ``squeue --user=<me> --states=all --array`` per poll for all jobs (by
-  user, not ``--jobs``, which fails on ids Slurm has already purged). Slurm keeps
-  finished jobs visible there for ``MinJobAge`` seconds, which is also all that
-  ``scontrol show job`` could tell; a job that is not listed any more is settled from
-  its wrapper's files (the exit code), then from ``sacct`` where accounting storage
-  exists (detected: without it sacct prints that it is disabled, whatever its exit
-  code). A failing squeue is :class:`.runner.HostUnreachableError`, never "job gone".
+- Status: ONE ``squeue --user=<me> --states=all`` per poll for all jobs (by user, not
+  ``--jobs``, which fails on ids Slurm has already purged; without ``--array``, whose
+  22.05 listing drops the last task of a stepped range: pending ranges are expanded
+  here, with ``SLURM_BITSTR_LEN=0`` so none is cut short). A job is never concluded
+  from its absence in that listing: the ids it did not list are asked about in ONE more
+  command (``scontrol -o show job`` for each). A job Slurm no longer knows is settled
+  from its wrapper's files (the exit code), then from ``sacct`` where accounting
+  storage exists (detected: without it sacct prints that it is disabled, whatever its
+  exit code), else FAILED after :data:`FILES_GRACE`; such a job stays watched, and a
+  late exit code corrects it (:meth:`SlurmInterface.late_results`). A failing squeue is
+  :class:`.runner.HostUnreachableError`, never "job gone".
 - Slurm states map to simjobs statuses in one table, :data:`SLURM_STATES`, applied by
   the pure function :func:`resolve_job_state` (both in :mod:`.slurm_states`, with the
   parsers of Slurm's output). Jobs go out with ``--no-requeue``: a requeued job would
   only meet its wrapper's run-once guard.
-- Cancel: the cancelled marker (so a pending job never starts the simulator), then
-  ``scancel``.
+- Cancel: the cancelled marker (so a pending job never starts the simulator), then one
+  ``scancel`` (an array's tasks as one word). A held job that is pending cancel is never
+  sbatched: held jobs go out only when a poll asks about them, and the sbatch command
+  skips any job with the marker.
 """
 
 from __future__ import annotations

@@ -259,6 +259,7 @@ class SlurmInterface(HardwareInterface):
         self._provisional: dict[JobId, float] = {}  # job id -> when it was settled
         self._late: dict[JobId, JobState] = {}  # corrections not yet taken by the manager
         self._late_read = False  # a poll has read the provisional jobs since the last take
+        self._last_status: dict[JobId, JobStatus] = {}  # the last answer for each job
         self._ready = False
 
     @staticmethod
@@ -360,6 +361,9 @@ class SlurmInterface(HardwareInterface):
         """
         job_id = JobId(job_id)
         statuses = self.get_job_statuses([job_id])
+        if job_id not in statuses and job_id in self._slurm_ids:
+            # Slurm has it but gave no clear answer this time: its last known status.
+            return self._last_status.get(job_id, JobStatus.SUBMITTED)
         if job_id not in statuses:
             raise UnknownJobError(f"Job {job_id} is unknown to interface {self.name!r}: "
                                   f"it has no job directory in {self._workspace!r}.")
@@ -383,7 +387,9 @@ class SlurmInterface(HardwareInterface):
                 self._settle(job_id, JobState(JobStatus.FAILED, reason=str(exc)))
                 if job_id in states:
                     states[job_id] = self._settled[job_id]
-        return {job_id: state.status for job_id, state in states.items()}
+        answer = {job_id: state.status for job_id, state in states.items()}
+        self._last_status.update(answer)
+        return answer
 
     def get_job_output(self, job_id: JobId) -> float:
         """The output of the completed job ``job_id``.
@@ -724,12 +730,21 @@ class SlurmInterface(HardwareInterface):
         # A job is never concluded from its absence in one squeue listing: Slurm is asked
         # about the missing ones (one command); those it still has keep their answer,
         # those it could not say anything about are left out of this poll.
-        absent = [self._slurm_ids[j] for j in tracked if self._slurm_ids[j] not in rows]
+        # Their files first: a job whose wrapper recorded its exit code (or that was
+        # cancelled, or lost its directory) needs no word from Slurm, so a restart after
+        # Slurm purged many finished jobs costs one read, not a scontrol per job.
+        absent = [j for j in tracked if self._slurm_ids[j] not in rows]
         if absent:
-            found, gone = self._scontrol(absent)
-            rows.update(found)
-            tracked = [j for j in tracked if self._slurm_ids[j] in rows
-                       or self._slurm_ids[j] in gone]
+            read.update(self._read([j for j in absent if j not in read]))
+            unsure = {self._slurm_ids[j] for j in absent
+                      if (r := read.get(j)) is not None and r.exists
+                      and r.files.get(EXIT_CODE_FILE) is None
+                      and r.files.get(jobdir.CANCELLED_FILE) is None}
+            if unsure:
+                found, gone = self._scontrol(sorted(unsure))
+                rows.update(found)
+                tracked = [j for j in tracked if self._slurm_ids[j] not in unsure
+                           or self._slurm_ids[j] in rows or self._slurm_ids[j] in gone]
         ended: list[JobId] = []
         for job_id in tracked:
             row = rows.get(self._slurm_ids[job_id])

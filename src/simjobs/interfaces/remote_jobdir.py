@@ -6,7 +6,8 @@ runner runs its commands, **one remote command per operation, whatever the numbe
 jobs**:
 
 - :meth:`RemoteJobDirs.install_wrapper` puts the rendered wrapper into
-  ``<workspace>/.simjobs/wrapper-<hash>.sh`` (once per workspace and wrapper version);
+  ``<workspace>/.simjobs/wrapper-<hash>.sh``: written aside, checked (size and POSIX
+  ``cksum``), renamed; an installed copy found wrong is written again;
 - :meth:`RemoteJobDirs.create_job_dirs` makes many job directories with their input
   files (each built aside and renamed into place, so a job directory never exists
   without its input);

@@ -270,23 +270,37 @@ rd() {  # id: print what the job directory holds
         # A poll of a job that has not ended: only what decides its status, one line.
         for n in $quick_files; do one "$1" "$d" "$n"; done
         if [ -d "$d/$m_started" ]; then
-            alive_of "$1" "$d"; printf '%s r %s %s\n' "$1" "$p" "$a"
+            alive_of "$1" "$d"
+            # Gone, and its exit code there after all: the wrapper wrote it and ended
+            # between the two looks. Read the directory whole (never "ended without an
+            # exit code", which would cost a correction and a second command).
+            if [ "$a" != 0 ] || [ ! -e "$d/$f_exit" ]; then
+                printf '%s r %s %s\n' "$1" "$p" "$a"
+                return
+            fi
         else
             case $starting in *" $1 "*) held=$((held + 1)) ;; esac
             printf '%s q\n' "$1"
+            return
         fi
-        return
     fi
     printf '%s dir\n' "$1"
     for n in $one_files; do one "$1" "$d" "$n"; done
     if [ -d "$d/$m_started" ]; then printf '%s f %s\n' "$1" "$m_started"; fi
-    x=
-    if [ -e "$d/$f_exit" ]; then
+    x=; a=
+    if [ ! -e "$d/$f_exit" ] && [ -d "$d/$m_started" ]; then
+        alive_of "$1" "$d"
+        if [ "$a" = 0 ] && [ -e "$d/$f_exit" ]; then
+            # Ended between the two looks (see above): its files as they are now.
+            for n in $one_files; do one "$1" "$d" "$n"; done
+        elif [ "$a" != - ]; then
+            printf '%s alive %s\n' "$1" "$a"
+        fi
+    fi
+    if [ "$a" != 1 ] && [ -e "$d/$f_exit" ]; then
         IFS= read -r x < "$d/$f_exit" 2>/dev/null
         # The output of a job that exited 0 is shipped by ship_outputs, after the loop.
         [ "$x" != 0 ] || [ ! -f "$d/$f_output" ] || outs="$outs $1"
-    elif [ -d "$d/$m_started" ]; then
-        alive_of "$1" "$d"; [ "$a" = - ] || printf '%s alive %s\n' "$1" "$a"
     fi
     # The stderr tail is part of the reason of a non-zero exit only: a job that
     # exited 0 costs no process here (unless the caller asked for the tails).

@@ -1087,3 +1087,21 @@ def test_a_job_whose_directory_was_removed_ends_failed_once_slurm_ends_it(
         text=True).stdout, 60, "Slurm to end the job")
     assert wait_status(iface, JobId(4), JobStatus.FAILED, timeout=30) is JobStatus.FAILED
     assert f"its job directory {job_dir} was removed" in iface.failure_reason(JobId(4))
+
+
+def test_a_restart_after_slurm_purged_finished_jobs_asks_no_scontrol(make_interface):
+    """Jobs ended and Slurm forgot them (purge simulated): a restarted interface settles
+    them from their exit codes with one read, and asks scontrol about none of them."""
+    first = make_interface()
+    jobs = [Job(n, Input(float(n), 1.0)) for n in range(1, 6)]
+    assert set(first.submit_jobs(jobs).values()) == {None}
+    for job in jobs:
+        wait_status(first, job.id, JobStatus.COMPLETED, timeout=60)
+    runner = Purging()
+    runner.hide = {(Path(first.workspace) / str(j.id) / SLURM_ID_FILE).read_text().strip()
+                   for j in jobs}
+    restarted = make_interface(runner=runner)
+    assert restarted.get_job_statuses([j.id for j in jobs]) == \
+        {j.id: JobStatus.COMPLETED for j in jobs}
+    assert [restarted.get_job_output(j.id) for j in jobs] == [n + 1.0 for n in range(1, 6)]
+    assert not [c for c in runner.commands if "scontrol" in c]

@@ -621,6 +621,12 @@ class RemoteJobDirs:
             self._wrapper_installed = True
         return self.wrapper_path
 
+    def check_install_again(self) -> None:
+        """Check (and redo if wrong) the installed wrapper at the next command that needs
+        it: called when a job's wrapper did not start, in case someone removed or
+        truncated it while this process ran."""
+        self._wrapper_installed = False
+
     def create_job_dirs(self, inputs: Mapping[JobId, bytes]) -> dict[JobId, bool]:
         """Create job directories with their input files, in one command.
 

@@ -798,6 +798,10 @@ class SlurmInterface(HardwareInterface):
             if state is None:
                 continue
             if state.finished:
+                if remote.files.get(STARTED_MARKER) is None:
+                    # Its wrapper never started: check the installed one again.
+                    self._dirs.check_install_again()
+                    self._ready = False
                 watch = not killed_state(slurm_state)
                 if watch and state.status is JobStatus.FAILED and state.exit_code is None:
                     lost.append(job_id)

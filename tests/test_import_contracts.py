@@ -51,7 +51,8 @@ def test_a_wrong_import_breaks_its_contract(tmp_path, module, line, contract):
 
 
 @pytest.mark.parametrize("module", ["simjobs.core", "simjobs.interfaces", "simjobs.config",
-                                    "simjobs.app.backend"])
+                                    "simjobs.app.backend", "simjobs.design", "simjobs.export",
+                                    "simjobs.app.log_summary"])
 def test_importing_the_lower_layers_loads_no_ui_library(module):
     """What a notebook or batch script imports stays free of textual and rich (a fresh
     interpreter: this one has loaded them for other tests)."""

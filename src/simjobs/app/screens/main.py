@@ -393,24 +393,25 @@ class MainScreen(Screen):
     def action_submit(self) -> None:
         # The app holds the keys typed after `s` (see SimjobsApp.on_event): the form
         # releases them once its first field has the focus; anything else, now.
-        screen_class = None if self._refuse_readonly() else \
-            self.simjobs.screen_class("submit", "SubmitScreen")
-        if screen_class is None:
+        # The other screens are imported when first used: the app starts sooner.
+        if self._refuse_readonly():
             self.app.call_later(self.simjobs.release_keys)
-        else:
-            self.app.push_screen(screen_class(self.simjobs.backend))
+            return
+        from .submit import SubmitScreen
+
+        self.app.push_screen(SubmitScreen(self.simjobs.backend))
 
     def action_log_view(self) -> None:
-        screen_class = self.simjobs.screen_class("log_view", "SimulationsLogScreen")
-        if screen_class is not None:
-            self.app.push_screen(screen_class(self.simjobs.backend))
+        from .log_view import SimulationsLogScreen
+
+        self.app.push_screen(SimulationsLogScreen(self.simjobs.backend))
 
     def action_detail(self) -> None:
         job_id = self.table.cursor_job_id
         if job_id is None:
             self.notify("no job highlighted", severity="warning")
             return
-        screen_class = self.simjobs.screen_class("detail", "JobDetailScreen")
-        if screen_class is not None:
-            self.app.push_screen(screen_class(self.simjobs.backend, job_id))
+        from .detail import JobDetailScreen
+
+        self.app.push_screen(JobDetailScreen(self.simjobs.backend, job_id))
 

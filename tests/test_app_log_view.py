@@ -7,6 +7,7 @@ import asyncio
 import csv
 import json
 import math
+from pathlib import Path
 
 import pytest
 from textual.app import App
@@ -360,9 +361,15 @@ async def test_export_asked_before_the_log_has_loaded_opens_once_it_has(backend)
         await until(pilot, lambda: isinstance(app.screen, ExportScreen)
                     and app.screen.query("#export-path"))
         assert len(app.screen.records) == 24
-        # beside the log, in full (not in the working directory)
-        assert app.screen.query_one("#export-path", TextInput).value == str(
-            backend.log_path.parent.absolute() / "runs-export.csv")
+        # beside the log, in full (not in the working directory), and said in full
+        beside = backend.log_path.parent.absolute() / "runs-export.csv"
+        assert app.screen.query_one("#export-path", TextInput).value == str(beside)
+        message = app.screen.query_one("#export-message", Static)
+        assert f"Writes {beside};" in str(message.render())
+        # a relative path is shown as the full path it stands for
+        app.screen.query_one("#export-path", TextInput).value = "sub/x.json"
+        await until(pilot, lambda: f"Writes {Path.cwd() / 'sub' / 'x.json'};" in str(
+            message.render()))
 
 
 # ---- snapshots (deterministic: fixed records and clock, UTC) ------------------------------

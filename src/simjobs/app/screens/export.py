@@ -28,8 +28,8 @@ def export_hint(path: str) -> str:
     text = path.strip()
     if not text:
         return EXPORT_HINT
-    return f"Writes {Path(text).expanduser().absolute()} (.csv or .json by the extension). " \
-           "Enter exports."
+    return (f"Writes {Path(text).expanduser().absolute()}; the extension (.csv or .json) "
+            "sets the format. Enter exports.")
 
 
 class ExportScreen(ModalScreen[Optional[Path]]):

@@ -9,7 +9,6 @@ table moves or redraws only those rows. Nothing reads the log on a timer.
 
 from __future__ import annotations
 
-import importlib
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -498,18 +497,6 @@ class SimjobsApp(App):
                         f"{type(error).__name__}: {error}", title="Error", severity="error",
                         timeout=10)
 
-    # ---- the other screens, imported when first used -----------------------------------------
-
-    def screen_class(self, module: str, name: str) -> Optional[type]:
-        """``simjobs.app.screens.<module>.<name>``, or None with a notification."""
-        try:
-            mod = importlib.import_module(f"simjobs.app.screens.{module}")
-            return getattr(mod, name)
-        except (ImportError, AttributeError) as exc:
-            self.notify(f"the {name} is not available in this build ({exc})",
-                        severity="error", timeout=6)
-            return None
-
     # ---- app-wide actions ------------------------------------------------------------------
 
     def action_help(self) -> None:
@@ -547,14 +534,11 @@ class SimjobsApp(App):
         getattr(self.main_screen, f"action_{action}")()
 
     def _export(self) -> None:
-        cls = self.screen_class("log_view", "SimulationsLogScreen")
-        if cls is None:
-            return
-        screen = cls(self.backend)
+        from simjobs.app.screens.log_view import SimulationsLogScreen  # (when first used)
+
+        screen = SimulationsLogScreen(self.backend)
         self.push_screen(screen)
-        export = getattr(screen, "action_export", None)
-        if export is not None:
-            self.call_after_refresh(export)
+        self.call_after_refresh(screen.action_export)
 
     def _set_theme(self, name: str) -> None:
         self.theme = name

@@ -8,6 +8,7 @@ from typing import Optional
 from rich.text import Text
 from textual.widgets import Static
 
+from ...core.text import plural
 from ...core.types import JobStatus
 from .job_model import STATUS_RANK, JobModel
 
@@ -113,8 +114,3 @@ class StatusBar(Static):
         line2.truncate(width, overflow="ellipsis")
         return Text.assemble((path, "bold"), " · ", (state, "italic"), "\n", line2,
                              no_wrap=True, overflow="ellipsis")
-
-
-def plural(n: int, word: str, words: Optional[str] = None) -> str:
-    """``1 job``, ``2 jobs``, ``1,000 jobs``."""
-    return f"{n:,} {word if n == 1 else (words or word + 's')}"

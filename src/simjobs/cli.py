@@ -61,6 +61,7 @@ from .core.errors import (
 )
 from .core.events import Event, JobEvent
 from .core.command import hint
+from .core.files import atomic_write
 from .core.filesystems import os_reason
 from .core.lock import holder_text
 from .core.log import SimulationsLog

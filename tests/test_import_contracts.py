@@ -37,6 +37,7 @@ def test_every_layer_contract_is_kept():
     ("core/ids.py", "from .. import config", "core imports nothing of simjobs above it"),
     ("interfaces/args.py", "from .. import cli", "interfaces import only core"),
     ("config.py", "from .app import themes", "config imports only core and interfaces"),
+    ("logfile.py", "import rich.text", "logfile (where errors go) imports only core"),
 ])
 def test_a_wrong_import_breaks_its_contract(tmp_path, module, line, contract):
     """The contracts are not vacuous: one import against the layers in a copy breaks one."""
@@ -51,7 +52,7 @@ def test_a_wrong_import_breaks_its_contract(tmp_path, module, line, contract):
 
 
 @pytest.mark.parametrize("module", ["simjobs.core", "simjobs.interfaces", "simjobs.config",
-                                    "simjobs.app.backend"])
+                                    "simjobs.app.backend", "simjobs.logfile"])
 def test_importing_the_lower_layers_loads_no_ui_library(module):
     """What a notebook or batch script imports stays free of textual and rich (a fresh
     interpreter: this one has loaded them for other tests)."""

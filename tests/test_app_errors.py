@@ -8,6 +8,7 @@ Every wait is on a condition (``until``), never a fixed sleep.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import threading
@@ -40,6 +41,15 @@ def main_ready(app):
     return lambda: app.main_screen is not None and app.main_screen.is_attached
 
 
+@contextlib.asynccontextmanager
+async def running(tmp_path, size):
+    """The app on the fixture's backend (8 jobs), its main screen up."""
+    app = SimjobsApp(build_backend(tmp_path, 8), live_stats=False)
+    async with app.run_test(size=size) as pilot:
+        await until(pilot, main_ready(app))
+        yield app, pilot
+
+
 def status_line(app) -> str:
     return app.main_screen.status_bar.render_text().plain
 
@@ -60,10 +70,7 @@ def log_from_a_thread(message: str) -> None:
 
 @run_async
 async def test_an_error_logged_from_a_thread_is_counted_filed_and_listed(tmp_path, log_file):
-    backend = build_backend(tmp_path, 8)
-    app = SimjobsApp(backend, live_stats=False)
-    async with app.run_test(size=(120, 35)) as pilot:
-        await until(pilot, main_ready(app))
+    async with running(tmp_path, (120, 35)) as (app, pilot):
         assert "⚠" not in status_line(app)  # none yet: nothing shown
         log_from_a_thread("polling local-fast failed")
         await until(pilot, lambda: "⚠ 1 error (E)" in status_line(app),
@@ -92,10 +99,7 @@ async def test_an_error_logged_from_a_thread_is_counted_filed_and_listed(tmp_pat
 
 @run_async
 async def test_a_click_on_the_count_opens_the_list(tmp_path):
-    backend = build_backend(tmp_path, 8)
-    app = SimjobsApp(backend, live_stats=False)
-    async with app.run_test(size=(120, 35)) as pilot:
-        await until(pilot, main_ready(app))
+    async with running(tmp_path, (120, 35)) as (app, pilot):
         log_from_a_thread("a failure")
         await until(pilot, lambda: "⚠ 1 error" in status_line(app), message=lambda: status_line(app))
         bar = app.main_screen.status_bar
@@ -107,10 +111,7 @@ async def test_a_click_on_the_count_opens_the_list(tmp_path):
 @run_async
 async def test_errors_before_the_app_started_are_not_its_own(tmp_path):
     log_from_a_thread("an error of an earlier app in this process")
-    backend = build_backend(tmp_path, 8)
-    app = SimjobsApp(backend, live_stats=False)
-    async with app.run_test(size=(120, 35)) as pilot:
-        await until(pilot, main_ready(app))
+    async with running(tmp_path, (120, 35)) as (app, pilot):
         assert app.error_count == 0
         assert "⚠" not in status_line(app)
         await pilot.press("E")
@@ -120,10 +121,7 @@ async def test_errors_before_the_app_started_are_not_its_own(tmp_path):
 
 @run_async
 async def test_help_shows_the_log_file(tmp_path):
-    backend = build_backend(tmp_path, 8)
-    app = SimjobsApp(backend, live_stats=False)
-    async with app.run_test(size=(100, 50)) as pilot:
-        await until(pilot, main_ready(app))
+    async with running(tmp_path, (100, 50)) as (app, pilot):
         await pilot.press("question_mark")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
         shown = str(app.screen.query_one("#help-log-file").render())
@@ -146,10 +144,7 @@ def write_keymap(text: str):
 @run_async
 async def test_keymap_remaps_a_binding_by_id(tmp_path):
     write_keymap('# mine\nhelp = "f2"\nerrors = "ctrl+e"\n')
-    backend = build_backend(tmp_path, 8)
-    app = SimjobsApp(backend, live_stats=False)
-    async with app.run_test(size=(100, 50)) as pilot:
-        await until(pilot, main_ready(app))
+    async with running(tmp_path, (100, 50)) as (app, pilot):
         assert not [n for n in notes(app) if "keymap" in n.lower()]
         await pilot.press("question_mark")  # no longer the help key
         await pilot.pause()
@@ -173,10 +168,7 @@ def test_keymap_problems_are_one_warning_and_the_rest_applies(tmp_path, text, ex
 
     @run_async
     async def check():
-        backend = build_backend(tmp_path, 8)
-        app = SimjobsApp(backend, live_stats=False)
-        async with app.run_test(size=(100, 40)) as pilot:
-            await until(pilot, main_ready(app))
+        async with running(tmp_path, (100, 40)) as (app, pilot):
             warnings = [n for n in notes(app) if "keymap.toml" in n]
             assert len(warnings) == 1 and expected in warnings[0], notes(app)
             assert "\n" not in warnings[0]
@@ -190,10 +182,7 @@ def test_keymap_problems_are_one_warning_and_the_rest_applies(tmp_path, text, ex
 @run_async
 async def test_a_keymap_that_is_not_toml_is_one_warning_not_a_crash(tmp_path):
     write_keymap('submit = "a\n[[[')
-    backend = build_backend(tmp_path, 8)
-    app = SimjobsApp(backend, live_stats=False)
-    async with app.run_test(size=(100, 40)) as pilot:
-        await until(pilot, main_ready(app))
+    async with running(tmp_path, (100, 40)) as (app, pilot):
         warnings = [n for n in notes(app) if "keymap.toml" in n]
         assert len(warnings) == 1 and "invalid TOML" in warnings[0], notes(app)
         assert app.user_keymap == {}

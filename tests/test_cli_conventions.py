@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
+import signal
 import subprocess
 import sys
 import tomllib
@@ -210,3 +212,27 @@ def test_the_built_wheel_carries_license_types_and_metadata(tmp_path):
     assert "Requires-Dist: shtab" in metadata
     license_text = (ROOT / "LICENSE").read_text()
     assert license_text.startswith("MIT License") and "the simjobs developers" in license_text
+
+
+def test_run_json_prints_interface_health_events(cli, tmp_path, make_config):
+    """An interface that cannot be reached: its health event is a line too (a real
+    127.0.0.1 that refuses; SIGTERM ends the run, as Ctrl-C would)."""
+    config = make_config(interfaces=[{"kind": "ssh", "name": "nowhere", "level": 1,
+                                      "host": "127.0.0.1", "port": 1, "command": "true"}])
+    # A job waiting for it: the manager tries the interface.
+    assert cli("submit", "--config", config, "0.5", "0.5", "--timeout", "1").returncode == 1
+    run = subprocess.Popen([sys.executable, "-m", "simjobs", "run", "--config", str(config),
+                            "--json"], cwd=tmp_path, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        # Wait (a condition with a generous bound) for the first line.
+        ready, _, _ = select.select([run.stdout], [], [], 60)
+        line = run.stdout.readline() if ready else ""
+    finally:
+        run.send_signal(signal.SIGTERM)
+        _, stderr = run.communicate(timeout=120)
+    assert line, stderr
+    event = json.loads(line)
+    assert event["event"] == "interface" and event["interface_name"] == "nowhere"
+    assert event["old_state"] == "ok" and event["state"] == "unreachable"
+    assert "127.0.0.1" in event["message"]

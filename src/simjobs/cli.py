@@ -573,14 +573,19 @@ def event_to_json(event: Event) -> dict:
     (:func:`record_to_json`) where they overlap: a job event's ``status`` is its new
     status and ``changed`` its time, in the same form."""
     if isinstance(event, JobEvent):
-        return {"event": "job", "job_id": str(event.job_id),
-                "old_status": event.old_status.value if event.old_status else None,
-                "status": event.new_status.value, "level": event.level,
-                "interface_name": event.interface_name or None, "output": event.output,
-                "changed": event.time, "reason": event.reason}
-    return {"event": "interface", "interface_name": event.interface_name,
+        # Through record_to_json itself, so that the shared keys keep its names and
+        # forms (times included) whatever they become.
+        as_record = record_to_json(LogRecord(
+            str(event.job_id), (), event.output, event.new_status, event.level,
+            event.interface_name or "", None, event.time, event.reason))
+        shared = ("job_id", "status", "level", "interface_name", "output", "changed", "reason")
+        return {"event": "job", "old_status": event.old_status.value if event.old_status else None,
+                **{key: as_record[key] for key in shared}}
+    as_record = record_to_json(LogRecord("", (), None, JobStatus.PENDING_SUBMIT, 0,
+                                         event.interface_name, None, event.time))
+    return {"event": "interface", "interface_name": as_record["interface_name"],
             "old_state": event.old_state, "state": event.state, "message": event.message,
-            "changed": event.time}
+            "changed": as_record["changed"]}
 
 
 class _JsonEvents:

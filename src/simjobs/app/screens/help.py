@@ -48,7 +48,7 @@ class HelpScreen(ModalScreen[None]):
         width: 76; max-width: 98%; height: auto; max-height: 90%;
         border: thick $primary 70%; background: $surface; padding: 0 1;
     }
-    HelpScreen .help-section { margin-bottom: 1; }
+    HelpScreen .help-section, HelpScreen .help-note { margin-bottom: 1; }
     """
 
     def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]],
@@ -65,7 +65,7 @@ class HelpScreen(ModalScreen[None]):
                 yield Static(Text.assemble("Errors and warnings are recorded in ",
                                            (self.log_file, "bold"),
                                            " (E lists the recent ones)"),
-                             classes="help-section", id="help-log-file")
+                             classes="help-note", id="help-log-file")
             for title, rows in self.sections:
                 table = Table(box=None, expand=True, show_header=False, padding=(0, 1),
                               title=title, title_justify="left", title_style="bold underline")

@@ -160,7 +160,7 @@ async def test_keymap_remaps_a_binding_by_id(tmp_path):
 
 
 @pytest.mark.parametrize("text, expected", [
-    ('submit = "a"\nnot_a_binding = "z"\n', "unknown binding id not_a_binding"),
+    ('submit = "a"\nnot_a_binding = "z"\n', "1 unknown binding id: not_a_binding"),
     ('submit = "a"\nquit = 3\n', "quit: not a key string"),
 ])
 def test_keymap_problems_are_one_warning_and_the_rest_applies(tmp_path, text, expected):

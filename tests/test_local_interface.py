@@ -848,3 +848,63 @@ def test_a_cancel_whose_manager_dies_in_the_grace_period_is_finished_after_a_res
                     os.kill(pid, 9)
                 except ProcessLookupError:
                     pass
+
+
+def test_queued_jobs_cancelled_together_stay_cancelled_after_a_restart(tmp_path, gate,
+                                                                        cleanup):
+    ws = tmp_path / "ws"
+    iface = LocalInterface("loc", 1, GATE, ws, max_jobs=1)
+    cleanup(iface)
+    for n in range(1, 6):
+        iface.submit_job(job(n, float(n)))
+    wait_status(iface, JobId(1), JobStatus.RUNNING)
+    outcomes = iface.cancel_jobs([JobId(n) for n in range(2, 6)])
+    assert outcomes == {JobId(n): None for n in range(2, 6)}
+    # One record for the batch, not a marker per job directory.
+    assert len(os.listdir(ws / local.CANCELS_DIR)) == 1
+    assert not any((ws / str(n) / jobdir.CANCELLED_FILE).exists() for n in range(2, 6))
+
+    # A new interface on the workspace (a restart) knows them cancelled and starts none.
+    again = LocalInterface("loc", 1, GATE, ws, max_jobs=1)
+    cleanup(again)
+    gate.touch()
+    assert wait_status(again, JobId(1)) is JobStatus.COMPLETED
+    statuses = again.get_job_statuses([JobId(n) for n in range(1, 6)])
+    assert statuses == {JobId(1): JobStatus.COMPLETED,
+                        **{JobId(n): JobStatus.CANCELLED for n in range(2, 6)}}
+    assert not any((ws / str(n) / jobdir.STARTED_MARKER).exists() for n in range(2, 6))
+    with pytest.raises(JobAlreadyEndedError):
+        again.cancel_job(JobId(3))
+
+
+def test_batch_cancel_files_are_merged_and_a_planted_link_is_refused(tmp_path, gate, cleanup):
+    ws = tmp_path / "ws"
+    iface = LocalInterface("loc", 1, GATE, ws, max_jobs=1)
+    cleanup(iface)
+    n_jobs = local.CANCELS_MERGE_AT + 6
+    for n in range(1, n_jobs + 1):
+        iface.submit_job(job(n, float(n)))
+    for n in range(2, n_jobs + 1):  # one batch file each, merged along the way
+        assert iface.cancel_jobs([JobId(n)]) == {JobId(n): None}
+    assert len(os.listdir(ws / local.CANCELS_DIR)) <= local.CANCELS_MERGE_AT
+    again = LocalInterface("loc", 1, GATE, ws, max_jobs=1)
+    cleanup(again)
+    statuses = again.get_job_statuses([JobId(n) for n in range(2, n_jobs + 1)])
+    assert set(statuses.values()) == {JobStatus.CANCELLED}  # merged, nothing lost
+    third = LocalInterface("loc", 1, GATE, ws, max_jobs=1)
+    cleanup(third)
+    assert set(third.get_job_statuses([JobId(n) for n in range(2, n_jobs + 1)]).values()) \
+        == {JobStatus.CANCELLED}
+
+    # A link planted in place of the directory is never written through.
+    ws2, elsewhere = tmp_path / "ws2", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    other = LocalInterface("loc", 1, GATE, ws2, max_jobs=1)
+    cleanup(other)
+    other.submit_job(job(1, 1.0))
+    other.submit_job(job(2, 2.0))
+    (ws2 / local.CANCELS_DIR).symlink_to(elsewhere)
+    outcome = other.cancel_jobs([JobId(2)])[JobId(2)]
+    assert isinstance(outcome, PermissionError) and local.CANCELS_DIR in str(outcome)
+    assert os.listdir(elsewhere) == []
+    assert other.get_job_status(JobId(2)) is JobStatus.SUBMITTED  # still queued, not lost

@@ -646,6 +646,156 @@ def test_a_relative_workspace_is_in_the_remote_home(make_interface, remote, form
         remote.run(f"rm -rf ~/{name}")
 
 
+# ---- mass cancels and cancels that outlive their simjobs (issue 8, items 3 and 4) -------
+
+
+def test_cancel_many_of_queued_jobs_never_starts_one(make_interface, remote, log_path):
+    iface = make_interface(command=remote.sim("gate.sh"), max_jobs=2)
+    log = SimulationsLog(log_path, 2)
+    manager = JobManager(log, [iface], polling_interval=0.05)
+    try:
+        jobs = manager.submit_many([Input(float(i), 1.0) for i in range(200)])
+        ids = [j.id for j in jobs]
+        assert manager.wait_until_submitted(ids, timeout=120)
+        wait_for(lambda: len(remote.runs()) == 2, message="two jobs running")
+        manager.cancel_many(ids)
+        assert manager.wait_until_done(timeout=120)
+        assert all(log.get_job_status(j) is JobStatus.CANCELLED for j in ids)
+    finally:
+        manager.shutdown()
+        log.close()
+    assert len(remote.runs()) == 2, f"the simulator ran {len(remote.runs())} times"
+    assert remote.processes() == []
+
+
+# Traps SIGTERM (noting it in ./got_term) and keeps a child that ignores it.
+TERM_TRAPPING_SH = """#!/bin/sh
+(trap '' TERM; exec sleep 600) &
+child=$!
+echo "$child" > child_pid.tmp && mv child_pid.tmp child_pid
+trap 'echo term >> got_term' TERM
+echo "$$" > sim_pid.tmp && mv sim_pid.tmp sim_pid
+while kill -0 "$child" 2>/dev/null; do wait; done
+"""
+
+SSH_MANAGING_SCRIPT = """
+import os, sys, time
+from simjobs.core import Input, JobManager
+from simjobs.core.log import SimulationsLog
+from simjobs.interfaces import SSHInterface
+
+(log_path, host, port, user, key, known_hosts, sim, ws, local_ws, poll,
+ action) = sys.argv[1:12]
+iface = SSHInterface("ssh", 1, host, sim, ws, port=int(port), user=user,
+                     identity_files=[key], known_hosts=known_hosts, max_jobs=1)
+log = SimulationsLog(log_path, 1)
+manager = JobManager(log, [iface], polling_interval=float(poll))
+print("managing", flush=True)
+if action == "submit-and-cancel":
+    job = manager.submit(Input(1.0))
+    d = os.path.join(local_ws, str(job.id))  # the remote host is this machine
+    while not all(os.path.exists(os.path.join(d, n)) for n in ("pid", "sim_pid", "child_pid")):
+        time.sleep(0.01)
+    manager.cancel(job.id)
+    time.sleep(600)  # SIGKILLed by the test inside the grace period
+else:
+    print("done", manager.wait_until_done(timeout=120), flush=True)
+    manager.shutdown()
+    log.close()
+"""
+
+
+def _remote_scripts_in(directory: Path) -> list[int]:
+    """The job-directory scripts (``/bin/sh -s``) running in ``directory``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            cwd = os.readlink(f"/proc/{entry}/cwd")
+        except OSError:
+            continue
+        if cmdline[:2] == [b"/bin/sh", b"-s"] and cwd == str(directory):
+            found.append(int(entry))
+    return found
+
+
+@pytest.mark.parametrize("remote_script", ["lives", "killed"])
+def test_a_cancel_whose_manager_dies_in_the_grace_period_is_finished_after_a_restart(
+        ssh_server, remote, log_path, remote_script):
+    """The remote cancel command outlives its SSH connection and sends the SIGKILL
+    itself; if it is killed too, the restarted manager's cancel finds the group by its
+    members working in the job directory (its wrapper died of the SIGTERM)."""
+    import sys
+
+    from simjobs.interfaces.remote_jobdir import CANCEL_GRACE
+
+    poll = 0.5
+    remote.runner.put_file(TERM_TRAPPING_SH.encode(), remote.sim("trapping.sh"))
+    remote.run(f"chmod +x {shlex.quote(remote.sim('trapping.sh'))}")
+    local_ws = remote.local_base / "work"
+    server = ssh_server
+    args = [sys.executable, "-c", SSH_MANAGING_SCRIPT, str(log_path), server["host"],
+            server["port"], server["user"], server["key"], server["known_hosts"],
+            remote.sim("trapping.sh"), remote.workspace(), str(local_ws), str(poll)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (os.environ.get("PYTHONPATH"), str(REPO / "src")) if p)}
+    first = subprocess.Popen([*args, "submit-and-cancel"], env=env, stdout=subprocess.PIPE,
+                             text=True)
+    pids = None
+    try:
+        job_dir = wait_for(
+            lambda: next((local_ws / n for n in os.listdir(local_ws) if n.isdigit()), None)
+            if local_ws.is_dir() else None, 60, "the job directory")
+        wait_for(lambda: all((job_dir / n).exists() for n in ("pid", "sim_pid", "child_pid")),
+                 60, "the job started")
+        pids = [int((job_dir / n).read_text()) for n in ("pid", "sim_pid", "child_pid")]
+        # The simulator got its SIGTERM (and ignored it): kill the manager at once,
+        # well inside the grace period, before the SIGKILL is due.
+        wait_for(lambda: (job_dir / "got_term").exists(), 60, "the SIGTERM")
+        first.kill()
+        first.wait(timeout=60)
+        if remote_script == "killed":
+            scripts = _remote_scripts_in(local_ws)
+            assert scripts, "the remote cancel command should be waiting out the grace"
+            for pid in scripts:
+                os.kill(pid, 9)
+            wait_for(lambda: all(pid_gone(p) for p in scripts), 10, "the script killed")
+        assert group_members(pids[0]), "the group died before the restart"
+        (record,) = records(log_path).values()
+        assert record.status is JobStatus.PENDING_CANCEL  # not Cancelled while it runs
+
+        second = subprocess.Popen([*args, "resume"], env=env, stdout=subprocess.PIPE,
+                                  text=True)
+        try:
+            assert second.stdout.readline().strip() == "managing"
+            wait_for(lambda: _group_gone(*pids), CANCEL_GRACE + poll + 5.0,
+                     "the group killed after the restart")
+            assert second.stdout.readline().split() == ["done", "True"]
+            assert second.wait(timeout=60) == 0
+        finally:
+            if second.poll() is None:
+                second.kill()
+                second.wait(timeout=60)
+        (record,) = records(log_path).values()
+        assert record.status is JobStatus.CANCELLED
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait(timeout=60)
+        if pids is not None:
+            for pid in pids:
+                try:
+                    os.kill(pid, 9)
+                except ProcessLookupError:
+                    pass
+
+
+def _group_gone(pgid: int, *pids: int) -> bool:
+    return not group_members(pgid) and all(pid_gone(p) for p in pids)
+
+
 def test_a_failed_job_whose_wrapper_records_its_exit_code_later_is_corrected(
         make_interface, remote, log_path):
     """The poll sees the wrapper gone without an exit code (injected: its pid file names
@@ -958,3 +1108,25 @@ def test_a_job_killed_by_a_full_disk_says_no_space(make_interface, remote, full_
     assert "without recording an exit code" in reason
     assert f"no space left on the remote workspace {workspace}" in reason
     assert "(df: 0 B free)" in reason
+
+
+def test_a_wrapper_damaged_while_simjobs_runs_is_redone_after_a_failed_start(
+        make_interface, remote, monkeypatch):
+    """The installed wrapper is emptied behind simjobs' back: the next job cannot start
+    and fails (after the start timeout); the interface then checks its install again,
+    redoes it, and the following job runs."""
+    from simjobs.interfaces import ssh as ssh_module
+
+    monkeypatch.setattr(ssh_module, "START_TIMEOUT", 2.0)
+    iface = make_interface()
+    iface.submit_job(Job(JobId(1), Input(1.0, 1.0)))
+    wait_for(lambda: iface.get_job_statuses([JobId(1)])[JobId(1)] is JobStatus.COMPLETED, 30)
+    wrapper = Path(remote.workspace()) / iface.jobs.wrapper_name
+    wrapper.write_bytes(b"")
+    iface.submit_job(Job(JobId(2), Input(1.0, 2.0)))
+    wait_for(lambda: iface.get_job_statuses([JobId(2)])[JobId(2)] is JobStatus.FAILED, 30)
+    assert "did not start" in iface.failure_reason(JobId(2))
+    iface.submit_job(Job(JobId(3), Input(1.0, 3.0)))
+    wait_for(lambda: iface.get_job_statuses([JobId(3)])[JobId(3)] is JobStatus.COMPLETED, 30)
+    assert iface.get_job_output(JobId(3)) == 4.0
+    assert wrapper.read_text() == jobdir.render_wrapper().rstrip("\n") + "\n"

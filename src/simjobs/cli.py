@@ -24,9 +24,7 @@ from __future__ import annotations
 import argparse
 import codecs
 import contextlib
-import csv
 import datetime
-import io
 import json
 import logging
 import os
@@ -68,10 +66,18 @@ from .core.filesystems import os_reason
 from .core.lock import holder_text
 from .core.log import SimulationsLog
 from .design import DesignError, latin_hypercube, parse_coordinate, read_inputs_csv
+from .export import (
+    ExportError,
+    ExportExistsError,
+    export_path,
+    format_of,
+    record_json,
+    write_export,
+)
 from .core.manager import JobManager
 from .core.records import LogRecord
+from .core.text import plural
 from .core.stores import is_sqlite_path
-from .core.stores.csv_store import header_columns
 from .core.types import RESUBMITTABLE_STATUSES, TERMINAL_STATUSES, JobId, JobStatus
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -352,7 +358,7 @@ def _number(text: str, where: str) -> float:
 
 def _check_dim(coords: list[float], dim: int, where: str) -> list[float]:
     if len(coords) != dim:
-        raise CliError(f"{where}: {len(coords)} coordinate{'s' * (len(coords) != 1)}, "
+        raise CliError(f"{where}: {plural(len(coords), 'coordinate')}, "
                        f"but the log's inputs have {dim}")
     return coords
 
@@ -500,23 +506,6 @@ def _add_filters(parser: argparse.ArgumentParser, *, ids: bool = True, last: boo
 # ---- formatting -------------------------------------------------------------------------
 
 
-def record_to_json(r: LogRecord) -> dict:
-    """Every field of a record, as JSON-ready values (times in epoch seconds)."""
-    return {
-        "job_id": r.job_id, "input": list(r.coords), "output": r.output,
-        "status": r.status.value, "level": r.level, "interface_name": r.interface_name or None,
-        "created": r.created, "changed": r.changed, "reason": r.reason,
-        "resubmit_of": r.resubmit_of, "resubmitted_as": r.resubmitted_as,
-        "history": [[status.value, t] for status, t in r.history],
-    }
-
-
-def _iso(t: Optional[float]) -> str:
-    if t is None:
-        return ""
-    return datetime.datetime.fromtimestamp(t).astimezone().isoformat(timespec="milliseconds")
-
-
 def _when(t: Optional[float]) -> str:
     if t is None:
         return ""
@@ -570,18 +559,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 def event_to_json(event: Event) -> dict:
     """One event as a JSON object (a line of ``simjobs run --json``): ``"event"`` is
     "job" or "interface"; the other keys are those of ``simjobs status --json``
-    (:func:`record_to_json`) where they overlap: a job event's ``status`` is its new
+    (:func:`simjobs.export.record_json`) where they overlap: a job event's ``status`` is its new
     status and ``changed`` its time, in the same form."""
     if isinstance(event, JobEvent):
-        # Through record_to_json itself, so that the shared keys keep its names and
+        # Through record_json itself, so that the shared keys keep its names and
         # forms (times included) whatever they become.
-        as_record = record_to_json(LogRecord(
+        as_record = record_json(LogRecord(
             str(event.job_id), (), event.output, event.new_status, event.level,
             event.interface_name or "", None, event.time, event.reason))
         shared = ("job_id", "status", "level", "interface_name", "output", "changed", "reason")
         return {"event": "job", "old_status": event.old_status.value if event.old_status else None,
                 **{key: as_record[key] for key in shared}}
-    as_record = record_to_json(LogRecord("", (), None, JobStatus.PENDING_SUBMIT, 0,
+    as_record = record_json(LogRecord("", (), None, JobStatus.PENDING_SUBMIT, 0,
                                          event.interface_name, None, event.time))
     return {"event": "interface", "interface_name": as_record["interface_name"],
             "old_state": event.old_state, "state": event.state, "message": event.message,
@@ -707,14 +696,14 @@ def cmd_submit(args: argparse.Namespace) -> int:
     waiting = response.get("not_submitted") if holder is None else None
     how = (f"handed to the manager, {holder_text(holder)}" if holder
            else "recorded by this process" if waiting else "submitted by this process")
-    _note(f"{len(ids)} job{'s' * (len(ids) != 1)} at level {args.level} ({how})")
+    _note(f"{plural(len(ids), 'job')} at level {args.level} ({how})")
     if waiting:
         # The interface's own reason, and a non-zero exit: the jobs are not running.
         reasons = response.get("reasons") or {}
         for reason, job_ids in (reasons.items() or [("no answer from the interface yet",
                                                      waiting)]):
             count = len(job_ids)
-            _note(f"error: {count} job{'s' * (count != 1)} not on the hardware after "
+            _note(f"error: {plural(count, 'job')} not on the hardware after "
                   f"{args.timeout:g} s: {reason}")
         _note(f"they stay recorded, pending submit: '{hint('run')}' submits them once the "
               f"hardware answers (or cancel them with '{hint('cancel')}')")
@@ -751,14 +740,14 @@ def cmd_status(args: argparse.Namespace) -> int:
             r.status not in TERMINAL_STATUSES for r in records)
         log_path = Path(log.path) if log is not None else None
     if args.json:
-        _print_json([record_to_json(r) for r in records])
+        _print_json([record_json(r) for r in records])
         return EXIT_OK
     out = _out()
     if records:
         out.print(_records_table(records))
-    shown = f"{len(records)} of {matched} matching jobs" if matched != len(records) else (
-        f"{matched} matching job{'s' * (matched != 1)}")
-    out.print(f"[dim]{shown} ({total} in the log)"
+    shown = f"{len(records):,} of {matched:,} matching jobs" if matched != len(records) else (
+        plural(matched, "matching job"))
+    out.print(f"[dim]{shown} ({total:,} in the log)"
               + ("; -a shows all" if matched > len(records) else "") + "[/]")
     if log_path is not None:
         line = _manager_line(log_path)
@@ -876,35 +865,6 @@ def cmd_resubmit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-EXTRA_COLUMNS = ["Created", "Changed", "Reason"]
-
-
-def _csv_text(records: list[LogRecord], dim: int) -> str:
-    """exauq's log columns (its format: str() numbers, CRLF), then simjobs' extras."""
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer)
-    writer.writerow(header_columns(dim) + EXTRA_COLUMNS)
-    for r in records:
-        writer.writerow([*(str(c) for c in r.coords), "" if r.output is None else str(r.output),
-                         r.job_id, r.status.value, r.level, r.interface_name,
-                         _iso(r.created), _iso(r.changed), r.reason or ""])
-    return buffer.getvalue()
-
-
-def _write_new_file(path: Path, text: str, force: bool) -> None:
-    """Write ``text`` to ``path`` atomically; without ``force``, fail rather than replace
-    a file, even one made meanwhile."""
-    if path.exists() and not force:
-        raise CliError(f"{path} exists; pass --force to overwrite it")
-    directory = path.parent
-    if not directory.is_dir():
-        raise CliError(f"{path}: the directory {directory} does not exist")
-    try:
-        atomic_write(path, text, replace=force)
-    except FileExistsError:
-        raise CliError(f"{path} exists; pass --force to overwrite it") from None
-
-
 def cmd_repair(args: argparse.Namespace) -> int:
     """``simjobs repair LOG``: back a damaged log's files up, then keep what is left."""
     from .core.repair import repair_log
@@ -920,22 +880,21 @@ def cmd_repair(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    target = Path(args.file).expanduser()
-    fmt = args.format or {".csv": "csv", ".json": "json"}.get(target.suffix.lower())
+    fmt = args.format or format_of(args.file)
     if fmt is None:
         raise CliError(f"cannot tell the format of {args.file!r} from its suffix; "
                        "pass --format csv or --format json")
-    if target.exists() and not args.force:
-        raise CliError(f"{args.file} exists; pass --force to overwrite it")
-    with _read_log(args) as (log, config):
-        records, _ = _select(log, args, None)
-        dim = log.input_dim if log is not None else (config.input_dim or 0)
-    if fmt == "csv":
-        text = _csv_text(records, dim)
-    else:
-        text = json.dumps([record_to_json(r) for r in records], indent=2) + "\n"
-    _write_new_file(target, text, args.force)
-    _note(f"wrote {len(records)} job{'s' * (len(records) != 1)} to {args.file} ({fmt})")
+    try:
+        export_path(args.file, fmt, overwrite=args.force)  # before reading the log
+        with _read_log(args) as (log, config):
+            records, _ = _select(log, args, None)
+            dim = log.input_dim if log is not None else (config.input_dim or 0)
+        write_export(records, args.file, dim, fmt, overwrite=args.force)
+    except ExportExistsError:  # (also one made while the log was read)
+        raise CliError(f"{args.file} exists; pass --force to overwrite it") from None
+    except ExportError as exc:
+        raise CliError(str(exc)) from None
+    _note(f"wrote {plural(len(records), 'job')} to {args.file} ({fmt})")
     return EXIT_OK
 
 
@@ -1060,7 +1019,8 @@ def install_demo(directory: Path) -> Path:
             raise CliError(f"cannot create the demo directory {directory} ({exc.strerror})",
                            EXIT_FAILURE) from None
         template = resources.files("simjobs.demo").joinpath(DEMO_CONFIG).read_text("utf-8")
-        config_path.write_text(template, encoding="utf-8")
+        with contextlib.suppress(FileExistsError):  # made meanwhile: kept, as above
+            atomic_write(config_path, template, replace=False)
     return config_path
 
 

@@ -63,7 +63,7 @@ from .core.errors import SimjobsError
 from .core.hardware import HardwareInterface
 from .core.log import SimulationsLog
 from .interfaces.args import describe_value as _describe
-from .interfaces.local import resolve_command
+from .interfaces.local import default_max_jobs, resolve_command
 from .interfaces.runner import SSHSettings
 
 #: Seconds between two status polls of an interface when the config does not say.
@@ -122,7 +122,7 @@ class InterfaceSpec:
         learnt on first contact) and Slurm (no limit of simjobs')."""
         if self.max_jobs is not None:
             return self.max_jobs
-        return (os.cpu_count() or 1) if self.kind == "local" else None
+        return default_max_jobs() if self.kind == "local" else None
 
     @property
     def host(self) -> Optional[str]:

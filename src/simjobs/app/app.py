@@ -9,7 +9,6 @@ table moves or redraws only those rows. Nothing reads the log on a timer.
 
 from __future__ import annotations
 
-import importlib
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -571,16 +570,15 @@ class SimjobsApp(App):
     def binding_classes(self) -> list[type]:
         """Every class whose bindings the app's screens use (their ids are what a keymap
         may name)."""
-        classes: list[type] = [type(self), MainScreen, JobTable, HelpScreen, ConfirmScreen]
-        for module, name in (("errors", "ErrorsScreen"), ("submit", "SubmitScreen"),
-                             ("log_view", "SimulationsLogScreen"), ("log_view", "ExportScreen"),
-                             ("detail", "JobDetailScreen")):
-            try:
-                classes.append(getattr(importlib.import_module(f"simjobs.app.screens.{module}"),
-                                       name))
-            except (ImportError, AttributeError):  # a screen renamed: its ids are not known
-                pass
-        return classes
+        # Imported here, only when a keymap is read: starting the app loads none of them.
+        from .screens.detail import JobDetailScreen
+        from .screens.errors import ErrorsScreen
+        from .screens.export import ExportScreen
+        from .screens.log_view import SimulationsLogScreen
+        from .screens.submit import SubmitScreen
+
+        return [type(self), MainScreen, JobTable, HelpScreen, ConfirmScreen, ErrorsScreen,
+                SubmitScreen, SimulationsLogScreen, ExportScreen, JobDetailScreen]
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A background task that failed unexpectedly says so, in one line."""
@@ -589,18 +587,6 @@ class SimjobsApp(App):
             self.notify(f"{event.worker.name or 'a background task'} failed: "
                         f"{type(error).__name__}: {error}", title="Error", severity="error",
                         timeout=10)
-
-    # ---- the other screens, imported when first used -----------------------------------------
-
-    def screen_class(self, module: str, name: str) -> Optional[type]:
-        """``simjobs.app.screens.<module>.<name>``, or None with a notification."""
-        try:
-            mod = importlib.import_module(f"simjobs.app.screens.{module}")
-            return getattr(mod, name)
-        except (ImportError, AttributeError) as exc:
-            self.notify(f"the {name} is not available in this build ({exc})",
-                        severity="error", timeout=6)
-            return None
 
     # ---- app-wide actions ------------------------------------------------------------------
 
@@ -640,14 +626,11 @@ class SimjobsApp(App):
         getattr(self.main_screen, f"action_{action}")()
 
     def _export(self) -> None:
-        cls = self.screen_class("log_view", "SimulationsLogScreen")
-        if cls is None:
-            return
-        screen = cls(self.backend)
+        from simjobs.app.screens.log_view import SimulationsLogScreen  # (when first used)
+
+        screen = SimulationsLogScreen(self.backend)
         self.push_screen(screen)
-        export = getattr(screen, "action_export", None)
-        if export is not None:
-            self.call_after_refresh(export)
+        self.call_after_refresh(screen.action_export)
 
     def _set_theme(self, name: str) -> None:
         self.theme = name

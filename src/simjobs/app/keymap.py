@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Optional
 
+from ..core.text import plural
 from .themes import user_dir
 
 KEYMAP_FILE = "keymap.toml"
@@ -69,7 +70,7 @@ def load_keymap(path: Path, known: set[str]) -> tuple[dict[str, str], Optional[s
             keymap[binding_id] = ",".join(k.strip() for k in keys.split(","))
     problems = []
     if unknown:
-        problems.append(f"unknown binding id{'s' * (len(unknown) > 1)} "
+        problems.append(f"{plural(len(unknown), 'unknown binding id')}: "
                         f"{', '.join(sorted(unknown))} (see the README for the ids)")
     if bad:
         problems.append(f"{', '.join(sorted(bad))}: not a key string (like \"a\" or "

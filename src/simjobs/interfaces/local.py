@@ -9,6 +9,7 @@ import shlex
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import threading
@@ -54,6 +55,13 @@ PID_GRACE_SECONDS = 30.0
 
 # How long the kill timer waits for a SIGKILLed wrapper to be reaped.
 REAP_TIMEOUT = 5.0
+
+# The workspace directory holding the cancels of queued jobs, one file per batch
+# (its first line the time, then one job id a line): a mass cancel writes one file,
+# not a marker in each of 100,000 job directories (each a slow metadata write).
+CANCELS_DIR = ".simjobs-cancelled"
+# More batch files than this are merged into one when they are read.
+CANCELS_MERGE_AT = 64
 
 
 
@@ -276,6 +284,12 @@ def _finish_pending_kills() -> None:
         killer.wait()
 
 
+def default_max_jobs() -> int:
+    """How many jobs a :class:`LocalInterface` runs at once when not told: this machine's
+    CPUs (the one place this default is decided; the config reports it too)."""
+    return os.cpu_count() or 1
+
+
 class LocalInterface(HardwareInterface):
     """Runs jobs as processes on this machine, at most ``max_jobs`` at once.
 
@@ -298,7 +312,8 @@ class LocalInterface(HardwareInterface):
     workspace : str or os.PathLike
         The directory holding the job directories; created when missing.
     max_jobs : int, optional
-        How many jobs run at once, by default the number of CPUs.
+        How many jobs run at once, by default the number of CPUs
+        (:func:`default_max_jobs`).
 
     Raises
     ------
@@ -321,7 +336,7 @@ class LocalInterface(HardwareInterface):
     ):
         check_interface_args(name, level, max_jobs)
         if max_jobs is None:
-            max_jobs = os.cpu_count() or 1
+            max_jobs = default_max_jobs()
         super().__init__(name, level)
         self._command = resolve_command(command, what=f"The command of interface {name!r}")
         self._max_jobs = max_jobs
@@ -354,6 +369,10 @@ class LocalInterface(HardwareInterface):
         self._dying: dict[JobId, _GroupKiller] = {}
         # Cancels answered "in progress" whose final answer is still owed.
         self._unconfirmed: set[JobId] = set()
+        # Queued jobs cancelled in batches (see CANCELS_DIR), and the files read.
+        self._batch_cancelled: set[JobId] = set()
+        self._cancels_read: set[str] = set()
+        self._cancels_mtime: Optional[int] = None
         self._workspace_str = str(self._workspace)
         self._scanned = False
         self._wrapper_ready = False
@@ -501,8 +520,10 @@ class LocalInterface(HardwareInterface):
         """
         self._prepare()
         outcomes: dict[JobId, Optional[Exception]] = {}
-        marker = f"{time.time()!r}\n".encode()
+        now = time.time()
+        marker = f"{now!r}\n".encode()
         to_signal: list[tuple[JobId, tuple]] = []
+        queued: list[JobId] = []  # never started: recorded together, in one file
         for raw in job_ids:
             job_id = JobId(raw)
             if job_id in outcomes:
@@ -510,11 +531,11 @@ class LocalInterface(HardwareInterface):
             if job_id in self._unconfirmed:  # asked again while its group was stopping
                 outcomes[job_id] = self._kill_outcome(job_id)
                 continue
+            if job_id in self._queued:
+                outcomes[job_id] = None
+                queued.append(job_id)
+                continue
             try:
-                if job_id in self._queued and self._mark_queued_cancelled(job_id, marker):
-                    self._queued.discard(job_id)  # its heap entry is skipped when popped
-                    outcomes[job_id] = None
-                    continue
                 state = self._state(job_id)
                 job_dir = self._job_dir(job_id)
                 # A cancelled job whose wrapper still runs was never signalled (its
@@ -539,34 +560,90 @@ class LocalInterface(HardwareInterface):
                 outcomes[job_id] = None  # never started (and now never will), or gone
             else:
                 to_signal.append((job_id, kill))
+        if queued:
+            try:
+                self._record_batch_cancel(queued, now)
+            except OSError as exc:
+                for job_id in queued:
+                    outcomes[job_id] = exc  # still queued: the manager asks again
+            else:
+                self._queued.difference_update(queued)  # heap entries skipped when popped
         # Only now, with every marker on disk, may slots be freed.
         for job_id, kill in to_signal:
             outcomes[job_id] = self._signal_group(job_id, *kill)
         self._start_queued()
         return outcomes
 
-    def _mark_queued_cancelled(self, job_id: JobId, marker: bytes) -> bool:
-        """Write the cancelled marker of a job known to be queued, in one open (no
-        temporary file: a queued job's marker is only ever tested for existence).
-        False when the marker or the job directory is not there to be made."""
-        path = os.path.join(self._workspace_str, str(job_id), CANCELLED_FILE)
+    def _cancels_dir(self) -> Path:
+        """The workspace's batch-cancel directory, made (0700) if missing; an error
+        for anything there that is not our own directory (a link, another's)."""
+        path = self._workspace / CANCELS_DIR
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-                         | os.O_CLOEXEC, 0o644)
-        except (FileExistsError, FileNotFoundError, NotADirectoryError):
-            return False  # cancelled already, or no directory: the full path decides
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            pass
+        info = os.lstat(path)
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+            raise PermissionError(
+                f"{str(path)!r} is not a directory of this user; remove it")
+        return path
+
+    def _record_batch_cancel(self, job_ids: Sequence[JobId], when: float) -> None:
+        """Record that the queued ``job_ids`` are cancelled: one file, written whole."""
+        lines = [repr(when), *map(str, job_ids)]
+        name = f"{time.time_ns()}-{os.getpid()}-{threading.get_ident()}"
+        # Durable (one fsync per batch): after a power cut the log may say Cancelled,
+        # and a restart must not then find these jobs queued and start them.
+        atomic_write(self._cancels_dir() / name, "\n".join(lines) + "\n")
+        self._cancels_read.add(name)  # known already: not read back
+        self._batch_cancelled.update(job_ids)
+
+    def _load_batch_cancels(self) -> None:
+        """Read the batch-cancel files not read yet (cheap when nothing changed: one
+        stat), so a cancel made by another LocalInterface on this workspace counts."""
+        path = self._workspace / CANCELS_DIR
         try:
-            os.write(fd, marker)
-        finally:
-            os.close(fd)
-        return True
+            info = os.lstat(path)
+        except FileNotFoundError:
+            return
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+            return  # not ours: never trust what another user could have written
+        if info.st_mtime_ns == self._cancels_mtime:
+            return
+        self._cancels_mtime = info.st_mtime_ns
+        names = [n for n in os.listdir(path) if not n.startswith(".")]
+        for name in names:
+            if name in self._cancels_read:
+                continue
+            try:
+                data = (path / name).read_bytes()
+            except OSError:
+                continue
+            self._cancels_read.add(name)
+            ids = [JobId(w.decode()) for w in data.split()[1:] if w.isdigit()]
+            self._batch_cancelled.update(ids)
+            self._queued.difference_update(ids)
+        if len(names) > CANCELS_MERGE_AT:
+            self._merge_batch_cancels(path, names)
+
+    def _merge_batch_cancels(self, path: Path, names: list[str]) -> None:
+        """Replace many batch files by one holding every id they hold."""
+        try:
+            self._record_batch_cancel(sorted(self._batch_cancelled), time.time())
+        except OSError:
+            return
+        for name in names:
+            try:
+                (path / name).unlink()
+            except OSError:
+                pass
+            self._cancels_read.discard(name)
 
     def _record_kill(self, job_id: JobId, job_dir: Path):
         """Find the process group of a started job and write its kill record: the
-        ``(pgid, proc, members, record)`` to signal, or None when nothing of it runs."""
-        self._running.discard(job_id)
-        # From here on the kill timer owns our wrapper's Popen: nothing else reaps it.
-        proc = self._procs.pop(job_id, None)
+        ``(pgid, proc, members, record)`` to signal, or None when nothing of it runs.
+        Its bookkeeping is left as it is (the job keeps its slot) until it is signalled."""
+        proc = self._procs.get(job_id)
         if proc is not None and proc.returncode is None:
             pgid: Optional[int] = proc.pid  # not reaped, so the group id is still ours
         else:
@@ -590,6 +667,9 @@ class LocalInterface(HardwareInterface):
                       ) -> Optional[Exception]:
         """SIGTERM a cancelled job's process group and arm its SIGKILL timer; the job's
         cancel outcome."""
+        self._running.discard(job_id)  # its slot is held by the kill timer from here
+        # From here on the kill timer owns our wrapper's Popen: nothing else reaps it.
+        self._procs.pop(job_id, None)
         try:
             os.killpg(pgid, signal.SIGTERM)
             signalled = True
@@ -684,6 +764,7 @@ class LocalInterface(HardwareInterface):
     def _prepare(self) -> None:
         """On first use, adopt the running jobs, queue the queued jobs on disk, and
         finish the kills a previous simjobs left pending (their kill records)."""
+        self._load_batch_cancels()
         if self._scanned:
             return
         self._scanned = True
@@ -754,13 +835,20 @@ class LocalInterface(HardwareInterface):
 
     def _state(self, job_id: JobId) -> JobState:
         """Read the job's state and keep the queue and slot bookkeeping in step."""
+        if job_id in self._queued:
+            # Only this object starts its queued jobs, and a cancel by another one is
+            # read in _prepare: memory is the truth, and a poll of 100,000 waiting jobs
+            # costs no file system call.
+            return JobState(JobStatus.SUBMITTED)
         job_dir = self._job_dir(job_id)
         if not job_dir.is_dir():
             raise UnknownJobError(
                 f"Job {job_id} is unknown to interface {self.name!r}: "
                 f"there is no job directory {str(job_dir)!r}."
             )
-        if job_id in self._launch_failures and not (job_dir / CANCELLED_FILE).exists():
+        if job_id in self._batch_cancelled:  # cancelled while queued: never started
+            state = JobState(JobStatus.CANCELLED)
+        elif job_id in self._launch_failures and not (job_dir / CANCELLED_FILE).exists():
             state = JobState(JobStatus.FAILED, reason=self._launch_failures[job_id])
         else:
             alive = None
@@ -824,7 +912,8 @@ class LocalInterface(HardwareInterface):
             self._queued.discard(job_id)
             job_dir = self._job_dir(job_id)
             if (
-                not job_dir.is_dir()
+                job_id in self._batch_cancelled
+                or not job_dir.is_dir()
                 or (job_dir / CANCELLED_FILE).exists()
                 or (job_dir / STARTED_MARKER).exists()
             ):

@@ -6,7 +6,8 @@ runner runs its commands, **one remote command per operation, whatever the numbe
 jobs**:
 
 - :meth:`RemoteJobDirs.install_wrapper` puts the rendered wrapper into
-  ``<workspace>/.simjobs/wrapper-<hash>.sh`` (once per workspace and wrapper version);
+  ``<workspace>/.simjobs/wrapper-<hash>.sh``: written aside, checked (size and POSIX
+  ``cksum``), renamed; an installed copy found wrong is written again;
 - :meth:`RemoteJobDirs.create_job_dirs` makes many job directories with their input
   files (each built aside and renamed into place, so a job directory never exists
   without its input);
@@ -219,6 +220,18 @@ is_wrapper() {  # pid dir: is pid alive and running in dir (so not a reused pid)
     case $1 in '' | *[!0-9]*) return 1 ;; esac
     if [ -d /proc/self ]; then [ "/proc/$1/cwd" -ef "$2" ]; else kill -0 "$1" 2>/dev/null; fi
 }
+job_group() {  # pgid dir: is group pgid the job's? Its wrapper runs, or (the wrapper
+    # gone, e.g. killed by an earlier cancel's SIGTERM whose SIGKILL never came) a live
+    # process of the group works in the job directory.
+    case $1 in '' | *[!0-9]*) return 1 ;; esac
+    is_wrapper "$1" "$2" && return 0
+    [ -d /proc/self ] || return 1
+    for q in $(cat /proc/[0-9]*/stat 2>/dev/null | awk -v g="$1" \
+            '{ pid = $1; sub(/.*\) /, ""); if ($3 == g && $1 != "Z" && $1 != "X") print pid }'); do
+        [ "/proc/$q/cwd" -ef "$2" ] && return 0
+    done
+    return 1
+}
 live_groups() {  # lg: " pgid pgid ... " of every live (non-zombie) process
     lg=" $(cat /proc/[0-9]*/stat 2>/dev/null |
         awk '{ sub(/.*\) /, ""); if ($1 != "Z" && $1 != "X") printf "%s ", $3 }')"
@@ -257,23 +270,37 @@ rd() {  # id: print what the job directory holds
         # A poll of a job that has not ended: only what decides its status, one line.
         for n in $quick_files; do one "$1" "$d" "$n"; done
         if [ -d "$d/$m_started" ]; then
-            alive_of "$1" "$d"; printf '%s r %s %s\n' "$1" "$p" "$a"
+            alive_of "$1" "$d"
+            # Gone, and its exit code there after all: the wrapper wrote it and ended
+            # between the two looks. Read the directory whole (never "ended without an
+            # exit code", which would cost a correction and a second command).
+            if [ "$a" != 0 ] || [ ! -e "$d/$f_exit" ]; then
+                printf '%s r %s %s\n' "$1" "$p" "$a"
+                return
+            fi
         else
             case $starting in *" $1 "*) held=$((held + 1)) ;; esac
             printf '%s q\n' "$1"
+            return
         fi
-        return
     fi
     printf '%s dir\n' "$1"
     for n in $one_files; do one "$1" "$d" "$n"; done
     if [ -d "$d/$m_started" ]; then printf '%s f %s\n' "$1" "$m_started"; fi
-    x=
-    if [ -e "$d/$f_exit" ]; then
+    x=; a=
+    if [ ! -e "$d/$f_exit" ] && [ -d "$d/$m_started" ]; then
+        alive_of "$1" "$d"
+        if [ "$a" = 0 ] && [ -e "$d/$f_exit" ]; then
+            # Ended between the two looks (see above): its files as they are now.
+            for n in $one_files; do one "$1" "$d" "$n"; done
+        elif [ "$a" != - ]; then
+            printf '%s alive %s\n' "$1" "$a"
+        fi
+    fi
+    if [ "$a" != 1 ] && [ -e "$d/$f_exit" ]; then
         IFS= read -r x < "$d/$f_exit" 2>/dev/null
         # The output of a job that exited 0 is shipped by ship_outputs, after the loop.
         [ "$x" != 0 ] || [ ! -f "$d/$f_output" ] || outs="$outs $1"
-    elif [ -d "$d/$m_started" ]; then
-        alive_of "$1" "$d"; [ "$a" = - ] || printf '%s alive %s\n' "$1" "$a"
     fi
     # The stderr tail is part of the reason of a non-zero exit only: a job that
     # exited 0 costs no process here (unless the caller asked for the tails).
@@ -594,6 +621,12 @@ class RemoteJobDirs:
             self._wrapper_installed = True
         return self.wrapper_path
 
+    def check_install_again(self) -> None:
+        """Check (and redo if wrong) the installed wrapper at the next command that needs
+        it: called when a job's wrapper did not start, in case someone removed or
+        truncated it while this process ran."""
+        self._wrapper_installed = False
+
     def create_job_dirs(self, inputs: Mapping[JobId, bytes]) -> dict[JobId, bool]:
         """Create job directories with their input files, in one command.
 
@@ -833,18 +866,24 @@ class RemoteJobDirs:
         body = (
             f"for id in {_ids_word(ids)}; do rd \"$id\"; done\nship_outputs\n"
             "groups=\n"
+            # Every marker first: no signal frees a slot while a job of the batch
+            # could still be started into it (a poll never starts a marked job).
             f"for id in {_ids_word(ids)}; do\n"
             '    d=$ws/$id\n'
             '    [ -d "$d" ] && [ ! -e "$d/$f_exit" ] || continue\n'
             '    if [ ! -e "$d/$f_cancelled" ]; then\n'
             '        now > "$d/$f_cancelled.tmp.$$" && mv -f -- "$d/$f_cancelled.tmp.$$" "$d/$f_cancelled"\n'
             "    fi\n"
-            f"    [ {1 if signal_group else 0} = 1 ] || continue\n"
+            "done\n"
+            f"for id in {_ids_word(ids)}; do\n"
+            f"    [ {1 if signal_group else 0} = 1 ] || break\n"
+            '    d=$ws/$id\n'
+            '    [ -d "$d" ] && [ ! -e "$d/$f_exit" ] || continue\n'
             # A wrapper between its marker and its pid file: give it a moment.
             '    i=0\n'
             '    while [ -d "$d/$m_started" ] && [ ! -e "$d/$f_pid" ] && [ $i -lt 20 ]; do nap; i=$((i + 1)); done\n'
             '    p=; [ -e "$d/$f_pid" ] && { IFS= read -r p < "$d/$f_pid"; } 2>/dev/null\n'
-            '    if is_wrapper "$p" "$d" && kill -TERM "-$p" 2>/dev/null; then\n'
+            '    if job_group "$p" "$d" && kill -TERM "-$p" 2>/dev/null; then\n'
             '        printf \'%s signalled\\n\' "$id"; groups="$groups $id:$p"\n'
             "    fi\n"
             "done\n"

@@ -9,6 +9,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
+from ...core.text import plural
 from ...core.types import JobStatus
 from .job_model import STATUS_RANK, JobModel
 
@@ -126,8 +127,3 @@ class StatusBar(Static):
         link = Style(meta={"@click": "app.show_errors"})
         return Text.assemble(" · ", (f"⚠ {plural(self.error_count, 'error')} (E)",
                                      Style(color="red", bold=True) + link))
-
-
-def plural(n: int, word: str, words: Optional[str] = None) -> str:
-    """``1 job``, ``2 jobs``, ``1,000 jobs``."""
-    return f"{n:,} {word if n == 1 else (words or word + 's')}"

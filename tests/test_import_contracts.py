@@ -38,6 +38,7 @@ def test_every_layer_contract_is_kept():
     ("core/ids.py", "from .. import config", "core imports nothing of simjobs above it"),
     ("interfaces/args.py", "from .. import cli", "interfaces import only core"),
     ("config.py", "from .app import themes", "config imports only core and interfaces"),
+    ("logfile.py", "import rich.text", "logfile (where errors go) imports only core"),
 ])
 def test_a_wrong_import_breaks_its_contract(tmp_path, module, line, contract):
     """The contracts are not vacuous: one import against the layers in a copy breaks one."""
@@ -53,7 +54,7 @@ def test_a_wrong_import_breaks_its_contract(tmp_path, module, line, contract):
 
 @pytest.mark.parametrize("module", ["simjobs.core", "simjobs.interfaces", "simjobs.config",
                                     "simjobs.app.backend", "simjobs.design", "simjobs.export",
-                                    "simjobs.app.log_summary"])
+                                    "simjobs.app.log_summary", "simjobs.logfile"])
 def test_importing_the_lower_layers_loads_no_ui_library(module):
     """What a notebook or batch script imports stays free of textual and rich (a fresh
     interpreter: this one has loaded them for other tests)."""

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+import re
 import subprocess
 import sys
 import threading
@@ -713,3 +715,58 @@ async def test_a_long_unreachable_cause_is_short_in_the_panel_and_whole_in_the_d
         stdout = shown("#stdout")
         assert "unreachable" in stdout and "not available" not in stdout
         hpc.poll_error = None
+
+
+def drawn_lines(widget) -> list[str]:
+    """The lines a widget draws now, as text (wrapping and cutting included)."""
+    from textual.geometry import Region
+
+    size = widget.size
+    return [strip.text for strip in widget.render_lines(Region(0, 0, size.width, size.height))]
+
+
+@run_async
+async def test_watch_viewer_at_80x24_fits_its_header_and_learns_the_interfaces_from_the_manager(
+        tmp_path):
+    from simjobs.core.errors import HardwareUnreachableError
+
+    managed = build_backend(tmp_path)  # a manager on the log, in this process
+    try:
+        managed.submit([(0.3, 0.3)], 2)  # gives hpc a job to poll
+        backend = WatchBackend(tmp_path / "runs.csv", interval=0.05)
+        app = SimjobsApp(backend)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: app.main_screen is not None
+                        and app.main_screen.is_attached and len(app.model) == 25)
+            await pilot.pause()
+            bar = app.main_screen.status_bar
+            header, counts = drawn_lines(bar)
+            # The header's short form fits; the counts line is the second line, whole.
+            assert f"watching · manager pid {os.getpid()}" in header, header
+            from simjobs.core.lock import this_host
+
+            # (a long path gives way, with "…", to who manages the log)
+            assert header.rstrip().endswith(f"on {this_host()}"), header
+            assert counts.strip().startswith("25 jobs"), (header, counts)
+            # Capacity, kind and health come from the manager's stats file.
+            panels = app.main_screen.panels.panels
+            fast, hpc = panels["local-fast"], panels["hpc"]
+            await until(pilot, lambda: "/4" in fast.shown_text and "/8" in hpc.shown_text)
+            assert "cap —" not in fast.shown_text and "health —" not in fast.shown_text
+            assert " ok" in fast.shown_text and "slurm" in hpc.shown_text
+            await until(pilot, lambda: "poll —" not in hpc.shown_text
+                        and re.search(r"poll (<1|\d+) ms", hpc.shown_text), timeout=30)
+            interface(managed, "hpc").poll_error = HardwareUnreachableError(
+                "ssh: connect to host hpc.example.org port 22: Connection refused")
+            await until(pilot, lambda: "unreachable since" in hpc.shown_text)
+            assert hpc.has_class("-unhealthy") and "Connection refused" in hpc.shown_text
+            assert " ok" in fast.shown_text
+    finally:
+        managed.close()
+    # The manager has gone: what it last wrote is stale, not its word any more.
+    backend = WatchBackend(tmp_path / "runs.csv")
+    try:
+        assert backend.interface_stats() == {}
+        assert all(i.health == "unknown" for i in backend.interfaces())
+    finally:
+        backend.close()

@@ -106,7 +106,7 @@ class MainScreen(Screen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.status_bar.manager_state = self.simjobs.backend.manager_state()
+        self._show_manager_state()
         self.table.reload()
         self.table.focus()
         self.update_info()
@@ -131,10 +131,15 @@ class MainScreen(Screen):
 
     def refresh_views(self) -> None:
         """Redraw the summaries (each does nothing when what it shows is unchanged)."""
-        self.status_bar.manager_state = self.simjobs.backend.manager_state()
+        self._show_manager_state()
         self.status_bar.update_view()
         self.panels.update_views()
         self.update_info()
+
+    def _show_manager_state(self) -> None:
+        backend = self.simjobs.backend
+        self.status_bar.manager_state = backend.manager_state()
+        self.status_bar.manager_state_short = backend.manager_state(short=True)
 
     def update_info(self) -> None:
         model = self.model

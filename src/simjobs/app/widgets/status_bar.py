@@ -53,7 +53,10 @@ class StatusBar(Static):
     """Two lines: log path and manager state; counts per status and jobs/min."""
 
     DEFAULT_CSS = """
-    StatusBar { height: 2; background: $panel; color: $foreground; padding: 0 1; }
+    StatusBar {
+        height: 2; background: $panel; color: $foreground; padding: 0 1;
+        text-wrap: nowrap; text-overflow: ellipsis;  /* a long line never pushes out the next */
+    }
     """
 
     def __init__(self, log_path: str, model: JobModel, **kwargs) -> None:
@@ -61,6 +64,8 @@ class StatusBar(Static):
         self.log_path = display_path(log_path)
         self.model = model
         self.manager_state = ""
+        #: the same, short enough to fit beside the path at 80 columns ("" = no short form)
+        self.manager_state_short = ""
         self._shown: Optional[str] = None
 
     def on_mount(self) -> None:
@@ -99,6 +104,8 @@ class StatusBar(Static):
         width = max(20, self.size.width - 2) if self.size.width else 200
         path = self.log_path
         state = self.manager_state
+        if len(state) + 3 + min(len(path), 20) > width and self.manager_state_short:
+            state = self.manager_state_short
         room = width - len(state) - 3
         if len(path) > room:
             path = "…" + path[-max(10, room - 1):]

@@ -34,6 +34,7 @@ from textual.widgets import (
 from textual.widgets import Input as TextInput
 from textual.worker import get_current_worker
 
+from simjobs.app.widgets.footer import FittingFooter
 from simjobs.design import (
     DesignError,
     latin_hypercube,
@@ -312,7 +313,7 @@ class SubmitScreen(ModalScreen[Optional[list]]):
             with Horizontal(id="buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button("Submit", id="submit", variant="primary", disabled=True)
-            yield Footer()
+            yield FittingFooter(wrap=True)  # every key hint, on two lines if need be
 
     def _lhs_fields(self) -> ComposeResult:
         if not self.input_dim:

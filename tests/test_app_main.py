@@ -775,6 +775,10 @@ async def test_watch_viewer_at_80x24_fits_its_header_and_learns_the_interfaces_f
 # ---- small things that read wrong (issue 11, item 6) -----------------------------------
 
 
+async def main_shown(app, pilot) -> None:
+    await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+
+
 def info_text(app) -> str:
     from textual.widgets import Static
 
@@ -786,7 +790,7 @@ async def test_at_80_columns_the_sorted_column_shows_with_its_arrow_named_as_the
         backend):
     app = SimjobsApp(backend)
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        await main_shown(app, pilot)
         table = table_of(app)
         seen = {}
         for _ in range(9):  # every column once
@@ -808,7 +812,7 @@ async def test_at_80_columns_the_sorted_column_shows_with_its_arrow_named_as_the
 async def test_a_filter_that_matches_nothing_says_so_and_esc_clears_it(backend):
     app = SimjobsApp(backend)
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        await main_shown(app, pilot)
         table = table_of(app)
         await pilot.press("slash", *"zzz")
         await until(pilot, lambda: len(app.model) == 0)
@@ -831,7 +835,7 @@ async def test_f_cycles_every_status_with_failed_cancel_and_F_goes_back(backend)
 
     app = SimjobsApp(backend)
     async with app.run_test(size=(120, 35)) as pilot:
-        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        await main_shown(app, pilot)
         assert JobStatus.FAILED_CANCEL in STATUS_CYCLE
         assert set(STATUS_CYCLE) == {None, ACTIVE, *JobStatus}
         await pilot.press("F")
@@ -851,7 +855,7 @@ async def test_f_cycles_every_status_with_failed_cancel_and_F_goes_back(backend)
 async def test_space_marks_and_moves_down_and_the_help_says_so(backend):
     app = SimjobsApp(backend)
     async with app.run_test(size=(120, 35)) as pilot:
-        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        await main_shown(app, pilot)
         table = table_of(app)
         first = table.cursor_job_id
         await pilot.press("space")
@@ -874,7 +878,7 @@ async def test_the_highlighted_running_jobs_elapsed_ticks_each_second_only_on_it
     backend = build_backend(tmp_path, clock=lambda: now[0])
     app = SimjobsApp(backend)
     async with app.run_test(size=(120, 35)) as pilot:
-        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        await main_shown(app, pilot)
         table = table_of(app)
         assert table.move_to(RUNNING_ID)
         await pilot.pause()
@@ -900,11 +904,10 @@ async def test_at_60x15_nothing_is_cropped_and_every_footer_key_reads_whole(back
 
     app = SimjobsApp(backend)
     async with app.run_test(size=(60, 15)) as pilot:
-        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        await main_shown(app, pilot)
         await pilot.pause()
         table = table_of(app)
-        drawn = 2 + sum(w for _, w in table.columns) + sum(map(len, table._separators))
-        assert drawn <= table.scrollable_content_region.width, table.columns
+        assert table.line_width() <= table.scrollable_content_region.width, table.columns
         keys = [c.key for c, _ in table.columns]
         assert "output" in keys and "status" in keys
         assert table.move_to(FAILED_ID)

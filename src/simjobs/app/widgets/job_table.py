@@ -285,6 +285,11 @@ class JobTable(ScrollView, can_focus=True):
         room), so that what names a column elsewhere agrees with the table."""
         return self._labels.get(key) or next(c.label for c in COLUMNS if c.key == key)
 
+    def line_width(self) -> int:
+        """The cells a line of the table takes as laid out now (the mark, the columns and
+        the separators): never more than the table's width, so nothing is cropped."""
+        return 2 + sum(w for _, w in self.columns) + sum(map(len, self._separators))
+
     def _update_virtual_size(self) -> None:
         self.virtual_size = Size(self.scrollable_content_region.width, len(self.model) + 1)
 

@@ -99,6 +99,7 @@ class MainScreen(Screen):
         backend = self.simjobs.backend
         self.status_bar = StatusBar(str(backend.log_path), self.model, id="status-bar")
         self.table = JobTable(self.model, id="job-table")
+        self.table.no_match_hint = " (esc clears)"  # (see action_clear)
         self.panels = LoadPanels(backend.interfaces(), self.model, id="panels")
         yield self.status_bar
         with Horizontal(id="body"):

@@ -141,6 +141,8 @@ class JobTable(ScrollView, can_focus=True):
         self._content_model: Optional[JobModel] = None  # the model _content was taken of
         self._elapsed_drawn: dict[str, str] = {}  # job id -> Elapsed text on screen
         self._line_cache: dict[str, tuple] = {}  # job id -> (record, key, strip)
+        #: said after "no jobs match <filter>": how to clear it on the screen showing it
+        self.no_match_hint = ""
 
     # ---- geometry ---------------------------------------------------------------------
 
@@ -415,7 +417,7 @@ class JobTable(ScrollView, can_focus=True):
         """What an empty view says when a filter emptied it (not a blank table)."""
         style = self.rich_style + self.get_component_rich_style("job-table--empty",
                                                                 partial=True)
-        head, tail = "  no jobs match ", " (esc clears)"
+        head, tail = "  no jobs match ", self.no_match_hint
         what = self.model.filter.describe()
         room = width - len(head) - len(tail)
         if len(what) > room:

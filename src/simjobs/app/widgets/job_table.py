@@ -495,7 +495,13 @@ class JobTable(ScrollView, can_focus=True):
                 style = base + self.get_component_rich_style(STATUS_CLASSES[row.status],
                                                              partial=True)
             segments.append(Segment(_fit(text, w, column.align), style))
-        return Strip(segments).adjust_cell_length(width, base)
+        strip = Strip(segments).adjust_cell_length(width, base)
+        if index == self.cursor and not row.finished:
+            # Redrawn each second (its Elapsed ticks), and the terminal gets the whole
+            # line: one style run (the cursor row is one colour pair) is ~150 bytes where
+            # a run per cell, each with its colour codes, is ~600.
+            strip = strip.simplify()
+        return strip
 
     # ---- for tests and the screen -----------------------------------------------------
 

@@ -7,6 +7,7 @@ import asyncio
 import csv
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -175,7 +176,13 @@ async def test_plot_of_output_against_a_coordinate_per_level(backend):
         assert plot.point_count == len(with_output)
         by_level = {lvl: sum(r.level == lvl for r in with_output) for lvl in (1, 2)}
         text = plot.text()
-        assert f"1 level 1 ({by_level[1]})" in text and f"2 level 2 ({by_level[2]})" in text
+        # A legend that reads as one (not as key hints: "1 level 1" read as "press 1")
+        legend = text.splitlines()[0]
+        assert legend.startswith("Legend: "), legend
+        assert f'"1" level 1 ({by_level[1]} points)' in legend, legend
+        assert f'"2" level 2 ({by_level[2]} points)' in legend, legend
+        assert '"*" several levels' in legend, legend
+        assert not re.search(r"(^|\s)[0-9] level", legend), legend
         assert "x1 →" in text
         grid = "\n".join(text.splitlines()[1:-2])
         assert grid.count("1") >= 1 and "2" in grid
@@ -462,3 +469,14 @@ def test_plot_grid_marks_each_level_and_overlaps():
     assert rows[2][0] == "*"  # (0, 0): both levels
     assert rows[1][2] == "2"  # (0.5, 0.5): the middle, level 2 only
     assert plot_grid({}, 5, 3)[1] is None
+
+
+def test_the_plot_legend_reads_as_a_legend_at_80_columns_and_shorter_when_it_must():
+    from simjobs.app.widgets.plot import ScatterPlot
+
+    plot = ScatterPlot()
+    plot.series = {1: ([0.1] * 8, [1.0] * 8), 2: ([0.2] * 2, [2.0] * 2)}
+    text = "".join(t for t, _ in plot.legend(78))  # the plot's width at 80 columns
+    assert text == 'Legend: "1" level 1 (8 points) · "2" level 2 (2 points) · "*" several levels'
+    short = "".join(t for t, _ in plot.legend(40))
+    assert short == '"1" L1 (8) · "2" L2 (2) · "*" several', short

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+import re
 import subprocess
 import sys
 import threading
@@ -713,3 +715,234 @@ async def test_a_long_unreachable_cause_is_short_in_the_panel_and_whole_in_the_d
         stdout = shown("#stdout")
         assert "unreachable" in stdout and "not available" not in stdout
         hpc.poll_error = None
+
+
+def drawn_lines(widget) -> list[str]:
+    """The lines a widget draws now, as text (wrapping and cutting included)."""
+    from textual.geometry import Region
+
+    size = widget.size
+    return [strip.text for strip in widget.render_lines(Region(0, 0, size.width, size.height))]
+
+
+@run_async
+async def test_watch_viewer_at_80x24_fits_its_header_and_learns_the_interfaces_from_the_manager(
+        tmp_path):
+    from simjobs.core.errors import HardwareUnreachableError
+
+    managed = build_backend(tmp_path)  # a manager on the log, in this process
+    try:
+        managed.submit([(0.3, 0.3)], 2)  # gives hpc a job to poll
+        backend = WatchBackend(tmp_path / "runs.csv", interval=0.05)
+        app = SimjobsApp(backend)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: app.main_screen is not None
+                        and app.main_screen.is_attached and len(app.model) == 25)
+            await pilot.pause()
+            bar = app.main_screen.status_bar
+            header, counts = drawn_lines(bar)
+            # The header's short form fits; the counts line is the second line, whole.
+            assert f"watching · manager pid {os.getpid()}" in header, header
+            from simjobs.core.lock import this_host
+
+            # (a long path gives way, with "…", to who manages the log)
+            assert header.rstrip().endswith(f"on {this_host()}"), header
+            assert counts.strip().startswith("25 jobs"), (header, counts)
+            # Capacity, kind and health come from the manager's stats file.
+            panels = app.main_screen.panels.panels
+            fast, hpc = panels["local-fast"], panels["hpc"]
+            await until(pilot, lambda: "/4" in fast.shown_text and "/8" in hpc.shown_text)
+            assert "cap —" not in fast.shown_text and "health —" not in fast.shown_text
+            assert " ok" in fast.shown_text and "slurm" in hpc.shown_text
+            await until(pilot, lambda: "poll —" not in hpc.shown_text
+                        and re.search(r"poll (<1|\d+) ms", hpc.shown_text), timeout=30)
+            interface(managed, "hpc").poll_error = HardwareUnreachableError(
+                "ssh: connect to host hpc.example.org port 22: Connection refused")
+            await until(pilot, lambda: "unreachable since" in hpc.shown_text)
+            assert hpc.has_class("-unhealthy") and "Connection refused" in hpc.shown_text
+            assert " ok" in fast.shown_text
+    finally:
+        managed.close()
+    # The manager has gone: what it last wrote is stale, not its word any more.
+    backend = WatchBackend(tmp_path / "runs.csv")
+    try:
+        assert backend.interface_stats() == {}
+        assert all(i.health == "unknown" for i in backend.interfaces())
+    finally:
+        backend.close()
+
+
+# ---- small things that read wrong (issue 11, item 6) -----------------------------------
+
+
+async def main_shown(app, pilot) -> None:
+    await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+
+
+def info_text(app) -> str:
+    from textual.widgets import Static
+
+    return str(app.main_screen.query_one("#table-info", Static).render())
+
+
+@run_async
+async def test_at_80_columns_the_sorted_column_shows_with_its_arrow_named_as_the_info_line_says(
+        backend):
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await main_shown(app, pilot)
+        table = table_of(app)
+        seen = {}
+        for _ in range(9):  # every column once
+            await pilot.press("o")
+            column = app.model.sort_column
+            await until(pilot, lambda: table.render_line(0).text.count("↓")
+                        + table.render_line(0).text.count("↑") == 1)
+            header = table.render_line(0).text
+            arrow = "↓" if app.model.sort_reverse else "↑"
+            label = table.label(column)
+            assert f"{label}{arrow}" in header, (column, header)
+            await until(pilot, lambda: f"sort {label}{arrow}" in info_text(app))
+            seen[column] = label
+        assert seen["submitted"] == "Submitted" and seen["changed"] == "Last change"
+        assert seen["elapsed"] in ("Elapsed", "Time")
+
+
+@run_async
+async def test_a_filter_that_matches_nothing_says_so_and_esc_clears_it(backend):
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await main_shown(app, pilot)
+        table = table_of(app)
+        await pilot.press("slash", *"zzz")
+        await until(pilot, lambda: len(app.model) == 0)
+        await pilot.pause()
+        assert table.render_line(1).text.strip() == 'no jobs match "zzz" (esc clears)'
+        await pilot.press("escape")  # from the filter bar still
+        await until(pilot, lambda: len(app.model) == 24 and not app.model.filter.active)
+        assert "no jobs match" not in table.render_line(1).text
+        # a status filter with no job: the same, naming it
+        app.main_screen.set_filter(status=JobStatus.FAILED_CANCEL)
+        await pilot.pause()
+        assert "no jobs match status=Failed cancel (esc clears)" in table.render_line(1).text
+        await pilot.press("escape")
+        await until(pilot, lambda: len(app.model) == 24)
+
+
+@run_async
+async def test_f_cycles_every_status_with_failed_cancel_and_F_goes_back(backend):
+    from simjobs.app.screens.main import STATUS_CYCLE
+
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await main_shown(app, pilot)
+        assert JobStatus.FAILED_CANCEL in STATUS_CYCLE
+        assert set(STATUS_CYCLE) == {None, ACTIVE, *JobStatus}
+        await pilot.press("F")
+        await until(pilot, lambda: app.model.filter.status is JobStatus.CANCELLED)
+        await pilot.press("F")
+        await until(pilot, lambda: app.model.filter.status is JobStatus.FAILED_CANCEL)
+        assert "status=Failed cancel" in info_text(app)
+        await pilot.press("f")
+        await until(pilot, lambda: app.model.filter.status is JobStatus.CANCELLED)
+        await pilot.press("f")
+        await until(pilot, lambda: app.model.filter.status is None)
+        await pilot.press("f")
+        await until(pilot, lambda: app.model.filter.status == ACTIVE)
+
+
+@run_async
+async def test_space_marks_and_moves_down_and_the_help_says_so(backend):
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await main_shown(app, pilot)
+        table = table_of(app)
+        first = table.cursor_job_id
+        await pilot.press("space")
+        await until(pilot, lambda: first in table.marked)
+        assert table.cursor == 1
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        rows = {keys: text for _, section in app.screen.sections for keys, text in section}
+        space = next(text for keys, text in rows.items() if "space" in keys)
+        assert "then move down" in space, space
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md")).read()
+    assert re.search(r"`space` \| mark or unmark the row and move down", readme)
+
+
+@run_async
+async def test_the_highlighted_running_jobs_elapsed_ticks_each_second_only_on_its_row(tmp_path):
+    from app_fixtures import FIXED_NOW
+
+    now = [FIXED_NOW]
+    backend = build_backend(tmp_path, clock=lambda: now[0])
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await main_shown(app, pilot)
+        table = table_of(app)
+        assert table.move_to(RUNNING_ID)
+        await pilot.pause()
+        # created 23 minutes before "now"; the other running job 17 minutes before
+        assert line_text(app, RUNNING_ID).rstrip().endswith("23m00s")
+        assert line_text(app, RUNNING_ID2).rstrip().endswith("17m")
+        now[0] += 1
+        await until(pilot, lambda: line_text(app, RUNNING_ID).rstrip().endswith("23m01s"),
+                    timeout=10)  # the app's one-second tick redraws it
+        now[0] += 1
+        await until(pilot, lambda: line_text(app, RUNNING_ID).rstrip().endswith("23m02s"),
+                    timeout=10)
+        assert line_text(app, RUNNING_ID2).rstrip().endswith("17m")  # coarse: not redrawn
+        # the highlight moves on: the row it left goes back to coarse steps
+        await pilot.press("down")
+        await until(pilot, lambda: line_text(app, RUNNING_ID).rstrip().endswith("23m"))
+
+
+@run_async
+async def test_at_60x15_nothing_is_cropped_and_every_footer_key_reads_whole(backend):
+    from textual.widgets import Input
+    from textual.widgets._footer import FooterKey
+
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(60, 15)) as pilot:
+        await main_shown(app, pilot)
+        await pilot.pause()
+        table = table_of(app)
+        assert table.line_width() <= table.scrollable_content_region.width, table.columns
+        keys = [c.key for c, _ in table.columns]
+        assert "output" in keys and "status" in keys
+        assert table.move_to(FAILED_ID)
+        await pilot.pause()
+        assert "Failed" in line_text(app, FAILED_ID) and "—" in line_text(app, FAILED_ID)
+
+        def footer_reads_whole(screen) -> None:
+            shown = [k for k in screen.query(FooterKey) if k.display]
+            palette = [k for k in shown if k.has_class("-command-palette")]
+            others = [k for k in shown if not k.has_class("-command-palette")]
+            edge = palette[0].region.x if palette else screen.size.width
+            assert others and all(k.region.right <= edge for k in others), \
+                [(k.key, k.region) for k in shown]
+            return {k.key for k in shown}
+
+        shown = footer_reads_whole(app.screen)
+        assert {"q", "question_mark"} <= shown, shown  # quit and help always
+        await pilot.press("l")
+        await until(pilot, lambda: getattr(app.screen, "loaded", False))
+        await pilot.pause(0.3)
+        shown = footer_reads_whole(app.screen)
+        assert {"q", "question_mark", "escape"} <= shown, shown
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is app.main_screen)
+        await pilot.press("s")
+        await until(pilot, lambda: type(app.screen).__name__ == "SubmitScreen"
+                    and isinstance(app.focused, Input))
+        form = app.screen.query_one("#dialog")
+
+        def hints_inside() -> bool:  # every hint shown lies inside the form, none cut
+            hints = [k for k in app.screen.query(FooterKey) if k.display]
+            return {"escape", "ctrl+s", "ctrl+n", "ctrl+t", "ctrl+l"} <= \
+                {k.key for k in hints} and \
+                all(form.region.contains_region(k.region) for k in hints)
+
+        await until(pilot, hints_inside, timeout=10,
+                    message=lambda: str([(k.key, k.display, k.region) for k in
+                                         app.screen.query(FooterKey)]) + str(form.region))

@@ -184,3 +184,38 @@ SCREENS = [
 @pytest.mark.parametrize("steps", SCREENS)
 def test_snapshot(snap_compare, make_app, steps: Steps, size):
     assert snap_compare(make_app(), terminal_size=size, run_before=steps)
+
+
+#: A small terminal (issue 11): nothing cropped at an edge (cells cut with "…"), no
+#: footer key run under another, every key hint of the submit form shown.
+SMALL = [
+    pytest.param(main_screen, id="main"),
+    pytest.param(log_view, id="log_view"),
+    pytest.param(submit_inputs, id="submit"),
+]
+
+
+async def sorted_by_submitted(pilot: Pilot) -> None:
+    """At 80 columns, where the times are left out, sorting by Submitted shows it."""
+    await main_ready(pilot)
+    await pilot.press(*"o" * 6)
+    await until(pilot, lambda: pilot.app.model.sort_column == "submitted", "sort by Submitted")
+    await settled(pilot)
+
+
+async def no_match(pilot: Pilot) -> None:
+    await main_ready(pilot)
+    await pilot.press("slash", *"zzz", "enter")
+    await until(pilot, lambda: len(pilot.app.model) == 0, "a filter matching nothing")
+    await settled(pilot)
+
+
+@pytest.mark.parametrize("steps", SMALL)
+def test_snapshot_60x15(snap_compare, make_app, steps: Steps):
+    assert snap_compare(make_app(), terminal_size=(60, 15), run_before=steps)
+
+
+@pytest.mark.parametrize("steps", [pytest.param(sorted_by_submitted, id="sorted_by_submitted"),
+                                   pytest.param(no_match, id="no_match")])
+def test_snapshot_80x24_main(snap_compare, make_app, steps: Steps):
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=steps)

@@ -313,3 +313,21 @@ async def test_help_lists_each_key_once_per_section(backend):
             assert len(keys) == len(set(keys)), f"{table.title}: {keys}"
             if table.title == "Everywhere":
                 assert keys.count("ctrl+p") == 1
+
+
+@pytest.mark.parametrize("width", [80, 200])
+def test_status_bar_header_takes_its_short_form_rather_than_wrap(width):
+    bar = _SizedBar("/scratch/project/campaign/runs.csv",
+                    _Counts({JobStatus.RUNNING: 3}))  # type: ignore[arg-type]
+    bar.width = width
+    bar.manager_state = ("watching; requests go to the manager, pid 7749 on host vm since "
+                         "18:11:02")
+    bar.manager_state_short = "watching · manager pid 7749 on vm"
+    line1, line2 = bar.render_text().plain.splitlines()
+    assert len(line1) <= width - 2, line1
+    if width == 80:
+        assert line1.endswith("watching · manager pid 7749 on vm"), line1
+    else:
+        assert line1 == ("/scratch/project/campaign/runs.csv · watching; requests go to the "
+                         "manager, pid 7749 on host vm since 18:11:02")
+    assert line2.startswith("3 jobs")

@@ -294,7 +294,7 @@ class SimjobsApp(App):
         if backend.readonly:
             self.notify(backend.readonly_reason, title="Read-only", severity="warning",
                         timeout=10)
-        if backend.mode == "managed" and self.live_stats:
+        if self.live_stats:  # (a watched log: from its manager's stats file)
             self.set_timer(1.0, self._poll_stats)
             self.set_interval(STATS_INTERVAL, self._poll_stats)
 
@@ -326,7 +326,7 @@ class SimjobsApp(App):
             self.notify(self.backend.readonly_reason, title="Read-only", severity="warning",
                         timeout=10)
         self.set_interval(1.0, self._tick)
-        if self.backend.mode == "managed" and self.live_stats:
+        if self.live_stats:  # (a watched log: from its manager's stats file)
             self.set_timer(1.0, self._poll_stats)
             self.set_interval(STATS_INTERVAL, self._poll_stats)
 

@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 from ..core.command import hint
 from ..core.control import NoManagerError, hand_over, hand_over_refusal
 from ..core.errors import HardwareUnreachableError, SimjobsError
-from ..core.events import Event, EventBus, JobEvent
+from ..core.events import Event, EventBus, InterfaceHealthEvent, JobEvent
 from ..core.hardware import HardwareInterface
+from ..core.interface_stats import read_interface_stats, stats_path
 from ..core.lock import LogLock, holder_text
 from ..core.log import SimulationsLog
 from ..core.manager import CancelResult, JobManager
@@ -46,6 +47,9 @@ JobIdLike = Union[str, int, JobId]
 #: Seconds between two refreshes of a watched log (each is two ``stat`` calls when
 #: nothing changed).
 WATCH_INTERVAL = 0.25
+#: Seconds between two looks at who holds a watched log when its manager's interface
+#: stats file has not changed (a manager that ended leaves a stale file behind).
+HOLDER_INTERVAL = 2.0
 
 
 @dataclasses.dataclass
@@ -83,8 +87,9 @@ class Backend:
         """Why the app is read-only, naming who holds the log ("" when it is not)."""
         return ""
 
-    def manager_state(self) -> str:
-        """One line for the status bar: who manages the log."""
+    def manager_state(self, short: bool = False) -> str:
+        """One line for the status bar: who manages the log (``short``: a form that
+        fits beside the log's path at 80 columns)."""
         raise NotImplementedError
 
     def running_count(self) -> int:
@@ -262,7 +267,7 @@ class ManagedBackend(Backend):
     def _log(self) -> SimulationsLog:
         return self._simulations_log
 
-    def manager_state(self) -> str:
+    def manager_state(self, short: bool = False) -> str:
         if self.manager._stop.is_set():
             return "manager stopped"
         # (the job counts are the status bar's second line, from the app's one model)
@@ -384,6 +389,10 @@ class WatchBackend(Backend):
         self._values: list = []
         self._statuses: list = []
         self._baseline_taken = False
+        self._stats_seen: Optional[tuple] = None  # the stats file's (holder, stat) read last
+        self._stats_checked = float("-inf")
+        self._poll_stats: dict[str, dict[str, Any]] = {}
+        self._from_manager: set[str] = set()  # interfaces whose health the manager told
         # Interfaces: the configured ones, then those the log names (learnt as it grows).
         self._infos: dict[str, InterfaceInfo] = dict(self._configured)
         with self._simulations_log._lock:
@@ -391,6 +400,7 @@ class WatchBackend(Backend):
                     for r in self._simulations_log._store.records.values()}
         for name, level in sorted(seen, key=lambda nl: (nl[1], nl[0])):
             self._learn_interface(name, level)
+        self.check_interfaces()  # capacity and health before the first paint
         self._thread = threading.Thread(target=self._watch, name="simjobs-watch", daemon=True)
         self._thread.start()
 
@@ -416,15 +426,22 @@ class WatchBackend(Backend):
         refusal = hand_over_refusal(self.log_path, holder)
         return f"read-only: {refusal}" if refusal else ""
 
-    def manager_state(self) -> str:
+    def manager_state(self, short: bool = False) -> str:
+        # ``short``: a form for a narrow status bar (80 columns with the log's path);
+        # the whole reason of a refusal is in the notice that read-only keys give.
         holder = self.holder()
         if holder is None:
-            return "watching, read-only: nobody manages this log"
+            return "watching, read-only: no manager" if short else \
+                "watching, read-only: nobody manages this log"
         if not holder.get("manager"):
+            if short:
+                return f"read-only: pid {holder.get('pid', '?')} holds it, no manager"
             return f"watching, read-only: held by {holder_text(holder)} (no manager)"
         refusal = hand_over_refusal(self.log_path, holder)
         if refusal:
-            return f"watching, read-only: {refusal}"
+            return "watching, read-only" if short else f"watching, read-only: {refusal}"
+        if short:
+            return f"watching · manager pid {holder.get('pid', '?')} on {holder.get('host', '?')}"
         return f"watching; requests go to the manager, {holder_text(holder)}"
 
     # ---- reading ---------------------------------------------------------------------
@@ -442,6 +459,72 @@ class WatchBackend(Backend):
         if name and name not in self._infos:
             # Only its manager knows its health: not claimed "ok" from here.
             self._infos[name] = InterfaceInfo(name, level, health="unknown")
+
+    def interface_stats(self) -> dict[str, dict[str, Any]]:
+        """Each interface's last poll latency, as its manager last wrote it (not
+        blocking: read by the watch thread, see :meth:`check_interfaces`)."""
+        return {name: dict(s) for name, s in self._poll_stats.items()}
+
+    def check_interfaces(self, force: bool = False) -> int:
+        """Learn capacity, kind, host, health and poll latency of each interface from
+        the stats file the log's manager writes beside it
+        (:mod:`simjobs.core.interface_stats`), when that file or the log's holder
+        changed; publish an InterfaceHealthEvent per health change and return how many.
+        A missing, foreign, garbled or stale file (its manager ended) makes the health
+        "unknown" again, as it is: only a manager knows it."""
+        now = time.monotonic()
+        try:
+            st = os.stat(stats_path(self.log_path), follow_symlinks=False)
+            signature: Optional[tuple] = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except OSError:
+            signature = None
+        if not force and self._stats_seen is not None and \
+                self._stats_seen[1] == signature and now - self._stats_checked < HOLDER_INTERVAL:
+            return 0
+        self._stats_checked = now
+        holder = self.holder()
+        key = ((holder or {}).get("pid"), (holder or {}).get("since"))
+        if not force and self._stats_seen == (key, signature):
+            return 0
+        self._stats_seen = (key, signature)
+        stats = read_interface_stats(self.log_path, holder) \
+            if holder and holder.get("manager") and signature else {}
+        events: list[Event] = []
+        poll: dict[str, dict[str, Any]] = {}
+        for name, s in stats.items():
+            level = s.get("level")
+            self._learn_interface(name, level if isinstance(level, int) else 0)
+            info = self._infos[name]
+            for field in ("kind", "host"):
+                if isinstance(s.get(field), str) and s[field]:
+                    setattr(info, field, s[field])
+            if isinstance(s.get("max_jobs"), int) and s["max_jobs"] > 0:
+                info.max_jobs = s["max_jobs"]
+            state, message = s.get("health"), s.get("health_message") or ""
+            if isinstance(state, str) and state:
+                since = s.get("health_since")
+                since = since if isinstance(since, (int, float)) else time.time()
+                self._from_manager.add(name)
+                events += self._set_health(info, state, str(message), since)
+            seconds = s.get("last_poll_seconds")
+            poll[name] = {"last_poll_seconds": seconds if isinstance(seconds, (int, float))
+                          else None, "last_poll_time": s.get("last_poll_time")}
+        for name in self._from_manager - set(stats):  # nobody tells any more
+            self._from_manager.discard(name)
+            poll[name] = {"last_poll_seconds": None, "last_poll_time": None}
+            events += self._set_health(self._infos[name], "unknown", "", time.time())
+        self._poll_stats = poll
+        if events:
+            self._bus.publish(events)
+        return len(events)
+
+    @staticmethod
+    def _set_health(info: InterfaceInfo, state: str, message: str, since: float) -> list[Event]:
+        if (info.health, info.health_message) == (state, message):
+            return []
+        old = info.health
+        info.health, info.health_message, info.health_since = state, message, since
+        return [InterfaceHealthEvent(info.name, old, state, message, since)]
 
     def records(self) -> list[LogRecord]:
         return self._snapshot()
@@ -553,6 +636,7 @@ class WatchBackend(Backend):
         while not self._stop.wait(self.interval):
             try:
                 self.check_now()
+                self.check_interfaces()
             except Exception:  # noqa: BLE001 - a torn read now is read whole next time
                 import logging
 
@@ -623,7 +707,7 @@ class PeekBackend(Backend):
     def readonly_reason(self) -> str:
         return f"{self.log_path.name} is still opening; try again in a moment"
 
-    def manager_state(self) -> str:
+    def manager_state(self, short: bool = False) -> str:
         return f"opening the log ({self.total:,} records)…"
 
     def levels(self) -> dict[int, list[str]]:

@@ -50,6 +50,7 @@ from .hardware import (
     InterfaceHealth,
 )
 from .ids import JobIDGenerator
+from .interface_stats import InterfaceStatsWriter
 from .log import SimulationsLog
 from .records import UNSET, LogChange
 from .types import (
@@ -541,6 +542,9 @@ class JobManager:
         self._workers = {i.name: _Worker(self, i) for i in interfaces}
         self._housekeeper: Optional[threading.Thread] = None
         self._idle_checkpointed = True
+        # Capacity and health for the log's viewers (they have no interface objects).
+        self._stats_file = InterfaceStatsWriter(simulations_log.path) \
+            if self._native_log else None
 
         _claim_log(simulations_log, self)
         try:
@@ -1402,6 +1406,7 @@ class JobManager:
                 for worker in self._workers.values():
                     if worker.busy_call is not None or not worker.health.ok:
                         self._update_health(worker)
+                self._stats_file.update(self)
                 if self._inbox is not None:
                     self._inbox.serve(self)
                 self._simulations_log.sync()  # bounds what a power cut can take: ~0.2 s

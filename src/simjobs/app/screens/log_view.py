@@ -22,11 +22,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label, Select, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Label, Select, Static, TabbedContent, TabPane
 from textual.widgets import Input as TextInput
 
 from simjobs.app.log_summary import LevelSummary, plot_series, summarise
 from simjobs.app.messages import JobsUpdated
+from simjobs.app.widgets.footer import FittingFooter
 from simjobs.app.widgets.job_model import COLUMNS, Filter, JobModel, Row
 from simjobs.app.widgets.job_table import JobTable
 from simjobs.app.widgets.plot import ScatterPlot, nice_number
@@ -146,7 +147,7 @@ class SimulationsLogScreen(Screen):
                                  compact=True)
                     yield Label("(x: next coordinate)")
                 yield ScatterPlot(id="scatter")
-        yield Footer(compact=True)
+        yield FittingFooter(compact=True)  # (at 60 columns: no key under ^p)
 
     def on_mount(self) -> None:
         table = self.query_one("#summary", DataTable)

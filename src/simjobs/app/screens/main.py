@@ -10,12 +10,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from ...core.text import plural
 from ...core.types import RESUBMITTABLE_STATUSES, TERMINAL_STATUSES, JobStatus
 from ..messages import JobsUpdated
-from ..widgets.job_model import ACTIVE, COLUMN_KEYS, COLUMNS, Filter, JobModel
+from ..widgets.footer import FittingFooter
+from ..widgets.job_model import ACTIVE, COLUMN_KEYS, Filter, JobModel
 from ..widgets.job_table import JobTable
 from ..widgets.load_panel import LoadPanels
 from ..widgets.status_bar import StatusBar
@@ -26,15 +27,16 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: Below this many columns the load panels go under the table, one line each.
 NARROW = 140
+#: The status filter's steps: `f` goes forward, `F` back (each status, a failed cancel
+#: too: such a job goes on running and needs a look).
 STATUS_CYCLE = [None, ACTIVE, JobStatus.RUNNING, JobStatus.SUBMITTED, JobStatus.PENDING_SUBMIT,
                 JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.FAILED_SUBMIT,
-                JobStatus.PENDING_CANCEL, JobStatus.CANCELLED]
-LABELS = {c.key: c.label for c in COLUMNS}
+                JobStatus.PENDING_CANCEL, JobStatus.FAILED_CANCEL, JobStatus.CANCELLED]
 
 
-def _next(options: list, current):
+def _next(options: list, current, step: int = 1):
     try:
-        return options[(options.index(current) + 1) % len(options)]
+        return options[(options.index(current) + step) % len(options)]
     except ValueError:
         return options[0]
 
@@ -49,13 +51,16 @@ class MainScreen(Screen):
         Binding("r", "resubmit", "Resubmit", id="resubmit",
                 tooltip="Resubmit the highlighted (or marked) failed/cancelled jobs"),
         Binding("space", "mark", "Mark", show=False, id="mark",
-                tooltip="Mark or unmark the highlighted job"),
+                tooltip="Mark or unmark the highlighted job, then move down (space space "
+                        "space marks three in a row)"),
         Binding("enter", "detail", "Detail", id="detail", tooltip="Show the job's details"),
         Binding("l", "log_view", "Log", id="log_view", tooltip="The simulations log view"),
         Binding("slash", "filter", "Filter", id="filter",
                 tooltip="Filter by text (id, input, interface)"),
         Binding("f", "cycle_status", "Status", show=False, id="cycle_status",
                 tooltip="Filter by status: cycle all / active / each status"),
+        Binding("F", "cycle_status_back", "Status back", show=False, id="cycle_status_back",
+                tooltip="Filter by status: the previous step of the f cycle"),
         Binding("v", "cycle_level", "Level", show=False, id="cycle_level",
                 tooltip="Filter by level: cycle all / each level"),
         Binding("i", "cycle_interface", "Interface", show=False, id="cycle_interface",
@@ -95,6 +100,7 @@ class MainScreen(Screen):
         backend = self.simjobs.backend
         self.status_bar = StatusBar(str(backend.log_path), self.model, id="status-bar")
         self.table = JobTable(self.model, id="job-table")
+        self.table.no_match_hint = " (esc clears)"  # (see action_clear)
         self.panels = LoadPanels(backend.interfaces(), self.model, id="panels")
         yield self.status_bar
         with Horizontal(id="body"):
@@ -104,10 +110,10 @@ class MainScreen(Screen):
                             id="filter-bar")
                 yield self.table
             yield self.panels
-        yield Footer(compact=True)
+        yield FittingFooter(compact=True)
 
     def on_mount(self) -> None:
-        self.status_bar.manager_state = self.simjobs.backend.manager_state()
+        self._show_manager_state()
         self.table.reload()
         self.table.focus()
         self.update_info()
@@ -132,10 +138,15 @@ class MainScreen(Screen):
 
     def refresh_views(self) -> None:
         """Redraw the summaries (each does nothing when what it shows is unchanged)."""
-        self.status_bar.manager_state = self.simjobs.backend.manager_state()
+        self._show_manager_state()
         self.status_bar.update_view()
         self.panels.update_views()
         self.update_info()
+
+    def _show_manager_state(self) -> None:
+        backend = self.simjobs.backend
+        self.status_bar.manager_state = backend.manager_state()
+        self.status_bar.manager_state_short = backend.manager_state(short=True)
 
     def update_info(self) -> None:
         model = self.model
@@ -144,7 +155,8 @@ class MainScreen(Screen):
             parts = [f"loading {self.simjobs.backend.log_path.name}…"]
         else:
             parts = [f"{len(model):,} of {plural(len(model.rows), 'job')}"]
-        parts.append(f"sort {LABELS[model.sort_column]}{arrow}")
+        # (the column's header as the table draws it: "Time" when it is short of room)
+        parts.append(f"sort {self.table.label(model.sort_column)}{arrow}")
         described = model.filter.describe()
         if described:
             parts.append(f"filter {described}")
@@ -160,6 +172,9 @@ class MainScreen(Screen):
         if getattr(info, "_simjobs_text", None) != text:
             info._simjobs_text = text
             info.update(text, layout=False)  # one line, fixed: no re-layout of the screen
+
+    def on_job_table_labels_changed(self, message: JobTable.LabelsChanged) -> None:
+        self.update_info()
 
     # ---- filters and sorting --------------------------------------------------------------
 
@@ -191,10 +206,11 @@ class MainScreen(Screen):
 
     def action_clear(self) -> None:
         bar = self.query_one("#filter-bar", Input)
-        if bar.has_focus:
+        if bar.has_focus and (len(self.model) or not self.model.filter.active):
             self._close_filter()
             return
-        if self.model.filter.active:
+        if self.model.filter.active:  # (from the bar too when nothing matches: "esc clears")
+            self.table.focus()
             bar.value = ""
             bar.remove_class("-open")
             self.set_filter(text="", status=None, level=None, interface=None,
@@ -206,6 +222,9 @@ class MainScreen(Screen):
 
     def action_cycle_status(self) -> None:
         self.set_filter(status=_next(STATUS_CYCLE, self.model.filter.status))
+
+    def action_cycle_status_back(self) -> None:
+        self.set_filter(status=_next(STATUS_CYCLE, self.model.filter.status, -1))
 
     def action_cycle_level(self) -> None:
         levels = sorted({r.level for r in self.model.rows.values()} |

@@ -20,7 +20,6 @@ from textual.css.query import NoMatches
 from textual.screen import ModalScreen
 from textual.widgets import (
     Button,
-    Footer,
     Label,
     ProgressBar,
     RadioButton,
@@ -34,6 +33,7 @@ from textual.widgets import (
 from textual.widgets import Input as TextInput
 from textual.worker import get_current_worker
 
+from simjobs.app.widgets.footer import FittingFooter
 from simjobs.design import (
     DesignError,
     latin_hypercube,
@@ -313,7 +313,7 @@ class SubmitScreen(ModalScreen[Optional[list]]):
             with Horizontal(id="buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button("Submit", id="submit", variant="primary", disabled=True)
-            yield Footer()
+            yield FittingFooter(wrap=True)  # every key hint, on two lines if need be
 
     def _lhs_fields(self) -> ComposeResult:
         if not self.input_dim:

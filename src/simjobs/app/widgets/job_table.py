@@ -45,6 +45,10 @@ SHRINKABLE = (("output", 9), ("input", 12), ("interface", 10), ("input", 8),
               ("interface", 8), ("status", 13))
 #: Shorter headers, for a table short of room (Slurm's squeue says TIME for elapsed)
 SHORT_LABELS = {"elapsed": "Time", "interface": "Iface"}
+#: Columns left out, in this order, when even the shrunk columns do not fit (60
+#: columns): the level (the interface names it), then the input (the detail shows it),
+#: then the elapsed time. The sort column is never left out.
+NARROW_DROP = ("level", "input", "elapsed", "interface")
 #: The columns given room, up to their usual width, when the cells need less
 GROWABLE = ("output", "interface", "status", "submitted", "changed", "input")
 #: The widest a column is made for its content (longer cells are cut with "…").
@@ -74,7 +78,7 @@ class JobTable(ScrollView, can_focus=True):
 
     COMPONENT_CLASSES = {
         "job-table--header", "job-table--cursor", "job-table--marked",
-        "job-table--sorted", *STATUS_CLASSES.values(),
+        "job-table--sorted", "job-table--empty", *STATUS_CLASSES.values(),
     }
 
     DEFAULT_CSS = """
@@ -98,6 +102,7 @@ class JobTable(ScrollView, can_focus=True):
         color: $block-cursor-foreground;
     }
     JobTable > .job-table--marked { background: $accent 25%; }
+    JobTable > .job-table--empty { color: $text-muted; text-style: italic; }
     JobTable > .job-table--status-completed { color: $success; }
     JobTable > .job-table--status-running { color: $primary; text-style: bold; }
     JobTable > .job-table--status-submitted { color: $secondary; }
@@ -116,6 +121,9 @@ class JobTable(ScrollView, can_focus=True):
             super().__init__()
             self.job_id = job_id
 
+    class LabelsChanged(Message):
+        """The headers changed (a short "Time" for "Elapsed" when short of room)."""
+
     def __init__(self, model: JobModel, *, name: Optional[str] = None,
                  id: Optional[str] = None, classes: Optional[str] = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
@@ -133,6 +141,8 @@ class JobTable(ScrollView, can_focus=True):
         self._content_model: Optional[JobModel] = None  # the model _content was taken of
         self._elapsed_drawn: dict[str, str] = {}  # job id -> Elapsed text on screen
         self._line_cache: dict[str, tuple] = {}  # job id -> (record, key, strip)
+        #: said after "no jobs match <filter>": how to clear it on the screen showing it
+        self.no_match_hint = ""
 
     # ---- geometry ---------------------------------------------------------------------
 
@@ -206,11 +216,12 @@ class JobTable(ScrollView, can_focus=True):
         def need(cs: list[Column]) -> int:
             return 2 + sum(want[c.key] for c in cs) + sum(map(len, seps[:len(cs)]))
 
-        # Hide the least needed columns first.
+        # Hide the least needed columns first, never the one sorted on (its arrow and
+        # its values are what the sort is read by).
         for rank in sorted({c.hide_rank for c in cols if c.hide_rank}, reverse=True):
             if need(cols) <= width:
                 break
-            cols = [c for c in cols if c.hide_rank != rank]
+            cols = [c for c in cols if c.hide_rank != rank or c.key == sort_column]
             seps = separators(cols)
         # Short of room still: single spaces only, then the short labels (a header
         # shortened reads better than a cell cut).
@@ -222,6 +233,19 @@ class JobTable(ScrollView, can_focus=True):
             if len(labels[key]) + (key == sort_column) > content.get(key, 0):
                 labels[key] = short  # (only where the header is what makes it wide)
                 want = wants(labels)
+        # Narrower than the shrunk columns: leave out more of them, so that every column
+        # drawn is whole or cut with "…", never cropped at the edge.
+        least: dict[str, int] = {}  # the narrowest width of each shrinkable column
+        for key, w in SHRINKABLE:
+            least[key] = min(w, least.get(key, w))
+        for key in NARROW_DROP:
+            shrunk = 2 + sum(min(want[c.key], least.get(c.key, want[c.key])) for c in cols) \
+                + len(cols) - 1
+            if shrunk <= width:
+                break
+            if key != sort_column and len(cols) > 2:
+                cols = [c for c in cols if c.key != key]
+                seps = [""] + [SEPARATOR] * (len(cols) - 1)
         widths = {c.key: want[c.key] for c in cols}
         extra = width - need(cols)
         # The room left goes to the columns narrower than their usual width (a little
@@ -234,7 +258,7 @@ class JobTable(ScrollView, can_focus=True):
                 grow = min(extra, usual[key] - widths[key])
                 widths[key] += grow
                 extra -= grow
-        if extra > 0:
+        if extra > 0 and "input" in widths:
             widths["input"] += min(extra, 24)
         # Too narrow still: shrink the columns that read well shorter, down to a minimum.
         for key, least in SHRINKABLE:
@@ -244,13 +268,29 @@ class JobTable(ScrollView, can_focus=True):
                 cut = min(-extra, widths[key] - least)
                 widths[key] -= cut
                 extra += cut
+        if extra < 0:  # still too wide (a tiny terminal): the widest column gives way
+            key = max(widths, key=widths.__getitem__)
+            widths[key] = max(1, widths[key] + extra)
         columns = [(c, widths[c.key]) for c in cols]
         if columns != self.columns or seps != self._separators or labels != self._labels:
             self.columns = columns
             self._separators = seps
+            relabelled = labels != self._labels
             self._labels = labels
             self._line_cache.clear()  # the lines drawn for the old widths
             self.refresh()
+            if relabelled:
+                self.post_message(self.LabelsChanged())
+
+    def label(self, key: str) -> str:
+        """The header of column ``key`` as drawn now (its short form when short of
+        room), so that what names a column elsewhere agrees with the table."""
+        return self._labels.get(key) or next(c.label for c in COLUMNS if c.key == key)
+
+    def line_width(self) -> int:
+        """The cells a line of the table takes as laid out now (the mark, the columns and
+        the separators): never more than the table's width, so nothing is cropped."""
+        return 2 + sum(w for _, w in self.columns) + sum(map(len, self._separators))
 
     def _update_virtual_size(self) -> None:
         self.virtual_size = Size(self.scrollable_content_region.width, len(self.model) + 1)
@@ -368,8 +408,22 @@ class JobTable(ScrollView, can_focus=True):
             return self._header(width)
         index = int(self.scroll_offset.y) + y - 1
         if index >= len(self.model):
+            if index == 0 and self.model.filter.active:
+                return self._no_match(width)
             return Strip.blank(width, self.rich_style)
         return self._row_strip(index, width)
+
+    def _no_match(self, width: int) -> Strip:
+        """What an empty view says when a filter emptied it (not a blank table)."""
+        style = self.rich_style + self.get_component_rich_style("job-table--empty",
+                                                                partial=True)
+        head, tail = "  no jobs match ", self.no_match_hint
+        what = self.model.filter.describe()
+        room = width - len(head) - len(tail)
+        if len(what) > room:
+            what = what[:max(0, room - 1)] + "…" if room > 0 else ""
+        return Strip([Segment(head + what + tail, style)]).adjust_cell_length(width,
+                                                                           self.rich_style)
 
     def _header(self, width: int) -> Strip:
         style = self.get_component_rich_style("job-table--header")
@@ -391,7 +445,10 @@ class JobTable(ScrollView, can_focus=True):
         row = self.model.row_at(index)
         marked = row.job_id in self.marked
         now = self.model.clock()
-        live = None if row.finished else format_duration(elapsed(row, now), live=True)
+        # A running job's Elapsed ticks each second on the highlighted row only (a
+        # screen of them would redraw every second): coarse steps elsewhere.
+        live = None if row.finished else \
+            format_duration(elapsed(row, now), live=index != self.cursor)
         # A line is drawn again only when something it shows may have changed: its
         # record (a new copy per change), the cursor, the mark, the width, the day (times
         # of another day show their date) or a running job's elapsed time.
@@ -419,6 +476,8 @@ class JobTable(ScrollView, can_focus=True):
         elif marked:
             base = base + self.get_component_rich_style("job-table--marked", partial=True)
         texts = cell_texts(row, now)
+        if index == self.cursor and not row.finished:  # to the second (see _row_strip)
+            texts = (*texts[:ELAPSED], format_duration(elapsed(row, now)), *texts[ELAPSED + 1:])
         segments = [Segment((MARK if marked else " ") + " ", base)]
         for (column, w), sep in zip(self.columns, self._separators):
             if sep:
@@ -436,7 +495,13 @@ class JobTable(ScrollView, can_focus=True):
                 style = base + self.get_component_rich_style(STATUS_CLASSES[row.status],
                                                              partial=True)
             segments.append(Segment(_fit(text, w, column.align), style))
-        return Strip(segments).adjust_cell_length(width, base)
+        strip = Strip(segments).adjust_cell_length(width, base)
+        if index == self.cursor and not row.finished:
+            # Redrawn each second (its Elapsed ticks), and the terminal gets the whole
+            # line: one style run (the cursor row is one colour pair) is ~150 bytes where
+            # a run per cell, each with its colour codes, is ~600.
+            strip = strip.simplify()
+        return strip
 
     # ---- for tests and the screen -----------------------------------------------------
 
@@ -446,8 +511,9 @@ class JobTable(ScrollView, can_focus=True):
 
     def refresh_active_rows(self) -> None:
         """Redraw the Elapsed cell of the jobs on screen that have not ended, when its
-        text changed: the terminal gets a few bytes per changed cell, an idle table
-        nothing."""
+        text changed: the terminal gets a few bytes per changed cell (each second for the
+        highlighted job, to the second; every 5 s or minute for the others), an idle
+        table of finished jobs nothing."""
         x = 2
         for (column, w), sep in zip(self.columns, self._separators):
             x += len(sep)
@@ -461,7 +527,7 @@ class JobTable(ScrollView, can_focus=True):
         for i, row in enumerate(self.model.rows_between(top, top + self.body_height)):
             if row.finished:
                 continue
-            text = format_duration(elapsed(row, now), live=True)
+            text = format_duration(elapsed(row, now), live=top + i != self.cursor)
             if self._elapsed_drawn.get(row.job_id) != text:
                 self.refresh(Region(x, i + 1, w, 1))
 

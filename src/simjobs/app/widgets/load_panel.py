@@ -120,6 +120,8 @@ class InterfaceLoadPanel(Static):
     def _poll_text(self) -> str:
         if self.poll_seconds is None:
             return "poll —"
+        if self.poll_seconds < 0.0005:
+            return "poll <1 ms"  # (not "0 ms": it was measured)
         return f"poll {self.poll_seconds * 1000:.0f} ms"
 
     def render_text(self) -> Text:

@@ -102,18 +102,30 @@ class ScatterPlot(Widget):
     def point_count(self) -> int:
         return sum(len(xs) for xs, _ in self.series.values())
 
-    def legend(self) -> list[tuple[str, str]]:
-        """The legend line as (text, style) pieces."""
-        parts: list[tuple[str, str]] = []
-        for i, level in enumerate(sorted(self.series)):
-            n = len(self.series[level][0])
-            if i:
-                parts.append(("   ", ""))
-            parts.append((level_marker(level), f"bold {LEVEL_COLOURS[i % len(LEVEL_COLOURS)]}"))
-            parts.append((f" level {level} ({n:,})", ""))
-        if len(self.series) > 1:
-            parts.append((f"   {OVERLAP} several levels", ""))
-        return parts
+    def legend(self, width: Optional[int] = None) -> list[tuple[str, str]]:
+        """The legend line as (text, style) pieces: ``Legend: "1" level 1 (10 points) ·
+        "2" level 2 (4 points) · "*" several levels``, the markers quoted so that it does
+        not read as key hints ("1 level 1": press 1 for level 1); shorter (``"1" L1
+        (10)``) when that does not fit in ``width``."""
+        def pieces(long: bool) -> list[tuple[str, str]]:
+            parts: list[tuple[str, str]] = [("Legend: " if long else "", "dim")]
+            for i, level in enumerate(sorted(self.series)):
+                n = len(self.series[level][0])
+                if i:
+                    parts.append((" · ", "dim"))
+                colour = f"bold {LEVEL_COLOURS[i % len(LEVEL_COLOURS)]}"
+                parts += [('"', "dim"), (level_marker(level), colour), ('"', "dim")]
+                parts.append((f" level {level} ({n:,} point{'s' * (n != 1)})" if long
+                               else f" L{level} ({n:,})", ""))
+            if len(self.series) > 1:
+                parts += [(" · ", "dim"), (f'"{OVERLAP}"', "bold"),
+                          (" several levels" if long else " several", "")]
+            return parts
+
+        long = pieces(True)
+        if width is None or sum(len(t) for t, _ in long) <= width:
+            return long
+        return pieces(False)
 
     def lines(self, width: int, height: int) -> list[list[tuple[str, str]]]:
         """The plot as ``height`` lines of (text, style) pieces."""
@@ -126,7 +138,7 @@ class ScatterPlot(Widget):
         (x_lo, x_hi), (y_lo, y_hi) = ranges
         colours = {level_marker(level): LEVEL_COLOURS[i % len(LEVEL_COLOURS)]
                    for i, level in enumerate(sorted(self.series))}
-        out = [self.legend()]
+        out = [self.legend(width)]
         ticks = {0: y_hi, plot_h - 1: y_lo}
         if plot_h >= 5:
             ticks[(plot_h - 1) // 2] = y_hi - (y_hi - y_lo) * ((plot_h - 1) // 2) / (plot_h - 1)

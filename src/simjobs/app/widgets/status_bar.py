@@ -55,7 +55,10 @@ class StatusBar(Static):
     """Two lines: log path and manager state; counts per status and jobs/min."""
 
     DEFAULT_CSS = """
-    StatusBar { height: 2; background: $panel; color: $foreground; padding: 0 1; }
+    StatusBar {
+        height: 2; background: $panel; color: $foreground; padding: 0 1;
+        text-wrap: nowrap; text-overflow: ellipsis;  /* a long line never pushes out the next */
+    }
     """
 
     def __init__(self, log_path: str, model: JobModel, **kwargs) -> None:
@@ -63,6 +66,8 @@ class StatusBar(Static):
         self.log_path = display_path(log_path)
         self.model = model
         self.manager_state = ""
+        #: the same, short enough to fit beside the path at 80 columns ("" = no short form)
+        self.manager_state_short = ""
         #: errors logged since the app started (shown, when any, at the end of line 1;
         #: a click or E opens them)
         self.error_count = 0
@@ -105,6 +110,9 @@ class StatusBar(Static):
         path = self.log_path
         state = self.manager_state
         errors = self._errors_text()
+        if len(state) + 3 + min(len(path), 20) + errors.cell_len > width \
+                and self.manager_state_short:
+            state = self.manager_state_short
         room = width - len(state) - 3 - errors.cell_len
         if len(path) > room:
             path = "…" + path[-max(10, room - 1):]

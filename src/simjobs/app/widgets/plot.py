@@ -18,6 +18,8 @@ from rich.style import Style
 from textual.strip import Strip
 from textual.widget import Widget
 
+from simjobs.core.text import plural
+
 #: Colours of the level markers (ANSI names: no truecolour needed), by level order.
 LEVEL_COLOURS = ("cyan", "magenta", "yellow", "green", "red", "blue", "bright_white")
 OVERLAP = "*"
@@ -115,7 +117,7 @@ class ScatterPlot(Widget):
                     parts.append((" · ", "dim"))
                 colour = f"bold {LEVEL_COLOURS[i % len(LEVEL_COLOURS)]}"
                 parts += [('"', "dim"), (level_marker(level), colour), ('"', "dim")]
-                parts.append((f" level {level} ({n:,} point{'s' * (n != 1)})" if long
+                parts.append((f" level {level} ({plural(n, 'point')})" if long
                                else f" L{level} ({n:,})", ""))
             if len(self.series) > 1:
                 parts += [(" · ", "dim"), (f'"{OVERLAP}"', "bold"),

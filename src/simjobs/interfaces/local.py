@@ -291,7 +291,11 @@ class LocalInterface(HardwareInterface):
     :mod:`simjobs.interfaces.jobdir`), detached in its own session, so jobs keep
     running when simjobs exits and a new LocalInterface on the same workspace picks
     them up. Jobs beyond ``max_jobs`` wait in the interface's queue and start in
-    job-id order as slots free, during status polls.
+    job-id order as slots free, during status polls. A cancel never starts a queued
+    job: queued jobs cancelled together are recorded in one file of the workspace's
+    ``.simjobs-cancelled/`` before any running job of the batch is signalled; a running
+    job stays "in progress" (Pending cancel in the log) until its process group is
+    gone, and its ``kill_pending`` record lets a restarted simjobs finish the kill.
 
     Parameters
     ----------

@@ -17,11 +17,15 @@ from helpers import config_text
 
 @pytest.fixture(autouse=True)
 def _isolated_user_dirs(tmp_path_factory, monkeypatch):
-    """No test reads or writes the real user config/data dirs or a config named by the
-    environment (platformdirs follows the XDG variables on Linux)."""
+    """No test reads or writes the real user config/data/state/cache dirs (the log file
+    is in the state dir) or a config named by the environment (platformdirs follows the
+    XDG variables on Linux)."""
     home = tmp_path_factory.mktemp("xdg")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    # The log file (platformdirs.user_log_dir: $XDG_STATE_HOME/simjobs/log on Linux).
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
     monkeypatch.delenv("SIMJOBS_CONFIG", raising=False)
     monkeypatch.delenv("SIMJOBS_DEMO_FAST", raising=False)
 

@@ -7,6 +7,7 @@ import asyncio
 import csv
 import json
 import math
+from pathlib import Path
 
 import pytest
 from textual.app import App
@@ -15,16 +16,13 @@ from textual.widgets import Input as TextInput
 
 from app_fixtures import build_backend, notes, run_async, until, utc_time
 from helpers import tree
-from simjobs.app.screens.log_view import (
-    ExportError,
-    ExportScreen,
-    SimulationsLogScreen,
-    export_records,
-    summarise,
-)
+from simjobs.app.log_summary import summarise
+from simjobs.app.screens.export import ExportScreen
+from simjobs.app.screens.log_view import SimulationsLogScreen
 from simjobs.app.widgets.job_table import JobTable
 from simjobs.app.widgets.plot import ScatterPlot
 from simjobs.core.types import JobStatus
+from simjobs.export import ExportError, write_export
 
 
 class Host(App):
@@ -208,16 +206,17 @@ async def test_export_csv_and_json_refuses_to_overwrite_without_confirmation(bac
         level2 = [r for r in records if r.level == 2]
         with out.open(newline="") as f:
             rows = list(csv.DictReader(f))
-        assert [r["job_id"] for r in rows] == shown_ids(screen)
-        assert {r["job_id"] for r in rows} == {r.job_id for r in level2}
-        assert set(rows[0]) >= {"job_id", "level", "interface", "status", "x1", "x2", "output",
-                                "created", "changed", "reason"}
+        assert [r["Job_ID"] for r in rows] == shown_ids(screen)
+        assert {r["Job_ID"] for r in rows} == {r.job_id for r in level2}
+        assert list(rows[0]) == ["Input_1", "Input_2", "Output", "Job_ID", "Job_Status",
+                                 "Job_Level", "Interface_Name", "Created", "Changed", "Reason",
+                                 "Resubmit_Of", "Resubmitted_As"]
         by_id = {r.job_id: r for r in level2}
         for row in rows:
-            rec = by_id[row["job_id"]]
-            assert (float(row["x1"]), float(row["x2"])) == rec.coords
-            assert row["status"] == rec.status.value
-            assert row["output"] == ("" if rec.output is None else repr(rec.output))
+            rec = by_id[row["Job_ID"]]
+            assert (float(row["Input_1"]), float(row["Input_2"])) == rec.coords
+            assert row["Job_Status"] == rec.status.value
+            assert row["Output"] == ("" if rec.output is None else repr(rec.output))
         assert any(f"Exported {len(level2)} records to {out}." == n for n in notes(app))
         before = out.read_bytes(), out.stat().st_mtime_ns
 
@@ -256,7 +255,7 @@ async def test_export_csv_and_json_refuses_to_overwrite_without_confirmation(bac
         first = next(d for d in data if d["output"] is not None)
         rec = next(r for r in records if r.job_id == first["job_id"])
         assert first["input"] == list(rec.coords) and first["output"] == rec.output
-        assert first["created"].endswith("Z")
+        assert first["created"].endswith("+00:00")
 
 
 def test_export_errors_change_nothing_on_disk(backend, tmp_path):
@@ -271,7 +270,7 @@ def test_export_errors_change_nothing_on_disk(backend, tmp_path):
                            (tmp_path / "x.xlsx", "does not end in .csv or .json"),
                            ("  ", "enter the path")]:
         with pytest.raises(ExportError, match=fragment) as info:
-            export_records(records, path, 2)
+            write_export(records, path, 2)
         assert "\n" not in str(info.value)
     assert tree(tmp_path) == before and target.read_text() == "keep"
 
@@ -362,7 +361,15 @@ async def test_export_asked_before_the_log_has_loaded_opens_once_it_has(backend)
         await until(pilot, lambda: isinstance(app.screen, ExportScreen)
                     and app.screen.query("#export-path"))
         assert len(app.screen.records) == 24
-        assert app.screen.query_one("#export-path", TextInput).value == "runs-export.csv"
+        # beside the log, in full (not in the working directory), and said in full
+        beside = backend.log_path.parent.absolute() / "runs-export.csv"
+        assert app.screen.query_one("#export-path", TextInput).value == str(beside)
+        message = app.screen.query_one("#export-message", Static)
+        assert f"Writes {beside};" in str(message.render())
+        # a relative path is shown as the full path it stands for
+        app.screen.query_one("#export-path", TextInput).value = "sub/x.json"
+        await until(pilot, lambda: f"Writes {Path.cwd() / 'sub' / 'x.json'};" in str(
+            message.render()))
 
 
 # ---- snapshots (deterministic: fixed records and clock, UTC) ------------------------------
@@ -412,6 +419,9 @@ def test_snapshot_export_refusing_to_overwrite(backend, snap_compare, tmp_path, 
         await pilot.press("e")
         await until(pilot, lambda: isinstance(pilot.app.screen, ExportScreen)
                     and pilot.app.screen.query("#export-path"))
+        # The default is the full path beside the log, which differs from run to run: a
+        # relative path keeps the picture the same.
+        pilot.app.screen.query_one("#export-path", TextInput).value = "runs-export.csv"
         await pilot.press("enter")
         message = pilot.app.screen.query_one("#export-message", Static)
         await until(pilot, lambda: "already exists" in str(message.render()))

@@ -41,8 +41,10 @@ def utc(monkeypatch):
 
 
 @pytest.fixture
-def make_app(request, utc):
+def make_app(request, utc, monkeypatch):
     """A SimjobsApp on the fixed backend, its log at a fixed path for this test."""
+    # The help screen shows the log file's path (platformdirs.user_log_dir): fixed too.
+    monkeypatch.setenv("XDG_STATE_HOME", str(LOG_ROOT / "state"))
     directory = LOG_ROOT / request.node.name.replace("[", "-").replace("]", "")
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)

@@ -300,12 +300,13 @@ def test_export_csv_in_exauq_format_plus_extras(cli, seeded, tmp_path):
     data = (tmp_path / "out.csv").read_bytes().decode()
     lines = data.split("\r\n")
     assert lines[0] == ("Input_1,Input_2,Output,Job_ID,Job_Status,Job_Level,Interface_Name,"
-                        "Created,Changed,Reason")
+                        "Created,Changed,Reason,Resubmit_Of,Resubmitted_As")
     assert len([line for line in lines if line]) == 7
     assert lines[1].startswith("1.0,0.5,3.0,1,Completed,1,local,")
     assert lines[2].startswith("2.0,0.5,,2,Failed,1,local,")
     created = lines[1].split(",")[7]
     assert created[:4].isdigit() and "T" in created  # ISO 8601
+    assert created.endswith("+00:00")  # in UTC
 
     before = (tmp_path / "out.csv").read_bytes()
     assert_one_line_error(cli("export", "--config", seeded, "out.csv"),
@@ -475,8 +476,8 @@ def test_resubmit(cli, make_config, tmp_path):
     assert_one_line_error(cli("resubmit", "--config", config, bad1),
                           f"job {bad1} was already resubmitted as {new}; add --again")
     assert len(records_of(log)) == len(records)
-    ((_, _, newer),) = [line.split() for line in
-                        ok(cli("resubmit", "--config", config, bad1, "--again")).stdout.splitlines()]
+    result = ok(cli("resubmit", "--config", config, bad1, "--again"))
+    ((_, _, newer),) = [line.split() for line in result.stdout.splitlines()]
     records = records_of(log)
     assert records[bad1].resubmitted_as == [new, newer] and records[newer].resubmit_of == bad1
 

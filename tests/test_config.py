@@ -73,6 +73,9 @@ def test_valid_config_resolves_paths_against_its_directory(tmp_path, monkeypatch
 def test_valid_config_builds_working_interfaces_and_log(tmp_path):
     config = load_config(write(tmp_path, VALID))
     interfaces = config.build_interfaces()
+    # what the config reports is what the interfaces it builds run (one default)
+    assert [s.effective_max_jobs for s in config.interfaces] == [
+        i.describe()["max_jobs"] for i in interfaces]
     assert all(isinstance(i, LocalInterface) for i in interfaces)
     assert [(i.name, i.level, i.max_jobs) for i in interfaces] == [
         ("fast", 1, 3), ("slow", 2, os.cpu_count() or 1)]

@@ -3,6 +3,7 @@ checked by running lint-imports on the package (as CI does with the suite)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -37,6 +38,7 @@ def test_every_layer_contract_is_kept():
     ("core/ids.py", "from .. import config", "core imports nothing of simjobs above it"),
     ("interfaces/args.py", "from .. import cli", "interfaces import only core"),
     ("config.py", "from .app import themes", "config imports only core and interfaces"),
+    ("logfile.py", "import rich.text", "logfile (where errors go) imports only core"),
 ])
 def test_a_wrong_import_breaks_its_contract(tmp_path, module, line, contract):
     """The contracts are not vacuous: one import against the layers in a copy breaks one."""
@@ -51,7 +53,8 @@ def test_a_wrong_import_breaks_its_contract(tmp_path, module, line, contract):
 
 
 @pytest.mark.parametrize("module", ["simjobs.core", "simjobs.interfaces", "simjobs.config",
-                                    "simjobs.app.backend"])
+                                    "simjobs.app.backend", "simjobs.design", "simjobs.export",
+                                    "simjobs.app.log_summary", "simjobs.logfile"])
 def test_importing_the_lower_layers_loads_no_ui_library(module):
     """What a notebook or batch script imports stays free of textual and rich (a fresh
     interpreter: this one has loaded them for other tests)."""
@@ -60,3 +63,25 @@ def test_importing_the_lower_layers_loads_no_ui_library(module):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True, timeout=120)
     assert result.stdout.strip() == "[]", (module, result.stdout)
+
+
+def test_screens_are_imported_directly_where_used_and_not_at_startup():
+    """The main screen and the app import the other screens by name (tools such as
+    import-linter follow them), inside the action: starting the app loads none of them."""
+    import grimp
+
+    graph = grimp.build_graph("simjobs")
+    for importer, imported in [("simjobs.app.screens.main", "simjobs.app.screens.submit"),
+                               ("simjobs.app.screens.main", "simjobs.app.screens.log_view"),
+                               ("simjobs.app.screens.main", "simjobs.app.screens.detail"),
+                               ("simjobs.app.app", "simjobs.app.screens.log_view"),
+                               ("simjobs.app.screens.log_view", "simjobs.app.screens.export")]:
+        assert graph.direct_import_exists(importer=importer, imported=imported), (
+            importer, imported)
+    code = ("import json, sys, simjobs.app.app\n"
+            "print(json.dumps([m for m in sys.modules if m.startswith('simjobs.app.screens.')]))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, timeout=120)
+    loaded = set(json.loads(result.stdout))
+    assert not loaded & {"simjobs.app.screens.submit", "simjobs.app.screens.log_view",
+                         "simjobs.app.screens.detail", "simjobs.app.screens.export"}, loaded

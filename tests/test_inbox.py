@@ -95,8 +95,10 @@ def test_a_repeated_request_id_is_answered_from_the_journal_not_run_again(
     start_manager(background_run, config, log)
     assert hand_over(log, request, timeout=60, request_id="repeat-me") == first
     assert list(records_of(log)) == first["job_ids"]
-    # Replies are removed once read; nothing else is left behind.
-    assert sorted(p.name for p in inbox_of(tmp_path).iterdir()) == [JOURNAL_NAME]
+    # Replies are removed once read; nothing else is left behind (the manager removes
+    # its .taken just after writing the reply).
+    wait_for(lambda: sorted(p.name for p in inbox_of(tmp_path).iterdir()) == [JOURNAL_NAME],
+             timeout=30, message="only the journal is left in the inbox")
 
 
 def test_a_request_left_by_a_killed_client_and_manager_is_never_run(
@@ -114,12 +116,12 @@ def test_a_request_left_by_a_killed_client_and_manager_is_never_run(
 
     start_manager(background_run, config, log)
     request_id = request[: -len(".req")]
-    # (the journal entry is written before the claimed file is removed: wait for both)
     wait_for(lambda: request_id in journal(inbox) and not names(inbox, ".taken"),
-             timeout=60, message="the next manager looks at the left-over request")
+             timeout=60, message="the next manager deals with the left-over request")
     entry = journal(inbox)[request_id]
     assert entry["reply"]["dropped"] and "nothing was done" in entry["reply"]["error"]
-    assert not names(inbox, ".req")
+    assert not names(inbox, ".req") and not names(inbox, ".taken")
+    assert not names(inbox, ".wait")
     assert records_of(log) == {}
 
 
@@ -168,7 +170,8 @@ def test_a_timed_out_client_says_what_is_true_and_never_advises_a_retry(
         held_manager, tmp_path):
     config, manager, release, entered = held_manager
     log = tmp_path / "runs.csv"
-    sender = client(config, "5", "6", "--timeout", "2", cwd=tmp_path)
+    # Long enough for the manager (serving every 0.2 s) to take it on a busy machine.
+    sender = client(config, "5", "6", "--timeout", "8", cwd=tmp_path)
     out, err = sender.communicate(timeout=120)
     assert entered.is_set()
     assert sender.returncode == 1 and out == ""
@@ -206,6 +209,8 @@ BAD_REQUESTS = [
     ('{"op": "submit", "level": 1}', "'inputs' is missing"),
     ('{"op": "submit", "inputs": [[1, "x"]]}', "inputs[0][1] is a string, not a number"),
     ('{"op": "submit", "inputs": [[1, 1e999]]}', "inputs[0][1] is inf, not a finite"),
+    ('{"op": "submit", "inputs": [[1, 1' + "0" * 400 + ']]}',
+     "inputs[0][1] is 100000000000... (401 digits), not a finite number"),
     ('{"inputs": [[1, 2]]}', "'op' is missing"),
     ('{"op": "launch"}', "'op' is 'launch'; use one of submit, cancel, resubmit"),
     ('{"op": "cancel", "job_ids": "7"}', "'job_ids' is a string; give a list of job ids"),
@@ -261,3 +266,86 @@ def test_replies_nobody_read_are_removed_after_a_day(make_config, tmp_path, back
     assert not (inbox / ".old.resp.0123456789ab.tmp").exists()
     assert not (inbox / "old.wait").exists()
     assert (inbox / "fresh.resp").exists()
+
+
+def test_a_manager_refuses_its_own_inbox_when_others_can_write_it(make_config, tmp_path,
+                                                                   background_run, cli):
+    config, log = make_config(), tmp_path / "runs.csv"
+    inbox = inbox_of(tmp_path)
+    inbox.mkdir()
+    inbox.chmod(0o770)  # as an older simjobs under a group umask made it
+    proc = start_manager(background_run, config, log)
+    result = cli("submit", "--config", config, "1", "2")
+    assert result.returncode == 1 and "takes no requests" in result.stderr, result.stderr
+    out, err = stop_manager(proc)
+    (line,) = [line for line in err.splitlines() if "inbox" in line]
+    assert f"{inbox} can be written by other users (mode 770)" in line
+    assert "'chmod 700'" in line
+    assert records_of(log) == {}
+
+
+def stop_manager(proc: subprocess.Popen) -> tuple[str, str]:
+    proc.send_signal(signal.SIGTERM)
+    return proc.communicate(timeout=60)
+
+
+def _send_raw(inbox: Path, request_id: str, make) -> dict:
+    """Put ``request_id.req`` in place with ``make(path)`` while a locked .wait says
+    that someone waits; return the manager's reply."""
+    wait = os.open(inbox / f"{request_id}.wait", os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fcntl.flock(wait, fcntl.LOCK_EX)
+        make(inbox / f"{request_id}.req")
+        reply = inbox / f"{request_id}.resp"
+        wait_for(reply.exists, timeout=60, message=f"a reply to {request_id}")
+        return json.loads(reply.read_text())
+    finally:
+        os.close(wait)
+
+
+def test_only_regular_request_files_of_the_managers_user_are_acted_on(
+        make_config, tmp_path, background_run):
+    config, log = make_config(), tmp_path / "runs.csv"
+    inbox = inbox_of(tmp_path)
+    start_manager(background_run, config, log)
+    body = json.dumps({"op": "submit", "inputs": [[1, 2]], "level": 1})
+    elsewhere = tmp_path / "request.json"
+    elsewhere.write_text(body)
+
+    reply = _send_raw(inbox, "link", lambda p: p.symlink_to(elsewhere))
+    assert not reply["ok"] and "link.taken is a symbolic link" in reply["error"]
+    reply = _send_raw(inbox, "fifo", lambda p: os.mkfifo(p, 0o600))
+    assert not reply["ok"] and "fifo.taken is not a regular file" in reply["error"]
+    if os.geteuid() == 0:  # only root can put another user's file in a 0700 inbox
+        def foreign(path):
+            path.write_text(body)
+            os.chown(path, 54321, 54321)
+
+        reply = _send_raw(inbox, "foreign", foreign)
+        assert not reply["ok"] and "belongs to uid 54321" in reply["error"]
+    assert records_of(log) == {}
+
+
+def test_a_request_its_manager_was_killed_acting_on_is_answered_never_run_again(
+        make_config, tmp_path, background_run):
+    """The state a manager SIGKILLed inside a request leaves: the request claimed
+    (``.taken``), ``started`` in the journal, no ``done``; the journal's last line cut by
+    the kill. The next manager answers it from that, and does not run it."""
+    config, log = make_config(), tmp_path / "runs.csv"
+    inbox = inbox_of(tmp_path)
+    inbox.mkdir(mode=0o700)
+    body = {"id": "mid-act", "op": "submit", "inputs": [[1, 2]], "level": 1}
+    (inbox / "mid-act.taken").write_text(json.dumps(body))
+    (inbox / JOURNAL_NAME).write_text(
+        json.dumps({"id": "mid-act", "state": "started", "time": time.time()}) + "\n"
+        + '{"id": "cut-sh')
+    start_manager(background_run, config, log)
+    reply_path = inbox / "mid-act.resp"
+    wait_for(reply_path.exists, timeout=60, message="a reply to the interrupted request")
+    reply = json.loads(reply_path.read_text())
+    assert reply["ok"] is False and reply["interrupted"]
+    assert "stopped while acting on request mid-act" in reply["error"]
+    assert "shows what was" in reply["error"]
+    wait_for(lambda: not (inbox / "mid-act.taken").exists(), timeout=30)
+    assert journal(inbox)["mid-act"]["state"] == "done"  # every line whole again
+    assert records_of(log) == {}

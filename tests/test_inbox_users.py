@@ -98,7 +98,7 @@ def place(request, users):
         shutil.rmtree(top, ignore_errors=True)
 
 
-def _env(home: Path, umask_group: bool) -> dict:
+def _env(home: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "SIMJOBS_"))}
     env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / "config"),
                XDG_DATA_HOME=str(home / "data"))
@@ -114,7 +114,7 @@ def as_user(user: str, homes: dict, cwd: Path, kind: str, *args: str,
     def start():
         os.umask(umask)  # a shared group directory goes with a group umask
 
-    options = dict(cwd=cwd, env=_env(homes[user], umask == 0o002), stdout=subprocess.PIPE,
+    options = dict(cwd=cwd, env=_env(homes[user]), stdout=subprocess.PIPE,
                    stderr=subprocess.PIPE, text=True, preexec_fn=start)
     if background:
         return subprocess.Popen(argv, **options)
@@ -199,6 +199,18 @@ def test_an_inbox_planted_before_the_owner_starts_is_refused(place):
     result = as_user(OWNER, homes, shared, "cli", "submit", "1", "2", "--json")
     assert result.returncode == 0, result.stderr
     assert [r.coords for r in records_of(log).values()] == [(1.0, 2.0)]
+    assert secret.read_text() == "the owner's secret\n"
+
+
+def test_a_lock_file_planted_as_a_link_is_never_written_through(place):
+    shared, homes, secret = place
+    result = as_user(OTHER, homes, shared, "code",
+                     "import os, sys; os.symlink(sys.argv[1], sys.argv[2])",
+                     str(secret), str(shared / "runs.csv.lock"))
+    assert result.returncode == 0, result.stderr
+    for command in (["run", "--until-done"], ["submit", "1", "2"]):
+        line = one_line(as_user(OWNER, homes, shared, "cli", *command), 1)
+        assert "runs.csv.lock is a symbolic link" in line and "remove it" in line
     assert secret.read_text() == "the owner's secret\n"
 
 

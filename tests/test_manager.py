@@ -838,3 +838,26 @@ def test_exauq_style_interface_may_assign_its_attributes(log):
     interface = Mine()
     assert interface.max_jobs == 4 and interface.name == "mine" and interface.health.ok
     JobManager(log, [interface], polling_interval=0.01).shutdown()
+
+
+def test_a_running_job_the_hardware_queues_again_is_shown_queued_until_it_runs(log):
+    """Slurm requeues a job (or slurmctld recovers an older state): while it pends again
+    the log says Submitted, with the reason, not Running; then Running, then its end."""
+    hw = FakeInterface("hpc", polls_to_complete=10**9)
+    manager = JobManager(log, [hw], polling_interval=0.01)
+    try:
+        job = manager.submit(Input(2, 3))
+        wait_for(lambda: status_of(log, job) is JobStatus.RUNNING)
+        hw.forced[job.id] = JobStatus.SUBMITTED
+        wait_for(lambda: status_of(log, job) is JobStatus.SUBMITTED)
+        assert "requeued" in log.get_record(job.id).reason
+        del hw.forced[job.id]  # started again
+        wait_for(lambda: status_of(log, job) is JobStatus.RUNNING)
+        hw.forced[job.id] = JobStatus.COMPLETED
+        assert manager.wait_until_done(timeout=10)
+        assert status_of(log, job) is JobStatus.COMPLETED
+        statuses = [s for s, _ in log.get_record(job.id).history]
+        assert statuses[-4:] == [JobStatus.RUNNING, JobStatus.SUBMITTED, JobStatus.RUNNING,
+                                 JobStatus.COMPLETED]
+    finally:
+        manager.shutdown()

@@ -1066,3 +1066,42 @@ def test_a_held_job_pending_cancel_is_never_sbatched(make_interface, sims, log_p
 def test_scancel_words_for_array_tasks():
     assert compress_slurm_ids(["12_0", "12_2", "12_3", "12_4", "12_9", "13", "14_1"]) == \
         ["13", "12_[0,2-4,9]", "14_1"]
+
+
+def test_a_job_whose_directory_was_removed_ends_failed_once_slurm_ends_it(
+        make_interface, sims):
+    """Someone removes a Slurm job's directory: once Slurm says the job ended, it is
+    FAILED naming the removed directory (before, it got no answer at every poll and the
+    manager could never settle it: the interface still knew its Slurm id)."""
+    import shutil
+
+    iface = make_interface(command=sims.gated)
+    iface.submit_job(Job(4, Input(1.0, 2.0)))
+    wait_status(iface, JobId(4), JobStatus.RUNNING, timeout=60)
+    job_dir = Path(iface.workspace) / "4"
+    slurm_id = (job_dir / SLURM_ID_FILE).read_text().strip()
+    shutil.rmtree(job_dir)
+    sims.open_gate()
+    wait_for(lambda: "RUNNING" not in subprocess.run(
+        ["squeue", "-h", "-t", "all", "-j", slurm_id, "-o", "%T"], capture_output=True,
+        text=True).stdout, 60, "Slurm to end the job")
+    assert wait_status(iface, JobId(4), JobStatus.FAILED, timeout=30) is JobStatus.FAILED
+    assert f"its job directory {job_dir} was removed" in iface.failure_reason(JobId(4))
+
+
+def test_a_restart_after_slurm_purged_finished_jobs_asks_no_scontrol(make_interface):
+    """Jobs ended and Slurm forgot them (purge simulated): a restarted interface settles
+    them from their exit codes with one read, and asks scontrol about none of them."""
+    first = make_interface()
+    jobs = [Job(n, Input(float(n), 1.0)) for n in range(1, 6)]
+    assert set(first.submit_jobs(jobs).values()) == {None}
+    for job in jobs:
+        wait_status(first, job.id, JobStatus.COMPLETED, timeout=60)
+    runner = Purging()
+    runner.hide = {(Path(first.workspace) / str(j.id) / SLURM_ID_FILE).read_text().strip()
+                   for j in jobs}
+    restarted = make_interface(runner=runner)
+    assert restarted.get_job_statuses([j.id for j in jobs]) == \
+        {j.id: JobStatus.COMPLETED for j in jobs}
+    assert [restarted.get_job_output(j.id) for j in jobs] == [n + 1.0 for n in range(1, 6)]
+    assert not [c for c in runner.commands if "scontrol" in c]

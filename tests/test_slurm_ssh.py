@@ -8,6 +8,7 @@ remote host is this machine, so the tests read the job directories and scancel d
 
 from __future__ import annotations
 
+import re
 import pwd
 import shlex
 import shutil
@@ -78,8 +79,11 @@ class CountingSSHRunner:
         self._runner.close()
 
     def count(self, program: str) -> int:
+        def start(line: str) -> str:  # without leading VAR=value assignments
+            return re.sub(r"^(\s*[A-Z_]+=\S*\s+)+", "", line).lstrip()
+
         return sum(1 for c in self.commands
-                   if any(line.lstrip().startswith(program + " ") or f"$({program} " in line
+                   if any(start(line).startswith(program + " ") or f"$({program} " in line
                           for line in c.splitlines()))
 
 

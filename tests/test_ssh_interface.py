@@ -1046,3 +1046,25 @@ def test_a_job_killed_by_a_full_disk_says_no_space(make_interface, remote, full_
     assert "without recording an exit code" in reason
     assert f"no space left on the remote workspace {workspace}" in reason
     assert "(df: 0 B free)" in reason
+
+
+def test_a_wrapper_damaged_while_simjobs_runs_is_redone_after_a_failed_start(
+        make_interface, remote, monkeypatch):
+    """The installed wrapper is emptied behind simjobs' back: the next job cannot start
+    and fails (after the start timeout); the interface then checks its install again,
+    redoes it, and the following job runs."""
+    from simjobs.interfaces import ssh as ssh_module
+
+    monkeypatch.setattr(ssh_module, "START_TIMEOUT", 2.0)
+    iface = make_interface()
+    iface.submit_job(Job(JobId(1), Input(1.0, 1.0)))
+    wait_for(lambda: iface.get_job_statuses([JobId(1)])[JobId(1)] is JobStatus.COMPLETED, 30)
+    wrapper = Path(remote.workspace()) / iface.jobs.wrapper_name
+    wrapper.write_bytes(b"")
+    iface.submit_job(Job(JobId(2), Input(1.0, 2.0)))
+    wait_for(lambda: iface.get_job_statuses([JobId(2)])[JobId(2)] is JobStatus.FAILED, 30)
+    assert "did not start" in iface.failure_reason(JobId(2))
+    iface.submit_job(Job(JobId(3), Input(1.0, 3.0)))
+    wait_for(lambda: iface.get_job_statuses([JobId(3)])[JobId(3)] is JobStatus.COMPLETED, 30)
+    assert iface.get_job_output(JobId(3)) == 4.0
+    assert wrapper.read_text() == jobdir.render_wrapper().rstrip("\n") + "\n"

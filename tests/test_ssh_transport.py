@@ -206,7 +206,7 @@ def test_remote_job_dirs_failure_tails_and_cancel(tmp_path, sim):
     ("0", "1.25\n", JobStatus.COMPLETED, None, False),  # read by the shell, no stderr
     ("0", "-2.5e-3", JobStatus.COMPLETED, None, False),  # no final newline
     ("0", "1.25\n7\n", JobStatus.FAILED, "not a number", False),  # two lines: read whole
-    ("0", "nan\n", JobStatus.FAILED, "output is nan", False),
+    ("0", "nan\n", JobStatus.FAILED, "output 'nan' is not a number", False),
     ("0", "1.2.3\n", JobStatus.FAILED, "not a number", False),  # looks numeric, is not
     ("0", "", JobStatus.FAILED, "empty", False),
     ("0", None, JobStatus.FAILED, "no output", False),

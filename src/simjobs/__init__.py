@@ -4,7 +4,13 @@ The core follows ``exauq.sim_management``: code written for it runs unchanged wi
 ``from simjobs import ...``.
 """
 
+from importlib import metadata as _metadata
+
 from .core import *  # noqa: F401,F403
 from .core import __all__
 
-__version__ = "0.1.0"
+try:
+    # The version is written once, in pyproject.toml; the installed metadata carries it.
+    __version__ = _metadata.version("simjobs")
+except _metadata.PackageNotFoundError:  # pragma: no cover - run from a source tree uninstalled
+    __version__ = "0+unknown"

@@ -24,9 +24,7 @@ from __future__ import annotations
 import argparse
 import codecs
 import contextlib
-import csv
 import datetime
-import io
 import json
 import logging
 import os
@@ -68,10 +66,18 @@ from .core.filesystems import os_reason
 from .core.lock import holder_text
 from .core.log import SimulationsLog
 from .design import DesignError, latin_hypercube, parse_coordinate, read_inputs_csv
+from .export import (
+    ExportError,
+    ExportExistsError,
+    export_path,
+    format_of,
+    record_json,
+    write_export,
+)
 from .core.manager import JobManager
 from .core.records import LogRecord
+from .core.text import plural
 from .core.stores import is_sqlite_path
-from .core.stores.csv_store import header_columns
 from .core.types import RESUBMITTABLE_STATUSES, TERMINAL_STATUSES, JobId, JobStatus
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -352,7 +358,7 @@ def _number(text: str, where: str) -> float:
 
 def _check_dim(coords: list[float], dim: int, where: str) -> list[float]:
     if len(coords) != dim:
-        raise CliError(f"{where}: {len(coords)} coordinate{'s' * (len(coords) != 1)}, "
+        raise CliError(f"{where}: {plural(len(coords), 'coordinate')}, "
                        f"but the log's inputs have {dim}")
     return coords
 
@@ -500,23 +506,6 @@ def _add_filters(parser: argparse.ArgumentParser, *, ids: bool = True, last: boo
 # ---- formatting -------------------------------------------------------------------------
 
 
-def record_to_json(r: LogRecord) -> dict:
-    """Every field of a record, as JSON-ready values (times in epoch seconds)."""
-    return {
-        "job_id": r.job_id, "input": list(r.coords), "output": r.output,
-        "status": r.status.value, "level": r.level, "interface_name": r.interface_name or None,
-        "created": r.created, "changed": r.changed, "reason": r.reason,
-        "resubmit_of": r.resubmit_of, "resubmitted_as": r.resubmitted_as,
-        "history": [[status.value, t] for status, t in r.history],
-    }
-
-
-def _iso(t: Optional[float]) -> str:
-    if t is None:
-        return ""
-    return datetime.datetime.fromtimestamp(t).astimezone().isoformat(timespec="milliseconds")
-
-
 def _when(t: Optional[float]) -> str:
     if t is None:
         return ""
@@ -563,7 +552,56 @@ def _manager_line(log_path: Path) -> Optional[str]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    return headless_run(_config(args), until_done=args.until_done)
+    return headless_run(_config(args), until_done=args.until_done,
+                        view=_JsonEvents if args.json else None)
+
+
+def event_to_json(event: Event) -> dict:
+    """One event as a JSON object (a line of ``simjobs run --json``): ``"event"`` is
+    "job" or "interface"; the other keys are those of ``simjobs status --json``
+    (:func:`simjobs.export.record_json`) where they overlap: a job event's ``status`` is its new
+    status and ``changed`` its time, in the same form."""
+    if isinstance(event, JobEvent):
+        # Through record_json itself, so that the shared keys keep its names and
+        # forms (times included) whatever they become.
+        as_record = record_json(LogRecord(
+            str(event.job_id), (), event.output, event.new_status, event.level,
+            event.interface_name or "", None, event.time, event.reason))
+        shared = ("job_id", "status", "level", "interface_name", "output", "changed", "reason")
+        return {"event": "job", "old_status": event.old_status.value if event.old_status else None,
+                **{key: as_record[key] for key in shared}}
+    as_record = record_json(LogRecord("", (), None, JobStatus.PENDING_SUBMIT, 0,
+                                         event.interface_name, None, event.time))
+    return {"event": "interface", "interface_name": as_record["interface_name"],
+            "old_state": event.old_state, "state": event.state, "message": event.message,
+            "changed": as_record["changed"]}
+
+
+class _JsonEvents:
+    """``simjobs run --json``'s view: each event of the manager as one JSON line on
+    stdout (flushed, so a reader sees it at once), instead of the live table."""
+
+    def __init__(self, manager: JobManager, console, title, resumed=()) -> None:
+        self._manager = manager
+        self._lock = threading.Lock()
+
+    def _write(self, event: Event) -> None:
+        line = json.dumps(event_to_json(event))
+        with self._lock:
+            try:
+                sys.stdout.write(line + "\n")
+                sys.stdout.flush()
+            except (BrokenPipeError, ValueError):
+                pass  # the reader went away; the manager goes on and so does the log
+
+    def __enter__(self) -> "_JsonEvents":
+        # Never unsubscribed: the manager's shutdown (which follows the exit) delivers
+        # the events published until then, so the last lines are not lost.
+        self._manager.subscribe(self._write)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
 
 
 @contextlib.contextmanager
@@ -590,12 +628,16 @@ def headless_run(
     prepare: Optional[Callable[[JobManager], None]] = None,
     console: Optional[Console] = None,
     title: str = "simjobs",
+    view: Optional[Callable[..., Any]] = None,
 ) -> int:
     """Manage the config's log with the live progress table until every job has ended
     (``until_done``) or until interrupted (Ctrl-C, SIGTERM). Jobs still running at an
     interrupt keep running and are resumed by the next start.
 
     ``prepare(manager)`` runs once the table shows (the demo submits its jobs there).
+    ``view``: what shows the manager's progress, called as ``view(manager, console,
+    title, resumed=ids)`` and entered as a context manager (default: the live table,
+    :class:`~simjobs.progress.ProgressView`).
     """
     holder = settled_holder(config.log_path)
     if holder is not None and not holder.get("manager"):
@@ -610,10 +652,11 @@ def headless_run(
     unfinished: set[str] = set()  # the jobs this run resumes count as its own
     with _signals_interrupt():
         try:
-            from .progress import ProgressView
+            if view is None:
+                from .progress import ProgressView as view
 
             with _own_manager(config, unfinished) as manager, \
-                    ProgressView(manager, console, title, resumed=unfinished):
+                    view(manager, console, title, resumed=unfinished):
                 if prepare is not None:
                     prepare(manager)
                 if until_done:
@@ -653,14 +696,14 @@ def cmd_submit(args: argparse.Namespace) -> int:
     waiting = response.get("not_submitted") if holder is None else None
     how = (f"handed to the manager, {holder_text(holder)}" if holder
            else "recorded by this process" if waiting else "submitted by this process")
-    _note(f"{len(ids)} job{'s' * (len(ids) != 1)} at level {args.level} ({how})")
+    _note(f"{plural(len(ids), 'job')} at level {args.level} ({how})")
     if waiting:
         # The interface's own reason, and a non-zero exit: the jobs are not running.
         reasons = response.get("reasons") or {}
         for reason, job_ids in (reasons.items() or [("no answer from the interface yet",
                                                      waiting)]):
             count = len(job_ids)
-            _note(f"error: {count} job{'s' * (count != 1)} not on the hardware after "
+            _note(f"error: {plural(count, 'job')} not on the hardware after "
                   f"{args.timeout:g} s: {reason}")
         _note(f"they stay recorded, pending submit: '{hint('run')}' submits them once the "
               f"hardware answers (or cancel them with '{hint('cancel')}')")
@@ -697,14 +740,14 @@ def cmd_status(args: argparse.Namespace) -> int:
             r.status not in TERMINAL_STATUSES for r in records)
         log_path = Path(log.path) if log is not None else None
     if args.json:
-        _print_json([record_to_json(r) for r in records])
+        _print_json([record_json(r) for r in records])
         return EXIT_OK
     out = _out()
     if records:
         out.print(_records_table(records))
-    shown = f"{len(records)} of {matched} matching jobs" if matched != len(records) else (
-        f"{matched} matching job{'s' * (matched != 1)}")
-    out.print(f"[dim]{shown} ({total} in the log)"
+    shown = f"{len(records):,} of {matched:,} matching jobs" if matched != len(records) else (
+        plural(matched, "matching job"))
+    out.print(f"[dim]{shown} ({total:,} in the log)"
               + ("; -a shows all" if matched > len(records) else "") + "[/]")
     if log_path is not None:
         line = _manager_line(log_path)
@@ -822,35 +865,6 @@ def cmd_resubmit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-EXTRA_COLUMNS = ["Created", "Changed", "Reason"]
-
-
-def _csv_text(records: list[LogRecord], dim: int) -> str:
-    """exauq's log columns (its format: str() numbers, CRLF), then simjobs' extras."""
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer)
-    writer.writerow(header_columns(dim) + EXTRA_COLUMNS)
-    for r in records:
-        writer.writerow([*(str(c) for c in r.coords), "" if r.output is None else str(r.output),
-                         r.job_id, r.status.value, r.level, r.interface_name,
-                         _iso(r.created), _iso(r.changed), r.reason or ""])
-    return buffer.getvalue()
-
-
-def _write_new_file(path: Path, text: str, force: bool) -> None:
-    """Write ``text`` to ``path`` atomically; without ``force``, fail rather than replace
-    a file, even one made meanwhile."""
-    if path.exists() and not force:
-        raise CliError(f"{path} exists; pass --force to overwrite it")
-    directory = path.parent
-    if not directory.is_dir():
-        raise CliError(f"{path}: the directory {directory} does not exist")
-    try:
-        atomic_write(path, text, replace=force)
-    except FileExistsError:
-        raise CliError(f"{path} exists; pass --force to overwrite it") from None
-
-
 def cmd_repair(args: argparse.Namespace) -> int:
     """``simjobs repair LOG``: back a damaged log's files up, then keep what is left."""
     from .core.repair import repair_log
@@ -866,22 +880,21 @@ def cmd_repair(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    target = Path(args.file).expanduser()
-    fmt = args.format or {".csv": "csv", ".json": "json"}.get(target.suffix.lower())
+    fmt = args.format or format_of(args.file)
     if fmt is None:
         raise CliError(f"cannot tell the format of {args.file!r} from its suffix; "
                        "pass --format csv or --format json")
-    if target.exists() and not args.force:
-        raise CliError(f"{args.file} exists; pass --force to overwrite it")
-    with _read_log(args) as (log, config):
-        records, _ = _select(log, args, None)
-        dim = log.input_dim if log is not None else (config.input_dim or 0)
-    if fmt == "csv":
-        text = _csv_text(records, dim)
-    else:
-        text = json.dumps([record_to_json(r) for r in records], indent=2) + "\n"
-    _write_new_file(target, text, args.force)
-    _note(f"wrote {len(records)} job{'s' * (len(records) != 1)} to {args.file} ({fmt})")
+    try:
+        export_path(args.file, fmt, overwrite=args.force)  # before reading the log
+        with _read_log(args) as (log, config):
+            records, _ = _select(log, args, None)
+            dim = log.input_dim if log is not None else (config.input_dim or 0)
+        write_export(records, args.file, dim, fmt, overwrite=args.force)
+    except ExportExistsError:  # (also one made while the log was read)
+        raise CliError(f"{args.file} exists; pass --force to overwrite it") from None
+    except ExportError as exc:
+        raise CliError(str(exc)) from None
+    _note(f"wrote {plural(len(records), 'job')} to {args.file} ({fmt})")
     return EXIT_OK
 
 
@@ -1006,7 +1019,8 @@ def install_demo(directory: Path) -> Path:
             raise CliError(f"cannot create the demo directory {directory} ({exc.strerror})",
                            EXIT_FAILURE) from None
         template = resources.files("simjobs.demo").joinpath(DEMO_CONFIG).read_text("utf-8")
-        config_path.write_text(template, encoding="utf-8")
+        with contextlib.suppress(FileExistsError):  # made meanwhile: kept, as above
+            atomic_write(config_path, template, replace=False)
     return config_path
 
 
@@ -1059,25 +1073,148 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return code
 
 
+# ---- config, completion ---------------------------------------------------------------------
+
+CONFIG_EXAMPLE = "config_example.toml"
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    """``simjobs config check``: validate the config; a summary, or the one-line error."""
+    from .config import config_source, load_config
+
+    path, why = config_source(args.config)
+    config = load_config(path)  # a ConfigError is the one line, exit 2 (_exit_code)
+    out = _out()
+    dim = config.input_dim if config.input_dim is not None else "read from the log"
+    out.print(f"{path.resolve()}: ok; {why}")
+    out.print(f"  log: {config.log_path} (input_dim {dim}"
+              f"{', exists' if config.log_path.exists() else ', created at the first run'})")
+    out.print(f"  polling interval: {config.polling_interval:g} s")
+    for spec in config.interfaces:
+        where = f" on {spec.host}" if spec.host else ""
+        out.print(f"  interface {spec.name}: {spec.kind}{where}, level {spec.level}, "
+                  f"max_jobs {spec.effective_max_jobs}")
+    return EXIT_OK
+
+
+def cmd_config_path(args: argparse.Namespace) -> int:
+    """``simjobs config path``: which config file a command would use, and why."""
+    from .config import config_source
+
+    path, why = config_source(args.config)
+    print(path.resolve())
+    _note(f"because: {why}")
+    return EXIT_OK
+
+
+def cmd_config_init(args: argparse.Namespace) -> int:
+    """``simjobs config init [FILE]``: write a commented example config, never over a
+    file (the file is created with O_EXCL)."""
+    from .config import CONFIG_FILE_NAME, user_config_path
+
+    if args.user:
+        if args.file:
+            raise CliError("give FILE or --user, not both")
+        target = user_config_path()
+        target.parent.mkdir(parents=True, exist_ok=True)
+    else:
+        target = Path(args.file or CONFIG_FILE_NAME).expanduser()
+    if os.path.lexists(target):
+        raise CliError(f"{target} exists; simjobs config init never overwrites a file "
+                       "(remove it, or name another file)")
+    if not target.parent.is_dir():
+        raise CliError(f"{target}: the directory {target.parent} does not exist")
+    text = resources.files("simjobs").joinpath(CONFIG_EXAMPLE).read_text("utf-8")
+    try:
+        atomic_write(target, text, replace=False)
+    except FileExistsError:
+        raise CliError(f"{target} exists; simjobs config init never overwrites a file "
+                       "(remove it, or name another file)") from None
+    _note(f"wrote {target}; edit it, then check it with "
+          f"'{hint('config check --config ' + shlex.quote(str(target)))}'")
+    return EXIT_OK
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    """``simjobs completion SHELL``: the shell's completion script, on stdout."""
+    import shtab
+
+    sys.stdout.write(shtab.complete(build_parser(), shell=args.shell))
+    return EXIT_OK
+
+
 # ---- parser and entry point -----------------------------------------------------------------
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's help, wrapped without breaking paths (at hyphens or mid-word): the
+    log file's path is meant to be copied."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        import textwrap
+
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False,
+                             break_long_words=False)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        import textwrap
+
+        return textwrap.fill(" ".join(text.split()), width, initial_indent=indent,
+                             subsequent_indent=indent, break_on_hyphens=False,
+                             break_long_words=False)
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str):  # one line instead of usage + error
         raise CliError(f"{message}; see '{self.prog} --help'", EXIT_USAGE)
 
 
+def _logging_options() -> argparse.ArgumentParser:
+    """-v/--log-level, taken by ``simjobs`` and by every subcommand (before or after
+    its name). Their defaults are SUPPRESS: a subcommand's default would otherwise
+    overwrite a value given before its name."""
+    from .logfile import LEVELS, log_file
+
+    options = argparse.ArgumentParser(add_help=False)
+    group = options.add_argument_group("logging")
+    group.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                       help="say more: -v info, -vv debug (on stderr and in the log file)")
+    group.add_argument("--log-level", choices=list(LEVELS), default=argparse.SUPPRESS,
+                       type=str.lower,
+                       help=f"what is recorded in the log file {log_file()} and shown on "
+                            "stderr (default warning)")
+    return options
+
+
+def _log_epilog() -> str:
+    from .logfile import BACKUP_COUNT, log_file
+
+    return (f"Errors and warnings are one line on stderr, and are recorded (with "
+            f"tracebacks) in the log file {log_file()} (rotated, {BACKUP_COUNT} old "
+            f"files kept; -v/--log-level sets how much).")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    logging_options = _logging_options()
     parser = _Parser(
         prog="simjobs",
         description="Manage simulation jobs at several levels on several machines.",
+        epilog=_log_epilog(), parents=[logging_options],
     )
     parser.add_argument("--version", action="version", version=f"simjobs {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
+    def subparser(name: str, help: str, aliases=(), **kwargs) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help, aliases=list(aliases),
+                              parents=[logging_options], epilog=_log_epilog(), **kwargs)
+
     def command(name: str, handler, help: str, *, readonly: bool = False, aliases=()):
-        p = sub.add_parser(name, help=help, description=help, aliases=list(aliases))
+        p = subparser(name, help, aliases)
         p.set_defaults(handler=handler)
         p.add_argument("--config", metavar="FILE",
                        help="the config file (default: $SIMJOBS_CONFIG, ./simjobs.toml, "
@@ -1095,6 +1232,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("run", cmd_run, "manage the log: submit, watch and record jobs, with a live table")
     p.add_argument("--until-done", action="store_true",
                    help="stop when every job has ended (default: run until Ctrl-C)")
+    p.add_argument("--json", action="store_true",
+                   help="instead of the live table, each event as one JSON object per "
+                        "line on stdout (keys as in 'status --json')")
 
     p = command("submit", cmd_submit, "submit inputs as new jobs")
     p.add_argument("coords", nargs="*", metavar="X", help="the coordinates of one input")
@@ -1126,8 +1266,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     timeout(p)
 
-    help = "make a damaged log writable again: back its files up, then keep what is left"
-    p = sub.add_parser("repair", help=help, description=help)
+    p = subparser("repair", "make a damaged log writable again: back its files up, then "
+                  "keep what is left")
     p.set_defaults(handler=cmd_repair)
     p.add_argument("log", metavar="LOG", help="the log file (.csv, .db, ...)")
 
@@ -1159,6 +1299,35 @@ def build_parser() -> argparse.ArgumentParser:
                         "cancel are handed to its manager")
     p.add_argument("--theme", metavar="NAME",
                    help="the theme (simjobs-dark, simjobs-light, or a Textual one; remembered)")
+
+    p = subparser("config", "check the config, say which file is used, or write an example")
+    actions = p.add_subparsers(dest="config_command", metavar="ACTION", parser_class=_Parser)
+    actions.required = True
+
+    def config_action(name: str, handler, help: str) -> argparse.ArgumentParser:
+        q = actions.add_parser(name, help=help, description=help, parents=[logging_options],
+                               epilog=_log_epilog())
+        q.set_defaults(handler=handler)
+        return q
+
+    for name, handler, help in (
+            ("check", cmd_config_check,
+             "validate the config: a summary, or the one-line error (exit 2)"),
+            ("path", cmd_config_path, "which config file would be used, and why")):
+        config_action(name, handler, help).add_argument(
+            "--config", metavar="FILE", help="the config file (default: $SIMJOBS_CONFIG, "
+                                             "./simjobs.toml, then the user config dir)")
+    q = config_action("init", cmd_config_init,
+                      "write a commented example config (never over an existing file)")
+    q.add_argument("file", nargs="?", metavar="FILE",
+                   help="the file to write (default ./simjobs.toml)")
+    q.add_argument("--user", action="store_true",
+                   help="write the user config file instead (see 'config path')")
+
+    p = subparser("completion", "print the shell completion script (bash: eval \"$(simjobs "
+                  "completion bash)\" in ~/.bashrc)")
+    p.set_defaults(handler=cmd_completion)
+    p.add_argument("shell", choices=("bash", "zsh", "tcsh"), help="the shell")
     return parser
 
 
@@ -1220,18 +1389,25 @@ def _glue_negative_inputs(argv: list[str]) -> list[str]:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the ``simjobs`` command; returns the exit code."""
     debug = os.environ.get("SIMJOBS_DEBUG", "") not in ("", "0")
+    library = logging.getLogger("simjobs")
     if not debug:
         # Kept for the rest of the process: warnings while it exits (logs closed at
         # exit) are the command's too.
         warnings.showwarning = _show_warning
-        library = logging.getLogger("simjobs")
         if not any(isinstance(h, _OneLineLogHandler) for h in library.handlers):
             # (Python's last-resort handler, which prints tracebacks, then stays out.)
             library.addHandler(_OneLineLogHandler(logging.WARNING))
     try:
-        args = build_parser().parse_args(_glue_negative_inputs(
-            sys.argv[1:] if argv is None else list(argv)))
-        return args.handler(args)
+        argv = sys.argv[1:] if argv is None else list(argv)
+        args = build_parser().parse_args(_glue_negative_inputs(argv))
+        _start_logging(args, argv, library)
+        try:
+            return args.handler(args)
+        except Exception as exc:
+            if not isinstance(exc, CliError) and _exit_code(exc) is None:
+                # A bug: its traceback goes to the file too (stderr may be the app's).
+                library.exception("simjobs %s failed with a bug", args.command)
+            raise
     except CliError as exc:
         _error(str(exc))
         return exc.code
@@ -1256,6 +1432,30 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         else:
             _error(str(exc) or type(exc).__name__)
         return code
+
+
+def _start_logging(args: argparse.Namespace, argv: list[str], library: logging.Logger) -> None:
+    """The log file (see :mod:`simjobs.logfile`) at the level -v/--log-level asks for;
+    the one-line stderr handler shows that level too. A log directory that cannot be
+    used is one warning: the command goes on without the file."""
+    from .logfile import LEVELS, LogDirError, install, lower_logger_level
+
+    verbose = getattr(args, "verbose", 0)
+    name = getattr(args, "log_level", None) or (
+        "debug" if verbose >= 2 else "info" if verbose == 1 else "warning")
+    level = LEVELS[name]
+    for handler in library.handlers:
+        if isinstance(handler, _OneLineLogHandler):
+            handler.setLevel(level)
+    lower_logger_level(level)
+    try:
+        path = install(level)
+    except (LogDirError, OSError) as exc:
+        reason = os_reason(exc) if isinstance(exc, OSError) else str(exc)
+        _note(f"simjobs: warning: no log file ({reason}); going on without it")
+        return
+    # -v says where the file is; the file says which command wrote what follows.
+    library.info("command: simjobs %s; log file %s", shlex.join(argv), path)
 
 
 def _exit_code(exc: Exception) -> Optional[int]:

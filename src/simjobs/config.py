@@ -63,7 +63,7 @@ from .core.errors import SimjobsError
 from .core.hardware import HardwareInterface
 from .core.log import SimulationsLog
 from .interfaces.args import describe_value as _describe
-from .interfaces.local import resolve_command
+from .interfaces.local import default_max_jobs, resolve_command
 from .interfaces.runner import SSHSettings
 
 #: Seconds between two status polls of an interface when the config does not say.
@@ -122,7 +122,7 @@ class InterfaceSpec:
         learnt on first contact) and Slurm (no limit of simjobs')."""
         if self.max_jobs is not None:
             return self.max_jobs
-        return (os.cpu_count() or 1) if self.kind == "local" else None
+        return default_max_jobs() if self.kind == "local" else None
 
     @property
     def host(self) -> Optional[str]:
@@ -227,18 +227,37 @@ def find_config(explicit: Union[str, os.PathLike, None] = None) -> Path:
     ConfigError
         If the named file does not exist, or none of the places holds one.
     """
+    return config_source(explicit)[0]
+
+
+def config_source(explicit: Union[str, os.PathLike, None] = None) -> tuple[Path, str]:
+    """The config file to use (as :func:`find_config`) and why: where it came from
+    ("--config", "$SIMJOBS_CONFIG", "./simjobs.toml in the working directory", "the
+    user config file").
+
+    Raises
+    ------
+    ConfigError
+        As :func:`find_config`.
+    """
     for given, source in ((explicit, "--config"), (os.environ.get(CONFIG_ENV_VAR), CONFIG_ENV_VAR)):
         if given:
             path = Path(given).expanduser()
             if not path.is_file():
                 raise ConfigError(f"{given}: no such config file (from {source}); check the path")
-            return path
-    for candidate in (Path(CONFIG_FILE_NAME), user_config_path()):
+            why = "given with --config" if source == "--config" else f"named by ${source}"
+            return path, why
+    for candidate, why in ((Path(CONFIG_FILE_NAME),
+                            f"./{CONFIG_FILE_NAME} in the working directory (no --config, "
+                            f"no ${CONFIG_ENV_VAR})"),
+                           (user_config_path(),
+                            f"the user config file (no --config, no ${CONFIG_ENV_VAR}, no "
+                            f"./{CONFIG_FILE_NAME})")):
         if candidate.is_file():
-            return candidate
+            return candidate, why
     raise ConfigError(
         f"no config file: pass --config FILE, or create ./{CONFIG_FILE_NAME} or "
-        f"{user_config_path()} (see the README; '{hint('demo')}' writes an example)"
+        f"{user_config_path()} (see the README; '{hint('config init')}' writes an example)"
     )
 
 

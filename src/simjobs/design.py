@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Optional
 
 from simjobs.core.errors import excerpt
+from simjobs.core.text import plural
 from simjobs.core.types import Input
 
 #: The most points a design may have (a guard against a typo like 10000000).
@@ -140,8 +141,8 @@ def parse_inputs_csv(text: str, input_dim: Optional[int], source: str = "the fil
                 if columns is not None:
                     if dim is not None and len(columns) != dim:
                         raise DesignError(
-                            f"line {lineno} of {source}: the header names {len(columns)} "
-                            f"Input_k column{'s' * (len(columns) != 1)} but inputs have "
+                            f"line {lineno} of {source}: the header names "
+                            f"{plural(len(columns), 'Input_k column')} but inputs have "
                             f"{dim} coordinates; use a log or file of the same dimension"
                         )
                     dim = len(columns)
@@ -160,7 +161,7 @@ def parse_inputs_csv(text: str, input_dim: Optional[int], source: str = "the fil
             dim = len(cells)
         if len(cells) != dim:
             raise DesignError(
-                f"line {lineno} of {source}: {len(cells)} value{'s' * (len(cells) != 1)} "
+                f"line {lineno} of {source}: {plural(len(cells), 'value')} "
                 f"where inputs have {dim} coordinates; write one number per coordinate, "
                 f"separated by commas"
             )

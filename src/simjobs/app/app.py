@@ -9,7 +9,6 @@ table moves or redraws only those rows. Nothing reads the log on a timer.
 
 from __future__ import annotations
 
-import importlib
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -27,6 +26,7 @@ from textual.worker import Worker, WorkerState
 
 from ..core.events import Event, InterfaceHealthEvent, JobEvent
 from ..core.types import JobStatus
+from .. import logfile
 from .backend import Backend, PeekBackend
 from .messages import JobsUpdated
 from .screens.confirm import ConfirmScreen
@@ -52,6 +52,11 @@ STATS_INTERVAL = 5.0
 
 class _EventsPending(Message):
     """Posted (from the backend's thread) when the first event of a burst arrives."""
+
+
+class _ErrorLogged(Message):
+    """Posted (from whichever thread logged it) when the first of a burst of warnings
+    or errors reaches :func:`simjobs.logfile.recent_entries`."""
 
 
 class OpeningScreen(Screen):
@@ -155,6 +160,8 @@ class SimjobsApp(App):
         Binding("question_mark,f1", "help", "Keys", id="help", tooltip="Every key, listed"),
         Binding("ctrl+p", "command_palette", "Commands", show=False, id="palette",
                 tooltip="Command palette: submit, cancel, log view, export, theme, ..."),
+        Binding("E", "show_errors", "Errors", show=False, id="errors",
+                tooltip="The recent errors and warnings (the status bar counts them)"),
     ]
 
     def __init__(self, backend: Union[Backend, Callable[[], Backend]], *,
@@ -198,6 +205,16 @@ class SimjobsApp(App):
         self.main_screen: Optional[MainScreen] = None
         self.loaded = False
         self.load_seconds = 0.0
+        #: the user's keymap as applied (binding id -> keys), from keymap.toml
+        self.user_keymap: dict[str, str] = {}
+        # Errors logged since this app started (the count in the status bar): those of
+        # the process before it (another app in a test run, the command's start) are
+        # not this app's.
+        self._recent = logfile.recent_entries()
+        self._errors_before = self._recent.error_count
+        self._entries_before = self._recent.total
+        self._error_posted = False
+        self._unsubscribe_errors = self._recent.subscribe(self._on_log_entry)
 
     def notify(self, message: str, *, title: str = "", severity="information",
                timeout: Optional[float] = None, markup: bool = False) -> None:
@@ -211,6 +228,7 @@ class SimjobsApp(App):
     # ---- start and stop -------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        self._load_keymap()
         self.theme_changed_signal.subscribe(self, lambda theme: remember_theme(theme.name))
         if self._explicit_theme:
             remember_theme(self._explicit_theme)  # --theme NAME is a choice too
@@ -256,6 +274,7 @@ class SimjobsApp(App):
         self.model.load(peek.live_records())
         self.main_screen = PeekingMainScreen(self.model)
         self.push_screen(self.main_screen)
+        self.call_after_refresh(self.show_error_count)  # errors logged while it opened
         self.set_interval(1.0, self._tick)
 
     def _opened(self, backend: Backend) -> None:
@@ -302,6 +321,7 @@ class SimjobsApp(App):
             self.switch_screen(self.main_screen)
         else:
             self.push_screen(self.main_screen)
+        self.call_after_refresh(self.show_error_count)  # errors logged while it opened
         if self.backend.readonly:
             self.notify(self.backend.readonly_reason, title="Read-only", severity="warning",
                         timeout=10)
@@ -311,6 +331,7 @@ class SimjobsApp(App):
             self.set_interval(STATS_INTERVAL, self._poll_stats)
 
     async def on_unmount(self) -> None:
+        self._unsubscribe_errors()
         if self._unsubscribe is not None:
             self._unsubscribe()
         if self.close_backend and self.backend is not None:
@@ -490,6 +511,75 @@ class SimjobsApp(App):
                 panel.poll_time = s.get("last_poll_time")
                 panel.update_view()
 
+    # ---- errors and warnings logged (simjobs.logfile) ----------------------------------------
+
+    def _on_log_entry(self) -> None:
+        """Runs in the thread that logged: wake the UI once per burst."""
+        with self._pending_lock:
+            if self._error_posted:
+                return
+            self._error_posted = True
+        self.post_message(_ErrorLogged())
+
+    @property
+    def error_count(self) -> int:
+        """How many errors were logged since this app started."""
+        return self._recent.error_count - self._errors_before
+
+    def on__error_logged(self, message: _ErrorLogged) -> None:
+        with self._pending_lock:
+            self._error_posted = False
+        self.show_error_count()
+
+    def show_error_count(self) -> None:
+        """Put :attr:`error_count` in the main screen's status bar."""
+        if self.main_screen is None or not self.main_screen.is_attached:
+            return
+        bar = self.main_screen.status_bar
+        if bar.error_count != self.error_count:
+            bar.error_count = self.error_count
+            bar.update_view()
+
+    def action_show_errors(self) -> None:
+        """Open the list of recent errors and warnings (E, or a click on the count)."""
+        from .screens.errors import ErrorsScreen
+
+        if isinstance(self.screen, ErrorsScreen):
+            return
+        entries = self._recent.entries(since=self._entries_before)
+        self.push_screen(ErrorsScreen(entries, str(logfile.log_file())))
+
+    # ---- the user's keymap ---------------------------------------------------------------------
+
+    def _load_keymap(self) -> None:
+        """Apply keymap.toml (see :mod:`simjobs.app.keymap`); one warning if it is bad."""
+        from .keymap import keymap_path
+
+        path = keymap_path()
+        if not path.exists():
+            return
+        from .keymap import binding_ids, load_keymap
+
+        keymap, warning = load_keymap(path, binding_ids(self.binding_classes()))
+        if warning:
+            self.notify(warning, title="Keymap", severity="warning", timeout=10)
+        if keymap:
+            self.user_keymap = keymap
+            self.set_keymap(keymap)
+
+    def binding_classes(self) -> list[type]:
+        """Every class whose bindings the app's screens use (their ids are what a keymap
+        may name)."""
+        # Imported here, only when a keymap is read: starting the app loads none of them.
+        from .screens.detail import JobDetailScreen
+        from .screens.errors import ErrorsScreen
+        from .screens.export import ExportScreen
+        from .screens.log_view import SimulationsLogScreen
+        from .screens.submit import SubmitScreen
+
+        return [type(self), MainScreen, JobTable, HelpScreen, ConfirmScreen, ErrorsScreen,
+                SubmitScreen, SimulationsLogScreen, ExportScreen, JobDetailScreen]
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A background task that failed unexpectedly says so, in one line."""
         if event.state is WorkerState.ERROR:
@@ -498,32 +588,21 @@ class SimjobsApp(App):
                         f"{type(error).__name__}: {error}", title="Error", severity="error",
                         timeout=10)
 
-    # ---- the other screens, imported when first used -----------------------------------------
-
-    def screen_class(self, module: str, name: str) -> Optional[type]:
-        """``simjobs.app.screens.<module>.<name>``, or None with a notification."""
-        try:
-            mod = importlib.import_module(f"simjobs.app.screens.{module}")
-            return getattr(mod, name)
-        except (ImportError, AttributeError) as exc:
-            self.notify(f"the {name} is not available in this build ({exc})",
-                        severity="error", timeout=6)
-            return None
-
     # ---- app-wide actions ------------------------------------------------------------------
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
+        keymap = self.user_keymap
         sections = [
-            ("Jobs (main screen)", key_rows(MainScreen)),
-            ("Moving in the table", key_rows(JobTable)),
-            ("Everywhere", key_rows(type(self)) + [("ctrl+p", "Command palette: submit, "
-                                                    "cancel, log view, export, theme, ...")]),
+            ("Jobs (main screen)", key_rows(MainScreen, keymap=keymap)),
+            ("Moving in the table", key_rows(JobTable, keymap=keymap)),
+            ("Everywhere", key_rows(type(self), keymap=keymap)
+             + [("ctrl+p", "Command palette: submit, cancel, log view, export, theme, ...")]),
             ("Filter bar", [("enter", "Keep the filter, back to the table"),
                             ("esc", "Back to the table; esc again clears all filters")]),
         ]
-        self.push_screen(HelpScreen(sections))
+        self.push_screen(HelpScreen(sections, log_file=str(logfile.log_file())))
 
     async def action_quit(self) -> None:
         question = None
@@ -547,14 +626,11 @@ class SimjobsApp(App):
         getattr(self.main_screen, f"action_{action}")()
 
     def _export(self) -> None:
-        cls = self.screen_class("log_view", "SimulationsLogScreen")
-        if cls is None:
-            return
-        screen = cls(self.backend)
+        from simjobs.app.screens.log_view import SimulationsLogScreen  # (when first used)
+
+        screen = SimulationsLogScreen(self.backend)
         self.push_screen(screen)
-        export = getattr(screen, "action_export", None)
-        if export is not None:
-            self.call_after_refresh(export)
+        self.call_after_refresh(screen.action_export)
 
     def _set_theme(self, name: str) -> None:
         self.theme = name

@@ -280,6 +280,14 @@ def _unlink(name: str, dir_fd: int) -> bool:
         return False
 
 
+def _exists(name: str, dir_fd: int) -> bool:
+    try:
+        os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        return True
+    except FileNotFoundError:
+        return False
+
+
 def _start_waiting(request_id: str, dir_fd: int) -> int:
     """Create and lock ``ID.wait``: the sign, for the manager, that someone waits."""
     name = f"{request_id}.wait"
@@ -349,18 +357,27 @@ def send_request(log_path, request: dict, timeout: float = 10.0, *,
     try:
         wait_fd = _start_waiting(request_id, dir_fd)
         body = json.dumps({**request, "id": request_id}, allow_nan=False)
+        sent = False
         try:
-            atomic_write(f"{request_id}.req", body, private=True, replace=False,
-                         dir_fd=dir_fd)
-        except FileExistsError:
-            pass  # sent before under this id and not yet taken: its reply will do
-        try:
+            try:
+                atomic_write(f"{request_id}.req", body, private=True, replace=False,
+                             dir_fd=dir_fd)
+            except FileExistsError:
+                pass  # sent before under this id and not yet taken: its reply will do
+            sent = True
             reply = _wait_reply(log_path, request_id, dir_fd, timeout)
         except KeyboardInterrupt:
             if _unlink(f"{request_id}.req", dir_fd):
                 raise RequestInterrupted(
                     f"interrupted: request {request_id} was withdrawn before {who} took "
                     "it; nothing was done", request_id, withdrawn=True) from None
+            # Interrupted while writing it: sent only if the manager has it (it keeps a
+            # .taken until its .resp is written).
+            if not sent and not any(_exists(f"{request_id}.{kind}", dir_fd)
+                                    for kind in ("taken", "resp")):
+                raise RequestInterrupted(
+                    f"interrupted before request {request_id} was sent; nothing was done",
+                    request_id, withdrawn=True) from None
             raise RequestInterrupted(
                 f"interrupted, but {who} had already taken request {request_id}: it "
                 f"goes on; `{hint('status')}` shows whether it ran", request_id,
@@ -509,8 +526,15 @@ def validate_request(request: Any) -> dict:
             for j, c in enumerate(x):
                 if type(c) not in (int, float):
                     raise ValueError(f"inputs[{i}][{j}] is {_type_name(c)}, not a number")
-                if not math.isfinite(c):
-                    raise ValueError(f"inputs[{i}][{j}] is {c!r}, not a finite number")
+                try:
+                    finite = math.isfinite(c)
+                except OverflowError:  # an int beyond any float
+                    finite = False
+                if not finite:
+                    digits = str(c)
+                    shown = repr(c) if type(c) is float else \
+                        f"{digits[:12]}... ({len(digits)} digits)"
+                    raise ValueError(f"inputs[{i}][{j}] is {shown}, not a finite number")
         out.update(level=level, inputs=inputs)
     else:
         job_ids = request.get("job_ids")
@@ -764,12 +788,13 @@ class RequestInbox:
             self._record(request_id, "done", reply)
         elif not waits:
             # Its sender was killed (or gave up) before anyone took it: nobody waits for
-            # the answer, and its user may have sent it again. Dropped, never run.
-            self._record(request_id, "done", {"ok": False, "dropped": True, "error": (
+            # the answer, and its user may have sent it again. Dropped, never run (the
+            # reply is still written, for a sender whose lock this host cannot see).
+            reply = {"ok": False, "dropped": True, "error": (
                 f"request {request_id} was dropped: its sender had stopped waiting "
-                "before a manager took it; nothing was done")})
-            _unlink(taken, self._fd)
-            return 1
+                "before a manager took it; nothing was done")}
+            self._record(request_id, "done", reply)
+            _unlink(f"{request_id}.wait", self._fd)
         else:
             try:
                 data = _read_own_file(taken, self._fd, MAX_REQUEST_BYTES)

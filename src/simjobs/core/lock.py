@@ -176,8 +176,16 @@ class LogLock:
     def _open_lock_file(self) -> int:
         """The lock file opened for writing, or a SimjobsError that says truly why not."""
         try:
-            return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            # Never through a link: one planted by another user would have us truncate
+            # and write the file it points at.
+            return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
         except OSError as exc:
+            # ELOOP; EACCES in a sticky directory when the link is another user's.
+            if exc.errno in (errno.ELOOP, errno.EACCES) and os.path.islink(self.path):
+                raise SimjobsError(
+                    f"{self.path} is a symbolic link, which simjobs never follows (did "
+                    "another user put it there?); remove it and try again"
+                ) from None
             reason = filesystems.os_reason(exc)
             if os.path.lexists(self.path) and exc.errno in (errno.EACCES, errno.EPERM,
                                                             errno.EROFS):
@@ -300,9 +308,12 @@ class LogLock:
                                                                   socket.gethostname()):
             # Never call the caller's own process "another" (SimulationsLog objects of
             # one process share one LogLock; this is a second LogLock made by hand).
+            since = holder.get("since")
+            when = (" since " + time.strftime("%H:%M:%S", time.localtime(since))
+                    if isinstance(since, (int, float)) else "")
             return (
                 f"{name} is already locked for writing by this process (pid "
-                f"{os.getpid()}); use the SimulationsLog already open on it"
+                f"{os.getpid()}){when}; use the SimulationsLog already open on it"
             )
         return (
             f"{name} is managed by another process ({who}); stop it, or hand requests "

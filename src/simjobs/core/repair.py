@@ -19,8 +19,7 @@ from .errors import SimjobsError
 from .lock import LogLock
 from .log import infer_input_dim
 from .stores import is_sqlite_path, open_store
-from .stores.csv_store import JOURNAL_SUFFIX, META_SUFFIX
-from .stores.sqlite_store import COMMIT_SUFFIX
+from .stores.csv_store import COMMIT_SUFFIX, JOURNAL_SUFFIX, META_SUFFIX
 
 
 @dataclasses.dataclass
@@ -35,7 +34,7 @@ class RepairResult:
 def log_files(path: str) -> list[str]:
     """The files of the log at ``path`` that exist (the main file first)."""
     suffixes = (("", "-wal", COMMIT_SUFFIX) if is_sqlite_path(path)
-                else ("", META_SUFFIX, JOURNAL_SUFFIX))
+                else ("", META_SUFFIX, JOURNAL_SUFFIX, COMMIT_SUFFIX))
     return [path + s for s in suffixes if os.path.lexists(path + s)]
 
 

@@ -203,10 +203,20 @@ class CancelledJobStrategy(JobStrategy):
 
 class SubmittedJobStrategy(JobStrategy):
     """The job waits on the hardware: nothing to do (the log says SUBMITTED since the
-    submit went through)."""
+    submit went through).
+
+    In simjobs' own manager, a job the log says RUNNING that the hardware holds queued
+    again (Slurm requeued it, or slurmctld came back with an older state) is shown
+    queued again, with a reason, until the hardware starts it. Called directly it does
+    nothing, as exauq's does."""
 
     @staticmethod
     def handle(job: Job, job_manager: "JobManager") -> None:
+        if not in_cycle(job_manager):
+            return None
+        if job_manager.simulations_log.get_job_status(str(job.id)) == JobStatus.RUNNING:
+            _write(job_manager, job, JobStatus.SUBMITTED,
+                   reason="queued again by the hardware after it had started (requeued)")
         return None
 
 

@@ -284,6 +284,12 @@ def _finish_pending_kills() -> None:
         killer.wait()
 
 
+def default_max_jobs() -> int:
+    """How many jobs a :class:`LocalInterface` runs at once when not told: this machine's
+    CPUs (the one place this default is decided; the config reports it too)."""
+    return os.cpu_count() or 1
+
+
 class LocalInterface(HardwareInterface):
     """Runs jobs as processes on this machine, at most ``max_jobs`` at once.
 
@@ -310,7 +316,8 @@ class LocalInterface(HardwareInterface):
     workspace : str or os.PathLike
         The directory holding the job directories; created when missing.
     max_jobs : int, optional
-        How many jobs run at once, by default the number of CPUs.
+        How many jobs run at once, by default the number of CPUs
+        (:func:`default_max_jobs`).
 
     Raises
     ------
@@ -333,7 +340,7 @@ class LocalInterface(HardwareInterface):
     ):
         check_interface_args(name, level, max_jobs)
         if max_jobs is None:
-            max_jobs = os.cpu_count() or 1
+            max_jobs = default_max_jobs()
         super().__init__(name, level)
         self._command = resolve_command(command, what=f"The command of interface {name!r}")
         self._max_jobs = max_jobs

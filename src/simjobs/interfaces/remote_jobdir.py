@@ -6,7 +6,8 @@ runner runs its commands, **one remote command per operation, whatever the numbe
 jobs**:
 
 - :meth:`RemoteJobDirs.install_wrapper` puts the rendered wrapper into
-  ``<workspace>/.simjobs/wrapper-<hash>.sh`` (once per workspace and wrapper version);
+  ``<workspace>/.simjobs/wrapper-<hash>.sh``: written aside, checked (size and POSIX
+  ``cksum``), renamed; an installed copy found wrong is written again;
 - :meth:`RemoteJobDirs.create_job_dirs` makes many job directories with their input
   files (each built aside and renamed into place, so a job directory never exists
   without its input);
@@ -269,23 +270,37 @@ rd() {  # id: print what the job directory holds
         # A poll of a job that has not ended: only what decides its status, one line.
         for n in $quick_files; do one "$1" "$d" "$n"; done
         if [ -d "$d/$m_started" ]; then
-            alive_of "$1" "$d"; printf '%s r %s %s\n' "$1" "$p" "$a"
+            alive_of "$1" "$d"
+            # Gone, and its exit code there after all: the wrapper wrote it and ended
+            # between the two looks. Read the directory whole (never "ended without an
+            # exit code", which would cost a correction and a second command).
+            if [ "$a" != 0 ] || [ ! -e "$d/$f_exit" ]; then
+                printf '%s r %s %s\n' "$1" "$p" "$a"
+                return
+            fi
         else
             case $starting in *" $1 "*) held=$((held + 1)) ;; esac
             printf '%s q\n' "$1"
+            return
         fi
-        return
     fi
     printf '%s dir\n' "$1"
     for n in $one_files; do one "$1" "$d" "$n"; done
     if [ -d "$d/$m_started" ]; then printf '%s f %s\n' "$1" "$m_started"; fi
-    x=
-    if [ -e "$d/$f_exit" ]; then
+    x=; a=
+    if [ ! -e "$d/$f_exit" ] && [ -d "$d/$m_started" ]; then
+        alive_of "$1" "$d"
+        if [ "$a" = 0 ] && [ -e "$d/$f_exit" ]; then
+            # Ended between the two looks (see above): its files as they are now.
+            for n in $one_files; do one "$1" "$d" "$n"; done
+        elif [ "$a" != - ]; then
+            printf '%s alive %s\n' "$1" "$a"
+        fi
+    fi
+    if [ "$a" != 1 ] && [ -e "$d/$f_exit" ]; then
         IFS= read -r x < "$d/$f_exit" 2>/dev/null
         # The output of a job that exited 0 is shipped by ship_outputs, after the loop.
         [ "$x" != 0 ] || [ ! -f "$d/$f_output" ] || outs="$outs $1"
-    elif [ -d "$d/$m_started" ]; then
-        alive_of "$1" "$d"; [ "$a" = - ] || printf '%s alive %s\n' "$1" "$a"
     fi
     # The stderr tail is part of the reason of a non-zero exit only: a job that
     # exited 0 costs no process here (unless the caller asked for the tails).
@@ -605,6 +620,12 @@ class RemoteJobDirs:
             lines, _ = self._run(self._script(body, create_ws=True))
             self._wrapper_installed = True
         return self.wrapper_path
+
+    def check_install_again(self) -> None:
+        """Check (and redo if wrong) the installed wrapper at the next command that needs
+        it: called when a job's wrapper did not start, in case someone removed or
+        truncated it while this process ran."""
+        self._wrapper_installed = False
 
     def create_job_dirs(self, inputs: Mapping[JobId, bytes]) -> dict[JobId, bool]:
         """Create job directories with their input files, in one command.

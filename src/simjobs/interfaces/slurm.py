@@ -18,19 +18,25 @@ The commands (``sbatch``, ``squeue``, ``scancel``...) go through a
 - ``max_jobs`` is how many jobs simjobs keeps in the Slurm queue at once: jobs beyond
   it are held back by the interface (they count as SUBMITTED) and go out, as one array
   again, when polls find slots free; arrays also carry the ``%max_jobs`` throttle.
-- Status: ONE ``squeue --user=<me> --states=all --array`` per poll for all jobs (by
-  user, not ``--jobs``, which fails on ids Slurm has already purged). Slurm keeps
-  finished jobs visible there for ``MinJobAge`` seconds, which is also all that
-  ``scontrol show job`` could tell; a job that is not listed any more is settled from
-  its wrapper's files (the exit code), then from ``sacct`` where accounting storage
-  exists (detected: without it sacct prints that it is disabled, whatever its exit
-  code). A failing squeue is :class:`.runner.HostUnreachableError`, never "job gone".
+- Status: ONE ``squeue --user=<me> --states=all`` per poll for all jobs (by user, not
+  ``--jobs``, which fails on ids Slurm has already purged; without ``--array``, whose
+  22.05 listing drops the last task of a stepped range: pending ranges are expanded
+  here, with ``SLURM_BITSTR_LEN=0`` so none is cut short). A job is never concluded
+  from its absence in that listing: the ids it did not list are asked about in ONE more
+  command (``scontrol -o show job`` for each). A job Slurm no longer knows is settled
+  from its wrapper's files (the exit code), then from ``sacct`` where accounting
+  storage exists (detected: without it sacct prints that it is disabled, whatever its
+  exit code), else FAILED after :data:`FILES_GRACE`; such a job stays watched, and a
+  late exit code corrects it (:meth:`SlurmInterface.late_results`). A failing squeue is
+  :class:`.runner.HostUnreachableError`, never "job gone".
 - Slurm states map to simjobs statuses in one table, :data:`SLURM_STATES`, applied by
   the pure function :func:`resolve_job_state` (both in :mod:`.slurm_states`, with the
   parsers of Slurm's output). Jobs go out with ``--no-requeue``: a requeued job would
   only meet its wrapper's run-once guard.
-- Cancel: the cancelled marker (so a pending job never starts the simulator), then
-  ``scancel``.
+- Cancel: the cancelled marker (so a pending job never starts the simulator), then one
+  ``scancel`` (an array's tasks as one word). A held job that is pending cancel is never
+  sbatched: held jobs go out only when a poll asks about them, and the sbatch command
+  skips any job with the marker.
 """
 
 from __future__ import annotations
@@ -253,6 +259,7 @@ class SlurmInterface(HardwareInterface):
         self._provisional: dict[JobId, float] = {}  # job id -> when it was settled
         self._late: dict[JobId, JobState] = {}  # corrections not yet taken by the manager
         self._late_read = False  # a poll has read the provisional jobs since the last take
+        self._last_status: dict[JobId, JobStatus] = {}  # the last answer for each job
         self._ready = False
 
     @staticmethod
@@ -333,7 +340,7 @@ class SlurmInterface(HardwareInterface):
                 self._hold(job_id)
             else:
                 self._adopt(job_id, remote)  # submitted again: never sbatch it twice
-        errors = self._release(set(inputs))
+        errors = self._release(set(inputs), overtake=False)
         for job_id, exc in errors.items():
             if job_id in outcomes:
                 self._unhold(job_id)  # the manager retries the submit
@@ -354,6 +361,9 @@ class SlurmInterface(HardwareInterface):
         """
         job_id = JobId(job_id)
         statuses = self.get_job_statuses([job_id])
+        if job_id not in statuses and job_id in self._slurm_ids:
+            # Slurm has it but gave no clear answer this time: its last known status.
+            return self._last_status.get(job_id, JobStatus.SUBMITTED)
         if job_id not in statuses:
             raise UnknownJobError(f"Job {job_id} is unknown to interface {self.name!r}: "
                                   f"it has no job directory in {self._workspace!r}.")
@@ -377,7 +387,9 @@ class SlurmInterface(HardwareInterface):
                 self._settle(job_id, JobState(JobStatus.FAILED, reason=str(exc)))
                 if job_id in states:
                     states[job_id] = self._settled[job_id]
-        return {job_id: state.status for job_id, state in states.items()}
+        answer = {job_id: state.status for job_id, state in states.items()}
+        self._last_status.update(answer)
+        return answer
 
     def get_job_output(self, job_id: JobId) -> float:
         """The output of the completed job ``job_id``.
@@ -718,12 +730,21 @@ class SlurmInterface(HardwareInterface):
         # A job is never concluded from its absence in one squeue listing: Slurm is asked
         # about the missing ones (one command); those it still has keep their answer,
         # those it could not say anything about are left out of this poll.
-        absent = [self._slurm_ids[j] for j in tracked if self._slurm_ids[j] not in rows]
+        # Their files first: a job whose wrapper recorded its exit code (or that was
+        # cancelled, or lost its directory) needs no word from Slurm, so a restart after
+        # Slurm purged many finished jobs costs one read, not a scontrol per job.
+        absent = [j for j in tracked if self._slurm_ids[j] not in rows]
         if absent:
-            found, gone = self._scontrol(absent)
-            rows.update(found)
-            tracked = [j for j in tracked if self._slurm_ids[j] in rows
-                       or self._slurm_ids[j] in gone]
+            read.update(self._read([j for j in absent if j not in read]))
+            unsure = {self._slurm_ids[j] for j in absent
+                      if (r := read.get(j)) is not None and r.exists
+                      and r.files.get(EXIT_CODE_FILE) is None
+                      and r.files.get(jobdir.CANCELLED_FILE) is None}
+            if unsure:
+                found, gone = self._scontrol(sorted(unsure))
+                rows.update(found)
+                tracked = [j for j in tracked if self._slurm_ids[j] not in unsure
+                           or self._slurm_ids[j] in rows or self._slurm_ids[j] in gone]
         ended: list[JobId] = []
         for job_id in tracked:
             row = rows.get(self._slurm_ids[job_id])
@@ -756,9 +777,18 @@ class SlurmInterface(HardwareInterface):
         lost: list[JobId] = []  # FAILED just now without an exit code
         for job_id in ended:
             remote = read.get(job_id)
-            if remote is None or not remote.exists:
-                continue  # its directory is gone: no answer
+            if remote is None:
+                continue  # not read: no answer
             slurm_id = self._slurm_ids[job_id]
+            if not remote.exists:
+                # Ended in Slurm and its directory removed: lost, never an endless wait.
+                row = rows.get(slurm_id)
+                state = JobState(JobStatus.FAILED, reason=(
+                    f"its job directory {self._dirs.job_dir(job_id)} was removed (Slurm "
+                    f"state {row[0] if row else 'unknown'}); its output is lost"))
+                self._settle(job_id, state)
+                states[job_id] = state
+                continue
             row = rows.get(slurm_id)
             slurm_state = row[0] if row else accounted.get(slurm_id)
             since = self._ended_since.setdefault(job_id, now)
@@ -768,6 +798,10 @@ class SlurmInterface(HardwareInterface):
             if state is None:
                 continue
             if state.finished:
+                if remote.files.get(STARTED_MARKER) is None:
+                    # Its wrapper never started: check the installed one again.
+                    self._dirs.check_install_again()
+                    self._ready = False
                 watch = not killed_state(slurm_state)
                 if watch and state.status is JobStatus.FAILED and state.exit_code is None:
                     lost.append(job_id)
@@ -858,7 +892,8 @@ class SlurmInterface(HardwareInterface):
 
     # ---- sbatch
 
-    def _release(self, only: Optional[set[JobId]] = None) -> dict[JobId, Exception]:
+    def _release(self, only: Optional[set[JobId]] = None,
+                 overtake: bool = True) -> dict[JobId, Exception]:
         """Send held jobs to Slurm while the queue has room: one sbatch (a job array
         when several, split only beyond :attr:`max_array_size`). Returns the error of
         each job that did not go out: a :class:`HostUnreachableError` leaves it held,
@@ -867,7 +902,8 @@ class SlurmInterface(HardwareInterface):
 
         Only the held jobs in ``only`` go out when it is given: the jobs the caller
         asked about, which leaves out those the manager is cancelling (a job pending
-        cancel is never sbatched)."""
+        cancel is never sbatched). With ``overtake`` False the first held job not in
+        ``only`` stops the release (new jobs never overtake older held ones)."""
         room = len(self._held_set) if self._max_jobs is None \
             else self._max_jobs - len(self._active)
         batch: list[JobId] = []
@@ -877,6 +913,8 @@ class SlurmInterface(HardwareInterface):
             if job_id in self._held_set:
                 if only is not None and job_id not in only:
                     skipped.append(job_id)
+                    if not overtake:
+                        break
                     continue
                 self._held_set.discard(job_id)
                 batch.append(job_id)

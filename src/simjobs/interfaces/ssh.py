@@ -258,6 +258,7 @@ class SSHInterface(HardwareInterface):
                 # holds its slot (and is not started again).
                 self._holding.add(job_id)
                 return state
+            self.jobs.check_install_again()  # a removed or damaged wrapper: redo it
             state = JobState(
                 JobStatus.FAILED,
                 reason=f"the job wrapper did not start on {self.runner.host} within "

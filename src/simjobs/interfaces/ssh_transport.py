@@ -10,7 +10,8 @@ sessions per connection by default).
 
 When the connection drops it is opened again on the next call; when opening fails,
 the next attempts wait with exponential backoff (0.5 s, 1 s, 2 s ... up to
-:attr:`SSHRunner.max_backoff`), and calls made meanwhile fail at once. Every failure
+:attr:`SSHRunner.max_backoff`), and calls made meanwhile fail at once with the last
+attempt's error, word for word (no countdown: the same cause is the same message). Every failure
 to reach the host raises :class:`~.runner.HostUnreachableError` (the manager shows the
 interface as unreachable and keeps its jobs), with one line naming the host and what
 to check.
@@ -19,9 +20,10 @@ Authentication and host keys (choices):
 
 - **Host keys are always verified**, against ``settings.known_hosts`` or else the
   user's ``~/.ssh/known_hosts``. An unknown or changed key raises
-  :class:`~.runner.HostKeyError` naming ``host:port`` and the ``ssh-keyscan`` line that
-  fixes it; the connection stops during the key exchange, so nothing (no login, no
-  command) reaches that host.
+  :class:`~.runner.HostKeyError` saying which, with the fingerprint the host offers (to
+  compare) and the ``ssh-keygen -R`` / ``ssh-keyscan`` lines that fix it; the
+  connection stops during the key exchange, so nothing (no login, no command) reaches
+  that host.
 - With ``identity_files`` given, only those keys are offered (no agent): what the
   config says is what is used. Without, asyncssh's defaults apply: the user's ssh agent
   and default keys (``~/.ssh/id_*``) and the ``IdentityFile`` lines of ``~/.ssh/config``.

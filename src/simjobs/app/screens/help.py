@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Optional
+
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -16,17 +20,19 @@ def _key_text(keys: str) -> str:
     return ", ".join(names.get(k.strip(), k.strip()) for k in keys.split(","))
 
 
-def key_rows(*sources) -> list[tuple[str, str]]:
-    """(keys, description) for the bindings of each class given, in order, no repeats."""
+def key_rows(*sources, keymap: Optional[Mapping[str, str]] = None) -> list[tuple[str, str]]:
+    """(keys, description) for the bindings of each class given, in order, no repeats;
+    a binding whose id ``keymap`` (the user's keymap) names shows the keys given there."""
     rows, seen = [], set()
     for source in sources:
         for binding in getattr(source, "BINDINGS", []):
             if isinstance(binding, tuple):
                 binding = Binding(*binding)
-            if binding.key in seen:
+            key = (keymap or {}).get(binding.id or "", binding.key)
+            if key in seen:
                 continue
-            seen.add(binding.key)
-            rows.append((_key_text(binding.key), binding.tooltip or binding.description))
+            seen.add(key)
+            rows.append((_key_text(key), binding.tooltip or binding.description))
     return rows
 
 
@@ -42,16 +48,24 @@ class HelpScreen(ModalScreen[None]):
         width: 76; max-width: 98%; height: auto; max-height: 90%;
         border: thick $primary 70%; background: $surface; padding: 0 1;
     }
-    HelpScreen .help-section { margin-bottom: 1; }
+    HelpScreen .help-section, HelpScreen .help-note { margin-bottom: 1; }
     """
 
-    def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]]) -> None:
+    def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]],
+                 log_file: Optional[str] = None) -> None:
         super().__init__()
         self.sections = sections
+        self.log_file = log_file
 
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:
             scroll.border_title = "simjobs keys"
+            if self.log_file:
+                # First, where it is seen without scrolling: where errors go.
+                yield Static(Text.assemble("Errors and warnings are recorded in ",
+                                           (self.log_file, "bold"),
+                                           " (E lists the recent ones)"),
+                             classes="help-note", id="help-log-file")
             for title, rows in self.sections:
                 table = Table(box=None, expand=True, show_header=False, padding=(0, 1),
                               title=title, title_justify="left", title_style="bold underline")

@@ -4,47 +4,34 @@ and exported.
 The records are loaded and indexed in a thread worker and drawn by the virtual
 :class:`~simjobs.app.widgets.job_table.JobTable` (only the visible lines are rendered),
 so a log of 100,000 records opens without freezing the app. The summary, the plot and
-the export all follow the filtered view.
+the export all follow the filtered view: the summary and the plot's series are computed
+by :mod:`simjobs.app.log_summary`, the export dialog is
+:class:`~simjobs.app.screens.export.ExportScreen` (writing with :mod:`simjobs.export`).
 """
 
 from __future__ import annotations
 
-import csv
-import dataclasses
-import datetime
-import io
-import json
-import math
-import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen, Screen
-from textual.widgets import (
-    Button,
-    DataTable,
-    Footer,
-    Label,
-    Select,
-    Static,
-    TabbedContent,
-    TabPane,
-)
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Label, Select, Static, TabbedContent, TabPane
 from textual.widgets import Input as TextInput
 
+from simjobs.app.log_summary import LevelSummary, plot_series, summarise
 from simjobs.app.messages import JobsUpdated
 from simjobs.app.widgets.job_model import COLUMNS, Filter, JobModel, Row
 from simjobs.app.widgets.job_table import JobTable
 from simjobs.app.widgets.plot import ScatterPlot, nice_number
-from simjobs.core.files import atomic_write
 from simjobs.core.records import LogRecord
+from simjobs.core.text import plural
 from simjobs.core.types import JobStatus
 
 #: Rows at most before the filter is applied after a pause in typing rather than on
@@ -55,286 +42,6 @@ DEBOUNCE_SECONDS = 0.25
 YIELD_EVERY = 2000
 #: Seconds at least between two summaries (and plots) redone for live job updates.
 SUMMARY_INTERVAL = 1.0
-FAILED = (JobStatus.FAILED, JobStatus.FAILED_SUBMIT)
-
-
-# ---- the summary -------------------------------------------------------------------------
-
-
-@dataclasses.dataclass
-class LevelSummary:
-    """What the jobs of one level came to."""
-
-    level: int
-    count: int = 0
-    completed: int = 0
-    failed: int = 0  # failed or failed to submit
-    cancelled: int = 0
-    minimum: Optional[float] = None
-    mean: Optional[float] = None
-    maximum: Optional[float] = None
-
-
-def summarise(rows: Iterable[Any]) -> list[LevelSummary]:
-    """Per level (ascending): counts by outcome and min/mean/max of the outputs.
-
-    ``rows`` are records or table rows: anything with ``level``, ``status``, ``output``.
-    """
-    sums: dict[int, LevelSummary] = {}
-    totals: dict[int, float] = {}
-    outputs: dict[int, int] = {}
-    for row in rows:
-        s = sums.get(row.level)
-        if s is None:
-            s = sums[row.level] = LevelSummary(row.level)
-            totals[row.level] = 0.0
-            outputs[row.level] = 0
-        s.count += 1
-        status = row.status
-        if status is JobStatus.COMPLETED:
-            s.completed += 1
-        elif status in FAILED:
-            s.failed += 1
-        elif status is JobStatus.CANCELLED:
-            s.cancelled += 1
-        out = row.output
-        if out is not None and math.isfinite(out):
-            outputs[row.level] += 1
-            totals[row.level] += out
-            if s.minimum is None or out < s.minimum:
-                s.minimum = out
-            if s.maximum is None or out > s.maximum:
-                s.maximum = out
-    for level, s in sums.items():
-        if outputs[level]:
-            s.mean = totals[level] / outputs[level]
-    return [sums[level] for level in sorted(sums)]
-
-
-def plot_series(rows: Iterable[Any], coordinate: int) -> dict[int, tuple[list[float], list[float]]]:
-    """Per level: (input coordinate ``coordinate`` (0-based), output) of the rows that
-    have an output."""
-    series: dict[int, tuple[list[float], list[float]]] = {}
-    for row in rows:
-        out = row.output
-        if out is None or coordinate >= len(row.coords):
-            continue
-        xs, ys = series.setdefault(row.level, ([], []))
-        xs.append(row.coords[coordinate])
-        ys.append(out)
-    return dict(sorted(series.items()))
-
-
-# ---- export ------------------------------------------------------------------------------
-
-
-class ExportError(ValueError):
-    """An export that cannot be done; the message is one sentence naming the fix."""
-
-
-def export_format(path: str) -> str:
-    """"csv" or "json", from the path's extension."""
-    suffix = Path(path).suffix.lower()
-    if suffix in (".csv", ".json"):
-        return suffix[1:]
-    raise ExportError(f"{Path(path).name or path!r} does not end in .csv or .json; "
-                      f"name the file ...csv or ...json to choose the format")
-
-
-def _iso(t: Optional[float]) -> Optional[str]:
-    if t is None:
-        return None
-    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).isoformat(
-        timespec="milliseconds").replace("+00:00", "Z")
-
-
-def export_records(records: Sequence[LogRecord], path: str | os.PathLike, input_dim: int,
-                   *, overwrite: bool = False) -> Path:
-    """Write ``records`` to ``path`` as CSV (one column per input coordinate) or JSON
-    (a list of objects), by its extension. Times are ISO 8601 UTC.
-
-    The file is written aside and renamed into place, so a failed export leaves nothing
-    behind and never a half-written file.
-
-    Raises
-    ------
-    ExportError
-        If the path is empty, has another extension, exists (without ``overwrite``), is a
-        directory, or its directory does not exist or cannot be written.
-    """
-    text = str(path).strip()
-    if not text:
-        raise ExportError("enter the path of the file to export to, ending in .csv or .json")
-    target = Path(text).expanduser()
-    fmt = export_format(text)
-    if target.is_dir():
-        raise ExportError(f"{text} is a directory; give a file name ending in .{fmt}")
-    if not target.parent.is_dir():
-        raise ExportError(f"the directory {target.parent} does not exist; create it or "
-                          f"choose another path")
-    if target.exists() and not overwrite:
-        raise ExportError(f"{text} already exists; confirm to overwrite it or choose another path")
-    buffer = io.StringIO(newline="")
-    if fmt == "csv":
-        _write_csv(buffer, records, input_dim)
-    else:
-        _write_json(buffer, records)
-    try:
-        atomic_write(target, buffer.getvalue())
-    except OSError as exc:
-        raise ExportError(f"cannot write {text}: {exc.strerror or exc}") from None
-    return target
-
-
-def _write_csv(f, records: Sequence[LogRecord], input_dim: int) -> None:
-    writer = csv.writer(f)
-    writer.writerow(["job_id", "level", "interface", "status",
-                     *(f"x{i}" for i in range(1, input_dim + 1)), "output", "created",
-                     "changed", "reason", "resubmit_of", "resubmitted_as"])
-    for r in records:
-        writer.writerow([
-            r.job_id, r.level, r.interface_name, r.status.value,
-            *(repr(float(c)) for c in r.coords),
-            "" if r.output is None else repr(float(r.output)),
-            _iso(r.created) or "", _iso(r.changed) or "", r.reason or "",
-            r.resubmit_of or "", ";".join(r.resubmitted_as),
-        ])
-
-
-def _write_json(f, records: Sequence[LogRecord]) -> None:
-    json.dump([
-        {
-            "job_id": r.job_id, "level": r.level, "interface": r.interface_name,
-            "status": r.status.value, "input": list(r.coords), "output": r.output,
-            "created": _iso(r.created), "changed": _iso(r.changed), "reason": r.reason,
-            "resubmit_of": r.resubmit_of, "resubmitted_as": r.resubmitted_as,
-        }
-        for r in records
-    ], f, indent=1)
-    f.write("\n")
-
-
-EXPORT_HINT = ("The format follows the extension: .csv or .json; a relative path is from "
-               "the working directory. Enter exports.")
-
-
-class ExportScreen(ModalScreen[Optional[Path]]):
-    """Ask for a path and export the records to it; refuses to overwrite an existing
-    file until the overwrite is confirmed (``ctrl+o`` or the button)."""
-
-    DEFAULT_CSS = """
-    ExportScreen { align: center middle; }
-    ExportScreen #export-dialog {
-        width: 90%; max-width: 90; height: auto; border: round $primary;
-        background: $surface; padding: 0 1;
-    }
-    ExportScreen #export-title { text-style: bold; }
-    ExportScreen #export-path { width: 1fr; }
-    ExportScreen #export-message { height: auto; color: $text-muted; }
-    ExportScreen #export-message.-error { color: $text-error; }
-    ExportScreen #export-buttons { height: 1; align-horizontal: right; margin: 1 0 0 0; }
-    ExportScreen #export-buttons Button { height: 1; border: none; min-width: 10; margin: 0 0 0 2; }
-    ExportScreen #overwrite { display: none; }
-    ExportScreen.-exists #overwrite { display: block; }
-    ExportScreen Footer { dock: none; }
-    """
-
-    BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="export.cancel", tooltip="Export nothing"),
-        Binding("ctrl+o", "overwrite", "Overwrite", id="export.overwrite", priority=True,
-                tooltip="Replace the existing file (only after being told it exists)"),
-    ]
-
-    def __init__(self, records: Sequence[LogRecord], input_dim: int, default_path: str):
-        super().__init__()
-        self.records = records
-        self.input_dim = input_dim
-        self.default_path = default_path
-        self._busy = False
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="export-dialog"):
-            n = len(self.records)
-            yield Label(f"Export {n:,} record{'s' * (n != 1)} (the filtered view)",
-                        id="export-title")
-            yield TextInput(self.default_path, id="export-path", compact=True,
-                            placeholder="path ending in .csv or .json")
-            yield Static(EXPORT_HINT, id="export-message", markup=False)
-            with Horizontal(id="export-buttons"):
-                yield Button("Cancel", id="export-cancel")
-                yield Button("Overwrite", id="overwrite", variant="warning")
-                yield Button("Export", id="export", variant="primary")
-            yield Footer()
-
-    def on_mount(self) -> None:
-        self.query_one("#export-path", TextInput).focus()
-
-    def _say(self, text: str, error: bool = False) -> None:
-        message = self.query_one("#export-message", Static)
-        message.update(text)
-        message.set_class(error, "-error")
-
-    @on(TextInput.Changed, "#export-path")
-    def _path_changed(self) -> None:
-        self.remove_class("-exists")
-        self._say(EXPORT_HINT)
-
-    @on(TextInput.Submitted, "#export-path")
-    @on(Button.Pressed, "#export")
-    def _export_pressed(self) -> None:
-        self.start_export(overwrite=False)
-
-    @on(Button.Pressed, "#overwrite")
-    def action_overwrite(self) -> None:
-        if self.has_class("-exists"):
-            self.start_export(overwrite=True)
-
-    @on(Button.Pressed, "#export-cancel")
-    def action_cancel(self) -> None:
-        if not self._busy:
-            self.dismiss(None)
-
-    def start_export(self, overwrite: bool) -> None:
-        if self._busy:
-            return
-        path = self.query_one("#export-path", TextInput).value
-        try:
-            export_format(path) if path.strip() else None
-        except ExportError as exc:
-            self._say(str(exc), error=True)
-            return
-        if not overwrite and path.strip() and Path(path.strip()).expanduser().is_file():
-            self.add_class("-exists")
-            self._say(f"{path.strip()} already exists: ctrl+o overwrites it, or change the path.",
-                      error=True)
-            return
-        self._busy = True
-        self._say("Exporting…")
-        self._export(path, overwrite)
-
-    @work(thread=True, exclusive=True, group="export", exit_on_error=False)
-    def _export(self, path: str, overwrite: bool) -> None:
-        try:
-            target = export_records(self.records, path, self.input_dim, overwrite=overwrite)
-        except ExportError as exc:
-            self.app.call_from_thread(self._failed, str(exc))
-            return
-        except Exception as exc:  # noqa: BLE001 - one line, never a traceback
-            self.app.call_from_thread(self._failed, f"export failed: {exc}".splitlines()[0])
-            return
-        self.app.call_from_thread(self._done, target)
-
-    def _failed(self, message: str) -> None:
-        self._busy = False
-        self._say(message, error=True)
-        self.notify(message, title="Not exported", severity="error")
-
-    def _done(self, target: Path) -> None:
-        self._busy = False
-        n = len(self.records)
-        self.notify(f"Exported {n:,} record{'s' * (n != 1)} to {target.resolve()}.",
-                    title="Exported")
-        self.dismiss(target)
 
 
 # ---- the screen --------------------------------------------------------------------------
@@ -672,7 +379,7 @@ class SimulationsLogScreen(Screen):
         shown = f"{n_view:,} shown ({flt})" if flt else "all shown"
         self.query_one("#log-title", Static).update(
             f"Simulations log  {Path(self.backend.log_path).name}  ·  "
-            f"{n_all:,} record{'s' * (n_all != 1)}, "
+            f"{plural(n_all, 'record')}, "
             f"{shown}  ·  sorted by {column}{arrow}")
 
     def _update_summary(self) -> None:
@@ -747,10 +454,12 @@ class SimulationsLogScreen(Screen):
         if not self.loaded:  # (the command palette asks at once): ask once loaded
             self._export_when_loaded = True
             return
+        from simjobs.app.screens.export import ExportScreen
+
         records = self.view_records()
-        log_path = Path(self.backend.log_path)
-        default = f"{log_path.stem}-export.csv"  # (relative: from the working directory)
-        self.app.push_screen(ExportScreen(records, self.input_dim or 0, default))
+        log_path = Path(self.backend.log_path).absolute()
+        default = log_path.with_name(f"{log_path.stem}-export.csv")  # beside the log
+        self.app.push_screen(ExportScreen(records, self.input_dim or 0, str(default)))
 
     def action_details(self) -> None:
         job_id = self.query_one(JobTable).cursor_job_id

@@ -12,12 +12,13 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
+from ...core.text import plural
 from ...core.types import RESUBMITTABLE_STATUSES, TERMINAL_STATUSES, JobStatus
 from ..messages import JobsUpdated
 from ..widgets.job_model import ACTIVE, COLUMN_KEYS, COLUMNS, Filter, JobModel
 from ..widgets.job_table import JobTable
 from ..widgets.load_panel import LoadPanels
-from ..widgets.status_bar import StatusBar, plural
+from ..widgets.status_bar import StatusBar
 from .confirm import ConfirmScreen
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -277,8 +278,8 @@ class MainScreen(Screen):
             question = f"Cancel job {r.job_id}?"
             detail = f"{r.status.value} on {r.interface or 'no interface yet'}, level {r.level}"
         else:
-            question = f"Cancel {len(live)} marked job{'s' * (len(live) != 1)}?"
-            detail = (f"{len(ended)} marked job{'s' * (len(ended) != 1)} already ended "
+            question = f"Cancel {plural(len(live), 'marked job')}?"
+            detail = (f"{plural(len(ended), 'marked job')} already ended "
                       "and will be skipped" if ended else "")
         ids_live = [r.job_id for r in live]
 
@@ -310,7 +311,7 @@ class MainScreen(Screen):
             if row is not None:
                 skipped.setdefault(job_id, row.status)
         n = len(result.cancelled)
-        message = f"{n} job{'s' * (n != 1)} cancelling"
+        message = f"{plural(n, 'job')} cancelling"
         if skipped:
             message += (f"; {len(skipped)} skipped, already ended ("
                         + ", ".join(f"{k}: {v.value}" for k, v in list(skipped.items())[:3])
@@ -345,10 +346,10 @@ class MainScreen(Screen):
                 detail = (f"It was already resubmitted as {', '.join(ok[0].rec.resubmitted_as)}; "
                           "another new job runs the same input.")
         else:
-            question = f"Resubmit {len(ok)} job{'s' * (len(ok) != 1)}, each at its own level?"
+            question = f"Resubmit {plural(len(ok), 'job')}, each at its own level?"
             notes = []
             if not_ok:
-                notes.append(f"{len(not_ok)} marked job{'s' * (len(not_ok) != 1)} neither "
+                notes.append(f"{plural(len(not_ok), 'marked job')} neither "
                              "failed nor was cancelled and will be skipped")
             if again:
                 notes.append(f"{len(again)} {'was' if len(again) == 1 else 'were'} already "
@@ -383,7 +384,7 @@ class MainScreen(Screen):
             self.table.move_to(new[0])
         pairs = ", ".join(f"{o} → {n}" for o, n in list(zip(old, new))[:3])
         more = ", …" if len(new) > 3 else ""
-        self.notify(f"resubmitted {len(new)} job{'s' * (len(new) != 1)}: {pairs}{more}",
+        self.notify(f"resubmitted {plural(len(new), 'job')}: {pairs}{more}",
                     title="Resubmit")
         self.refresh_views()
 
@@ -392,24 +393,25 @@ class MainScreen(Screen):
     def action_submit(self) -> None:
         # The app holds the keys typed after `s` (see SimjobsApp.on_event): the form
         # releases them once its first field has the focus; anything else, now.
-        screen_class = None if self._refuse_readonly() else \
-            self.simjobs.screen_class("submit", "SubmitScreen")
-        if screen_class is None:
+        # The other screens are imported when first used: the app starts sooner.
+        if self._refuse_readonly():
             self.app.call_later(self.simjobs.release_keys)
-        else:
-            self.app.push_screen(screen_class(self.simjobs.backend))
+            return
+        from .submit import SubmitScreen
+
+        self.app.push_screen(SubmitScreen(self.simjobs.backend))
 
     def action_log_view(self) -> None:
-        screen_class = self.simjobs.screen_class("log_view", "SimulationsLogScreen")
-        if screen_class is not None:
-            self.app.push_screen(screen_class(self.simjobs.backend))
+        from .log_view import SimulationsLogScreen
+
+        self.app.push_screen(SimulationsLogScreen(self.simjobs.backend))
 
     def action_detail(self) -> None:
         job_id = self.table.cursor_job_id
         if job_id is None:
             self.notify("no job highlighted", severity="warning")
             return
-        screen_class = self.simjobs.screen_class("detail", "JobDetailScreen")
-        if screen_class is not None:
-            self.app.push_screen(screen_class(self.simjobs.backend, job_id))
+        from .detail import JobDetailScreen
+
+        self.app.push_screen(JobDetailScreen(self.simjobs.backend, job_id))
 

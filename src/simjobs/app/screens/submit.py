@@ -42,6 +42,7 @@ from simjobs.design import (
     parse_seed,
     read_inputs_csv,
 )
+from simjobs.core.text import plural
 from simjobs.core.types import Input
 
 Parser = Callable[[str], Any]
@@ -427,7 +428,7 @@ class SubmitScreen(ModalScreen[Optional[list]]):
                 f"{self.query_one(f'#lhs-upper-{i}', NumberField).parsed:g}]"
                 for i in range(1, self.input_dim + 1))
             seeded = f", seed {seed.parsed}" if seed.parsed is not None else ", random seed"
-            points = f"{n.parsed:,} point{'s' * (n.parsed != 1)}"
+            points = plural(n.parsed, "point")
             preview.update(f"{points} of a Latin hypercube in {box}{seeded}")
         else:
             preview.update("")
@@ -483,8 +484,8 @@ class SubmitScreen(ModalScreen[Optional[list]]):
             inputs = read_inputs_csv(path, self.input_dim)
             state = (path, len(inputs), None)
             first = inputs[0]
-            text = (f"{len(inputs):,} input{'s' if len(inputs) != 1 else ''} of "
-                    f"{len(first)} coordinate{'s' if len(first) != 1 else ''}, first "
+            text = (f"{plural(len(inputs), 'input')} of "
+                    f"{plural(len(first), 'coordinate')}, first "
                     f"{tuple(first)}")
         except DesignError as exc:
             state = (path, None, str(exc))
@@ -655,7 +656,7 @@ class SubmitScreen(ModalScreen[Optional[list]]):
         names = ", ".join(self.level_map.get(level, []))
         where = f"level {level}" + (f" ({names})" if names else "")
         n = len(ids)
-        jobs = f"{n:,} job{'s' if n != 1 else ''}"
+        jobs = plural(n, "job")
         if error is not None:
             self._set_submitting(False)
             self._stop_requested = False

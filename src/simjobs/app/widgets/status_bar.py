@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 from typing import Optional
 
+from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
+from ...core.text import plural
 from ...core.types import JobStatus
 from .job_model import STATUS_RANK, JobModel
 
@@ -61,6 +63,9 @@ class StatusBar(Static):
         self.log_path = display_path(log_path)
         self.model = model
         self.manager_state = ""
+        #: errors logged since the app started (shown, when any, at the end of line 1;
+        #: a click or E opens them)
+        self.error_count = 0
         self._shown: Optional[str] = None
 
     def on_mount(self) -> None:
@@ -99,7 +104,8 @@ class StatusBar(Static):
         width = max(20, self.size.width - 2) if self.size.width else 200
         path = self.log_path
         state = self.manager_state
-        room = width - len(state) - 3
+        errors = self._errors_text()
+        room = width - len(state) - 3 - errors.cell_len
         if len(path) > room:
             path = "…" + path[-max(10, room - 1):]
         # The counts in the longest wording that fits: full words, short words, a
@@ -111,10 +117,13 @@ class StatusBar(Static):
             if line2.cell_len <= width:
                 break
         line2.truncate(width, overflow="ellipsis")
-        return Text.assemble((path, "bold"), " · ", (state, "italic"), "\n", line2,
+        return Text.assemble((path, "bold"), " · ", (state, "italic"), errors, "\n", line2,
                              no_wrap=True, overflow="ellipsis")
 
-
-def plural(n: int, word: str, words: Optional[str] = None) -> str:
-    """``1 job``, ``2 jobs``, ``1,000 jobs``."""
-    return f"{n:,} {word if n == 1 else (words or word + 's')}"
+    def _errors_text(self) -> Text:
+        """`` · ⚠ 3 errors (E)``, a link to the list of them; nothing without errors."""
+        if not self.error_count:
+            return Text()
+        link = Style(meta={"@click": "app.show_errors"})
+        return Text.assemble(" · ", (f"⚠ {plural(self.error_count, 'error')} (E)",
+                                     Style(color="red", bold=True) + link))

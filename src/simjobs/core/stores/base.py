@@ -124,3 +124,30 @@ def check_log_directory(path: str) -> None:
             f"cannot write the log {path}: directory {d} is not writable; "
             "fix its permissions or choose another path"
         )
+
+
+def _only_writer_of_directory(uid: int, path: str) -> bool:
+    """True when ``uid`` owns the directory of ``path`` and nobody else may write it:
+    then only that user (or root) can have made the file. This is how a log on a
+    network file system looks when the server maps every file to the remote account
+    (sshfs, NFS with all_squash): not this process's uid, yet nobody else's file."""
+    try:
+        st = os.stat(os.path.dirname(os.path.abspath(path)))
+    except OSError:
+        return False
+    return st.st_uid == uid and not st.st_mode & 0o022
+
+
+def open_own_file(path: str) -> int:
+    """Open (creating it if missing) a small sidecar this process rewrites in place, for
+    reading and writing: never through a link, and only if this user owns it (one
+    another user planted beside the log is refused with one line)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+    owner = os.fstat(fd).st_uid
+    if owner != os.geteuid() and not _only_writer_of_directory(owner, path):
+        os.close(fd)
+        raise SimjobsError(
+            f"{path} belongs to uid {owner}, not to this user; remove it (and check who "
+            "else can write the log's directory)"
+        )
+    return fd

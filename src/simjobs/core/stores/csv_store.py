@@ -15,22 +15,35 @@ Files, for a log ``runs.csv``:
     carries an end mark, so a batch interrupted by a crash is recognised and dropped
     as a whole. Rows are ``n`` (a new record: its main-file line and its extras; written
     *before* the line is appended to the main file, so an interrupted append is redone
-    on the next open) and ``c`` (a change of some fields of one record).
+    on the next open) and ``c`` (a change of some fields of one record). Its first line
+    names the generation of the compaction that started it.
 ``runs.csv.meta``
     The simjobs extras exauq has no column for (created, changed, reason, resubmit
-    links, status history) as of the last compaction, and the sequence number of the
-    last journal row the snapshot contains. Rewritten atomically at each compaction.
+    links, status history) as of the last compaction. Its header names the sequence
+    number of the last journal row the snapshot contains, the compaction's generation
+    (random), the number of records of the snapshot and the number of lines that
+    follow. Rewritten atomically at each compaction.
+``runs.csv.commit``
+    The generation and the length of the journal known to be committed and synced,
+    rewritten in place after each fdatasync of the journal (never fsync'd itself: it
+    may lag, never lead).
 
 The state is the main file, plus the meta file, plus the journal rows whose sequence
 number is above the one the meta file records. Journal rows set fields to absolute
 values, so replaying a row over a main file that already contains it changes nothing;
-a status row also appends to the history, which the sequence number guards. A missing
-meta or journal file counts as empty (a log written by exauq is valid).
+a status row also appends to the history, which the sequence number guards. Missing
+sidecars count as empty (a log written by exauq, or by an older simjobs, is valid; the
+first write makes them).
 
 Compaction (when the journal holds ``max(1000, number of records in the last
-snapshot)`` rows, and on checkpoint/close) writes the whole state to temporary files, then replaces the main
-file, then the meta file, then the journal (with an empty one), syncing the directory
-after each step. A crash between any two steps reads back the same state.
+snapshot)`` rows, and on checkpoint/close) writes the whole state to temporary files,
+then replaces the main file, then the meta file, then the journal (with one holding
+only its header), syncing the directory after each step. A crash between any two
+steps reads back the same state.
+
+Damage (see :meth:`CsvStore._damage`): what the headers say is checked against what
+the files hold; a log with something missing opens read-only, with one line saying
+what, and nothing is changed until ``simjobs repair``.
 """
 
 from __future__ import annotations
@@ -63,10 +76,11 @@ from ..records import (
     append_history, decode_links, encode_links, pack_history,
 )
 from ..types import JobStatus
-from .base import LogStore, check_log_directory, validate_output
+from .base import LogStore, check_log_directory, open_own_file, validate_output
 
 JOURNAL_SUFFIX = ".journal"
 META_SUFFIX = ".meta"
+COMMIT_SUFFIX = ".commit"
 _TMP_SUFFIX = ".tmp"
 _META_MAGIC = "#simjobs-meta"
 _META_VERSION = "3"
@@ -341,7 +355,11 @@ def _read_opt(path: str) -> tuple[Optional[bytes], Optional[int]]:
     except IsADirectoryError:
         raise SimjobsError(f"{path} is a directory, not a log file; choose another path") from None
     except OSError as exc:
-        raise SimjobsError(f"cannot read {path}: {exc.strerror or exc}; fix its permissions") from None
+        raise _cannot_read(path, exc) from None
+
+
+def _cannot_read(path: str, exc: OSError) -> SimjobsError:
+    return SimjobsError(f"cannot read {path}: {exc.strerror or exc}; fix its permissions")
 
 
 def _read_fd(path: str) -> tuple[Optional[bytes], Optional[int]]:
@@ -355,7 +373,7 @@ def _read_fd(path: str) -> tuple[Optional[bytes], Optional[int]]:
         if os.path.isdir(path):
             raise SimjobsError(
                 f"{path} is a directory, not a log file; choose another path") from None
-        raise SimjobsError(f"cannot read {path}: {exc.strerror or exc}; fix its permissions") from None
+        raise _cannot_read(path, exc) from None
     try:
         return _pread_all(fd, 0), fd
     except BaseException:
@@ -383,7 +401,7 @@ def _read_head(path: str) -> Optional[bytes]:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise SimjobsError(f"cannot read {path}: {exc.strerror or exc}; fix its permissions") from None
+        raise _cannot_read(path, exc) from None
     return data[:data.find(b"\n") + 1] or data
 
 
@@ -404,11 +422,23 @@ _WITNESS_DIGITS = 16
 
 
 def _journal_header(gen: str) -> bytes:
-    """A journal's first line: its generation, and how many of its bytes are committed
-    and synced (fixed width: the writer rewrites it in place after each sync, so that
-    a journal cut short is told from one that ends there)."""
-    head = f"{_JOURNAL_MAGIC},{_JOURNAL_VERSION},{gen},"
-    return f"{head}{len(head) + _WITNESS_DIGITS + 2:0{_WITNESS_DIGITS}d}\r\n".encode()
+    """A journal's first line: the generation of the compaction that started it."""
+    return f"{_JOURNAL_MAGIC},{_JOURNAL_VERSION},{gen}\r\n".encode()
+
+
+def _read_commit(path: str) -> tuple[Optional[str], int]:
+    """(generation, length) a ``.commit`` file records: how many bytes of that
+    generation's journal are committed and synced; (None, 0) when there is none or it
+    is unreadable (it only witnesses: the log itself is whole then)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(64)
+    except OSError:
+        return None, 0
+    gen, _, length = data.decode("ascii", "replace").rstrip("\n").partition(",")
+    if len(data) != len(gen) + _WITNESS_DIGITS + 2 or not length.isdigit():
+        return None, 0
+    return gen, int(length)
 
 
 def _close_fd(fd: Optional[int]) -> None:
@@ -525,7 +555,7 @@ class _Loaded:
         self.main_from_journal = 0  # ... of which the journal added since the snapshot
         self.late_rows = 0  # journal rows after the snapshot, of another generation
         self.journal_base = 0  # the length of the journal's header line
-        self.journal_synced = 0  # the committed length its header records
+        self.journal_synced = (None, 0)  # (generation, length) the .commit file records
 
     def close_fds(self) -> None:
         _close_fd(self.main_fd)
@@ -577,6 +607,7 @@ class CsvStore(LogStore):
         super().__init__(os.fsdecode(path), input_dim, readonly=readonly)
         self.journal_path = self.path + JOURNAL_SUFFIX
         self.meta_path = self.path + META_SUFFIX
+        self.commit_path = self.path + COMMIT_SUFFIX
         self._dir = os.path.dirname(os.path.abspath(self.path))
         self._mutex = threading.RLock()
         self._closed = False
@@ -598,7 +629,7 @@ class CsvStore(LogStore):
         self._meta_head: Optional[bytes] = None  # the meta file's first line, as loaded
         self._gen: Optional[str] = None  # the generation loaded / written
         self._journal_base = 0  # the length of the journal's header line
-        self._journal_hfd: Optional[int] = None  # (writer) rewrites the header in place
+        self._commit_fd: Optional[int] = None  # (writer) the .commit file
         self._upgrade = False  # compact before the first write (see _open_writer)
         self._rfd_main: Optional[int] = None  # (a reader's files, see _load_into_self)
         self._rfd_journal: Optional[int] = None
@@ -1104,6 +1135,8 @@ class CsvStore(LogStore):
         replaced file's number is reused."""
         for _ in range(100):
             meta, _ = _read_opt(self.meta_path)
+            # (Before the journal: it is written after the journal's fdatasync.)
+            self._synced = _read_commit(self.commit_path)
             main, main_fd = _read_fd(self.path)
             if main is None:
                 return None
@@ -1132,6 +1165,7 @@ class CsvStore(LogStore):
             return None
         st = _Loaded()
         meta, main, st.main_fd, journal, st.journal_fd = got
+        st.journal_synced = self._synced
         try:
             self._parse_files(st, meta, main, journal)
         except BaseException:
@@ -1197,8 +1231,7 @@ class CsvStore(LogStore):
         st.seq = st.applied
         if journal is not None:
             st.journal_size = len(journal)
-            st.journal_state, st.journal_gen, start, st.journal_synced = self._journal_head(
-                journal)
+            st.journal_state, st.journal_gen, start = self._journal_head(journal)
             st.journal_base = start
             rows, jend, tail_lines, torn = self._parse_journal(
                 journal[start:], 2 if start else 1)
@@ -1223,25 +1256,24 @@ class CsvStore(LogStore):
                     self._apply_row(lineno, f, records, lines, meta_lines, st.redo)
                 st.seq = max(st.seq, seq)
 
-    def _journal_head(self, data: bytes) -> tuple[str, Optional[str], int, int]:
-        """(state, generation, length, committed length) of the header line a journal
-        starts with: state "empty", "cut" (a header without its line break), "legacy"
-        (a journal written before journals had one) or "ok"."""
+    def _journal_head(self, data: bytes) -> tuple[str, Optional[str], int]:
+        """(state, generation, length) of the header line a journal starts with: state
+        "empty", "cut" (a header without its line break), "legacy" (a journal written
+        before journals had one) or "ok"."""
         if not data:
-            return "empty", None, 0, 0
+            return "empty", None, 0
         if not data.startswith(b"#"):
-            return "legacy", None, 0, 0
+            return "legacy", None, 0
         end = data.find(b"\n") + 1
         fields = data[:end].decode("utf-8", "replace").rstrip("\r\n").split(",")
-        if (not end or len(fields) != 4 or fields[0] != _JOURNAL_MAGIC
-                or len(fields[3]) != _WITNESS_DIGITS or not fields[3].isdigit()):
+        if not end or len(fields) != 3 or fields[0] != _JOURNAL_MAGIC:
             if _JOURNAL_MAGIC.encode().startswith(data[:len(_JOURNAL_MAGIC)]) and not end:
-                return "cut", None, 0, 0
+                return "cut", None, 0
             raise LogFormatError(
                 f"{self.journal_path} line 1: is not a journal header; the journal is "
                 "damaged: restore it from a backup, or run 'simjobs repair' on the log"
             )
-        return "ok", fields[2], end, int(fields[3])
+        return "ok", fields[2], end
 
     @staticmethod
     def _aligned_extras(ids, meta_cols):
@@ -1338,10 +1370,11 @@ class CsvStore(LogStore):
             return line(self.journal_path, f"{what}: the changes made since the last "
                         f"compaction are unknown and the log would go back to the "
                         f"snapshot in {name} and {os.path.basename(self.meta_path)}", "it")
-        if st.journal_end < st.journal_synced:
-            return line(self.journal_path, f"is cut: its header records {st.journal_synced} "
-                        f"bytes of committed changes but {st.journal_end} are whole; the "
-                        "changes after them are missing", "it")
+        synced_gen, synced = st.journal_synced
+        if synced_gen == st.journal_gen and st.journal_end < synced:
+            return line(self.journal_path, f"is cut: {os.path.basename(self.commit_path)} "
+                        f"records {synced} bytes of committed changes but {st.journal_end} "
+                        "are whole; the changes after them are missing", "it")
         if st.late_rows:
             return line(self.journal_path, f"belongs to another compaction than "
                         f"{os.path.basename(self.meta_path)} and holds {st.late_rows} "
@@ -1391,6 +1424,9 @@ class CsvStore(LogStore):
             self._close_fds()
             raise SimjobsError(f"cannot write the log {self.path}: "
                                f"{os_error_text(exc, exc.filename or self.path, 'opening')}") from exc
+        except SimjobsError:
+            self._close_fds()
+            raise
 
     def _repair_and_open(self, st: Optional[_Loaded]) -> None:
         created = False
@@ -1482,8 +1518,8 @@ class CsvStore(LogStore):
                 os.fsync(self._journal_fd)
             _fsync_dir(self._dir)
             st = os.fstat(self._journal_fd)
-        _close_fd(self._journal_hfd)
-        self._journal_hfd = os.open(self.journal_path, os.O_WRONLY | os.O_NOFOLLOW)
+        if self._commit_fd is None:
+            self._commit_fd = open_own_file(self.commit_path)
         self._journal_size = st.st_size
         self._journal_ino = st.st_ino
 
@@ -1526,11 +1562,12 @@ class CsvStore(LogStore):
             self._note_synced(self._journal_size)
 
     def _note_synced(self, size: int) -> None:
-        """Record in the journal's header that its first ``size`` bytes are committed
-        and on disk (never more than is: it is written after the fdatasync)."""
-        if self._journal_base and self._journal_hfd is not None:
-            os.pwrite(self._journal_hfd, b"%0*d" % (_WITNESS_DIGITS, size),
-                      self._journal_base - 2 - _WITNESS_DIGITS)
+        """Record in the ``.commit`` file that the journal's first ``size`` bytes are
+        committed and on disk (never more than is: written after the fdatasync; a file
+        of its own, so that each fdatasync of the journal still writes one page)."""
+        if self._gen is not None and self._commit_fd is not None:
+            os.pwrite(self._commit_fd,
+                      b"%s,%0*d\n" % (self._gen.encode(), _WITNESS_DIGITS, size), 0)
 
     def sync(self) -> None:
         """Make every write so far durable (fdatasync of what add/apply left unsynced).
@@ -1803,6 +1840,7 @@ class CsvStore(LogStore):
         self._gen = gen
         self._upgrade = False
         self._journal_base = len(journal_header)
+        self._note_synced(self._journal_size)
         self._applied = self._seq
         self._journal_rows = 0
         self._snapshot_records = len(self.records)
@@ -1853,7 +1891,7 @@ class CsvStore(LogStore):
 
     def _close_fds(self) -> None:
         self._unsynced.clear()
-        for name in ("_main_fd", "_journal_fd", "_journal_hfd", "_rfd_main", "_rfd_journal"):
+        for name in ("_main_fd", "_journal_fd", "_commit_fd", "_rfd_main", "_rfd_journal"):
             fd = getattr(self, name)
             if fd is not None:
                 setattr(self, name, None)
@@ -1925,7 +1963,7 @@ class CsvStore(LogStore):
         data, fd = _read_fd(self.journal_path)
         if data is None:
             return True
-        state, gen, start, _ = self._journal_head(data)
+        state, gen, start = self._journal_head(data)
         if state == "cut" or (gen != self._gen and state == "ok"):
             _close_fd(fd)
             return False
@@ -1996,6 +2034,7 @@ def peek_csv(path, input_dim: int, n: int) -> Optional[tuple[list[LogRecord], in
     LogStore.__init__(store, os.fsdecode(path), input_dim, readonly=True)
     store.journal_path = store.path + JOURNAL_SUFFIX
     store.meta_path = store.path + META_SUFFIX
+    store.commit_path = store.path + COMMIT_SUFFIX
     try:
         got = store._read_consistent()
         if got is None:

@@ -12,8 +12,8 @@ Schema (WAL mode; a rollback journal on a network file system, see
     -0.0 as 0), ``status``, ``level``,
     ``interface_name``, the extras ``created``, ``changed``, ``reason``,
     ``resubmit_of``, ``resubmitted_as`` (the ids joined by ``;``: a job may be
-    resubmitted more than once; an older log holds one id), and ``seq``: the number of the write transaction
-    that last touched the row (indexed), which readers use to load only what changed.
+    resubmitted more than once; an older log holds one id), and ``seq``: the number of
+    the write transaction that last touched the row (indexed), which readers use to load only what changed.
 ``history(id, seq, job_id, status, time)``
     One row per status change, appended: the audit trail. Each record also carries its
     history in two compact columns (``hist_codes``: one letter per status,
@@ -46,11 +46,12 @@ from .. import filesystems
 from ..errors import LogFormatError, SimjobsError, SimulationsLogLookupError, excerpt
 from ..records import UNSET, LogChange, LogRecord, decode_links, encode_links, history_columns
 from ..types import JobStatus
-from .base import LogStore, check_log_directory, validate_output
-from .csv_store import check_histories, encode_history, pack_histories, parse_each
+from .base import LogStore, check_log_directory, open_own_file, validate_output
+from .csv_store import (
+    COMMIT_SUFFIX, check_histories, encode_history, pack_histories, parse_each,
+)
 
 FORMAT = "simjobs-log 1"
-COMMIT_SUFFIX = ".commit"
 _COMMIT_DIGITS = 16
 
 
@@ -272,8 +273,7 @@ class SqliteStore(LogStore):
         )
 
     def _open_commit(self) -> None:
-        self._commit_fd = os.open(self._commit_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW,
-                                  0o666)
+        self._commit_fd = open_own_file(self._commit_path)
         self._note_committed(self._seq)
 
     def _note_committed(self, seq: int) -> None:

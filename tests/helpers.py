@@ -183,3 +183,87 @@ class FullDisk:
 
     def unmount(self) -> None:
         subprocess.run(["umount", "-l", str(self.path)], capture_output=True)
+
+
+# ---- a cancel whose manager dies in the grace period (issue 8, item 4) -----------------
+
+#: A simulator that traps SIGTERM (noting it in ./got_term) and keeps a child that
+#: ignores it: only SIGKILL ends its process group.
+TERM_TRAPPING_SH = """#!/bin/sh
+(trap '' TERM; exec sleep 600) &
+child=$!
+echo "$child" > child_pid.tmp && mv child_pid.tmp child_pid
+trap 'echo term >> got_term' TERM
+echo "$$" > sim_pid.tmp && mv sim_pid.tmp sim_pid
+while kill -0 "$child" 2>/dev/null; do wait; done
+"""
+
+#: A managing process: ``python -c MANAGING_SCRIPT LOG JOB_ROOT POLL ACTION INTERFACE``,
+#: INTERFACE a JSON object {"kind": "local"|"ssh", "args": [...], "kwargs": {...}}.
+#: "submit-and-cancel" submits one job, cancels it once it runs and then waits to be
+#: killed; "resume" manages the log until every job has ended and prints "done True".
+MANAGING_SCRIPT = """
+import json, os, sys, time
+from simjobs.core import Input, JobManager
+from simjobs.core.log import SimulationsLog
+from simjobs.interfaces import LocalInterface, SSHInterface
+
+log_path, job_root, poll, action, spec = sys.argv[1:6]
+spec = json.loads(spec)
+kind = {"local": LocalInterface, "ssh": SSHInterface}[spec["kind"]]
+iface = kind(*spec["args"], **spec["kwargs"])
+log = SimulationsLog(log_path, 1)
+manager = JobManager(log, [iface], polling_interval=float(poll))
+print("managing", flush=True)
+if action == "submit-and-cancel":
+    job = manager.submit(Input(1.0))
+    d = os.path.join(job_root, str(job.id))
+    while not all(os.path.exists(os.path.join(d, n)) for n in ("pid", "sim_pid", "child_pid")):
+        time.sleep(0.01)
+    manager.cancel(job.id)
+    time.sleep(600)  # killed by the test inside the grace period
+else:
+    print("done", manager.wait_until_done(timeout=120), flush=True)
+    manager.shutdown()
+    log.close()
+"""
+
+
+def managing_process(log_path: Path, job_root: Path, poll: float, action: str,
+                     interface: dict) -> subprocess.Popen:
+    """Start MANAGING_SCRIPT with this checkout's simjobs (after any PYTHONPATH set)."""
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (os.environ.get("PYTHONPATH"), src) if p)}
+    return subprocess.Popen(
+        [sys.executable, "-c", MANAGING_SCRIPT, str(log_path), str(job_root), str(poll),
+         action, json.dumps(interface)],
+        env=env, stdout=subprocess.PIPE, text=True)
+
+
+def resume_until_killed(log_path: Path, job_root: Path, poll: float, interface: dict,
+                        pids: list[int], timeout: float) -> None:
+    """Restart: a "resume" managing process must see the process group ``pids[0]`` (and
+    every one of ``pids``) gone within ``timeout`` seconds of its start, then end with
+    every job ended."""
+    process = managing_process(log_path, job_root, poll, "resume", interface)
+    try:
+        assert process.stdout.readline().strip() == "managing"
+        wait_for(lambda: not group_members(pids[0]) and all(pid_gone(p) for p in pids),
+                 timeout=timeout, message="the group killed after the restart")
+        assert process.stdout.readline().split() == ["done", "True"]
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=60)
+
+
+def kill_leftovers(process: subprocess.Popen, pids: Optional[list[int]]) -> None:
+    """Test clean-up: kill a managing process and the given pids, if still there."""
+    if process.poll() is None:
+        process.kill()
+        process.wait(timeout=60)
+    for pid in pids or ():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, 9)

@@ -759,53 +759,15 @@ def test_cancel_many_of_queued_jobs_never_starts_one(tmp_path):
     assert len(started) == 2
 
 
-# Traps SIGTERM (noting it in ./got_term) and keeps a child that ignores it.
-TERM_TRAPPING_SH = """#!/bin/sh
-(trap '' TERM; exec sleep 600) &
-child=$!
-echo "$child" > child_pid.tmp && mv child_pid.tmp child_pid
-trap 'echo term >> got_term' TERM
-echo "$$" > sim_pid.tmp && mv sim_pid.tmp sim_pid
-while kill -0 "$child" 2>/dev/null; do wait; done
-"""
-
-MANAGING_SCRIPT = """
-import os, sys, time
-from simjobs.core import Input, JobManager
-from simjobs.core.log import SimulationsLog
-from simjobs.interfaces import LocalInterface
-
-log_path, ws, sim, grace, poll, action = sys.argv[1:7]
-iface = LocalInterface("loc", 1, sim, ws)
-iface.cancel_grace = float(grace)
-log = SimulationsLog(log_path, 1)
-manager = JobManager(log, [iface], polling_interval=float(poll))
-print("managing", flush=True)
-if action == "submit-and-cancel":
-    job = manager.submit(Input(1.0))
-    d = os.path.join(ws, str(job.id))
-    while not all(os.path.exists(os.path.join(d, n)) for n in ("pid", "sim_pid", "child_pid")):
-        time.sleep(0.01)
-    manager.cancel(job.id)
-    time.sleep(600)  # SIGKILLed by the test inside the grace period
-else:
-    print("done", manager.wait_until_done(timeout=120), flush=True)
-    manager.shutdown()
-    log.close()
-"""
-
-
 def test_a_cancel_whose_manager_dies_in_the_grace_period_is_finished_after_a_restart(
         tmp_path):
     grace, poll = 3.0, 0.5
     ws, log_path = tmp_path / "ws", tmp_path / "runs.csv"
     sim = tmp_path / "trapping.sh"
-    sim.write_text(TERM_TRAPPING_SH)
+    sim.write_text(helpers.TERM_TRAPPING_SH)
     sim.chmod(0o755)
-    args = [sys.executable, "-c", MANAGING_SCRIPT, str(log_path), str(ws), str(sim),
-            str(grace), str(poll)]
-    first = subprocess.Popen([*args, "submit-and-cancel"], env=demo_env(),
-                             stdout=subprocess.PIPE, text=True)
+    spec = {"kind": "local", "args": ["loc", 1, str(sim), str(ws)], "kwargs": {}}
+    first = helpers.managing_process(log_path, ws, poll, "submit-and-cancel", spec)
     pids = None
     try:
         job_dir = wait_for(lambda: next((ws / n for n in jobdir.job_dir_names(ws)), None),
@@ -820,34 +782,12 @@ def test_a_cancel_whose_manager_dies_in_the_grace_period_is_finished_after_a_res
         (record,) = helpers.records_of(log_path).values()
         assert record.status is JobStatus.PENDING_CANCEL  # not Cancelled while it runs
 
-        restarted = time.monotonic()
-        second = subprocess.Popen([*args, "resume"], env=demo_env(),
-                                  stdout=subprocess.PIPE, text=True)
-        try:
-            assert second.stdout.readline().strip() == "managing"
-            wait_for(lambda: group_gone(*pids), grace + poll + 2.0,
-                     "the group killed by the restarted manager")
-            took = time.monotonic() - restarted
-            assert second.stdout.readline().split() == ["done", "True"]
-            assert second.wait(timeout=60) == 0
-        finally:
-            if second.poll() is None:
-                second.kill()
-                second.wait(timeout=60)
+        helpers.resume_until_killed(log_path, ws, poll, spec, pids, grace + poll + 2.0)
         (record,) = helpers.records_of(log_path).values()
         assert record.status is JobStatus.CANCELLED
         assert not (job_dir / jobdir.KILL_FILE).exists()
-        print(f"group gone {took:.2f} s after the restart began")
     finally:
-        if first.poll() is None:
-            first.kill()
-            first.wait(timeout=60)
-        if pids is not None:
-            for pid in pids:
-                try:
-                    os.kill(pid, 9)
-                except ProcessLookupError:
-                    pass
+        helpers.kill_leftovers(first, pids)
 
 
 def test_queued_jobs_cancelled_together_stay_cancelled_after_a_restart(tmp_path, gate,

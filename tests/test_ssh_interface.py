@@ -668,43 +668,6 @@ def test_cancel_many_of_queued_jobs_never_starts_one(make_interface, remote, log
     assert remote.processes() == []
 
 
-# Traps SIGTERM (noting it in ./got_term) and keeps a child that ignores it.
-TERM_TRAPPING_SH = """#!/bin/sh
-(trap '' TERM; exec sleep 600) &
-child=$!
-echo "$child" > child_pid.tmp && mv child_pid.tmp child_pid
-trap 'echo term >> got_term' TERM
-echo "$$" > sim_pid.tmp && mv sim_pid.tmp sim_pid
-while kill -0 "$child" 2>/dev/null; do wait; done
-"""
-
-SSH_MANAGING_SCRIPT = """
-import os, sys, time
-from simjobs.core import Input, JobManager
-from simjobs.core.log import SimulationsLog
-from simjobs.interfaces import SSHInterface
-
-(log_path, host, port, user, key, known_hosts, sim, ws, local_ws, poll,
- action) = sys.argv[1:12]
-iface = SSHInterface("ssh", 1, host, sim, ws, port=int(port), user=user,
-                     identity_files=[key], known_hosts=known_hosts, max_jobs=1)
-log = SimulationsLog(log_path, 1)
-manager = JobManager(log, [iface], polling_interval=float(poll))
-print("managing", flush=True)
-if action == "submit-and-cancel":
-    job = manager.submit(Input(1.0))
-    d = os.path.join(local_ws, str(job.id))  # the remote host is this machine
-    while not all(os.path.exists(os.path.join(d, n)) for n in ("pid", "sim_pid", "child_pid")):
-        time.sleep(0.01)
-    manager.cancel(job.id)
-    time.sleep(600)  # SIGKILLed by the test inside the grace period
-else:
-    print("done", manager.wait_until_done(timeout=120), flush=True)
-    manager.shutdown()
-    log.close()
-"""
-
-
 def _remote_scripts_in(directory: Path) -> list[int]:
     """The job-directory scripts (``/bin/sh -s``) running in ``directory``."""
     found = []
@@ -727,22 +690,19 @@ def test_a_cancel_whose_manager_dies_in_the_grace_period_is_finished_after_a_res
     """The remote cancel command outlives its SSH connection and sends the SIGKILL
     itself; if it is killed too, the restarted manager's cancel finds the group by its
     members working in the job directory (its wrapper died of the SIGTERM)."""
-    import sys
-
     from simjobs.interfaces.remote_jobdir import CANCEL_GRACE
 
     poll = 0.5
-    remote.runner.put_file(TERM_TRAPPING_SH.encode(), remote.sim("trapping.sh"))
+    remote.runner.put_file(helpers.TERM_TRAPPING_SH.encode(), remote.sim("trapping.sh"))
     remote.run(f"chmod +x {shlex.quote(remote.sim('trapping.sh'))}")
-    local_ws = remote.local_base / "work"
+    local_ws = remote.local_base / "work"  # the remote host is this machine
     server = ssh_server
-    args = [sys.executable, "-c", SSH_MANAGING_SCRIPT, str(log_path), server["host"],
-            server["port"], server["user"], server["key"], server["known_hosts"],
-            remote.sim("trapping.sh"), remote.workspace(), str(local_ws), str(poll)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        p for p in (os.environ.get("PYTHONPATH"), str(REPO / "src")) if p)}
-    first = subprocess.Popen([*args, "submit-and-cancel"], env=env, stdout=subprocess.PIPE,
-                             text=True)
+    spec = {"kind": "ssh", "args": ["ssh", 1, server["host"], remote.sim("trapping.sh"),
+                                    remote.workspace()],
+            "kwargs": {"port": int(server["port"]), "user": server["user"],
+                       "identity_files": [server["key"]],
+                       "known_hosts": server["known_hosts"], "max_jobs": 1}}
+    first = helpers.managing_process(log_path, local_ws, poll, "submit-and-cancel", spec)
     pids = None
     try:
         job_dir = wait_for(
@@ -766,34 +726,12 @@ def test_a_cancel_whose_manager_dies_in_the_grace_period_is_finished_after_a_res
         (record,) = records(log_path).values()
         assert record.status is JobStatus.PENDING_CANCEL  # not Cancelled while it runs
 
-        second = subprocess.Popen([*args, "resume"], env=env, stdout=subprocess.PIPE,
-                                  text=True)
-        try:
-            assert second.stdout.readline().strip() == "managing"
-            wait_for(lambda: _group_gone(*pids), CANCEL_GRACE + poll + 5.0,
-                     "the group killed after the restart")
-            assert second.stdout.readline().split() == ["done", "True"]
-            assert second.wait(timeout=60) == 0
-        finally:
-            if second.poll() is None:
-                second.kill()
-                second.wait(timeout=60)
+        helpers.resume_until_killed(log_path, local_ws, poll, spec, pids,
+                                    CANCEL_GRACE + poll + 5.0)
         (record,) = records(log_path).values()
         assert record.status is JobStatus.CANCELLED
     finally:
-        if first.poll() is None:
-            first.kill()
-            first.wait(timeout=60)
-        if pids is not None:
-            for pid in pids:
-                try:
-                    os.kill(pid, 9)
-                except ProcessLookupError:
-                    pass
-
-
-def _group_gone(pgid: int, *pids: int) -> bool:
-    return not group_members(pgid) and all(pid_gone(p) for p in pids)
+        helpers.kill_leftovers(first, pids)
 
 
 def test_a_failed_job_whose_wrapper_records_its_exit_code_later_is_corrected(

@@ -13,7 +13,9 @@ rendered by :func:`render_wrapper` so that the file names below are written once
 4. writes :data:`ENDED_FILE` and then :data:`EXIT_CODE_FILE` (last, atomically).
 
 Cancelling writes :data:`CANCELLED_FILE` (holding the epoch time of the request)
-before signalling the process group.
+before signalling the process group; a local cancel writes :data:`KILL_FILE` before
+that, and LocalInterface records queued jobs cancelled together in one file of the
+workspace instead (see :mod:`.local`).
 
 The state of a job follows from those files alone (:func:`job_state_from_files`, a
 pure function, so SSH and Slurm can feed it file contents fetched remotely), plus

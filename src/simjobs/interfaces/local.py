@@ -297,7 +297,11 @@ class LocalInterface(HardwareInterface):
     :mod:`simjobs.interfaces.jobdir`), detached in its own session, so jobs keep
     running when simjobs exits and a new LocalInterface on the same workspace picks
     them up. Jobs beyond ``max_jobs`` wait in the interface's queue and start in
-    job-id order as slots free, during status polls.
+    job-id order as slots free, during status polls. A cancel never starts a queued
+    job: queued jobs cancelled together are recorded in one file of the workspace's
+    ``.simjobs-cancelled/`` before any running job of the batch is signalled; a running
+    job stays "in progress" (Pending cancel in the log) until its process group is
+    gone, and its ``kill_pending`` record lets a restarted simjobs finish the kill.
 
     Parameters
     ----------
@@ -525,7 +529,7 @@ class LocalInterface(HardwareInterface):
         to_signal: list[tuple[JobId, tuple]] = []
         queued: list[JobId] = []  # never started: recorded together, in one file
         for raw in job_ids:
-            job_id = JobId(raw)
+            job_id = raw if raw.__class__ is JobId else JobId(raw)
             if job_id in outcomes:
                 continue
             if job_id in self._unconfirmed:  # asked again while its group was stopping
@@ -567,12 +571,20 @@ class LocalInterface(HardwareInterface):
                 for job_id in queued:
                     outcomes[job_id] = exc  # still queued: the manager asks again
             else:
-                self._queued.difference_update(queued)  # heap entries skipped when popped
+                self._queued.difference_update(queued)
+                self._drop_stale_queue_entries()
         # Only now, with every marker on disk, may slots be freed.
         for job_id, kill in to_signal:
             outcomes[job_id] = self._signal_group(job_id, *kill)
         self._start_queued()
         return outcomes
+
+    def _drop_stale_queue_entries(self) -> None:
+        """Rebuild the queue's heap once most of its entries are no longer queued:
+        popping 100,000 cancelled entries one by one costs seconds, a rebuild little."""
+        if len(self._queue) > 2 * len(self._queued) + 64:
+            self._queue = [j for j in self._queue if j in self._queued]
+            heapq.heapify(self._queue)
 
     def _cancels_dir(self) -> Path:
         """The workspace's batch-cancel directory, made (0700) if missing; an error
@@ -623,6 +635,7 @@ class LocalInterface(HardwareInterface):
             ids = [JobId(w.decode()) for w in data.split()[1:] if w.isdigit()]
             self._batch_cancelled.update(ids)
             self._queued.difference_update(ids)
+        self._drop_stale_queue_entries()
         if len(names) > CANCELS_MERGE_AT:
             self._merge_batch_cancels(path, names)
 

@@ -50,17 +50,13 @@ from __future__ import annotations
 
 import csv
 import gc
-import io
 import math
 import os
 import re
-import secrets
 import threading
-import time
 import warnings
 from collections.abc import Sequence
 from itertools import accumulate, islice, repeat
-from operator import add
 from typing import Optional
 
 from ..errors import (
@@ -71,387 +67,34 @@ from ..errors import (
     excerpt,
 )
 from ..filesystems import LogWriteError, os_error_text
-from ..records import (
-    FIRST_TIME, HISTORY_CODE, HISTORY_STATUS, LAST_TIME, UNSET, LogChange, LogRecord,
-    append_history, decode_links, encode_links, pack_history,
-)
+from ..records import FIRST_TIME, LAST_TIME, UNSET, LogChange, LogRecord, append_history
 from ..types import JobStatus
 from .base import LogStore, check_log_directory, open_own_file, validate_output
+from .csv_codec import (
+    FIXED_COLUMNS, JOURNAL_MAGIC, META_MAGIC, META_VERSION, META_VERSIONS, NO_HISTORY,
+    STATUS_BY_VALUE, check_histories, csv_text, dec_id, dec_links, dec_meta_row, dec_text,
+    enc_float, enc_history, enc_id, enc_links, enc_text, encode_history, esc,
+    header_columns, journal_header, meta_row, pack_histories, parse_each, set_extras, unesc,
+)
+from .csv_files import (
+    COMMIT_SUFFIX, JOURNAL_SUFFIX, META_SUFFIX, TMP_SUFFIX, close_fd, fsync_dir,
+    new_generation, pread_all, read_commit, read_fd, read_head, read_opt, snippet,
+    truncate_keeping, write_all, write_commit, write_new_file, head_of,
+)
 
-JOURNAL_SUFFIX = ".journal"
-META_SUFFIX = ".meta"
-COMMIT_SUFFIX = ".commit"
-_TMP_SUFFIX = ".tmp"
-_META_MAGIC = "#simjobs-meta"
-_META_VERSION = "3"
-# Version 2 (before generations and counts) is read, and upgraded by the next writer.
-_META_VERSIONS = ("2", _META_VERSION)
-_JOURNAL_MAGIC = "#simjobs-journal"
-_JOURNAL_VERSION = "1"
-_HEAD_MAX = 512  # a meta header is far shorter
+__all__ = [
+    "COMMIT_SUFFIX", "CsvStore", "FIXED_COLUMNS", "JOURNAL_SUFFIX", "META_SUFFIX",
+    "check_histories", "encode_history", "header_columns", "new_generation",
+    "pack_histories", "parse_each", "peek_csv",
+]
+
 _MIN_COMPACT_ROWS = 1000
-
-FIXED_COLUMNS = ("Output", "Job_ID", "Job_Status", "Job_Level", "Interface_Name")
-_STATUS_BY_VALUE = {s.value: s for s in JobStatus}
-_HIST_CODE = HISTORY_CODE
-_HIST_STATUS = HISTORY_STATUS
-_HIST_CODE_SET = frozenset(_HIST_STATUS)
-_NO_HISTORY = pack_history([])  # an empty history, packed (see LogRecord)
-_HIST_CODE_BYTES = "".join(_HIST_STATUS).encode()
-_CODE_TO_DOT_BYTES = bytes.maketrans(_HIST_CODE_BYTES, b"." * len(_HIST_CODE_BYTES))
 _NEEDS_QUOTING = re.compile(r'[,"\r\n]')
 _INPUT_COLUMN = re.compile(r"Input_([1-9][0-9]*)")
 
 
-def header_columns(input_dim: int) -> list[str]:
-    """The columns exauq writes for a log of ``input_dim`` inputs, in its order."""
-    return [f"Input_{i}" for i in range(1, input_dim + 1)] + list(FIXED_COLUMNS)
-
-
-# ---- small codecs ---------------------------------------------------------------------
-
-
-def _esc(text: str) -> str:
-    # Journal and meta rows must stay on one physical line, so that a torn write is
-    # recognised by its missing line terminator.
-    if "\\" in text or "\r" in text or "\n" in text:
-        return text.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n")
-    return text
-
-
-_UNESC = {"\\": "\\", "r": "\r", "n": "\n"}
-_UNESC_RE = re.compile(r"\\(.)", re.S)
-
-
-def _unesc(text: str) -> str:
-    if "\\" not in text:
-        return text
-    return _UNESC_RE.sub(lambda m: _UNESC.get(m.group(1), m.group(1)), text)
-
-
-def _enc_float(x) -> str:
-    return "" if x is None else repr(float(x))
-
-
-def _dec_float(s: str) -> Optional[float]:
-    return None if s == "" else float(s)
-
-
-def _enc_text(x) -> str:
-    # None and "" differ: a present text is prefixed with "=".
-    return "" if x is None else "=" + _esc(x)
-
-
-def _dec_text(s: str) -> Optional[str]:
-    if s == "":
-        return None
-    if s[0] != "=":
-        raise ValueError(f"text field {s!r} does not start with '='")
-    return _unesc(s[1:])
-
-
-def _enc_id(x) -> str:
-    return "" if x is None else _esc(str(x))
-
-
-def _dec_id(s: str) -> Optional[str]:
-    return None if s == "" else _unesc(s)
-
-
-def _enc_links(x) -> str:
-    # (A log written before links became a list holds one id: the same text.)
-    return _esc(encode_links(x))
-
-
-def _dec_links(s: str) -> list[str]:
-    return decode_links(_unesc(s))
-
-
-def _enc_history(history) -> str:
-    return ";".join(_HIST_CODE[s] + repr(float(t)) for s, t in history)
-
-
-def _dec_history(s: str) -> list:
-    if not s:
-        return []
-    return [(_HIST_STATUS[p[0]], float(p[1:])) for p in s.split(";")]
-
-
-def _meta_row(rec: LogRecord) -> Optional[list[str]]:
-    """The meta row of a record (None when it has no extras).
-
-    ``job_id, created, changed, reason, resubmit_of, resubmitted_as, codes, times``:
-    the history as its status letters and its times (``;``-separated); ``created`` is
-    ``^`` when it equals the first history time and ``changed`` is ``$`` when it equals
-    the last (the usual case), so that reading parses each time once."""
-    h = rec.history
-    if (
-        not h
-        and rec.created is None
-        and rec.changed is None
-        and rec.reason is None
-        and rec.resubmit_of is None
-        and not rec.resubmitted_as
-    ):
-        return None
-    created, changed = rec.created, rec.changed
-    return [
-        rec.job_id,
-        "^" if h and created is not None and created == h[0][1] else _enc_float(created),
-        "$" if h and changed is not None and changed == h[-1][1] else _enc_float(changed),
-        _enc_text(rec.reason),
-        _enc_id(rec.resubmit_of),
-        _enc_links(rec.resubmitted_as),
-        "".join([_HIST_CODE[st] for st, _ in h]),
-        ";".join([repr(float(t)) for _, t in h]),
-    ]
-
-
-def _dec_meta_row(row: Sequence[str]) -> tuple:
-    """(created, changed, reason, resubmit_of, resubmitted_as, history) of a meta row;
-    ValueError/KeyError/IndexError when it is unreadable."""
-    if len(row) != 8:
-        raise ValueError(f"{len(row)} fields, not 8")
-    codes, times = row[6], row[7]
-    ts = [float(t) for t in times.split(";")] if times else []
-    if len(ts) != len(codes):
-        raise ValueError("history codes and times differ in number")
-    history = [(_HIST_STATUS[c], t) for c, t in zip(codes, ts)]
-    created = ts[0] if row[1] == "^" else _dec_float(row[1])
-    changed = ts[-1] if row[2] == "$" else _dec_float(row[2])
-    return created, changed, _dec_text(row[3]), _dec_id(row[4]), _dec_links(row[5]), history
-
-
-def encode_history(history) -> tuple[str, str]:
-    """A status history as (status letters, ``;``-separated time reprs)."""
-    return (
-        "".join([_HIST_CODE[st] for st, _ in history]),
-        ";".join([repr(float(t)) for _, t in history]),
-    )
-
-
-def check_histories(codes: Sequence[str], times: Sequence[str]) -> None:
-    """Check many encoded histories at once (see :func:`encode_history`): every letter
-    a status code, every time a float, as many times as letters in each; ValueError or
-    KeyError when one is malformed.
-
-    Histories that pass can be handed to LogRecords packed (:func:`pack_histories`),
-    to be decoded only when read."""
-    all_codes = "".join(codes)
-    # (On bytes where the text is ASCII: bytes.translate is several times faster.)
-    if not all_codes.isascii() or all_codes.encode().translate(None, _HIST_CODE_BYTES):
-        raise KeyError(next(c for c in all_codes if c not in _HIST_CODE_SET))
-    # The usual case, tested on the text as a whole (parsing 100,000s of floats only to
-    # check them costs several times more): each time is digits "." digits (the repr of
-    # epoch seconds), and each history has as many as it has letters. Without its
-    # digits, each time is "."; so, without the digits, the ";" must separate non-empty
-    # parts holding no "..", and without the ";" too, each history must read "..." for
-    # "PSR". (A time that is "." alone is checked on the times as they are.)
-    joined = "|".join(times)
-    if joined.isascii():
-        joined = joined.encode()
-        stripped = joined.translate(None, b"0123456789")
-        if (
-            stripped.replace(b";", b"") == "|".join(codes).encode().translate(_CODE_TO_DOT_BYTES)
-            and b".." not in stripped
-            and b";;" not in stripped
-            and b"|;" not in stripped
-            and b";|" not in stripped
-            and not stripped.startswith(b";")
-            and not stripped.endswith(b";")
-            and b";.;" not in b";" + joined.replace(b"|", b";") + b";"  # a time "." alone
-        ):
-            return
-    # Per record: letters == separators + 1, or no letters and no times.
-    if list(map(len, codes)) != list(
-        map(add, map(str.count, times, repeat(";")), map(bool, times))
-    ):
-        raise ValueError("history codes and times differ in number")
-    joined = ";".join(filter(None, times))
-    if joined:
-        list(map(float, joined.split(";")))
-
-
-def pack_histories(codes: Sequence[str], times: Sequence[str]) -> list[str]:
-    """The histories checked by :func:`check_histories`, packed for LogRecord."""
-    return list(map(",".join, zip(codes, times)))
-
-
-def parse_each(parse, texts: Sequence[str]) -> list:
-    """``list(map(parse, texts))``, parsing each distinct text once: times repeat (a
-    batch of records shares its time), levels too."""
-    distinct = set(texts)
-    return list(map(dict(zip(distinct, map(parse, distinct))).__getitem__, texts))
-
-
 def _raise_value_error():
     raise ValueError("a ^/$ time reference without history")
-
-
-def _set_extras(rec: LogRecord, fields: Sequence[str]) -> None:
-    """Set a record's extras from the 6 encoded fields created..history."""
-    rec.created = _dec_float(fields[0])
-    rec.changed = _dec_float(fields[1])
-    rec.reason = _dec_text(fields[2])
-    rec.resubmit_of = _dec_id(fields[3])
-    rec.resubmitted_as = _dec_links(fields[4])
-    rec.history = _dec_history(fields[5])
-
-
-def _csv_text(rows) -> str:
-    buf = io.StringIO()
-    csv.writer(buf).writerows(rows)
-    return buf.getvalue()
-
-
-# ---- file helpers ---------------------------------------------------------------------
-
-
-def _fsync_dir(directory: str) -> None:
-    fd = os.open(directory or ".", os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_new_file(path: str, data: bytes, mode: Optional[int] = None,
-                    exclusive: bool = False) -> None:
-    """Write ``data`` to a fresh file at ``path`` and fsync it (``exclusive``: a file
-    that must not exist yet)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW
-    flags |= os.O_EXCL if exclusive else os.O_TRUNC
-    fd = os.open(path, flags, 0o666)
-    try:
-        if mode is not None:
-            os.fchmod(fd, mode)
-        _write_all(fd, data)
-        os.fsync(fd)
-    except OSError as exc:
-        try:
-            os.unlink(path)  # no torn file left behind
-        except OSError:
-            pass
-        raise LogWriteError(exc, path) from exc
-    finally:
-        os.close(fd)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
-
-
-def _read_opt(path: str) -> tuple[Optional[bytes], Optional[int]]:
-    """The bytes and inode of a file, or (None, None) when it does not exist."""
-    try:
-        with open(path, "rb") as f:
-            ino = os.fstat(f.fileno()).st_ino
-            return f.read(), ino
-    except FileNotFoundError:
-        return None, None
-    except IsADirectoryError:
-        raise SimjobsError(f"{path} is a directory, not a log file; choose another path") from None
-    except OSError as exc:
-        raise _cannot_read(path, exc) from None
-
-
-def _cannot_read(path: str, exc: OSError) -> SimjobsError:
-    return SimjobsError(f"cannot read {path}: {exc.strerror or exc}; fix its permissions")
-
-
-def _read_fd(path: str) -> tuple[Optional[bytes], Optional[int]]:
-    """The bytes of a file and a descriptor kept open on it (the caller closes it), or
-    (None, None) when it does not exist."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except FileNotFoundError:
-        return None, None
-    except OSError as exc:
-        if os.path.isdir(path):
-            raise SimjobsError(
-                f"{path} is a directory, not a log file; choose another path") from None
-        raise _cannot_read(path, exc) from None
-    try:
-        return _pread_all(fd, 0), fd
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-def _pread_all(fd: int, offset: int) -> bytes:
-    """Everything from ``offset`` to the end of the file open as ``fd``."""
-    chunks = []
-    while True:
-        chunk = os.pread(fd, max(1 << 16, os.fstat(fd).st_size - offset), offset)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
-        offset += len(chunk)
-
-
-def _read_head(path: str) -> Optional[bytes]:
-    """The first line of a file (its first bytes if it has no line break), or None when
-    it does not exist."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read(_HEAD_MAX)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise _cannot_read(path, exc) from None
-    return data[:data.find(b"\n") + 1] or data
-
-
-def _head_of(data: Optional[bytes]) -> Optional[bytes]:
-    if data is None:
-        return None
-    head = data[:_HEAD_MAX]
-    return head[:head.find(b"\n") + 1] or head
-
-
-def new_generation() -> str:
-    """A new random generation id: written into the meta file and the journal at each
-    compaction, so that a reader never mistakes a new file for the one it loaded."""
-    return secrets.token_hex(8)
-
-
-_WITNESS_DIGITS = 16
-
-
-def _journal_header(gen: str) -> bytes:
-    """A journal's first line: the generation of the compaction that started it."""
-    return f"{_JOURNAL_MAGIC},{_JOURNAL_VERSION},{gen}\r\n".encode()
-
-
-def _read_commit(path: str) -> tuple[Optional[str], int]:
-    """(generation, length) a ``.commit`` file records: how many bytes of that
-    generation's journal are committed and synced; (None, 0) when there is none or it
-    is unreadable (it only witnesses: the log itself is whole then)."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read(64)
-    except OSError:
-        return None, 0
-    gen, _, length = data.decode("ascii", "replace").rstrip("\n").partition(",")
-    if len(data) != len(gen) + _WITNESS_DIGITS + 2 or not length.isdigit():
-        return None, 0
-    return gen, int(length)
-
-
-def _close_fd(fd: Optional[int]) -> None:
-    if fd is not None:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-
-
-def _snippet(data: bytes) -> str:
-    text = data.decode("utf-8", "replace")
-    return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
 class _LineCache:
@@ -558,8 +201,8 @@ class _Loaded:
         self.journal_synced = (None, 0)  # (generation, length) the .commit file records
 
     def close_fds(self) -> None:
-        _close_fd(self.main_fd)
-        _close_fd(self.journal_fd)
+        close_fd(self.main_fd)
+        close_fd(self.journal_fd)
         self.main_fd = self.journal_fd = None
 
 
@@ -662,7 +305,7 @@ class CsvStore(LogStore):
         # file column i holds standard field perm[i]
         self._perm = [std.index(name) for name in cols]
         self._std_order = self._perm == list(range(len(std)))
-        self._header_line = _csv_text([cols])
+        self._header_line = csv_text([cols])
 
     def _check_header(self, cols: list[str], where: str) -> None:
         d = self.input_dim
@@ -738,12 +381,12 @@ class CsvStore(LogStore):
         if not (job_id.isascii() and job_id.isdigit()):
             raise self._bad(where, lineno, f"Job_ID is {excerpt(job_id)}, not a job id (digits only)")
         s = f[self._st_i]
-        status = _STATUS_BY_VALUE.get(s)
+        status = STATUS_BY_VALUE.get(s)
         if status is None:
             raise self._bad(
                 where,
                 lineno,
-                f"Job_Status is {excerpt(s)}, not one of {', '.join(_STATUS_BY_VALUE)}",
+                f"Job_Status is {excerpt(s)}, not one of {', '.join(STATUS_BY_VALUE)}",
             )
         s = f[self._lv_i]
         try:
@@ -827,7 +470,7 @@ class CsvStore(LogStore):
             outs = [float(v) if v else None for v in columns[self._out_i]]
             if not math.isfinite(sum([v for v in outs if v is not None])):
                 return None
-            statuses = list(map(_STATUS_BY_VALUE.__getitem__, columns[self._st_i]))
+            statuses = list(map(STATUS_BY_VALUE.__getitem__, columns[self._st_i]))
             levels = parse_each(int, columns[self._lv_i])
         except (ValueError, KeyError, OverflowError):
             return None
@@ -892,11 +535,11 @@ class CsvStore(LogStore):
         ``info`` (the caller opens the log read-only)."""
         where = self.meta_path
         info = None
-        if (_META_MAGIC + ",3,").encode().startswith(data):  # cut inside its first field
+        if (META_MAGIC + ",3,").encode().startswith(data):  # cut inside its first field
             info = _MetaInfo("3")
             info.problem = "cut"
             return 0, [], [], [], [], [], [], [], [], info
-        if data.startswith(_META_MAGIC.encode() + b",3,"):
+        if data.startswith(META_MAGIC.encode() + b",3,"):
             head = data[:data.find(b"\n") + 1]
             fields = head.decode("utf-8", "replace").rstrip("\r\n").split(",")
             if not head or len(fields) != 6 or not all(
@@ -923,11 +566,11 @@ class CsvStore(LogStore):
         first = next(csv.reader(lines[:1]), [])
         if (
             len(first) != (6 if info is not None else 3)
-            or first[0] != _META_MAGIC
-            or first[1] not in _META_VERSIONS
+            or first[0] != META_MAGIC
+            or first[1] not in META_VERSIONS
         ):
             raise LogFormatError(
-                f"{where} line 1: is not a simjobs meta header (version {_META_VERSION}); "
+                f"{where} line 1: is not a simjobs meta header (version {META_VERSION}); "
                 "delete the file (only simjobs' extras are lost)"
             )
         if info is None:
@@ -990,14 +633,14 @@ class CsvStore(LogStore):
                     else (float(c) if c else None)
                     for c, a, k in zip(changed, starts, counts)
                 ]
-            reason = list(map(_dec_text, reason)) if any(reason) else [None] * n
-            rof = list(map(_dec_id, rof)) if any(rof) else [None] * n
+            reason = list(map(dec_text, reason)) if any(reason) else [None] * n
+            rof = list(map(dec_id, rof)) if any(rof) else [None] * n
             # (None: LogRecord makes each an empty list of its own.)
-            ras = list(map(_dec_links, ras)) if any(ras) else [None] * n
+            ras = list(map(dec_links, ras)) if any(ras) else [None] * n
         except (ValueError, KeyError, IndexError):
             for lineno, row in enumerate(csv.reader(lines), start=2):
                 try:
-                    _dec_meta_row(row)
+                    dec_meta_row(row)
                 except (ValueError, KeyError, IndexError) as exc:
                     raise LogFormatError(
                         f"{where}: unreadable line for job {excerpt(row[0]) if row else '?'} "
@@ -1064,7 +707,7 @@ class CsvStore(LogStore):
             if kind == "n":
                 rec = records.get(job_id)
                 if rec is None:
-                    line = _unesc(f[4])
+                    line = unesc(f[4])
                     rec = self._parse_line(line, self.journal_path, lineno)
                     if rec.job_id != job_id:
                         raise ValueError("job id of the line differs from the row's")
@@ -1073,7 +716,7 @@ class CsvStore(LogStore):
                         lines[job_id] = line  # as the writer formatted it
                     if redo is not None:
                         redo.append(rec)
-                _set_extras(rec, f[3:4] + f[5:10])
+                set_extras(rec, f[3:4] + f[5:10])
                 if meta_lines is not None:
                     meta_lines.drop(job_id)
                 return True
@@ -1084,7 +727,7 @@ class CsvStore(LogStore):
             for i in range(4, len(f) - 1, 2):
                 code, value = f[i], f[i + 1]
                 if code == "s":
-                    status = _STATUS_BY_VALUE[value]
+                    status = STATUS_BY_VALUE[value]
                     rec.status = status
                     rec.changed = t
                     append_history(rec, status, t)
@@ -1096,15 +739,15 @@ class CsvStore(LogStore):
                     if lines is not None:
                         lines.drop(job_id)
                 elif code == "i":
-                    rec.interface_name = _unesc(value)
+                    rec.interface_name = unesc(value)
                     if lines is not None:
                         lines.drop(job_id)
                 elif code == "r":
-                    rec.reason = _dec_text(value)
+                    rec.reason = dec_text(value)
                     if meta_lines is not None:
                         meta_lines.drop(job_id)
                 elif code == "a":
-                    rec.resubmitted_as = _dec_links(value)
+                    rec.resubmitted_as = dec_links(value)
                     if meta_lines is not None:
                         meta_lines.drop(job_id)
                 else:
@@ -1134,17 +777,17 @@ class CsvStore(LogStore):
         also leaves (see the module docstring). Inode numbers prove nothing: a
         replaced file's number is reused."""
         for _ in range(100):
-            meta, _ = _read_opt(self.meta_path)
+            meta = read_opt(self.meta_path)
             # (Before the journal: it is written after the journal's fdatasync.)
-            self._synced = _read_commit(self.commit_path)
-            main, main_fd = _read_fd(self.path)
+            self._synced = read_commit(self.commit_path)
+            main, main_fd = read_fd(self.path)
             if main is None:
                 return None
-            journal, journal_fd = _read_fd(self.journal_path)
-            if _read_head(self.meta_path) == _head_of(meta):
+            journal, journal_fd = read_fd(self.journal_path)
+            if read_head(self.meta_path) == head_of(meta):
                 return meta, main, main_fd, journal, journal_fd
-            _close_fd(main_fd)
-            _close_fd(journal_fd)
+            close_fd(main_fd)
+            close_fd(journal_fd)
         raise SimjobsError(
             f"{self.path}: the log kept being rewritten while it was read; try again"
         )
@@ -1179,7 +822,7 @@ class CsvStore(LogStore):
         keep_lines = not self.readonly
         st.main_ino = os.fstat(st.main_fd).st_ino
         st.journal_ino = None if st.journal_fd is None else os.fstat(st.journal_fd).st_ino
-        st.meta_head = _head_of(meta)
+        st.meta_head = head_of(meta)
         st.main_size = len(main)
         cols, body, first, end, tail, unterminated = self._split_main(main, self.path)
         st.cols, st.main_end, st.main_tail = cols, end, tail
@@ -1266,8 +909,8 @@ class CsvStore(LogStore):
             return "legacy", None, 0
         end = data.find(b"\n") + 1
         fields = data[:end].decode("utf-8", "replace").rstrip("\r\n").split(",")
-        if not end or len(fields) != 3 or fields[0] != _JOURNAL_MAGIC:
-            if _JOURNAL_MAGIC.encode().startswith(data[:len(_JOURNAL_MAGIC)]) and not end:
+        if not end or len(fields) != 3 or fields[0] != JOURNAL_MAGIC:
+            if JOURNAL_MAGIC.encode().startswith(data[:len(JOURNAL_MAGIC)]) and not end:
                 return "cut", None, 0
             raise LogFormatError(
                 f"{self.journal_path} line 1: is not a journal header; the journal is "
@@ -1282,7 +925,7 @@ class CsvStore(LogStore):
         n = len(ids)
         if meta_cols is None or not meta_cols[1]:
             none = [None] * n
-            return none, none, none, none, none, [_NO_HISTORY] * n
+            return none, none, none, none, none, [NO_HISTORY] * n
         meta_ids = meta_cols[1]
         if len(ids) == len(meta_ids) and list(ids) == meta_ids:
             return meta_cols[2:8]
@@ -1290,7 +933,7 @@ class CsvStore(LogStore):
         idx = [pos.get(job_id) for job_id in ids]
         out = [[None if k is None else col[k] for k in idx] for col in meta_cols[2:7]]
         hist = meta_cols[7]
-        out.append([_NO_HISTORY if k is None else hist[k] for k in idx])
+        out.append([NO_HISTORY if k is None else hist[k] for k in idx])
         return out
 
     def _load_into_self(self, st: _Loaded) -> None:
@@ -1320,8 +963,8 @@ class CsvStore(LogStore):
         # A reader reads on from the files it loaded, kept open: while they are open no
         # other file can take their inode numbers, and a tail is never read from a new
         # file at an old offset.
-        _close_fd(self._rfd_main)
-        _close_fd(self._rfd_journal)
+        close_fd(self._rfd_main)
+        close_fd(self._rfd_journal)
         self._rfd_main, self._rfd_journal = st.main_fd, st.journal_fd
         st.main_fd = st.journal_fd = None
 
@@ -1362,7 +1005,7 @@ class CsvStore(LogStore):
                         "missing (the times, reasons, resubmission links and status "
                         f"history of {meta.lines - meta.got} records)")
             return line(self.meta_path, what, "it")
-        if meta.version != _META_VERSION:
+        if meta.version != META_VERSION:
             return None  # nothing to check against: upgraded by the next writer
         if st.journal_state in ("missing", "empty", "cut"):
             what = {"missing": "is missing", "empty": "is empty",
@@ -1418,7 +1061,7 @@ class CsvStore(LogStore):
             # A new log, exauq's, one an older simjobs wrote, or a compaction cut short
             # before its last step: the first write makes generation-stamped files
             # (opening and closing without a change writes nothing).
-            self._upgrade = (st is None or st.meta is None or st.meta.version != _META_VERSION
+            self._upgrade = (st is None or st.meta is None or st.meta.version != META_VERSION
                              or st.journal_gen != st.meta.gen)
         except OSError as exc:
             self._close_fds()
@@ -1437,10 +1080,10 @@ class CsvStore(LogStore):
                 mode = os.stat(self.path).st_mode & 0o7777
             cols = st.cols if st is not None and st.cols is not None else self._cols
             self._set_layout(cols)
-            tmp = self.path + _TMP_SUFFIX
-            _write_new_file(tmp, self._header_line.encode(), mode)
+            tmp = self.path + TMP_SUFFIX
+            write_new_file(tmp, self._header_line.encode(), mode)
             os.replace(tmp, self.path)
-            _fsync_dir(self._dir)
+            fsync_dir(self._dir)
             created = st is None
             if st is None:
                 st = _Loaded()
@@ -1454,7 +1097,7 @@ class CsvStore(LogStore):
                 kept = self._truncate(self.path, st.main_end)
                 warnings.warn(
                     f"{self.path}: dropped an incomplete last line (a write was "
-                    f"interrupted): {_snippet(st.main_tail)}; its bytes are kept in {kept}",
+                    f"interrupted): {snippet(st.main_tail)}; its bytes are kept in {kept}",
                     stacklevel=4,
                 )
             if st.journal_torn or st.journal_tail_lines:
@@ -1463,13 +1106,13 @@ class CsvStore(LogStore):
                 warnings.warn(
                     f"{self.journal_path}: dropped {what} (a write was interrupted): "
                     f"{st.journal_tail_lines} complete line(s) and "
-                    f"{_snippet(st.journal_torn)}; the changes of that batch were never "
+                    f"{snippet(st.journal_torn)}; the changes of that batch were never "
                     f"committed; its bytes are kept in {kept}",
                     stacklevel=4,
                 )
             for suffix in ("", META_SUFFIX, JOURNAL_SUFFIX):
                 try:
-                    os.unlink(self.path + suffix + _TMP_SUFFIX)
+                    os.unlink(self.path + suffix + TMP_SUFFIX)
                 except FileNotFoundError:
                     pass
         self._main_fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
@@ -1487,24 +1130,9 @@ class CsvStore(LogStore):
             self._append_main(data.encode())
 
     def _truncate(self, path: str, size: int) -> str:
-        """Cut the file at ``size``, first copying the bytes cut off to a new file
-        beside it (nothing is deleted); returns that file's name."""
-        fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW)
-        try:
-            data = _pread_all(fd, size)
-            for n in range(1000):
-                kept = f"{path}.dropped-{time.strftime('%Y%m%d-%H%M%S')}-{n}"
-                try:
-                    _write_new_file(kept, data, os.fstat(fd).st_mode & 0o7777, exclusive=True)
-                    break
-                except FileExistsError:
-                    continue
-            _fsync_dir(self._dir)
-            os.ftruncate(fd, size)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        return kept
+        """Cut the file at ``size``, keeping the bytes cut off (see
+        :func:`.csv_files.truncate_keeping`); returns the name of the file keeping them."""
+        return truncate_keeping(path, size, self._dir)
 
     def _open_journal(self) -> None:
         existed = os.path.exists(self.journal_path)
@@ -1514,9 +1142,9 @@ class CsvStore(LogStore):
         st = os.fstat(self._journal_fd)
         if not existed:
             if self._gen is not None and not st.st_size:  # (removed under the writer)
-                _write_all(self._journal_fd, _journal_header(self._gen))
+                write_all(self._journal_fd, journal_header(self._gen))
                 os.fsync(self._journal_fd)
-            _fsync_dir(self._dir)
+            fsync_dir(self._dir)
             st = os.fstat(self._journal_fd)
         if self._commit_fd is None:
             self._commit_fd = open_own_file(self.commit_path)
@@ -1527,7 +1155,7 @@ class CsvStore(LogStore):
         """One write of complete lines, plus fdatasync when ``sync`` (else the fd is
         remembered for :meth:`sync`); on failure, cut the file back."""
         try:
-            _write_all(fd, data)
+            write_all(fd, data)
             if sync:
                 os.fdatasync(fd)
                 self._unsynced.discard(fd)
@@ -1566,8 +1194,7 @@ class CsvStore(LogStore):
         committed and on disk (never more than is: written after the fdatasync; a file
         of its own, so that each fdatasync of the journal still writes one page)."""
         if self._gen is not None and self._commit_fd is not None:
-            os.pwrite(self._commit_fd,
-                      b"%s,%0*d\n" % (self._gen.encode(), _WITNESS_DIGITS, size), 0)
+            write_commit(self._commit_fd, self._gen, size)
 
     def sync(self) -> None:
         """Make every write so far durable (fdatasync of what add/apply left unsynced).
@@ -1623,7 +1250,7 @@ class CsvStore(LogStore):
         name = rec.interface_name or ""
         fields = self._file_fields(rec)
         if _NEEDS_QUOTING.search(name):
-            return _csv_text([fields])[:-2]
+            return csv_text([fields])[:-2]
         return ",".join(fields)
 
     # ---- LogStore API ---------------------------------------------------------------------
@@ -1656,13 +1283,13 @@ class CsvStore(LogStore):
                         seq0 + i + 1,
                         "n",
                         rec.job_id,
-                        _enc_float(rec.created),
-                        _esc(line),
-                        _enc_float(rec.changed),
-                        _enc_text(rec.reason),
-                        _enc_id(rec.resubmit_of),
-                        _enc_links(rec.resubmitted_as),
-                        _enc_history(rec.history),
+                        enc_float(rec.created),
+                        esc(line),
+                        enc_float(rec.changed),
+                        enc_text(rec.reason),
+                        enc_id(rec.resubmit_of),
+                        enc_links(rec.resubmitted_as),
+                        enc_history(rec.history),
                         "",
                     ]
                 )
@@ -1670,7 +1297,7 @@ class CsvStore(LogStore):
             journal_before = self._journal_size
             # The journal first: once it holds the whole batch, the batch is committed
             # (an interrupted append to the main file is redone on the next open).
-            self._append_journal(_csv_text(rows).encode(), sync)
+            self._append_journal(csv_text(rows).encode(), sync)
             try:
                 self._append_main(("\r\n".join(lines) + "\r\n").encode())
             except BaseException:
@@ -1727,13 +1354,13 @@ class CsvStore(LogStore):
                 if ch.interface_name is not UNSET:
                     if not isinstance(ch.interface_name, str):
                         raise ValueError(f"interface name {ch.interface_name!r} is not a str")
-                    row += ("i", _esc(ch.interface_name))
+                    row += ("i", esc(ch.interface_name))
                 if ch.reason is not UNSET:
                     if ch.reason is not None and not isinstance(ch.reason, str):
                         raise ValueError(f"reason {ch.reason!r} is not a str")
-                    row += ("r", _enc_text(ch.reason))
+                    row += ("r", enc_text(ch.reason))
                 if ch.resubmitted_as is not UNSET:
-                    row += ("a", _enc_links(ch.resubmitted_as))
+                    row += ("a", enc_links(ch.resubmitted_as))
                 if len(row) > 4:
                     seq += 1
                     row[0] = seq
@@ -1744,7 +1371,7 @@ class CsvStore(LogStore):
             if self._upgrade:
                 self._compact()
             rows[-1][-1] = "."
-            self._append_journal(_csv_text(rows).encode(), sync)
+            self._append_journal(csv_text(rows).encode(), sync)
             self._seq = seq
             self._journal_rows += len(rows)
             lines, meta_lines = self._lines, self._meta_lines
@@ -1786,7 +1413,7 @@ class CsvStore(LogStore):
             new_at = []
             for k, text in enumerate(metas):
                 if text is None:
-                    row = _meta_row(recs[k])
+                    row = meta_row(recs[k])
                     if row is None:
                         metas[k] = ""
                     else:
@@ -1794,7 +1421,7 @@ class CsvStore(LogStore):
                         new_at.append(k)
             if meta_rows_new:
                 # Meta fields are escaped: one row per CRLF-terminated line.
-                texts = _csv_text(meta_rows_new).split("\r\n")
+                texts = csv_text(meta_rows_new).split("\r\n")
                 for k, text in zip(new_at, texts):
                     metas[k] = text
         self._lines = _LineCache(ids, parts)
@@ -1803,35 +1430,35 @@ class CsvStore(LogStore):
         gen = new_generation()
         # The header names the generation and what the files hold, so that a reader
         # tells these files from the ones it loaded and a cut from an end (_damage).
-        meta_text = _csv_text([[_META_MAGIC, _META_VERSION, self._seq, gen, len(ids),
+        meta_text = csv_text([[META_MAGIC, META_VERSION, self._seq, gen, len(ids),
                                 len(meta_body)]])
         if meta_body:
             meta_text += "\r\n".join(meta_body) + "\r\n"
         mode = os.fstat(self._main_fd).st_mode & 0o7777
-        main_tmp = self.path + _TMP_SUFFIX
-        meta_tmp = self.meta_path + _TMP_SUFFIX
-        journal_tmp = self.journal_path + _TMP_SUFFIX
+        main_tmp = self.path + TMP_SUFFIX
+        meta_tmp = self.meta_path + TMP_SUFFIX
+        journal_tmp = self.journal_path + TMP_SUFFIX
         main_text = self._header_line
         if parts:
             main_text += "\r\n".join(parts) + "\r\n"
         main_data = main_text.encode()
-        _write_new_file(main_tmp, main_data, mode)
-        _write_new_file(meta_tmp, meta_text.encode(), mode)
-        journal_header = _journal_header(gen)
-        _write_new_file(journal_tmp, journal_header, mode)
+        write_new_file(main_tmp, main_data, mode)
+        write_new_file(meta_tmp, meta_text.encode(), mode)
+        journal_data = journal_header(gen)
+        write_new_file(journal_tmp, journal_data, mode)
         # 1. The new main file (the journal replayed over it changes nothing).
         os.replace(main_tmp, self.path)
-        _fsync_dir(self._dir)
+        fsync_dir(self._dir)
         old_fd, self._main_fd = self._main_fd, os.open(self.path, os.O_WRONLY | os.O_APPEND)
         os.close(old_fd)
         self._main_size = len(main_data)
         self._main_ino = os.fstat(self._main_fd).st_ino
         # 2. The extras, recording that the snapshot holds the journal up to self._seq.
         os.replace(meta_tmp, self.meta_path)
-        _fsync_dir(self._dir)
+        fsync_dir(self._dir)
         # 3. Only now an empty journal.
         os.replace(journal_tmp, self.journal_path)
-        _fsync_dir(self._dir)
+        fsync_dir(self._dir)
         if self._journal_fd is not None:
             os.close(self._journal_fd)
             self._journal_fd = None
@@ -1839,7 +1466,7 @@ class CsvStore(LogStore):
         self._unsynced.clear()  # everything is in the fsync'd snapshot now
         self._gen = gen
         self._upgrade = False
-        self._journal_base = len(journal_header)
+        self._journal_base = len(journal_data)
         self._note_synced(self._journal_size)
         self._applied = self._seq
         self._journal_rows = 0
@@ -1939,7 +1566,7 @@ class CsvStore(LogStore):
                 return False
             # The generation decides: a compaction writes a new one into the meta file.
             if (
-                _read_head(self.meta_path) != self._meta_head
+                read_head(self.meta_path) != self._meta_head
                 or st_main.st_ino != self._main_ino  # (a compaction under way)
                 or st_main.st_size < self._main_size
                 or not self._has_header
@@ -1960,12 +1587,12 @@ class CsvStore(LogStore):
     def _open_new_journal(self) -> bool:
         """Open a journal created since the last load (a reader); False when it is not
         of the generation loaded."""
-        data, fd = _read_fd(self.journal_path)
+        data, fd = read_fd(self.journal_path)
         if data is None:
             return True
         state, gen, start = self._journal_head(data)
         if state == "cut" or (gen != self._gen and state == "ok"):
-            _close_fd(fd)
+            close_fd(fd)
             return False
         self._rfd_journal = fd
         self._journal_ino = os.fstat(fd).st_ino
@@ -1982,7 +1609,7 @@ class CsvStore(LogStore):
         return True
 
     def _read_journal_tail(self) -> bool:
-        data = _pread_all(self._rfd_journal, self._journal_size)
+        data = pread_all(self._rfd_journal, self._journal_size)
         if not data:
             return False
         rows, end, _, _ = self._parse_journal(data, self._journal_lines + 1)
@@ -1997,7 +1624,7 @@ class CsvStore(LogStore):
         return changed
 
     def _read_main_tail(self) -> bool:
-        data = _pread_all(self._rfd_main, self._main_size)
+        data = pread_all(self._rfd_main, self._main_size)
         end = data.rfind(b"\n") + 1
         if end == 0:
             return False
@@ -2040,8 +1667,8 @@ def peek_csv(path, input_dim: int, n: int) -> Optional[tuple[list[LogRecord], in
         if got is None:
             return None
         meta, main, main_fd, journal, journal_fd = got
-        _close_fd(main_fd)
-        _close_fd(journal_fd)
+        close_fd(main_fd)
+        close_fd(journal_fd)
         return store._peek(main, meta, journal, n)
     except (LogFormatError, SimjobsError, ValueError, KeyError, IndexError, OSError,
             UnicodeDecodeError, csv.Error):
@@ -2094,7 +1721,7 @@ def _peek(self: CsvStore, main: bytes, meta: Optional[bytes], journal: Optional[
     if meta:
         first_end = meta.find(b"\n") + 1
         first = next(csv.reader([meta[:first_end].decode("utf-8").rstrip("\r\n")]))
-        if len(first) < 3 or first[0] != _META_MAGIC:
+        if len(first) < 3 or first[0] != META_MAGIC:
             return None
         applied = int(first[2])
         meta_end = meta.rfind(b"\n") + 1
@@ -2107,7 +1734,7 @@ def _peek(self: CsvStore, main: bytes, meta: Optional[bytes], journal: Optional[
             rec = records.get(row[0])
             if rec is not None:
                 (rec.created, rec.changed, rec.reason, rec.resubmit_of, rec.resubmitted_as,
-                 rec.history) = _dec_meta_row(row)
+                 rec.history) = dec_meta_row(row)
     resolved = set(meta_ids)
     # The journal rows after the snapshot, of complete batches, for these records.
     if journal:

@@ -47,9 +47,8 @@ from ..errors import LogFormatError, SimjobsError, SimulationsLogLookupError, ex
 from ..records import UNSET, LogChange, LogRecord, decode_links, encode_links, history_columns
 from ..types import JobStatus
 from .base import LogStore, check_log_directory, open_own_file, validate_output
-from .csv_store import (
-    COMMIT_SUFFIX, check_histories, encode_history, pack_histories, parse_each,
-)
+from .csv_codec import check_histories, encode_history, pack_histories, parse_each
+from .csv_files import COMMIT_SUFFIX
 
 FORMAT = "simjobs-log 1"
 _COMMIT_DIGITS = 16

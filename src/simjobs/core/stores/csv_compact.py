@@ -15,7 +15,7 @@ from typing import Optional
 
 from .csv_codec import csv_text, journal_header, meta_header, meta_row
 from .csv_files import TMP_SUFFIX, CsvPaths, new_generation, write_new_file
-from .csv_parse import MainLayout
+from .csv_main import MainLayout
 
 
 class LineCache:

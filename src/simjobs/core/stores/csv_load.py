@@ -14,10 +14,9 @@ from ..records import LogRecord
 from .csv_compact import LineCache
 from .csv_files import CsvPaths, close_fd, head_of, read_commit, read_fd, read_head, read_opt
 from .csv_codec import META_VERSION
-from .csv_parse import (
-    MainLayout, MetaColumns, MetaInfo, aligned_extras, apply_row, bad_line, journal_head,
-    parse_journal, parse_meta,
-)
+from .csv_journal import apply_row, journal_head, parse_journal
+from .csv_main import MainLayout, bad_line
+from .csv_meta import MetaColumns, MetaInfo, aligned_extras, parse_meta
 
 
 class Loaded:

@@ -12,7 +12,8 @@ from ..records import LogRecord
 from .csv_codec import META_MAGIC, dec_meta_row
 from .csv_files import CsvPaths, close_fd
 from .csv_load import read_consistent
-from .csv_parse import MainLayout, apply_row, check_header
+from .csv_journal import apply_row
+from .csv_main import MainLayout, check_header
 
 _END_MARKS = (b",.\r\n", b",.\n")
 

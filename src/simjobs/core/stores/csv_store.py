@@ -45,11 +45,12 @@ Damage (see :func:`.csv_load.damage`): what the headers say is checked against w
 the files hold; a log with something missing opens read-only, with one line saying
 what, and nothing is changed until ``simjobs repair``.
 
-The code: :mod:`.csv_codec` (text of fields and header lines), :mod:`.csv_files` (file
-I/O), :mod:`.csv_parse` (parsing the three files), :mod:`.csv_load` (a full, consistent
-load and the damage check), :mod:`.csv_compact` (compaction), :mod:`.csv_peek` (the
-newest records without a load) and, here, the store itself: the writer's transactions
-and the reader's refresh.
+The code, one concern per module: :mod:`.csv_codec` (the text of fields and header
+lines), :mod:`.csv_files` (file I/O), :mod:`.csv_main`, :mod:`.csv_meta` and
+:mod:`.csv_journal` (parsing each file), :mod:`.csv_load` (a full, consistent load and
+the damage check), :mod:`.csv_compact` (compaction), :mod:`.csv_peek` (the newest
+records without a load) and, here, the store itself: the writer's transactions and the
+reader's refresh.
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ from .csv_files import (
     write_all, write_commit, write_new_file,
 )
 from .csv_load import Loaded, damage, load
-from .csv_parse import MainLayout, apply_row, journal_head, parse_journal
+from .csv_journal import apply_row, journal_head, parse_journal
+from .csv_main import MainLayout
 from .csv_peek import peek_csv
 
 __all__ = [

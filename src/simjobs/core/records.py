@@ -153,7 +153,7 @@ class LogRecord:
     def history(self, history) -> None:
         try:
             old = self._history
-        except AttributeError:  # (unpickling: the slots are set one by one)
+        except AttributeError:  # (a record made without __init__: nothing to resolve)
             pass
         else:
             if old.__class__ is not list:

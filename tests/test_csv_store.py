@@ -611,9 +611,9 @@ def test_reader_retries_when_a_compaction_happens_while_it_reads(tmp_path, monke
     writer.apply([LogChange("1", T0 + 9, status=JobStatus.RUNNING)])
     reader = open_quiet(path, readonly=True)
     writer.apply([LogChange("2", T0 + 10, status=JobStatus.COMPLETED, output=2.0)])
-    from simjobs.core.stores import csv_store
+    from simjobs.core.stores import csv_load
 
-    real_read = csv_store._read_fd
+    real_read = csv_load.read_fd
     compacted = []
 
     def read_then_compact(p):
@@ -625,7 +625,7 @@ def test_reader_retries_when_a_compaction_happens_while_it_reads(tmp_path, monke
 
     writer.add([rec(3)])
     monkeypatch.setattr(reader, "_main_ino", -1)  # force a full reload
-    monkeypatch.setattr(csv_store, "_read_fd", read_then_compact)
+    monkeypatch.setattr(csv_load, "read_fd", read_then_compact)
     assert reader.refresh() is True
     assert compacted and state(reader) == state(writer)
     writer.close()

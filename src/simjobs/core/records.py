@@ -37,13 +37,6 @@ UNSET = _Unset()
 """Marks a field of a LogChange that the change leaves as it is."""
 
 
-class _HistorySlot:
-    # Where LogRecord keeps its history (a list, or packed) and its created and changed
-    # times (or a reference to the packed history's first / last time): the slots the
-    # dataclass makes for those fields are left unused, hidden by the properties.
-    __slots__ = ("_history", "_created", "_changed")
-
-
 class _TimeRef:
     __slots__ = ("_name",)
 
@@ -51,6 +44,10 @@ class _TimeRef:
         self._name = name
 
     def __repr__(self) -> str:
+        return self._name
+
+    def __reduce__(self) -> str:
+        # One object each (records compare with "is"): a copy or a pickle is the same.
         return self._name
 
 
@@ -70,8 +67,8 @@ class _NewList:
 _NEW_LIST = _NewList()  # the default of LogRecord's history
 
 
-@dataclasses.dataclass(slots=True, init=False)
-class LogRecord(_HistorySlot):
+@dataclasses.dataclass(init=False)
+class LogRecord:
     """One job in the log.
 
     The first six fields are exauq's columns; the rest are simjobs' extras, kept where
@@ -93,20 +90,29 @@ class LogRecord(_HistorySlot):
     first time it is read (or before that history is decoded, replaced or appended to).
     """
 
+    # Slots written out (not slots=True): ``created``, ``changed`` and ``history`` are
+    # properties (below) over the slots ``_created``, ``_changed`` and ``_history``,
+    # which hold a time or a reference to the packed history's first / last time, and a
+    # list or a packed history. (So the fields have no class-level defaults: __init__
+    # gives them.)
+    __slots__ = ("job_id", "coords", "output", "status", "level", "interface_name",
+                 "_created", "_changed", "reason", "resubmit_of", "resubmitted_as",
+                 "_history")
+
     job_id: str
     coords: tuple[float, ...]
     output: Optional[float]
     status: JobStatus
     level: int
     interface_name: str  # "" when the job has no interface yet
-    created: Optional[float] = None  # epoch seconds the record was added
-    changed: Optional[float] = None  # epoch seconds of the last status change
-    reason: Optional[str] = None  # why the job failed / was cancelled / is waiting
-    resubmit_of: Optional[str] = None  # the job this one was resubmitted from
+    created: Optional[float]  # epoch seconds the record was added
+    changed: Optional[float]  # epoch seconds of the last status change
+    reason: Optional[str]  # why the job failed / was cancelled / is waiting
+    resubmit_of: Optional[str]  # the job this one was resubmitted from
     # The jobs that replaced this one, oldest first (a job may be resubmitted again).
     # Always replaced by a new list, never changed in place: records are shared.
-    resubmitted_as: list[str] = dataclasses.field(default_factory=list)
-    history: list[tuple[JobStatus, float]] = dataclasses.field(default_factory=list)
+    resubmitted_as: list[str]
+    history: list[tuple[JobStatus, float]]
 
     # Written out rather than generated: the generated one would store the history
     # through the property below, which costs a fifth of the time of building a record.
@@ -125,6 +131,70 @@ class LogRecord(_HistorySlot):
         self.resubmit_of = resubmit_of
         self.resubmitted_as = [] if resubmitted_as is None else resubmitted_as
         self._history = [] if history is _NEW_LIST else history
+
+    # The fields ``history``, ``created`` and ``changed`` (in ==, repr and
+    # dataclasses.replace) read and write their slots through these properties, which
+    # decode a packed history and resolve FIRST_TIME and LAST_TIME.
+    @property
+    def history(self) -> list[tuple[JobStatus, float]]:
+        """The status history: a list of (JobStatus, float), oldest first."""
+        history = self._history
+        if history.__class__ is not list:
+            _resolve_times(self)
+        if history.__class__ is str:  # packed by a store: decode it once, keep the list
+            history = self._history = unpack_history(history)
+        elif history.__class__ is _Appended:
+            packed, appended = history
+            history = self._history = unpack_history(packed)
+            history += appended
+        return history
+
+    @history.setter
+    def history(self, history) -> None:
+        try:
+            old = self._history
+        except AttributeError:  # (a record made without __init__: nothing to resolve)
+            pass
+        else:
+            if old.__class__ is not list:
+                _resolve_times(self)
+        self._history = history
+
+    @history.deleter
+    def history(self) -> None:
+        del self._history
+
+    @property
+    def created(self) -> Optional[float]:
+        """Epoch seconds the record was added (None: unknown)."""
+        created = self._created
+        if created is FIRST_TIME:
+            created = self._created = _packed_time(self, False)
+        return created
+
+    @created.setter
+    def created(self, value: Optional[float]) -> None:
+        self._created = value
+
+    @created.deleter
+    def created(self) -> None:
+        del self._created
+
+    @property
+    def changed(self) -> Optional[float]:
+        """Epoch seconds of the last status change (None: unknown)."""
+        changed = self._changed
+        if changed is LAST_TIME:
+            changed = self._changed = _packed_time(self, True)
+        return changed
+
+    @changed.setter
+    def changed(self, value: Optional[float]) -> None:
+        self._changed = value
+
+    @changed.deleter
+    def changed(self) -> None:
+        del self._changed
 
     @property
     def input(self) -> Input:
@@ -157,61 +227,6 @@ def _resolve_times(record: LogRecord) -> None:
         record._created = _packed_time(record, False)
     if record._changed is LAST_TIME:
         record._changed = _packed_time(record, True)
-
-
-def _get_created(record: LogRecord) -> Optional[float]:
-    created = record._created
-    if created is FIRST_TIME:
-        created = record._created = _packed_time(record, False)
-    return created
-
-
-def _get_changed(record: LogRecord) -> Optional[float]:
-    changed = record._changed
-    if changed is LAST_TIME:
-        changed = record._changed = _packed_time(record, True)
-    return changed
-
-
-def _set_history(record: LogRecord, history) -> None:
-    try:
-        old = record._history
-    except AttributeError:  # (unpickling: the slots are set one by one)
-        pass
-    else:
-        if old.__class__ is not list:
-            _resolve_times(record)
-    record._history = history
-
-
-def _get_history(record: LogRecord) -> list:
-    history = record._history
-    if history.__class__ is not list:
-        _resolve_times(record)
-    if history.__class__ is str:  # packed by a store: decode it once, keep the list
-        history = record._history = unpack_history(history)
-    elif history.__class__ is _Appended:
-        packed, appended = history
-        history = record._history = unpack_history(packed)
-        history += appended
-    return history
-
-
-# The dataclass field ``history`` (in __init__, ==, repr, dataclasses.replace) reads and
-# writes the slot _history through this property, which decodes a packed history.
-LogRecord.history = property(
-    _get_history, _set_history, _HistorySlot._history.__delete__,
-    doc="The status history: a list of (JobStatus, float), oldest first.",
-)
-# Likewise ``created`` and ``changed``, which resolve FIRST_TIME and LAST_TIME.
-LogRecord.created = property(
-    _get_created, _HistorySlot._created.__set__, _HistorySlot._created.__delete__,
-    doc="Epoch seconds the record was added (None: unknown).",
-)
-LogRecord.changed = property(
-    _get_changed, _HistorySlot._changed.__set__, _HistorySlot._changed.__delete__,
-    doc="Epoch seconds of the last status change (None: unknown).",
-)
 
 
 def pack_history(history) -> str:

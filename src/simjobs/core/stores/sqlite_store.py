@@ -47,9 +47,8 @@ from ..errors import LogFormatError, SimjobsError, SimulationsLogLookupError, ex
 from ..records import UNSET, LogChange, LogRecord, decode_links, encode_links, history_columns
 from ..types import JobStatus
 from .base import LogStore, check_log_directory, open_own_file, validate_output
-from .csv_store import (
-    COMMIT_SUFFIX, check_histories, encode_history, pack_histories, parse_each,
-)
+from .csv_codec import check_histories, encode_history, pack_histories, parse_each
+from .csv_files import COMMIT_SUFFIX
 
 FORMAT = "simjobs-log 1"
 _COMMIT_DIGITS = 16
@@ -135,6 +134,80 @@ def _float_or_none(x) -> Optional[float]:
     return None if x is None else float(x)
 
 
+def _check_schema(conn: sqlite3.Connection, path: str, input_dim: int, *,
+                  empty_is_error: bool) -> None:
+    """Refuse a database that is not a simjobs log of ``input_dim`` inputs (writes
+    nothing); ``empty_is_error``: also one without tables (a reader's real open)."""
+    tables = {
+        row[0]
+        for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+    }
+    if not tables:
+        # (A log created this instant may still have its tables only in the WAL,
+        # which the precheck does not see: only the real open decides.)
+        if empty_is_error:
+            raise LogFormatError(
+                f"{path}: the database is empty, not a simjobs log; open it for "
+                "writing to create the log, or use another file"
+            )
+        return
+    if not {"meta", "records", "history"} <= tables:
+        raise LogFormatError(
+            f"{path}: the database has no simjobs log tables (meta, records, "
+            "history); use another file"
+        )
+    meta = dict(conn.execute("SELECT key, value FROM meta"))
+    if meta.get("format") != FORMAT or "input_dim" not in meta:
+        raise LogFormatError(
+            f"{path}: the meta table does not describe a simjobs log "
+            f"(format {excerpt(meta.get('format'))}); use another file"
+        )
+    try:
+        stored = int(meta["input_dim"])
+    except ValueError:
+        raise LogFormatError(
+            f"{path}: input_dim in the meta table is {excerpt(meta['input_dim'])}, not a "
+            "number; use another file"
+        ) from None
+    if stored != input_dim:
+        raise LogFormatError(
+            f"{path}: log has input_dim {stored} but input_dim is {input_dim}; "
+            f"open it with input_dim={stored} or use another file"
+        )
+
+
+def _records_from_rows(path: str, input_dim: int, rows) -> list[LogRecord]:
+    """LogRecords from the rows of a store's ``_select``, built column by column."""
+    if not rows:
+        return []
+    d = input_dim
+    cols = list(zip(*rows))
+    return _build_records(path, cols[0], list(zip(*cols[2:2 + d])), *cols[2 + d:13 + d])
+
+
+def _build_records(path: str, ids, coords, outs, statuses, levels, ifaces, created, changed,
+                   reason, rof, ras, codes, times) -> list[LogRecord]:
+    """LogRecords from columns. The histories are checked here and handed to the
+    records packed: each is decoded only when it is first read."""
+    try:
+        statuses = list(map(_STATUS_BY_VALUE.__getitem__, statuses))
+    except KeyError as exc:
+        raise LogFormatError(
+            f"{path}: a record has status {excerpt(exc.args[0])}, not one of "
+            f"{', '.join(_STATUS_BY_VALUE)}; fix that row"
+        ) from None
+    try:
+        check_histories(codes, times)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise LogFormatError(
+            f"{path}: a record has an unreadable history ({exc}); fix that row"
+        ) from None
+    if any(ras):  # (None gives an empty list)
+        ras = [decode_links(x) if x else None for x in ras]
+    return list(map(LogRecord, ids, coords, outs, statuses, levels, ifaces, created,
+                    changed, reason, rof, ras, pack_histories(codes, times)))
+
+
 class SqliteStore(LogStore):
     """A simulations log in an SQLite database (see the module docstring).
 
@@ -212,7 +285,7 @@ class SqliteStore(LogStore):
             self._wal = self._journal_mode_for(abspath) == "wal"
             self._conn = self._connect(abspath)
         try:
-            self._check_schema()
+            _check_schema(self._conn, self.path, input_dim, empty_is_error=readonly)
             if not readonly:
                 self._init_writer()
             self._load_all()
@@ -356,52 +429,11 @@ class SqliteStore(LogStore):
         except sqlite3.Error:
             return
         try:
-            self._conn = conn
-            self._check_schema(precheck=True)
+            _check_schema(conn, self.path, self.input_dim, empty_is_error=False)
         except sqlite3.DatabaseError as exc:
             raise self._format_error(exc) from None
         finally:
             conn.close()
-            self._conn = None
-
-    def _check_schema(self, precheck: bool = False) -> None:
-        """Refuse a database that is not a simjobs log of this dimension (writes nothing)."""
-        tables = {
-            row[0]
-            for row in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
-        }
-        if not tables:
-            # (A log created this instant may still have its tables only in the WAL,
-            # which the precheck does not see: only the real open decides.)
-            if self.readonly and not precheck:
-                raise LogFormatError(
-                    f"{self.path}: the database is empty, not a simjobs log; open it for "
-                    "writing to create the log, or use another file"
-                )
-            return
-        if not {"meta", "records", "history"} <= tables:
-            raise LogFormatError(
-                f"{self.path}: the database has no simjobs log tables (meta, records, "
-                "history); use another file"
-            )
-        meta = dict(self._conn.execute("SELECT key, value FROM meta"))
-        if meta.get("format") != FORMAT or "input_dim" not in meta:
-            raise LogFormatError(
-                f"{self.path}: the meta table does not describe a simjobs log "
-                f"(format {excerpt(meta.get('format'))}); use another file"
-            )
-        try:
-            stored = int(meta["input_dim"])
-        except ValueError:
-            raise LogFormatError(
-                f"{self.path}: input_dim in the meta table is {excerpt(meta['input_dim'])}, not a "
-                "number; use another file"
-            ) from None
-        if stored != self.input_dim:
-            raise LogFormatError(
-                f"{self.path}: log has input_dim {stored} but input_dim is {self.input_dim}; "
-                f"open it with input_dim={stored} or use another file"
-            )
 
     def _journal_mode_for(self, abspath: str) -> str:
         """``wal`` on a local file system; ``delete`` (a rollback journal) on a network
@@ -456,36 +488,6 @@ class SqliteStore(LogStore):
 
     # ---- loading ------------------------------------------------------------------------
 
-    def _records_from_rows(self, rows) -> list[LogRecord]:
-        """LogRecords from ``self._select`` rows, built column by column."""
-        if not rows:
-            return []
-        d = self.input_dim
-        cols = list(zip(*rows))
-        return self._build_records(cols[0], list(zip(*cols[2:2 + d])), *cols[2 + d:13 + d])
-
-    def _build_records(self, ids, coords, outs, statuses, levels, ifaces, created, changed,
-                       reason, rof, ras, codes, times) -> list[LogRecord]:
-        """LogRecords from columns. The histories are checked here and handed to the
-        records packed: each is decoded only when it is first read."""
-        try:
-            statuses = list(map(_STATUS_BY_VALUE.__getitem__, statuses))
-        except KeyError as exc:
-            raise LogFormatError(
-                f"{self.path}: a record has status {excerpt(exc.args[0])}, not one of "
-                f"{', '.join(_STATUS_BY_VALUE)}; fix that row"
-            ) from None
-        try:
-            check_histories(codes, times)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise LogFormatError(
-                f"{self.path}: a record has an unreadable history ({exc}); fix that row"
-            ) from None
-        if any(ras):  # (None gives an empty list)
-            ras = [decode_links(x) if x else None for x in ras]
-        return list(map(LogRecord, ids, coords, outs, statuses, levels, ifaces, created,
-                        changed, reason, rof, ras, pack_histories(codes, times)))
-
     def _load_all(self) -> None:
         enabled = gc.isenabled()
         gc.disable()  # 100,000s of new objects: no point scanning them again and again
@@ -534,7 +536,7 @@ class SqliteStore(LogStore):
         self._ord = max_ord or 0
         ids = cols[0]
         none = [None] * len(ids)
-        recs = self._build_records(ids, *cols[1:8], none, none, none, *cols[8:10])
+        recs = _build_records(self.path, ids, *cols[1:8], none, none, none, *cols[8:10])
         records = dict(zip(ids, recs))
         for job_id, reason, rof, ras in extras:
             rec = records[job_id]
@@ -602,7 +604,7 @@ class SqliteStore(LogStore):
                 ).fetchall()
             finally:
                 conn.execute("COMMIT")
-            for rec_new, row in zip(self._records_from_rows(rows), rows):
+            for rec_new, row in zip(_records_from_rows(self.path, self.input_dim, rows), rows):
                 changed = True
                 self._seq = max(self._seq, row[-1])
                 self._ord = max(self._ord, row[1])
@@ -864,8 +866,6 @@ def peek_sqlite(path, input_dim: int, n: int) -> Optional[tuple[list[LogRecord],
     abspath = os.path.abspath(os.fsdecode(path))
     if not os.path.isfile(abspath):
         return None
-    store = SqliteStore.__new__(SqliteStore)
-    LogStore.__init__(store, abspath, input_dim, readonly=True)
     xs = [f"x{i}" for i in range(1, input_dim + 1)]
     select = f"SELECT job_id, ord, {', '.join(xs)}, {_REST}, seq FROM records"
     try:
@@ -874,8 +874,7 @@ def peek_sqlite(path, input_dim: int, n: int) -> Optional[tuple[list[LogRecord],
     except sqlite3.Error:
         return None
     try:
-        store._conn = conn
-        store._check_schema()
+        _check_schema(conn, abspath, input_dim, empty_is_error=True)
         conn.execute("BEGIN")
         try:
             total = conn.execute("SELECT count(*) FROM records").fetchone()[0]
@@ -883,7 +882,7 @@ def peek_sqlite(path, input_dim: int, n: int) -> Optional[tuple[list[LogRecord],
         finally:
             conn.execute("COMMIT")
         rows.reverse()
-        return store._records_from_rows(rows), total
+        return _records_from_rows(abspath, input_dim, rows), total
     except (sqlite3.Error, SimjobsError, ValueError, KeyError, TypeError):
         return None
     finally:

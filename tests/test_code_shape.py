@@ -1,0 +1,46 @@
+"""The shape of the code: classes are whole when their ``class`` statement ends."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import simjobs
+
+SRC = Path(simjobs.__file__).parent
+
+
+def _attached_after_creation(tree: ast.Module) -> list[str]:
+    """``Cls.name = ...`` and ``Cls.__new__(Cls)`` at any place of a module for a class
+    ``Cls`` the module defines."""
+    classes = {node.name for node in ast.walk(tree) if isinstance(node, ast.ClassDef)}
+    found = []
+    for node in ast.walk(tree):
+        targets = node.targets if isinstance(node, ast.Assign) else (
+            [node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else [])
+        for target in targets:
+            if (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
+                    and target.value.id in classes):
+                found.append(f"line {node.lineno}: {target.value.id}.{target.attr} = ...")
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "__new__" and isinstance(node.func.value, ast.Name)
+                and node.func.value.id in classes):
+            found.append(f"line {node.lineno}: {node.func.value.id}.__new__(...)")
+    return found
+
+
+def test_no_method_is_attached_to_a_class_after_its_creation():
+    # A reader of a class sees all of it in its body; a half-made object built with
+    # __new__ skips the invariants __init__ sets up.
+    found = {}
+    for path in sorted(SRC.rglob("*.py")):
+        bad = _attached_after_creation(ast.parse(path.read_text(), str(path)))
+        if bad:
+            found[str(path.relative_to(SRC))] = bad
+    assert found == {}
+
+
+def test_the_checker_sees_an_attached_method_and_a_half_made_object():
+    tree = ast.parse("class A:\n    pass\n\ndef f(self): pass\n\nA.f = f\n"
+                     "def g():\n    return A.__new__(A)\n")
+    assert _attached_after_creation(tree) == ["line 6: A.f = ...", "line 8: A.__new__(...)"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -36,14 +38,7 @@ class HelpScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "Close", id="help.close")]
 
-    DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll {
-        width: 76; max-width: 98%; height: auto; max-height: 90%;
-        border: thick $primary 70%; background: $surface; padding: 0 1;
-    }
-    HelpScreen .help-section { margin-bottom: 1; }
-    """
+    CSS_PATH = Path(__file__).with_name("help.tcss")
 
     def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]]) -> None:
         super().__init__()

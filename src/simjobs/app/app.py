@@ -62,11 +62,6 @@ class _ErrorLogged(Message):
 class OpeningScreen(Screen):
     """What shows while a big log is opened (a fraction of a second to a few)."""
 
-    DEFAULT_CSS = """
-    OpeningScreen { align: center middle; }
-    OpeningScreen > Static { width: auto; color: $text-muted; }
-    """
-
     def __init__(self, text: str) -> None:
         super().__init__()
         self.text = text

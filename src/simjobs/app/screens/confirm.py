@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -18,17 +20,7 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("left,right,tab", "app.focus_next", "Switch", show=False),
     ]
 
-    DEFAULT_CSS = """
-    ConfirmScreen { align: center middle; }
-    ConfirmScreen > Vertical {
-        width: 64; max-width: 95%; height: auto;
-        border: thick $warning 80%; background: $surface; padding: 1 2;
-    }
-    ConfirmScreen #question { text-style: bold; margin-bottom: 1; }
-    ConfirmScreen #detail { color: $text-muted; margin-bottom: 1; }
-    ConfirmScreen Horizontal { height: auto; align-horizontal: right; }
-    ConfirmScreen Button { margin-left: 2; min-width: 10; }
-    """
+    CSS_PATH = Path(__file__).with_name("confirm.tcss")
 
     def __init__(self, question: str, detail: str = "", *, yes: str = "Yes", no: str = "No"):
         super().__init__()

@@ -10,6 +10,7 @@ resubmitted from or as open with ``o`` / ``n``.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any, Optional
 
 from rich.table import Table
@@ -129,18 +130,7 @@ def where_table(details: dict, now: float) -> Table:
 class JobDetailScreen(ModalScreen[None]):
     """One job in full; see the module docstring."""
 
-    DEFAULT_CSS = """
-    JobDetailScreen { align: center middle; }
-    JobDetailScreen #detail-dialog {
-        width: 96%; max-width: 130; height: 96%; border: round $primary;
-        background: $surface; padding: 0 1;
-    }
-    JobDetailScreen #detail-title { text-style: bold; width: 1fr; }
-    JobDetailScreen #detail-body { height: 1fr; }
-    JobDetailScreen .section { text-style: bold; color: $accent; margin: 1 0 0 0; }
-    JobDetailScreen .tail { background: $panel; padding: 0 1; height: auto; }
-    JobDetailScreen Footer { dock: none; }
-    """
+    CSS_PATH = Path(__file__).with_name("detail.tcss")
 
     BINDINGS = [
         Binding("escape", "close", "Close", id="detail.close", tooltip="Back"),

@@ -3,6 +3,8 @@ where the whole log (with tracebacks) is."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -22,14 +24,7 @@ class ErrorsScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,q,E", "dismiss", "Close", id="errors.close")]
 
-    DEFAULT_CSS = """
-    ErrorsScreen { align: center middle; }
-    ErrorsScreen > VerticalScroll {
-        width: 100; max-width: 98%; height: auto; max-height: 90%;
-        border: thick $error 70%; background: $surface; padding: 0 1;
-    }
-    ErrorsScreen #errors-file { margin-top: 1; }
-    """
+    CSS_PATH = Path(__file__).with_name("errors.tcss")
 
     def __init__(self, entries: list[Entry], log_file: str) -> None:
         super().__init__()

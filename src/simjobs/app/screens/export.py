@@ -46,22 +46,7 @@ class ExportScreen(ModalScreen[Optional[Path]]):
         The path offered, in full (the log view offers one beside the log).
     """
 
-    DEFAULT_CSS = """
-    ExportScreen { align: center middle; }
-    ExportScreen #export-dialog {
-        width: 90%; max-width: 90; height: auto; border: round $primary;
-        background: $surface; padding: 0 1;
-    }
-    ExportScreen #export-title { text-style: bold; }
-    ExportScreen #export-path { width: 1fr; }
-    ExportScreen #export-message { height: auto; color: $text-muted; }
-    ExportScreen #export-message.-error { color: $text-error; }
-    ExportScreen #export-buttons { height: 1; align-horizontal: right; margin: 1 0 0 0; }
-    ExportScreen #export-buttons Button { height: 1; border: none; min-width: 10; margin: 0 0 0 2; }
-    ExportScreen #overwrite { display: none; }
-    ExportScreen.-exists #overwrite { display: block; }
-    ExportScreen Footer { dock: none; }
-    """
+    CSS_PATH = Path(__file__).with_name("export.tcss")
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="export.cancel", tooltip="Export nothing"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Optional
 
 from rich.table import Table
@@ -42,14 +43,7 @@ class HelpScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "Close", id="help.close")]
 
-    DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll {
-        width: 76; max-width: 98%; height: auto; max-height: 90%;
-        border: thick $primary 70%; background: $surface; padding: 0 1;
-    }
-    HelpScreen .help-section, HelpScreen .help-note { margin-bottom: 1; }
-    """
+    CSS_PATH = Path(__file__).with_name("help.tcss")
 
     def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]],
                  log_file: Optional[str] = None) -> None:

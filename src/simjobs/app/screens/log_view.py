@@ -59,24 +59,7 @@ SELECTS_WIDTH = 18 + 13 + 20 + 3
 class SimulationsLogScreen(Screen):
     """Every record of the log; see the module docstring."""
 
-    DEFAULT_CSS = """
-    SimulationsLogScreen { layout: vertical; }
-    SimulationsLogScreen #log-title { height: 1; background: $panel; padding: 0 1; }
-    SimulationsLogScreen #filters { height: 1; margin: 0 0 0 0; }
-    SimulationsLogScreen #filters Label { padding: 0 1; }
-    SimulationsLogScreen #filter-text { width: 1fr; min-width: 16; }
-    SimulationsLogScreen #filters Select { margin: 0 0 0 1; }
-    SimulationsLogScreen #filter-status { width: 18; }
-    SimulationsLogScreen #filter-level { width: 13; }
-    SimulationsLogScreen #filter-interface { width: 20; }
-    SimulationsLogScreen TabbedContent { height: 1fr; }
-    SimulationsLogScreen TabPane { padding: 0; height: 1fr; }
-    SimulationsLogScreen #summary { height: 1fr; }
-    SimulationsLogScreen #plot-bar { height: 1; }
-    SimulationsLogScreen #plot-bar Label { padding: 0 1; }
-    SimulationsLogScreen #plot-coordinate { width: 16; }
-    SimulationsLogScreen #loading { height: 1; color: $text-muted; padding: 0 1; }
-    """
+    CSS_PATH = Path(__file__).with_name("log_view.tcss")
 
     # The footer shows the main keys only, so that it fits in 80 columns with the app's
     # (q, ?, ctrl+p); ? lists every key, those hidden here included.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 from textual import on, work
@@ -75,18 +76,7 @@ class MainScreen(Screen):
                 tooltip="Clear the filters, then the marks"),
     ]
 
-    DEFAULT_CSS = """
-    MainScreen #body { height: 1fr; }
-    MainScreen #jobs { width: 1fr; height: 1fr; }
-    MainScreen #table-info { height: 1; padding: 0 1; color: $text-muted; background: $surface; }
-    MainScreen #filter-bar { height: 3; display: none; }
-    MainScreen #filter-bar.-open { display: block; }
-    MainScreen LoadPanels { width: 40; height: 1fr; border-left: solid $panel; }
-    MainScreen.-narrow #body { layout: vertical; }
-    MainScreen.-narrow LoadPanels {
-        width: 100%; height: auto; max-height: 7; border-left: none; border-top: solid $panel;
-    }
-    """
+    CSS_PATH = Path(__file__).with_name("main.tcss")
 
     def __init__(self, model: JobModel) -> None:
         super().__init__()

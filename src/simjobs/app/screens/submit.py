@@ -10,6 +10,7 @@ the chunk being submitted (the notification says how many went).
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Optional
 
 from textual import events, on, work
@@ -206,36 +207,7 @@ class SubmitScreen(ModalScreen[Optional[list]]):
     Dismissed with the list of new job ids, or None when cancelled.
     """
 
-    DEFAULT_CSS = """
-    SubmitScreen { align: center middle; }
-    SubmitScreen #dialog {
-        width: 96%; max-width: 110; height: auto; max-height: 100%;
-        border: round $primary; background: $surface; padding: 0 1;
-    }
-    SubmitScreen #title { text-style: bold; width: 1fr; }
-    SubmitScreen .banner { color: $text-warning; height: auto; }
-    SubmitScreen #level-bar { height: 1; margin: 0 0 0 0; }
-    SubmitScreen #level-bar Label { padding: 0 1 0 0; }
-    SubmitScreen #level { width: 1fr; }
-    SubmitScreen TabbedContent { height: auto; max-height: 1fr; }
-    SubmitScreen TabPane { padding: 0; height: auto; }
-    SubmitScreen VerticalScroll.pane-body { height: auto; max-height: 16; }
-    SubmitScreen #add-row { width: auto; min-width: 0; height: 1; border: none; margin: 0 0 0 4; }
-    SubmitScreen RadioSet { layout: horizontal; border: none; height: auto; width: auto; padding: 0; }
-    SubmitScreen RadioSet > RadioButton { width: auto; margin: 0 2 0 0; }
-    SubmitScreen #csv-pane, SubmitScreen #lhs-pane { height: auto; }
-    SubmitScreen .preview { color: $text-muted; height: auto; }
-    SubmitScreen .preview.-bad { color: $text-error; }
-    SubmitScreen #lhs-top, SubmitScreen .bounds-row { height: auto; }
-    SubmitScreen .bounds-row > Label { width: 4; }
-    SubmitScreen #progress { display: none; height: 1; }
-    SubmitScreen #progress.-running { display: block; }
-    SubmitScreen #message { height: auto; color: $text-muted; }
-    SubmitScreen #buttons { height: 1; align-horizontal: right; margin: 1 0 0 0; }
-    SubmitScreen #buttons Button { height: 1; width: 10; border: none; margin: 0 0 0 2; }
-    SubmitScreen #buttons #submit { width: 16; }
-    SubmitScreen Footer { dock: none; }
-    """
+    CSS_PATH = Path(__file__).with_name("submit.tcss")
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="submit.cancel",

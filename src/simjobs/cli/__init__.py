@@ -43,15 +43,15 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from rich.console import Console
 
-from . import __version__
-from .core.control import (
+from .. import __version__
+from ..core.control import (
     RequestInterrupted,
     hand_over,
     manager_holder,
     plain_writer_text,
     settled_holder,
 )
-from .core.errors import (
+from ..core.errors import (
     InvalidJobStatusError,
     LogFormatError,
     LogLockedError,
@@ -59,14 +59,14 @@ from .core.errors import (
     SimjobsError,
     UnknownJobIdError,
 )
-from .core.events import Event, JobEvent
-from .core.command import hint
-from .core.files import atomic_write
-from .core.filesystems import os_reason
-from .core.lock import holder_text
-from .core.log import SimulationsLog
-from .design import DesignError, latin_hypercube, parse_coordinate, read_inputs_csv
-from .export import (
+from ..core.events import Event, JobEvent
+from ..core.command import hint
+from ..core.files import atomic_write
+from ..core.filesystems import os_reason
+from ..core.lock import holder_text
+from ..core.log import SimulationsLog
+from ..design import DesignError, latin_hypercube, parse_coordinate, read_inputs_csv
+from ..export import (
     ExportError,
     ExportExistsError,
     export_path,
@@ -74,16 +74,16 @@ from .export import (
     record_json,
     write_export,
 )
-from .core.manager import JobManager
-from .core.records import LogRecord
-from .core.text import plural
-from .core.stores import is_sqlite_path
-from .core.types import RESUBMITTABLE_STATUSES, TERMINAL_STATUSES, JobId, JobStatus
+from ..core.manager import JobManager
+from ..core.records import LogRecord
+from ..core.text import plural
+from ..core.stores import is_sqlite_path
+from ..core.types import RESUBMITTABLE_STATUSES, TERMINAL_STATUSES, JobId, JobStatus
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.table import Table
 
-    from .config import Config
+    from ..config import Config
 
 # Imported where used (not for ``simjobs app --watch``, whose first paint waits for every
 # import): the config (and through it every interface module), rich tables, progress.
@@ -127,7 +127,7 @@ def _config(args: argparse.Namespace, readonly: bool = False) -> Config:
     if args.config and Path(args.config).expanduser().is_dir():
         raise CliError(f"{args.config} is a directory, not a config file; pass the TOML "
                        "file itself (e.g. simjobs.toml)")
-    from .config import find_config, load_config
+    from ..config import find_config, load_config
 
     return load_config(find_config(args.config), readonly=readonly)
 
@@ -179,7 +179,7 @@ def _check_log_file(path: Path, shown: Optional[str] = None) -> None:
         raise CliError(f"{shown}: the first line is not UTF-8 text, so it is not a "
                        "simulations log (a CSV text file); check the path")
     else:
-        from .core.log import csv_header_problem
+        from ..core.log import csv_header_problem
 
         problem = csv_header_problem(head.split(b"\n", 1)[0].decode("utf-8", "replace")
                                      .rstrip("\r"))
@@ -230,7 +230,7 @@ def _read_log(
 def _input_dim(config: Config) -> int:
     if config.input_dim is not None:
         return config.input_dim
-    from .core.log import infer_input_dim
+    from ..core.log import infer_input_dim
 
     _check_log_file(config.log_path)
     return infer_input_dim(config.log_path)
@@ -637,7 +637,7 @@ def headless_run(
     ``prepare(manager)`` runs once the table shows (the demo submits its jobs there).
     ``view``: what shows the manager's progress, called as ``view(manager, console,
     title, resumed=ids)`` and entered as a context manager (default: the live table,
-    :class:`~simjobs.progress.ProgressView`).
+    :class:`~simjobs.cli.progress.ProgressView`).
     """
     holder = settled_holder(config.log_path)
     if holder is not None and not holder.get("manager"):
@@ -867,7 +867,7 @@ def cmd_resubmit(args: argparse.Namespace) -> int:
 
 def cmd_repair(args: argparse.Namespace) -> int:
     """``simjobs repair LOG``: back a damaged log's files up, then keep what is left."""
-    from .core.repair import repair_log
+    from ..core.repair import repair_log
 
     result = repair_log(args.log)
     if result.damage is None:
@@ -953,7 +953,7 @@ def _check_theme(name: Optional[str]) -> None:
         return
     from textual.theme import BUILTIN_THEMES
 
-    from .app.themes import load_themes
+    from ..app.themes import load_themes
 
     themes, _ = load_themes()
     names = sorted({t.name for t in themes} | set(BUILTIN_THEMES))
@@ -965,7 +965,7 @@ def run_app(backend, theme: Optional[str] = None, opening: str = "", peek=None) 
     """Run the Textual app on ``backend`` (closed when the app exits), or on what the
     callable ``backend`` returns: it is called in a thread after the first paint, and
     an error it raises is this command's error. ``peek``: see SimjobsApp."""
-    from .app.app import SimjobsApp
+    from ..app.app import SimjobsApp
 
     app = SimjobsApp(backend, theme=theme, opening=opening, peek=peek)
     app.run()
@@ -975,7 +975,7 @@ def run_app(backend, theme: Optional[str] = None, opening: str = "", peek=None) 
 
 
 def cmd_app(args: argparse.Namespace) -> int:
-    from .app.backend import _config_infos, open_backend, peek_backend
+    from ..app.backend import _config_infos, open_backend, peek_backend
 
     _check_theme(args.theme)
     if args.watch:
@@ -1037,7 +1037,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     config_path = install_demo(directory)
     if args.fast:
         os.environ["SIMJOBS_DEMO_FAST"] = "1"  # inherited by the simulator processes
-    from .config import load_config
+    from ..config import load_config
 
     config = load_config(config_path)
     _note(f"demo: config {config_path}, log {config.log_path}")
@@ -1063,7 +1063,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         _note(f"demo: see the jobs with: {hint('status --config ' + shlex.quote(str(config_path)))}")
         return code
     _check_theme(args.theme)
-    from .app.backend import ManagedBackend, open_backend
+    from ..app.backend import ManagedBackend, open_backend
 
     backend = open_backend(config)
     if isinstance(backend, ManagedBackend):
@@ -1080,7 +1080,7 @@ CONFIG_EXAMPLE = "config_example.toml"
 
 def cmd_config_check(args: argparse.Namespace) -> int:
     """``simjobs config check``: validate the config; a summary, or the one-line error."""
-    from .config import config_source, load_config
+    from ..config import config_source, load_config
 
     path, why = config_source(args.config)
     config = load_config(path)  # a ConfigError is the one line, exit 2 (_exit_code)
@@ -1099,7 +1099,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
 def cmd_config_path(args: argparse.Namespace) -> int:
     """``simjobs config path``: which config file a command would use, and why."""
-    from .config import config_source
+    from ..config import config_source
 
     path, why = config_source(args.config)
     print(path.resolve())
@@ -1110,7 +1110,7 @@ def cmd_config_path(args: argparse.Namespace) -> int:
 def cmd_config_init(args: argparse.Namespace) -> int:
     """``simjobs config init [FILE]``: write a commented example config, never over a
     file (the file is created with O_EXCL)."""
-    from .config import CONFIG_FILE_NAME, user_config_path
+    from ..config import CONFIG_FILE_NAME, user_config_path
 
     if args.user:
         if args.file:
@@ -1177,7 +1177,7 @@ def _logging_options() -> argparse.ArgumentParser:
     """-v/--log-level, taken by ``simjobs`` and by every subcommand (before or after
     its name). Their defaults are SUPPRESS: a subcommand's default would otherwise
     overwrite a value given before its name."""
-    from .logfile import LEVELS, log_file
+    from ..logfile import LEVELS, log_file
 
     options = argparse.ArgumentParser(add_help=False)
     group = options.add_argument_group("logging")
@@ -1191,7 +1191,7 @@ def _logging_options() -> argparse.ArgumentParser:
 
 
 def _log_epilog() -> str:
-    from .logfile import BACKUP_COUNT, log_file
+    from ..logfile import BACKUP_COUNT, log_file
 
     return (f"Errors and warnings are one line on stderr, and are recorded (with "
             f"tracebacks) in the log file {log_file()} (rotated, {BACKUP_COUNT} old "
@@ -1438,7 +1438,7 @@ def _start_logging(args: argparse.Namespace, argv: list[str], library: logging.L
     """The log file (see :mod:`simjobs.logfile`) at the level -v/--log-level asks for;
     the one-line stderr handler shows that level too. A log directory that cannot be
     used is one warning: the command goes on without the file."""
-    from .logfile import LEVELS, LogDirError, install, lower_logger_level
+    from ..logfile import LEVELS, LogDirError, install, lower_logger_level
 
     verbose = getattr(args, "verbose", 0)
     name = getattr(args, "log_level", None) or (
@@ -1464,7 +1464,7 @@ def _exit_code(exc: Exception) -> Optional[int]:
         return EXIT_USAGE
     if isinstance(exc, (LogLockedError, LogFormatError)):
         return EXIT_FAILURE
-    from .config import ConfigError
+    from ..config import ConfigError
 
     if isinstance(exc, (ConfigError, UnknownJobIdError, InvalidJobStatusError)):
         return EXIT_USAGE

@@ -4,7 +4,7 @@ interfaces, results, -n), their options and the selection they make."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Optional
 
 from ..core.errors import UnknownJobIdError
@@ -81,39 +81,56 @@ def has_filter(args: argparse.Namespace) -> bool:
 
 
 
+def _record_tests(args: argparse.Namespace, ids: list[str]) -> list[Callable[[LogRecord], bool]]:
+    """One test per filter given (every one must hold), in the order of the options."""
+    tests: list[Callable[[LogRecord], bool]] = []
+    statuses = _parse_statuses(args.status, "--status")
+    not_statuses = _parse_statuses(args.not_status, "--not-status")
+    if ids:
+        wanted = set(ids)
+        tests.append(lambda r: r.job_id in wanted)
+    if statuses is not None:
+        tests.append(lambda r: r.status in statuses)
+    if not_statuses is not None:
+        tests.append(lambda r: r.status not in not_statuses)
+    if args.level:
+        levels = set(args.level)
+        tests.append(lambda r: r.level in levels)
+    if args.interface:
+        names = set(args.interface)
+        tests.append(lambda r: r.interface_name in names)
+    if args.has_result is not None:
+        tests.append(lambda r: (r.output is not None) == args.has_result)
+    if args.no_result:
+        tests.append(lambda r: r.status in TERMINAL_STATUSES and r.output is None)
+    return tests
+
+
+def _last(args: argparse.Namespace, ids: list[str], default_last: Optional[int]) -> Optional[int]:
+    """How many of the last matching records to keep (None: all): -a, else -n, else the
+    command's default unless ids were named."""
+    if getattr(args, "all", False):
+        return None
+    last = getattr(args, "last", None)
+    if last is None and not ids:
+        return default_last
+    return last
+
+
 def select_records(log: Optional[SimulationsLog], args: argparse.Namespace,
-            default_last: Optional[int]) -> tuple[list[LogRecord], int]:
+                   default_last: Optional[int]) -> tuple[list[LogRecord], int]:
     """The records the filters select, and how many matched before ``-n`` cut them."""
     ids = parse_job_ids(getattr(args, "ids", None) or [])
     check_known(log, ids)
-    statuses = _parse_statuses(args.status, "--status")
-    not_statuses = _parse_statuses(args.not_status, "--not-status")
+    tests = _record_tests(args, ids)
     records = log.iter_records() if log is not None else []
-    if ids:
-        wanted = set(ids)
-        records = [r for r in records if r.job_id in wanted]
-    if statuses is not None:
-        records = [r for r in records if r.status in statuses]
-    if not_statuses is not None:
-        records = [r for r in records if r.status not in not_statuses]
-    if args.level:
-        records = [r for r in records if r.level in set(args.level)]
-    if args.interface:
-        records = [r for r in records if r.interface_name in set(args.interface)]
-    if args.has_result is not None:
-        records = [r for r in records if (r.output is not None) == args.has_result]
-    if args.no_result:
-        records = [r for r in records if r.status in TERMINAL_STATUSES and r.output is None]
+    if tests:
+        records = [r for r in records if all(test(r) for test in tests)]
     matched = len(records)
-    last = getattr(args, "last", None)
-    if getattr(args, "all", False):
-        last = None
-    elif last is None and not ids:
-        last = default_last
+    last = _last(args, ids, default_last)
     if last is not None:
         records = records[-last:] if last > 0 else []
     return records, matched
-
 
 
 def add_filters(parser: argparse.ArgumentParser, *, ids: bool = True, last: bool = True) -> None:

@@ -6,6 +6,7 @@ import argparse
 
 from ..core.errors import InvalidJobStatusError
 from ..core.manager import JobManager
+from ..core.records import LogRecord
 from ..core.types import RESUBMITTABLE_STATUSES
 from .errors import EXIT_OK, CliError
 from .filters import check_known, has_filter, parse_job_ids, select_records
@@ -13,6 +14,21 @@ from .handover import JobWatch, hand_over_or_act, not_managed_note, wait_submitt
 from .inputs import check_level
 from .logs import command_config, read_log
 from .output import note, print_json
+
+
+def _check_resubmittable(records: list[LogRecord], again: bool) -> None:
+    """Refuse jobs named by id that cannot be resubmitted (or, without ``again``, were
+    already): named jobs are never dropped silently, as a filter's are."""
+    for r in records:
+        if r.status not in RESUBMITTABLE_STATUSES:
+            raise InvalidJobStatusError(
+                f"job {r.job_id} is {r.status.value}: only failed, failed-submit or "
+                "cancelled jobs can be resubmitted", status=r.status)
+        if r.resubmitted_as and not again:
+            raise InvalidJobStatusError(
+                f"job {r.job_id} was already resubmitted as "
+                f"{', '.join(r.resubmitted_as)}; add --again to resubmit it once more",
+                status=r.status)
 
 
 def cmd_resubmit(args: argparse.Namespace) -> int:
@@ -26,16 +42,7 @@ def cmd_resubmit(args: argparse.Namespace) -> int:
             check_known(log, ids)
         records, _ = select_records(log, args, None)
     if ids:
-        for r in records:
-            if r.status not in RESUBMITTABLE_STATUSES:
-                raise InvalidJobStatusError(
-                    f"job {r.job_id} is {r.status.value}: only failed, failed-submit or "
-                    "cancelled jobs can be resubmitted", status=r.status)
-            if r.resubmitted_as and not args.again:
-                raise InvalidJobStatusError(
-                    f"job {r.job_id} was already resubmitted as "
-                    f"{', '.join(r.resubmitted_as)}; add --again to resubmit it once more",
-                    status=r.status)
+        _check_resubmittable(records, args.again)
     else:
         # A filter picks only jobs that can be resubmitted and (without --again) were
         # not already.

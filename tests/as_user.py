@@ -26,7 +26,7 @@ for module in pkgutil.iter_modules(encodings.__path__):
 import simjobs  # noqa: E402
 
 for module in pkgutil.walk_packages(simjobs.__path__, "simjobs."):
-    if module.name != "simjobs.__main__":
+    if not module.name.endswith(".__main__"):  # (those run the command)
         importlib.import_module(module.name)
 
 import rich.console  # noqa: E402,F401

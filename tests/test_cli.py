@@ -608,7 +608,7 @@ def test_live_progress_table_counts_from_events(make_config, tmp_path):
 
     from simjobs.config import load_config
     from simjobs.core import JobManager
-    from simjobs.progress import ProgressView
+    from simjobs.cli.progress import ProgressView
 
     config = load_config(make_config(interfaces=[
         {"name": "good", "level": 1, "command": sim_command("sum.py")},
@@ -660,7 +660,7 @@ def test_live_table_interfaces_under_their_level_and_resumed_jobs_counted(make_c
 
     from simjobs.config import load_config
     from simjobs.core import JobManager
-    from simjobs.progress import ProgressView
+    from simjobs.cli.progress import ProgressView
 
     config = load_config(make_config(interfaces=[
         {"name": "fast", "level": 1, "command": sim_command("sum.py")},

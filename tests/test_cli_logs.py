@@ -97,9 +97,9 @@ def test_a_bad_log_level_is_one_usage_line(cli):
 def test_a_bug_leaves_its_traceback_in_the_file(tmp_path):
     """An unexpected exception (a bug) still prints Python's traceback, and the file
     keeps it too (the app's terminal hides stderr)."""
-    code = ("import sys, simjobs.cli as c\n"
+    code = ("import sys, simjobs.cli as c, simjobs.cli.status as status\n"
             "def boom(args):\n    raise ZeroDivisionError('a bug in status')\n"
-            "c.cmd_status = boom\n"
+            "status.cmd_status = boom\n"
             "sys.exit(c.main(['status', '--log', 'x.csv']))\n")
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
                             text=True, timeout=120)

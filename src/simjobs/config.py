@@ -426,6 +426,20 @@ class _Validator:
 
     def interface(self, index: int, entry: dict) -> InterfaceSpec:
         where = f"interfaces[{index}]"
+        kind = self.interface_kind(where, entry)
+        self.check_keys(entry, _KIND_KEYS[kind], where)
+        name, level, max_jobs = self.interface_name_level(where, entry)
+        ssh = self.interface_ssh(where, kind, entry)
+        if ssh is None:
+            command, workspace = self.local_command_workspace(where, entry, name)
+        else:
+            command, workspace = self.remote_command_workspace(where, entry, name, ssh)
+        partition, sbatch_args = (self.slurm_options(where, entry) if kind == "slurm"
+                                  else (None, ()))
+        return InterfaceSpec(index, kind, name, level, command, workspace, max_jobs,
+                             ssh=ssh, partition=partition, sbatch_args=sbatch_args)
+
+    def interface_kind(self, where: str, entry: dict) -> str:
         kind = entry.get("kind")
         if kind is None:
             raise self.fail(f'{where}.kind is missing; add kind = "local"')
@@ -438,8 +452,10 @@ class _Validator:
                 f"{where}.kind must be one of {', '.join(repr(k) for k in SUPPORTED_KINDS)} "
                 f"(got {_describe(kind)})"
             )
-        self.check_keys(entry, _KIND_KEYS[kind], where)
+        return kind
 
+    def interface_name_level(self, where: str, entry: dict) -> tuple[str, int, Optional[int]]:
+        """An interface's name, level and max_jobs (None: the kind's default)."""
         name = entry.get("name")
         if name is None:
             raise self.fail(f'{where}.name is missing; add name = "..." (unique per interface)')
@@ -455,60 +471,64 @@ class _Validator:
         max_jobs = entry.get("max_jobs")
         if max_jobs is not None and (not _is_int(max_jobs) or max_jobs < 1):
             raise self.fail(f"{where}.max_jobs must be an integer >= 1 (got {_describe(max_jobs)})")
+        return name, level, max_jobs
 
-        ssh: Optional[SSHSettings] = None
+    def interface_ssh(self, where: str, kind: str, entry: dict) -> Optional[SSHSettings]:
+        """The SSH settings of an ssh interface, or of a slurm one with an ``ssh`` table."""
         if kind == "ssh":
-            ssh = self.ssh_settings(where, entry)
-        elif kind == "slurm" and "ssh" in entry:
+            return self.ssh_settings(where, entry)
+        if kind == "slurm" and "ssh" in entry:
             table = entry["ssh"]
             if not isinstance(table, dict):
                 raise self.fail(f"{where}.ssh must be a table ([{where.replace('[', '.').rstrip(']')}"
                                 f".ssh] or ssh = {{ host = \"...\" }}), not {_describe(table)}")
             self.check_keys(table, _SSH_KEYS, f"{where}.ssh")
-            ssh = self.ssh_settings(f"{where}.ssh", table)
+            return self.ssh_settings(f"{where}.ssh", table)
+        return None
 
-        if ssh is None:
-            command = self.command(where, entry.get("command"))
-            workspace_value = entry.get("workspace", f"work/{name}")
-            if not isinstance(workspace_value, str) or not workspace_value.strip():
-                raise self.fail(
-                    f"{where}.workspace must be a directory path (got {_describe(workspace_value)})"
-                )
-            workspace: Union[Path, PurePosixPath] = self.resolve(workspace_value)
-            self.check_creatable_dir(f"{where}.workspace", workspace_value, workspace)
-        else:
-            command = self.remote_command(where, entry.get("command"))
-            workspace_value = entry.get("workspace", f"simjobs/{name}")
-            if not isinstance(workspace_value, str) or not workspace_value.strip() \
-                    or "\n" in workspace_value:
-                raise self.fail(
-                    f"{where}.workspace must be a directory path on {ssh.host} "
-                    f"(got {_describe(workspace_value)})"
-                )
-            workspace = PurePosixPath(workspace_value)
+    def local_command_workspace(self, where: str, entry: dict,
+                                name: str) -> tuple[tuple[str, ...], Path]:
+        command = self.command(where, entry.get("command"))
+        workspace_value = entry.get("workspace", f"work/{name}")
+        if not isinstance(workspace_value, str) or not workspace_value.strip():
+            raise self.fail(
+                f"{where}.workspace must be a directory path (got {_describe(workspace_value)})"
+            )
+        workspace = self.resolve(workspace_value)
+        self.check_creatable_dir(f"{where}.workspace", workspace_value, workspace)
+        return command, workspace
 
-        partition: Optional[str] = None
-        sbatch_args: tuple[str, ...] = ()
-        if kind == "slurm":
-            partition = entry.get("partition")
-            if partition is not None and (not isinstance(partition, str) or not partition.strip()
-                                          or any(c.isspace() for c in partition)):
-                raise self.fail(f'{where}.partition must be a partition name such as "debug" '
-                                f"(got {_describe(partition)})")
-            args = entry.get("sbatch_args", [])
-            if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
-                raise self.fail(f'{where}.sbatch_args must be a list of strings such as '
-                                f'["--time=00:10:00"] (got {_describe(args)})')
-            sbatch_args = tuple(args)
-            if "--requeue" in sbatch_args:
-                logging.getLogger("simjobs").warning(
-                    "simjobs: %s.sbatch_args has --requeue, which conflicts with simjobs' "
-                    "run-once guard: a requeued job's rerun finds it already started and "
-                    "ends without running the simulator (Failed); remove --requeue "
-                    "(simjobs sends --no-requeue)", where)
+    def remote_command_workspace(self, where: str, entry: dict, name: str,
+                                 ssh: SSHSettings) -> tuple[tuple[str, ...], PurePosixPath]:
+        command = self.remote_command(where, entry.get("command"))
+        workspace_value = entry.get("workspace", f"simjobs/{name}")
+        if not isinstance(workspace_value, str) or not workspace_value.strip() \
+                or "\n" in workspace_value:
+            raise self.fail(
+                f"{where}.workspace must be a directory path on {ssh.host} "
+                f"(got {_describe(workspace_value)})"
+            )
+        return command, PurePosixPath(workspace_value)
 
-        return InterfaceSpec(index, kind, name, level, command, workspace, max_jobs,
-                             ssh=ssh, partition=partition, sbatch_args=sbatch_args)
+    def slurm_options(self, where: str, entry: dict) -> tuple[Optional[str], tuple[str, ...]]:
+        """A slurm interface's partition (None: Slurm's default) and extra sbatch args."""
+        partition = entry.get("partition")
+        if partition is not None and (not isinstance(partition, str) or not partition.strip()
+                                      or any(c.isspace() for c in partition)):
+            raise self.fail(f'{where}.partition must be a partition name such as "debug" '
+                            f"(got {_describe(partition)})")
+        args = entry.get("sbatch_args", [])
+        if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+            raise self.fail(f'{where}.sbatch_args must be a list of strings such as '
+                            f'["--time=00:10:00"] (got {_describe(args)})')
+        sbatch_args = tuple(args)
+        if "--requeue" in sbatch_args:
+            logging.getLogger("simjobs").warning(
+                "simjobs: %s.sbatch_args has --requeue, which conflicts with simjobs' "
+                "run-once guard: a requeued job's rerun finds it already started and "
+                "ends without running the simulator (Failed); remove --requeue "
+                "(simjobs sends --no-requeue)", where)
+        return partition, sbatch_args
 
     def local_file(self, key: str, value: Any, what: str) -> str:
         """A file on this machine named by the config (``~`` and relative paths resolved)."""
@@ -531,38 +551,47 @@ class _Validator:
         user = table.get("user")
         if user is not None and (not isinstance(user, str) or not user.strip()):
             raise self.fail(f"{where}.user must be a user name (got {_describe(user)})")
-        if "identity_file" in table and "identity_files" in table:
-            raise self.fail(f"{where}: give identity_file or identity_files, not both")
-        if "identity_file" in table:
-            files = [self.local_file(f"{where}.identity_file", table["identity_file"],
-                                     "a private key")]
-        else:
-            value = table.get("identity_files", [])
-            if not isinstance(value, list):
-                raise self.fail(f'{where}.identity_files must be a list of paths such as '
-                                f'["~/.ssh/id_ed25519"] (got {_describe(value)})')
-            files = [self.local_file(f"{where}.identity_files[{i}]", v, "a private key")
-                     for i, v in enumerate(value)]
-        known_hosts = table.get("known_hosts")
-        if known_hosts is not None:
-            if not isinstance(known_hosts, str) or not known_hosts.strip():
-                raise self.fail(f"{where}.known_hosts must be the path of a known_hosts file "
-                                f"(got {_describe(known_hosts)})")
-            path = self.resolve(known_hosts)
-            if not path.is_file():
-                target = f"[{host}]:{port}" if port != 22 else host
-                raise self.fail(
-                    f"{where}.known_hosts {known_hosts!r}: no such file ({str(path)!r}); "
-                    f"create it with: ssh-keyscan -p {port} {host} >> {shlex.quote(str(path))} "
-                    f"(it should then list {target})"
-                )
-            known_hosts = str(path)
+        files = self.identity_files(where, table)
+        known_hosts = self.known_hosts(where, table, host, port)
         timeout = table.get("connect_timeout", 10.0)
         if not _is_number(timeout) or not math.isfinite(timeout) or timeout <= 0:
             raise self.fail(f"{where}.connect_timeout must be a number of seconds > 0 "
                             f"(got {_describe(timeout)})")
         return SSHSettings(host=host, port=port, user=user, identity_files=tuple(files),
                            known_hosts=known_hosts, connect_timeout=float(timeout))
+
+    def identity_files(self, where: str, table: dict) -> list[str]:
+        """The private keys named by ``identity_file`` or ``identity_files`` (not both)."""
+        if "identity_file" in table and "identity_files" in table:
+            raise self.fail(f"{where}: give identity_file or identity_files, not both")
+        if "identity_file" in table:
+            return [self.local_file(f"{where}.identity_file", table["identity_file"],
+                                    "a private key")]
+        value = table.get("identity_files", [])
+        if not isinstance(value, list):
+            raise self.fail(f'{where}.identity_files must be a list of paths such as '
+                            f'["~/.ssh/id_ed25519"] (got {_describe(value)})')
+        return [self.local_file(f"{where}.identity_files[{i}]", v, "a private key")
+                for i, v in enumerate(value)]
+
+    def known_hosts(self, where: str, table: dict, host: str, port: int) -> Optional[str]:
+        """The known_hosts file named, resolved; its absence is an error naming the
+        ssh-keyscan line that makes it."""
+        known_hosts = table.get("known_hosts")
+        if known_hosts is None:
+            return None
+        if not isinstance(known_hosts, str) or not known_hosts.strip():
+            raise self.fail(f"{where}.known_hosts must be the path of a known_hosts file "
+                            f"(got {_describe(known_hosts)})")
+        path = self.resolve(known_hosts)
+        if not path.is_file():
+            target = f"[{host}]:{port}" if port != 22 else host
+            raise self.fail(
+                f"{where}.known_hosts {known_hosts!r}: no such file ({str(path)!r}); "
+                f"create it with: ssh-keyscan -p {port} {host} >> {shlex.quote(str(path))} "
+                f"(it should then list {target})"
+            )
+        return str(path)
 
     def remote_command(self, where: str, value: Any) -> tuple[str, ...]:
         """A command run on a remote host: checked for syntax only, never looked up here."""

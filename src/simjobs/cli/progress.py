@@ -23,9 +23,9 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from .core.events import Event, InterfaceHealthEvent, JobEvent
-from .core.manager import JobManager
-from .core.types import TERMINAL_STATUSES, JobStatus
+from ..core.events import Event, InterfaceHealthEvent, JobEvent
+from ..core.manager import JobManager
+from ..core.types import TERMINAL_STATUSES, JobStatus
 
 RECENT_CHANGES = 10
 RATE_WINDOW = 300.0  # seconds over which jobs/min is measured

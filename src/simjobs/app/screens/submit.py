@@ -196,7 +196,7 @@ class InputRow(Horizontal):
         return list(self.query(NumberField))
 
     def to_input(self) -> Input:
-        return Input._trusted(tuple(f.parsed for f in self.fields))
+        return Input.from_trusted(tuple(f.parsed for f in self.fields))
 
 
 class SubmitScreen(ModalScreen[Optional[list]]):

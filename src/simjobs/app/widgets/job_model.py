@@ -506,7 +506,6 @@ class JobModel:
         in a thread); :meth:`install` puts the result in place."""
         make = Row.__new__
         rows: dict[str, Row] = {}
-        counts: Counter = Counter()
         for record in records:
             row = make(Row)
             job_id = row.job_id = record.job_id
@@ -516,13 +515,15 @@ class JobModel:
                 row.num = 0
             row.rec = record
             row.level = record.level
-            name = row.interface = record.interface_name or ""
-            status = row.status = record.status
+            row.interface = record.interface_name or ""
+            row.status = record.status
             row._hay = None
             row.in_view = False
-            counts[(name, status)] += 1
             rows[job_id] = row
-        ordered = sort_rows(list(rows.values()), self.sort_column, self.clock())
+        listed = list(rows.values())
+        # Counted by a C-level loop: as fast as counting status values in the loop above.
+        counts = Counter(zip(map(_INTERFACE, listed), map(_STATUS, listed)))
+        ordered = sort_rows(listed, self.sort_column, self.clock())
         return rows, counts, ordered
 
     def install(self, prepared: tuple) -> None:

@@ -90,6 +90,28 @@ def test_counts_follow_status_changes_and_completions_feed_the_rate():
     assert model.completion_rate() == (1.0, 60.0)  # one in the first minute since start
 
 
+def test_counts_per_interface_and_status_text_keep_every_pair_seen():
+    """What the table sizes its interface and status columns by (a public accessor, not
+    the model's private counter): the pairs counted since the load, 0 once moved on."""
+    rng = random.Random(3)
+    model = JobModel(clock=lambda: NOW)
+    records = [record(i, rng, JobStatus.RUNNING) for i in range(6)]
+    for r in records:
+        r.interface_name = "hpc" if int(r.job_id) % 2 else ""
+    model.load(records)
+    assert model.interface_status_counts == {("hpc", "Running"): 3, ("", "Running"): 3}
+    r = records[1]
+    model.update([LogRecord(r.job_id, r.coords, None, JobStatus.PENDING_CANCEL, r.level,
+                            "hpc", r.created, NOW)])
+    assert model.interface_status_counts == {
+        ("hpc", "Running"): 2, ("hpc", "Pending cancel"): 1, ("", "Running"): 3}
+    model.update([LogRecord(r.job_id, r.coords, None, JobStatus.CANCELLED, r.level,
+                            "hpc", r.created, NOW)])
+    assert model.interface_status_counts == {
+        ("hpc", "Running"): 2, ("hpc", "Pending cancel"): 0, ("hpc", "Cancelled"): 1,
+        ("", "Running"): 3}
+
+
 def test_rates_count_only_this_run_over_a_stated_window():
     """16 jobs done in the first 10 s once read 1.4 done/min (spread over ten minutes,
     with completions from before the app started counted too)."""

@@ -716,7 +716,7 @@ def test_identical_changes_in_one_batch_make_one_event(log):
         manager._apply([LogChange(str(job.id), now, status=JobStatus.FAILED, reason="a"),
                         LogChange(str(job.id), now, status=JobStatus.FAILED, reason="b"),
                         LogChange(str(job.id), now, status=JobStatus.RUNNING)])
-        manager._events.wait_idle(5)
+        manager.wait_events_delivered(5)
         mine = [(e.old_status, e.new_status) for e in events if isinstance(e, JobEvent)]
         assert mine.count((JobStatus.RUNNING, JobStatus.FAILED)) == 1
         assert (JobStatus.FAILED, JobStatus.FAILED) not in mine

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from itertools import compress
-from operator import attrgetter, is_not
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -33,9 +31,9 @@ from ..core.events import Event, EventBus, InterfaceHealthEvent, JobEvent
 from ..core.hardware import HardwareInterface
 from ..core.interface_stats import read_interface_stats, stats_path
 from ..core.lock import LogLock, holder_text
-from ..core.log import SimulationsLog
+from ..core.log import SimulationsLog, StatusChanges
 from ..core.manager import CancelResult, JobManager
-from ..core.records import LogRecord, _Appended
+from ..core.records import LogRecord
 from ..core.types import TERMINAL_STATUSES, Input, Job, JobId, JobStatus
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -120,9 +118,7 @@ class Backend:
     def live_records(self) -> list[LogRecord]:
         """Every record *without copying* (the fast first load of a big log): strictly
         read-only, and fields may change underneath as jobs change (events follow)."""
-        log = self._log()
-        with log._lock:
-            return list(log._store.records.values())
+        return self._log().records(live=True)
 
     # ---- acting (all blocking) -------------------------------------------------------
 
@@ -159,41 +155,14 @@ class Backend:
         # Copies of the records, made cheaply: the app never writes them, and a copy per
         # record keeps the manager's threads free to change the originals meanwhile.
         # (No refresh of a watched log here either: see _get.)
-        log = self._log()
-        with log._lock:
-            return [_shallow_copy(r) for r in log._store.records.values()]
+        return self._log().records()
 
     def _get(self, job_id: JobIdLike) -> Optional[LogRecord]:
         # Read as the log holds it now, without refreshing a watched log: only the watch
         # thread refreshes it, so that every change it loads is also published as an
         # event (a refresh here would load changes that no event ever announces).
-        log = self._log()
-        with log._lock:
-            record = log._store.records.get(str(job_id))
-            return _shallow_copy(record) if record is not None else None
-
-
-def _shallow_copy(record: LogRecord) -> LogRecord:
-    # ``history`` stays packed (decoded on demand); the app only reads it.
-    copy = object.__new__(LogRecord)
-    copy.job_id = record.job_id
-    copy.coords = record.coords
-    copy.output = record.output
-    copy.status = record.status
-    copy.level = record.level
-    copy.interface_name = record.interface_name
-    copy._created = record._created
-    copy._changed = record._changed
-    copy.reason = record.reason
-    copy.resubmit_of = record.resubmit_of
-    copy.resubmitted_as = record.resubmitted_as
-    history = record._history
-    if history.__class__ is list:
-        history = list(history)
-    elif history.__class__ is _Appended:
-        history = _Appended((history[0], list(history[1])))
-    copy._history = history
-    return copy
+        found = self._log().records([job_id])
+        return found[0] if found else None
 
 
 class ManagedBackend(Backend):
@@ -268,7 +237,7 @@ class ManagedBackend(Backend):
         return self._simulations_log
 
     def manager_state(self, short: bool = False) -> str:
-        if self.manager._stop.is_set():
+        if not self.manager.is_running:
             return "manager stopped"
         # (the job counts are the status bar's second line, from the app's one model)
         return "managed by this app"
@@ -327,7 +296,7 @@ class ManagedBackend(Backend):
 
     def wait_idle(self, timeout: float = 10) -> bool:
         """Wait until every event so far has been delivered (tests)."""
-        return self.manager._events.wait_idle(timeout) and self._bus.wait_idle(timeout)
+        return self.manager.wait_events_delivered(timeout) and self._bus.wait_idle(timeout)
 
     def close(self) -> None:
         self._unsubscribe()
@@ -385,19 +354,15 @@ class WatchBackend(Backend):
         self._configured = {i.name: i for i in (interfaces or [])}
         self._bus = EventBus()
         self._stop = threading.Event()
-        self._records: dict = {}
-        self._values: list = []
-        self._statuses: list = []
-        self._baseline_taken = False
+        self._changes: Optional[StatusChanges] = None  # see _take_baseline
         self._stats_seen: Optional[tuple] = None  # the stats file's (holder, stat) read last
         self._stats_checked = float("-inf")
         self._poll_stats: dict[str, dict[str, Any]] = {}
         self._from_manager: set[str] = set()  # interfaces whose health the manager told
         # Interfaces: the configured ones, then those the log names (learnt as it grows).
         self._infos: dict[str, InterfaceInfo] = dict(self._configured)
-        with self._simulations_log._lock:
-            seen = {(r.interface_name, r.level)
-                    for r in self._simulations_log._store.records.values()}
+        seen = {(r.interface_name, r.level)
+                for r in self._simulations_log.records(live=True)}
         for name, level in sorted(seen, key=lambda nl: (nl[1], nl[0])):
             self._learn_interface(name, level)
         self.check_interfaces()  # capacity and health before the first paint
@@ -578,21 +543,11 @@ class WatchBackend(Backend):
     def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
         return self._bus.subscribe(callback)
 
-    def _columns(self) -> tuple[dict, list, list]:
-        """The records' dict, its records and their statuses in the log's order, the
-        statuses gathered by a C-level loop (map/attrgetter): a scan of 100,000 records
-        costs a few milliseconds at each refresh, not the ~40-100 ms of a Python loop."""
-        with self._simulations_log._lock:
-            records = self._simulations_log._store.records
-            values = list(records.values())
-        return records, values, list(map(_STATUS, values))
-
     def _take_baseline(self) -> None:
         """What every record is now: changes are told against it. Taken by the watch
         thread before its first refresh (nobody else refreshes the log), off the path
         to the first paint."""
-        self._records, self._values, self._statuses = self._columns()
-        self._baseline_taken = True
+        self._changes = StatusChanges(self._simulations_log)
 
     def check_now(self) -> int:
         """Refresh the log and publish a JobEvent for each job whose status changed, or
@@ -601,37 +556,24 @@ class WatchBackend(Backend):
         Only statuses are compared: the manager writes an output, a reason or a
         resubmission link together with a status change, and the app reads the whole
         record for each event anyway."""
-        if not self._baseline_taken:
+        if self._changes is None:
             self._take_baseline()
-        if not self._simulations_log.refresh():
+        changed = self._changes.refresh()
+        if not changed:
             return 0
-        records, values, statuses = self._columns()
-        old_statuses, n_old = self._statuses, len(self._statuses)
-        if records is self._records and len(values) >= n_old:
-            # The same records in the same order, maybe new ones after them.
-            changed = list(compress(range(n_old), map(is_not, statuses, old_statuses)))
-            old = {i: old_statuses[i] for i in changed}
-            changed += range(n_old, len(values))
-        else:  # the store reloaded the file: compare by id
-            before = dict(zip(map(_JOB_ID, self._values), old_statuses))
-            changed = [i for i, (v, st) in enumerate(zip(values, statuses))
-                       if before.get(v.job_id) is not st]
-            old = {i: before.get(values[i].job_id) for i in changed}
-        self._records, self._values, self._statuses = records, values, statuses
         now = self.clock()
         events: list[Event] = []
-        for i in changed:
-            r = values[i]
+        for r, old in changed:
             if r.interface_name not in self._infos:
                 self._learn_interface(r.interface_name, r.level)
             events.append(JobEvent(
-                JobId(r.job_id), old.get(i), r.status, r.level, r.interface_name or None,
+                JobId(r.job_id), old, r.status, r.level, r.interface_name or None,
                 r.output, r.changed or now, r.reason))
         self._bus.publish(events)
         return len(events)
 
     def _watch(self) -> None:
-        if not self._baseline_taken:
+        if self._changes is None:
             self._take_baseline()
         while not self._stop.wait(self.interval):
             try:
@@ -650,11 +592,6 @@ class WatchBackend(Backend):
         self._thread.join(timeout=5)
         self._bus.close()
         self._simulations_log.close()
-
-
-_STATUS = attrgetter("status")
-_JOB_ID = attrgetter("job_id")
-
 
 
 #: Records a first screen shows while a log opens (the newest; see PeekBackend).
@@ -729,7 +666,7 @@ class PeekBackend(Backend):
         if self._real is not None:
             return self._real.get_record(job_id)
         record = self._records.get(str(job_id))
-        return _shallow_copy(record) if record is not None else None
+        return record.shallow_copy() if record is not None else None
 
     def submit(self, inputs: Sequence[Input], level: int) -> list[JobId]:
         return self._wait().submit(inputs, level)
@@ -778,18 +715,20 @@ def open_backend(config: Optional["Config"] = None, *, watch: Union[str, os.Path
         If neither is given, or the log to watch does not exist.
     """
     if watch is not None:
-        infos = _config_infos(config) if config is not None else None
+        infos = configured_interfaces(config) if config is not None else None
         return WatchBackend(watch, clock=clock, interfaces=infos)
     if config is None:
         raise SimjobsError("give a config (--config FILE) or a log to watch (--watch LOG)")
     if LogLock.holder(config.log_path) is not None and config.log_path.exists():
         # Another process holds it: never take over, watch it instead.
         return WatchBackend(config.log_path, config.input_dim, clock=clock,
-                            interfaces=_config_infos(config))
+                            interfaces=configured_interfaces(config))
     return ManagedBackend.from_config(config, clock=clock)
 
 
-def _config_infos(config: "Config") -> list[InterfaceInfo]:
+def configured_interfaces(config: "Config") -> list[InterfaceInfo]:
+    """What the config says about each of its interfaces (health unknown: only the
+    log's manager knows it), for a backend that has no interface objects."""
     return [InterfaceInfo(s.name, s.level, s.kind, "localhost" if s.kind == "local" else "",
                           s.effective_max_jobs, health="unknown") for s in config.interfaces]
 

@@ -52,7 +52,7 @@ def run_app(backend, theme: Optional[str] = None, opening: str = "", peek=None) 
 
 
 def cmd_app(args: argparse.Namespace) -> int:
-    from ..app.backend import _config_infos, open_backend, peek_backend
+    from ..app.backend import configured_interfaces, open_backend, peek_backend
 
     check_theme(args.theme)
     if args.watch:
@@ -60,7 +60,7 @@ def cmd_app(args: argparse.Namespace) -> int:
         check_log_file(path, args.watch)
         config = command_config(args) if args.config else None
         needs_terminal("simjobs app")
-        infos = _config_infos(config) if config is not None else None
+        infos = configured_interfaces(config) if config is not None else None
         return run_app(lambda: open_backend(config, watch=path), args.theme,
                        opening=f"opening {path.name} (read-only)…",
                        peek=lambda: peek_backend(path.resolve(), interfaces=infos))
@@ -73,5 +73,5 @@ def cmd_app(args: argparse.Namespace) -> int:
     log_path = Path(os.path.abspath(config.log_path))
     return run_app(lambda: open_backend(config), args.theme,
                    opening=f"opening {config.log_path.name}…",
-                   peek=lambda: (peek_backend(log_path, interfaces=_config_infos(config))
+                   peek=lambda: (peek_backend(log_path, interfaces=configured_interfaces(config))
                                  if log_path.exists() else None))

@@ -100,3 +100,18 @@ def excerpt(text, limit: int = EXCERPT_LIMIT, quote: bool = True) -> str:
     if len(quoted) <= limit:
         return quoted
     return f"{quoted[:limit]}… ({len(str(text))} characters)"
+
+
+def one_line(exc: BaseException) -> str:
+    """``exc`` in one line for a reason or a health message: its type and the first
+    line of its message.
+
+    Examples
+    --------
+    >>> one_line(OSError("disk full\\nmore detail"))
+    'OSError: disk full'
+    >>> one_line(TimeoutError())
+    'TimeoutError'
+    """
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")

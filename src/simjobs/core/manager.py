@@ -39,6 +39,7 @@ from .errors import (
     SimjobsError,
     SimulationsLogLookupError,
     UnknownJobIdError,
+    one_line,
 )
 from .control import open_inbox
 from .events import Event, EventBus, InterfaceHealthEvent, JobEvent
@@ -347,7 +348,7 @@ class _Worker(threading.Thread):
             outcomes = {job.id: exc for job in jobs}
         unreachable = [e for e in outcomes.values() if isinstance(e, HardwareUnreachableError)]
         if unreachable and len(unreachable) == len(jobs):
-            self.last_error, self.unreachable = _s._one_line(unreachable[0]), True
+            self.last_error, self.unreachable = one_line(unreachable[0]), True
             self.manager._update_health(self)
         elif self.unreachable and len(unreachable) < len(jobs):
             self.last_error, self.unreachable = None, False  # it answered again
@@ -386,7 +387,7 @@ class _Worker(threading.Thread):
         try:
             statuses = manager._call(self.interface, "get_job_statuses", [s.job.id for s in states])
         except Exception as exc:  # noqa: BLE001 - jobs keep their last known status
-            self.last_error = _s._one_line(exc)
+            self.last_error = one_line(exc)
             self.unreachable = isinstance(exc, HardwareUnreachableError)
             manager._update_health(self)
             if self.unreachable:
@@ -796,6 +797,28 @@ class JobManager:
         state = "shut down" if self._stop.is_set() else f"started {started}"
         return (f"<JobManager on {log}, interfaces {list(self._name_index)}, {state}, "
                 f"id 0x{id(self):x}>")
+
+    @property
+    def is_running(self) -> bool:
+        """(simjobs) True until :meth:`shutdown` is called: the manager monitors its jobs
+        and accepts new ones."""
+        return not self._stop.is_set()
+
+    def wait_events_delivered(self, timeout: Optional[float] = None) -> bool:
+        """(simjobs) Block until every event published so far has been handed to the
+        subscribers (their callbacks have returned).
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds to wait at most; by default no limit.
+
+        Returns
+        -------
+        bool
+            False if ``timeout`` ran out first.
+        """
+        return self._events.wait_idle(timeout)
 
     def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
         """Call ``callback(event)`` for every job status change (JobEvent) and interface
@@ -1255,7 +1278,7 @@ class JobManager:
         try:
             own = worker.interface.health
         except Exception as exc:  # noqa: BLE001
-            own = InterfaceHealth(HEALTH_DEGRADED, message=_s._one_line(exc))
+            own = InterfaceHealth(HEALTH_DEGRADED, message=one_line(exc))
         if not own.ok:
             state, message = own.state, own.message
         elif worker.last_error is not None:

@@ -198,10 +198,45 @@ class LogRecord:
 
     @property
     def input(self) -> Input:
-        return Input._trusted(self.coords)
+        return Input.from_trusted(self.coords)
 
     def to_job(self) -> Job:
         return Job(self.job_id, self.input, self.level, self.interface_name or None)
+
+    def shallow_copy(self) -> "LogRecord":
+        """A copy that later changes to this record do not reach, made cheaply.
+
+        Unlike :func:`dataclasses.replace` it keeps a packed history packed (decoded
+        when the copy's ``history`` is first read) and shares the immutable fields and
+        the ``resubmitted_as`` list, which is replaced, never changed in place.
+        Meant for readers that take a snapshot of many records (the app does, of
+        100,000s); the copy's history list is its own, so it may be read while the
+        original goes on changing.
+
+        Returns
+        -------
+        LogRecord
+            The copy.
+        """
+        copy = object.__new__(LogRecord)
+        copy.job_id = self.job_id
+        copy.coords = self.coords
+        copy.output = self.output
+        copy.status = self.status
+        copy.level = self.level
+        copy.interface_name = self.interface_name
+        copy._created = self._created
+        copy._changed = self._changed
+        copy.reason = self.reason
+        copy.resubmit_of = self.resubmit_of
+        copy.resubmitted_as = self.resubmitted_as
+        history = self._history
+        if history.__class__ is list:
+            history = list(history)
+        elif history.__class__ is _Appended:
+            history = _Appended((history[0], list(history[1])))
+        copy._history = history
+        return copy
 
 
 class _Appended(tuple):

@@ -31,6 +31,7 @@ from numbers import Real
 from typing import TYPE_CHECKING, Any, Optional
 
 from .errors import HardwareUnreachableError, InvalidJobStatusError
+from .errors import one_line as _one_line  # (not re-exported from here)
 from .hardware import CancelInProgress
 from .types import TERMINAL_STATUSES, Job, JobStatus
 
@@ -38,11 +39,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .manager import JobManager, TrackedJob
 
 _KEEP = object()  # "leave this field as it is" for _write
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
 def backoff_delay(attempt: int, initial_delay: float, max_delay: float) -> float:

@@ -107,8 +107,16 @@ class Input(Sequence):
         self._coords = tuple(_validate_coordinate(a, i) for i, a in enumerate(args, 1))
 
     @classmethod
-    def _trusted(cls, coords: tuple) -> "Input":
-        """Build an Input from coordinates already known to be finite floats (log reads)."""
+    def from_trusted(cls, coords: tuple) -> "Input":
+        """(simjobs) An Input on ``coords`` as they are, not checked: for coordinates
+        already known to be a tuple of finite floats (a log's records, a form's checked
+        fields), where checking each again would cost more than the rest of the read.
+
+        Parameters
+        ----------
+        coords : tuple[float, ...]
+            Finite floats; the caller vouches for them.
+        """
         obj = cls.__new__(cls)
         obj._coords = coords
         return obj

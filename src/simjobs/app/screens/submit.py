@@ -66,7 +66,10 @@ class FieldInput(TextInput):
     a key at once, in order, and hands the keys still queued for it once the focus has
     moved on to the widget that has the focus now."""
 
-    async def _on_key(self, event: events.Key) -> None:
+    async def on_key(self, event: events.Key) -> None:
+        # Textual runs this before Input's own key handler (the handlers of the classes
+        # in the MRO, in turn, until one prevents the default): a key left alone here is
+        # typed (or acted on) by Input as usual.
         focused = self.screen.focused
         if focused is not self:  # typed ahead of a key that moved the focus on
             event.stop()
@@ -75,7 +78,6 @@ class FieldInput(TextInput):
                 focused.post_message(events.Key(event.key, event.character))
             return
         if event.is_printable:
-            await super()._on_key(event)
             return
         if event.key == "tab" or event.key == "shift+tab":
             handled = True
@@ -91,8 +93,6 @@ class FieldInput(TextInput):
         if handled:
             event.stop()
             event.prevent_default()
-        else:
-            await super()._on_key(event)
 
 
 class NumberField(Vertical):
@@ -198,7 +198,7 @@ class InputRow(Horizontal):
         return list(self.query(NumberField))
 
     def to_input(self) -> Input:
-        return Input._trusted(tuple(f.parsed for f in self.fields))
+        return Input.from_trusted(tuple(f.parsed for f in self.fields))
 
 
 class SubmitScreen(ModalScreen[Optional[list]]):

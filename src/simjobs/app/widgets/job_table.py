@@ -157,7 +157,7 @@ class JobTable(ScrollView, can_focus=True):
         ms); a cell found wider when drawn widens its column (:meth:`_note_width`)."""
         want = {c.key: 1 for c in COLUMNS}
         model = self.model
-        counts = getattr(model, "_counts", None)  # {(interface, status value): n}
+        counts = model.interface_status_counts  # {(interface, status text): n}
         if isinstance(counts, dict):
             for name, status in counts:
                 want["interface"] = max(want["interface"], len(name or "—"))

@@ -45,6 +45,7 @@ import dataclasses
 import hashlib
 import re
 import shlex
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Optional, Union
 
@@ -170,6 +171,72 @@ class CancelOutcome:
     gone: bool
 
 
+class LateResults:
+    """Jobs concluded FAILED without an exit code, watched (SSH and Slurm alike) for one
+    their wrapper records late: a poll that could not see the wrapper's last word (a
+    purged Slurm job, a full disk, a slow shared file system) must not be the end.
+
+    ``watch(job_id)`` when such a job is concluded; :meth:`watched` gives the ids to
+    read along with the next command; :meth:`check` takes what that read found;
+    :meth:`take` hands the corrections to the manager (``late_results``)."""
+
+    def __init__(self, window: float) -> None:
+        self.window = window  # seconds a job is watched
+        self.since: dict[JobId, float] = {}  # job id -> when it was concluded
+        self.found: dict[JobId, JobState] = {}  # corrections not yet taken
+        self.read_since_take = False  # a command read the watched jobs since take()
+
+    def watch(self, job_id: JobId) -> None:
+        self.since.setdefault(job_id, time.monotonic())
+
+    def __contains__(self, job_id: object) -> bool:
+        return job_id in self.since
+
+    @property
+    def active(self) -> bool:
+        """True while a job is watched or a correction waits to be taken."""
+        return bool(self.since or self.found)
+
+    @property
+    def needs_read(self) -> bool:
+        """True when ``late_results`` must read the watched jobs itself."""
+        return bool(self.since) and not self.read_since_take
+
+    def watched(self) -> list[JobId]:
+        """The ids still watched (those past :attr:`window` are dropped)."""
+        now = time.monotonic()
+        for job_id, since in list(self.since.items()):
+            if now - since > self.window:
+                del self.since[job_id]
+        return sorted(self.since)
+
+    def check(self, read: Mapping[JobId, "RemoteJob"], watched: Sequence[JobId]
+              ) -> dict[JobId, JobState]:
+        """What ``read`` shows of the ``watched`` jobs: a job whose directory is gone or
+        that was cancelled is no longer watched; one with an exit code now has ended
+        for real, and is returned (and kept for :meth:`take`)."""
+        self.read_since_take = True
+        ended: dict[JobId, JobState] = {}
+        for job_id in watched:
+            job = read.get(job_id)
+            if job is None:
+                continue
+            if not job.exists or job.files.get(CANCELLED_FILE) is not None:
+                self.since.pop(job_id, None)
+            elif job.files.get(EXIT_CODE_FILE) is not None:
+                self.since.pop(job_id, None)
+                state = jobdir.job_state_from_files(job.files, None)
+                if state.finished and state.status is not JobStatus.CANCELLED:
+                    self.found[job_id] = ended[job_id] = state
+        return ended
+
+    def take(self) -> dict[JobId, JobStatus]:
+        """The corrections found since the last call, as the manager wants them."""
+        self.read_since_take = False
+        found, self.found = self.found, {}
+        return {job_id: state.status for job_id, state in found.items()}
+
+
 def quote_command(argv: Sequence[str]) -> str:
     """Shell words running ``argv`` remotely: each quoted; a program given as ``~/x`` or
     as a relative path with a slash is taken relative to the remote home."""
@@ -247,6 +314,15 @@ keep_alive_groups() {  # keep in $groups ("id:pgid ...") those with a live proce
         for g in $groups; do kill -0 "-${g#*:}" 2>/dev/null && left="$left $g"; done
     fi
     groups=$left
+}
+stop_groups() {  # ticks: up to ticks naps for $groups to go after SIGTERM, then SIGKILL
+    i=0
+    while :; do
+        keep_alive_groups
+        [ -n "$groups" ] && [ $i -lt "$1" ] || break
+        nap; i=$((i + 1))
+    done
+    for g in $groups; do kill -KILL "-${g#*:}" 2>/dev/null; done
 }
 held=0
 starting=" "  # jobs started earlier, maybe not past their first step
@@ -837,13 +913,7 @@ class RemoteJobDirs:
             "    fi\n"
             '    kill -TERM "-$p" 2>/dev/null && { groups="$groups $g"; printf \'%s orphan\\n\' "$id"; }\n'
             "done\n"
-            "i=0\n"
-            "while :; do\n"
-            "    keep_alive_groups\n"
-            f'    [ -n "$groups" ] && [ $i -lt {ticks} ] || break\n'
-            "    nap; i=$((i + 1))\n"
-            "done\n"
-            'for g in $groups; do kill -KILL "-${g#*:}" 2>/dev/null; done\n'
+            f"stop_groups {ticks}\n"
         )
         lines, _ = self._run(self._script(body, create_ws=False))
         return {JobId(l.split(b" ")[0].decode()) for l in lines if l.endswith(b" orphan")}
@@ -887,13 +957,7 @@ class RemoteJobDirs:
             '        printf \'%s signalled\\n\' "$id"; groups="$groups $id:$p"\n'
             "    fi\n"
             "done\n"
-            "i=0\n"
-            "while :; do\n"
-            "    keep_alive_groups\n"
-            f'    [ -n "$groups" ] && [ $i -lt {ticks} ] || break\n'
-            "    nap; i=$((i + 1))\n"
-            "done\n"
-            'for g in $groups; do kill -KILL "-${g#*:}" 2>/dev/null; done\n'
+            f"stop_groups {ticks}\n"
             "i=0\n"
             'while [ -n "$groups" ] && [ $i -lt 50 ]; do\n'
             "    keep_alive_groups; [ -n \"$groups\" ] || break\n"

@@ -74,7 +74,14 @@ from .jobdir import (
 )
 from .local import resolve_command
 from .args import check_interface_args, split_command
-from .remote_jobdir import SPACE_FUNCTIONS, RemoteJob, RemoteJobDirs, posix_cksum, quote_command
+from .remote_jobdir import (
+    SPACE_FUNCTIONS,
+    LateResults,
+    RemoteJob,
+    RemoteJobDirs,
+    posix_cksum,
+    quote_command,
+)
 from .runner import CommandResult, CommandRunner, HostUnreachableError, LocalRunner, SSHSettings
 from .slurm_states import (
     SLURM_ID_FILE,
@@ -256,9 +263,7 @@ class SlurmInterface(HardwareInterface):
         self._ended_since: dict[JobId, float] = {}  # Slurm said it ended; files not yet
         self._accounting: Optional[bool] = None  # sacct usable? None: not asked yet
         # FAILED without an exit code: watched, in case the wrapper records one after all
-        self._provisional: dict[JobId, float] = {}  # job id -> when it was settled
-        self._late: dict[JobId, JobState] = {}  # corrections not yet taken by the manager
-        self._late_read = False  # a poll has read the provisional jobs since the last take
+        self._provisional = LateResults(self.late_watch)  # FAILED without an exit code
         self._last_status: dict[JobId, JobStatus] = {}  # the last answer for each job
         self._ready = False
 
@@ -681,7 +686,7 @@ class SlurmInterface(HardwareInterface):
         self._settled[job_id] = state
         if watch and state.status is JobStatus.FAILED and state.exit_code is None:
             # Concluded without the wrapper's word: watch for a late exit code.
-            self._provisional.setdefault(job_id, time.monotonic())
+            self._provisional.watch(job_id)
         self._active.discard(job_id)
         self._unhold(job_id)
         self._ended_since.pop(job_id, None)
@@ -763,13 +768,13 @@ class SlurmInterface(HardwareInterface):
         # the tails; the others are read without them (cheaper: no stdout). Jobs FAILED
         # without an exit code ride along with the first read, for a late exit code.
         killed = [j for j in missing if killed_state(rows.get(self._slurm_ids[j], ("",))[0])]
-        watched = self._watched()
+        watched = self._provisional.watched()
         plain = [j for j in missing if j not in killed]
         for group, tails in (([*plain, *watched], False), (killed, True)):
             if group:
                 read.update(self._read(group, tails=tails))
         if watched:
-            self._check_late(read, watched)
+            self._settled.update(self._provisional.check(read, watched))
         purged = [j for j in ended if self._slurm_ids[j] not in rows
                   and read.get(j) is not None and read[j].files.get(EXIT_CODE_FILE) is None]
         accounted = self._sacct([self._slurm_ids[j] for j in purged]) if purged else {}
@@ -826,44 +831,18 @@ class SlurmInterface(HardwareInterface):
 
     @property
     def watching_late_results(self) -> bool:
-        return bool(self._provisional or self._late)
+        return self._provisional.active
 
     def late_results(self) -> dict[JobId, JobStatus]:
         """Jobs settled FAILED without an exit code whose wrapper has recorded one since
         (see :meth:`HardwareInterface.late_results`); reads their directories (one
         command) unless a poll has just done so."""
-        if self._provisional and not self._late_read:
-            watched = self._watched()
+        late = self._provisional
+        if late.needs_read:
+            watched = late.watched()
             if watched:
-                self._check_late(self._read(watched), watched)
-        self._late_read = False
-        late, self._late = self._late, {}
-        return {job_id: state.status for job_id, state in late.items()}
-
-    def _watched(self) -> list[JobId]:
-        now = time.monotonic()
-        for job_id, since in list(self._provisional.items()):
-            if now - since > self.late_watch:
-                del self._provisional[job_id]
-        return sorted(self._provisional)
-
-    def _check_late(self, read: dict[JobId, RemoteJob], watched: list[JobId]) -> None:
-        self._late_read = True
-        for job_id in watched:
-            remote = read.get(job_id)
-            if remote is None:
-                continue
-            if not remote.exists:
-                self._provisional.pop(job_id, None)
-                continue
-            files = remote.files
-            if files.get(EXIT_CODE_FILE) is None and files.get(jobdir.CANCELLED_FILE) is None:
-                continue
-            self._provisional.pop(job_id, None)
-            state = jobdir.job_state_from_files(files, alive=None)
-            if state.finished and state.status is not JobStatus.CANCELLED:
-                self._settled[job_id] = state
-                self._late[job_id] = state
+                self._settled.update(late.check(self._read(watched), watched))
+        return late.take()
 
     def _name_full_disk(self, lost: list[JobId], states: dict[JobId, JobState]) -> None:
         """Jobs just FAILED without an exit code: when the workspace's disk is full, say

@@ -39,7 +39,6 @@ from simjobs.core.types import Job, JobId, JobStatus
 
 from . import jobdir
 from .jobdir import (
-    CANCELLED_FILE,
     EXIT_CODE_FILE,
     STDERR_FILE,
     STDOUT_FILE,
@@ -49,7 +48,13 @@ from .jobdir import (
     UnknownJobError,
 )
 from .args import check_interface_args, split_command
-from .remote_jobdir import CANCEL_GRACE, RemoteCommandError, RemoteJob, RemoteJobDirs
+from .remote_jobdir import (
+    CANCEL_GRACE,
+    LateResults,
+    RemoteCommandError,
+    RemoteJob,
+    RemoteJobDirs,
+)
 from .runner import CommandRunner, HostUnreachableError, SSHSettings
 
 #: Seconds a launched job may take to make its started marker before it counts as
@@ -162,9 +167,7 @@ class SSHInterface(HardwareInterface):
         self._space_named: set[JobId] = set()  # lost jobs whose disk was looked at
         self._finished: dict[JobId, JobState] = {}  # terminal states (but see _provisional)
         # FAILED without an exit code: watched, in case the wrapper records one after all
-        self._provisional: dict[JobId, float] = {}  # job id -> when it was concluded
-        self._late: dict[JobId, JobState] = {}  # corrections not yet taken by the manager
-        self._late_read = False  # a command has read the provisional jobs since the last take
+        self._provisional = LateResults(self.late_watch)  # FAILED without an exit code
 
     @classmethod
     def from_settings(cls, name: str, level: int, settings: SSHSettings,
@@ -277,7 +280,7 @@ class SSHInterface(HardwareInterface):
                 self._finished[job_id] = state
                 self._launched_at.pop(job_id, None)
                 if state.status is JobStatus.FAILED and job.files.get(EXIT_CODE_FILE) is None:
-                    self._provisional.setdefault(job_id, time.monotonic())
+                    self._provisional.watch(job_id)
         elif state.queued and job_id not in self._holding:
             self._queued.add(job_id)
         return state
@@ -307,17 +310,17 @@ class SSHInterface(HardwareInterface):
             holding = [*self._holding, *launch] if launch else []
             every = list(dict.fromkeys([*read, *create, *holding]))
             # Jobs FAILED without an exit code ride along, for a late exit code.
-            watched = self._watched()
+            watched = self._provisional.watched()
             found = self._remote(
                 self.jobs.sync, create=create, read=[*every, *watched], launch=launch,
                 max_running=self._max_jobs, tails=tails,
                 starting=[j for j in self._launched_at if j not in create],
             )
             if watched:
-                self._check_late(found, watched)
+                self._finished.update(self._provisional.check(found, watched))
             result = {}
             for job_id, job in found.items():
-                if job_id in watched:  # its state is what _check_late left
+                if job_id in watched:  # its state is what the check above left
                     if job_id in every:
                         result[job_id] = (job, self._finished.get(job_id))
                     continue
@@ -368,44 +371,20 @@ class SSHInterface(HardwareInterface):
 
     @property
     def watching_late_results(self) -> bool:
-        return bool(self._provisional or self._late)
+        return self._provisional.active
 
     def late_results(self) -> dict[JobId, JobStatus]:
         """Jobs concluded FAILED without an exit code whose wrapper has recorded one
         since (see :meth:`HardwareInterface.late_results`); one remote command unless a
         poll has just read them."""
         with self._lock:
-            if self._provisional and not self._late_read:
-                watched = self._watched()
+            late = self._provisional
+            if late.needs_read:
+                watched = late.watched()
                 if watched:
-                    self._check_late(self._remote(self.jobs.sync, read=watched), watched)
-            self._late_read = False
-            late, self._late = self._late, {}
-        return {job_id: state.status for job_id, state in late.items()}
-
-    def _watched(self) -> list[JobId]:
-        now = time.monotonic()
-        for job_id, since in list(self._provisional.items()):
-            if now - since > self.late_watch:
-                del self._provisional[job_id]
-        return sorted(self._provisional)
-
-    def _check_late(self, found: dict[JobId, RemoteJob], watched: list[JobId]) -> None:
-        """Never queue or start a watched job again: only an exit code (or the job
-        directory's removal, or a cancel) changes what is known of it."""
-        self._late_read = True
-        for job_id in watched:
-            job = found.get(job_id)
-            if job is None:
-                continue
-            if not job.exists or job.files.get(CANCELLED_FILE) is not None:
-                self._provisional.pop(job_id, None)
-            elif job.files.get(EXIT_CODE_FILE) is not None:
-                self._provisional.pop(job_id, None)
-                state = job.state
-                if state.finished and state.status is not JobStatus.CANCELLED:
-                    self._finished[job_id] = state
-                    self._late[job_id] = state
+                    found = self._remote(self.jobs.sync, read=watched)
+                    self._finished.update(late.check(found, watched))
+            return late.take()
 
     def _state(self, job_id: JobId, tails: bool = False) -> tuple[RemoteJob, JobState]:
         job_id = JobId(job_id)

@@ -45,6 +45,8 @@ Optional parts (flags; the default figures above keep their meaning)
                  stops by itself after --load-limit seconds (1800). The 1-minute load
                  average is sampled every 5 s and printed at the end (min, median,
                  max), with or without --load: on a shared machine it is what was seen.
+                 The busy processes compete for the cores from their start; the 1-minute
+                 average lags them by about a minute, so its first samples are lower.
                  Adds ~6 s (the processes start and the first sample is taken).
   --campaign N   a campaign of N jobs managed by the app (issue 11: N = 100000): a new
                  log and a config with one local interface (the demo simulator, cheap;
@@ -57,8 +59,11 @@ Optional parts (flags; the default figures above keep their meaning)
                  while the manager runs the campaign (2 running, the rest queued;
                  --seconds of keys); peak RSS; first paint on reopen of the campaign's
                  log with --config (--starts starts, the queued jobs resume).
-                 --campaign-only skips the default figures. Takes ~2-3 minutes at
-                 N = 100000 on 2 cores (see the README for the measured figures).
+                 --campaign-only skips the default figures. Takes about 1 minute at
+                 N = 100000 on 2 cores (measured: under 65 s at load average ~1.5,
+                 the submission ~10 s of it). --profile FILE runs the campaign's app
+                 under cProfile (its main thread: the event loop) for where the time
+                 goes; figures from such a run are inflated and not to be quoted.
 
 Goals (issue 4): key p95 < 50 ms; first paint < 1 s on 100,000 records; peak RSS
 < 300 MB; idle < 1 KB/s. Issue 11: the key goals with margin at load average ~2; the
@@ -644,6 +649,18 @@ def first_paint(argv: list[str], n: int, size: tuple[int, int], cwd: Path,
         app.quit()
 
 
+def key_figure(name: str, latencies: list[float], missed: int,
+               goal: bool) -> tuple[str, str, str]:
+    """One figure line of key latencies (seconds): p50, p95, count, max, misses."""
+    values = [v * 1000 for v in latencies]
+    if not values:
+        return name, "no samples", ""
+    return (name, f"p50 {pct(values, .5):.1f} ms, p95 {pct(values, .95):.1f} ms",
+            f"n={len(values)}, max {max(values):.0f} ms"
+            + (f", {missed} not seen within 2 s" if missed else "")
+            + (" (goal p95 < 50 ms)" if goal else ""))
+
+
 def window(app: PtyApp, seconds: float) -> float:
     """Bytes per second written during the next ``seconds``."""
     t0 = time.perf_counter()
@@ -783,16 +800,8 @@ def run(args, work: Path, env: dict, simjobs: list[str], size: tuple[int, int]) 
     for kind in ("cursor", "sort", "filter"):
         for label, res, miss in (("under the stream", results, misses),
                                  ("no events", quiet, quiet_misses)):
-            values = [v * 1000 for v in res.get(kind, [])]
-            if not values:
-                figures.append((f"key latency, {kind}, {label}", "no samples", ""))
-                continue
-            figures.append((
-                f"key latency, {kind}, {label}",
-                f"p50 {pct(values, .5):.1f} ms, p95 {pct(values, .95):.1f} ms",
-                f"n={len(values)}, max {max(values):.0f} ms"
-                + (f", {miss[kind]} not seen within 2 s" if miss.get(kind) else "")
-                + (" (goal p95 < 50 ms)" if label == "under the stream" else "")))
+            figures.append(key_figure(f"key latency, {kind}, {label}", res.get(kind, []),
+                                      miss.get(kind, 0), label == "under the stream"))
     figures.append(("bytes/s idle, running jobs on screen", f"{idle_active:,.0f} B/s",
                     "(goal idle < 1 KB/s)"))
     figures.append(("bytes/s idle, only finished jobs on screen", f"{idle_finished:,.0f} B/s",
@@ -855,8 +864,12 @@ def campaign(args, work: Path, env: dict, simjobs: list[str],
         'command = "{python} -m simjobs.demo.simulator --level 1"\n'
         'workspace = "work/cheap"\n')
     argv = [*simjobs, "--config", str(config)]
+    # --profile FILE: the campaign's app runs under cProfile (slower: for where the time
+    # goes, not for the figures)
+    profiled = ([sys.executable, "-m", "cProfile", "-o", str(Path(args.profile).resolve()),
+                 *simjobs[1:], "--config", str(config)] if args.profile else argv)
 
-    app = PtyApp(argv, *size, cdir, env)
+    app = PtyApp(profiled, *size, cdir, env)
     results: dict[str, list[float]] = {}
     misses: dict[str, int] = {}
     try:
@@ -894,17 +907,9 @@ def campaign(args, work: Path, env: dict, simjobs: list[str],
     finally:
         app.quit()
     for kind in ("cursor", "sort", "filter"):
-        values = [v * 1000 for v in results.get(kind, [])]
-        if not values:
-            figures.append((f"campaign: key latency, {kind}", "no samples", ""))
-            continue
-        figures.append((
-            f"campaign: key latency, {kind}",
-            f"p50 {pct(values, .5):.1f} ms, p95 {pct(values, .95):.1f} ms",
-            f"n={len(values)}, max {max(values):.0f} ms"
-            + (f", {misses[kind]} not seen within 2 s" if misses.get(kind) else "")
-            + " (goal p95 < 50 ms)"))
-    figures.append((f"campaign: peak RSS while it runs", f"{rss or 0:.0f} MB",
+        figures.append(key_figure(f"campaign: key latency, {kind}", results.get(kind, []),
+                                  misses.get(kind, 0), True))
+    figures.append(("campaign: peak RSS while it runs", f"{rss or 0:.0f} MB",
                     "VmHWM of the app, submission and keys (goal < 400 MB)"))
 
     starts = []
@@ -917,7 +922,7 @@ def campaign(args, work: Path, env: dict, simjobs: list[str],
     if starts:
         firsts, frames, tables, rsss = zip(*starts)
         figures.append((
-            f"campaign: first paint on reopen",
+            "campaign: first paint on reopen",
             f"{statistics.median(tables):.2f} s",
             "table with its rows, median of " + ", ".join(f"{t:.2f}" for t in tables)
             + f"; first frame {statistics.median(frames):.2f} s (goal < 1 s)"))
@@ -946,6 +951,9 @@ def main() -> int:
                         "Latin-hypercube jobs (100000 for issue 11)")
     parser.add_argument("--campaign-only", action="store_true",
                         help="skip the default figures, run only --campaign")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="run the campaign's app under cProfile, stats to FILE "
+                        "(its figures are then not comparable)")
     parser.add_argument("--writer", nargs=3, metavar=("LOG", "RATE", "SECONDS"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()

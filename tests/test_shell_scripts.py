@@ -18,8 +18,16 @@ _DEFINITION = re.compile(r"(?m)^\s*([A-Za-z_][A-Za-z0-9_]*)\(\)\s*\{")
 
 
 def _python_strings(path: Path):
-    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+    """The string literals of a module, docstrings left out."""
+    tree = ast.parse(path.read_text("utf-8"))
+    docs = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                docs.add(id(body[0].value))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
             yield node.value
 
 
@@ -55,3 +63,14 @@ def test_job_directory_shell_library_is_a_shipped_file():
         assert re.search(rf"(?m)^{function}\(\) \{{", lib), function
     # One value convention: no text substitution left in the library.
     assert "__GRACE__" not in lib and not re.search(r"@[A-Z_]+@", lib)
+
+
+# "; do", "; then", or a line that is "done", "fi", "esac" (or starts with one).
+_SHELL_CONTROL = re.compile(r"(?m);\s*(do|then)\b|^\s*(done|fi|esac)\s*($|[;<>|&])")
+
+
+def test_job_directory_operations_have_no_shell_code_in_python_strings():
+    # The operations are functions of remote_*.sh; the Python side only calls them.
+    path = SRC / "simjobs" / "interfaces" / "remote_jobdir.py"
+    found = [text for text in _python_strings(path) if _SHELL_CONTROL.search(text)]
+    assert found == []

@@ -372,7 +372,11 @@ class RemoteJobDirs:
     # ---- running scripts
 
     def _script(self, body: str, *, create_ws: bool, one_files: Sequence[str] = ONE_LINE_FILES,
-                tails: bool = False) -> str:
+                tails: bool = False, files: Sequence[str] = (),
+                values: Mapping[str, object] = {}) -> str:
+        """The script of one command: ``values`` (and the workspace's) as shell variables
+        at the top, every one quoted; the shared functions and those of ``files`` (the
+        operations' ``remote_*.sh``); then ``body``, calls of those functions."""
         ws = self.workspace
         head = _assignments(
             ws=ws,
@@ -385,6 +389,7 @@ class RemoteJobDirs:
             tails="1" if tails else "0",
             wrapper=self.wrapper_name,
             grace_minutes=PID_GRACE_MINUTES,
+            **values,
         )
         if create_ws:
             enter = ('mkdir -p -- "$ws" && cd -- "$ws" || '
@@ -392,7 +397,8 @@ class RemoteJobDirs:
         else:
             enter = 'cd -- "$ws" 2>/dev/null || { echo "!noworkspace"; echo "!end"; exit 0; }\n'
         # $PWD: the absolute workspace, without forking for pwd.
-        return ("unset CDPATH\n" + head + _FUNCTIONS + enter + 'ws=$PWD\n'
+        return ("unset CDPATH\n" + head + _FUNCTIONS
+                + "".join(shell_file(name) for name in files) + enter + 'ws=$PWD\n'
                 + body + f"\necho '{_END}'\n")
 
     def _run(self, script: str) -> tuple[list[bytes], CommandResult]:
@@ -529,25 +535,12 @@ class RemoteJobDirs:
         temporary name, checked, and only then renamed into place. A full disk or quota
         raises :class:`RemoteCommandError` naming it, and leaves nothing behind."""
         if not self._wrapper_installed:
-            marker = "SIMJOBS_WRAPPER_EOF"
-            if marker in self._wrapper_text:  # pragma: no cover - our own file
-                raise RuntimeError("the wrapper holds the here-document marker")
             content = self._wrapper_text.rstrip("\n") + "\n"
             data = content.encode("utf-8")
-            check = f"{len(data)} {posix_cksum(data)}"
-            body = (
-                f'if ! installed "$wrapper" {check}; then\n'
-                '    mkdir -p -- "$(dirname -- "$wrapper")" || { free_note; exit 3; }\n'
-                '    t=$wrapper.tmp.$$\n'
-                f"    {{ cat > \"$t\" <<'{marker}'\n"
-                f"{content}{marker}\n"
-                "    } 2>/dev/null\n"
-                f'    if installed "$t" {check} && mv -f -- "$t" "$wrapper" && '
-                f'installed "$wrapper" {check}; then :\n'
-                '    else rm -f -- "$t"; free_note; echo "!badinstall"; exit 4; fi\n'
-                "fi\n"
-            )
-            lines, _ = self._run(self._script(body, create_ws=True))
+            body = 'install_wrapper "$wrapper_size" "$wrapper_cksum" "$wrapper_text"\n'
+            self._run(self._script(body, create_ws=True, files=["remote_files.sh"], values={
+                "wrapper_size": len(data), "wrapper_cksum": posix_cksum(data),
+                "wrapper_text": content}))
             self._wrapper_installed = True
         return self.wrapper_path
 
@@ -596,14 +589,8 @@ class RemoteJobDirs:
     def scan_unfinished(self, extra_files: Sequence[str] = ()) -> dict[JobId, RemoteJob]:
         """Every job directory of the workspace without an exit code (queued, running,
         or cancelled with its process maybe still there), read in one command."""
-        body = (
-            "for d in \"$ws\"/[0-9]*; do\n"
-            "    id=${d##*/}\n"
-            "    case $id in *[!0-9]*) continue ;; esac\n"
-            '    [ -d "$d" ] && [ ! -e "$d/$f_exit" ] && printf \'%s scan\\n\' "$id"\n'
-            "done\n"
-        )
-        lines, _ = self._run(self._script(body, create_ws=False))
+        lines, _ = self._run(self._script("scan_unfinished\n", create_ws=False,
+                                          files=["remote_files.sh"]))
         ids = [line.split(b" ")[0].decode() for line in lines if line.endswith(b" scan")]
         if not ids:
             return {}
@@ -642,39 +629,22 @@ class RemoteJobDirs:
         read_ids = list(dict.fromkeys([*(JobId(j) for j in read), *create_ids]))
         launch_ids = [JobId(j) for j in launch]
         parts = []
-        # In chunks, so that no mkdir or mv gets more arguments than a system allows.
-        # Each chunk's directories are made aside (in .simjobs/new.PID), get their
-        # inputs from literal printf lines (builtins: no process per job), and move into
-        # place with one mv, except those that exist already, which are left as they are.
-        for start in range(0, len(create_ids), CREATE_CHUNK):
+        values: dict[str, object] = {}
+        # In chunks, so that no mkdir or mv gets more arguments than a system allows
+        # (create_jobs in remote_create.sh).
+        for n, start in enumerate(range(0, len(create_ids), CREATE_CHUNK)):
             chunk = create_ids[start:start + CREATE_CHUNK]
-            words = _ids_word(chunk)
-            writes = []
+            lines = []
             for job_id in chunk:
                 data = create[job_id]
                 text = data.decode("ascii") if isinstance(data, bytes) else str(data)
                 text = text.rstrip("\n")
                 if "\n" in text or "\r" in text:
                     raise ValueError(f"the input of job {job_id} must be one line")
-                writes.append(f"printf '%s\\n' {shlex.quote(text)} > {job_id}/\"$f_input\" "
-                              "|| unstage\n")
-            # A failed write (a full disk) removes the staging folder and says why.
-            parts.append(
-                'stage=$ws/.simjobs/new.$$\n'
-                'unstage() { cd -- "$ws" && rm -rf -- "$stage"; free_note; exit 3; }\n'
-                'mkdir -p -- "$stage" && cd -- "$stage" || unstage\n'
-                f"mkdir -- {words} || unstage\n"
-                + "".join(writes)
-                + "dup=\n"
-                f"for id in {words}; do\n"
-                '    if [ -e "$ws/$id" ]; then dup="$dup $id"; printf \'%s exists\\n\' "$id"\n'
-                "    else printf '%s created\\n' \"$id\"; fi\n"
-                "done\n"
-                '[ -z "$dup" ] || rm -rf -- $dup\n'
-                "set -- [0-9]*\n"
-                '[ -e "$1" ] && { mv -- "$@" "$ws/" || unstage; }\n'
-                'cd -- "$ws" && rmdir -- "$stage" 2>/dev/null\n'
-            )
+                lines.append(f"{job_id} {text}\n")
+            values[f"create_ids_{n}"] = _ids_word(chunk)
+            values[f"create_inputs_{n}"] = "".join(lines)
+            parts.append(f'create_jobs "$create_ids_{n}" "$create_inputs_{n}"\n')
         all_ids = list(dict.fromkeys([*read_ids, *launch_ids]))
         one_files = list(dict.fromkeys([*ONE_LINE_FILES, *extra_files]))
         for name in one_files:
@@ -685,51 +655,37 @@ class RemoteJobDirs:
         # started earlier whose wrapper has not made its marker yet holds one too.
         to_read = list(dict.fromkeys([*read_ids, *launch_ids, *starting_ids]))
         if to_read:
-            parts.append(
-                f"starting={shlex.quote(' ' + _ids_word(starting_ids) + ' ')}\n"
-                f"for id in {_ids_word(to_read)}; do rd \"$id\"; done\nship_outputs\n"
-            )
+            values["read_ids"] = _ids_word(to_read)
+            values["starting_ids"] = " " + _ids_word(starting_ids) + " "
+            parts.append('read_jobs "$read_ids" "$starting_ids"\n')
         if launch_ids:
             if self.command is None:
                 raise ValueError("no command given: cannot start jobs")
             self.install_wrapper()
-            limit = "" if max_running is None else str(int(max_running))
-            parts.append(
-                f"limit={shlex.quote(limit)}\n"
-                "if command -v setsid >/dev/null 2>&1; then ss=setsid; else ss=; set -m; fi\n"
-                f"for id in {_ids_word(launch_ids)}; do\n"
-                '    [ -z "$limit" ] || [ "$held" -lt "$limit" ] || break\n'
-                '    d=$ws/$id\n'
-                '    [ -d "$d" ] && [ ! -e "$d/$m_started" ] && [ ! -e "$d/$f_cancelled" ] || continue\n'
-                '    (cd -- "$d" && exec $ss /bin/sh "$ws/$wrapper" "$d" '
-                + quote_command(self.command)
-                + ") </dev/null >/dev/null 2>&1 &\n"
-                '    held=$((held + 1))\n'
-                '    printf \'%s launched\\n\' "$id"\n'
-                "done\n"
-            )
+            values["launch_ids"] = _ids_word(launch_ids)
+            values["limit"] = "" if max_running is None else str(int(max_running))
+            values["run"] = quote_command(self.command)
+            parts.append('launch_jobs "$launch_ids" "$limit" "$run"\n')
         script = self._script("".join(parts), create_ws=bool(create_ids),
-                              one_files=one_files, tails=tails)
+                              one_files=one_files, tails=tails, values=values,
+                              files=["remote_create.sh", "remote_read.sh"])
         lines, _ = self._run(script)
         return self._parse(lines, all_ids)
 
     def write_files(self, files: Mapping[JobId, Mapping[str, str]]) -> None:
         """Write small text files into job directories (atomically), in one command,
         e.g. ``{job_id: {"slurm_id": "1234"}}``. The job directories must exist."""
-        lines = []
+        words = []
         for job_id, named in files.items():
-            d = f'"$ws"/{_ids_word([job_id])}'
+            job = _ids_word([job_id])
             for name, text in named.items():
                 if not name or "/" in name or name in (".", ".."):
                     raise ValueError(f"not a job-directory file name: {name!r}")
-                q = shlex.quote(name)
-                lines.append(
-                    f"printf '%s' {shlex.quote(text)} > {d}/{q}.tmp.$$ && "
-                    f"mv -f -- {d}/{q}.tmp.$$ {d}/{q} || failed=1\n"
-                )
-        if lines:
-            body = "failed=0\n" + "".join(lines) + '[ "$failed" = 0 ] || exit 3\n'
-            self._run(self._script(body, create_ws=False))
+                words += [job, name, text]
+        if words:
+            # Arguments of write_files (remote_files.sh), each quoted.
+            body = "write_files " + " ".join(shlex.quote(w) for w in words) + "\n"
+            self._run(self._script(body, create_ws=False, files=["remote_files.sh"]))
 
     def read_output(self, job_id) -> tuple[Optional[float], Optional[str]]:
         """``(output, None)`` for a completed job, else ``(None, why not)``."""
@@ -756,20 +712,9 @@ class RemoteJobDirs:
         pairs = " ".join(f"{_ids_word([j])}:{int(p)}" for j, p in pids.items() if int(p) > 1)
         if not pairs:
             return set()
-        body = (
-            "groups=\n"
-            f"for g in {pairs}; do\n"
-            '    id=${g%%:*}; p=${g#*:}\n'
-            '    if [ -r "/proc/$p/cmdline" ]; then\n'
-            '        tr "\\000" "\\n" < "/proc/$p/cmdline" 2>/dev/null | grep -Fqx -- "$ws/$id" || continue\n'
-            '    else\n'
-            '        ps -o args= -p "$p" 2>/dev/null | grep -Fq -- "$ws/$id" || continue\n'
-            "    fi\n"
-            '    kill -TERM "-$p" 2>/dev/null && { groups="$groups $g"; printf \'%s orphan\\n\' "$id"; }\n'
-            "done\n"
-            f"stop_groups {ticks}\n"
-        )
-        lines, _ = self._run(self._script(body, create_ws=False))
+        body = 'kill_orphans "$pairs" "$ticks"\n'
+        lines, _ = self._run(self._script(body, create_ws=False, files=["remote_cancel.sh"],
+                                          values={"pairs": pairs, "ticks": ticks}))
         return {JobId(l.split(b" ")[0].decode()) for l in lines if l.endswith(b" orphan")}
 
     def cancel(self, job_ids: Iterable, grace: float = CANCEL_GRACE,
@@ -787,39 +732,10 @@ class RemoteJobDirs:
         if not ids:
             return {}
         ticks = max(1, int(round(grace / 0.1)))
-        body = (
-            f"for id in {_ids_word(ids)}; do rd \"$id\"; done\nship_outputs\n"
-            "groups=\n"
-            # Every marker first: no signal frees a slot while a job of the batch
-            # could still be started into it (a poll never starts a marked job).
-            f"for id in {_ids_word(ids)}; do\n"
-            '    d=$ws/$id\n'
-            '    [ -d "$d" ] && [ ! -e "$d/$f_exit" ] || continue\n'
-            '    if [ ! -e "$d/$f_cancelled" ]; then\n'
-            '        now > "$d/$f_cancelled.tmp.$$" && mv -f -- "$d/$f_cancelled.tmp.$$" "$d/$f_cancelled"\n'
-            "    fi\n"
-            "done\n"
-            f"for id in {_ids_word(ids)}; do\n"
-            f"    [ {1 if signal_group else 0} = 1 ] || break\n"
-            '    d=$ws/$id\n'
-            '    [ -d "$d" ] && [ ! -e "$d/$f_exit" ] || continue\n'
-            # A wrapper between its marker and its pid file: give it a moment.
-            '    i=0\n'
-            '    while [ -d "$d/$m_started" ] && [ ! -e "$d/$f_pid" ] && [ $i -lt 20 ]; do nap; i=$((i + 1)); done\n'
-            '    p=; [ -e "$d/$f_pid" ] && { IFS= read -r p < "$d/$f_pid"; } 2>/dev/null\n'
-            '    if job_group "$p" "$d" && kill -TERM "-$p" 2>/dev/null; then\n'
-            '        printf \'%s signalled\\n\' "$id"; groups="$groups $id:$p"\n'
-            "    fi\n"
-            "done\n"
-            f"stop_groups {ticks}\n"
-            "i=0\n"
-            'while [ -n "$groups" ] && [ $i -lt 50 ]; do\n'
-            "    keep_alive_groups; [ -n \"$groups\" ] || break\n"
-            "    nap; i=$((i + 1))\n"
-            "done\n"
-            'for g in $groups; do printf \'%s alivegroup\\n\' "${g%%:*}"; done\n'
-        )
-        lines, _ = self._run(self._script(body, create_ws=False))
+        body = 'cancel_jobs "$cancel_ids" "$ticks" "$signal_group"\n'
+        lines, _ = self._run(self._script(body, create_ws=False, files=["remote_cancel.sh"],
+                                          values={"cancel_ids": _ids_word(ids), "ticks": ticks,
+                                                  "signal_group": 1 if signal_group else 0}))
         before = self._parse(lines, ids)
         signalled = {l.split(b" ")[0].decode() for l in lines if l.endswith(b" signalled")}
         stuck = {l.split(b" ")[0].decode() for l in lines if l.endswith(b" alivegroup")}

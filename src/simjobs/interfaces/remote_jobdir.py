@@ -22,9 +22,11 @@ jobs**:
   no process of the group is left.
 
 Every command is one POSIX ``sh`` script sent on the standard input of ``/bin/sh -s``,
-so it does not depend on the remote login shell, and every value in it (paths, the
-command, job ids) is quoted with :func:`shlex.quote`; inputs travel in a quoted
-here-document. The scripts use shell builtins for every job (``[``, ``read``,
+so it does not depend on the remote login shell. Its code comes from the ``.sh`` files
+beside this module (``now.sh``, ``remote_lib.sh`` and the operation's ``remote_*.sh``,
+checked by shellcheck); every value (paths, the command, job ids, inputs) reaches it as
+a shell variable assigned at the top (:func:`shell_assignments`), or for
+``write_files`` as arguments of its call, always quoted with :func:`shlex.quote`. The scripts use shell builtins for every job (``[``, ``read``,
 ``printf``) and start extra processes only per batch (``mkdir``, ``mv``, one ``wc`` per
 200 output files) or for files that must be read whole (stderr of failed jobs, outputs
 that are not one short line, via ``base64``), so a poll of 500 jobs costs milliseconds
@@ -314,7 +316,9 @@ def format_bytes(n: int) -> str:
     return f"{n} B"  # pragma: no cover
 
 
-def _assignments(**values: str) -> str:
+def shell_assignments(**values: object) -> str:
+    """Shell lines ``name=value``, one per value, each value quoted with
+    :func:`shlex.quote`: the one way values reach the shell code of the ``.sh`` files."""
     return "".join(f"{key}={shlex.quote(str(value))}\n" for key, value in values.items())
 
 
@@ -378,7 +382,7 @@ class RemoteJobDirs:
         at the top, every one quoted; the shared functions and those of ``files`` (the
         operations' ``remote_*.sh``); then ``body``, calls of those functions."""
         ws = self.workspace
-        head = _assignments(
+        head = shell_assignments(
             ws=ws,
             one_files=" ".join(one_files),
             quick_files=" ".join(n for n in one_files if n not in _SLOW_FILES),

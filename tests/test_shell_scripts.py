@@ -80,7 +80,8 @@ def test_sbatch_scripts_have_no_shell_code_in_python_strings():
     # SlurmInterface._sbatch's command and batch scripts: slurm_submit.sh, slurm_job.sh,
     # slurm_array.sh, with values as quoted variables (an f-string's parts count too).
     tree = ast.parse((SRC / "simjobs" / "interfaces" / "slurm.py").read_text("utf-8"))
-    (sbatch,) = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "_sbatch"]
+    (sbatch,) = [n for n in ast.walk(tree)
+                 if isinstance(n, ast.FunctionDef) and n.name == "_sbatch"]
     texts = [n.value for n in ast.walk(sbatch) if isinstance(n, ast.Constant)
              and isinstance(n.value, str)]
     assert texts and [t for t in texts if _SHELL_CONTROL.search(t) or "exec " in t] == []

@@ -26,7 +26,9 @@ cancel_jobs() {
         [ -d "$d" ] && [ ! -e "$d/$f_exit" ] || continue
         # A wrapper between its marker and its pid file: give it a moment.
         i=0
-        while [ -d "$d/$m_started" ] && [ ! -e "$d/$f_pid" ] && [ $i -lt 20 ]; do nap; i=$((i + 1)); done
+        while [ -d "$d/$m_started" ] && [ ! -e "$d/$f_pid" ] && [ $i -lt 20 ]; do
+            nap; i=$((i + 1))
+        done
         p=; [ -e "$d/$f_pid" ] && { IFS= read -r p < "$d/$f_pid"; } 2>/dev/null
         if job_group "$p" "$d" && kill -TERM "-$p" 2>/dev/null; then
             printf '%s signalled\n' "$id"; groups="$groups $id:$p"

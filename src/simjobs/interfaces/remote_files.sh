@@ -23,7 +23,8 @@ install_wrapper() {
     mkdir -p -- "$(dirname -- "$wrapper")" || { free_note; exit 3; }
     t=$wrapper.tmp.$$
     { printf '%s' "$3" > "$t"; } 2>/dev/null
-    if installed "$t" "$1" "$2" && mv -f -- "$t" "$wrapper" && installed "$wrapper" "$1" "$2"; then :
+    if installed "$t" "$1" "$2" && mv -f -- "$t" "$wrapper" &&
+        installed "$wrapper" "$1" "$2"; then :
     else rm -f -- "$t"; free_note; echo "!badinstall"; exit 4; fi
 }
 

@@ -25,13 +25,14 @@ Every command is one POSIX ``sh`` script sent on the standard input of ``/bin/sh
 so it does not depend on the remote login shell. Its code comes from the ``.sh`` files
 beside this module (``now.sh``, ``remote_lib.sh`` and the operation's ``remote_*.sh``,
 checked by shellcheck); every value (paths, the command, job ids, inputs) reaches it as
-a shell variable assigned at the top (:func:`shell_assignments`), or for
-``write_files`` as arguments of its call, always quoted with :func:`shlex.quote`. The scripts use shell builtins for every job (``[``, ``read``,
-``printf``) and start extra processes only per batch (``mkdir``, ``mv``, one ``wc`` per
-200 output files) or for files that must be read whole (stderr of failed jobs, outputs
-that are not one short line, via ``base64``), so a poll of 500 jobs costs milliseconds
-on the remote side. No script judges an output: its bytes (and size) are shipped, and
-:func:`.jobdir.parse_output` decides, as for a local job.
+a shell variable assigned at the top (:func:`shell_assignments`), or for ``write_files``
+as arguments of its call, always quoted with :func:`shlex.quote`. The scripts use shell
+builtins for every job (``[``, ``read``, ``printf``) and start extra processes only per
+batch (``mkdir``, ``mv``, one ``wc`` per 200 output files) or for files that must be
+read whole (stderr of failed jobs, outputs that are not one short line, via ``base64``),
+so a poll of 500 jobs costs milliseconds on the remote side. No script judges an output:
+its bytes (and size) are shipped, and :func:`.jobdir.parse_output` decides, as for a
+local job.
 
 The output is a compact table, one line per fact: ``<job_id> <key> [<value>]``; file
 contents that may hold any bytes come base64-encoded between ``<job_id> b <name>`` and a

@@ -673,7 +673,8 @@ class RemoteJobDirs:
             parts.append('launch_jobs "$launch_ids" "$limit" "$run"\n')
         script = self._script("".join(parts), create_ws=bool(create_ids),
                               one_files=one_files, tails=tails, values=values,
-                              files=["remote_create.sh", "remote_read.sh"])
+                              files=(["remote_create.sh"] if create_ids else [])
+                              + ["remote_read.sh"])
         lines, _ = self._run(script)
         return self._parse(lines, all_ids)
 

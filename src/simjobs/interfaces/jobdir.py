@@ -413,6 +413,9 @@ def render_wrapper() -> str:
     }
     for key, value in names.items():
         template = template.replace(f"@{key}@", value)
+    # now(): one definition (now.sh), shared with the job-directory scripts.
+    now = resources.files(__package__).joinpath("now.sh").read_text("utf-8")
+    template = template.replace("@NOW_FUNCTION@\n", now[now.index("# Epoch seconds"):])
     left = re.findall(r"@[A-Z_]+@", template)
     if left:
         raise RuntimeError(f"wrapper.sh has placeholders jobdir.py does not fill: {left}")

@@ -22,14 +22,17 @@ jobs**:
   no process of the group is left.
 
 Every command is one POSIX ``sh`` script sent on the standard input of ``/bin/sh -s``,
-so it does not depend on the remote login shell, and every value in it (paths, the
-command, job ids) is quoted with :func:`shlex.quote`; inputs travel in a quoted
-here-document. The scripts use shell builtins for every job (``[``, ``read``,
-``printf``) and start extra processes only per batch (``mkdir``, ``mv``, one ``wc`` per
-200 output files) or for files that must be read whole (stderr of failed jobs, outputs
-that are not one short line, via ``base64``), so a poll of 500 jobs costs milliseconds
-on the remote side. No script judges an output: its bytes (and size) are shipped, and
-:func:`.jobdir.parse_output` decides, as for a local job.
+so it does not depend on the remote login shell. Its code comes from the ``.sh`` files
+beside this module (``now.sh``, ``remote_lib.sh`` and the operation's ``remote_*.sh``,
+checked by shellcheck); every value (paths, the command, job ids, inputs) reaches it as
+a shell variable assigned at the top (:func:`shell_assignments`), or for ``write_files``
+as arguments of its call, always quoted with :func:`shlex.quote`. The scripts use shell
+builtins for every job (``[``, ``read``, ``printf``) and start extra processes only per
+batch (``mkdir``, ``mv``, one ``wc`` per 200 output files) or for files that must be
+read whole (stderr of failed jobs, outputs that are not one short line, via ``base64``),
+so a poll of 500 jobs costs milliseconds on the remote side. No script judges an output:
+its bytes (and size) are shipped, and :func:`.jobdir.parse_output` decides, as for a
+local job.
 
 The output is a compact table, one line per fact: ``<job_id> <key> [<value>]``; file
 contents that may hold any bytes come base64-encoded between ``<job_id> b <name>`` and a
@@ -47,6 +50,7 @@ import re
 import shlex
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from importlib import resources
 from typing import Optional, Union
 
 from simjobs.core.types import JobId, JobStatus
@@ -262,173 +266,25 @@ def _ids_word(job_ids: Iterable) -> str:
     return " ".join(words)
 
 
-# The shell functions every script shares. $ws is the workspace (absolute after cd).
-_FUNCTIONS = r"""
-now() {
-    t=$(date +%s.%N 2>/dev/null)
-    case $t in '' | *[!0-9.]* | *.) t=$(date +%s) ;; esac
-    printf '%s\n' "$t"
-}
-nap() { sleep 0.1 2>/dev/null || sleep 1; }
-one() {  # id dir name: a one-line file, read by the shell itself
-    if [ -e "$2/$3" ]; then
-        v=; IFS= read -r v < "$2/$3" 2>/dev/null
-        printf '%s f %s %s\n' "$1" "$3" "$v"
-    fi
-}
-blob() {  # id dir name head|tail bytes: (part of) a file, base64
-    if [ -f "$2/$3" ]; then
-        printf '%s b %s\n' "$1" "$3"
-        "$4" -c "$5" "$2/$3" | base64
-        echo .
-    fi
-}
-is_wrapper() {  # pid dir: is pid alive and running in dir (so not a reused pid)?
-    case $1 in '' | *[!0-9]*) return 1 ;; esac
-    if [ -d /proc/self ]; then [ "/proc/$1/cwd" -ef "$2" ]; else kill -0 "$1" 2>/dev/null; fi
-}
-job_group() {  # pgid dir: is group pgid the job's? Its wrapper runs, or (the wrapper
-    # gone, e.g. killed by an earlier cancel's SIGTERM whose SIGKILL never came) a live
-    # process of the group works in the job directory.
-    case $1 in '' | *[!0-9]*) return 1 ;; esac
-    is_wrapper "$1" "$2" && return 0
-    [ -d /proc/self ] || return 1
-    for q in $(cat /proc/[0-9]*/stat 2>/dev/null | awk -v g="$1" \
-            '{ pid = $1; sub(/.*\) /, ""); if ($3 == g && $1 != "Z" && $1 != "X") print pid }'); do
-        [ "/proc/$q/cwd" -ef "$2" ] && return 0
-    done
-    return 1
-}
-live_groups() {  # lg: " pgid pgid ... " of every live (non-zombie) process
-    lg=" $(cat /proc/[0-9]*/stat 2>/dev/null |
-        awk '{ sub(/.*\) /, ""); if ($1 != "Z" && $1 != "X") printf "%s ", $3 }')"
-}
-keep_alive_groups() {  # keep in $groups ("id:pgid ...") those with a live process left
-    left=
-    if [ -d /proc/self ]; then
-        live_groups
-        for g in $groups; do
-            case $lg in *" ${g#*:} "*) left="$left $g" ;; esac
-        done
-    else
-        for g in $groups; do kill -0 "-${g#*:}" 2>/dev/null && left="$left $g"; done
-    fi
-    groups=$left
-}
-stop_groups() {  # ticks: up to ticks naps for $groups to go after SIGTERM, then SIGKILL
-    i=0
-    while :; do
-        keep_alive_groups
-        [ -n "$groups" ] && [ $i -lt "$1" ] || break
-        nap; i=$((i + 1))
-    done
-    for g in $groups; do kill -KILL "-${g#*:}" 2>/dev/null; done
-}
-held=0
-starting=" "  # jobs started earlier, maybe not past their first step
-alive_of() {  # id dir: p (the pid, "-" if none yet), a (1, 0, "-": cannot tell yet)
-    p=; [ -e "$2/$f_pid" ] && { IFS= read -r p < "$2/$f_pid"; } 2>/dev/null
-    if [ -n "$p" ]; then
-        if is_wrapper "$p" "$2"; then a=1; held=$((held + 1)); else a=0; fi
-    else
-        p=-
-        if [ -n "$(find "$2/$m_started" -prune -mmin +__GRACE__ 2>/dev/null)" ]; then
-            a=0
-        else
-            a=-; held=$((held + 1))  # between the wrapper's first two steps
-        fi
-    fi
-}
-rd() {  # id: print what the job directory holds
-    d=$ws/$1
-    if [ ! -d "$d" ]; then printf '%s none\n' "$1"; return; fi
-    if [ "$tails" = 0 ] && [ ! -e "$d/$f_exit" ]; then
-        # A poll of a job that has not ended: only what decides its status, one line.
-        for n in $quick_files; do one "$1" "$d" "$n"; done
-        if [ -d "$d/$m_started" ]; then
-            alive_of "$1" "$d"
-            # Gone, and its exit code there after all: the wrapper wrote it and ended
-            # between the two looks. Read the directory whole (never "ended without an
-            # exit code", which would cost a correction and a second command).
-            if [ "$a" != 0 ] || [ ! -e "$d/$f_exit" ]; then
-                printf '%s r %s %s\n' "$1" "$p" "$a"
-                return
-            fi
-        else
-            case $starting in *" $1 "*) held=$((held + 1)) ;; esac
-            printf '%s q\n' "$1"
-            return
-        fi
-    fi
-    printf '%s dir\n' "$1"
-    for n in $one_files; do one "$1" "$d" "$n"; done
-    if [ -d "$d/$m_started" ]; then printf '%s f %s\n' "$1" "$m_started"; fi
-    x=; a=
-    if [ ! -e "$d/$f_exit" ] && [ -d "$d/$m_started" ]; then
-        alive_of "$1" "$d"
-        if [ "$a" = 0 ] && [ -e "$d/$f_exit" ]; then
-            # Ended between the two looks (see above): its files as they are now.
-            for n in $one_files; do one "$1" "$d" "$n"; done
-        elif [ "$a" != - ]; then
-            printf '%s alive %s\n' "$1" "$a"
-        fi
-    fi
-    if [ "$a" != 1 ] && [ -e "$d/$f_exit" ]; then
-        IFS= read -r x < "$d/$f_exit" 2>/dev/null
-        # The output of a job that exited 0 is shipped by ship_outputs, after the loop.
-        [ "$x" != 0 ] || [ ! -f "$d/$f_output" ] || outs="$outs $1"
-    fi
-    # The stderr tail is part of the reason of a non-zero exit only: a job that
-    # exited 0 costs no process here (unless the caller asked for the tails).
-    [ "$x$tails" = 00 ] || blob "$1" "$d" "$f_stderr" tail "$tail_bytes"
-    [ "$tails" = 0 ] || blob "$1" "$d" "$f_stdout" tail "$tail_bytes"
-}
-outs=  # jobs read by rd whose output file ship_outputs sends
-ship_outputs() {  # the output files of $outs, for jobdir.parse_output to judge in
-    # Python: each one's size, and its bytes unless over output_max. One wc per 200
-    # files; a short one-line file is read by the shell itself when its size shows that
-    # read got every byte (the shell would drop NULs: then base64, like any other).
-    set --
-    for id in $outs; do
-        set -- "$@" "$id/$f_output"
-        if [ $# -ge 200 ]; then out_sizes "$@"; set --; fi
-    done
-    [ $# = 0 ] || out_sizes "$@"
-    outs=
-}
-out_sizes() {  # file...: relative to $ws (the current directory)
-    wc -c -- "$@" 2>/dev/null | while read -r s f; do
-        case $f in */"$f_output") ;; *) continue ;; esac  # not wc's "total" line
-        case $s in '' | *[!0-9]*) continue ;; esac
-        id=${f%%/*}
-        printf '%s f %s %s\n' "$id" "$k_size" "$s"
-        [ "$s" -le "$output_max" ] || continue  # too big to be read: the size says so
-        [ "$s" -le 100 ] && quick_output "$id" "$s" && continue
-        blob "$id" "$ws/$id" "$f_output" head "$output_max"
-    done
-}
-quick_output() {  # id size: ship the file as one text line if that is all of it
-    v=; n=0
-    { IFS= read -r v && n=1; } < "$1/$f_output" 2>/dev/null
-    case $v in '' | *[!0-9eE.+-]*) return 1 ;; esac
-    [ $((${#v} + n)) = "$2" ] || return 1
-    printf '%s f %s %s\n' "$1" "$f_output" "$v"
-}
-""".replace("__GRACE__", str(PID_GRACE_MINUTES))
+def shell_file(name: str) -> str:
+    """The text of one of the ``.sh`` files shipped beside this module (``remote_lib.sh``,
+    ``remote_*.sh``, ``slurm_*.sh``): the shell code lives in shell files, checked by
+    shellcheck, and every value reaches it as a shell variable assigned (quoted) at the
+    top of the script."""
+    return resources.files(__package__).joinpath(name).read_text("utf-8")
+
+
+#: The shell functions every script shares (``now.sh``, as in the wrapper, and
+#: ``remote_lib.sh``): ``$ws`` is the workspace, absolute after cd; the rest of their
+#: variables are set by ``_script``.
+_FUNCTIONS = shell_file("now.sh") + shell_file("remote_lib.sh")
 
 
 #: Shell functions for writing files safely: ``free_note`` prints the free space of the
 #: workspace's file system (so a full disk or quota is named as the cause of a failed
-#: write), ``installed PATH SIZE CKSUM`` checks a file simjobs wrote.
-SPACE_FUNCTIONS = r"""
-free_note() {  # print "!free <bytes available>" for the workspace's file system
-    k=$(df -Pk -- "${ws:-.}" 2>/dev/null | awk 'NR == 2 { print $4 }')
-    case $k in '' | *[!0-9]*) ;; *) printf '!free %s\n' "$((k * 1024))" ;; esac
-}
-installed() {  # path size cksum: is the file there, whole and the same? (never a link)
-    [ -f "$1" ] && [ ! -h "$1" ] && [ "$(cksum < "$1" 2>/dev/null)" = "$3 $2" ]
-}
-"""
+#: write), ``installed PATH SIZE CKSUM`` checks a file simjobs wrote. Part of
+#: ``remote_lib.sh``, the only copy.
+SPACE_FUNCTIONS = _FUNCTIONS[_FUNCTIONS.index("# Writing files safely"):]
 
 _CKSUM_TABLE: list[int] = []
 
@@ -461,7 +317,9 @@ def format_bytes(n: int) -> str:
     return f"{n} B"  # pragma: no cover
 
 
-def _assignments(**values: str) -> str:
+def shell_assignments(**values: object) -> str:
+    """Shell lines ``name=value``, one per value, each value quoted with
+    :func:`shlex.quote`: the one way values reach the shell code of the ``.sh`` files."""
     return "".join(f"{key}={shlex.quote(str(value))}\n" for key, value in values.items())
 
 
@@ -519,9 +377,13 @@ class RemoteJobDirs:
     # ---- running scripts
 
     def _script(self, body: str, *, create_ws: bool, one_files: Sequence[str] = ONE_LINE_FILES,
-                tails: bool = False) -> str:
+                tails: bool = False, files: Sequence[str] = (),
+                values: Mapping[str, object] = {}) -> str:
+        """The script of one command: ``values`` (and the workspace's) as shell variables
+        at the top, every one quoted; the shared functions and those of ``files`` (the
+        operations' ``remote_*.sh``); then ``body``, calls of those functions."""
         ws = self.workspace
-        head = _assignments(
+        head = shell_assignments(
             ws=ws,
             one_files=" ".join(one_files),
             quick_files=" ".join(n for n in one_files if n not in _SLOW_FILES),
@@ -531,6 +393,8 @@ class RemoteJobDirs:
             output_max=OUTPUT_MAX_BYTES, tail_bytes=TAIL_BYTES,
             tails="1" if tails else "0",
             wrapper=self.wrapper_name,
+            grace_minutes=PID_GRACE_MINUTES,
+            **values,
         )
         if create_ws:
             enter = ('mkdir -p -- "$ws" && cd -- "$ws" || '
@@ -538,7 +402,8 @@ class RemoteJobDirs:
         else:
             enter = 'cd -- "$ws" 2>/dev/null || { echo "!noworkspace"; echo "!end"; exit 0; }\n'
         # $PWD: the absolute workspace, without forking for pwd.
-        return ("unset CDPATH\n" + head + _FUNCTIONS + SPACE_FUNCTIONS + enter + 'ws=$PWD\n'
+        return ("unset CDPATH\n" + head + _FUNCTIONS
+                + "".join(shell_file(name) for name in files) + enter + 'ws=$PWD\n'
                 + body + f"\necho '{_END}'\n")
 
     def _run(self, script: str) -> tuple[list[bytes], CommandResult]:
@@ -675,25 +540,12 @@ class RemoteJobDirs:
         temporary name, checked, and only then renamed into place. A full disk or quota
         raises :class:`RemoteCommandError` naming it, and leaves nothing behind."""
         if not self._wrapper_installed:
-            marker = "SIMJOBS_WRAPPER_EOF"
-            if marker in self._wrapper_text:  # pragma: no cover - our own file
-                raise RuntimeError("the wrapper holds the here-document marker")
             content = self._wrapper_text.rstrip("\n") + "\n"
             data = content.encode("utf-8")
-            check = f"{len(data)} {posix_cksum(data)}"
-            body = (
-                f'if ! installed "$wrapper" {check}; then\n'
-                '    mkdir -p -- "$(dirname -- "$wrapper")" || { free_note; exit 3; }\n'
-                '    t=$wrapper.tmp.$$\n'
-                f"    {{ cat > \"$t\" <<'{marker}'\n"
-                f"{content}{marker}\n"
-                "    } 2>/dev/null\n"
-                f'    if installed "$t" {check} && mv -f -- "$t" "$wrapper" && '
-                f'installed "$wrapper" {check}; then :\n'
-                '    else rm -f -- "$t"; free_note; echo "!badinstall"; exit 4; fi\n'
-                "fi\n"
-            )
-            lines, _ = self._run(self._script(body, create_ws=True))
+            body = 'install_wrapper "$wrapper_size" "$wrapper_cksum" "$wrapper_text"\n'
+            self._run(self._script(body, create_ws=True, files=["remote_files.sh"], values={
+                "wrapper_size": len(data), "wrapper_cksum": posix_cksum(data),
+                "wrapper_text": content}))
             self._wrapper_installed = True
         return self.wrapper_path
 
@@ -742,14 +594,8 @@ class RemoteJobDirs:
     def scan_unfinished(self, extra_files: Sequence[str] = ()) -> dict[JobId, RemoteJob]:
         """Every job directory of the workspace without an exit code (queued, running,
         or cancelled with its process maybe still there), read in one command."""
-        body = (
-            "for d in \"$ws\"/[0-9]*; do\n"
-            "    id=${d##*/}\n"
-            "    case $id in *[!0-9]*) continue ;; esac\n"
-            '    [ -d "$d" ] && [ ! -e "$d/$f_exit" ] && printf \'%s scan\\n\' "$id"\n'
-            "done\n"
-        )
-        lines, _ = self._run(self._script(body, create_ws=False))
+        lines, _ = self._run(self._script("scan_unfinished\n", create_ws=False,
+                                          files=["remote_files.sh"]))
         ids = [line.split(b" ")[0].decode() for line in lines if line.endswith(b" scan")]
         if not ids:
             return {}
@@ -788,39 +634,22 @@ class RemoteJobDirs:
         read_ids = list(dict.fromkeys([*(JobId(j) for j in read), *create_ids]))
         launch_ids = [JobId(j) for j in launch]
         parts = []
-        # In chunks, so that no mkdir or mv gets more arguments than a system allows.
-        # Each chunk's directories are made aside (in .simjobs/new.PID), get their
-        # inputs from literal printf lines (builtins: no process per job), and move into
-        # place with one mv, except those that exist already, which are left as they are.
-        for start in range(0, len(create_ids), CREATE_CHUNK):
+        values: dict[str, object] = {}
+        # In chunks, so that no mkdir or mv gets more arguments than a system allows
+        # (create_jobs in remote_create.sh).
+        for n, start in enumerate(range(0, len(create_ids), CREATE_CHUNK)):
             chunk = create_ids[start:start + CREATE_CHUNK]
-            words = _ids_word(chunk)
-            writes = []
+            lines = []
             for job_id in chunk:
                 data = create[job_id]
                 text = data.decode("ascii") if isinstance(data, bytes) else str(data)
                 text = text.rstrip("\n")
                 if "\n" in text or "\r" in text:
                     raise ValueError(f"the input of job {job_id} must be one line")
-                writes.append(f"printf '%s\\n' {shlex.quote(text)} > {job_id}/\"$f_input\" "
-                              "|| unstage\n")
-            # A failed write (a full disk) removes the staging folder and says why.
-            parts.append(
-                'stage=$ws/.simjobs/new.$$\n'
-                'unstage() { cd -- "$ws" && rm -rf -- "$stage"; free_note; exit 3; }\n'
-                'mkdir -p -- "$stage" && cd -- "$stage" || unstage\n'
-                f"mkdir -- {words} || unstage\n"
-                + "".join(writes)
-                + "dup=\n"
-                f"for id in {words}; do\n"
-                '    if [ -e "$ws/$id" ]; then dup="$dup $id"; printf \'%s exists\\n\' "$id"\n'
-                "    else printf '%s created\\n' \"$id\"; fi\n"
-                "done\n"
-                '[ -z "$dup" ] || rm -rf -- $dup\n'
-                "set -- [0-9]*\n"
-                '[ -e "$1" ] && { mv -- "$@" "$ws/" || unstage; }\n'
-                'cd -- "$ws" && rmdir -- "$stage" 2>/dev/null\n'
-            )
+                lines.append(f"{job_id} {text}\n")
+            values[f"create_ids_{n}"] = _ids_word(chunk)
+            values[f"create_inputs_{n}"] = "".join(lines)
+            parts.append(f'create_jobs "$create_ids_{n}" "$create_inputs_{n}"\n')
         all_ids = list(dict.fromkeys([*read_ids, *launch_ids]))
         one_files = list(dict.fromkeys([*ONE_LINE_FILES, *extra_files]))
         for name in one_files:
@@ -831,51 +660,38 @@ class RemoteJobDirs:
         # started earlier whose wrapper has not made its marker yet holds one too.
         to_read = list(dict.fromkeys([*read_ids, *launch_ids, *starting_ids]))
         if to_read:
-            parts.append(
-                f"starting={shlex.quote(' ' + _ids_word(starting_ids) + ' ')}\n"
-                f"for id in {_ids_word(to_read)}; do rd \"$id\"; done\nship_outputs\n"
-            )
+            values["read_ids"] = _ids_word(to_read)
+            values["starting_ids"] = " " + _ids_word(starting_ids) + " "
+            parts.append('read_jobs "$read_ids" "$starting_ids"\n')
         if launch_ids:
             if self.command is None:
                 raise ValueError("no command given: cannot start jobs")
             self.install_wrapper()
-            limit = "" if max_running is None else str(int(max_running))
-            parts.append(
-                f"limit={shlex.quote(limit)}\n"
-                "if command -v setsid >/dev/null 2>&1; then ss=setsid; else ss=; set -m; fi\n"
-                f"for id in {_ids_word(launch_ids)}; do\n"
-                '    [ -z "$limit" ] || [ "$held" -lt "$limit" ] || break\n'
-                '    d=$ws/$id\n'
-                '    [ -d "$d" ] && [ ! -e "$d/$m_started" ] && [ ! -e "$d/$f_cancelled" ] || continue\n'
-                '    (cd -- "$d" && exec $ss /bin/sh "$ws/$wrapper" "$d" '
-                + quote_command(self.command)
-                + ") </dev/null >/dev/null 2>&1 &\n"
-                '    held=$((held + 1))\n'
-                '    printf \'%s launched\\n\' "$id"\n'
-                "done\n"
-            )
+            values["launch_ids"] = _ids_word(launch_ids)
+            values["limit"] = "" if max_running is None else str(int(max_running))
+            values["run"] = quote_command(self.command)
+            parts.append('launch_jobs "$launch_ids" "$limit" "$run"\n')
         script = self._script("".join(parts), create_ws=bool(create_ids),
-                              one_files=one_files, tails=tails)
+                              one_files=one_files, tails=tails, values=values,
+                              files=(["remote_create.sh"] if create_ids else [])
+                              + ["remote_read.sh"])
         lines, _ = self._run(script)
         return self._parse(lines, all_ids)
 
     def write_files(self, files: Mapping[JobId, Mapping[str, str]]) -> None:
         """Write small text files into job directories (atomically), in one command,
         e.g. ``{job_id: {"slurm_id": "1234"}}``. The job directories must exist."""
-        lines = []
+        words = []
         for job_id, named in files.items():
-            d = f'"$ws"/{_ids_word([job_id])}'
+            job = _ids_word([job_id])
             for name, text in named.items():
                 if not name or "/" in name or name in (".", ".."):
                     raise ValueError(f"not a job-directory file name: {name!r}")
-                q = shlex.quote(name)
-                lines.append(
-                    f"printf '%s' {shlex.quote(text)} > {d}/{q}.tmp.$$ && "
-                    f"mv -f -- {d}/{q}.tmp.$$ {d}/{q} || failed=1\n"
-                )
-        if lines:
-            body = "failed=0\n" + "".join(lines) + '[ "$failed" = 0 ] || exit 3\n'
-            self._run(self._script(body, create_ws=False))
+                words += [job, name, text]
+        if words:
+            # Arguments of write_files (remote_files.sh), each quoted.
+            body = "write_files " + " ".join(shlex.quote(w) for w in words) + "\n"
+            self._run(self._script(body, create_ws=False, files=["remote_files.sh"]))
 
     def read_output(self, job_id) -> tuple[Optional[float], Optional[str]]:
         """``(output, None)`` for a completed job, else ``(None, why not)``."""
@@ -902,20 +718,9 @@ class RemoteJobDirs:
         pairs = " ".join(f"{_ids_word([j])}:{int(p)}" for j, p in pids.items() if int(p) > 1)
         if not pairs:
             return set()
-        body = (
-            "groups=\n"
-            f"for g in {pairs}; do\n"
-            '    id=${g%%:*}; p=${g#*:}\n'
-            '    if [ -r "/proc/$p/cmdline" ]; then\n'
-            '        tr "\\000" "\\n" < "/proc/$p/cmdline" 2>/dev/null | grep -Fqx -- "$ws/$id" || continue\n'
-            '    else\n'
-            '        ps -o args= -p "$p" 2>/dev/null | grep -Fq -- "$ws/$id" || continue\n'
-            "    fi\n"
-            '    kill -TERM "-$p" 2>/dev/null && { groups="$groups $g"; printf \'%s orphan\\n\' "$id"; }\n'
-            "done\n"
-            f"stop_groups {ticks}\n"
-        )
-        lines, _ = self._run(self._script(body, create_ws=False))
+        body = 'kill_orphans "$pairs" "$ticks"\n'
+        lines, _ = self._run(self._script(body, create_ws=False, files=["remote_cancel.sh"],
+                                          values={"pairs": pairs, "ticks": ticks}))
         return {JobId(l.split(b" ")[0].decode()) for l in lines if l.endswith(b" orphan")}
 
     def cancel(self, job_ids: Iterable, grace: float = CANCEL_GRACE,
@@ -933,39 +738,10 @@ class RemoteJobDirs:
         if not ids:
             return {}
         ticks = max(1, int(round(grace / 0.1)))
-        body = (
-            f"for id in {_ids_word(ids)}; do rd \"$id\"; done\nship_outputs\n"
-            "groups=\n"
-            # Every marker first: no signal frees a slot while a job of the batch
-            # could still be started into it (a poll never starts a marked job).
-            f"for id in {_ids_word(ids)}; do\n"
-            '    d=$ws/$id\n'
-            '    [ -d "$d" ] && [ ! -e "$d/$f_exit" ] || continue\n'
-            '    if [ ! -e "$d/$f_cancelled" ]; then\n'
-            '        now > "$d/$f_cancelled.tmp.$$" && mv -f -- "$d/$f_cancelled.tmp.$$" "$d/$f_cancelled"\n'
-            "    fi\n"
-            "done\n"
-            f"for id in {_ids_word(ids)}; do\n"
-            f"    [ {1 if signal_group else 0} = 1 ] || break\n"
-            '    d=$ws/$id\n'
-            '    [ -d "$d" ] && [ ! -e "$d/$f_exit" ] || continue\n'
-            # A wrapper between its marker and its pid file: give it a moment.
-            '    i=0\n'
-            '    while [ -d "$d/$m_started" ] && [ ! -e "$d/$f_pid" ] && [ $i -lt 20 ]; do nap; i=$((i + 1)); done\n'
-            '    p=; [ -e "$d/$f_pid" ] && { IFS= read -r p < "$d/$f_pid"; } 2>/dev/null\n'
-            '    if job_group "$p" "$d" && kill -TERM "-$p" 2>/dev/null; then\n'
-            '        printf \'%s signalled\\n\' "$id"; groups="$groups $id:$p"\n'
-            "    fi\n"
-            "done\n"
-            f"stop_groups {ticks}\n"
-            "i=0\n"
-            'while [ -n "$groups" ] && [ $i -lt 50 ]; do\n'
-            "    keep_alive_groups; [ -n \"$groups\" ] || break\n"
-            "    nap; i=$((i + 1))\n"
-            "done\n"
-            'for g in $groups; do printf \'%s alivegroup\\n\' "${g%%:*}"; done\n'
-        )
-        lines, _ = self._run(self._script(body, create_ws=False))
+        body = 'cancel_jobs "$cancel_ids" "$ticks" "$signal_group"\n'
+        lines, _ = self._run(self._script(body, create_ws=False, files=["remote_cancel.sh"],
+                                          values={"cancel_ids": _ids_word(ids), "ticks": ticks,
+                                                  "signal_group": 1 if signal_group else 0}))
         before = self._parse(lines, ids)
         signalled = {l.split(b" ")[0].decode() for l in lines if l.endswith(b" signalled")}
         stuck = {l.split(b" ")[0].decode() for l in lines if l.endswith(b" alivegroup")}

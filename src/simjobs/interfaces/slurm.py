@@ -81,6 +81,8 @@ from .remote_jobdir import (
     RemoteJobDirs,
     posix_cksum,
     quote_command,
+    shell_assignments,
+    shell_file,
 )
 from .runner import CommandResult, CommandRunner, HostUnreachableError, LocalRunner, SSHSettings
 from .slurm_states import (
@@ -964,74 +966,45 @@ class SlurmInterface(HardwareInterface):
         The command first looks for recorded Slurm ids in the job directories: if any
         job has one (an earlier sbatch went through but its answer was lost), nothing
         is submitted and :class:`_AlreadySubmitted` says which."""
-        wrapper = '"$ws"/' + shlex.quote(self._dirs.wrapper_name)
-        run = quote_command(self._command)
+        # The shell code is in slurm_submit.sh, slurm_job.sh and slurm_array.sh; the
+        # values reach it as shell variables assigned (quoted) at the top.
         ids = " ".join(str(j) for j in batch)
-        lines = ["unset CDPATH", SPACE_FUNCTIONS,
-                 f"cd -- {self._quoted_workspace()} || exit 96", "ws=$PWD",
-                 "have=0",
-                 f"for j in {ids}; do",
-                 f'    if [ -e "$ws/$j/{jobdir.CANCELLED_FILE}" ]; then',
-                 "        printf 'have %s -\\n' \"$j\"; have=1  # cancelled: never sbatched",
-                 f'    elif [ -e "$ws/$j/{SLURM_ID_FILE}" ]; then',
-                 f'        s=; IFS= read -r s < "$ws/$j/{SLURM_ID_FILE}"',
-                 "        printf 'have %s %s\\n' \"$j\" \"$s\"; have=1",
-                 "    fi",
-                 "done",
-                 f'[ "$have" = 0 ] || exit {_EXIT_HAVE}']
+        common = {"wrapper": self._dirs.wrapper_name, "run": quote_command(self._command),
+                  "f_slurm_stdout": SLURM_STDOUT_FILE, "f_slurm_stderr": SLURM_STDERR_FILE}
+        values = {"workspace": self._dirs.workspace, "ids": ids,
+                  "f_cancelled": jobdir.CANCELLED_FILE,
+                  "f_slurm_id": SLURM_ID_FILE, "exit_have": _EXIT_HAVE, **common}
         if len(batch) == 1:
             (job_id,) = batch
-            d = f'"$ws"/{job_id}'
-            options = self._sbatch_options(f"{JOB_NAME_PREFIX}{job_id}")
-            sbatch = (f"sbatch {shlex.join(options)} --chdir={d} "
-                      f"--output={d}/{SLURM_STDOUT_FILE} --error={d}/{SLURM_STDERR_FILE}")
+            values["sbatch_options"] = shlex.join(
+                self._sbatch_options(f"{JOB_NAME_PREFIX}{job_id}"))
+            call = f"submit_job {job_id}"
             script = ("#!/bin/sh\n"
                       f"# simjobs job {job_id}\n"
-                      "ws=$SLURM_SUBMIT_DIR\n"
-                      f'exec /bin/sh {wrapper} "$ws"/{job_id} {run}\n')
-            lines += [f"out=$({sbatch}) || exit $?",
-                      _SBATCH_ID_CHECK,
-                      f"printf '%s\\n' \"$id\" > {d}/{SLURM_ID_FILE}"]
+                      + shell_assignments(job_id=job_id, **common)
+                      + shell_file("slurm_job.sh"))
         else:
             token = f"array-{batch[0]}-{len(batch)}-{os.getpid()}-{time.time_ns()}"
             tasks = f"{SLURM_META_DIR}/{token}.tasks"
             name = f"{JOB_NAME_PREFIX}{batch[0]}-{batch[-1]}"
             throttle = f"%{self._max_jobs}" if self._max_jobs is not None else ""
-            options = self._sbatch_options(name)
-            out_pattern = f'"$ws"/{SLURM_META_DIR}/{token}-%a.out'
-            sbatch = (f"sbatch {shlex.join(options)} --array=0-{len(batch) - 1}{throttle} "
-                      f"--chdir=\"$ws\" --output={out_pattern} --error={out_pattern}")
+            values["sbatch_options"] = shlex.join(self._sbatch_options(name))
+            listing = "".join(f"{j}\n" for j in batch).encode()
+            values.update(tasks=tasks, tasks_size=len(listing),
+                          tasks_cksum=posix_cksum(listing),
+                          array=f"--array=0-{len(batch) - 1}{throttle}")
+            call = 'submit_array "$ids" "$tasks" "$tasks_size" "$tasks_cksum" "$array"'
             script = (
                 "#!/bin/sh\n"
                 f"# simjobs array of {len(batch)} jobs: the job of task N is line N+1 of "
                 f"{tasks}\n"
-                'ws=$SLURM_SUBMIT_DIR\n'
-                f'id=$(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" "$ws"/{shlex.quote(tasks)})\n'
-                "case $id in '' | *[!0-9]*)\n"
-                '    echo "simjobs: array task ${SLURM_ARRAY_TASK_ID-?} has no job in '
-                f'{tasks}" >&2; exit 2 ;;\n'
-                "esac\n"
-                f'exec > "$ws/$id/{SLURM_STDOUT_FILE}" 2> "$ws/$id/{SLURM_STDERR_FILE}"\n'
-                f'exec /bin/sh {wrapper} "$ws/$id" {run}\n'
-            )
-            listing = "".join(f"{j}\n" for j in batch).encode()
-            check = f"{len(listing)} {posix_cksum(listing)}"
-            q = shlex.quote(tasks)
-            # Written aside, checked, renamed: a full disk never leaves a short list.
-            lines += [f"mkdir -p -- {SLURM_META_DIR} || {{ free_note; exit 97; }}",
-                      f"{{ printf '%s\\n' {ids} > {q}.tmp.$$; }} 2>/dev/null",
-                      f"if installed {q}.tmp.$$ {check} && mv -f -- {q}.tmp.$$ {q}; then :; "
-                      f"else rm -f -- {q}.tmp.$$; free_note; exit 97; fi",
-                      f"out=$({sbatch}) || exit $?",
-                      _SBATCH_ID_CHECK,
-                      f"printf '%s\\n' \"$id\" > {shlex.quote(tasks)}.id",
-                      "i=0",
-                      f"for j in {ids}; do",
-                      f"    printf '%s_%s\\n' \"$id\" \"$i\" > \"$ws/$j/{SLURM_ID_FILE}\"",
-                      "    i=$((i + 1))",
-                      "done"]
-        lines.append("printf 'slurm-id %s\\n' \"$id\"")
-        result = self._run("\n".join(lines) + "\n", "sbatch", input=script.encode("utf-8"))
+                + shell_assignments(tasks=tasks, **common)
+                + shell_file("slurm_array.sh"))
+        command = ("unset CDPATH\n" + shell_assignments(**values) + SPACE_FUNCTIONS
+                   + shell_file("slurm_submit.sh") + "enter_workspace\n"
+                   + 'check_unsubmitted "$ids"\n'
+                   + call + "\nprintf 'slurm-id %s\\n' \"$id\"\n")
+        result = self._run(command, "sbatch", input=script.encode("utf-8"))
         if result.ok:
             for line in result.text().splitlines():
                 if line.startswith("slurm-id "):
@@ -1059,16 +1032,6 @@ class SlurmInterface(HardwareInterface):
         raise RuntimeError(f"sbatch rejected the job{'s' if len(batch) > 1 else ''} on "
                            f"{self.host}: {text or 'no message'}; check the partition and "
                            f"sbatch_args of interface {self.name!r}")
-
-    def _quoted_workspace(self) -> str:
-        ws = self._dirs.workspace
-        return shlex.quote(ws) if ws.startswith("/") else f'"$HOME"/{shlex.quote(ws)}'
-
-
-# After `out=$(sbatch --parsable ...)`: the job id is what comes before any ";cluster".
-_SBATCH_ID_CHECK = ("id=${out%%;*}\n"
-                    "case $id in '' | *[!0-9]*) "
-                    "echo \"sbatch printed no job id: $out\" >&2; exit 98 ;; esac")
 
 
 # The sbatch command's exit status when some job of the batch has a Slurm id already.

@@ -37,14 +37,8 @@ if [ -e "$cancelled_file" ]; then
     exit 0
 fi
 
-# Epoch seconds, fractional where date knows %N (GNU, busybox), whole otherwise.
-now() {
-    t=$(date +%s.%N 2>/dev/null)
-    case $t in
-        '' | *[!0-9.]* | *.) t=$(date +%s) ;;
-    esac
-    printf '%s\n' "$t"
-}
+# now(), shared with the job-directory scripts: now.sh, put here by render_wrapper.
+@NOW_FUNCTION@
 
 # put FILE VALUE: write atomically, so a reader never sees half a file.
 put() {

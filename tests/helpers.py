@@ -267,3 +267,13 @@ def kill_leftovers(process: subprocess.Popen, pids: Optional[list[int]]) -> None
     for pid in pids or ():
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, 9)
+
+
+def assert_corrected_late(record, output: float) -> None:
+    """``record`` was first concluded Failed (no exit code), then corrected to Completed
+    with ``output`` when its wrapper's exit code came late; its history keeps both."""
+    from simjobs.core.types import JobStatus
+
+    assert record.output == output
+    assert "corrected: first recorded Failed" in record.reason
+    assert [s for s, _ in record.history][-2:] == [JobStatus.FAILED, JobStatus.COMPLETED]

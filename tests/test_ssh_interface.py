@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import helpers
-from helpers import group_members, pid_gone
+from helpers import assert_corrected_late, group_members, pid_gone
 from simjobs.config import load_config
 from simjobs.core import Input, JobManager, JobStatus
 from simjobs.core.log import SimulationsLog
@@ -758,10 +758,7 @@ def test_a_failed_job_whose_wrapper_records_its_exit_code_later_is_corrected(
                  "the late exit code recorded as a correction")
     finally:
         manager.shutdown()
-    record = log.get_record(job.id)
-    assert record.output == 3.0
-    assert "corrected: first recorded Failed" in record.reason
-    assert [s for s, _ in record.history][-2:] == [JobStatus.FAILED, JobStatus.COMPLETED]
+    assert_corrected_late(log.get_record(job.id), 3.0)
     log.close()
 
 

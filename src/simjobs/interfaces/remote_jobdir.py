@@ -50,7 +50,6 @@ import re
 import shlex
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from importlib import resources
 from typing import Optional, Union
 
 from simjobs.core.types import JobId, JobStatus
@@ -74,6 +73,7 @@ from .jobdir import (
     JobState,
 )
 from .runner import CommandResult, CommandRunner, expand_remote_path
+from .shell import shell_assignments, shell_file
 
 #: The directory in a workspace holding simjobs' own files (job directories are digits).
 META_DIR = ".simjobs"
@@ -376,14 +376,6 @@ def _ids_word(job_ids: Iterable) -> str:
     return " ".join(words)
 
 
-def shell_file(name: str) -> str:
-    """The text of one of the ``.sh`` files shipped beside this module (``remote_lib.sh``,
-    ``remote_*.sh``, ``slurm_*.sh``): the shell code lives in shell files, checked by
-    shellcheck, and every value reaches it as a shell variable assigned (quoted) at the
-    top of the script."""
-    return resources.files(__package__).joinpath(name).read_text("utf-8")
-
-
 #: The shell functions every script shares (``now.sh``, as in the wrapper, and
 #: ``remote_lib.sh``): ``$ws`` is the workspace, absolute after cd; the rest of their
 #: variables are set by ``_script``.
@@ -425,12 +417,6 @@ def format_bytes(n: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" or value >= 10 else f"{value:.1f} {unit}"
         value /= 1024
     return f"{n} B"  # pragma: no cover
-
-
-def shell_assignments(**values: object) -> str:
-    """Shell lines ``name=value``, one per value, each value quoted with
-    :func:`shlex.quote`: the one way values reach the shell code of the ``.sh`` files."""
-    return "".join(f"{key}={shlex.quote(str(value))}\n" for key, value in values.items())
 
 
 class RemoteJobDirs:

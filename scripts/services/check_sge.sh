@@ -3,6 +3,7 @@
 # Usage: eval "$(start-sge.sh)"; check_sge.sh      (exit 0 = all checks passed)
 # Jobs run as $SIMJOBS_SGE_CHECK_USER (default simjobs-test when it exists, else root).
 set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
 export SGE_ROOT="${SGE_ROOT:-/var/lib/gridengine}" SGE_CELL="${SGE_CELL:-default}"
 fail() { echo "check_sge: FAIL: $*" >&2; exit 1; }
 ms() { date +%s%N; }
@@ -63,16 +64,13 @@ wait_qacct "$run" 1
 echo "deleted running job $run in qacct: failed '$(qacct -j "$run" | sed -n 's/^failed *//p')' exit_status $(field "$run" exit_status)"
 
 # 5. latencies (median of 20)
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-ids=(); sb=(); sq=()
-for _ in $(seq 1 20); do
-  t0=$(ms); ids+=("$(as_user qsub -terse -o /dev/null -j y -b y true)"); t1=$(ms); sb+=($(( (t1-t0)/1000 )))
-done
-for _ in $(seq 1 20); do
-  t0=$(ms); qstat -xml -u '*' >/dev/null; t1=$(ms); sq+=($(( (t1-t0)/1000 )))
-done
-echo "qsub latency median of 20 (as $USR via runuser): $(printf '%s\n' "${sb[@]}" | median | awk '{printf "%.1f", $1/1000}') ms"
-echo "qstat -xml -u '*' latency median of 20: $(printf '%s\n' "${sq[@]}" | median | awk '{printf "%.1f", $1/1000}') ms"
+# shellcheck source-path=SCRIPTDIR
+. "$HERE/timing.sh"
+submit() { as_user qsub -terse -o /dev/null -j y -b y true; }
+median_ms 20 submit; ids=("${IDS[@]}")
+echo "qsub latency median of 20 (as $USR via runuser): $MEDIAN ms"
+median_ms 20 qstat -xml -u '*'
+echo "qstat -xml -u '*' latency median of 20: $MEDIAN ms"
 t0=$(ms); for j in "${ids[@]}"; do wait_gone "$j"; done; t1=$(ms)
 echo "20 trivial jobs all finished $(( (t1-t0)/1000000 )) ms after the last qsub"
 echo "check_sge: all checks passed"

@@ -3,7 +3,9 @@
 A :class:`CommandRunner` runs one shell command string (every value in it already
 quoted with :func:`shlex.quote`) and returns its exit status and output. The Slurm
 interface drives ``sbatch``/``squeue`` through a runner, so the same code works on a
-login node (:class:`LocalRunner`) and through SSH (``SSHRunner`` in :mod:`.ssh_transport`).
+login node (:class:`LocalRunner`) and through SSH: ``SSHRunner`` (asyncssh, in
+:mod:`.ssh_transport`) or ``OpenSSHRunner`` (the system ``ssh``, in
+:mod:`.openssh_transport`), chosen by :attr:`SSHSettings.transport` (see :func:`ssh_runner`).
 
 A runner raises :class:`HostUnreachableError` when the command could not be run at all
 (connection refused or dropped, the host's key unknown, a timeout): that is a fault of
@@ -75,13 +77,18 @@ class CommandRunner(Protocol):
         ...
 
 
+#: The ways to run commands over SSH (``transport`` in a config).
+TRANSPORTS = ("asyncssh", "openssh")
+
+
 @dataclasses.dataclass(frozen=True)
 class SSHSettings:
     """How to reach a host over SSH (the ``ssh`` keys of a config's interface).
 
     ``identity_files`` empty means the user's agent and default keys, as asyncssh finds
     them; ``known_hosts`` None means the user's ``~/.ssh/known_hosts``. Host keys are
-    always verified.
+    always verified. ``transport`` is one of :data:`TRANSPORTS`: ``"asyncssh"`` (the
+    default) or ``"openssh"`` (the system ``ssh`` and the user's ``~/.ssh/config``).
     """
 
     host: str
@@ -90,12 +97,53 @@ class SSHSettings:
     identity_files: tuple[str, ...] = ()
     known_hosts: Optional[str] = None
     connect_timeout: float = 10.0
+    transport: str = "asyncssh"
+
+    def __post_init__(self) -> None:
+        if self.transport not in TRANSPORTS:
+            raise ValueError(f"unknown SSH transport {self.transport!r} for {self.host}; use "
+                             f"one of {', '.join(repr(t) for t in TRANSPORTS)}")
 
     @property
     def display(self) -> str:
         user = f"{self.user}@" if self.user else ""
         port = f":{self.port}" if self.port != 22 else ""
         return f"{user}{self.host}{port}"
+
+
+def ssh_runner(settings: SSHSettings) -> CommandRunner:
+    """A new runner reaching ``settings.host`` through ``settings.transport``:
+    ``OpenSSHRunner`` for ``"openssh"``, else ``SSHRunner`` (asyncssh)."""
+    if settings.transport == "openssh":
+        from .openssh_transport import OpenSSHRunner
+
+        return OpenSSHRunner(settings)
+    from .ssh_transport import SSHRunner  # asyncssh is imported only when it is used
+
+    return SSHRunner(settings)
+
+
+def host_key_message(host: str, port: int, known_hosts: str, changed: bool,
+                     fingerprint: Optional[str]) -> str:
+    """Why a host key was refused, on one line, whatever the transport: unknown or
+    changed, the fingerprint the host offers (None: it could not be read), and the
+    ``ssh-keygen -R`` / ``ssh-keyscan`` commands that fix it."""
+    where = f"{host}:{port}"
+    # ssh-keygen -R names a host on port 22 without brackets ([h]:22 removes nothing).
+    name = host if port == 22 else f"'[{host}]:{port}'"
+    add = f"ssh-keyscan -p {port} {host} >> {known_hosts}"
+    offered = f"the host offers {fingerprint}" if fingerprint else \
+        "its fingerprint could not be read"
+    if changed:
+        return (f"the host key of {where} has CHANGED since it was added to "
+                f"{known_hosts} ({offered}); nothing was sent. This can be an "
+                "attack, or the host was reinstalled: compare the fingerprint with the "
+                "one its administrator gives, and only if they match remove the old key "
+                f"(ssh-keygen -R {name} -f {known_hosts}) and add the new one "
+                f"({add})")
+    return (f"the host key of {where} is unknown (not in {known_hosts}; "
+            f"{offered}); nothing was sent. Compare the fingerprint with the one the "
+            f"host's administrator gives, and only if they match add it: {add}")
 
 
 class LocalRunner:

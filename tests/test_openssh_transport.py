@@ -309,10 +309,6 @@ def test_a_hand_opened_master_dying_mid_run_is_unreachable_until_it_is_back(
     """Under nohup with a second factor: the person opened the master by hand (here:
     with a key the configuration does not give simjobs); when it dies, simjobs cannot
     log in by itself, says so, and carries on as soon as the master is open again."""
-    from simjobs.core.strategies import PendingSubmitJobStrategy
-
-    monkeypatch.setattr(PendingSubmitJobStrategy, "initial_delay", 0.05)
-    monkeypatch.setattr(PendingSubmitJobStrategy, "max_delay", 0.2)
     monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
     target = sshd_pair["target"]
     config = write_config(tmp_path / "ssh_config", f"""
@@ -370,38 +366,21 @@ Host simjobs-mfa
     assert runner.connects == 0  # simjobs never logged in by itself
 
 
-def _toml(text: str) -> str:
-    return json.dumps(text)
-
-
 def test_an_ssh_interface_from_a_config_runs_a_job_through_openssh(sshd_pair, remote,
-                                                                   tmp_path):
+                                                                   make_config):
     target = sshd_pair["target"]
-    config = tmp_path / "simjobs.toml"
-    config.write_text(f"""
-[log]
-path = "runs.csv"
-input_dim = 2
-
-[[interfaces]]
-kind = "ssh"
-name = "remote"
-level = 1
-host = {_toml(target["host"])}
-port = {int(target["port"])}
-user = {_toml(target["user"])}
-identity_file = {_toml(target["key"])}
-known_hosts = {_toml(target["known_hosts"])}
-transport = "openssh"
-command = {_toml(remote.sim("sum.sh"))}
-workspace = {_toml(remote.workspace())}
-""")
+    config = make_config(polling_interval=0.1, interfaces=[{
+        "kind": "ssh", "name": "remote", "level": 1, "host": target["host"],
+        "port": int(target["port"]), "user": target["user"],
+        "identity_file": target["key"], "known_hosts": target["known_hosts"],
+        "transport": "openssh", "command": remote.sim("sum.sh"),
+        "workspace": remote.workspace()}])
     cfg = load_config(config)
     assert cfg.interfaces[0].ssh.transport == "openssh"
     (iface,) = cfg.build_interfaces()
     assert isinstance(iface.runner, OpenSSHRunner)
     with cfg.open_log() as log:
-        manager = JobManager(log, [iface], polling_interval=0.1)
+        manager = JobManager(log, [iface], polling_interval=cfg.polling_interval)
         try:
             job = manager.submit(Input(1.5, 2.0))
             assert manager.wait_until_done(timeout=60)
@@ -414,28 +393,15 @@ workspace = {_toml(remote.workspace())}
 
 def test_a_slurm_interface_over_openssh_runs_a_job(sshd_pair, remote, slurm_cluster, tmp_path):
     target = sshd_pair["target"]
+    ssh = {"host": target["host"], "port": int(target["port"]), "user": target["user"],
+           "identity_file": target["key"], "known_hosts": target["known_hosts"],
+           "transport": "openssh"}
     config = tmp_path / "simjobs.toml"
-    config.write_text(f"""
-[log]
-path = "runs.csv"
-input_dim = 2
-
-[[interfaces]]
-kind = "slurm"
-name = "cluster"
-level = 1
-command = {_toml("/bin/sh " + shlex.quote(remote.sim("sum.sh")))}
-workspace = {_toml(remote.workspace("slurm"))}
-partition = {_toml(slurm_cluster["partition"])}
-
-[interfaces.ssh]
-host = {_toml(target["host"])}
-port = {int(target["port"])}
-user = {_toml(target["user"])}
-identity_file = {_toml(target["key"])}
-known_hosts = {_toml(target["known_hosts"])}
-transport = "openssh"
-""")
+    config.write_text(helpers.config_text(polling_interval=0.2, interfaces=[{
+        "kind": "slurm", "name": "cluster", "level": 1,
+        "command": "/bin/sh " + shlex.quote(remote.sim("sum.sh")),
+        "workspace": remote.workspace("slurm"), "partition": slurm_cluster["partition"]}])
+        + "[interfaces.ssh]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in ssh.items()))
     log_seen = SSHDLog(target)
     (iface,) = load_config(config).build_interfaces()
     assert isinstance(iface, SlurmInterface)
@@ -539,26 +505,14 @@ def test_a_refused_connection_is_unreachable_and_retried_with_backoff(tmp_path):
 # ---- configuration --------------------------------------------------------------------------
 
 
-def _ssh_config(tmp_path: Path, transport: str) -> Path:
-    config = tmp_path / "simjobs.toml"
-    config.write_text(f"""
-[log]
-path = "runs.csv"
-input_dim = 2
-
-[[interfaces]]
-kind = "ssh"
-name = "remote"
-level = 1
-host = "sim.example.org"
-command = "python3 run.py"
-transport = {_toml(transport)}
-""")
-    return config
+def _ssh_config(make_config, transport: str) -> Path:
+    return make_config(interfaces=[{"kind": "ssh", "name": "remote", "level": 1,
+                                    "host": "sim.example.org", "command": "python3 run.py",
+                                    "transport": transport}])
 
 
-def test_an_unknown_transport_is_one_line_naming_the_choices(tmp_path):
-    config = _ssh_config(tmp_path, "putty")
+def test_an_unknown_transport_is_one_line_naming_the_choices(tmp_path, make_config):
+    config = _ssh_config(make_config, "putty")
     with pytest.raises(ConfigError) as caught:
         load_config(config)
     message = str(caught.value)
@@ -571,13 +525,14 @@ def test_an_unknown_transport_is_one_line_naming_the_choices(tmp_path):
 
 
 def test_the_transport_defaults_to_asyncssh_and_openssh_needs_the_ssh_program(
-        tmp_path, monkeypatch):
-    config = _ssh_config(tmp_path, "openssh")
+        tmp_path, make_config, monkeypatch):
+    config = _ssh_config(make_config, "openssh")
     assert load_config(config).interfaces[0].ssh.transport == "openssh"
     config.write_text(config.read_text().replace('transport = "openssh"\n', ""))
+    assert "transport" not in config.read_text()
     assert load_config(config).interfaces[0].ssh.transport == "asyncssh"
 
-    config = _ssh_config(tmp_path, "openssh")
+    config = _ssh_config(make_config, "openssh")
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     with pytest.raises(ConfigError) as caught:
         load_config(config)

@@ -44,13 +44,17 @@ import shutil
 import subprocess
 import tempfile
 import threading
-import time
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Optional, Union
+from typing import Optional
 
-from .runner import CommandResult, HostKeyError, HostUnreachableError, SSHSettings
-from .runner import host_key_message
+from .runner import (
+    CommandResult,
+    HostKeyError,
+    HostUnreachableError,
+    RetryBackoff,
+    SSHSettings,
+    ThreadedRunMany,
+    host_key_message,
+)
 from .ssh_transport import DEFAULT_COMMAND_TIMEOUT
 
 #: What the ProxyCommand of a command's ssh prints when it finds no master: the command
@@ -70,7 +74,7 @@ def _option_value(value: str) -> str:
     return value
 
 
-class OpenSSHRunner:
+class OpenSSHRunner(ThreadedRunMany):
     """Runs shell commands on ``settings.host`` through the system ``ssh`` over one
     master connection (see the module docstring).
 
@@ -94,7 +98,8 @@ class OpenSSHRunner:
         Master connections simjobs opened (a master found running is not counted).
     """
 
-    #: Commands running at once over the master (OpenSSH's MaxSessions is 10 by default).
+    #: Commands running at once over the master (OpenSSH's MaxSessions is 10 by default),
+    #: also the threads of :meth:`run_many`.
     max_channels: int = 8
     #: The longest wait between two attempts to open the master after failures, seconds.
     max_backoff: float = 15.0
@@ -120,15 +125,13 @@ class OpenSSHRunner:
         self._lock = threading.Lock()  # the master's state
         self._count_lock = threading.Lock()
         self._channels = threading.Semaphore(self.max_channels)
-        self._pool: Optional[ThreadPoolExecutor] = None
+        self.pool_size = self.max_channels
         self._closed = False
         self._config: Optional[dict[str, str]] = None  # ``ssh -G``, read once
         self._own_dir: Optional[str] = None  # the private dir of simjobs' own master
         self._control: list[str] = []  # the ControlPath option of simjobs' own master
         self._master_up = False
-        self._retry_at = 0.0
-        self._backoff = 0.0
-        self._last_error: Optional[HostUnreachableError] = None
+        self._backoff = RetryBackoff()
 
     # ---- ssh command lines
 
@@ -252,20 +255,15 @@ class OpenSSHRunner:
                 return
             if self.master_pid() is not None:  # the user's, opened by hand, or ours
                 self._master_up = True
-                self._backoff, self._retry_at, self._last_error = 0.0, 0.0, None
+                self._backoff.succeeded()
                 return
-            if time.monotonic() < self._retry_at and self._last_error is not None:
-                # The same error as the last attempt's, word for word (one health event).
-                raise type(self._last_error)(str(self._last_error))
+            self._backoff.check()
             try:
                 self._open_master()
             except HostUnreachableError as exc:
-                self._backoff = min(self.max_backoff,
-                                    max(self.initial_backoff, self._backoff * 2))
-                self._retry_at = time.monotonic() + self._backoff
-                self._last_error = exc
+                self._backoff.failed(exc, self.initial_backoff, self.max_backoff)
                 raise
-            self._backoff, self._retry_at, self._last_error = 0.0, 0.0, None
+            self._backoff.succeeded()
             self._master_up = True
             self.connects += 1
 
@@ -436,28 +434,6 @@ class OpenSSHRunner:
         timeout = DEFAULT_COMMAND_TIMEOUT if timeout is None else timeout
         return self._run(command, input, timeout)
 
-    def run_many(self, commands: Sequence[tuple[str, Optional[bytes]]],
-                 timeout: Optional[float] = None) -> list[Union[CommandResult, Exception]]:
-        """Run several commands concurrently, as sessions of the one master connection
-        (at most :attr:`max_channels` at once); one result (or the exception it raised)
-        per command, in order."""
-        if not commands:
-            return []
-        if len(commands) == 1:
-            return [self._try(*commands[0], timeout)]
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.max_channels,
-                                            thread_name_prefix="simjobs-openssh")
-        futures = [self._pool.submit(self._try, c, i, timeout) for c, i in commands]
-        return [f.result() for f in futures]
-
-    def _try(self, command: str, input: Optional[bytes],
-             timeout: Optional[float]) -> Union[CommandResult, Exception]:
-        try:
-            return self.run(command, input, timeout)
-        except Exception as exc:  # noqa: BLE001 - reported per command
-            return exc
-
     def put_file(self, data: bytes, remote_path: str, timeout: Optional[float] = None) -> None:
         """Write ``data`` to ``remote_path`` (one command, the data on its stdin).
 
@@ -502,9 +478,7 @@ class OpenSSHRunner:
             if own_dir is not None:
                 self._local(self._argv("-O", "exit"), 15.0)
                 _remove_private_dir(own_dir)
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
-            self._pool = None
+        self.close_pool()
 
     def __enter__(self) -> "OpenSSHRunner":
         return self

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Optional, Protocol, Sequence, Union
@@ -146,15 +147,74 @@ def host_key_message(host: str, port: int, known_hosts: str, changed: bool,
             f"host's administrator gives, and only if they match add it: {add}")
 
 
-class LocalRunner:
+class ThreadedRunMany:
+    """``run_many`` for a runner whose ``run`` blocks: the commands run at once in a
+    pool of :attr:`pool_size` threads, made on first use; :meth:`close_pool` ends it."""
+
+    #: Commands run at once by :meth:`run_many`.
+    pool_size: int = 8
+    _pool: Optional[ThreadPoolExecutor] = None
+
+    def run_many(self, commands: Sequence[tuple[str, Optional[bytes]]],
+                 timeout: Optional[float] = None) -> list[Union[CommandResult, Exception]]:
+        """Run several commands concurrently; one result (or the exception it raised)
+        per command, in order."""
+        if len(commands) <= 1:
+            return [self._try(c, i, timeout) for c, i in commands]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.pool_size, thread_name_prefix="simjobs-run")
+        futures = [self._pool.submit(self._try, c, i, timeout) for c, i in commands]
+        return [f.result() for f in futures]
+
+    def _try(self, command: str, input: Optional[bytes],
+             timeout: Optional[float]) -> Union[CommandResult, Exception]:
+        try:
+            return self.run(command, input, timeout)  # type: ignore[attr-defined]
+        except Exception as exc:  # noqa: BLE001 - reported per command
+            return exc
+
+    def close_pool(self) -> None:
+        """Stop the pool's threads (a later :meth:`run_many` makes a new pool)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
+
+
+class RetryBackoff:
+    """When a failed connection may be tried again: the waits double from ``initial``
+    up to ``maximum`` seconds, and until then :meth:`check` raises the last attempt's
+    error again, word for word (a countdown in it would make every poll look like a new
+    cause: a new health event)."""
+
+    def __init__(self) -> None:
+        self.wait = 0.0
+        self.retry_at = 0.0
+        self.last_error: Optional[Exception] = None
+
+    def check(self) -> None:
+        """Raise the last error again while the wait after it lasts."""
+        if self.last_error is not None and time.monotonic() < self.retry_at:
+            raise type(self.last_error)(str(self.last_error))
+
+    def failed(self, error: Exception, initial: float, maximum: float) -> None:
+        """An attempt failed with ``error``: wait longer before the next."""
+        self.wait = min(maximum, max(initial, self.wait * 2))
+        self.retry_at = time.monotonic() + self.wait
+        self.last_error = error
+
+    def succeeded(self) -> None:
+        """An attempt worked: the next failure waits ``initial`` again."""
+        self.wait, self.retry_at, self.last_error = 0.0, 0.0, None
+
+
+class LocalRunner(ThreadedRunMany):
     """Runs commands on this machine with ``/bin/sh -c``."""
 
     host = "localhost"
 
     def __init__(self, env: Optional[dict] = None, max_workers: int = 8):
         self._env = env
-        self._pool: Optional[ThreadPoolExecutor] = None
-        self._max_workers = max_workers
+        self.pool_size = max_workers
 
     def run(self, command: str, input: Optional[bytes] = None,
             timeout: Optional[float] = None) -> CommandResult:
@@ -173,26 +233,8 @@ class LocalRunner:
         status = proc.returncode if proc.returncode >= 0 else -1
         return CommandResult(status, proc.stdout, proc.stderr)
 
-    def run_many(self, commands: Sequence[tuple[str, Optional[bytes]]],
-                 timeout: Optional[float] = None) -> list[Union[CommandResult, Exception]]:
-        if len(commands) <= 1:
-            return [self._try(c, i, timeout) for c, i in commands]
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self._max_workers, thread_name_prefix="simjobs-run")
-        futures = [self._pool.submit(self._try, c, i, timeout) for c, i in commands]
-        return [f.result() for f in futures]
-
-    def _try(self, command: str, input: Optional[bytes],
-             timeout: Optional[float]) -> Union[CommandResult, Exception]:
-        try:
-            return self.run(command, input, timeout)
-        except Exception as exc:  # noqa: BLE001 - reported per command
-            return exc
-
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
-            self._pool = None
+        self.close_pool()
 
 
 def expand_remote_path(path: Union[str, Path]) -> str:

@@ -175,6 +175,41 @@ Host simjobs-mine
     ssh_by_hand(config, "-O", "exit", "simjobs-mine")
 
 
+def test_what_the_users_config_adds_for_interactive_use_stays_out_of_commands(
+        sshd_pair, tmp_path):
+    """A tty, a RemoteCommand, a LocalForward (which a second session would fail to bind,
+    and ExitOnForwardFailure make fatal) and agent forwarding: none reaches the commands."""
+    import socket
+
+    target = sshd_pair["target"]
+    with socket.socket() as s:  # a free local port for the forwarding
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = write_config(tmp_path / "ssh_config", f"""
+Host simjobs-interactive
+  HostName {target['host']}
+  Port {target['port']}
+  User {target['user']}
+  IdentityFile {target['key']}
+  UserKnownHostsFile {target['known_hosts']}
+  RequestTTY yes
+  RemoteCommand echo the-remote-command
+  LocalForward 127.0.0.1:{port} 127.0.0.1:{target['port']}
+  ExitOnForwardFailure yes
+  ForwardAgent yes
+""")
+    runner = OpenSSHRunner(SSHSettings("simjobs-interactive", transport="openssh"),
+                           config_file=str(config))
+    try:
+        result = runner.run("tty; echo agent=${SSH_AUTH_SOCK:-none}")
+        assert (result.exit_status, result.text(), result.stderr) == \
+            (0, "not a tty\nagent=none\n", b"")
+        assert [r.text() for r in runner.run_many([("echo a", None), ("echo b", None)])] \
+            == ["a\n", "b\n"]
+    finally:
+        runner.close()
+
+
 def test_a_master_killed_between_commands_is_opened_again_and_the_command_runs(sshd_pair):
     target = sshd_pair["target"]
     runner = OpenSSHRunner(settings_of(target))

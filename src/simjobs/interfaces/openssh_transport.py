@@ -151,7 +151,11 @@ class OpenSSHRunner(ThreadedRunMany):
         s = self.settings
         args = ["-F", self.config_file] if self.config_file else []
         args += ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
-                 "-o", f"ConnectTimeout={max(1, math.ceil(s.connect_timeout))}"]
+                 "-o", f"ConnectTimeout={max(1, math.ceil(s.connect_timeout))}",
+                 # Plain command channels whatever the user's config adds for the host:
+                 # no tty, no RemoteCommand, no port/X11/agent forwarding (a mux client
+                 # asking for the config's LocalForward again would fail).
+                 "-T", "-o", "RemoteCommand=none", "-o", "ClearAllForwardings=yes", "-x", "-a"]
         if s.port != 22:
             args += ["-p", str(s.port)]
         if s.user:
@@ -381,7 +385,8 @@ class OpenSSHRunner(ThreadedRunMany):
     def _exec(self, command: str, input: Optional[bytes], timeout: float) -> CommandResult:
         # ControlMaster=no: a command never becomes a master; the ProxyCommand is what
         # ssh would connect through without a master: it only says so (nothing is sent).
-        argv = self._argv("-o", "ControlMaster=no",
+        # LogLevel=ERROR: no "Warning: ..." lines of ssh's own in the command's stderr.
+        argv = self._argv("-o", "ControlMaster=no", "-o", "LogLevel=ERROR",
                           "-o", f"ProxyCommand=sh -c 'echo \"{NO_MASTER}\" >&2; exit 1'",
                           command=command)
         with self._channels:

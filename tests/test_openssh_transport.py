@@ -30,7 +30,7 @@ from simjobs.interfaces.openssh_transport import OpenSSHRunner
 from simjobs.interfaces.runner import HostKeyError, HostUnreachableError, SSHSettings
 from simjobs.interfaces.ssh import SSHInterface
 from simjobs.interfaces.slurm import SlurmInterface
-from test_ssh_interface import Remote
+from test_ssh_interface import PrivateSSHD, Remote
 from test_ssh_interface import settings_of as asyncssh_settings
 
 
@@ -538,6 +538,46 @@ def test_a_refused_connection_is_unreachable_and_retried_with_backoff(tmp_path):
 
 
 # ---- configuration --------------------------------------------------------------------------
+
+
+def test_the_host_going_down_is_unreachable_and_jobs_finish_when_it_is_back(
+        sshd_pair, remote, tmp_path):
+    """simjobs' own master ends with the host; opening it again is refused (unreachable,
+    with backoff) until sshd is back, and then everything carries on."""
+    target = sshd_pair["target"]
+    server = PrivateSSHD(Path(target["log"]).parent, int(target["port"]))
+    iface = SSHInterface("remote", 1, target["host"], remote.sim("gate.sh"),
+                         remote.workspace(), port=int(target["port"]), user=target["user"],
+                         max_jobs=1, identity_files=[target["key"]],
+                         known_hosts=target["known_hosts"], transport="openssh")
+    iface.runner.max_backoff = 0.5  # come back quickly once the host is up again
+    log = SimulationsLog(tmp_path / "runs.csv", 2)
+    manager = JobManager(log, [iface], polling_interval=0.05)
+    try:
+        running = manager.submit(Input(1.0, 1.0))
+        queued = manager.submit(Input(2.0, 2.0))
+        wait_for(lambda: log.get_job_status(running.id) is JobStatus.RUNNING
+                 and log.get_job_status(queued.id) is JobStatus.SUBMITTED)
+        first_master = iface.runner.master_pid()
+        try:
+            server.stop()  # the listener and its connections, like a host going down
+            wait_for(lambda: manager.interface_health()["remote"].state == "unreachable")
+            message = manager.interface_health()["remote"].message
+            assert f"127.0.0.1:{target['port']}" in message and "connection refused" in message
+            assert not pid_alive(first_master)
+            assert log.get_job_status(running.id) is JobStatus.RUNNING
+            assert log.get_job_status(queued.id) is JobStatus.SUBMITTED
+        finally:
+            server.start()
+        remote.open_gate()
+        assert manager.wait_until_done(timeout=60)
+        wait_for(lambda: manager.interface_health()["remote"].ok)
+    finally:
+        manager.shutdown()
+        log.close()
+    recs = helpers.records_of(tmp_path / "runs.csv")
+    assert [recs[str(j.id)].status for j in (running, queued)] == [JobStatus.COMPLETED] * 2
+    assert iface.runner.connects >= 2
 
 
 def _ssh_config(make_config, transport: str) -> Path:

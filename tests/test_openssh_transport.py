@@ -102,6 +102,25 @@ def write_config(path: Path, text: str) -> Path:
     return path
 
 
+def host_entry(alias: str, server: dict, *extra: str, key: str = "",
+               known_hosts: str = "") -> str:
+    """A ``Host`` block of an ssh configuration reaching ``server`` as ``alias``."""
+    lines = [f"Host {alias}", f"HostName {server['host']}", f"Port {server['port']}",
+             f"User {server['user']}", f"IdentityFile {key or server['key']}",
+             "IdentitiesOnly yes", f"UserKnownHostsFile {known_hosts or server['known_hosts']}",
+             *extra]
+    return "\n  ".join(lines) + "\n"
+
+
+def start_two_jobs(manager: JobManager, log: SimulationsLog):
+    """One job running and one queued behind it (max_jobs = 1), as the log shows."""
+    running = manager.submit(Input(1.0, 1.0))
+    queued = manager.submit(Input(2.0, 2.0))
+    wait_for(lambda: log.get_job_status(running.id) is JobStatus.RUNNING
+             and log.get_job_status(queued.id) is JobStatus.SUBMITTED)
+    return running, queued
+
+
 # ---- the master connection --------------------------------------------------------------
 
 
@@ -142,17 +161,8 @@ def test_simjobs_opens_one_private_master_reuses_it_and_stops_it_on_close(sshd_p
 
 def test_a_master_the_user_opened_is_used_and_left_open(sshd_pair, tmp_path, control_dir):
     target = sshd_pair["target"]
-    config = write_config(tmp_path / "ssh_config", f"""
-Host simjobs-mine
-  HostName {target['host']}
-  Port {target['port']}
-  User {target['user']}
-  IdentityFile {target['key']}
-  IdentitiesOnly yes
-  UserKnownHostsFile {target['known_hosts']}
-  ControlMaster auto
-  ControlPath {control_dir}/%C
-""")
+    config = write_config(tmp_path / "ssh_config", host_entry(
+        "simjobs-mine", target, "ControlMaster auto", f"ControlPath {control_dir}/%C"))
     opened = ssh_by_hand(config, "-MNf", "simjobs-mine")
     assert opened.returncode == 0, opened.stderr
     log = SSHDLog(target)
@@ -185,19 +195,10 @@ def test_what_the_users_config_adds_for_interactive_use_stays_out_of_commands(
     with socket.socket() as s:  # a free local port for the forwarding
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    config = write_config(tmp_path / "ssh_config", f"""
-Host simjobs-interactive
-  HostName {target['host']}
-  Port {target['port']}
-  User {target['user']}
-  IdentityFile {target['key']}
-  UserKnownHostsFile {target['known_hosts']}
-  RequestTTY yes
-  RemoteCommand echo the-remote-command
-  LocalForward 127.0.0.1:{port} 127.0.0.1:{target['port']}
-  ExitOnForwardFailure yes
-  ForwardAgent yes
-""")
+    config = write_config(tmp_path / "ssh_config", host_entry(
+        "simjobs-interactive", target, "RequestTTY yes", "RemoteCommand echo the-remote-command",
+        f"LocalForward 127.0.0.1:{port} 127.0.0.1:{target['port']}",
+        "ExitOnForwardFailure yes", "ForwardAgent yes"))
     runner = OpenSSHRunner(SSHSettings("simjobs-interactive", transport="openssh"),
                            config_file=str(config))
     try:
@@ -291,23 +292,10 @@ def test_a_poll_of_many_jobs_is_one_session_on_the_one_connection(sshd_pair, rem
 def test_proxyjump_through_the_jump_host(sshd_pair, remote, tmp_path):
     target, jump = sshd_pair["target"], sshd_pair["jump"]
     known = f"{target['known_hosts']} {jump['known_hosts']}"
-    config = write_config(tmp_path / "ssh_config", f"""
-Host simjobs-target
-  HostName {target['host']}
-  Port {target['port']}
-  User {target['user']}
-  IdentityFile {target['key']}
-  IdentitiesOnly yes
-  UserKnownHostsFile {known}
-  ProxyJump simjobs-jump
-Host simjobs-jump
-  HostName {jump['host']}
-  Port {jump['port']}
-  User {jump['user']}
-  IdentityFile {jump['key']}
-  IdentitiesOnly yes
-  UserKnownHostsFile {known}
-""")
+    config = write_config(tmp_path / "ssh_config",
+                          host_entry("simjobs-target", target, "ProxyJump simjobs-jump",
+                                     known_hosts=known)
+                          + host_entry("simjobs-jump", jump, known_hosts=known))
     target_log, jump_log = SSHDLog(target), SSHDLog(jump)
     runner = OpenSSHRunner(SSHSettings("simjobs-target", transport="openssh"),
                            config_file=str(config))
@@ -346,17 +334,9 @@ def test_a_hand_opened_master_dying_mid_run_is_unreachable_until_it_is_back(
     log in by itself, says so, and carries on as soon as the master is open again."""
     monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
     target = sshd_pair["target"]
-    config = write_config(tmp_path / "ssh_config", f"""
-Host simjobs-mfa
-  HostName {target['host']}
-  Port {target['port']}
-  User {target['user']}
-  IdentityFile /nonexistent-key
-  IdentitiesOnly yes
-  UserKnownHostsFile {target['known_hosts']}
-  ControlMaster auto
-  ControlPath {control_dir}/%C
-""")
+    config = write_config(tmp_path / "ssh_config", host_entry(
+        "simjobs-mfa", target, "ControlMaster auto", f"ControlPath {control_dir}/%C",
+        key="/nonexistent-key"))
 
     def open_by_hand():
         opened = ssh_by_hand(config, "-i", target["key"], "-MNf", "simjobs-mfa")
@@ -372,14 +352,15 @@ Host simjobs-mfa
     events = []
     manager.subscribe(events.append)
     try:
-        running = manager.submit(Input(1.0, 1.0))
-        queued = manager.submit(Input(2.0, 2.0))
-        wait_for(lambda: log.get_job_status(running.id) is JobStatus.RUNNING
-                 and log.get_job_status(queued.id) is JobStatus.SUBMITTED)
+        running, queued = start_two_jobs(manager, log)
 
         os.kill(runner.master_pid(), 9)
         wait_for(lambda: manager.interface_health()["remote"].state == "unreachable")
-        message = manager.interface_health()["remote"].message
+        # A poll in flight when the master died says "lost the connection"; the next
+        # one's attempt to log in gives the cause.
+        message = wait_for(lambda: "refused the login" in (
+            health := manager.interface_health()["remote"]).message and health.message)
+        assert manager.interface_health()["remote"].state == "unreachable"
         assert "\n" not in message
         assert "refused the login" in message and "ssh -MNf simjobs-mfa" in message
         assert log.get_job_status(running.id) is JobStatus.RUNNING
@@ -554,16 +535,15 @@ def test_the_host_going_down_is_unreachable_and_jobs_finish_when_it_is_back(
     log = SimulationsLog(tmp_path / "runs.csv", 2)
     manager = JobManager(log, [iface], polling_interval=0.05)
     try:
-        running = manager.submit(Input(1.0, 1.0))
-        queued = manager.submit(Input(2.0, 2.0))
-        wait_for(lambda: log.get_job_status(running.id) is JobStatus.RUNNING
-                 and log.get_job_status(queued.id) is JobStatus.SUBMITTED)
+        running, queued = start_two_jobs(manager, log)
         first_master = iface.runner.master_pid()
         try:
             server.stop()  # the listener and its connections, like a host going down
             wait_for(lambda: manager.interface_health()["remote"].state == "unreachable")
-            message = manager.interface_health()["remote"].message
-            assert f"127.0.0.1:{target['port']}" in message and "connection refused" in message
+            # (A poll in flight when the connection went says "lost the connection".)
+            message = wait_for(lambda: "connection refused" in (
+                health := manager.interface_health()["remote"]).message and health.message)
+            assert f"127.0.0.1:{target['port']}" in message
             assert not pid_alive(first_master)
             assert log.get_job_status(running.id) is JobStatus.RUNNING
             assert log.get_job_status(queued.id) is JobStatus.SUBMITTED

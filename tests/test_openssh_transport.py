@@ -112,13 +112,34 @@ def host_entry(alias: str, server: dict, *extra: str, key: str = "",
     return "\n  ".join(lines) + "\n"
 
 
+def unreachable_keeping_jobs(manager: JobManager, log: SimulationsLog, jobs, cause: str) -> str:
+    """Wait until the interface is unreachable for ``cause`` (a poll in flight when the
+    connection went first says "lost the connection"); the jobs (running, queued) keep
+    their statuses. Returns the health message."""
+    wait_for(lambda: manager.interface_health()["remote"].state == "unreachable")
+    message = wait_for(lambda: cause in (
+        health := manager.interface_health()["remote"]).message and health.message)
+    assert "\n" not in message
+    assert [log.get_job_status(j.id) for j in jobs] == [JobStatus.RUNNING, JobStatus.SUBMITTED]
+    return message
+
+
+def finish_after_outage(manager: JobManager, log_path: Path, remote: Remote, jobs) -> None:
+    """The gate opens: every job completes and the interface is healthy again."""
+    remote.open_gate()
+    assert manager.wait_until_done(timeout=60)
+    wait_for(lambda: manager.interface_health()["remote"].ok)
+    recs = helpers.records_of(log_path)
+    assert [recs[str(j.id)].status for j in jobs] == [JobStatus.COMPLETED] * 2
+
+
 def start_two_jobs(manager: JobManager, log: SimulationsLog):
     """One job running and one queued behind it (max_jobs = 1), as the log shows."""
     running = manager.submit(Input(1.0, 1.0))
     queued = manager.submit(Input(2.0, 2.0))
     wait_for(lambda: log.get_job_status(running.id) is JobStatus.RUNNING
              and log.get_job_status(queued.id) is JobStatus.SUBMITTED)
-    return running, queued
+    return [running, queued]
 
 
 # ---- the master connection --------------------------------------------------------------
@@ -352,32 +373,19 @@ def test_a_hand_opened_master_dying_mid_run_is_unreachable_until_it_is_back(
     events = []
     manager.subscribe(events.append)
     try:
-        running, queued = start_two_jobs(manager, log)
+        jobs = start_two_jobs(manager, log)
 
         os.kill(runner.master_pid(), 9)
-        wait_for(lambda: manager.interface_health()["remote"].state == "unreachable")
-        # A poll in flight when the master died says "lost the connection"; the next
-        # one's attempt to log in gives the cause.
-        message = wait_for(lambda: "refused the login" in (
-            health := manager.interface_health()["remote"]).message and health.message)
-        assert manager.interface_health()["remote"].state == "unreachable"
-        assert "\n" not in message
-        assert "refused the login" in message and "ssh -MNf simjobs-mfa" in message
-        assert log.get_job_status(running.id) is JobStatus.RUNNING
-        assert log.get_job_status(queued.id) is JobStatus.SUBMITTED
+        message = unreachable_keeping_jobs(manager, log, jobs, "refused the login")
+        assert "ssh -MNf simjobs-mfa" in message
 
         open_by_hand()
-        remote.open_gate()
-        assert manager.wait_until_done(timeout=60)
-        wait_for(lambda: manager.interface_health()["remote"].ok)
+        finish_after_outage(manager, tmp_path / "runs.csv", remote, jobs)
     finally:
         manager.shutdown()
         log.close()
         runner.close()
         ssh_by_hand(config, "-O", "exit", "simjobs-mfa")
-    assert [log_status for log_status in
-            (helpers.records_of(tmp_path / "runs.csv")[str(j.id)].status
-             for j in (running, queued))] == [JobStatus.COMPLETED] * 2
     assert any(getattr(e, "state", None) == "unreachable" for e in events)
     assert runner.connects == 0  # simjobs never logged in by itself
 
@@ -535,28 +543,19 @@ def test_the_host_going_down_is_unreachable_and_jobs_finish_when_it_is_back(
     log = SimulationsLog(tmp_path / "runs.csv", 2)
     manager = JobManager(log, [iface], polling_interval=0.05)
     try:
-        running, queued = start_two_jobs(manager, log)
+        jobs = start_two_jobs(manager, log)
         first_master = iface.runner.master_pid()
         try:
             server.stop()  # the listener and its connections, like a host going down
-            wait_for(lambda: manager.interface_health()["remote"].state == "unreachable")
-            # (A poll in flight when the connection went says "lost the connection".)
-            message = wait_for(lambda: "connection refused" in (
-                health := manager.interface_health()["remote"]).message and health.message)
+            message = unreachable_keeping_jobs(manager, log, jobs, "connection refused")
             assert f"127.0.0.1:{target['port']}" in message
             assert not pid_alive(first_master)
-            assert log.get_job_status(running.id) is JobStatus.RUNNING
-            assert log.get_job_status(queued.id) is JobStatus.SUBMITTED
         finally:
             server.start()
-        remote.open_gate()
-        assert manager.wait_until_done(timeout=60)
-        wait_for(lambda: manager.interface_health()["remote"].ok)
+        finish_after_outage(manager, tmp_path / "runs.csv", remote, jobs)
     finally:
         manager.shutdown()
         log.close()
-    recs = helpers.records_of(tmp_path / "runs.csv")
-    assert [recs[str(j.id)].status for j in (running, queued)] == [JobStatus.COMPLETED] * 2
     assert iface.runner.connects >= 2
 
 

@@ -180,6 +180,26 @@ def test_simjobs_opens_one_private_master_reuses_it_and_stops_it_on_close(sshd_p
         runner.run("true")
 
 
+def test_key_and_known_hosts_paths_with_spaces_quotes_and_percent_signs(sshd_pair, tmp_path):
+    """ssh splits option values at spaces and expands %-tokens in paths: simjobs quotes
+    and escapes them, so the files named are the files used."""
+    target = sshd_pair["target"]
+    odd = tmp_path / "it's 100% \"odd\""
+    odd.mkdir()
+    key, known = odd / "client key", odd / "known hosts"
+    shutil.copy(target["key"], key)
+    key.chmod(0o600)
+    shutil.copy(target["known_hosts"], known)
+    runner = OpenSSHRunner(settings_of(target, identity_files=(str(key),),
+                                       known_hosts=str(known)))
+    try:
+        # The login (IdentitiesOnly, StrictHostKeyChecking) needed both files.
+        assert runner.run("echo in").text() == "in\n"
+        assert runner.effective_config()["userknownhostsfile"] == str(known)
+    finally:
+        runner.close()
+
+
 def test_a_master_the_user_opened_is_used_and_left_open(sshd_pair, tmp_path, control_dir):
     target = sshd_pair["target"]
     config = write_config(tmp_path / "ssh_config", host_entry(

@@ -226,6 +226,40 @@ def test_a_master_the_user_opened_is_used_and_left_open(sshd_pair, tmp_path, con
     ssh_by_hand(config, "-O", "exit", "simjobs-mine")
 
 
+def ssh_processes_reading(config: Path) -> list[int]:
+    """Live processes whose command line names ``config`` (ssh -F CONFIG ...)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if str(config).encode() in f.read():
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def test_a_controlpath_ssh_cannot_make_is_named_and_leaves_no_ssh_behind(
+        sshd_pair, tmp_path, control_dir):
+    """ssh -Nf with a ControlPath it cannot bind would log in and stay in the background
+    without a master: simjobs says what to fix instead, and starts nothing."""
+    target = sshd_pair["target"]
+    missing = Path(control_dir) / "no-such-dir"
+    config = write_config(tmp_path / "ssh_config", host_entry(
+        "simjobs-nodir", target, "ControlMaster auto", f"ControlPath {missing}/%C"))
+    runner = OpenSSHRunner(SSHSettings("simjobs-nodir", transport="openssh"),
+                           config_file=str(config))
+    try:
+        with pytest.raises(HostUnreachableError) as caught:
+            runner.run("true")
+        assert f"create it: mkdir -m 700 {missing}" in str(caught.value)
+        assert runner.connects == 0
+        assert ssh_processes_reading(config) == []
+    finally:
+        runner.close()
+
+
 def test_what_the_users_config_adds_for_interactive_use_stays_out_of_commands(
         sshd_pair, tmp_path):
     """A tty, a RemoteCommand, a LocalForward (which a second session would fail to bind,

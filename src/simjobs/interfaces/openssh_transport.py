@@ -279,8 +279,10 @@ class OpenSSHRunner(ThreadedRunMany):
         if self.uses_own_master:
             self._make_own_dir()
             persist = ["-o", f"ControlPersist={self.control_persist}"]
-        elif config.get("controlpersist", "no") in ("no", "false", "0"):
-            persist = ["-o", f"ControlPersist={self.control_persist}"]
+        else:
+            self._check_control_path()
+            if config.get("controlpersist", "no") in ("no", "false", "0"):
+                persist = ["-o", f"ControlPersist={self.control_persist}"]
         timeout = self.settings.connect_timeout + 30.0
         # "auto", not -M: ssh then removes a stale socket (a master that was killed)
         # before listening there; -M would keep it and run without multiplexing.
@@ -296,8 +298,30 @@ class OpenSSHRunner(ThreadedRunMany):
                 "host name, the port and the network") from None
         except OSError as exc:
             raise HostUnreachableError(f"cannot run {argv[0]}: {exc}") from None
+        result = CommandResult(proc.returncode, proc.stdout, proc.stderr)
         if proc.returncode != 0:
-            raise self._connect_error(CommandResult(proc.returncode, proc.stdout, proc.stderr))
+            raise self._connect_error(result)
+        if self.master_pid() is None:
+            raise HostUnreachableError(
+                f"ssh logged in to {self.host} but no master connection answers at "
+                f"{self.control_path} ({result.error_text() or 'no message'}); check "
+                "ControlPath in your ssh configuration")
+
+    def _check_control_path(self) -> None:
+        """The user's ControlPath must be a socket path ssh can make: else ``ssh -Nf``
+        would log in and stay in the background without a master (nothing to reuse)."""
+        path = self.control_path
+        folder = os.path.dirname(path) or "."
+        if len(path.encode()) > _MAX_SOCKET_PATH:
+            raise HostUnreachableError(
+                f"the ControlPath {path} of your ssh configuration for {self.host} is too "
+                f"long for a socket ({len(path.encode())} bytes, at most {_MAX_SOCKET_PATH}); "
+                "choose a shorter one, such as ~/.ssh/cm-%C")
+        if not os.path.isdir(folder) or not os.access(folder, os.W_OK | os.X_OK):
+            raise HostUnreachableError(
+                f"the directory of the ControlPath {path} of your ssh configuration for "
+                f"{self.host} does not exist or is not writable; create it: "
+                f"mkdir -m 700 {shlex.quote(folder)}")
 
     def _connect_error(self, result: CommandResult) -> HostUnreachableError:
         """The error for a master that could not be opened, from ssh's stderr."""

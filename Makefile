@@ -34,7 +34,8 @@ services:
 		bash scripts/services/install-tools.sh && \
 		bash scripts/services/start-sshd.sh >/dev/null && \
 		bash scripts/services/start-slurm.sh >/dev/null && \
-		bash scripts/services/start-sge.sh >/dev/null; \
+		bash scripts/services/start-sge.sh >/dev/null && \
+		bash scripts/services/start-sshd-pair.sh >/dev/null; \
 	else \
 		echo "make: not root, so the sshd/Slurm tests will skip (scripts/services/README.md)" >&2; \
 	fi
@@ -43,6 +44,7 @@ stop-services:
 	-bash scripts/services/stop-sge.sh
 	-bash scripts/services/stop-slurm.sh
 	-bash scripts/services/stop-sshd.sh
+	-bash scripts/services/stop-sshd-pair.sh
 
 # pytest exits 5 when it collected no tests: that fails too, and says so.
 test: venv services

@@ -15,9 +15,13 @@ for N = 50, 500 and 2,000 (``--sizes``). The jobs run ``sleep`` (SSH: all N runn
 max_jobs = N; Slurm: two run, the rest pend in the queue) and are killed/cancelled at
 the end of each size.
 
+``--only openssh`` (issue 12): the poll time of N running jobs through the OpenSSH
+transport (``transport = "openssh"``: the system ssh over a ControlMaster) next to
+asyncssh's, the two interfaces polling the same jobs in turn (goal: within 1.5x at 500).
+
 Needs the services: ``bash scripts/services/start-sshd.sh`` and
 ``bash scripts/services/start-slurm.sh`` (as root). Usage:
-``python bench/remote.py [--sizes 50,500,2000] [--only ssh|slurm] [--polls 9]``.
+``python bench/remote.py [--sizes 50,500,2000] [--only ssh|slurm|openssh] [--polls 9]``.
 """
 
 from __future__ import annotations
@@ -157,22 +161,40 @@ def measure(kind: str, iface, runner: CountingRunner, n: int, polls: int,
 
 # ---- SSH -----------------------------------------------------------------------------
 
-def bench_ssh(sizes: list[int], polls: int, tmp: Path) -> None:
+def shared_sshd_settings():
+    """The SSHSettings of the test sshd (scripts/services/start-sshd.sh)."""
     from simjobs.interfaces.runner import SSHSettings
-    from simjobs.interfaces.ssh import SSHInterface
-    from simjobs.interfaces.ssh_transport import SSHRunner
 
     env = service_env(os.environ.get("SIMJOBS_SSHD_DIR", "/tmp/simjobs-sshd"))
     try:
-        settings = SSHSettings(env["SIMJOBS_SSH_HOST"], int(env["SIMJOBS_SSH_PORT"]),
-                               env["SIMJOBS_SSH_USER"], (env["SIMJOBS_SSH_KEY"],),
-                               env["SIMJOBS_SSH_KNOWN_HOSTS"])
+        return SSHSettings(env["SIMJOBS_SSH_HOST"], int(env["SIMJOBS_SSH_PORT"]),
+                           env["SIMJOBS_SSH_USER"], (env["SIMJOBS_SSH_KEY"],),
+                           env["SIMJOBS_SSH_KNOWN_HOSTS"])
     except KeyError:
         raise SystemExit("no test sshd: run `bash scripts/services/start-sshd.sh` first")
+
+
+def remote_sleep_sim(setup) -> str:
+    """A new remote directory holding sim.sh (sleeps an hour); its path."""
     base = f"/tmp/simjobs-bench-{uuid.uuid4().hex[:8]}"
-    setup = SSHRunner(settings)
     setup.run(f"mkdir -p {base} && printf '#!/bin/sh\\nexec sleep 3600\\n' > {base}/sim.sh "
               f"&& chmod +x {base}/sim.sh")
+    return base
+
+
+def kill_remote_jobs(setup, workspaces: str) -> None:
+    """Kill the process group of every job in ``workspaces`` (a glob), in one command."""
+    setup.run(f"for p in {workspaces}/*/pid; do [ -f \"$p\" ] && "
+              f"kill -KILL -- -$(cat \"$p\") 2>/dev/null; done; true")
+
+
+def bench_ssh(sizes: list[int], polls: int, tmp: Path) -> None:
+    from simjobs.interfaces.ssh import SSHInterface
+    from simjobs.interfaces.ssh_transport import SSHRunner
+
+    settings = shared_sshd_settings()
+    setup = SSHRunner(settings)
+    base = remote_sleep_sim(setup)
     try:
         for n in sizes:
             workspace = f"{base}/ws{n}"
@@ -190,10 +212,67 @@ def bench_ssh(sizes: list[int], polls: int, tmp: Path) -> None:
                 measure("ssh", iface, runner, n, polls, m_iface, tmp)
             finally:
                 # Kill every job's process group (one command), then drop the connections.
-                setup.run(f"for p in {base}/ws{n}*/*/pid; do [ -f \"$p\" ] && "
-                          f"kill -KILL -- -$(cat \"$p\") 2>/dev/null; done; true")
+                kill_remote_jobs(setup, f"{base}/ws{n}*")
                 iface.close()
                 runner.close()
+    finally:
+        setup.run(f"rm -rf {base}")
+        setup.close()
+
+
+# ---- OpenSSH transport next to asyncssh ------------------------------------------------
+
+def bench_openssh(sizes: list[int], polls: int) -> None:
+    import dataclasses
+
+    from simjobs.interfaces.openssh_transport import OpenSSHRunner
+    from simjobs.interfaces.ssh import SSHInterface
+    from simjobs.interfaces.ssh_transport import SSHRunner
+
+    settings = shared_sshd_settings()
+    openssh = dataclasses.replace(settings, transport="openssh")
+    setup = SSHRunner(settings)
+    base = remote_sleep_sim(setup)
+    try:
+        for n in sizes:
+            workspace = f"{base}/os{n}"
+            runners = {"asyncssh": CountingRunner(SSHRunner(settings)),
+                       "openssh": CountingRunner(OpenSSHRunner(openssh))}
+            ifaces = {name: SSHInterface(f"{name}-bench", 1, settings.host, f"{base}/sim.sh",
+                                         workspace, port=settings.port, user=settings.user,
+                                         max_jobs=n, runner=runner)
+                      for name, runner in runners.items()}
+            try:
+                jobs = jobs_for(n, 1)
+                errors = [e for e in ifaces["asyncssh"].submit_jobs(jobs).values() if e]
+                if errors:
+                    raise SystemExit(f"submit: {len(errors)} failed, e.g. {errors[0]}")
+                ids = [j.id for j in jobs]
+                for iface in ifaces.values():  # connect, learn the jobs: not measured
+                    iface.get_job_statuses(ids)
+                times: dict[str, list[float]] = {name: [] for name in ifaces}
+                trips: dict[str, list[int]] = {name: [] for name in ifaces}
+                for _ in range(polls):  # in turn, so both meet the same load
+                    for name, iface in ifaces.items():
+                        before = runners[name].count
+                        t0 = time.perf_counter()
+                        statuses = iface.get_job_statuses(ids)
+                        times[name].append(time.perf_counter() - t0)
+                        trips[name].append(runners[name].count - before)
+                        if len(statuses) != n:
+                            raise SystemExit(f"{name}: the poll left out {n - len(statuses)}")
+                a, o = median_ms(times["asyncssh"]), median_ms(times["openssh"])
+                print(f"openssh N={n:5}  poll median {o:6.1f} ms (max "
+                      f"{max(times['openssh']) * 1000:6.1f}), "
+                      f"{statistics.mean(trips['openssh']):.1f} round trips/poll  |  asyncssh "
+                      f"poll median {a:6.1f} ms (max {max(times['asyncssh']) * 1000:6.1f}), "
+                      f"{statistics.mean(trips['asyncssh']):.1f} round trips/poll  |  "
+                      f"openssh/asyncssh {o / a:4.2f}x (goal <= 1.5x)", flush=True)
+            finally:
+                kill_remote_jobs(setup, workspace)
+                for name, iface in ifaces.items():
+                    iface.close()
+                    runners[name].close()
     finally:
         setup.run(f"rm -rf {base}")
         setup.close()
@@ -233,7 +312,7 @@ def bench_slurm(sizes: list[int], polls: int, tmp: Path) -> None:
 def main(argv: Optional[list[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="50,500,2000")
-    parser.add_argument("--only", choices=("ssh", "slurm"))
+    parser.add_argument("--only", choices=("ssh", "slurm", "openssh"))
     parser.add_argument("--polls", type=int, default=9)
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -244,6 +323,8 @@ def main(argv: Optional[list[str]] = None) -> None:
             bench_ssh(sizes, args.polls, Path(tmp))
         if args.only in (None, "slurm"):
             bench_slurm(sizes, args.polls, Path(tmp))
+        if args.only in (None, "openssh"):
+            bench_openssh(sizes, args.polls)
 
 
 if __name__ == "__main__":

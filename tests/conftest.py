@@ -12,7 +12,7 @@ from typing import Optional
 
 import pytest
 
-from helpers import config_text
+from helpers import config_text, wait_for
 
 
 @pytest.fixture(autouse=True)
@@ -214,3 +214,38 @@ def sge() -> dict[str, str]:
         "dir": env.get("SIMJOBS_SGE_DIR", "/tmp/simjobs-sge"),
         "qmaster_pid_file": "/var/spool/gridengine/qmaster/qmaster.pid",
     }
+
+def sshd_pair() -> dict:
+    """The two loopback sshds of ``scripts/services/start-sshd-pair.sh`` (the OpenSSH
+    transport's tests): ``target`` (127.0.0.1:2226) and ``jump`` (127.0.0.1:2227, for
+    ProxyJump), each a dict with host, port, user, key, known_hosts and log (its sshd
+    log, LogLevel VERBOSE). Skips (a failure under CI) when they are not running."""
+    import socket
+
+    state = Path(os.environ.get("SIMJOBS_SSHPAIR_DIR") or "/tmp/simjobs-sshd-pair")
+    env = _service_env("SIMJOBS_SSHPAIR_DIR", str(state))
+    servers = {}
+    for name in ("target", "jump"):
+        prefix = f"SIMJOBS_SSHPAIR_{name.upper()}_"
+        needed = (prefix + "PORT", prefix + "KEY", prefix + "KNOWN_HOSTS",
+                  "SIMJOBS_SSHPAIR_HOST", "SIMJOBS_SSHPAIR_USER")
+        if not all(k in env for k in needed):
+            pytest.skip("no sshd pair for the OpenSSH transport's tests: run "
+                        "`bash scripts/services/start-sshd-pair.sh` first")
+        host, port = env["SIMJOBS_SSHPAIR_HOST"], int(env[prefix + "PORT"])
+        log = state / name / "sshd.log"
+        try:
+            probe = socket.create_connection((host, port), timeout=2)
+        except OSError as exc:
+            pytest.skip(f"the {name} sshd of the pair is not answering on {host}:{port} "
+                        f"({exc}): run scripts/services/start-sshd-pair.sh")
+        probe_port = probe.getsockname()[1]
+        probe.close()
+        # The tests count connections in the log: this probe's must be in it already.
+        closed = f"Connection closed by {host} port {probe_port}"
+        wait_for(lambda: log.exists() and closed in log.read_text(errors="replace"),
+                 timeout=30, message=f"the {name} sshd to log the probe connection")
+        servers[name] = {"host": host, "port": str(port), "user": env["SIMJOBS_SSHPAIR_USER"],
+                         "key": env[prefix + "KEY"], "known_hosts": env[prefix + "KNOWN_HOSTS"],
+                         "log": str(log)}
+    return servers

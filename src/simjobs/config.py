@@ -28,6 +28,7 @@ A config file looks like this (every key is described in the README)::
     command = "python3 /opt/sim/run.py"   # runs remotely: not looked up here
     identity_file = "~/.ssh/id_ed25519"   # default: the ssh agent and default keys
     known_hosts = "~/.ssh/known_hosts"    # the default; host keys are always checked
+    transport = "asyncssh"     # or "openssh": the system ssh, ~/.ssh/config, ControlMaster
 
     [[interfaces]]
     kind = "slurm"             # sbatch/squeue here, or on a login node: add [interfaces.ssh]
@@ -53,6 +54,7 @@ import math
 import os
 import re
 import shlex
+import shutil
 import sys
 import tomllib
 from pathlib import Path, PurePosixPath
@@ -64,7 +66,7 @@ from .core.hardware import HardwareInterface
 from .core.log import SimulationsLog
 from .interfaces.args import describe_value as _describe
 from .interfaces.local import default_max_jobs, resolve_command
-from .interfaces.runner import SSHSettings
+from .interfaces.runner import TRANSPORTS, SSHSettings
 
 #: Seconds between two status polls of an interface when the config does not say.
 #: Shorter than the JobManager's own default (10 s, exauq's): a config drives an
@@ -84,7 +86,7 @@ _TABLE_KEYS = {
 _INTERFACE_KEYS = ("kind", "name", "level", "command", "workspace", "max_jobs")
 #: How to reach a host over SSH: keys of an ssh interface, and of a slurm one's ssh table.
 _SSH_KEYS = ("host", "port", "user", "identity_file", "identity_files", "known_hosts",
-             "connect_timeout")
+             "connect_timeout", "transport")
 _KIND_KEYS = {
     "local": _INTERFACE_KEYS,
     "ssh": _INTERFACE_KEYS + _SSH_KEYS,
@@ -558,7 +560,21 @@ class _Validator:
             raise self.fail(f"{where}.connect_timeout must be a number of seconds > 0 "
                             f"(got {_describe(timeout)})")
         return SSHSettings(host=host, port=port, user=user, identity_files=tuple(files),
-                           known_hosts=known_hosts, connect_timeout=float(timeout))
+                           known_hosts=known_hosts, connect_timeout=float(timeout),
+                           transport=self.transport(where, table))
+
+    def transport(self, where: str, table: dict) -> str:
+        """How commands reach the host: asyncssh (the default) or the system ssh."""
+        transport = table.get("transport", "asyncssh")
+        if transport not in TRANSPORTS:
+            choices = ", ".join(repr(t) for t in TRANSPORTS)
+            raise self.fail(f"{where}.transport must be one of {choices} "
+                            f"(got {_describe(transport)})")
+        if transport == "openssh" and shutil.which("ssh") is None:
+            raise self.fail(f'{where}.transport = "openssh" runs the ssh program, which is not '
+                            'installed here; install OpenSSH\'s client (openssh-client) or use '
+                            'transport = "asyncssh"')
+        return transport
 
     def identity_files(self, where: str, table: dict) -> list[str]:
         """The private keys named by ``identity_file`` or ``identity_files`` (not both)."""

@@ -85,6 +85,7 @@ from .remote_jobdir import (
     shell_file,
 )
 from .runner import CommandResult, CommandRunner, HostUnreachableError, LocalRunner, SSHSettings
+from .runner import ssh_runner
 from .slurm_states import (
     SLURM_ID_FILE,
     SLURM_STATES,
@@ -240,9 +241,7 @@ class SlurmInterface(HardwareInterface):
         self._own_runner = runner is None
         if runner is None:
             if ssh is not None:
-                from .ssh_transport import SSHRunner  # asyncssh only when SSH is used
-
-                runner = SSHRunner(ssh)
+                runner = ssh_runner(ssh)  # the transport the settings name
             else:
                 runner = LocalRunner()
         self._runner = runner

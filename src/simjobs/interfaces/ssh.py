@@ -4,7 +4,8 @@ Jobs are laid out on the remote disk exactly like LocalInterface's (see
 :mod:`.jobdir`), run by the same wrapper, started detached in their own session
 (``setsid``), so they survive the SSH connection and a restart of simjobs. All the
 remote work goes through :class:`.remote_jobdir.RemoteJobDirs` on one
-:class:`.ssh_transport.SSHRunner` connection:
+:class:`~.runner.CommandRunner` connection (``SSHRunner``, or ``OpenSSHRunner`` with
+``transport="openssh"``):
 
 - a batch of submits is **one** remote command (create the job directories with their
   inputs, then start as many wrappers as there are free slots);
@@ -55,7 +56,7 @@ from .remote_jobdir import (
     RemoteJob,
     RemoteJobDirs,
 )
-from .runner import CommandRunner, HostUnreachableError, SSHSettings
+from .runner import CommandRunner, HostUnreachableError, SSHSettings, ssh_runner
 
 #: Seconds a launched job may take to make its started marker before it counts as
 #: failed to start.
@@ -95,6 +96,9 @@ class SSHInterface(HardwareInterface):
         ``~/.ssh/known_hosts``. Host keys are always checked.
     connect_timeout : float, optional
         Seconds to wait for the host to answer a connection, by default 10.
+    transport : str, optional
+        ``"asyncssh"`` (the default) or ``"openssh"``: the system ``ssh`` with
+        ``~/.ssh/config`` and one master connection (see :mod:`.openssh_transport`).
     runner : CommandRunner, optional
         Run the commands through this runner instead of a new SSH connection (tests,
         or sharing one connection); the interface then does not close it.
@@ -123,6 +127,7 @@ class SSHInterface(HardwareInterface):
         identity_files: Sequence[str] = (),
         known_hosts: Optional[str] = None,
         connect_timeout: float = 10.0,
+        transport: str = "asyncssh",
         *,
         runner: Optional[CommandRunner] = None,
     ):
@@ -143,12 +148,11 @@ class SSHInterface(HardwareInterface):
         self.settings = SSHSettings(
             host=host, port=port, user=user, identity_files=tuple(identity_files),
             known_hosts=known_hosts, connect_timeout=float(connect_timeout),
+            transport=transport,
         )
         self._owns_runner = runner is None
         if runner is None:
-            from .ssh_transport import SSHRunner
-
-            runner = SSHRunner(self.settings)
+            runner = ssh_runner(self.settings)
         self.runner = runner
         # A poll takes milliseconds; one that takes longer than a connection may take
         # (a frozen host, a stopped sshd) shows the interface degraded at once.
@@ -177,7 +181,7 @@ class SSHInterface(HardwareInterface):
         return cls(name, level, settings.host, command, workspace, port=settings.port,
                    user=settings.user, max_jobs=max_jobs,
                    identity_files=settings.identity_files, known_hosts=settings.known_hosts,
-                   connect_timeout=settings.connect_timeout)
+                   connect_timeout=settings.connect_timeout, transport=settings.transport)
 
     # ---- what it is
 

@@ -43,6 +43,7 @@ from collections.abc import Sequence
 from typing import Optional, Union
 
 from .runner import CommandResult, HostKeyError, HostUnreachableError, SSHSettings
+from .runner import host_key_message
 
 #: Seconds a command may run when the caller gives no timeout.
 DEFAULT_COMMAND_TIMEOUT = 120.0
@@ -252,7 +253,6 @@ class SSHRunner:
         import asyncssh
 
         s = self.settings
-        where = f"{s.host}:{s.port}"
         try:
             known = asyncssh.read_known_hosts(self.known_hosts).match(s.host, "", s.port)
             changed = bool(known[0])
@@ -264,20 +264,7 @@ class SSHRunner:
             fingerprint = key.get_fingerprint() if key is not None else None
         except Exception:  # noqa: BLE001 - the message is still right without it
             fingerprint = None
-        # ssh-keygen -R names a host on port 22 without brackets ([h]:22 removes nothing).
-        name = s.host if s.port == 22 else f"'[{s.host}]:{s.port}'"
-        add = f"ssh-keyscan -p {s.port} {s.host} >> {self.known_hosts}"
-        offered = f"the host offers {fingerprint}" if fingerprint else             "its fingerprint could not be read"
-        if changed:
-            return (f"the host key of {where} has CHANGED since it was added to "
-                    f"{self.known_hosts} ({offered}); nothing was sent. This can be an "
-                    "attack, or the host was reinstalled: compare the fingerprint with the "
-                    "one its administrator gives, and only if they match remove the old key "
-                    f"(ssh-keygen -R {name} -f {self.known_hosts}) and add the new one "
-                    f"({add})")
-        return (f"the host key of {where} is unknown (not in {self.known_hosts}; "
-                f"{offered}); nothing was sent. Compare the fingerprint with the one the "
-                f"host's administrator gives, and only if they match add it: {add}")
+        return host_key_message(s.host, s.port, self.known_hosts, changed, fingerprint)
 
     def _drop(self, conn) -> None:
         if self._conn is conn:

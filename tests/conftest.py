@@ -215,6 +215,8 @@ def sge() -> dict[str, str]:
         "qmaster_pid_file": "/var/spool/gridengine/qmaster/qmaster.pid",
     }
 
+
+@pytest.fixture(scope="session")
 def sshd_pair() -> dict:
     """The two loopback sshds of ``scripts/services/start-sshd-pair.sh`` (the OpenSSH
     transport's tests): ``target`` (127.0.0.1:2226) and ``jump`` (127.0.0.1:2227, for

@@ -33,7 +33,8 @@ services:
 	@if [ "$$(id -u)" = 0 ]; then \
 		bash scripts/services/install-tools.sh && \
 		bash scripts/services/start-sshd.sh >/dev/null && \
-		bash scripts/services/start-slurm.sh >/dev/null; \
+		bash scripts/services/start-slurm.sh >/dev/null && \
+		bash scripts/services/start-sshd-mfa.sh >/dev/null; \
 	else \
 		echo "make: not root, so the sshd/Slurm tests will skip (scripts/services/README.md)" >&2; \
 	fi
@@ -41,6 +42,7 @@ services:
 stop-services:
 	-bash scripts/services/stop-slurm.sh
 	-bash scripts/services/stop-sshd.sh
+	-bash scripts/services/stop-sshd-mfa.sh
 
 # pytest exits 5 when it collected no tests: that fails too, and says so.
 test: venv services

@@ -191,3 +191,38 @@ def slurm_cluster() -> dict[str, str]:
         "conf": env["SLURM_CONF"], "partition": env.get("SIMJOBS_SLURM_PARTITION", "debug"),
         "dir": env.get("SIMJOBS_SLURM_DIR", "/tmp/simjobs-slurm"),
     }
+
+
+@pytest.fixture(scope="session")
+def ssh_mfa() -> dict[str, str]:
+    """The sshd of ``scripts/services/start-sshd-mfa.sh``, which demands a key and then a
+    TOTP code (keyboard-interactive, checked by PAM): a dict with host, port, user, key,
+    known_hosts, dir and secret (the base32 TOTP secret). Skips (a failure under CI) when
+    it is not running."""
+    import socket
+
+    env = _service_env("SIMJOBS_SSH_MFA_DIR", "/tmp/simjobs-sshd-mfa")
+    needed = ("SIMJOBS_SSH_MFA_HOST", "SIMJOBS_SSH_MFA_PORT", "SIMJOBS_SSH_MFA_USER",
+              "SIMJOBS_SSH_MFA_KEY", "SIMJOBS_SSH_MFA_KNOWN_HOSTS",
+              "SIMJOBS_SSH_MFA_TOTP_SECRET")
+    if not all(k in env for k in needed):
+        pytest.skip("no test sshd with a second factor: run "
+                    "`bash scripts/services/start-sshd-mfa.sh` first (as root)")
+    try:
+        socket.create_connection((env["SIMJOBS_SSH_MFA_HOST"], int(env["SIMJOBS_SSH_MFA_PORT"])),
+                                 timeout=2).close()
+    except OSError as exc:
+        pytest.skip(f"test sshd with a second factor not answering on "
+                    f"{env['SIMJOBS_SSH_MFA_HOST']}:{env['SIMJOBS_SSH_MFA_PORT']} ({exc}): "
+                    "run scripts/services/start-sshd-mfa.sh")
+    try:
+        secret = Path(env["SIMJOBS_SSH_MFA_TOTP_SECRET"]).read_text().strip()
+    except OSError as exc:
+        pytest.skip(f"cannot read the TOTP secret {env['SIMJOBS_SSH_MFA_TOTP_SECRET']} ({exc.strerror}): the tests "
+                    "must run as the user who ran start-sshd-mfa.sh (root)")
+    return {
+        "host": env["SIMJOBS_SSH_MFA_HOST"], "port": env["SIMJOBS_SSH_MFA_PORT"],
+        "user": env["SIMJOBS_SSH_MFA_USER"], "key": env["SIMJOBS_SSH_MFA_KEY"],
+        "known_hosts": env["SIMJOBS_SSH_MFA_KNOWN_HOSTS"],
+        "dir": env.get("SIMJOBS_SSH_MFA_DIR", "/tmp/simjobs-sshd-mfa"), "secret": secret,
+    }

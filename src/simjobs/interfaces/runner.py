@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Optional, Protocol, Sequence, Union
 
 from simjobs.core.errors import HardwareUnreachableError
+from simjobs.core.login import InteractiveLoginError
 
 
 class HostUnreachableError(HardwareUnreachableError):
@@ -29,6 +30,12 @@ class HostUnreachableError(HardwareUnreachableError):
 
 class HostKeyError(HostUnreachableError):
     """The host's key is unknown or has changed; nothing was sent to the host."""
+
+
+class LoginError(HostUnreachableError, InteractiveLoginError):
+    """The host asked for an interactive login (a one-time code, a password) and it did
+    not succeed: refused, unanswered, or no one to ask. The runner tries again only after
+    :func:`simjobs.core.login.retry_logins` (see :mod:`simjobs.core.login`)."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -242,7 +242,7 @@ class SlurmInterface(HardwareInterface):
             if ssh is not None:
                 from .ssh_transport import SSHRunner  # asyncssh only when SSH is used
 
-                runner = SSHRunner(ssh)
+                runner = SSHRunner(ssh, interface=name)
             else:
                 runner = LocalRunner()
         self._runner = runner

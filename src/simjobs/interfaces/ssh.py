@@ -148,7 +148,7 @@ class SSHInterface(HardwareInterface):
         if runner is None:
             from .ssh_transport import SSHRunner
 
-            runner = SSHRunner(self.settings)
+            runner = SSHRunner(self.settings, interface=name)
         self.runner = runner
         # A poll takes milliseconds; one that takes longer than a connection may take
         # (a frozen host, a stopped sshd) shows the interface degraded at once.

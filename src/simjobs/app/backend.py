@@ -35,6 +35,7 @@ from ..core.login import (  # noqa: F401 - the app's login screen takes them fro
     LoginCancelled,
     LoginChallenge,
     LoginPrompter,
+    on_login_failure,
     retry_logins,
     set_login_prompter,
 )

@@ -28,11 +28,14 @@ This module imports nothing above core; the prompters live in the app and the CL
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from typing import Optional
 
 from .errors import HardwareUnreachableError
+
+logger = logging.getLogger("simjobs")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,6 +141,9 @@ def ask(challenge: LoginChallenge, prompter: Optional[LoginPrompter] = None) -> 
     Either is also told to the listeners of :func:`on_login_failure`.
     """
     prompter = prompter or login_prompter()
+    # The questions are logged (info), never the answers.
+    logger.info("simjobs: %s asks for an interactive login: %s", challenge.who,
+                "; ".join(p.text.strip() for p in challenge.prompts))
     if prompter is None:
         error: InteractiveLoginError = NoPrompterError(no_prompter_text(challenge))
     else:
@@ -150,6 +156,7 @@ def ask(challenge: LoginChallenge, prompter: Optional[LoginPrompter] = None) -> 
         else:
             if len(answers) == len(challenge.prompts) \
                     and all(isinstance(a, str) for a in answers):
+                logger.info("simjobs: %s: answered, sent to the server", challenge.who)
                 return answers
             error = InteractiveLoginError(
                 f"the login prompter gave {len(answers)} answers to the "
@@ -176,6 +183,7 @@ def on_login_failure(listener: Callable[[InteractiveLoginError], None]) -> Calla
 def login_failed(error: InteractiveLoginError) -> None:
     """Tell the listeners of :func:`on_login_failure` (a transport calls it when the
     server refuses the answers; :func:`ask` for the other failures)."""
+    logger.info("simjobs: %s", error)  # (info: the listeners tell the person)
     with _lock:
         listeners = list(_listeners)
     for listener in listeners:

@@ -20,7 +20,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
-from ..backend import LoginCancelled, LoginChallenge
+from ..backend import LoginCancelled, LoginChallenge, on_login_failure
 
 if TYPE_CHECKING:  # pragma: no cover
     from textual.app import App
@@ -78,6 +78,16 @@ class AppLoginPrompter:
         self._lock = threading.Lock()
         self._waiting: set[threading.Event] = set()
         self._closed = False
+        # A refused code (or no answer) is said where the person looks, in the
+        # server's words; the interface's panel shows it as its health too.
+        self._unlisten = on_login_failure(self._failed)
+
+    def _failed(self, error: Exception) -> None:
+        if self._closed:
+            return
+        # (App.notify is thread-safe, and unlike call_from_thread never waits on a loop
+        # that may be stopping.)
+        self.app.notify(str(error), title="Login failed", severity="error", timeout=20)
 
     def __call__(self, challenge: LoginChallenge) -> list[str]:
         done = threading.Event()
@@ -127,6 +137,7 @@ class AppLoginPrompter:
 
     def close(self) -> None:
         """Give up every question still waiting (the app exits)."""
+        self._unlisten()
         with self._lock:
             self._closed = True
             waiting = list(self._waiting)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import os
 import pwd
 import re
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import records_of, wait_for
+from helpers import config_text, records_of, wait_for
 from simjobs.core.login import LoginChallenge, retry_logins, set_login_prompter
 from simjobs.core.types import JobStatus
 from simjobs.interfaces.runner import LoginError, SSHSettings
@@ -167,26 +166,10 @@ def mfa_config(ssh_mfa, tmp_path):
     and HOME in tmp_path, so every file a command writes is under tmp_path."""
     workspace = f"simjobs-mfa-test-{uuid.uuid4().hex[:8]}"
     config = tmp_path / "simjobs.toml"
-    config.write_text(f"""\
-[log]
-path = "runs.csv"
-input_dim = 2
-
-[manager]
-polling_interval = 0.2
-
-[[interfaces]]
-kind = "ssh"
-name = "hpc"
-level = 1
-host = "{ssh_mfa['host']}"
-port = {ssh_mfa['port']}
-user = "{ssh_mfa['user']}"
-identity_file = "{ssh_mfa['key']}"
-known_hosts = "{ssh_mfa['known_hosts']}"
-command = {json.dumps(SIM)}
-workspace = "{workspace}"
-""")
+    config.write_text(config_text(polling_interval=0.2, interfaces=[{
+        "kind": "ssh", "name": "hpc", "level": 1, "host": ssh_mfa["host"],
+        "port": int(ssh_mfa["port"]), "user": ssh_mfa["user"], "identity_file": ssh_mfa["key"],
+        "known_hosts": ssh_mfa["known_hosts"], "command": SIM, "workspace": workspace}]))
     (tmp_path / "home").mkdir()
     yield config
     remote_home = pwd.getpwnam(ssh_mfa["user"]).pw_dir

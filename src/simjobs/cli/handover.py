@@ -133,6 +133,12 @@ class JobWatch:
                 lambda: self.login_failure is not None
                 or all(done(self._status.get(j)) for j in job_ids), timeout)
 
+    def check_login(self) -> None:
+        """Raise CliError (one line) when an interactive login failed while waiting: no
+        terminal to ask on, a refused code. The jobs stay as the log has them."""
+        if self.login_failure is not None:
+            raise CliError(self.login_failure, EXIT_FAILURE)
+
     def __enter__(self) -> "JobWatch":
         return self
 
@@ -156,8 +162,7 @@ def wait_submitted(watch: JobWatch, ids: list[str], timeout: float) -> list[str]
         At once, when an interactive login failed (no terminal to ask on, a refused code).
     """
     watch.wait(ids, _submitted, timeout)
-    if watch.login_failure is not None:
-        raise CliError(watch.login_failure, EXIT_FAILURE)
+    watch.check_login()
     return [j for j in ids if not _submitted(watch.status(j))]
 
 

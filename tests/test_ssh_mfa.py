@@ -145,6 +145,34 @@ def test_a_wrong_code_is_refused_with_the_servers_message_and_not_tried_again(
         assert len(asked) == 2
 
 
+def test_a_password_question_is_asked_once_and_answered(ssh_mfa, no_prompter, tmp_path,
+                                                        monkeypatch):
+    """The server also takes the code as a password (AuthenticationMethods
+    publickey,password); a client whose ~/.ssh/config turns keyboard-interactive off
+    gets the password question instead, once, refused or not."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "config").write_text(
+        f"Host {ssh_mfa['host']}\n  KbdInteractiveAuthentication no\n")
+    monkeypatch.setenv("HOME", str(home))
+    answers = [WRONG]
+    asked: list[LoginChallenge] = []
+
+    def prompter(challenge: LoginChallenge) -> list[str]:
+        asked.append(challenge)
+        return [answers.pop(0) if answers else totp(ssh_mfa["secret"])]
+
+    with SSHRunner(settings_of(ssh_mfa), interface="pw", prompter=prompter) as runner:
+        with pytest.raises(LoginError, match="refused the login"):
+            runner.run("true")
+        assert [(p.text, p.echo) for c in asked for p in c.prompts] \
+            == [(f"Password for {runner.host}: ", False)]
+        assert sshd_log(ssh_mfa).count("Failed password for") >= 1
+        retry_logins()
+        assert runner.run("id -un").text().strip() == ssh_mfa["user"]
+        assert len(asked) == 2
+
+
 def test_without_a_prompter_the_login_fails_at_once_in_one_line(ssh_mfa, no_prompter):
     with SSHRunner(settings_of(ssh_mfa), interface="hpc", use_ssh_config=False) as runner:
         started = time.monotonic()

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Start a second throwaway OpenSSH server on 127.0.0.1 that demands a key AND a
 # one-time code (TOTP, RFC 6238), as HPC login nodes with a second factor do:
-# `AuthenticationMethods publickey,keyboard-interactive`, the code checked by
-# Debian's pam_google_authenticator through a PAM service of its own.
+# `AuthenticationMethods publickey,keyboard-interactive` (or publickey,password for
+# clients without keyboard-interactive: the code as the password), the code checked
+# by Debian's pam_google_authenticator through a PAM service of its own.
 #
 # Usage: start-sshd-mfa.sh [STATE_DIR]
 #   STATE_DIR (or $SIMJOBS_SSH_MFA_DIR)  default: ${TMPDIR:-/tmp}/simjobs-sshd-mfa
@@ -47,7 +48,8 @@ SSH_USER="${SIMJOBS_SSH_USER:-simjobs-test}"
 #    A live one is reused as it is; so the secret is written only when it is missing.
 cat > "$STATE/prepend.conf" <<CONF
 # start-sshd-mfa.sh: key, then a one-time code asked through PAM
-AuthenticationMethods publickey,keyboard-interactive
+AuthenticationMethods publickey,keyboard-interactive publickey,password
+PasswordAuthentication yes
 KbdInteractiveAuthentication yes
 UsePAM yes
 CONF

@@ -509,27 +509,38 @@ class _LoginAttempt:
         self.runner = runner
         self.kbdint_rounds = 0
         self.password_asked = False
+        # A method asked for again means its answers were refused: from then on no
+        # question of this attempt reaches the person (nor the server another answer).
+        self.refused = False
         self.asked: list[str] = []  # prompt texts answered
         self.said: list[str] = []  # the server's messages
         self.failure: Optional[InteractiveLoginError] = None
 
+    @property
+    def stopped(self) -> bool:
+        return self.refused or self.failure is not None
+
     def kbdint_requested(self) -> Optional[str]:
         self.kbdint_rounds += 1
-        return "" if self.kbdint_rounds == 1 and self.failure is None else None
+        if self.kbdint_rounds > 1:
+            self.refused = True
+        return None if self.stopped else ""
 
     async def challenge(self, title: str, instructions: str, prompts) -> Optional[list[str]]:
         if not prompts:
             if instructions.strip():
                 self.said.append(instructions.strip())
             return []
-        if self.failure is not None or self.kbdint_rounds > 1:
+        if self.stopped:
             return None
         return await self._ask(LoginChallenge(
             self.runner.interface, self.runner.host, instructions,
             tuple(LoginPrompt(text, bool(echo)) for text, echo in prompts), title))
 
     async def password(self) -> Optional[str]:
-        if self.password_asked or self.failure is not None:
+        if self.password_asked:
+            self.refused = True
+        if self.stopped:
             return None
         self.password_asked = True
         answers = await self._ask(LoginChallenge(
@@ -556,14 +567,16 @@ class _LoginAttempt:
             return LoginError(str(self.failure))
         if not self.asked:
             return None
-        said = " ".join(self.said) or "no message"
+        said = " ".join(self.said)
+        reason = f", saying: {said}" if said else " without saying why"
+        if not reason.endswith((".", "!", "?")):
+            reason += "."
         asked = "; ".join(dict.fromkeys(self.asked))
         runner = self.runner
         who = f"interface {runner.interface!r} ({runner.host})" if runner.interface \
             else runner.host
-        error = LoginError(
-            f"{who} refused the login ({asked}), saying: {said} Nothing more is sent to it "
-            "until you log in again.")
+        error = LoginError(f"{who} refused the login ({asked}){reason} Nothing more is sent "
+                           "to it until you log in again.")
         login_failed(error)
         return error
 

@@ -406,3 +406,34 @@ def test_the_app_shows_a_refused_code_and_asks_again_only_when_told(
 
     asyncio.run(scenario())
     assert files_holding(tmp_path, WRONG) == []
+
+
+def test_escape_in_the_app_gives_up_and_nothing_is_sent_until_asked_again(
+        ssh_mfa, mfa_backend, tmp_path):
+    import asyncio
+
+    from app_fixtures import notes, until
+    from simjobs.app.app import SimjobsApp
+    from simjobs.app.screens.login import LoginScreen
+
+    async def scenario():
+        app = SimjobsApp(mfa_backend, close_backend=False, live_stats=False)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await asyncio.to_thread(mfa_backend.submit, [(1.0, 2.0)], 1)
+            await login_screen(app, pilot)
+            failures = sshd_log(ssh_mfa).count("Failed keyboard-interactive/pam")
+            await pilot.press("escape")
+            await until(pilot, lambda: any("cancelled in the app" in n for n in notes(app)),
+                        timeout=30, message=lambda: f"a notification, in {notes(app)}")
+            [info] = mfa_backend.interfaces()
+            await until(pilot, lambda: info.health == "unreachable", timeout=30)
+            assert "was not answered (cancelled in the app)" in info.health_message
+            # (Absence needs time to show: 2 s of polls every 0.2 s.)
+            await pilot.pause(2.0)
+            assert not isinstance(app.screen, LoginScreen)
+            # Nothing was answered, so the server saw no code at all.
+            assert sshd_log(ssh_mfa).count("Failed keyboard-interactive/pam") == failures
+            await pilot.press("L")
+            await login_screen(app, pilot)
+
+    asyncio.run(scenario())

@@ -22,7 +22,6 @@ STATE="${1:-${SIMJOBS_SSH_MFA_DIR:-${TMPDIR:-/tmp}/simjobs-sshd-mfa}}"
 PORT="${SIMJOBS_SSH_MFA_PORT:-2225}"
 NAME=simjobs-sshd-mfa
 PAM_FILE="/etc/pam.d/$NAME"
-MODULE=/lib/x86_64-linux-gnu/security/pam_google_authenticator.so
 
 die() { echo "start-sshd-mfa: ERROR: $*" >&2; exit 1; }
 log() { echo "start-sshd-mfa: $*" >&2; }
@@ -34,7 +33,8 @@ if ! dpkg -s libpam-google-authenticator >/dev/null 2>&1 || ! command -v oathtoo
   log "installing libpam-google-authenticator oathtool ..."
   export DEBIAN_FRONTEND=noninteractive
   { apt-get update -qq && apt-get install -y -qq --no-install-recommends \
-      libpam-google-authenticator oathtool; } >&2 || die "apt-get install libpam-google-authenticator failed"
+      libpam-google-authenticator oathtool; } >&2 \
+    || die "apt-get install libpam-google-authenticator failed"
 fi
 MODULE="$(dpkg -L libpam-google-authenticator | grep '/pam_google_authenticator\.so$' | head -1)"
 [ -n "$MODULE" ] || die "pam_google_authenticator.so not found in libpam-google-authenticator"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Stop the sshd started by start-sshd-mfa.sh (through stop-sshd.sh, by its pid file)
 # and remove its PAM service file.
-# Usage: stop-sshd-mfa.sh [STATE_DIR]   ($SIMJOBS_SSH_MFA_DIR, default ${TMPDIR:-/tmp}/simjobs-sshd-mfa)
+# Usage: stop-sshd-mfa.sh [STATE_DIR]
+#   STATE_DIR (or $SIMJOBS_SSH_MFA_DIR)  default: ${TMPDIR:-/tmp}/simjobs-sshd-mfa
 #   SIMJOBS_SSHD_PURGE=1  also delete the state dir (keys, TOTP secret, log).
 set -euo pipefail
 

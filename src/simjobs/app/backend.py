@@ -34,7 +34,6 @@ from ..core.lock import LogLock, holder_text
 from ..core.login import (  # noqa: F401 - the app's login screen takes them from here
     LoginCancelled,
     LoginChallenge,
-    LoginPrompter,
     on_login_failure,
     retry_logins,
     set_login_prompter,

@@ -437,3 +437,51 @@ def test_escape_in_the_app_gives_up_and_nothing_is_sent_until_asked_again(
             await login_screen(app, pilot)
 
     asyncio.run(scenario())
+
+
+# ---- the terminal prompter on a real pty ------------------------------------------------------
+
+
+def read_available(fd: int, until: bytes, timeout: float = 10) -> bytes:
+    import select
+
+    data = b""
+    deadline = time.monotonic() + timeout
+    while until not in data and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            data += os.read(fd, 4096)
+    return data
+
+
+def test_the_terminal_prompter_hides_a_secret_answer_and_gives_up_in_time():
+    import threading
+
+    from simjobs.cli.login import TerminalPrompter
+    from simjobs.core.login import LoginCancelled, LoginPrompt
+
+    master, slave = os.openpty()
+    try:
+        prompter = TerminalPrompter(timeout=30, tty=os.ttyname(slave))
+        challenge = LoginChallenge("hpc", "me@login:22", "Site policy: codes expire.",
+                                   (LoginPrompt("Verification code: ", False),
+                                    LoginPrompt("Project: ", True)))
+        result: list = []
+        asking = threading.Thread(target=lambda: result.append(prompter(challenge)))
+        asking.start()
+        shown = read_available(master, b"Verification code: ")
+        assert b"interface 'hpc' (me@login:22) asks you to log in" in shown
+        assert b"Site policy: codes expire." in shown
+        os.write(master, b"123456\n")
+        shown = read_available(master, b"Project: ")
+        assert b"123456" not in shown  # not echoed
+        os.write(master, b"sims\n")
+        asking.join(30)
+        assert result == [["123456", "sims"]]
+        assert b"sims" in read_available(master, b"sims", timeout=2)  # echoed as asked
+
+        with pytest.raises(LoginCancelled, match="within 0.3 s"):
+            TerminalPrompter(timeout=0.3, tty=os.ttyname(slave))(challenge)
+    finally:
+        os.close(master)
+        os.close(slave)

@@ -66,17 +66,17 @@ class TerminalPrompter:
         os.write(fd, ("\n".join(lines) + "\n").encode())
         answers = []
         for prompt in challenge.prompts:
-            os.write(fd, prompt.text.encode())
-            answers.append(self._read_line(fd, prompt.echo))
+            answers.append(self._read_line(fd, prompt.text, prompt.echo))
         return answers
 
-    def _read_line(self, fd: int, echo: bool) -> str:
+    def _read_line(self, fd: int, text: str, echo: bool) -> str:
         old = termios.tcgetattr(fd)
-        if not echo:
+        if not echo:  # off before the prompt shows: nothing typed after it can echo
             new = termios.tcgetattr(fd)
             new[3] &= ~termios.ECHO
             termios.tcsetattr(fd, termios.TCSAFLUSH, new)
         try:
+            os.write(fd, text.encode())
             data = b""
             while not data.endswith(b"\n"):
                 ready, _, _ = select.select([fd], [], [], self.timeout)

@@ -50,8 +50,8 @@ class LoginScreen(ModalScreen[Optional[list[str]]]):
             for i, prompt in enumerate(c.prompts):
                 yield Label(prompt.text.strip(), classes="prompt")
                 yield Input(password=not prompt.echo, id=f"answer-{i}")
-            yield Static("enter: log in · escape: cancel (the interface stays "
-                         "unreachable until you log in again)", id="hint")
+            yield Static("enter: log in · escape: give up (the interface stays "
+                         "unreachable; L asks again)", id="hint")
 
     def on_mount(self) -> None:
         self.query(Input).first().focus()

@@ -209,16 +209,17 @@ def ssh_mfa() -> dict[str, str]:
         pytest.skip("no test sshd with a second factor: run "
                     "`bash scripts/services/start-sshd-mfa.sh` first (as root)")
     try:
-        socket.create_connection((env["SIMJOBS_SSH_MFA_HOST"], int(env["SIMJOBS_SSH_MFA_PORT"])),
-                                 timeout=2).close()
+        address = (env["SIMJOBS_SSH_MFA_HOST"], int(env["SIMJOBS_SSH_MFA_PORT"]))
+        socket.create_connection(address, timeout=2).close()
     except OSError as exc:
         pytest.skip(f"test sshd with a second factor not answering on "
                     f"{env['SIMJOBS_SSH_MFA_HOST']}:{env['SIMJOBS_SSH_MFA_PORT']} ({exc}): "
                     "run scripts/services/start-sshd-mfa.sh")
+    secret_file = env["SIMJOBS_SSH_MFA_TOTP_SECRET"]
     try:
-        secret = Path(env["SIMJOBS_SSH_MFA_TOTP_SECRET"]).read_text().strip()
+        secret = Path(secret_file).read_text().strip()
     except OSError as exc:
-        pytest.skip(f"cannot read the TOTP secret {env['SIMJOBS_SSH_MFA_TOTP_SECRET']} ({exc.strerror}): the tests "
+        pytest.skip(f"cannot read the TOTP secret {secret_file} ({exc.strerror}): the tests "
                     "must run as the user who ran start-sshd-mfa.sh (root)")
     return {
         "host": env["SIMJOBS_SSH_MFA_HOST"], "port": env["SIMJOBS_SSH_MFA_PORT"],

@@ -322,8 +322,12 @@ async def login_screen(app, pilot):
     from app_fixtures import until
     from simjobs.app.screens.login import LoginScreen
 
-    await until(pilot, lambda: isinstance(app.screen, LoginScreen), timeout=60,
-                message="the login screen")
+    from textual.widgets import Input
+
+    # Focused too: keys typed before the input has the focus would be lost.
+    await until(pilot, lambda: isinstance(app.screen, LoginScreen)
+                and isinstance(app.focused, Input), timeout=60,
+                message="the login screen, its input focused")
     return app.screen
 
 

@@ -35,7 +35,8 @@ services:
 		bash scripts/services/start-sshd.sh >/dev/null && \
 		bash scripts/services/start-slurm.sh >/dev/null && \
 		bash scripts/services/start-sge.sh >/dev/null && \
-		bash scripts/services/start-sshd-pair.sh >/dev/null; \
+		bash scripts/services/start-sshd-pair.sh >/dev/null && \
+		bash scripts/services/start-sshd-mfa.sh >/dev/null; \
 	else \
 		echo "make: not root, so the sshd/Slurm tests will skip (scripts/services/README.md)" >&2; \
 	fi
@@ -45,6 +46,7 @@ stop-services:
 	-bash scripts/services/stop-slurm.sh
 	-bash scripts/services/stop-sshd.sh
 	-bash scripts/services/stop-sshd-pair.sh
+	-bash scripts/services/stop-sshd-mfa.sh
 
 # pytest exits 5 when it collected no tests: that fails too, and says so.
 test: venv services

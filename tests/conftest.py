@@ -251,3 +251,39 @@ def sshd_pair() -> dict:
                          "key": env[prefix + "KEY"], "known_hosts": env[prefix + "KNOWN_HOSTS"],
                          "log": str(log)}
     return servers
+
+
+@pytest.fixture(scope="session")
+def ssh_mfa() -> dict[str, str]:
+    """The sshd of ``scripts/services/start-sshd-mfa.sh``, which demands a key and then a
+    TOTP code (keyboard-interactive, checked by PAM): a dict with host, port, user, key,
+    known_hosts, dir and secret (the base32 TOTP secret). Skips (a failure under CI) when
+    it is not running."""
+    import socket
+
+    env = _service_env("SIMJOBS_SSH_MFA_DIR", "/tmp/simjobs-sshd-mfa")
+    needed = ("SIMJOBS_SSH_MFA_HOST", "SIMJOBS_SSH_MFA_PORT", "SIMJOBS_SSH_MFA_USER",
+              "SIMJOBS_SSH_MFA_KEY", "SIMJOBS_SSH_MFA_KNOWN_HOSTS",
+              "SIMJOBS_SSH_MFA_TOTP_SECRET")
+    if not all(k in env for k in needed):
+        pytest.skip("no test sshd with a second factor: run "
+                    "`bash scripts/services/start-sshd-mfa.sh` first (as root)")
+    try:
+        address = (env["SIMJOBS_SSH_MFA_HOST"], int(env["SIMJOBS_SSH_MFA_PORT"]))
+        socket.create_connection(address, timeout=2).close()
+    except OSError as exc:
+        pytest.skip(f"test sshd with a second factor not answering on "
+                    f"{env['SIMJOBS_SSH_MFA_HOST']}:{env['SIMJOBS_SSH_MFA_PORT']} ({exc}): "
+                    "run scripts/services/start-sshd-mfa.sh")
+    secret_file = env["SIMJOBS_SSH_MFA_TOTP_SECRET"]
+    try:
+        secret = Path(secret_file).read_text().strip()
+    except OSError as exc:
+        pytest.skip(f"cannot read the TOTP secret {secret_file} ({exc.strerror}): the tests "
+                    "must run as the user who ran start-sshd-mfa.sh (root)")
+    return {
+        "host": env["SIMJOBS_SSH_MFA_HOST"], "port": env["SIMJOBS_SSH_MFA_PORT"],
+        "user": env["SIMJOBS_SSH_MFA_USER"], "key": env["SIMJOBS_SSH_MFA_KEY"],
+        "known_hosts": env["SIMJOBS_SSH_MFA_KNOWN_HOSTS"],
+        "dir": env.get("SIMJOBS_SSH_MFA_DIR", "/tmp/simjobs-sshd-mfa"), "secret": secret,
+    }

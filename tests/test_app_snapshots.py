@@ -1,6 +1,7 @@
 """Snapshots (pytest-textual-snapshot) of every screen and modal of the whole app, at
 80x24 and 120x35: main, main with the filter bar open, help, confirm (cancel), submit
-(inputs tab and batch tab), log view (records and plot) and job detail.
+(inputs tab and batch tab), log view (records and plot), job detail and login (a
+server's one-time-code question).
 
 Deterministic: the app runs on ``app_fixtures.build_backend`` (fixed records, ids and
 clock, held interfaces), times are shown in UTC, the log is always at the same path
@@ -167,6 +168,22 @@ async def job_detail(pilot: Pilot) -> None:
     await settled(pilot)
 
 
+async def login(pilot: Pilot) -> None:
+    """The login window as a TOTP server's question makes it, three digits typed."""
+    from simjobs.app.screens.login import LoginScreen
+    from simjobs.core.login import LoginChallenge, LoginPrompt
+
+    await main_ready(pilot)
+    challenge = LoginChallenge("hpc", "me@login.cluster.example.org",
+                               "Two-factor login: open your authenticator app.",
+                               (LoginPrompt("Verification code: ", False),))
+    pilot.app.push_screen(LoginScreen(challenge))
+    await until(pilot, lambda: on(pilot, "LoginScreen")
+                and isinstance(pilot.app.focused, Input), "the login window")
+    await pilot.press(*"123")
+    await settled(pilot)
+
+
 SCREENS = [
     pytest.param(main_screen, id="main"),
     pytest.param(filter_open, id="filter"),
@@ -177,6 +194,7 @@ SCREENS = [
     pytest.param(log_view, id="log_view"),
     pytest.param(log_view_plot, id="log_view_plot"),
     pytest.param(job_detail, id="detail"),
+    pytest.param(login, id="login"),
 ]
 
 

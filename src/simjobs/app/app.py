@@ -27,10 +27,11 @@ from textual.worker import Worker, WorkerState
 from ..core.events import Event, InterfaceHealthEvent, JobEvent
 from ..core.types import JobStatus
 from .. import logfile
-from .backend import Backend, PeekBackend
+from .backend import Backend, PeekBackend, retry_logins, set_login_prompter
 from .messages import JobsUpdated
 from .screens.confirm import ConfirmScreen
 from .screens.help import HelpScreen, key_rows
+from .screens.login import AppLoginPrompter
 from .screens.main import MainScreen
 from .themes import DEFAULT_THEME, load_themes, remember_theme, remembered_theme
 from .widgets.job_model import JobModel
@@ -157,6 +158,9 @@ class SimjobsApp(App):
                 tooltip="Command palette: submit, cancel, log view, export, theme, ..."),
         Binding("E", "show_errors", "Errors", show=False, id="errors",
                 tooltip="The recent errors and warnings (the status bar counts them)"),
+        Binding("L", "login_again", "Log in again", show=False, id="login_again",
+                tooltip="Interfaces whose interactive login (one-time code) failed ask "
+                        "again at their next poll"),
     ]
 
     def __init__(self, backend: Union[Backend, Callable[[], Backend]], *,
@@ -223,6 +227,9 @@ class SimjobsApp(App):
     # ---- start and stop -------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        # Before the backend exists: its first poll may already meet a login question.
+        self.login_prompter = AppLoginPrompter(self)
+        self._previous_prompter = set_login_prompter(self.login_prompter)
         self._load_keymap()
         self.theme_changed_signal.subscribe(self, lambda theme: remember_theme(theme.name))
         if self._explicit_theme:
@@ -326,6 +333,9 @@ class SimjobsApp(App):
             self.set_interval(STATS_INTERVAL, self._poll_stats)
 
     async def on_unmount(self) -> None:
+        if getattr(self, "login_prompter", None) is not None:
+            set_login_prompter(self._previous_prompter)
+            self.login_prompter.close()  # a question still open gives up
         self._unsubscribe_errors()
         if self._unsubscribe is not None:
             self._unsubscribe()
@@ -630,6 +640,12 @@ class SimjobsApp(App):
     def _set_theme(self, name: str) -> None:
         self.theme = name
 
+    def action_login_again(self) -> None:
+        """Let the interfaces whose interactive login failed ask again (simjobs.core.login)."""
+        retry_logins()
+        self.notify("Interfaces whose login failed ask again at their next poll.",
+                    title="Log in again")
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         commands = [
@@ -646,6 +662,8 @@ class SimjobsApp(App):
             yield SystemCommand(title, help_text, lambda a=action: self._main_action(a))
         yield SystemCommand("Export the log", "Export the filtered log view to CSV or JSON",
                             self._export)
+        yield SystemCommand("Log in again", "Interfaces whose interactive login failed ask "
+                            "again at their next poll (L)", self.action_login_again)
         for name in sorted(self.available_themes):
             if name.startswith("simjobs"):
                 yield SystemCommand(f"Theme: {name}", f"Switch to the {name} theme",

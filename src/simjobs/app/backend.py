@@ -31,6 +31,13 @@ from ..core.events import Event, EventBus, InterfaceHealthEvent, JobEvent
 from ..core.hardware import HardwareInterface
 from ..core.interface_stats import read_interface_stats, stats_path
 from ..core.lock import LogLock, holder_text
+from ..core.login import (  # noqa: F401 - the app's login screen takes them from here
+    LoginCancelled,
+    LoginChallenge,
+    on_login_failure,
+    retry_logins,
+    set_login_prompter,
+)
 from ..core.log import SimulationsLog, StatusChanges
 from ..core.manager import CancelResult, JobManager
 from ..core.records import LogRecord

@@ -29,6 +29,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
             cancelled = [str(j.id) for j in result.cancelled]
             watch.wait(cancelled, lambda s: s in TERMINAL_STATUSES or s is JobStatus.FAILED_CANCEL,
                        args.timeout)
+            watch.check_login()
             final = {j: (watch.status(j) or JobStatus.PENDING_CANCEL).value for j in cancelled}
         return {"ok": True, "cancelled": cancelled, "final": final,
                 "skipped": {str(k): v.value for k, v in result.skipped.items()}}

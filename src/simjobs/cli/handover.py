@@ -14,10 +14,12 @@ from ..core.command import hint
 from ..core.control import RequestInterrupted, hand_over, settled_holder
 from ..core.errors import LogLockedError
 from ..core.events import Event, JobEvent
+from ..core.login import InteractiveLoginError, on_login_failure
 from ..core.manager import JobManager
 from ..core.types import JobStatus
-from .errors import EXIT_INTERRUPTED, CliError
+from .errors import EXIT_FAILURE, EXIT_INTERRUPTED, CliError
 from .logs import check_log_file
+from .login import terminal_login
 from .output import note
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -26,10 +28,19 @@ if TYPE_CHECKING:  # pragma: no cover
 
 @contextlib.contextmanager
 def own_manager(config: Config, unfinished: Optional[set[str]] = None) -> Iterator[JobManager]:
-    """A JobManager of this process on the config's log, shut down on exit.
+    """A JobManager of this process on the config's log, shut down on exit. A host
+    that asks for a login (a one-time code) asks on the terminal, if there is one
+    (:mod:`.login`).
 
     ``unfinished``, when given, receives the ids of the log's jobs that had not ended
     when the manager took over (the ones it resumes among them)."""
+    with terminal_login():
+        with _own_manager(config, unfinished) as manager:
+            yield manager
+
+
+@contextlib.contextmanager
+def _own_manager(config: Config, unfinished: Optional[set[str]]) -> Iterator[JobManager]:
     if os.path.lexists(config.log_path):
         check_log_file(config.log_path)
     log = config.open_log()
@@ -95,7 +106,15 @@ class JobWatch:
     def __init__(self, manager: JobManager):
         self._cond = threading.Condition()
         self._status: dict[str, JobStatus] = {}
+        #: Why waiting is pointless: an interactive login failed (no new one is tried).
+        self.login_failure: Optional[str] = None
         self._unsubscribe = manager.subscribe(self._on_event)
+        self._unlisten = on_login_failure(self._on_login_failure)
+
+    def _on_login_failure(self, error: InteractiveLoginError) -> None:
+        with self._cond:
+            self.login_failure = self.login_failure or str(error)
+            self._cond.notify_all()
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event, JobEvent):
@@ -111,13 +130,21 @@ class JobWatch:
              timeout: float) -> bool:
         with self._cond:
             return self._cond.wait_for(
-                lambda: all(done(self._status.get(j)) for j in job_ids), timeout)
+                lambda: self.login_failure is not None
+                or all(done(self._status.get(j)) for j in job_ids), timeout)
+
+    def check_login(self) -> None:
+        """Raise CliError (one line) when an interactive login failed while waiting: no
+        terminal to ask on, a refused code. The jobs stay as the log has them."""
+        if self.login_failure is not None:
+            raise CliError(self.login_failure, EXIT_FAILURE)
 
     def __enter__(self) -> "JobWatch":
         return self
 
     def __exit__(self, *exc) -> None:
         self._unsubscribe()
+        self._unlisten()
 
 
 
@@ -127,8 +154,15 @@ def _submitted(status: Optional[JobStatus]) -> bool:
 
 
 def wait_submitted(watch: JobWatch, ids: list[str], timeout: float) -> list[str]:
-    """Wait until the hardware has every job; the ids still pending submission."""
+    """Wait until the hardware has every job; the ids still pending submission.
+
+    Raises
+    ------
+    CliError
+        At once, when an interactive login failed (no terminal to ask on, a refused code).
+    """
     watch.wait(ids, _submitted, timeout)
+    watch.check_login()
     return [j for j in ids if not _submitted(watch.status(j))]
 
 

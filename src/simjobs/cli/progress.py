@@ -11,10 +11,11 @@ status change instead, so that scripts and tests can read it.
 from __future__ import annotations
 
 import collections
+import contextlib
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Callable, Optional
 
 from rich.console import Console, Group
@@ -131,6 +132,8 @@ class ProgressView:
         self._started = time.monotonic()
         self._unsubscribe: Optional[Callable[[], None]] = None
         self._live: Optional[Live] = None
+        self._pause_lock = threading.Lock()
+        self._pauses = 0  # paused() calls under way
 
     @property
     def live(self) -> bool:
@@ -166,20 +169,40 @@ class ProgressView:
                     self._print(event)  # under the lock: before any later event's line
             self._ready = True
         if self.live:
-            self._live = Live(get_renderable=self.render, console=self.console,
-                              refresh_per_second=REFRESH_PER_SECOND, transient=False)
-            self._live.start()
+            with self._pause_lock:
+                self._live = Live(get_renderable=self.render, console=self.console,
+                                  refresh_per_second=REFRESH_PER_SECOND, transient=False)
+                if not self._pauses:
+                    self._live.start()
         return self
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """The live table stops drawing meanwhile (the terminal asks a login question),
+        then draws again below what was written."""
+        with self._pause_lock:
+            self._pauses += 1
+            if self._pauses == 1 and self._live is not None:
+                self._live.stop()
+        try:
+            yield
+        finally:
+            with self._pause_lock:
+                self._pauses -= 1
+                if not self._pauses and self._live is not None:
+                    self._live.start()
 
     def stop(self) -> None:
         """Stop following the manager; prints a one-line summary."""
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        if self._live is not None:
-            self._live.refresh()
-            self._live.stop()
-            self._live = None
+        with self._pause_lock:
+            if self._live is not None:
+                if not self._pauses:
+                    self._live.refresh()
+                    self._live.stop()
+                self._live = None
         self.console.print(self.summary(), highlight=False, soft_wrap=True)
 
     def __enter__(self) -> "ProgressView":

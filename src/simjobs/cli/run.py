@@ -19,12 +19,14 @@ from ..core.control import plain_writer_text, settled_holder
 from ..core.errors import LogLockedError
 from ..core.events import Event, JobEvent
 from ..core.lock import holder_text
+from ..core.login import InteractiveLoginError, NoPrompterError, login_prompter, on_login_failure
 from ..core.manager import JobManager
 from ..core.records import LogRecord
 from ..core.types import JobStatus
 from ..export import record_json
 from .errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, CliError
 from .handover import own_manager
+from .login import TerminalPrompter
 from .logs import command_config
 from .output import note, stdout_console
 
@@ -135,21 +137,39 @@ def headless_run(
     console = console or stdout_console()
     interrupted = False
     unfinished: set[str] = set()  # the jobs this run resumes count as its own
+    # A host asking for a login that nobody here can answer (no terminal) ends the run
+    # at once, with its one line: listened to before the manager's first poll.
+    wake = threading.Event()
+    unanswered: list[str] = []
+    def login_failed(error: InteractiveLoginError) -> None:
+        if isinstance(error, NoPrompterError):  # (a refused code leaves the others running)
+            unanswered.append(str(error))
+            wake.set()
+
+    stop_listening = on_login_failure(login_failed)
     with _signals_interrupt():
         try:
             if view is None:
                 from .progress import ProgressView as view
 
-            with own_manager(config, unfinished) as manager, \
-                    view(manager, console, title, resumed=unfinished):
-                if prepare is not None:
-                    prepare(manager)
-                if until_done:
-                    manager.wait_until_done()
-                else:
-                    threading.Event().wait()
+            with own_manager(config, unfinished) as manager:
+                shown = view(manager, console, title, resumed=unfinished)
+                prompter = login_prompter()
+                if isinstance(prompter, TerminalPrompter) and hasattr(shown, "paused"):
+                    prompter.pause_with(shown.paused)  # no redraws over a login question
+                with shown:
+                    if prepare is not None:
+                        prepare(manager)
+                    if until_done:
+                        threading.Thread(target=lambda: (manager.wait_until_done(), wake.set()),
+                                         name="simjobs-run-until-done", daemon=True).start()
+                    wake.wait()
+                    if unanswered:
+                        raise CliError(unanswered[0], EXIT_FAILURE)
         except KeyboardInterrupt:
             interrupted = True
+        finally:
+            stop_listening()
     if interrupted:
         note("stopped: jobs still running keep running and are resumed at the next start")
         return EXIT_INTERRUPTED if until_done else EXIT_OK

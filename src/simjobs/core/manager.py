@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from typing import Any, Callable, Optional, Union
 
 from . import strategies as _s
+from .login import InteractiveLoginError
 from .errors import (
     HardwareUnreachableError,
     InvalidJobStatusError,
@@ -327,8 +328,11 @@ class _Worker(threading.Thread):
         try:
             found = self.manager._call(self.interface, "find_jobs", ids)
         except Exception as exc:  # noqa: BLE001
-            logger.warning("simjobs: %s could not say which jobs it holds: %s",
-                           self.interface.name, exc)
+            # A failed interactive login is told once, by its own listeners (the CLI's
+            # one line, the app's screen) and the health: only the log file gets it here.
+            level = logging.INFO if isinstance(exc, InteractiveLoginError) else logging.WARNING
+            logger.log(level, "simjobs: %s could not say which jobs it holds: %s",
+                       self.interface.name, exc)
             return None
         return None if found is None else set(found)
 

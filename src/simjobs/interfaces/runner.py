@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Optional, Protocol, Sequence, Union
 
 from simjobs.core.errors import HardwareUnreachableError
+from simjobs.core.login import InteractiveLoginError
 
 
 class HostUnreachableError(HardwareUnreachableError):
@@ -32,6 +33,12 @@ class HostUnreachableError(HardwareUnreachableError):
 
 class HostKeyError(HostUnreachableError):
     """The host's key is unknown or has changed; nothing was sent to the host."""
+
+
+class LoginError(HostUnreachableError, InteractiveLoginError):
+    """The host asked for an interactive login (a one-time code, a password) and it did
+    not succeed: refused, unanswered, or no one to ask. The runner tries again only after
+    :func:`simjobs.core.login.retry_logins` (see :mod:`simjobs.core.login`)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,16 +119,18 @@ class SSHSettings:
         return f"{user}{self.host}{port}"
 
 
-def ssh_runner(settings: SSHSettings) -> CommandRunner:
+def ssh_runner(settings: SSHSettings, interface: str = "") -> CommandRunner:
     """A new runner reaching ``settings.host`` through ``settings.transport``:
-    ``OpenSSHRunner`` for ``"openssh"``, else ``SSHRunner`` (asyncssh)."""
+    ``OpenSSHRunner`` for ``"openssh"``, else ``SSHRunner`` (asyncssh), which asks the
+    login prompter on behalf of ``interface`` (its name) when the server wants answers.
+    OpenSSH never asks (``BatchMode=yes``)."""
     if settings.transport == "openssh":
         from .openssh_transport import OpenSSHRunner
 
         return OpenSSHRunner(settings)
     from .ssh_transport import SSHRunner  # asyncssh is imported only when it is used
 
-    return SSHRunner(settings)
+    return SSHRunner(settings, interface=interface)
 
 
 def host_key_message(host: str, port: int, known_hosts: str, changed: bool,

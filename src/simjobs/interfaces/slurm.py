@@ -241,7 +241,7 @@ class SlurmInterface(HardwareInterface):
         self._own_runner = runner is None
         if runner is None:
             if ssh is not None:
-                runner = ssh_runner(ssh)  # the transport the settings name
+                runner = ssh_runner(ssh, interface=name)  # the transport the settings name
             else:
                 runner = LocalRunner()
         self._runner = runner

@@ -152,7 +152,7 @@ class SSHInterface(HardwareInterface):
         )
         self._owns_runner = runner is None
         if runner is None:
-            runner = ssh_runner(self.settings)
+            runner = ssh_runner(self.settings, interface=name)
         self.runner = runner
         # A poll takes milliseconds; one that takes longer than a connection may take
         # (a frozen host, a stopped sshd) shows the interface degraded at once.

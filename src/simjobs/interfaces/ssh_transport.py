@@ -31,6 +31,13 @@ Authentication and host keys (choices):
   ``HostName``, ``ProxyJump`` etc. work as with ``ssh``; the port and user of the
   simjobs config win over it when they are given (a port of 22 and no user leave them
   to ``~/.ssh/config``).
+- **A second factor** (keyboard-interactive or password questions after, or instead
+  of, the key) is answered by the person through the login prompter of
+  :mod:`simjobs.core.login`: the app's modal screen, the terminal, or none (then the
+  login fails at once, saying how to avoid it). One round of questions per connection
+  opened; a failed interactive login is not tried again until
+  :func:`~simjobs.core.login.retry_logins` (no retries into a lockout). The answers
+  go to the server only.
 """
 
 from __future__ import annotations
@@ -42,11 +49,24 @@ import time
 from collections.abc import Sequence
 from typing import Optional, Union
 
-from .runner import CommandResult, HostKeyError, HostUnreachableError, SSHSettings
+from simjobs.core.login import (
+    InteractiveLoginError,
+    LoginChallenge,
+    LoginPrompt,
+    LoginPrompter,
+    ask,
+    login_failed,
+    login_generation,
+)
+
+from .runner import CommandResult, HostKeyError, HostUnreachableError, LoginError, SSHSettings
 from .runner import host_key_message
 
 #: Seconds a command may run when the caller gives no timeout.
 DEFAULT_COMMAND_TIMEOUT = 120.0
+#: Seconds a login may take on top of the connect timeout while a person answers a
+#: question of the server (the prompters give up sooner: see simjobs.core.login).
+LOGIN_ANSWER_TIMEOUT = 600.0
 
 
 def default_known_hosts() -> str:
@@ -66,6 +86,11 @@ class SSHRunner:
     keepalive_interval : float, optional
         Seconds between SSH keepalives, so a connection to a host that went away
         is noticed (by default 15; three unanswered ones close it).
+    interface : str, optional
+        The name of the interface using it, shown to the person asked to log in.
+    prompter : callable, optional
+        Answers the server's login questions (see :mod:`simjobs.core.login`); by
+        default the process's login prompter at the time of the login.
 
     Attributes
     ----------
@@ -86,7 +111,8 @@ class SSHRunner:
     initial_backoff: float = 0.5
 
     def __init__(self, settings: SSHSettings, *, use_ssh_config: bool = True,
-                 keepalive_interval: float = 15.0):
+                 keepalive_interval: float = 15.0, interface: str = "",
+                 prompter: Optional[LoginPrompter] = None):
         if not isinstance(settings, SSHSettings):
             raise TypeError(f"settings must be an SSHSettings, not {type(settings).__name__}")
         self.settings = settings
@@ -94,6 +120,8 @@ class SSHRunner:
         self.known_hosts = os.path.expanduser(settings.known_hosts or default_known_hosts())
         self.use_ssh_config = use_ssh_config
         self.keepalive_interval = keepalive_interval
+        self.interface = interface
+        self.prompter = prompter
         self.commands_run = 0
         self.connects = 0
         self._lock = threading.Lock()
@@ -107,6 +135,9 @@ class SSHRunner:
         self._retry_at = 0.0
         self._backoff = 0.0
         self._last_error: Optional[HostUnreachableError] = None
+        self._login_failure: Optional[LoginError] = None  # until retry_logins()
+        self._login_generation = 0
+        self._asking = 0  # questions of the server waiting for the person
 
     # ---- the loop thread
 
@@ -137,10 +168,13 @@ class SSHRunner:
             coro.close()  # never scheduled: no "never awaited" warning
             raise
         future = asyncio.run_coroutine_threadsafe(coro, loop)
-        try:
-            return future.result(timeout)
-        except TimeoutError:
-            future.cancel()
+        while True:
+            try:
+                return future.result(timeout)
+            except TimeoutError:
+                if self._asking and not self._closed:
+                    continue  # a person is answering the login: their time is not the host's
+                future.cancel()
             raise HostUnreachableError(
                 f"{self.host} did not answer within {timeout:g} s; check the host and network"
             ) from None
@@ -154,6 +188,10 @@ class SSHRunner:
         async with self._conn_lock:
             if self._conn is not None:
                 return self._conn
+            failure = self._login_failure
+            if failure is not None and self._login_generation == login_generation():
+                # No new login by itself after a failed interactive one: no lockout.
+                raise LoginError(str(failure))
             now = time.monotonic()
             if now < self._retry_at and self._last_error is not None:
                 # The same error as the last attempt's, word for word: a countdown in it
@@ -161,6 +199,9 @@ class SSHRunner:
                 raise type(self._last_error)(str(self._last_error))
             try:
                 conn = await self._connect()
+            except LoginError as exc:
+                self._login_failure, self._login_generation = exc, login_generation()
+                raise
             except HostUnreachableError as exc:
                 self._backoff = min(self.max_backoff,
                                     max(self.initial_backoff, self._backoff * 2))
@@ -168,6 +209,7 @@ class SSHRunner:
                 self._last_error = exc
                 raise
             self._backoff, self._retry_at, self._last_error = 0.0, 0.0, None
+            self._login_failure = None
             self._conn = conn
             self.connects += 1
             return conn
@@ -179,6 +221,8 @@ class SSHRunner:
         where = f"{s.host}:{s.port}"
         runner = self
 
+        attempt = _LoginAttempt(self)
+
         class _Client(asyncssh.SSHClient):
             def connection_lost(self, exc) -> None:  # the connection dropped or closed
                 if runner._conn is not None and runner._conn is getattr(self, "conn", None):
@@ -186,6 +230,15 @@ class SSHRunner:
 
             def connection_made(self, conn) -> None:
                 self.conn = conn
+
+            def kbdint_auth_requested(self):
+                return attempt.kbdint_requested()
+
+            async def kbdint_challenge_received(self, name, instructions, lang, prompts):
+                return await attempt.challenge(name, instructions, prompts)
+
+            async def password_auth_requested(self):
+                return await attempt.password()
 
         if not os.path.isfile(self.known_hosts):
             raise HostKeyError(
@@ -196,7 +249,8 @@ class SSHRunner:
         options: dict = dict(
             known_hosts=self.known_hosts,
             connect_timeout=s.connect_timeout,
-            login_timeout=max(s.connect_timeout, 10.0),
+            # A person may be typing a one-time code (calls wait for them: _call).
+            login_timeout=max(s.connect_timeout, 10.0) + LOGIN_ANSWER_TIMEOUT,
             keepalive_interval=self.keepalive_interval,
             keepalive_count_max=3,
             client_factory=_Client,
@@ -215,6 +269,9 @@ class SSHRunner:
         except asyncssh.HostKeyNotVerifiable:
             raise HostKeyError(await self._host_key_message()) from None
         except asyncssh.PermissionDenied:
+            refusal = attempt.refusal()
+            if refusal is not None:
+                raise refusal from None
             raise HostUnreachableError(
                 f"{where} refused the login of {s.user or 'the current user'}: check the "
                 "user and identity_files (or the keys in your ssh agent)"
@@ -426,6 +483,117 @@ class SSHRunner:
 
     def __repr__(self) -> str:
         return f"SSHRunner({self.host!r})"
+
+
+class _LoginAttempt:
+    """The server's login questions during one connection attempt, answered through the
+    login prompter: one round of keyboard-interactive and one password question at most
+    (a second round means the first answers were refused: asking again could lock the
+    account). What the server says without asking (an empty challenge: often why it
+    refused) is kept for the error. The answers are passed on and never kept."""
+
+    def __init__(self, runner: SSHRunner):
+        self.runner = runner
+        self.kbdint_rounds = 0
+        self.password_asked = False
+        # A method asked for again means its answers were refused: from then on no
+        # question of this attempt reaches the person (nor the server another answer).
+        self.refused = False
+        self.asked: list[str] = []  # prompt texts answered
+        self.said: list[str] = []  # the server's messages
+        self.failure: Optional[InteractiveLoginError] = None
+
+    @property
+    def stopped(self) -> bool:
+        return self.refused or self.failure is not None
+
+    def kbdint_requested(self) -> Optional[str]:
+        self.kbdint_rounds += 1
+        if self.kbdint_rounds > 1:
+            self.refused = True
+        return None if self.stopped else ""
+
+    async def challenge(self, title: str, instructions: str, prompts) -> Optional[list[str]]:
+        if not prompts:
+            if instructions.strip():
+                self.said.append(instructions.strip())
+            return []
+        if self.stopped:
+            return None
+        return await self._ask(LoginChallenge(
+            self.runner.interface, self.runner.host, instructions,
+            tuple(LoginPrompt(text, bool(echo)) for text, echo in prompts), title))
+
+    async def password(self) -> Optional[str]:
+        if self.password_asked:
+            self.refused = True
+        if self.stopped:
+            return None
+        self.password_asked = True
+        answers = await self._ask(LoginChallenge(
+            self.runner.interface, self.runner.host, "",
+            (LoginPrompt(f"Password for {self.runner.host}: ", False),)))
+        return answers[0] if answers else None
+
+    async def _ask(self, challenge: LoginChallenge) -> Optional[list[str]]:
+        runner = self.runner
+        runner._asking += 1
+        try:
+            answers = await _in_daemon_thread(ask, challenge, runner.prompter)
+        except InteractiveLoginError as exc:
+            self.failure = exc
+            return None
+        finally:
+            runner._asking -= 1
+        self.asked.extend(p.text.strip() for p in challenge.prompts)
+        return answers
+
+    def refusal(self) -> Optional[LoginError]:
+        """The error for a login refused after (or instead of) questions, else None."""
+        if self.failure is not None:
+            return LoginError(str(self.failure))
+        if not self.asked:
+            return None
+        said = " ".join(self.said)
+        reason = f", saying: {said}" if said else " without saying why"
+        if not reason.endswith((".", "!", "?")):
+            reason += "."
+        asked = "; ".join(dict.fromkeys(self.asked))
+        runner = self.runner
+        who = f"interface {runner.interface!r} ({runner.host})" if runner.interface \
+            else runner.host
+        error = LoginError(f"{who} refused the login ({asked}){reason} Nothing more is sent "
+                           "to it until you log in again.")
+        login_failed(error)
+        return error
+
+
+async def _in_daemon_thread(function, *args):
+    """``function(*args)`` in a daemon thread of its own: a person's answer may take
+    minutes (the loop serves on meanwhile), and a question nobody answers must not keep
+    the process from exiting, as a thread of the loop's executor would (joined at exit)."""
+    loop = asyncio.get_running_loop()
+    future = loop.create_future()
+
+    def settle(result, error) -> None:
+        if not future.done():
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)
+
+    def work() -> None:
+        try:
+            result, error = function(*args), None
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
+            result, error = None, exc
+        try:
+            loop.call_soon_threadsafe(settle, result, error)
+        except RuntimeError:  # the loop closed meanwhile: nobody waits any more
+            pass
+
+    threading.Thread(target=work, name="simjobs-login-question", daemon=True).start()
+    return await future
 
 
 def _as_bytes(value) -> bytes:

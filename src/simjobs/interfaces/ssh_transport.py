@@ -45,7 +45,6 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-import time
 from collections.abc import Sequence
 from typing import Optional, Union
 
@@ -60,7 +59,7 @@ from simjobs.core.login import (
 )
 
 from .runner import CommandResult, HostKeyError, HostUnreachableError, LoginError, SSHSettings
-from .runner import host_key_message
+from .runner import RetryBackoff, host_key_message
 
 #: Seconds a command may run when the caller gives no timeout.
 DEFAULT_COMMAND_TIMEOUT = 120.0
@@ -132,9 +131,7 @@ class SSHRunner:
         self._conn = None
         self._conn_lock: Optional[asyncio.Lock] = None
         self._channels: Optional[asyncio.Semaphore] = None
-        self._retry_at = 0.0
-        self._backoff = 0.0
-        self._last_error: Optional[HostUnreachableError] = None
+        self._backoff = RetryBackoff()
         self._login_failure: Optional[LoginError] = None  # until retry_logins()
         self._login_generation = 0
         self._asking = 0  # questions of the server waiting for the person
@@ -192,23 +189,16 @@ class SSHRunner:
             if failure is not None and self._login_generation == login_generation():
                 # No new login by itself after a failed interactive one: no lockout.
                 raise LoginError(str(failure))
-            now = time.monotonic()
-            if now < self._retry_at and self._last_error is not None:
-                # The same error as the last attempt's, word for word: a countdown in it
-                # would make every poll look like a new cause (a new health event).
-                raise type(self._last_error)(str(self._last_error))
+            self._backoff.check()
             try:
                 conn = await self._connect()
             except LoginError as exc:
                 self._login_failure, self._login_generation = exc, login_generation()
                 raise
             except HostUnreachableError as exc:
-                self._backoff = min(self.max_backoff,
-                                    max(self.initial_backoff, self._backoff * 2))
-                self._retry_at = time.monotonic() + self._backoff
-                self._last_error = exc
+                self._backoff.failed(exc, self.initial_backoff, self.max_backoff)
                 raise
-            self._backoff, self._retry_at, self._last_error = 0.0, 0.0, None
+            self._backoff.succeeded()
             self._login_failure = None
             self._conn = conn
             self.connects += 1

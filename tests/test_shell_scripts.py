@@ -88,3 +88,11 @@ def test_sbatch_scripts_have_no_shell_code_in_python_strings():
     files = resources.files("simjobs.interfaces")
     for name in ("slurm_submit.sh", "slurm_job.sh", "slurm_array.sh"):
         assert files.joinpath(name).is_file(), name
+
+
+def test_slurm_module_has_no_shell_code_in_python_strings():
+    # Every command of slurm.py (sbatch, scontrol...) keeps its shell code in a .sh file.
+    path = SRC / "simjobs" / "interfaces" / "slurm.py"
+    found = [text for text in _python_strings(path) if _SHELL_CONTROL.search(text)]
+    assert found == []
+    assert resources.files("simjobs.interfaces").joinpath("slurm_scontrol.sh").is_file()

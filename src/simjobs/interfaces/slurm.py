@@ -257,16 +257,11 @@ class SlurmInterface(HardwareInterface):
         self._dirs = RemoteJobDirs(runner, workspace_text, timeout=timeout)
         self._health = InterfaceHealth()
 
-        self._slurm_ids: dict[JobId, str] = {}  # sbatched jobs
-        self._active: set[JobId] = set()  # sbatched and not known to have ended
-        self._held: list[JobId] = []  # heap: created, waiting for a slot in the queue
-        self._held_set: set[JobId] = set()
-        self._settled: dict[JobId, JobState] = {}  # ended: the state is final
-        self._ended_since: dict[JobId, float] = {}  # Slurm said it ended; files not yet
+        self._jobs: dict[JobId, TrackedJob] = {}  # one record per job simjobs knows
+        self._held: list[JobId] = []  # heap of held jobs' ids, oldest first (may be stale)
         self._accounting: Optional[bool] = None  # sacct usable? None: not asked yet
         # FAILED without an exit code: watched, in case the wrapper records one after all
         self._provisional = LateResults(self.late_watch)  # FAILED without an exit code
-        self._last_status: dict[JobId, JobStatus] = {}  # the last answer for each job
         self._ready = False
 
     @staticmethod
@@ -368,9 +363,10 @@ class SlurmInterface(HardwareInterface):
         """
         job_id = JobId(job_id)
         statuses = self.get_job_statuses([job_id])
-        if job_id not in statuses and job_id in self._slurm_ids:
+        record = self._jobs.get(job_id)
+        if job_id not in statuses and record is not None and record.sched_id is not None:
             # Slurm has it but gave no clear answer this time: its last known status.
-            return self._last_status.get(job_id, JobStatus.SUBMITTED)
+            return record.last_status or JobStatus.SUBMITTED
         if job_id not in statuses:
             raise UnknownJobError(f"Job {job_id} is unknown to interface {self.name!r}: "
                                   f"it has no job directory in {self._workspace!r}.")
@@ -393,9 +389,10 @@ class SlurmInterface(HardwareInterface):
             if not isinstance(exc, HostUnreachableError):  # sbatch rejected it for good
                 self._settle(job_id, JobState(JobStatus.FAILED, reason=str(exc)))
                 if job_id in states:
-                    states[job_id] = self._settled[job_id]
+                    states[job_id] = self._jobs[job_id].settled
         answer = {job_id: state.status for job_id, state in states.items()}
-        self._last_status.update(answer)
+        for job_id, status in answer.items():
+            self._record(job_id).last_status = status
         return answer
 
     def get_job_output(self, job_id: JobId) -> float:
@@ -444,7 +441,7 @@ class SlurmInterface(HardwareInterface):
         ids = [JobId(j) for j in job_ids]
         outcomes: dict[JobId, Optional[Exception]] = {}
         for job_id in ids:
-            settled = self._settled.get(job_id)
+            settled = self._settled(job_id)
             if settled is not None and settled.status is not JobStatus.CANCELLED:
                 outcomes[job_id] = JobAlreadyEndedError(
                     f"Job {job_id} already ended with status {settled.status.value}.",
@@ -452,6 +449,21 @@ class SlurmInterface(HardwareInterface):
         todo = [j for j in ids if j not in outcomes]
         if not todo:
             return outcomes
+        slurm_ids = self._mark_cancelled(todo, outcomes)
+        errors = self._scancel(slurm_ids) if slurm_ids else {}
+        for job_id in todo:
+            if job_id in outcomes:
+                continue
+            outcomes[job_id] = errors.get(job_id)
+            if job_id not in errors:
+                self._settle(job_id, JobState(JobStatus.CANCELLED, reason="cancelled by simjobs"))
+        return outcomes
+
+    def _mark_cancelled(self, todo: list[JobId],
+                        outcomes: dict[JobId, Optional[Exception]]) -> dict[JobId, str]:
+        """Write the cancelled markers of ``todo`` (one command); returns the Slurm ids
+        to scancel (read from the job directories when not known yet, one more command),
+        with the errors of jobs that cannot be cancelled in ``outcomes``."""
         self._prepare()
         marked = self._dirs.cancel(todo, signal_group=False)
         slurm_ids: dict[JobId, str] = {}
@@ -470,10 +482,11 @@ class SlurmInterface(HardwareInterface):
                     f"Job {job_id} already ended with status {before.status.value}.",
                     before.status)
                 continue
-            was_held = job_id in self._held_set
+            record = self._jobs.get(job_id) or TrackedJob()
+            was_held = record.held
             self._unhold(job_id)
-            if job_id in self._slurm_ids:
-                slurm_ids[job_id] = self._slurm_ids[job_id]
+            if record.sched_id is not None:
+                slurm_ids[job_id] = record.sched_id
             elif not was_held:  # not adopted yet: its file says
                 look_up.append(job_id)
         if look_up:
@@ -483,14 +496,7 @@ class SlurmInterface(HardwareInterface):
                 slurm_id = valid_slurm_id(remote.files.get(SLURM_ID_FILE)) if remote else None
                 if slurm_id is not None:
                     slurm_ids[job_id] = slurm_id
-        errors = self._scancel(slurm_ids) if slurm_ids else {}
-        for job_id in todo:
-            if job_id in outcomes:
-                continue
-            outcomes[job_id] = errors.get(job_id)
-            if job_id not in errors:
-                self._settle(job_id, JobState(JobStatus.CANCELLED, reason="cancelled by simjobs"))
-        return outcomes
+        return slurm_ids
 
     def _scancel(self, slurm_ids: dict[JobId, str]) -> dict[JobId, Exception]:
         """One ``scancel`` of every id; when it reports a real error, each id is
@@ -518,8 +524,7 @@ class SlurmInterface(HardwareInterface):
     def find_jobs(self, job_ids: Iterable[JobId]) -> set[JobId]:
         """The ids among ``job_ids`` that have a job directory (one command)."""
         ids = [JobId(j) for j in job_ids]
-        known = {j for j in ids if j in self._slurm_ids or j in self._held_set
-                 or j in self._settled}
+        known = {j for j in ids if (r := self._jobs.get(j)) is not None and r.known}
         rest = [j for j in ids if j not in known]
         if rest:
             found = self._dirs.read_jobs(rest, extra_files=(SLURM_ID_FILE,))
@@ -538,7 +543,8 @@ class SlurmInterface(HardwareInterface):
         if remote is None or not remote.exists:
             raise UnknownJobError(f"Job {job_id} is unknown to interface {self.name!r}: "
                                   f"it has no job directory in {self._workspace!r}.")
-        slurm_id = self._slurm_ids.get(job_id) or valid_slurm_id(remote.files.get(SLURM_ID_FILE))
+        record = self._jobs.get(job_id) or TrackedJob()
+        slurm_id = record.sched_id or valid_slurm_id(remote.files.get(SLURM_ID_FILE))
         info: dict[str, str] = {}
         if slurm_id is not None:
             try:
@@ -549,9 +555,9 @@ class SlurmInterface(HardwareInterface):
             except HostUnreachableError:
                 pass  # details without Slurm's part
         files = remote.files
-        if job_id in self._settled:
-            state = self._settled[job_id]
-        elif job_id in self._held_set:
+        if record.settled is not None:
+            state = record.settled
+        elif record.held:
             state = JobState(JobStatus.SUBMITTED)
         else:
             state = resolve_job_state(info.get("JobState"), files,
@@ -633,11 +639,8 @@ class SlurmInterface(HardwareInterface):
         show job`` for each id. Returns the rows found (id -> (state, reason)) and the
         ids Slurm said it does not know (gone); an id with any other answer is in
         neither (no conclusion about it this poll)."""
-        lines = [f"for i in {' '.join(shlex.quote(i) for i in slurm_ids)}; do",
-                 "    printf '@simjobs %s\\n' \"$i\"",
-                 '    SLURM_BITSTR_LEN=0 scontrol -o show job "$i" 2>&1',
-                 "done"]
-        result = self._run("\n".join(lines) + "\n", "scontrol")
+        result = self._run(shell_assignments(ids=" ".join(slurm_ids))
+                           + shell_file("slurm_scontrol.sh"), "scontrol")
         rows: dict[str, tuple[str, str]] = {}
         gone: set[str] = set()
         sections: dict[str, list[str]] = {}
@@ -674,24 +677,45 @@ class SlurmInterface(HardwareInterface):
         self._accounting = True
         return parse_sacct(result.text())
 
-    # ---- job bookkeeping
+    # ---- job bookkeeping: one TrackedJob per job in self._jobs
+
+    def _record(self, job_id: JobId) -> TrackedJob:
+        record = self._jobs.get(job_id)
+        if record is None:
+            record = self._jobs[job_id] = TrackedJob()
+        return record
+
+    def _settled(self, job_id: JobId) -> Optional[JobState]:
+        record = self._jobs.get(job_id)
+        return record.settled if record is not None else None
+
+    def _active_count(self) -> int:
+        return sum(1 for record in self._jobs.values() if record.active)
 
     def _hold(self, job_id: JobId) -> None:
-        if job_id not in self._held_set:
-            self._held_set.add(job_id)
+        record = self._record(job_id)
+        if not record.held:
+            record.held = True
             heapq.heappush(self._held, job_id)
 
     def _unhold(self, job_id: JobId) -> None:
-        self._held_set.discard(job_id)  # its heap entry is skipped when popped
+        record = self._jobs.get(job_id)
+        if record is not None:
+            record.held = False  # its heap entry is skipped when popped
 
     def _settle(self, job_id: JobId, state: JobState, watch: bool = False) -> None:
-        self._settled[job_id] = state
+        record = self._record(job_id)
+        record.settled = state
+        record.held = False
+        record.ended_since = None
         if watch and state.status is JobStatus.FAILED and state.exit_code is None:
             # Concluded without the wrapper's word: watch for a late exit code.
             self._provisional.watch(job_id)
-        self._active.discard(job_id)
-        self._unhold(job_id)
-        self._ended_since.pop(job_id, None)
+
+    def _correct(self, corrections: dict[JobId, JobState]) -> None:
+        """Late exit codes found for settled jobs replace their settled states."""
+        for job_id, state in corrections.items():
+            self._record(job_id).settled = state
 
     def _adopt(self, job_id: JobId, remote: RemoteJob) -> None:
         """Take over a job found on disk (after a restart, or submitted again)."""
@@ -700,131 +724,180 @@ class SlurmInterface(HardwareInterface):
         files = remote.files
         slurm_id = valid_slurm_id(files.get(SLURM_ID_FILE))
         if slurm_id is not None:
-            self._slurm_ids[job_id] = slurm_id
+            self._record(job_id).sched_id = slurm_id
         from_files = jobdir.job_state_from_files(files, alive=None)
         if from_files.status is JobStatus.CANCELLED or files.get(EXIT_CODE_FILE) is not None:
             self._settle(job_id, from_files)
-        elif slurm_id is not None:
-            self._active.add(job_id)
-        elif files.get(SLURM_ID_FILE) is None and files.get(STARTED_MARKER) is None:
+        elif slurm_id is None and files.get(SLURM_ID_FILE) is None \
+                and files.get(STARTED_MARKER) is None:
             self._hold(job_id)  # created but never sent to Slurm
         # Otherwise (an id being written, or a wrapper started without a recorded id):
         # neither held nor tracked, so its files are read again at every poll.
 
     def _state_of(self, job_id: JobId) -> JobState:
-        if job_id not in self._settled:
-            states = self._states([job_id])
-            if job_id not in states:
-                raise UnknownJobError(f"Job {job_id} is unknown to interface {self.name!r}: "
-                                      f"it has no job directory in {self._workspace!r}.")
-            return states[job_id]
-        return self._settled[job_id]
+        settled = self._settled(job_id)
+        if settled is not None:
+            return settled
+        states = self._states([job_id])
+        if job_id not in states:
+            raise UnknownJobError(f"Job {job_id} is unknown to interface {self.name!r}: "
+                                  f"it has no job directory in {self._workspace!r}.")
+        return states[job_id]
+
+    # ---- a poll, in steps: _states runs them in order
 
     def _states(self, job_ids: list[JobId]) -> dict[JobId, JobState]:
         """The states of ``job_ids``: one squeue, plus one read of the job directories
         that must be read (and one sacct, where accounting exists, for purged jobs)."""
         job_ids = list(dict.fromkeys(job_ids))
-        unknown = [j for j in job_ids if j not in self._settled and j not in self._slurm_ids
-                   and j not in self._held_set]
-        read: dict[JobId, RemoteJob] = {}
-        if unknown:
-            read = self._read(unknown)
-            for job_id, remote in read.items():
-                self._adopt(job_id, remote)
+        read = self._adopt_unknown(job_ids)
+        tracked = [j for j in job_ids if (r := self._jobs.get(j)) is not None and r.active]
+        rows, tracked = self._queue_rows(tracked, read)
         states: dict[JobId, JobState] = {}
-        tracked = [j for j in job_ids if j in self._slurm_ids and j not in self._settled]
-        rows = self._squeue({self._slurm_ids[j] for j in tracked}) if tracked else {}
-        # A job is never concluded from its absence in one squeue listing: Slurm is asked
-        # about the missing ones (one command); those it still has keep their answer,
-        # those it could not say anything about are left out of this poll.
-        # Their files first: a job whose wrapper recorded its exit code (or that was
-        # cancelled, or lost its directory) needs no word from Slurm, so a restart after
-        # Slurm purged many finished jobs costs one read, not a scontrol per job.
-        absent = [j for j in tracked if self._slurm_ids[j] not in rows]
-        if absent:
-            read.update(self._read([j for j in absent if j not in read]))
-            unsure = {self._slurm_ids[j] for j in absent
-                      if (r := read.get(j)) is not None and r.exists
-                      and r.files.get(EXIT_CODE_FILE) is None
-                      and r.files.get(jobdir.CANCELLED_FILE) is None}
-            if unsure:
-                found, gone = self._scontrol(sorted(unsure))
-                rows.update(found)
-                tracked = [j for j in tracked if self._slurm_ids[j] not in unsure
-                           or self._slurm_ids[j] in rows or self._slurm_ids[j] in gone]
+        ended = self._note_queued(tracked, rows, states)
+        if ended:
+            self._read_ended(ended, rows, read)
+            self._conclude(ended, rows, read, states)
+        self._answer_rest(job_ids, read, states)
+        return states
+
+    def _adopt_unknown(self, job_ids: list[JobId]) -> dict[JobId, RemoteJob]:
+        """Read and adopt the jobs simjobs has no record of (after a restart)."""
+        unknown = [j for j in job_ids if (r := self._jobs.get(j)) is None or not r.known]
+        if not unknown:
+            return {}
+        read = self._read(unknown)
+        for job_id, remote in read.items():
+            self._adopt(job_id, remote)
+        return read
+
+    def _queue_rows(self, tracked: list[JobId], read: dict[JobId, RemoteJob]
+                    ) -> tuple[dict[str, tuple[str, str]], list[JobId]]:
+        """Slurm's rows for the tracked jobs (one squeue), and the tracked jobs this poll
+        can say something about.
+
+        A job is never concluded from its absence in one squeue listing: Slurm is asked
+        about the missing ones (one command); those it still has keep their answer,
+        those it could not say anything about are left out of this poll. Their files
+        first: a job whose wrapper recorded its exit code (or that was cancelled, or
+        lost its directory) needs no word from Slurm, so a restart after Slurm purged
+        many finished jobs costs one read, not a scontrol per job."""
+        if not tracked:
+            return {}, tracked
+        sched = {j: self._jobs[j].sched_id for j in tracked}
+        rows = self._squeue(set(sched.values()))
+        absent = [j for j in tracked if sched[j] not in rows]
+        if not absent:
+            return rows, tracked
+        read.update(self._read([j for j in absent if j not in read]))
+        unsure = {sched[j] for j in absent
+                  if (r := read.get(j)) is not None and r.exists
+                  and r.files.get(EXIT_CODE_FILE) is None
+                  and r.files.get(jobdir.CANCELLED_FILE) is None}
+        if unsure:
+            found, gone = self._scontrol(sorted(unsure))
+            rows.update(found)
+            tracked = [j for j in tracked if sched[j] not in unsure
+                       or sched[j] in rows or sched[j] in gone]
+        return rows, tracked
+
+    def _note_queued(self, tracked: list[JobId], rows: dict[str, tuple[str, str]],
+                     states: dict[JobId, JobState]) -> list[JobId]:
+        """Answer the jobs still waiting or running in Slurm; returns those that ended
+        (or that Slurm no longer knows)."""
         ended: list[JobId] = []
         for job_id in tracked:
-            row = rows.get(self._slurm_ids[job_id])
+            record = self._jobs[job_id]
+            row = rows.get(record.sched_id)
             mapped = SLURM_STATES.get(normalise_state(row[0])) if row else None
             if mapped in (JobStatus.SUBMITTED, JobStatus.RUNNING):
                 states[job_id] = JobState(mapped)
-                self._active.add(job_id)
-                self._ended_since.pop(job_id, None)
+                record.ended_since = None
             elif row is not None and mapped is None:
                 logger.warning("simjobs: %s: job %s has Slurm state %r, which simjobs does "
                                "not know; keeping its last status", self.name, job_id, row[0])
             else:
                 ended.append(job_id)
+        return ended
+
+    def _read_ended(self, ended: list[JobId], rows: dict[str, tuple[str, str]],
+                    read: dict[JobId, RemoteJob]) -> None:
+        """Read the files of the ended jobs not read yet (into ``read``).
+
+        A job Slurm killed (TIMEOUT...) has no exit code, so its stderr comes only with
+        the tails; the others are read without them (cheaper: no stdout). Jobs FAILED
+        without an exit code ride along with the first read, for a late exit code."""
         missing = [j for j in ended if j not in read]
-        # A job Slurm killed (TIMEOUT...) has no exit code, so its stderr comes only with
-        # the tails; the others are read without them (cheaper: no stdout). Jobs FAILED
-        # without an exit code ride along with the first read, for a late exit code.
-        killed = [j for j in missing if killed_state(rows.get(self._slurm_ids[j], ("",))[0])]
+        killed = [j for j in missing
+                  if killed_state(rows.get(self._jobs[j].sched_id, ("",))[0])]
         watched = self._provisional.watched()
         plain = [j for j in missing if j not in killed]
         for group, tails in (([*plain, *watched], False), (killed, True)):
             if group:
                 read.update(self._read(group, tails=tails))
         if watched:
-            self._settled.update(self._provisional.check(read, watched))
-        purged = [j for j in ended if self._slurm_ids[j] not in rows
+            self._correct(self._provisional.check(read, watched))
+
+    def _conclude(self, ended: list[JobId], rows: dict[str, tuple[str, str]],
+                  read: dict[JobId, RemoteJob], states: dict[JobId, JobState]) -> None:
+        """The states of the jobs that left Slurm's queue, from Slurm's word (or
+        sacct's, for jobs Slurm has purged) and their files; settles the final ones."""
+        purged = [self._jobs[j].sched_id for j in ended if self._jobs[j].sched_id not in rows
                   and read.get(j) is not None and read[j].files.get(EXIT_CODE_FILE) is None]
-        accounted = self._sacct([self._slurm_ids[j] for j in purged]) if purged else {}
+        accounted = self._sacct(purged) if purged else {}
         now = time.monotonic()
         lost: list[JobId] = []  # FAILED just now without an exit code
         for job_id in ended:
             remote = read.get(job_id)
             if remote is None:
                 continue  # not read: no answer
-            slurm_id = self._slurm_ids[job_id]
-            if not remote.exists:
-                # Ended in Slurm and its directory removed: lost, never an endless wait.
-                row = rows.get(slurm_id)
-                state = JobState(JobStatus.FAILED, reason=(
-                    f"its job directory {self._dirs.job_dir(job_id)} was removed (Slurm "
-                    f"state {row[0] if row else 'unknown'}); its output is lost"))
-                self._settle(job_id, state)
-                states[job_id] = state
-                continue
-            row = rows.get(slurm_id)
-            slurm_state = row[0] if row else accounted.get(slurm_id)
-            since = self._ended_since.setdefault(job_id, now)
-            state = resolve_job_state(slurm_state, remote.files,
-                                      slurm_reason=row[1] if row else None,
-                                      files_overdue=now - since >= self.files_grace)
+            state, watch = self._conclude_one(job_id, remote, rows, accounted, now)
             if state is None:
                 continue
             if state.finished:
-                if remote.files.get(STARTED_MARKER) is None:
-                    # Its wrapper never started: check the installed one again.
-                    self._dirs.check_install_again()
-                    self._ready = False
-                watch = not killed_state(slurm_state)
                 if watch and state.status is JobStatus.FAILED and state.exit_code is None:
                     lost.append(job_id)
                 self._settle(job_id, state, watch=watch)
             states[job_id] = state
         if lost:
             self._name_full_disk(lost, states)
+
+    def _conclude_one(self, job_id: JobId, remote: RemoteJob, rows: dict[str, tuple[str, str]],
+                      accounted: dict[str, str], now: float
+                      ) -> tuple[Optional[JobState], bool]:
+        """One ended job's state (None: no answer this poll), and whether a FAILED one
+        without an exit code is watched for a late one (not when Slurm killed it)."""
+        record = self._jobs[job_id]
+        row = rows.get(record.sched_id)
+        if not remote.exists:
+            # Ended in Slurm and its directory removed: lost, never an endless wait.
+            return JobState(JobStatus.FAILED, reason=(
+                f"its job directory {self._dirs.job_dir(job_id)} was removed (Slurm "
+                f"state {row[0] if row else 'unknown'}); its output is lost")), False
+        slurm_state = row[0] if row else accounted.get(record.sched_id)
+        if record.ended_since is None:
+            record.ended_since = now
+        state = resolve_job_state(slurm_state, remote.files,
+                                  slurm_reason=row[1] if row else None,
+                                  files_overdue=now - record.ended_since >= self.files_grace)
+        if state is not None and state.finished and remote.files.get(STARTED_MARKER) is None:
+            # Its wrapper never started: check the installed one again.
+            self._dirs.check_install_again()
+            self._ready = False
+        return state, not killed_state(slurm_state)
+
+    def _answer_rest(self, job_ids: list[JobId], read: dict[JobId, RemoteJob],
+                     states: dict[JobId, JobState]) -> None:
+        """Settled and held jobs, and jobs on disk that simjobs does not track."""
         for job_id in job_ids:
-            if job_id in self._settled:
-                states[job_id] = self._settled[job_id]
-            elif job_id in self._held_set:
+            record = self._jobs.get(job_id) or TrackedJob()
+            if record.settled is not None:
+                states[job_id] = record.settled
+            elif record.held:
                 states[job_id] = JobState(JobStatus.SUBMITTED)
             elif job_id not in states and job_id in read and read[job_id].exists:
                 # On disk but neither held nor with a Slurm id: its files tell.
                 states[job_id] = jobdir.job_state_from_files(read[job_id].files, alive=None)
-        return states
 
     # ---- late results: a FAILED job whose wrapper records an exit code after all
 
@@ -843,7 +916,7 @@ class SlurmInterface(HardwareInterface):
         if late.needs_read:
             watched = late.watched()
             if watched:
-                self._settled.update(late.check(self._read(watched), watched))
+                self._correct(late.check(self._read(watched), watched))
         return late.take()
 
     def _name_full_disk(self, lost: list[JobId], states: dict[JobId, JobState]) -> None:
@@ -858,9 +931,9 @@ class SlurmInterface(HardwareInterface):
         note = (f"; no space left on the remote workspace {self._workspace} on {self.host} "
                 "(df: 0 B free)")
         for job_id in lost:
-            state = self._settled[job_id]
-            state = dataclasses.replace(state, reason=(state.reason or "") + note)
-            self._settled[job_id] = states[job_id] = state
+            record = self._jobs[job_id]
+            record.settled = states[job_id] = dataclasses.replace(
+                record.settled, reason=(record.settled.reason or "") + note)
 
     def _read(self, job_ids: Sequence[JobId], tails: bool = False) -> dict[JobId, RemoteJob]:
         self._prepare()
@@ -885,19 +958,19 @@ class SlurmInterface(HardwareInterface):
         asked about, which leaves out those the manager is cancelling (a job pending
         cancel is never sbatched). With ``overtake`` False the first held job not in
         ``only`` stops the release (new jobs never overtake older held ones)."""
-        room = len(self._held_set) if self._max_jobs is None \
-            else self._max_jobs - len(self._active)
+        room = sum(1 for r in self._jobs.values() if r.held) if self._max_jobs is None \
+            else self._max_jobs - self._active_count()
         batch: list[JobId] = []
         skipped: list[JobId] = []
         while self._held and len(batch) < room:
             job_id = heapq.heappop(self._held)
-            if job_id in self._held_set:
+            if self._jobs[job_id].held:
                 if only is not None and job_id not in only:
                     skipped.append(job_id)
                     if not overtake:
                         break
                     continue
-                self._held_set.discard(job_id)
+                self._jobs[job_id].held = False
                 batch.append(job_id)
         for job_id in skipped:
             heapq.heappush(self._held, job_id)
@@ -933,11 +1006,10 @@ class SlurmInterface(HardwareInterface):
             self._health = InterfaceHealth(HEALTH_DEGRADED, message=str(exc))
             return {job_id: exc for job_id in chunk}
         if len(chunk) == 1:
-            self._slurm_ids[chunk[0]] = slurm_id
+            self._record(chunk[0]).sched_id = slurm_id
         else:
             for index, job_id in enumerate(chunk):
-                self._slurm_ids[job_id] = f"{slurm_id}_{index}"
-        self._active.update(chunk)
+                self._record(job_id).sched_id = f"{slurm_id}_{index}"
         if not self._health.ok:
             self._health = InterfaceHealth(HEALTH_OK)
         return {}
@@ -945,8 +1017,7 @@ class SlurmInterface(HardwareInterface):
     def _adopt_recorded(self, job_id: JobId, recorded: str) -> None:
         slurm_id = valid_slurm_id(recorded.encode())
         if slurm_id is not None:
-            self._slurm_ids[job_id] = slurm_id
-            self._active.add(job_id)
+            self._record(job_id).sched_id = slurm_id
         # An id being written: neither held nor tracked, so polls read its files.
 
     def _sbatch_options(self, job_name: str) -> list[str]:
@@ -966,6 +1037,16 @@ class SlurmInterface(HardwareInterface):
         The command first looks for recorded Slurm ids in the job directories: if any
         job has one (an earlier sbatch went through but its answer was lost), nothing
         is submitted and :class:`_AlreadySubmitted` says which."""
+        command, script = self._sbatch_command(batch)
+        result = self._run(command, "sbatch", input=script.encode("utf-8"))
+        if result.ok:
+            for line in result.text().splitlines():
+                if line.startswith("slurm-id "):
+                    return line.split(" ", 1)[1].strip()
+        raise self._sbatch_error(result, batch)
+
+    def _sbatch_command(self, batch: list[JobId]) -> tuple[str, str]:
+        """The sbatch command for ``batch`` and the batch script it reads on stdin."""
         # The shell code is in slurm_submit.sh, slurm_job.sh and slurm_array.sh; the
         # values reach it as shell variables assigned (quoted) at the top.
         ids = " ".join(str(j) for j in batch)
@@ -1004,11 +1085,10 @@ class SlurmInterface(HardwareInterface):
                    + shell_file("slurm_submit.sh") + "enter_workspace\n"
                    + 'check_unsubmitted "$ids"\n'
                    + call + "\nprintf 'slurm-id %s\\n' \"$id\"\n")
-        result = self._run(command, "sbatch", input=script.encode("utf-8"))
-        if result.ok:
-            for line in result.text().splitlines():
-                if line.startswith("slurm-id "):
-                    return line.split(" ", 1)[1].strip()
+        return command, script
+
+    def _sbatch_error(self, result: CommandResult, batch: list[JobId]) -> Exception:
+        """The exception a failed sbatch command stands for."""
         text = result.error_text()
         if result.exit_status == _EXIT_HAVE:
             have = {}
@@ -1016,20 +1096,20 @@ class SlurmInterface(HardwareInterface):
                 parts = line.split(" ")
                 if len(parts) >= 2 and parts[0] == "have" and parts[1].isdigit():
                     have[JobId(parts[1])] = parts[2] if len(parts) > 2 else ""
-            raise _AlreadySubmitted(have)
+            return _AlreadySubmitted(have)
         if result.exit_status in (96, 97):
             full = self._dirs.space_problem(result.stdout.split(b"\n"), result)
             if full is not None:
-                raise RuntimeError(full)
-            raise RuntimeError(f"cannot write to the workspace {self._workspace!r} on "
+                return RuntimeError(full)
+            return RuntimeError(f"cannot write to the workspace {self._workspace!r} on "
                                f"{self.host}: {text}; choose a directory you can write to")
         if result.exit_status == 127 or "not found" in text and "sbatch" in text:
-            raise RuntimeError(f"sbatch was not found on {self.host}: {text}; install the "
+            return RuntimeError(f"sbatch was not found on {self.host}: {text}; install the "
                                "Slurm client or put it on the PATH of non-interactive shells")
-        if _TRANSIENT.search(text) or (_QUEUE_LIMIT.search(text) and self._active):
-            raise _SlurmBusy(f"Slurm does not take more jobs now ({text}); they wait in "
+        if _TRANSIENT.search(text) or (_QUEUE_LIMIT.search(text) and self._active_count()):
+            return _SlurmBusy(f"Slurm does not take more jobs now ({text}); they wait in "
                              "simjobs' queue")
-        raise RuntimeError(f"sbatch rejected the job{'s' if len(batch) > 1 else ''} on "
+        return RuntimeError(f"sbatch rejected the job{'s' if len(batch) > 1 else ''} on "
                            f"{self.host}: {text or 'no message'}; check the partition and "
                            f"sbatch_args of interface {self.name!r}")
 
@@ -1044,6 +1124,32 @@ class _AlreadySubmitted(Exception):
     def __init__(self, slurm_ids: dict[JobId, str]):
         super().__init__(f"already submitted: {sorted(map(str, slurm_ids))}")
         self.slurm_ids = slurm_ids
+
+
+@dataclasses.dataclass
+class TrackedJob:
+    """What a batch interface knows of one job: one record per job, all of it here."""
+
+    #: Its scheduler id (``1234``, ``1234_7``) once submitted or found on disk.
+    sched_id: Optional[str] = None
+    #: Created, waiting in simjobs' own queue for a slot in the scheduler's.
+    held: bool = False
+    #: Its final state once it has ended (never changes after, but for a late exit code).
+    settled: Optional[JobState] = None
+    #: When the scheduler first said it ended while its exit code was not visible yet.
+    ended_since: Optional[float] = None
+    #: The last status a poll answered for it.
+    last_status: Optional[JobStatus] = None
+
+    @property
+    def active(self) -> bool:
+        """In the scheduler's queue as far as simjobs knows (submitted, not ended)."""
+        return self.sched_id is not None and self.settled is None
+
+    @property
+    def known(self) -> bool:
+        """Tracked without reading its files: held, submitted or settled."""
+        return self.held or self.sched_id is not None or self.settled is not None
 
 
 class _SlurmBusy(RuntimeError):

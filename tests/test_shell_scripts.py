@@ -76,17 +76,19 @@ def test_job_directory_operations_have_no_shell_code_in_python_strings():
     assert found == []
 
 
-def test_sbatch_scripts_have_no_shell_code_in_python_strings():
-    # SlurmInterface._sbatch's command and batch scripts: slurm_submit.sh, slurm_job.sh,
-    # slurm_array.sh, with values as quoted variables (an f-string's parts count too).
-    tree = ast.parse((SRC / "simjobs" / "interfaces" / "slurm.py").read_text("utf-8"))
-    (sbatch,) = [n for n in ast.walk(tree)
-                 if isinstance(n, ast.FunctionDef) and n.name == "_sbatch"]
-    texts = [n.value for n in ast.walk(sbatch) if isinstance(n, ast.Constant)
+def test_submit_scripts_have_no_shell_code_in_python_strings():
+    # BatchInterface's submit command and batch scripts: batch_submit.sh, batch_job.sh,
+    # batch_array.sh and each dialect's *_submit.sh, with values as quoted variables (an
+    # f-string's parts count too).
+    tree = ast.parse((SRC / "simjobs" / "interfaces" / "batch.py").read_text("utf-8"))
+    methods = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)
+               and n.name in ("_submit", "_submit_command")]
+    assert len(methods) == 2
+    texts = [n.value for m in methods for n in ast.walk(m) if isinstance(n, ast.Constant)
              and isinstance(n.value, str)]
     assert texts and [t for t in texts if _SHELL_CONTROL.search(t) or "exec " in t] == []
     files = resources.files("simjobs.interfaces")
-    for name in ("slurm_submit.sh", "slurm_job.sh", "slurm_array.sh"):
+    for name in ("batch_submit.sh", "batch_job.sh", "batch_array.sh", "slurm_submit.sh"):
         assert files.joinpath(name).is_file(), name
 
 

@@ -241,7 +241,8 @@ class BatchInterface(HardwareInterface):
         own = self.dialect.own_options
         for arg in args:
             option = arg.split("=", 1)[0]
-            if not option.startswith("--"):
+            if option not in own and self.dialect.glued_options \
+                    and not option.startswith("--"):
                 option = option[:2]  # -Jname, -o file.out
             if option in own:
                 raise ValueError(
@@ -469,7 +470,7 @@ class BatchInterface(HardwareInterface):
                 result = self._runner.run(self._d.details_command(sched_id),
                                           timeout=self._timeout)
                 if result.ok:
-                    info = self._d.parse_details(result.text())
+                    info = self._d.parse_details(result.text(), sched_id)
             except HostUnreachableError:
                 pass  # details without the scheduler's part
         files = remote.files
@@ -571,8 +572,8 @@ class BatchInterface(HardwareInterface):
     def _status_rows(self, wanted: set[str]) -> dict[str, Row]:
         """ONE status command for all of the user's jobs: the rows of ``wanted``."""
         program = self._d.status_program
-        result = self._run(self._d.status_command(), program)
-        if not result.ok:
+        result = self._run(self._d.status_command(sorted(wanted)), program)
+        if not self._d.status_ok(result):
             message = (f"{program} failed on {self.host} (exit status {result.exit_status}): "
                        f"{result.error_text()}; jobs keep their last known status")
             self._health = InterfaceHealth(HEALTH_UNREACHABLE, message=message)
@@ -1011,8 +1012,8 @@ class BatchInterface(HardwareInterface):
 
     def _submit_command(self, batch: list[JobId]) -> tuple[str, str]:
         """The submit command for ``batch`` and the batch script it reads on stdin."""
-        # The shell code is in batch_submit.sh (with the dialect's submit_cmd and
-        # task_id), batch_job.sh and batch_array.sh; the values reach it as shell
+        # The shell code is in batch_submit.sh (with the dialect's <kind>_submit_cmd
+        # and <kind>_task_id), batch_job.sh and batch_array.sh; the values reach it as shell
         # variables assigned (quoted) at the top.
         d = self._d
         ids = " ".join(str(j) for j in batch)
@@ -1022,6 +1023,7 @@ class BatchInterface(HardwareInterface):
                   "f_cancelled": jobdir.CANCELLED_FILE, "f_sched_id": d.id_file,
                   "f_sched_stdout": d.stdout_file, "f_sched_stderr": d.stderr_file,
                   "task_output": d.task_output, "first_index": d.first_index,
+                  "dialect": d.kind,
                   "exit_have": _EXIT_HAVE}
         if len(batch) == 1:
             (job_id,) = batch
@@ -1086,6 +1088,28 @@ class BatchInterface(HardwareInterface):
                             f"{self.host}: {text or 'no message'}; check the "
                             f"{self.queue_word} and {self.args_word} of interface "
                             f"{self.name!r}")
+
+
+def batch_interface_class(kind: str) -> type[BatchInterface]:
+    """The interface class of a batch ``kind``: "slurm", "pbs", "lsf" or "sge".
+
+    Raises
+    ------
+    ValueError
+        If ``kind`` is not one of them.
+    """
+    if kind == "slurm":
+        from .slurm import SlurmInterface as cls
+    elif kind == "pbs":
+        from .pbs import PBSInterface as cls
+    elif kind == "lsf":
+        from .lsf import LSFInterface as cls
+    elif kind == "sge":
+        from .sge import SGEInterface as cls
+    else:
+        raise ValueError(f"{kind!r} is not a batch scheduler kind; use \"slurm\", \"pbs\", "
+                         "\"lsf\" or \"sge\"")
+    return cls
 
 
 class _AlreadySubmitted(Exception):

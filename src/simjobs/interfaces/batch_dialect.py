@@ -54,7 +54,8 @@ class BatchDialect:
     cancel_program: str = ""
     #: What to check when the server cannot be reached ("slurmctld is running").
     server_check: str = ""
-    #: The shell file (beside this module) defining ``submit_cmd`` and ``task_id``.
+    #: The shell file (beside this module) defining ``<kind>_submit_cmd`` and
+    #: ``<kind>_task_id``.
     submit_file: str = ""
     #: Environment variables the scheduler sets in a batch job: the directory the job
     #: was submitted from (the workspace) and an array task's index.
@@ -89,6 +90,8 @@ class BatchDialect:
     rerun_state: Optional[str] = None
     #: Options simjobs sets itself: option -> its long name (refused in submit args).
     own_options: Mapping[str, str] = {}
+    #: Whether a one-letter option may carry its value glued (``-Jname``).
+    glued_options: bool = True
 
     # ---- states
 
@@ -98,6 +101,10 @@ class BatchDialect:
             return None
         word = state.strip().split(" ", 1)[0]
         return word or None
+
+    def shown_state(self, state: str) -> str:
+        """A state as reasons name it (the table's key unless a dialect says better)."""
+        return self.normalise(state) or state
 
     def status_of(self, state: Optional[str]) -> Optional[JobStatus]:
         """The simjobs status a state maps to (None: not in the table, or no state)."""
@@ -131,7 +138,7 @@ class BatchDialect:
 
     def task_id(self, array_id: str, index: int) -> str:
         """The scheduler id of task ``index`` of array ``array_id`` (as submit printed
-        it, after ``submit_cmd``'s parse)."""
+        it, after ``<kind>_submit_cmd``'s parse)."""
         raise NotImplementedError
 
     def check_workspace(self, workspace: str) -> Optional[str]:
@@ -142,9 +149,14 @@ class BatchDialect:
 
     # ---- status
 
-    def status_command(self) -> str:
-        """ONE command listing the states of all of the user's jobs."""
+    def status_command(self, ids: Sequence[str]) -> str:
+        """ONE command listing the states of the user's jobs (at least ``ids``)."""
         raise NotImplementedError
+
+    def status_ok(self, result: CommandResult) -> bool:
+        """Whether the status command answered (a failure is "unreachable", never
+        "jobs gone")."""
+        return result.ok
 
     def parse_status(self, text: str, wanted: set[str]) -> dict[str, Row]:
         """The rows of :meth:`status_command`'s output: scheduler id -> (state, reason),
@@ -174,7 +186,7 @@ class BatchDialect:
         """A command describing one job (for the details view)."""
         raise NotImplementedError
 
-    def parse_details(self, text: str) -> dict[str, Optional[str]]:
+    def parse_details(self, text: str, sched_id: str) -> dict[str, Optional[str]]:
         """``state``, ``reason``, ``node`` and ``queue`` from :meth:`details_command`."""
         raise NotImplementedError
 
@@ -219,6 +231,7 @@ def resolve_batch_state(
         the job: its last status stands).
     """
     state = dialect.normalise(row[0]) if row else None
+    shown = dialect.shown_state(row[0]) if row else None
     from_files = jobdir.job_state_from_files(files, alive=None)
     if from_files.status is JobStatus.CANCELLED:
         return from_files  # simjobs cancelled it (the marker), whatever the scheduler says
@@ -231,7 +244,7 @@ def resolve_batch_state(
         # failure's reason starts with the scheduler's state when it has one.
         if mapped is JobStatus.FAILED and from_files.status is JobStatus.FAILED:
             return dataclasses.replace(from_files,
-                                       reason=f"{label} state {state}; {from_files.reason}")
+                                       reason=f"{label} state {shown}; {from_files.reason}")
         return from_files
     fields = dict(pid=from_files.pid, started=from_files.started, ended=from_files.ended)
     if mapped in (JobStatus.SUBMITTED, JobStatus.RUNNING):
@@ -241,7 +254,7 @@ def resolve_batch_state(
             f"cancelled in {label} ({dialect.cancel_program} outside simjobs, or by an "
             "administrator)"), **fields)
     if dialect.killed(row):
-        return JobState(JobStatus.FAILED, reason=_killed_reason(dialect, state, row[1], files),
+        return JobState(JobStatus.FAILED, reason=_killed_reason(dialect, shown, row[1], files),
                         **fields)
     # The scheduler says it ended by itself or no longer knows it, yet there is no exit
     # code: wait for the files a while, then it ended abnormally. Meanwhile it is
@@ -251,17 +264,17 @@ def resolve_batch_state(
         if files.get(STARTED_MARKER) is None:
             return None
         return JobState(JobStatus.RUNNING, **fields)
-    return JobState(JobStatus.FAILED, reason=_no_exit_code_reason(dialect, state, files)
+    return JobState(JobStatus.FAILED, reason=_no_exit_code_reason(dialect, state, shown, files)
                     + _not_started(dialect, files), **fields)
 
 
-def _no_exit_code_reason(dialect: BatchDialect, state: Optional[str],
+def _no_exit_code_reason(dialect: BatchDialect, state: Optional[str], shown: Optional[str],
                          files: Mapping[str, Optional[bytes]]) -> str:
     label = dialect.label
     if state is None:
         return (f"the job left the {label} queue without recording an exit code ({label} "
                 "no longer knows it and has no accounting of it)")
-    why = f"{label} state {state}, but the job's wrapper recorded no exit code"
+    why = f"{label} state {shown}, but the job's wrapper recorded no exit code"
     if state == dialect.rerun_state and files.get(STARTED_MARKER) is not None:
         # The wrapper exits 0 without an exit code at its run-once guard only.
         why += (f": most likely {label} ran the job a second time (a requeue, or "

@@ -2,12 +2,13 @@
 # simjobs: the submit command of BatchInterface._submit, for every scheduler. Not run on
 # its own: batch.py sends shell variable assignments (every value quoted with
 # shlex.quote), the writing functions of remote_lib.sh (free_note, installed), the
-# dialect's file (slurm_submit.sh, pbs_submit.sh...: submit_cmd and task_id), this
+# dialect's file (slurm_submit.sh, pbs_submit.sh...: <dialect>_submit_cmd and
+# <dialect>_task_id, called through the variable dialect: "slurm", "pbs"...), this
 # file and one call of submit_job or submit_array; the batch script (batch_job.sh or
 # batch_array.sh) comes on the standard input, which the submit program reads.
 # shellcheck disable=SC2154  # the variables below are assigned by the command's head
 #
-# Variables: workspace (absolute, or relative to $HOME), f_cancelled, f_sched_id,
+# Variables: dialect, workspace (absolute, or relative to $HOME), f_cancelled, f_sched_id,
 # f_sched_stdout, f_sched_stderr, task_output (the per-task output file suffix in the
 # scheduler's pattern syntax), first_index (of an array), exit_have, submit_options
 # (shell words, each quoted).
@@ -38,7 +39,7 @@ check_unsubmitted() {
 # submit_job ID: one job; its scheduler id goes into its directory.
 submit_job() {
     d=$ws/$1
-    submit_cmd "$d" "$d/$f_sched_stdout" "$d/$f_sched_stderr"
+    "${dialect}_submit_cmd" "$d" "$d/$f_sched_stdout" "$d/$f_sched_stderr"
     printf '%s\n' "$id" > "$d/$f_sched_id"
 }
 
@@ -53,11 +54,11 @@ submit_array() {
     if installed "$2.tmp.$$" "$3" "$4" && mv -f -- "$2.tmp.$$" "$2"; then :
     else rm -f -- "$2.tmp.$$"; free_note; exit 97; fi
     out_pattern=$ws/${2%.tasks}$task_output
-    submit_cmd "$ws" "$out_pattern" "$out_pattern"
+    "${dialect}_submit_cmd" "$ws" "$out_pattern" "$out_pattern"
     printf '%s\n' "$id" > "$2.id"
     i=$first_index
     for j in $1; do
-        task_id "$id" "$i" > "$ws/$j/$f_sched_id"
+        "${dialect}_task_id" "$id" "$i" > "$ws/$j/$f_sched_id"
         i=$((i + 1))
     done
 }

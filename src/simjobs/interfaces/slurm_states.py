@@ -344,7 +344,7 @@ class SlurmDialect(BatchDialect):
     def task_id(self, array_id: str, index: int) -> str:
         return f"{array_id}_{index}"
 
-    def status_command(self) -> str:
+    def status_command(self, ids: Sequence[str]) -> str:
         # --user rather than --me, which Slurm before 20.11 does not know.
         # Without --array: Slurm 22.05's --array drops the last task of a stepped range
         # (12_[1-19:2] listed as 1...17); pending ranges are expanded by parse_squeue,
@@ -375,7 +375,7 @@ class SlurmDialect(BatchDialect):
     def details_command(self, sched_id: str) -> str:
         return f"scontrol -o show job {shlex.quote(sched_id)}"
 
-    def parse_details(self, text: str) -> dict[str, Optional[str]]:
+    def parse_details(self, text: str, sched_id: str) -> dict[str, Optional[str]]:
         info = parse_scontrol(text)
         return {"state": info.get("JobState"), "reason": info.get("Reason"),
                 "node": info.get("NodeList") or info.get("BatchHost"),

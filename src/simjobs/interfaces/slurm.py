@@ -64,32 +64,15 @@ __all__ = [
 class SlurmInterface(BatchInterface):
     """Runs jobs as Slurm batch jobs (see the module docstring for how).
 
+    The parameters are :class:`.batch.BatchInterface`'s (name, level, command,
+    workspace, max_jobs, ssh, runner, timeout), with Slurm's names for two of them:
+
     Parameters
     ----------
-    name : str
-        The interface's name, unique among a manager's interfaces.
-    level : int
-        The level of the jobs it runs.
-    command : str or list of str
-        The simulator, run as ``COMMAND INPUT_FILE OUTPUT_FILE`` on the compute node.
-        Without ``ssh`` its program is resolved here (it must exist on this machine,
-        as on a cluster's shared file system); with ``ssh`` it is taken as the remote
-        side sees it.
-    workspace : str or os.PathLike
-        The directory holding the job directories, on a file system the compute nodes
-        share; a path on the SSH host when ``ssh`` is given. Created when missing.
     partition : str, optional
         The Slurm partition (``--partition``); the cluster's default when None.
     sbatch_args : sequence of str, optional
         More sbatch arguments, e.g. ``["--time=00:10:00", "--mem=1G"]``.
-    max_jobs : int, optional
-        How many jobs simjobs keeps in the Slurm queue at once (None: no limit).
-    ssh : SSHSettings, optional
-        Drive the cluster's login node over SSH instead of running Slurm's commands here.
-    runner : CommandRunner, optional
-        Where the commands run (overrides ``ssh``; for tests and custom transports).
-    timeout : float, optional
-        Seconds one command may take before the host counts as unreachable.
 
     Raises
     ------

@@ -33,12 +33,14 @@ services:
 	@if [ "$$(id -u)" = 0 ]; then \
 		bash scripts/services/install-tools.sh && \
 		bash scripts/services/start-sshd.sh >/dev/null && \
-		bash scripts/services/start-slurm.sh >/dev/null; \
+		bash scripts/services/start-slurm.sh >/dev/null && \
+		bash scripts/services/start-sge.sh >/dev/null; \
 	else \
 		echo "make: not root, so the sshd/Slurm tests will skip (scripts/services/README.md)" >&2; \
 	fi
 
 stop-services:
+	-bash scripts/services/stop-sge.sh
 	-bash scripts/services/stop-slurm.sh
 	-bash scripts/services/stop-sshd.sh
 

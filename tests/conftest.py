@@ -191,3 +191,26 @@ def slurm_cluster() -> dict[str, str]:
         "conf": env["SLURM_CONF"], "partition": env.get("SIMJOBS_SLURM_PARTITION", "debug"),
         "dir": env.get("SIMJOBS_SLURM_DIR", "/tmp/simjobs-slurm"),
     }
+
+
+@pytest.fixture(scope="session")
+def sge() -> dict[str, str]:
+    """The one-node Grid Engine of ``scripts/services/start-sge.sh``: a dict with root,
+    cell, queue, dir (its state dir) and qmaster_pid_file; SGE_ROOT and SGE_CELL are set
+    for the tests' commands. Skips (a failure under CI) when it is not running."""
+    env = _service_env("SIMJOBS_SGE_DIR", "/tmp/simjobs-sge")
+    env.update({k: v for k, v in os.environ.items()
+                if k.startswith("SIMJOBS_SGE") or k in ("SGE_ROOT", "SGE_CELL")})
+    if env.get("SIMJOBS_SGE") != "1" or shutil.which("qsub") is None:
+        pytest.skip("no test Grid Engine: run `bash scripts/services/start-sge.sh` first")
+    os.environ["SGE_ROOT"], os.environ["SGE_CELL"] = env["SGE_ROOT"], env["SGE_CELL"]
+    queue = env.get("SIMJOBS_SGE_QUEUE", "all.q")
+    probe = subprocess.run(["qstat", "-q", queue], capture_output=True, text=True, timeout=60)
+    if probe.returncode != 0:
+        pytest.skip(f"test Grid Engine qmaster not answering ({probe.stderr.strip()}): "
+                    "run scripts/services/start-sge.sh")
+    return {
+        "root": env["SGE_ROOT"], "cell": env["SGE_CELL"], "queue": queue,
+        "dir": env.get("SIMJOBS_SGE_DIR", "/tmp/simjobs-sge"),
+        "qmaster_pid_file": "/var/spool/gridengine/qmaster/qmaster.pid",
+    }

@@ -443,11 +443,13 @@ def test_sge_real_qacct_of_an_array_and_qdel_messages():
     rows = parse_qacct((DATA / "sge" / "dialect_qacct_array.txt").read_text())
     assert set(rows) == {"50.1", "50.2", "50.3"}
     assert all(not SGE.killed(row) for row in rows.values())
-    # qdel of jobs already being deleted, or gone: not an error for simjobs.
-    for name in ("dialect_qdel_nothing_left.txt", "dialect_qdel_known_and_unknown.txt"):
-        lines = (DATA / "sge" / name).read_text().splitlines()
-        assert all(SGE.cancel_tolerated.search(line) or " has deleted " in line
-                   for line in lines), lines
+    # qdel of jobs deleted, being deleted, or gone: no error for simjobs (qdel prints all
+    # of it on stdout and exits 1 when any id is gone), so one qdel call is enough.
+    for name in ("dialect_qdel_nothing_left.txt", "dialect_qdel_known_and_unknown.txt",
+                 "dialect_qdel.txt"):
+        lines = [line for line in (DATA / "sge" / name).read_text().splitlines()
+                 if not line.startswith("rc=")]
+        assert lines and all(SGE.cancel_tolerated.search(line) for line in lines), lines
     # A queue that does not exist is a rejection, not a busy scheduler.
     refused = (DATA / "sge" / "dialect_qsub_unknown_queue.err").read_text()
     assert not SGE.transient.search(refused) and not SGE.queue_limit.search(refused)

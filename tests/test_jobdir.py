@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -149,20 +150,28 @@ def test_job_state_is_a_value():
     assert JobState(JobStatus.RUNNING) == JobState(JobStatus.RUNNING)
 
 
-def test_rendered_wrapper_uses_the_module_names():
+def test_rendered_wrapper_assigns_the_module_names_as_shell_variables():
     text = jobdir.render_wrapper()
     assert "@" not in text.replace('"$@"', "").replace("$@", "")
-    for name in (INPUT_FILE, OUTPUT_FILE, STARTED_MARKER, PID_FILE, EXIT_CODE_FILE,
-                 CANCELLED_FILE, STDOUT_FILE, STDERR_FILE, STARTED_FILE, ENDED_FILE):
-        assert f"'{name}'" in text
+    assert text.startswith("#!/bin/sh\n")
+    names = {"input_file": INPUT_FILE, "output_file": OUTPUT_FILE,
+             "started_marker": STARTED_MARKER, "pid_file": PID_FILE,
+             "exit_code_file": EXIT_CODE_FILE, "cancelled_file": CANCELLED_FILE,
+             "stdout_file": STDOUT_FILE, "stderr_file": STDERR_FILE,
+             "started_file": STARTED_FILE, "ended_file": ENDED_FILE}
+    for variable, name in names.items():
+        assert f"\n{variable}={shlex.quote(name)}\n" in text
 
 
-def test_wrapper_parses_with_strict_posix_shells():
-    path = Path(jobdir.__file__).with_name("wrapper.sh")
+def test_wrapper_parses_with_strict_posix_shells(tmp_path):
+    # The shipped file, and the rendered one that runs.
+    rendered = tmp_path / "rendered.sh"
+    rendered.write_text(jobdir.render_wrapper())
     shells = [s for s in ("dash", "posh", "sh") if shutil.which(s)]
     assert shells
-    for shell in shells:
-        subprocess.run([shutil.which(shell), "-n", str(path)], check=True)
+    for path in (Path(jobdir.__file__).with_name("wrapper.sh"), rendered):
+        for shell in shells:
+            subprocess.run([shutil.which(shell), "-n", str(path)], check=True)
 
 
 # ---- local files and the wrapper itself

@@ -488,6 +488,40 @@ def test_a_new_interface_picks_up_running_finished_and_queued_jobs(tmp_path, gat
     second.close()
 
 
+def test_a_job_run_by_an_older_wrapper_finishes_when_a_new_interface_replaces_it(
+        tmp_path, gate, cleanup, monkeypatch):
+    """The workspace's wrapper copy is an older simjobs' (its file names filled into
+    @NAME@ placeholders), and a job runs under it: a new interface replaces the copy
+    (by rename: the running shell keeps reading the old file) and both that job and a
+    new one finish."""
+    old_text = (Path(__file__).parent / "data" / "wrappers"
+                / "wrapper-placeholders.sh").read_text()
+    ws = tmp_path / "ws"
+    with monkeypatch.context() as patched:
+        patched.setattr(jobdir, "render_wrapper", lambda: old_text)
+        first = LocalInterface("loc", 1, GATE, ws, max_jobs=2)
+        cleanup(first)
+        first.submit_job(job(1, 1.25))
+        wait_status(first, JobId(1), JobStatus.RUNNING)
+    copy = ws / local.WRAPPER_COPY
+    assert copy.read_text() == old_text
+    wait_for(lambda: (ws / "1" / "sim_pid").exists())  # the simulator itself is up
+    del first
+    gc.collect()
+
+    second = LocalInterface("loc", 1, GATE, ws, max_jobs=2)
+    cleanup(second)
+    assert second.get_job_status(JobId(1)) is JobStatus.RUNNING
+    second.submit_job(job(2, 2.5))
+    wait_status(second, JobId(2), JobStatus.RUNNING)
+    assert copy.read_text() == jobdir.render_wrapper()
+    gate.touch()
+    assert wait_status(second, JobId(1)) is JobStatus.COMPLETED
+    assert wait_status(second, JobId(2)) is JobStatus.COMPLETED
+    assert (second.get_job_output(JobId(1)), second.get_job_output(JobId(2))) == (1.25, 2.5)
+    second.close()
+
+
 def test_queued_jobs_left_on_disk_are_started_by_a_new_interface(tmp_path):
     ws = tmp_path / "ws"
     job_dir = ws / "5"

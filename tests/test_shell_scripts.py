@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from simjobs.interfaces import jobdir
+
 SRC = Path(__file__).resolve().parent.parent / "src"
 SHELL_FILES = sorted(SRC.rglob("*.sh"))
 _DEFINITION = re.compile(r"(?m)^\s*([A-Za-z_][A-Za-z0-9_]*)\(\)\s*\{")
@@ -90,6 +92,31 @@ def test_submit_scripts_have_no_shell_code_in_python_strings():
     files = resources.files("simjobs.interfaces")
     for name in ("batch_submit.sh", "batch_job.sh", "batch_array.sh", "slurm_submit.sh"):
         assert files.joinpath(name).is_file(), name
+
+
+def test_one_value_convention_in_every_shell_file_the_wrapper_included():
+    # No text substitution anywhere (no "@NAME@" or "__NAME__" placeholders): values
+    # reach the shell code as variables assigned (quoted) before it, and the wrapper as
+    # installed holds wrapper.sh and now.sh as shipped, unchanged.
+    placeholder = re.compile(r"@[A-Z_]+@|__[A-Z]+__")
+    found = {path.name: placeholder.findall(path.read_text("utf-8")) for path in SHELL_FILES}
+    assert {name: hits for name, hits in found.items() if hits} == {}
+    files = resources.files("simjobs.interfaces")
+    rendered = jobdir.render_wrapper()
+    for name in ("now.sh", "wrapper.sh"):
+        assert files.joinpath(name).read_text("utf-8") in rendered, name
+    assert rendered.count("now() {") == 1
+
+
+def test_the_rendered_wrapper_is_shellcheck_clean(tmp_path):
+    shellcheck = shutil.which("shellcheck")
+    if shellcheck is None:
+        pytest.skip("shellcheck is not installed (apt-get install shellcheck, or "
+                    "scripts/services/install-tools.sh)")
+    path = tmp_path / "wrapper.sh"
+    path.write_text(jobdir.render_wrapper())
+    result = subprocess.run([shellcheck, str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_slurm_module_has_no_shell_code_in_python_strings():

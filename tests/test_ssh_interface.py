@@ -1065,3 +1065,54 @@ def test_a_wrapper_damaged_while_simjobs_runs_is_redone_after_a_failed_start(
     wait_for(lambda: iface.get_job_statuses([JobId(3)])[JobId(3)] is JobStatus.COMPLETED, 30)
     assert iface.get_job_output(JobId(3)) == 4.0
     assert wrapper.read_text() == jobdir.render_wrapper().rstrip("\n") + "\n"
+
+
+#: The wrapper as simjobs installed it before its values became shell variables (its file
+#: names filled into @NAME@ placeholders), byte for byte: its hash names its file.
+OLD_WRAPPER = Path(__file__).parent / "data" / "wrappers" / "wrapper-placeholders.sh"
+
+
+def _wrapper_of(pid: int) -> str:
+    """The wrapper file a running wrapper process was started with (sh WRAPPER DIR ...)."""
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    return argv[1].decode()
+
+
+def test_jobs_run_by_an_older_wrapper_are_followed_and_the_new_one_goes_beside_it(
+        make_interface, remote, monkeypatch):
+    """An older simjobs installed its wrapper and started jobs that still run: this
+    version reads, cancels and finishes them, and installs its own wrapper under a new
+    name beside the old one, which is left as it is (running jobs' shells and queued
+    Slurm jobs still read it)."""
+    old_text = OLD_WRAPPER.read_text()
+    with monkeypatch.context() as patched:
+        patched.setattr(jobdir, "render_wrapper", lambda: old_text)
+        old = make_interface(command=remote.sim("gate.sh"), max_jobs=3)
+    ids = [JobId(1), JobId(2)]
+    assert old.submit_jobs([Job(JobId(1), Input(1.0, 2.0)), Job(JobId(2), Input(2.0, 2.0))]) \
+        == {JobId(1): None, JobId(2): None}
+    wait_for(lambda: set(old.get_job_statuses(ids).values()) == {JobStatus.RUNNING})
+    workspace = Path(remote.workspace())
+    old_wrapper = workspace / old.jobs.wrapper_name
+    assert old_wrapper.read_text() == old_text
+    old.close()
+
+    new = make_interface(command=remote.sim("gate.sh"), max_jobs=3)
+    assert new.jobs.wrapper_name != old.jobs.wrapper_name
+    assert new.get_job_statuses(ids) == {JobId(1): JobStatus.RUNNING, JobId(2): JobStatus.RUNNING}
+    new.cancel_job(JobId(2))
+    assert new.get_job_status(JobId(2)) is JobStatus.CANCELLED
+    assert new.submit_jobs([Job(JobId(3), Input(3.0, 2.0))]) == {JobId(3): None}
+    wait_for(lambda: new.get_job_status(JobId(3)) is JobStatus.RUNNING)
+    # Each job runs under the wrapper that started it.
+    assert _wrapper_of(new.job_details(JobId(1))["pid"]) == str(old_wrapper)
+    assert _wrapper_of(new.job_details(JobId(3))["pid"]) == str(workspace / new.jobs.wrapper_name)
+
+    remote.open_gate()
+    for job_id in (JobId(1), JobId(3)):
+        wait_for(lambda: new.get_job_status(job_id) is JobStatus.COMPLETED, 60)
+    assert (new.get_job_output(JobId(1)), new.get_job_output(JobId(3))) == (3.0, 5.0)
+    assert new.get_job_status(JobId(2)) is JobStatus.CANCELLED
+    assert old_wrapper.read_text() == old_text
+    assert (workspace / new.jobs.wrapper_name).read_text() == \
+        jobdir.render_wrapper().rstrip("\n") + "\n"

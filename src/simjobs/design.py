@@ -127,54 +127,72 @@ def parse_inputs_csv(text: str, input_dim: Optional[int], source: str = "the fil
     columns: Optional[list[int]] = None  # the Input_k columns of an exauq-style header
     reader = csv.reader(io.StringIO(text))
     for row in reader:
-        lineno = reader.line_num
         cells = [c.strip() for c in row]
         if not any(cells) or cells[0].startswith("#"):
             continue
+        where = f"line {reader.line_num} of {source}"
         if header_allowed:
             header_allowed = False
             if not any(_is_number(c) for c in cells):
-                try:
-                    columns = _input_columns(cells)
-                except DesignError as exc:
-                    raise DesignError(f"line {lineno} of {source}: {exc}") from None
-                if columns is not None:
-                    if dim is not None and len(columns) != dim:
-                        raise DesignError(
-                            f"line {lineno} of {source}: the header names "
-                            f"{plural(len(columns), 'Input_k column')} but inputs have "
-                            f"{dim} coordinates; use a log or file of the same dimension"
-                        )
-                    dim = len(columns)
-                elif dim is not None and len(cells) != dim:
-                    raise DesignError(
-                        f"line {lineno} of {source}: the header names {len(cells)} columns "
-                        f"but inputs have {dim} coordinates; give one column per coordinate"
-                    )
+                columns, dim = _read_header(cells, dim, where)
                 continue
-        if columns is not None:
-            cells = [cells[i] if i < len(cells) else "" for i in columns]
-            numbers = [i + 1 for i in columns]
-        else:
-            numbers = range(1, len(cells) + 1)
+        cells, numbers = _select_columns(cells, columns)
         if dim is None:
             dim = len(cells)
-        if len(cells) != dim:
-            raise DesignError(
-                f"line {lineno} of {source}: {plural(len(cells), 'value')} "
-                f"where inputs have {dim} coordinates; write one number per coordinate, "
-                f"separated by commas"
-            )
-        coords = []
-        for column, cell in zip(numbers, cells):
-            try:
-                coords.append(parse_coordinate(cell))
-            except DesignError as exc:
-                raise DesignError(f"line {lineno} of {source}, column {column}: {exc}") from None
-        inputs.append(Input(*coords))
+        inputs.append(_row_input(cells, numbers, dim, where))
     if not inputs:
         raise DesignError(f"{source} holds no inputs; write one input per line, e.g. 0.5,1.25")
     return inputs
+
+
+def _read_header(cells: list[str], dim: Optional[int], where: str
+                 ) -> tuple[Optional[list[int]], Optional[int]]:
+    """The ``Input_k`` columns a header line (at ``where``) names (None: it names none,
+    every column is a coordinate), and the dimension of the inputs from there on."""
+    try:
+        columns = _input_columns(cells)
+    except DesignError as exc:
+        raise DesignError(f"{where}: {exc}") from None
+    if columns is None:
+        if dim is not None and len(cells) != dim:
+            raise DesignError(
+                f"{where}: the header names {len(cells)} columns "
+                f"but inputs have {dim} coordinates; give one column per coordinate"
+            )
+        return None, dim
+    if dim is not None and len(columns) != dim:
+        raise DesignError(
+            f"{where}: the header names "
+            f"{plural(len(columns), 'Input_k column')} but inputs have "
+            f"{dim} coordinates; use a log or file of the same dimension"
+        )
+    return columns, len(columns)
+
+
+def _select_columns(cells: list[str], columns: Optional[list[int]]
+                    ) -> tuple[list[str], Sequence[int]]:
+    """The coordinate cells of a line and their column numbers (from 1): those of
+    ``columns`` (a missing one is empty), or every cell when None."""
+    if columns is None:
+        return cells, range(1, len(cells) + 1)
+    return [cells[i] if i < len(cells) else "" for i in columns], [i + 1 for i in columns]
+
+
+def _row_input(cells: list[str], numbers: Sequence[int], dim: int, where: str) -> Input:
+    """The input written in a line's coordinate ``cells`` (at ``where``)."""
+    if len(cells) != dim:
+        raise DesignError(
+            f"{where}: {plural(len(cells), 'value')} "
+            f"where inputs have {dim} coordinates; write one number per coordinate, "
+            f"separated by commas"
+        )
+    coords = []
+    for column, cell in zip(numbers, cells):
+        try:
+            coords.append(parse_coordinate(cell))
+        except DesignError as exc:
+            raise DesignError(f"{where}, column {column}: {exc}") from None
+    return Input(*coords)
 
 
 def read_inputs_csv(path: os.PathLike | str, input_dim: Optional[int]) -> list[Input]:

@@ -510,45 +510,57 @@ def validate_request(request: Any) -> dict:
         if "op" not in request:
             raise ValueError(f"'op' is missing (one of {', '.join(_OPS)})")
         raise ValueError(f"'op' is {op!r}; use one of {', '.join(_OPS)}")
-    out: dict[str, Any] = {"op": op}
     if op == "submit":
-        level = request.get("level", 1)
-        if type(level) is not int or level < 1:
-            raise ValueError(f"'level' is {_number_text(level)}, not a whole number >= 1")
-        inputs = request.get("inputs")
-        if not isinstance(inputs, list):
-            raise ValueError("'inputs' is " + ("missing" if "inputs" not in request
-                                                else _type_name(inputs))
-                             + "; give a list of inputs, each a list of numbers")
-        for i, x in enumerate(inputs):
-            if not isinstance(x, list) or not x:
-                raise ValueError(f"inputs[{i}] is {_type_name(x)}, not a list of numbers")
-            for j, c in enumerate(x):
-                if type(c) not in (int, float):
-                    raise ValueError(f"inputs[{i}][{j}] is {_type_name(c)}, not a number")
-                try:
-                    finite = math.isfinite(c)
-                except OverflowError:  # an int beyond any float
-                    finite = False
-                if not finite:
-                    digits = str(c)
-                    shown = repr(c) if type(c) is float else \
-                        f"{digits[:12]}... ({len(digits)} digits)"
-                    raise ValueError(f"inputs[{i}][{j}] is {shown}, not a finite number")
-        out.update(level=level, inputs=inputs)
-    else:
-        job_ids = request.get("job_ids")
-        if not isinstance(job_ids, list) or not all(
-                type(j) in (int, str) for j in job_ids):
-            raise ValueError("'job_ids' is " + ("missing" if "job_ids" not in request
-                                                 else _type_name(job_ids))
-                             + "; give a list of job ids")
-        out["job_ids"] = [str(j) for j in job_ids]
-        if op == "resubmit":
-            again = request.get("again", False)
-            if type(again) is not bool:
-                raise ValueError(f"'again' is {_type_name(again)}, not true or false")
-            out["again"] = again
+        return {"op": op, **_checked_submit(request)}
+    return {"op": op, **_checked_job_ids(op, request)}
+
+
+def _checked_submit(request: dict) -> dict[str, Any]:
+    """The ``level`` and ``inputs`` of a submit request, checked."""
+    level = request.get("level", 1)
+    if type(level) is not int or level < 1:
+        raise ValueError(f"'level' is {_number_text(level)}, not a whole number >= 1")
+    inputs = request.get("inputs")
+    if not isinstance(inputs, list):
+        raise ValueError("'inputs' is " + ("missing" if "inputs" not in request
+                                            else _type_name(inputs))
+                         + "; give a list of inputs, each a list of numbers")
+    for i, x in enumerate(inputs):
+        if not isinstance(x, list) or not x:
+            raise ValueError(f"inputs[{i}] is {_type_name(x)}, not a list of numbers")
+        for j, c in enumerate(x):
+            _check_coordinate(f"inputs[{i}][{j}]", c)
+    return {"level": level, "inputs": inputs}
+
+
+def _check_coordinate(where: str, c: Any) -> None:
+    """ValueError naming ``where`` unless ``c`` is a finite number (not a bool)."""
+    if type(c) not in (int, float):
+        raise ValueError(f"{where} is {_type_name(c)}, not a number")
+    try:
+        finite = math.isfinite(c)
+    except OverflowError:  # an int beyond any float
+        finite = False
+    if not finite:
+        digits = str(c)
+        shown = repr(c) if type(c) is float else f"{digits[:12]}... ({len(digits)} digits)"
+        raise ValueError(f"{where} is {shown}, not a finite number")
+
+
+def _checked_job_ids(op: str, request: dict) -> dict[str, Any]:
+    """The ``job_ids`` (as text) of a cancel or resubmit request, and a resubmit's
+    ``again``, checked."""
+    job_ids = request.get("job_ids")
+    if not isinstance(job_ids, list) or not all(type(j) in (int, str) for j in job_ids):
+        raise ValueError("'job_ids' is " + ("missing" if "job_ids" not in request
+                                             else _type_name(job_ids))
+                         + "; give a list of job ids")
+    out: dict[str, Any] = {"job_ids": [str(j) for j in job_ids]}
+    if op == "resubmit":
+        again = request.get("again", False)
+        if type(again) is not bool:
+            raise ValueError(f"'again' is {_type_name(again)}, not true or false")
+        out["again"] = again
     return out
 
 

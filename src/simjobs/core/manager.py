@@ -230,43 +230,23 @@ class _Worker(threading.Thread):
         return max(0.0, min(due) - now) if due else None
 
     def cycle(self) -> None:
-        manager = self.manager
+        """One round: reconcile resumed jobs, then the due cancels, the due submits, a
+        poll and the late results, each phase's changes written before the next acts."""
         now = time.monotonic()
-        with manager._lock:
+        with self.manager._lock:
             states = list(self.jobs.values())
         reconcile = [s for s in states if s.needs_reconcile]
         if reconcile:
             self.reconcile(reconcile)
             self.flush()  # the poll below reads the log: it must say SUBMITTED first
-        strategies = manager._job_strategies
         cancels = [s for s in states if s.cancel_requested and s.cancel_due <= now]
         if cancels:
-            # The log is durable before this worker asks its hardware to act.
-            manager._sync_log()
-            cancels = [s for s in cancels if s.job.id in self.jobs]
-            strategy = strategies[JobStatus.PENDING_CANCEL]
-            with self.gather():
-                if not _is_default(strategy, _s.PendingCancelJobStrategy):
-                    self.run_custom(cancels, strategy)
-                elif getattr(self.interface, "cancel_jobs", None) is not None:
-                    self.cancel_batch(cancels)
-                else:
-                    for s in cancels:
-                        self.guard(s.job, strategy.handle, s.job, manager)
+            self.cancel_phase(cancels)
             self.flush()  # each phase's changes reach the log before the next one acts
-        submits = [
-            s for s in states
-            if s.status is JobStatus.PENDING_SUBMIT and not s.on_hardware
-            and not s.cancel_requested and not s.needs_reconcile and s.due <= now
-        ]
+        # Chosen after the cancels: a job just cancelled is not submitted.
+        submits = [s for s in states if _submit_due(s, now)]
         if submits:
-            manager._sync_log()
-            strategy = strategies[JobStatus.PENDING_SUBMIT]
-            with self.gather():
-                if _is_default(strategy, _s.PendingSubmitJobStrategy):
-                    self.submit(submits, strategy)
-                else:
-                    self.run_custom(submits, strategy)
+            self.submit_phase(submits)
             self.flush()
         if now >= self.next_poll:
             with self.gather():
@@ -274,6 +254,35 @@ class _Worker(threading.Thread):
         self.flush()
         if now >= self.next_late and self.watching_late():
             self.late_results()
+
+    def cancel_phase(self, cancels: list[TrackedJob]) -> None:
+        """Hand the jobs due a cancel to the pending-cancel strategy (the default one in
+        one ``cancel_jobs`` call where the interface has it)."""
+        manager = self.manager
+        # The log is durable before this worker asks its hardware to act.
+        manager._sync_log()
+        cancels = [s for s in cancels if s.job.id in self.jobs]
+        strategy = manager._job_strategies[JobStatus.PENDING_CANCEL]
+        with self.gather():
+            if not _is_default(strategy, _s.PendingCancelJobStrategy):
+                self.run_custom(cancels, strategy)
+            elif getattr(self.interface, "cancel_jobs", None) is not None:
+                self.cancel_batch(cancels)
+            else:
+                for s in cancels:
+                    self.guard(s.job, strategy.handle, s.job, manager)
+
+    def submit_phase(self, submits: list[TrackedJob]) -> None:
+        """Hand the jobs due a submit to the pending-submit strategy (the default one in
+        one ``submit_jobs`` call)."""
+        manager = self.manager
+        manager._sync_log()  # durable before the hardware acts
+        strategy = manager._job_strategies[JobStatus.PENDING_SUBMIT]
+        with self.gather():
+            if _is_default(strategy, _s.PendingSubmitJobStrategy):
+                self.submit(submits, strategy)
+            else:
+                self.run_custom(submits, strategy)
 
     def run_custom(self, states: list[TrackedJob], strategy: _s.JobStrategy) -> None:
         """A strategy the user gave for a pending status, job by job. One that leaves
@@ -1178,59 +1187,67 @@ class JobManager:
             for change in changes:
                 key = change.job_id
                 if key not in current:
-                    state = self._active.get(JobId(key))
-                    if state is not None:
-                        current[key], jobs[key] = state.status, state.job
-                    elif not self._native_log:
-                        current[key] = None  # not monitored: nothing known to check
-                    else:
-                        # Not monitored (a strategy called directly, or a late word on
-                        # a job already ended): never overwrite a terminal status.
-                        try:
-                            record = self._simulations_log.get_record(key)
-                        except SimulationsLogLookupError:
-                            current[key] = None
-                        else:
-                            current[key], jobs[key] = record.status, record.to_job()
+                    current[key] = self._known_status(key, jobs)
                 old = current[key]
                 if old is None or old in TERMINAL_STATUSES:
                     continue
-                state = self._active.get(JobId(key))
-                new = change.status
-                if new is not UNSET and (
-                    new is old
-                    # a cancel the user asked for is not overwritten by a poll's answer
-                    or (state is not None and state.cancel_requested
-                        and new not in TERMINAL_STATUSES and new is not JobStatus.FAILED_CANCEL)
-                    # "Failed cancel" stays until the job really ends
-                    or (old is JobStatus.FAILED_CANCEL and new not in TERMINAL_STATUSES)
-                ):
-                    change.status = new = UNSET
-                if new is UNSET and change.output is UNSET and change.reason is UNSET:
+                if change.status is not UNSET and not self._status_may_follow(key, old,
+                                                                              change.status):
+                    change.status = UNSET
+                if change.status is UNSET and change.output is UNSET and change.reason is UNSET:
                     continue
                 kept.append(change)
-                if new is not UNSET:
-                    current[key] = new
-                    job = jobs[key]
-                    events.append(JobEvent(
-                        job.id, old, new, job.level, job.interface_name,
-                        None if change.output is UNSET else change.output, change.time,
-                        None if change.reason is UNSET else change.reason,
-                    ))
+                if change.status is not UNSET:
+                    current[key] = change.status
+                    events.append(_change_event(jobs[key], old, change))
             if not kept:
                 return
             self._write_changes(kept)
-            for key, status in current.items():
-                state = self._active.get(JobId(key))
-                if state is None or status is None:
-                    continue
-                state.status = status
-                if status not in (JobStatus.PENDING_SUBMIT, JobStatus.PENDING_CANCEL):
-                    state.on_hardware = True  # e.g. a user's strategy submitted it
-                if status in TERMINAL_STATUSES:
-                    self.remove_job(state.job)
+            self._settle_active(current)
             self._done.notify_all()  # wakes wait_until_done and wait_until_submitted
         self._events.publish(events)
+
+    def _known_status(self, key: str, jobs: dict[str, Job]) -> Optional[JobStatus]:
+        """The status a batch of changes starts from for job ``key`` (None: nothing known
+        to check against), noting the job in ``jobs``. Called with the lock held."""
+        state = self._active.get(JobId(key))
+        if state is not None:
+            jobs[key] = state.job
+            return state.status
+        if not self._native_log:
+            return None  # not monitored: nothing known to check
+        # Not monitored (a strategy called directly, or a late word on a job already
+        # ended): never overwrite a terminal status.
+        try:
+            record = self._simulations_log.get_record(key)
+        except SimulationsLogLookupError:
+            return None
+        jobs[key] = record.to_job()
+        return record.status
+
+    def _status_may_follow(self, key: str, old: JobStatus, new: JobStatus) -> bool:
+        """Whether status ``new`` is recorded over ``old`` (not terminal) for job ``key``."""
+        if new is old:
+            return False
+        state = self._active.get(JobId(key))
+        if state is not None and state.cancel_requested and new not in TERMINAL_STATUSES \
+                and new is not JobStatus.FAILED_CANCEL:
+            return False  # a cancel the user asked for is not overwritten by a poll's answer
+        # "Failed cancel" stays until the job really ends.
+        return old is not JobStatus.FAILED_CANCEL or new in TERMINAL_STATUSES
+
+    def _settle_active(self, current: dict[str, Optional[JobStatus]]) -> None:
+        """Bring the monitored jobs' states to the statuses just written (lock held);
+        a job whose status is terminal is no longer monitored."""
+        for key, status in current.items():
+            state = self._active.get(JobId(key))
+            if state is None or status is None:
+                continue
+            state.status = status
+            if status not in (JobStatus.PENDING_SUBMIT, JobStatus.PENDING_CANCEL):
+                state.on_hardware = True  # e.g. a user's strategy submitted it
+            if status in TERMINAL_STATUSES:
+                self.remove_job(state.job)
 
     def _correct_failed(self, interface: HardwareInterface, job_id: JobId,
                         status: JobStatus) -> None:
@@ -1443,6 +1460,22 @@ class JobManager:
                 self.problems.failed("housekeeping", "housekeeping", exc)
             else:
                 self.problems.cleared("housekeeping", "housekeeping")
+
+
+def _submit_due(state: TrackedJob, now: float) -> bool:
+    """Whether a monitored job is due its submit at ``now`` (monotonic): pending, not on
+    the hardware, not cancelled, not waiting to be reconciled, and its retry time come."""
+    return (state.status is JobStatus.PENDING_SUBMIT and not state.on_hardware
+            and not state.cancel_requested and not state.needs_reconcile and state.due <= now)
+
+
+def _change_event(job: Job, old: JobStatus, change: LogChange) -> JobEvent:
+    """The event of ``change`` moving ``job`` from status ``old`` to ``change.status``."""
+    return JobEvent(
+        job.id, old, change.status, job.level, job.interface_name,
+        None if change.output is UNSET else change.output, change.time,
+        None if change.reason is UNSET else change.reason,
+    )
 
 
 def _call_interface(interface: HardwareInterface, method: str, args: tuple):

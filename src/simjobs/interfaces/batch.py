@@ -78,10 +78,9 @@ from .remote_jobdir import (
     RemoteJobDirs,
     posix_cksum,
     quote_command,
-    shell_assignments,
-    shell_file,
 )
 from .runner import CommandResult, CommandRunner, HostUnreachableError, LocalRunner, SSHSettings
+from .shell import shell_assignments, shell_file
 
 logger = logging.getLogger("simjobs")
 

@@ -49,11 +49,12 @@ import subprocess
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
-from importlib import resources
 from pathlib import Path
 from typing import Optional, Union
 
 from simjobs.core.types import Input, JobStatus
+
+from .shell import shell_assignments, shell_file
 
 # ---- The file names of a job directory: defined here and nowhere else.
 
@@ -397,29 +398,26 @@ def job_state_from_files(
 
 
 def render_wrapper() -> str:
-    """The wrapper script with this module's file names filled in (POSIX sh)."""
-    template = resources.files(__package__).joinpath(WRAPPER_NAME).read_text("utf-8")
-    names = {
-        "INPUT_FILE": INPUT_FILE,
-        "OUTPUT_FILE": OUTPUT_FILE,
-        "STDOUT_FILE": STDOUT_FILE,
-        "STDERR_FILE": STDERR_FILE,
-        "STARTED_MARKER": STARTED_MARKER,
-        "PID_FILE": PID_FILE,
-        "STARTED_FILE": STARTED_FILE,
-        "ENDED_FILE": ENDED_FILE,
-        "EXIT_CODE_FILE": EXIT_CODE_FILE,
-        "CANCELLED_FILE": CANCELLED_FILE,
-    }
-    for key, value in names.items():
-        template = template.replace(f"@{key}@", value)
-    # now(): one definition (now.sh), shared with the job-directory scripts.
-    now = resources.files(__package__).joinpath("now.sh").read_text("utf-8")
-    template = template.replace("@NOW_FUNCTION@\n", now[now.index("# Epoch seconds"):])
-    left = re.findall(r"@[A-Z_]+@", template)
-    if left:
-        raise RuntimeError(f"wrapper.sh has placeholders jobdir.py does not fill: {left}")
-    return template
+    """The job wrapper as it is installed (POSIX sh): ``wrapper.sh`` with this module's
+    file names assigned as shell variables at its top (:func:`.shell.shell_assignments`)
+    and ``now()`` (``now.sh``, shared with the job-directory scripts) before it, the
+    way :class:`.remote_jobdir.RemoteJobDirs` puts its scripts together: no text of the
+    shell files is replaced."""
+    head = shell_assignments(
+        input_file=INPUT_FILE,
+        output_file=OUTPUT_FILE,
+        stdout_file=STDOUT_FILE,
+        stderr_file=STDERR_FILE,
+        started_marker=STARTED_MARKER,
+        pid_file=PID_FILE,
+        started_file=STARTED_FILE,
+        ended_file=ENDED_FILE,
+        exit_code_file=EXIT_CODE_FILE,
+        cancelled_file=CANCELLED_FILE,
+    )
+    title = ("# simjobs job wrapper, put together by jobdir.render_wrapper: values, now.sh, "
+             "wrapper.sh")
+    return f"#!/bin/sh\n{title}\n" + head + shell_file("now.sh") + shell_file(WRAPPER_NAME)
 
 
 # ---- The local side: files on this machine.

@@ -50,7 +50,6 @@ import re
 import shlex
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from importlib import resources
 from typing import Optional, Union
 
 from simjobs.core.types import JobId, JobStatus
@@ -74,6 +73,7 @@ from .jobdir import (
     JobState,
 )
 from .runner import CommandResult, CommandRunner, expand_remote_path
+from .shell import shell_assignments, shell_file
 
 #: The directory in a workspace holding simjobs' own files (job directories are digits).
 META_DIR = ".simjobs"
@@ -175,6 +175,87 @@ class CancelOutcome:
     gone: bool
 
 
+@dataclasses.dataclass
+class _JobFacts:
+    """What the lines of a command's output say about one job, as they are read."""
+
+    exists: Optional[bool] = None
+    files: dict[str, Optional[bytes]] = dataclasses.field(default_factory=dict)
+    alive: Optional[bool] = None
+    launched: bool = False
+    created: bool = False
+
+    def note(self, kind: bytes, rest: list[bytes]) -> None:
+        """Take one fact line ``<job_id> <kind> <rest...>`` (but a blob's, read apart)."""
+        if kind == b"r" and len(rest) >= 2:
+            self.note_running(rest[0], rest[1].strip())
+        elif kind == b"q" or kind == b"dir":
+            self.exists = True
+        elif kind == b"none":
+            self.exists = False
+        elif kind == b"f" and rest:
+            value = rest[1] if len(rest) > 1 else b""
+            self.files[rest[0].decode("utf-8", "replace")] = value + b"\n" if value else b""
+        elif kind == b"alive" and rest:
+            self.alive = rest[0].strip() == b"1"
+        elif kind == b"launched":
+            self.launched = True
+        elif kind == b"created":
+            self.created = True
+            if self.exists is None:
+                self.exists = True
+
+    def note_running(self, pid: bytes, alive: bytes) -> None:
+        """``r PID ALIVE``: started, not ended; its pid ("-": none yet) and whether its
+        wrapper runs ("-": cannot tell yet)."""
+        self.exists = True
+        self.files[STARTED_MARKER] = b""
+        if pid != b"-":
+            self.files[PID_FILE] = pid + b"\n"
+        self.alive = None if alive == b"-" else alive == b"1"
+
+    def job(self, job_id: JobId) -> RemoteJob:
+        if STARTED_MARKER in self.files:
+            self.files[STARTED_MARKER] = b""
+        return RemoteJob(job_id, bool(self.exists), self.files, self.alive,
+                         self.launched, self.created)
+
+
+def _read_facts(lines: Iterable[bytes]) -> dict[str, _JobFacts]:
+    """The facts of a command's output by job id (text): one line per fact, file
+    contents base64 between ``<job_id> b <name>`` and a line ``.``; lines that are no
+    fact (a login script's noise, the end line) are skipped."""
+    found: dict[str, _JobFacts] = {}
+    blob: Optional[tuple[_JobFacts, str, list[bytes]]] = None  # being read: whose, name, parts
+    for raw in lines:
+        line = raw.rstrip(b"\r")
+        if blob is not None:
+            if line.strip() == b".":
+                facts, name, parts = blob
+                facts.files[name] = _decode_blob(b"".join(parts))
+                blob = None
+            else:
+                blob[2].append(line.strip())
+            continue
+        parts = line.split(b" ", 3)
+        if len(parts) < 2 or not parts[0].isdigit():
+            continue
+        facts = found.setdefault(parts[0].decode(), _JobFacts())
+        if parts[1] == b"b" and len(parts) >= 3:
+            blob = (facts, parts[2].decode("utf-8", "replace"), [])
+        else:
+            facts.note(parts[1], parts[2:])
+    return found
+
+
+def _decode_blob(data: bytes) -> bytes:
+    """A blob's bytes (b"" when its base64 is damaged)."""
+    try:
+        return base64.b64decode(data)
+    except (binascii.Error, ValueError):
+        return b""
+
+
 class LateResults:
     """Jobs concluded FAILED without an exit code, watched (SSH and Slurm alike) for one
     their wrapper records late: a poll that could not see the wrapper's last word (a
@@ -241,6 +322,35 @@ class LateResults:
         return {job_id: state.status for job_id, state in found.items()}
 
 
+def _create_calls(create: Mapping[JobId, bytes], values: dict[str, object]) -> list[str]:
+    """The ``create_jobs`` calls (remote_create.sh) making the job directories of
+    ``create`` with their input lines, their arguments put into ``values``: in chunks,
+    so that no mkdir or mv gets more arguments than a system allows."""
+    create_ids = list(create)
+    calls = []
+    for n, start in enumerate(range(0, len(create_ids), CREATE_CHUNK)):
+        chunk = create_ids[start:start + CREATE_CHUNK]
+        values[f"create_ids_{n}"] = _ids_word(chunk)
+        values[f"create_inputs_{n}"] = "".join(_input_line(j, create[j]) for j in chunk)
+        calls.append(f'create_jobs "$create_ids_{n}" "$create_inputs_{n}"\n')
+    return calls
+
+
+def _input_line(job_id: JobId, data: Union[bytes, str]) -> str:
+    """``<job_id> <input>`` for create_jobs; ValueError if the input is not one line."""
+    text = data.decode("ascii") if isinstance(data, bytes) else str(data)
+    text = text.rstrip("\n")
+    if "\n" in text or "\r" in text:
+        raise ValueError(f"the input of job {job_id} must be one line")
+    return f"{job_id} {text}\n"
+
+
+def _check_file_name(name: str) -> None:
+    """ValueError unless ``name`` can name a file of a job directory."""
+    if not name or "/" in name or name in (".", ".."):
+        raise ValueError(f"not a job-directory file name: {name!r}")
+
+
 def quote_command(argv: Sequence[str]) -> str:
     """Shell words running ``argv`` remotely: each quoted; a program given as ``~/x`` or
     as a relative path with a slash is taken relative to the remote home."""
@@ -264,14 +374,6 @@ def _ids_word(job_ids: Iterable) -> str:
             raise ValueError(f"job id {text!r} is not all digits")
         words.append(text)
     return " ".join(words)
-
-
-def shell_file(name: str) -> str:
-    """The text of one of the ``.sh`` files shipped beside this module (``remote_lib.sh``,
-    ``remote_*.sh``, ``slurm_*.sh``): the shell code lives in shell files, checked by
-    shellcheck, and every value reaches it as a shell variable assigned (quoted) at the
-    top of the script."""
-    return resources.files(__package__).joinpath(name).read_text("utf-8")
 
 
 #: The shell functions every script shares (``now.sh``, as in the wrapper, and
@@ -315,12 +417,6 @@ def format_bytes(n: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" or value >= 10 else f"{value:.1f} {unit}"
         value /= 1024
     return f"{n} B"  # pragma: no cover
-
-
-def shell_assignments(**values: object) -> str:
-    """Shell lines ``name=value``, one per value, each value quoted with
-    :func:`shlex.quote`: the one way values reach the shell code of the ``.sh`` files."""
-    return "".join(f"{key}={shlex.quote(str(value))}\n" for key, value in values.items())
 
 
 class RemoteJobDirs:
@@ -467,66 +563,14 @@ class RemoteJobDirs:
 
     @staticmethod
     def _parse(lines: list[bytes], ids: Iterable[JobId]) -> dict[JobId, RemoteJob]:
-        found: dict[JobId, dict] = {}
-        blob_id: Optional[str] = None
-        blob_name = ""
-        blob_parts: list[bytes] = []
-        for raw in lines:
-            line = raw.rstrip(b"\r")
-            if blob_id is not None:
-                if line.strip() == b".":
-                    try:
-                        data = base64.b64decode(b"".join(blob_parts))
-                    except (binascii.Error, ValueError):
-                        data = b""
-                    found[blob_id]["files"][blob_name] = data
-                    blob_id, blob_parts = None, []
-                else:
-                    blob_parts.append(line.strip())
-                continue
-            parts = line.split(b" ", 3)
-            if len(parts) < 2 or not parts[0].isdigit():
-                continue  # noise from a login script, or the end line
-            key = parts[0].decode()
-            entry = found.setdefault(key, {"exists": None, "files": {}, "alive": None,
-                                           "launched": False, "created": False})
-            kind = parts[1]
-            if kind == b"r" and len(parts) >= 4:  # started, not ended: pid and liveness
-                entry["exists"] = True
-                entry["files"][STARTED_MARKER] = b""
-                if parts[2] != b"-":
-                    entry["files"][PID_FILE] = parts[2] + b"\n"
-                alive = parts[3].strip()
-                entry["alive"] = None if alive == b"-" else alive == b"1"
-            elif kind == b"q" or kind == b"dir":
-                entry["exists"] = True
-            elif kind == b"none":
-                entry["exists"] = False
-            elif kind == b"f" and len(parts) >= 3:
-                name = parts[2].decode("utf-8", "replace")
-                value = parts[3] if len(parts) > 3 else b""
-                entry["files"][name] = value + b"\n" if value else b""
-            elif kind == b"b" and len(parts) >= 3:
-                blob_id, blob_name, blob_parts = key, parts[2].decode("utf-8", "replace"), []
-            elif kind == b"alive" and len(parts) >= 3:
-                entry["alive"] = parts[2].strip() == b"1"
-            elif kind == b"launched":
-                entry["launched"] = True
-            elif kind == b"created":
-                entry["created"] = True
-                entry["exists"] = True if entry["exists"] is None else entry["exists"]
+        """The jobs of ``ids`` as a command's output ``lines`` describe them (a job the
+        output does not name is left out)."""
+        found = _read_facts(lines)
         result: dict[JobId, RemoteJob] = {}
         for job_id in ids:
-            entry = found.get(str(job_id))
-            if entry is None:
-                continue
-            files = entry["files"]
-            if STARTED_MARKER in files:
-                files[STARTED_MARKER] = b""
-            result[JobId(job_id)] = RemoteJob(
-                JobId(job_id), bool(entry["exists"]), files, entry["alive"],
-                entry["launched"], entry["created"],
-            )
+            facts = found.get(str(job_id))
+            if facts is not None:
+                result[JobId(job_id)] = facts.job(JobId(job_id))
         return result
 
     # ---- operations
@@ -633,28 +677,12 @@ class RemoteJobDirs:
         create_ids = list(create)
         read_ids = list(dict.fromkeys([*(JobId(j) for j in read), *create_ids]))
         launch_ids = [JobId(j) for j in launch]
-        parts = []
         values: dict[str, object] = {}
-        # In chunks, so that no mkdir or mv gets more arguments than a system allows
-        # (create_jobs in remote_create.sh).
-        for n, start in enumerate(range(0, len(create_ids), CREATE_CHUNK)):
-            chunk = create_ids[start:start + CREATE_CHUNK]
-            lines = []
-            for job_id in chunk:
-                data = create[job_id]
-                text = data.decode("ascii") if isinstance(data, bytes) else str(data)
-                text = text.rstrip("\n")
-                if "\n" in text or "\r" in text:
-                    raise ValueError(f"the input of job {job_id} must be one line")
-                lines.append(f"{job_id} {text}\n")
-            values[f"create_ids_{n}"] = _ids_word(chunk)
-            values[f"create_inputs_{n}"] = "".join(lines)
-            parts.append(f'create_jobs "$create_ids_{n}" "$create_inputs_{n}"\n')
+        parts = _create_calls(create, values)
         all_ids = list(dict.fromkeys([*read_ids, *launch_ids]))
         one_files = list(dict.fromkeys([*ONE_LINE_FILES, *extra_files]))
         for name in one_files:
-            if not name or "/" in name or name.startswith(".") and name in (".", ".."):
-                raise ValueError(f"not a job-directory file name: {name!r}")
+            _check_file_name(name)
         starting_ids = [JobId(j) for j in starting] if launch_ids else []
         # Every job is read once (one look decides whether it holds a slot): a job
         # started earlier whose wrapper has not made its marker yet holds one too.
@@ -685,8 +713,7 @@ class RemoteJobDirs:
         for job_id, named in files.items():
             job = _ids_word([job_id])
             for name, text in named.items():
-                if not name or "/" in name or name in (".", ".."):
-                    raise ValueError(f"not a job-directory file name: {name!r}")
+                _check_file_name(name)
                 words += [job, name, text]
         if words:
             # Arguments of write_files (remote_files.sh), each quoted.

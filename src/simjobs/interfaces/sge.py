@@ -35,7 +35,7 @@ from simjobs.core.types import JobStatus
 
 from .batch import BatchInterface
 from .batch_dialect import BatchDialect, Row
-from .remote_jobdir import shell_assignments, shell_file
+from .shell import shell_assignments, shell_file
 from .runner import CommandResult
 from .slurm_states import expand_task_ranges
 
@@ -166,9 +166,11 @@ class SGEDialect(BatchDialect):
     transient = re.compile(r"try again later|qmaster.*busy", re.IGNORECASE)
     queue_limit = re.compile(r"max_u_jobs|max_jobs|job limit|rejected.*limit",
                              re.IGNORECASE)
+    # qdel prints every outcome on stdout, exiting 1 when any id was refused: the lines
+    # saying a job is deleted (or being deleted, or gone already) are no error.
     cancel_tolerated = re.compile(r"does not exist|already (been )?deleted|is already in "
-                                  r"deletion|has registered the job.*for deletion",
-                                  re.IGNORECASE)
+                                  r"deletion|has registered the job.*for deletion|"
+                                  r"has deleted job", re.IGNORECASE)
     states = SGE_STATES
     wrapper_exit_states = frozenset({"z"})
     own_options = {"-N": "-N (the job name)", "-o": "-o (output path)",

@@ -15,7 +15,7 @@ from simjobs.core.types import JobStatus
 
 from .batch_dialect import BatchDialect, Row, resolve_batch_state
 from .jobdir import JobState
-from .remote_jobdir import shell_assignments, shell_file
+from .shell import shell_assignments, shell_file
 from .runner import CommandResult
 
 # ---- Slurm's files in a job directory (the rest of the layout is jobdir's).

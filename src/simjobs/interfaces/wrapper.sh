@@ -1,24 +1,18 @@
-#!/bin/sh
+# shellcheck shell=sh
 # simjobs job wrapper: runs one simulator job inside its job directory.
 #
 # Usage: sh wrapper.sh JOB_DIR COMMAND [ARG...]
 #
 # Runs "COMMAND [ARG...] INPUT OUTPUT" in JOB_DIR and records the job's state in
 # small files there, so the state survives a restart of simjobs. POSIX sh only: the
-# same script runs locally, on remote hosts over SSH and under Slurm. The file names
-# below are filled in from simjobs/interfaces/jobdir.py (render_wrapper), where the
-# protocol is described.
-
-input_file='@INPUT_FILE@'
-output_file='@OUTPUT_FILE@'
-stdout_file='@STDOUT_FILE@'
-stderr_file='@STDERR_FILE@'
-started_marker='@STARTED_MARKER@'
-pid_file='@PID_FILE@'
-started_file='@STARTED_FILE@'
-ended_file='@ENDED_FILE@'
-exit_code_file='@EXIT_CODE_FILE@'
-cancelled_file='@CANCELLED_FILE@'
+# same script runs locally, on remote hosts over SSH and under Slurm.
+#
+# Not run as it is: render_wrapper (simjobs/interfaces/jobdir.py, where the protocol is
+# described) puts before it "#!/bin/sh", the file names as shell variables assigned
+# (quoted) at the top -- input_file, output_file, stdout_file, stderr_file,
+# started_marker, pid_file, started_file, ended_file, exit_code_file, cancelled_file --
+# and now() from now.sh, the way RemoteJobDirs builds the job-directory scripts.
+# shellcheck disable=SC2154  # those variables are assigned by the rendered head
 
 if [ "$#" -lt 2 ]; then
     echo "usage: wrapper.sh JOB_DIR COMMAND [ARG...]" >&2
@@ -36,9 +30,6 @@ mkdir "$started_marker" 2>/dev/null || exit 0
 if [ -e "$cancelled_file" ]; then
     exit 0
 fi
-
-# now(), shared with the job-directory scripts: now.sh, put here by render_wrapper.
-@NOW_FUNCTION@
 
 # put FILE VALUE: write atomically, so a reader never sees half a file.
 put() {

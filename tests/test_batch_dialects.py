@@ -436,7 +436,8 @@ def test_sge_every_state_of_a_mixed_real_queue():
     assert SGE.killed(rows["51"])
     error = resolve_batch_state(SGE, rows["51"], {})
     assert error.status is JobStatus.FAILED
-    assert error.reason.startswith("Grid Engine state Eqw; the job wrapper never started")
+    assert error.reason == ("Grid Engine state Eqw (`qstat -j 51` says why; it stays queued "
+                            "until deleted: qdel 51); the job wrapper never started")
 
 
 def test_sge_real_qacct_of_an_array_and_qdel_messages():

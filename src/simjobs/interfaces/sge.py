@@ -76,7 +76,8 @@ def _text(element: ElementTree.Element, tag: str) -> str:
 def parse_qstat_xml(text: str, wanted: Optional[set[str]] = None) -> dict[str, Row]:
     """The jobs of ``qstat -xml``: id (``1234``, ``1234.5`` for an array task) ->
     (state, queue), a pending range of tasks giving one entry per task; only the ids
-    in ``wanted`` when given. Unreadable output gives no rows."""
+    in ``wanted`` when given. Unreadable output gives no rows. For a job in error (E)
+    the second field says where to read why, and that it stays queued until deleted."""
     start = text.find("<")
     try:
         root = ElementTree.fromstring(text[start:]) if start >= 0 else None
@@ -89,9 +90,13 @@ def parse_qstat_xml(text: str, wanted: Optional[set[str]] = None) -> dict[str, R
             continue
         tasks = _text(job, "tasks")
         ids = [f"{number}.{t}" for t in expand_task_ranges(tasks)] if tasks else [number]
+        where = _text(job, "queue_name")
+        if "E" in state:
+            where = (f"`qstat -j {number}` says why; it stays queued until deleted: "
+                     f"qdel {number}")
         for sched_id in ids:
             if wanted is None or sched_id in wanted:
-                rows[sched_id] = (state, _text(job, "queue_name"))
+                rows[sched_id] = (state, where)
     return rows
 
 
@@ -248,7 +253,7 @@ class SGEDialect(BatchDialect):
 
     def parse_details(self, text: str, sched_id: str) -> dict[str, Optional[str]]:
         row = parse_qstat_xml(text, {sched_id}).get(sched_id)
-        queue, _, node = (row[1] if row else "").partition("@")
+        queue, _, node = (row[1] if row and "E" not in row[0] else "").partition("@")
         return {"state": row[0] if row else None, "reason": None,
                 "node": node or None, "queue": queue or None}
 

@@ -28,7 +28,8 @@ from simjobs.interfaces.batch import batch_interface_class
 from simjobs.interfaces.batch_dialect import resolve_batch_state
 from simjobs.interfaces.lsf import LSF, LSFInterface, parse_bjobs_json
 from simjobs.interfaces.pbs import PBS, PBSInterface, parse_qstat_json
-from simjobs.interfaces.runner import CommandResult, LocalRunner
+from simjobs.core.hardware import HEALTH_OK, HEALTH_UNREACHABLE
+from simjobs.interfaces.runner import CommandResult, HostUnreachableError, LocalRunner
 from simjobs.interfaces.sge import SGE, SGEInterface, parse_qacct, parse_qstat_xml
 from simjobs.interfaces.slurm import SlurmInterface
 
@@ -454,3 +455,111 @@ def test_sge_real_qacct_of_an_array_and_qdel_messages():
     # A queue that does not exist is a rejection, not a busy scheduler.
     refused = (DATA / "sge" / "dialect_qsub_unknown_queue.err").read_text()
     assert not SGE.transient.search(refused) and not SGE.queue_limit.search(refused)
+
+
+# ---- a poll and a cancel through the batch layer, the scheduler's answers as documented
+
+
+def _answering(bin_dir: Path, program: str) -> Path:
+    """A stand-in status/cancel program: records its arguments, prints bin_dir/<program>.out
+    and .err (what the test says the scheduler answers) and exits with <program>.rc."""
+    script = bin_dir / program
+    d = shlex.quote(str(bin_dir))
+    script.write_text(
+        "#!/bin/sh\n"
+        f'for a in "$@"; do printf "%s\\n" "$a"; done >> {d}/{program}.args\n'
+        f'echo "--" >> {d}/{program}.args\n'
+        f'cat {d}/{program}.out 2>/dev/null\n'
+        f'cat {d}/{program}.err >&2 2>/dev/null\n'
+        f'exit "$(cat {d}/{program}.rc 2>/dev/null || echo 0)"\n')
+    script.chmod(0o755)
+    return script
+
+
+def _run_task(iface, script: str, kind: str, index: str, cwd: Path) -> None:
+    """Run the batch script of task ``index`` as the scheduler would (its variables)."""
+    submit_dir, index_var = JOB_ENV[kind]
+    env = {k: v for k, v in os.environ.items()
+           if k not in {v for pair in JOB_ENV.values() for v in pair}}
+    env.update({submit_dir: iface.workspace, index_var: index})
+    result = subprocess.run(["/bin/sh", "-s"], input=script, text=True, env=env, cwd=cwd,
+                            capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+POLL_ANSWERS = {
+    # What the status command prints for the array of jobs 1-3 (ids as the stand-in
+    # qsub/bsub gave them): task 1 ended by itself, 2 runs, 3 was killed by the
+    # scheduler. Formats as in tests/data/pbs and tests/data/lsf.
+    "pbs": ("qstat", "qdel", json.dumps({"timestamp": 1, "pbs_version": "2022.1.1",
+                                         "pbs_server": "pbs01", "Jobs": {
+        "1001[].pbs01": {"job_state": "B"},
+        "1001[1].pbs01": {"job_state": "X", "Exit_status": 0},
+        "1001[2].pbs01": {"job_state": "R"},
+        "1001[3].pbs01": {"job_state": "X", "Exit_status": 271,
+                          "comment": "job killed: walltime 610 exceeded limit 600"}}}),
+        "PBS state X (Exit_status=271; job killed: walltime 610 exceeded limit 600)"),
+    "lsf": ("bjobs", "bkill", json.dumps({"COMMAND": "bjobs", "JOBS": 3, "RECORDS": [
+        {"JOBID": "2001", "JOBINDEX": "1", "STAT": "DONE", "EXIT_CODE": "", "EXIT_REASON": ""},
+        {"JOBID": "2001", "JOBINDEX": "2", "STAT": "RUN", "EXIT_CODE": "", "EXIT_REASON": ""},
+        {"JOBID": "2001", "JOBINDEX": "3", "STAT": "EXIT", "EXIT_CODE": "140",
+         "EXIT_REASON": "TERM_RUNLIMIT: job killed after reaching LSF run time limit"}]}),
+        "LSF state EXIT (exit_code=140; exit_reason=TERM_RUNLIMIT: job killed after "
+        "reaching LSF run time limit)"),
+}
+
+
+@pytest.mark.parametrize("kind", list(POLL_ANSWERS))
+def test_a_poll_and_a_cancel_through_the_batch_layer(stand_in, kind, tmp_path):
+    status_program, cancel_program, answer, killed_reason = POLL_ANSWERS[kind]
+    iface, bin_dir = stand_in(kind)
+    _answering(bin_dir, status_program)
+    _answering(bin_dir, cancel_program)
+    (bin_dir / f"{status_program}.out").write_text(answer)
+    assert iface.submit_jobs(_jobs(1, 2, 3)) == {JobId(str(i)): None
+                                                          for i in (1, 2, 3)}
+    ((_, script),) = _calls(bin_dir)
+    _run_task(iface, script, kind, "1", tmp_path)  # task 1 really ran, and ended
+    ids = [JobId("1"), JobId("2"), JobId("3")]
+    statuses = iface.get_job_statuses(ids)
+    assert statuses == {JobId("1"): JobStatus.COMPLETED, JobId("2"): JobStatus.RUNNING,
+                        JobId("3"): JobStatus.FAILED}
+    assert iface.get_job_output(JobId("1")) == 2.0
+    assert iface.failure_reason(JobId("3")).startswith(killed_reason)
+    # ONE status command for the poll (and the read of the ended jobs' files).
+    args = (bin_dir / f"{status_program}.args").read_text().split("--\n")
+    assert len([a for a in args if a.strip()]) == 1
+    # Cancel: the running one with one call of the cancel program; the ended ones refused.
+    outcomes = iface.cancel_jobs(ids)
+    assert outcomes[JobId("2")] is None
+    assert isinstance(outcomes[JobId("1")], Exception)
+    cancels = [a.split() for a in (bin_dir / f"{cancel_program}.args").read_text()
+               .split("--\n") if a.strip()]
+    assert cancels == [[EXPECTED_TASK_IDS[kind][1]]]
+    assert iface.get_job_status(JobId("2")) is JobStatus.CANCELLED
+    assert (Path(iface.workspace, "2") / jobdir.CANCELLED_FILE).exists()
+
+
+def test_a_pbs_status_answer_naming_purged_ids_is_not_unreachable(stand_in):
+    # qstat exits non-zero when some ids are past the server's history, listing the
+    # others: an answer (the missing ones are gone), not an unreachable server; a
+    # refused connection is unreachable, never "jobs gone".
+    iface, bin_dir = stand_in("pbs")
+    _answering(bin_dir, "qstat")
+    assert iface.submit_jobs(_jobs(1, 2)) == {JobId("1"): None, JobId("2"): None}
+    (bin_dir / "qstat.out").write_text(json.dumps(
+        {"Jobs": {"1001[2].pbs01": {"job_state": "R"}}}))
+    (bin_dir / "qstat.err").write_text("qstat: Unknown Job Id 1001[1].pbs01\n")
+    (bin_dir / "qstat.rc").write_text("35\n")
+    statuses = iface.get_job_statuses([JobId("1"), JobId("2")])
+    # Job 2 runs; job 1 is gone without having started: within the files grace it is
+    # what its files say (never started: Submitted), not Failed, and not unreachable.
+    assert statuses == {JobId("1"): JobStatus.SUBMITTED, JobId("2"): JobStatus.RUNNING}
+    assert iface.health.state == HEALTH_OK
+    (bin_dir / "qstat.out").write_text("")
+    (bin_dir / "qstat.err").write_text("Connection refused\n"
+                                       "qstat: cannot connect to server pbs01 (errno=15010)\n")
+    (bin_dir / "qstat.rc").write_text("1\n")
+    with pytest.raises(HostUnreachableError, match="cannot reach PBS"):
+        iface.get_job_statuses([JobId("1"), JobId("2")])
+    assert iface.health.state == HEALTH_UNREACHABLE

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shlex
 import subprocess
-import uuid
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from simjobs.core import Input, JobManager, JobStatus
 from simjobs.core.log import SimulationsLog
 from simjobs.core.types import Job, JobId
 from simjobs.interfaces.sge import SGE_ID_FILE, SGEInterface
-from test_slurm_ssh import FAIL_SH, GATE_SH, SUM_SH, CountingSSHRunner, settings_of
+from test_slurm_ssh import CountingSSHRunner, make_remote_dir, settings_of
 
 REMOTE_ROOT = "/tmp/simjobs-sge-ssh-tests"
 
@@ -35,14 +34,7 @@ def remote(ssh_server, sge):
     from simjobs.interfaces.ssh_transport import SSHRunner
 
     runner = SSHRunner(settings_of(ssh_server))
-    base = f"{REMOTE_ROOT}/{uuid.uuid4().hex[:8]} it's"
-    q = shlex.quote
-    result = runner.run(f"mkdir -p {q(base)} && chmod 755 {q(REMOTE_ROOT)} 2>/dev/null; true")
-    assert result.ok, result.error_text()
-    for name, text in {"sum.sh": SUM_SH, "fail.sh": FAIL_SH, "gate.sh": GATE_SH}.items():
-        result = runner.run(f"cat > {q(base + '/' + name)} && chmod +x {q(base + '/' + name)}",
-                            input=text.encode())
-        assert result.ok, result.error_text()
+    base = make_remote_dir(runner, REMOTE_ROOT)
     yield base
     local = Path(base)  # the remote host is this machine
     (local / "gate").touch()
@@ -50,7 +42,7 @@ def remote(ssh_server, sge):
     numbers.discard("")
     if numbers:
         subprocess.run(["qdel", *sorted(numbers)], capture_output=True, timeout=60)
-    runner.run(f"rm -rf {q(base)}")
+    runner.run(f"rm -rf {shlex.quote(base)}")
     runner.close()
 
 

@@ -201,6 +201,30 @@ class BatchDialect:
         return f"{self.cancel_program} " + " ".join(shlex.quote(w) for w in self.cancel_words(ids))
 
 
+def task_runs(ids: Sequence[str], separator: str) -> tuple[list[str], dict[str, list[str]]]:
+    """Array task ids grouped for a cancel command: the ids without a task (as they
+    are), and per array id its tasks as runs of consecutive indexes (``"4"``, ``"4-9"``),
+    for ids written ``<array><separator><index>`` (Slurm ``12_4``, Grid Engine ``12.4``)."""
+    plain: list[str] = []
+    arrays: dict[str, list[int]] = {}
+    for sched_id in dict.fromkeys(ids):
+        base, _, task = sched_id.partition(separator)
+        if task.isdigit():
+            arrays.setdefault(base, []).append(int(task))
+        else:
+            plain.append(sched_id)
+    runs: dict[str, list[str]] = {}
+    for base, tasks in arrays.items():
+        tasks.sort()
+        parts, start = [], tasks[0]
+        for prev, cur in zip(tasks, tasks[1:] + [None]):
+            if cur is None or cur != prev + 1:
+                parts.append(str(start) if start == prev else f"{start}-{prev}")
+                start = cur
+        runs[base] = parts
+    return plain, runs
+
+
 def resolve_batch_state(
     dialect: BatchDialect,
     row: Optional[Row],

@@ -34,7 +34,7 @@ from typing import Optional
 from simjobs.core.types import JobStatus
 
 from .batch import BatchInterface
-from .batch_dialect import BatchDialect, Row
+from .batch_dialect import BatchDialect, Row, task_runs
 from .shell import shell_assignments, shell_file
 from .runner import CommandResult
 from .slurm_states import expand_task_ranges
@@ -123,24 +123,8 @@ def parse_qacct(text: str, wanted: Optional[set[str]] = None) -> dict[str, Row]:
 
 def sge_task_words(ids: Sequence[str]) -> list[str]:
     """Ids as few qdel words: the tasks of one array as ranges (``12.1-3``, ``12.7``)."""
-    words: list[str] = []
-    arrays: dict[str, list[int]] = {}
-    for sched_id in dict.fromkeys(ids):
-        job, _, task = sched_id.partition(".")
-        if task.isdigit():
-            arrays.setdefault(job, []).append(int(task))
-        else:
-            words.append(sched_id)
-    for job, tasks in arrays.items():
-        tasks.sort()
-        start = prev = tasks[0]
-        for task in tasks[1:] + [None]:
-            if task is not None and task == prev + 1:
-                prev = task
-                continue
-            words.append(f"{job}.{start}" if start == prev else f"{job}.{start}-{prev}")
-            if task is not None:
-                start = prev = task
+    words, runs = task_runs(ids, ".")
+    words += [f"{job}.{part}" for job, parts in runs.items() for part in parts]
     return words
 
 

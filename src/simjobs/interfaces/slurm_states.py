@@ -13,7 +13,7 @@ from typing import Optional
 
 from simjobs.core.types import JobStatus
 
-from .batch_dialect import BatchDialect, Row, resolve_batch_state
+from .batch_dialect import BatchDialect, Row, resolve_batch_state, task_runs
 from .jobdir import JobState
 from .shell import shell_assignments, shell_file
 from .runner import CommandResult
@@ -153,22 +153,10 @@ def expand_task_ranges(spec: str) -> list[int]:
 def compress_slurm_ids(slurm_ids) -> list[str]:
     """Slurm ids as few scancel words: the tasks of one array as ``12_[0,2,4-9]``
     (lists and plain ranges, which scancel takes; not steps), other ids as they are."""
-    words: list[str] = []
-    arrays: dict[str, list[int]] = {}
-    for slurm_id in dict.fromkeys(slurm_ids):
-        base, _, task = slurm_id.partition("_")
-        if task.isdigit():
-            arrays.setdefault(base, []).append(int(task))
-        else:
-            words.append(slurm_id)
-    for base, tasks in arrays.items():
-        tasks.sort()
-        parts, start = [], tasks[0]
-        for prev, cur in zip(tasks, tasks[1:] + [None]):
-            if cur != prev + 1 if cur is not None else True:
-                parts.append(str(start) if start == prev else f"{start}-{prev}")
-                start = cur
-        words.append(f"{base}_{tasks[0]}" if len(tasks) == 1 else f"{base}_[{','.join(parts)}]")
+    words, runs = task_runs(slurm_ids, "_")
+    for base, parts in runs.items():
+        words.append(f"{base}_{parts[0]}" if parts[0].isdigit() and len(parts) == 1
+                     else f"{base}_[{','.join(parts)}]")
     return words
 
 

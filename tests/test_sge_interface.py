@@ -20,7 +20,8 @@ from simjobs.core.hardware import HEALTH_OK, HEALTH_UNREACHABLE
 from simjobs.core.types import Input, Job, JobId, JobStatus
 from simjobs.interfaces.runner import HostUnreachableError
 from simjobs.interfaces.sge import SGE_ID_FILE, SGEInterface, parse_qstat_xml
-from test_slurm_interface import CountingRunner, Sims
+from test_sge_service import Qmaster
+from test_slurm_interface import CountingRunner, sims  # noqa: F401 - a fixture
 
 SUM = [sys.executable, str(Path(__file__).parent / "sims" / "sum.py")]
 FAIL = [str(Path(__file__).parent / "sims" / "fail.sh")]
@@ -31,16 +32,6 @@ TIMEOUT = 180.0
 
 def wait_for(predicate, timeout: float = TIMEOUT, message: str = ""):
     return helpers.wait_for(predicate, timeout=timeout, interval=0.2, message=message)
-
-
-@pytest.fixture(scope="module")
-def grid(request):
-    """The ``sge`` fixture of tests/conftest.py (the sge service's), or a skip naming it."""
-    try:
-        return request.getfixturevalue("sge")
-    except pytest.FixtureLookupError:
-        pytest.skip("no `sge` fixture in tests/conftest.py: the Grid Engine service "
-                    "(scripts/services/start-sge.sh) is not part of this tree")
 
 
 def qdel_workspace(workspace: Path) -> None:
@@ -58,20 +49,13 @@ def queued_numbers() -> set[str]:
 
 
 @pytest.fixture
-def sims(tmp_path):
-    s = Sims(tmp_path)
-    yield s
-    s.open_gate()
-
-
-@pytest.fixture
-def make_interface(grid, tmp_path, sims):
+def make_interface(sge, tmp_path, sims):
     """SGEInterfaces on the test Grid Engine (workspace under tmp_path); at teardown
     they are closed and every job of their workspaces is deleted."""
     made: list[SGEInterface] = []
 
     def make(command=None, workspace="work", **kwargs):
-        kwargs.setdefault("queue", grid["queue"])
+        kwargs.setdefault("queue", sge["queue"])
         iface = SGEInterface("grid", 1, command or SUM, str(tmp_path / workspace), **kwargs)
         made.append(iface)
         return iface
@@ -167,11 +151,8 @@ def test_a_poll_of_many_jobs_is_one_qstat(make_interface, sims):
 
 
 def test_a_qmaster_stopped_mid_run_is_unreachable_and_the_job_completes_after(
-        make_interface, sims, grid):
-    qmaster_module = pytest.importorskip(
-        "test_sge_service", reason="the sge service's tests (its Qmaster control) are "
-                                   "not part of this tree")
-    qmaster = qmaster_module.Qmaster(grid)
+        make_interface, sims, sge):
+    qmaster = Qmaster(sge)
     assert qmaster.pid() is not None
     iface = make_interface(command=sims.gated)
     iface.submit_job(jobs(8)[0])

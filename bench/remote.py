@@ -1,7 +1,9 @@
-"""Benchmark of the SSH and Slurm interfaces on loopback (issue 3's figures).
+"""Benchmark of the SSH, Slurm and Grid Engine interfaces on loopback (issue 3's and
+issue 12's figures).
 
-For N active jobs on one SSHInterface (the test sshd of scripts/services/) and on one
-SlurmInterface (the one-node test Slurm), prints:
+For N active jobs on one SSHInterface (the test sshd of scripts/services/), on one
+SlurmInterface (the one-node test Slurm) and on one SGEInterface (the one-node test
+Grid Engine), prints:
 
 - remote round trips per poll cycle (commands the interface's runner ran for one
   ``get_job_statuses`` of all N jobs; goal 1),
@@ -12,16 +14,17 @@ SlurmInterface (the one-node test Slurm), prints:
   the log), the path a user takes,
 
 for N = 50, 500 and 2,000 (``--sizes``). The jobs run ``sleep`` (SSH: all N running,
-max_jobs = N; Slurm: two run, the rest pend in the queue) and are killed/cancelled at
-the end of each size.
+max_jobs = N; Slurm and Grid Engine: a few run, the rest pend in the queue) and are
+killed/cancelled at the end of each size.
 
 ``--only openssh`` (issue 12): the poll time of N running jobs through the OpenSSH
 transport (``transport = "openssh"``: the system ssh over a ControlMaster) next to
 asyncssh's, the two interfaces polling the same jobs in turn (goal: within 1.5x at 500).
 
-Needs the services: ``bash scripts/services/start-sshd.sh`` and
-``bash scripts/services/start-slurm.sh`` (as root). Usage:
-``python bench/remote.py [--sizes 50,500,2000] [--only ssh|slurm|openssh] [--polls 9]``.
+Needs the services: ``bash scripts/services/start-sshd.sh``,
+``bash scripts/services/start-slurm.sh`` and ``bash scripts/services/start-sge.sh`` (as
+root). Usage:
+``python bench/remote.py [--sizes 50,500,2000] [--only ssh|slurm|sge|openssh] [--polls 9]``.
 """
 
 from __future__ import annotations
@@ -309,10 +312,45 @@ def bench_slurm(sizes: list[int], polls: int, tmp: Path) -> None:
             m_iface.close()
 
 
+# ---- Grid Engine ---------------------------------------------------------------------
+
+def bench_sge(sizes: list[int], polls: int, tmp: Path) -> None:
+    from simjobs.interfaces.sge import SGE_ID_FILE, SGEInterface
+
+    env = service_env(os.environ.get("SIMJOBS_SGE_DIR", "/tmp/simjobs-sge"))
+    for key in ("SGE_ROOT", "SGE_CELL", "SGE_QMASTER_PORT", "SGE_EXECD_PORT"):
+        if key in env:
+            os.environ[key] = env[key]
+    probe = subprocess.run("qstat -xml", shell=True, capture_output=True, text=True)
+    if probe.returncode != 0:
+        raise SystemExit("no test Grid Engine: run `bash scripts/services/start-sge.sh` "
+                         f"first ({probe.stderr.strip() or 'qstat failed'})")
+    sim = tmp / "sleep-sim.sh"
+    sim.write_text("#!/bin/sh\nexec sleep 3600\n")
+    sim.chmod(0o755)
+    queue = env.get("SIMJOBS_SGE_QUEUE")
+    for n in sizes:
+        runner = CountingRunner(LocalRunner())
+        iface = SGEInterface("sge-bench", 1, [str(sim)], tmp / f"sge{n}", queue=queue,
+                             runner=runner)
+        m_iface = SGEInterface("sge-bench", 1, [str(sim)], tmp / f"sge{n}-m", queue=queue)
+        try:
+            measure("sge", iface, runner, n, polls, m_iface, tmp)
+        finally:
+            # Delete this benchmark's jobs: the job numbers recorded in its job
+            # directories, in one qdel; nothing else in the queue is touched.
+            numbers = {p.read_text().split(".")[0].strip()
+                       for p in tmp.glob(f"sge{n}*/*/{SGE_ID_FILE}")}
+            if numbers:
+                subprocess.run(["qdel", *sorted(numbers)], capture_output=True, check=False)
+            iface.close()
+            m_iface.close()
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="50,500,2000")
-    parser.add_argument("--only", choices=("ssh", "slurm", "openssh"))
+    parser.add_argument("--only", choices=("ssh", "slurm", "sge", "openssh"))
     parser.add_argument("--polls", type=int, default=9)
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -323,6 +361,8 @@ def main(argv: Optional[list[str]] = None) -> None:
             bench_ssh(sizes, args.polls, Path(tmp))
         if args.only in (None, "slurm"):
             bench_slurm(sizes, args.polls, Path(tmp))
+        if args.only in (None, "sge"):
+            bench_sge(sizes, args.polls, Path(tmp))
         if args.only in (None, "openssh"):
             bench_openssh(sizes, args.polls)
 

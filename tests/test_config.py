@@ -253,8 +253,9 @@ BAD = {
         lambda t: t.replace("level = 2\n", ""),
         ["interfaces[1].level is missing"]),
     "unknown kind": (
-        lambda t: t.replace('kind = "local"', 'kind = "pbs"', 1),
-        ["interfaces[0].kind must be one of 'local', 'ssh', 'slurm' (got 'pbs')"]),
+        lambda t: t.replace('kind = "local"', 'kind = "torque"', 1),
+        ["interfaces[0].kind must be one of 'local', 'ssh', 'slurm', 'pbs', 'lsf', 'sge' "
+         "(got 'torque')"]),
     "ssh without host": (
         lambda t: t.replace('kind = "local"', 'kind = "ssh"', 1),
         ["interfaces[0].host is missing; add host = "]),

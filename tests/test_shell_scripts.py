@@ -78,17 +78,19 @@ def test_job_directory_operations_have_no_shell_code_in_python_strings():
     assert found == []
 
 
-def test_sbatch_scripts_have_no_shell_code_in_python_strings():
-    # SlurmInterface._sbatch's command and batch scripts: slurm_submit.sh, slurm_job.sh,
-    # slurm_array.sh, with values as quoted variables (an f-string's parts count too).
-    tree = ast.parse((SRC / "simjobs" / "interfaces" / "slurm.py").read_text("utf-8"))
-    (sbatch,) = [n for n in ast.walk(tree)
-                 if isinstance(n, ast.FunctionDef) and n.name == "_sbatch"]
-    texts = [n.value for n in ast.walk(sbatch) if isinstance(n, ast.Constant)
+def test_submit_scripts_have_no_shell_code_in_python_strings():
+    # BatchInterface's submit command and batch scripts: batch_submit.sh, batch_job.sh,
+    # batch_array.sh and each dialect's *_submit.sh, with values as quoted variables (an
+    # f-string's parts count too).
+    tree = ast.parse((SRC / "simjobs" / "interfaces" / "batch.py").read_text("utf-8"))
+    methods = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)
+               and n.name in ("_submit", "_submit_command")]
+    assert len(methods) == 2
+    texts = [n.value for m in methods for n in ast.walk(m) if isinstance(n, ast.Constant)
              and isinstance(n.value, str)]
     assert texts and [t for t in texts if _SHELL_CONTROL.search(t) or "exec " in t] == []
     files = resources.files("simjobs.interfaces")
-    for name in ("slurm_submit.sh", "slurm_job.sh", "slurm_array.sh"):
+    for name in ("batch_submit.sh", "batch_job.sh", "batch_array.sh", "slurm_submit.sh"):
         assert files.joinpath(name).is_file(), name
 
 
@@ -115,3 +117,11 @@ def test_the_rendered_wrapper_is_shellcheck_clean(tmp_path):
     path.write_text(jobdir.render_wrapper())
     result = subprocess.run([shellcheck, str(path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_slurm_module_has_no_shell_code_in_python_strings():
+    # Every command of slurm.py (sbatch, scontrol...) keeps its shell code in a .sh file.
+    path = SRC / "simjobs" / "interfaces" / "slurm.py"
+    found = [text for text in _python_strings(path) if _SHELL_CONTROL.search(text)]
+    assert found == []
+    assert resources.files("simjobs.interfaces").joinpath("slurm_scontrol.sh").is_file()

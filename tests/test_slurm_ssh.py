@@ -87,20 +87,28 @@ class CountingSSHRunner:
                           for line in c.splitlines()))
 
 
+def make_remote_dir(runner, root: str) -> str:
+    """A new directory under ``root`` on the SSH host (a space and a quote in its name)
+    holding the test simulators sum.sh, fail.sh and gate.sh."""
+    base = f"{root}/{uuid.uuid4().hex[:8]} it's"
+    q = shlex.quote
+    result = runner.run(f"mkdir -p {q(base)} && chmod 755 {q(root)} 2>/dev/null; true")
+    assert result.ok, result.error_text()
+    for name, text in {"sum.sh": SUM_SH, "fail.sh": FAIL_SH, "gate.sh": GATE_SH}.items():
+        result = runner.run(f"cat > {q(base + '/' + name)} && chmod +x {q(base + '/' + name)}",
+                            input=text.encode())
+        assert result.ok, result.error_text()
+    return base
+
+
 @pytest.fixture
 def remote(ssh_server, slurm_cluster):
     """A remote directory (with a space and a quote in its name) holding the simulators."""
     from simjobs.interfaces.ssh_transport import SSHRunner
 
     runner = SSHRunner(settings_of(ssh_server))
-    base = f"{REMOTE_ROOT}/{uuid.uuid4().hex[:8]} it's"
+    base = make_remote_dir(runner, REMOTE_ROOT)
     q = shlex.quote
-    result = runner.run(f"mkdir -p {q(base)} && chmod 755 {q(REMOTE_ROOT)} 2>/dev/null; true")
-    assert result.ok, result.error_text()
-    for name, text in {"sum.sh": SUM_SH, "fail.sh": FAIL_SH, "gate.sh": GATE_SH}.items():
-        result = runner.run(f"cat > {q(base + '/' + name)} && chmod +x {q(base + '/' + name)}",
-                            input=text.encode())
-        assert result.ok, result.error_text()
     yield base
     local = Path(base)  # the remote host is this machine
     (local / "gate").touch()

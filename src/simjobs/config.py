@@ -76,7 +76,10 @@ DEFAULT_POLLING_INTERVAL = 1.0
 CONFIG_FILE_NAME = "simjobs.toml"
 CONFIG_ENV_VAR = "SIMJOBS_CONFIG"
 
-SUPPORTED_KINDS = ("local", "ssh", "slurm")
+SUPPORTED_KINDS = ("local", "ssh", "slurm", "pbs", "lsf", "sge")
+#: Batch schedulers besides Slurm: ``queue`` and ``submit_args`` instead of Slurm's
+#: ``partition`` and ``sbatch_args`` (PBS and LSF have not met a real server yet).
+_BATCH_KINDS = ("pbs", "lsf", "sge")
 LATER_KINDS: tuple[str, ...] = ()  # kinds named but not available yet
 
 _TABLE_KEYS = {
@@ -91,6 +94,7 @@ _KIND_KEYS = {
     "local": _INTERFACE_KEYS,
     "ssh": _INTERFACE_KEYS + _SSH_KEYS,
     "slurm": _INTERFACE_KEYS + ("partition", "sbatch_args", "ssh"),
+    **{kind: _INTERFACE_KEYS + ("queue", "submit_args", "ssh") for kind in _BATCH_KINDS},
 }
 
 
@@ -114,8 +118,8 @@ class InterfaceSpec:
     workspace: Union[Path, PurePosixPath]
     max_jobs: Optional[int]  # None: the interface's default (the number of CPUs)
     ssh: Optional[SSHSettings] = None  # kind "ssh", or "slurm" driven through SSH
-    partition: Optional[str] = None  # slurm
-    sbatch_args: tuple[str, ...] = ()  # slurm
+    partition: Optional[str] = None  # slurm; the queue of pbs, lsf, sge
+    sbatch_args: tuple[str, ...] = ()  # slurm; the submit_args of pbs, lsf, sge
 
     @property
     def effective_max_jobs(self) -> Optional[int]:
@@ -149,6 +153,15 @@ class InterfaceSpec:
                 self.name, self.level, list(self.command),
                 str(self.workspace) if self.ssh is not None else self.workspace,
                 partition=self.partition, sbatch_args=self.sbatch_args,
+                max_jobs=self.max_jobs, ssh=self.ssh,
+            )
+        if self.kind in _BATCH_KINDS:
+            from .interfaces.batch import batch_interface_class
+
+            return batch_interface_class(self.kind)(
+                self.name, self.level, list(self.command),
+                str(self.workspace) if self.ssh is not None else self.workspace,
+                queue=self.partition, submit_args=self.sbatch_args,
                 max_jobs=self.max_jobs, ssh=self.ssh,
             )
         from .interfaces.local import LocalInterface
@@ -436,8 +449,11 @@ class _Validator:
             command, workspace = self.local_command_workspace(where, entry, name)
         else:
             command, workspace = self.remote_command_workspace(where, entry, name, ssh)
-        partition, sbatch_args = (self.slurm_options(where, entry) if kind == "slurm"
-                                  else (None, ()))
+        partition, sbatch_args = (
+            self.batch_options(where, entry, "partition", "sbatch_args")
+            if kind == "slurm" else
+            self.batch_options(where, entry, "queue", "submit_args")
+            if kind in _BATCH_KINDS else (None, ()))
         return InterfaceSpec(index, kind, name, level, command, workspace, max_jobs,
                              ssh=ssh, partition=partition, sbatch_args=sbatch_args)
 
@@ -479,7 +495,7 @@ class _Validator:
         """The SSH settings of an ssh interface, or of a slurm one with an ``ssh`` table."""
         if kind == "ssh":
             return self.ssh_settings(where, entry)
-        if kind == "slurm" and "ssh" in entry:
+        if (kind == "slurm" or kind in _BATCH_KINDS) and "ssh" in entry:
             table = entry["ssh"]
             if not isinstance(table, dict):
                 raise self.fail(f"{where}.ssh must be a table ([{where.replace('[', '.').rstrip(']')}"
@@ -512,19 +528,21 @@ class _Validator:
             )
         return command, PurePosixPath(workspace_value)
 
-    def slurm_options(self, where: str, entry: dict) -> tuple[Optional[str], tuple[str, ...]]:
-        """A slurm interface's partition (None: Slurm's default) and extra sbatch args."""
-        partition = entry.get("partition")
+    def batch_options(self, where: str, entry: dict, queue_key: str,
+                      args_key: str) -> tuple[Optional[str], tuple[str, ...]]:
+        """A batch interface's queue (Slurm's partition; None: the scheduler's default)
+        and extra submit arguments (Slurm's sbatch_args)."""
+        partition = entry.get(queue_key)
         if partition is not None and (not isinstance(partition, str) or not partition.strip()
                                       or any(c.isspace() for c in partition)):
-            raise self.fail(f'{where}.partition must be a partition name such as "debug" '
+            raise self.fail(f'{where}.{queue_key} must be a {queue_key} name such as "debug" '
                             f"(got {_describe(partition)})")
-        args = entry.get("sbatch_args", [])
+        args = entry.get(args_key, [])
         if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
-            raise self.fail(f'{where}.sbatch_args must be a list of strings such as '
+            raise self.fail(f'{where}.{args_key} must be a list of strings such as '
                             f'["--time=00:10:00"] (got {_describe(args)})')
         sbatch_args = tuple(args)
-        if "--requeue" in sbatch_args:
+        if queue_key == "partition" and "--requeue" in sbatch_args:
             logging.getLogger("simjobs").warning(
                 "simjobs: %s.sbatch_args has --requeue, which conflicts with simjobs' "
                 "run-once guard: a requeued job's rerun finds it already started and "

@@ -1,20 +1,21 @@
-"""The Slurm side of a job's state: Slurm's files in a job directory, the one table
-from Slurm job states to simjobs statuses (:data:`SLURM_STATES`), the pure function
-applying it (:func:`resolve_job_state`), and parsers of the output of squeue, sacct and
-scontrol. Pure functions only: :mod:`.slurm` runs the commands.
+"""The Slurm dialect of the batch layer (:class:`SlurmDialect`, :data:`SLURM`): Slurm's
+files in a job directory, the one table from Slurm job states to simjobs statuses
+(:data:`SLURM_STATES`), its commands, and parsers of the output of sbatch, squeue, sacct
+and scontrol. No I/O: :mod:`.batch` runs the commands (:mod:`.slurm` is the interface).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from collections.abc import Mapping
+import shlex
+from collections.abc import Mapping, Sequence
 from typing import Optional
 
 from simjobs.core.types import JobStatus
 
-from . import jobdir
-from .jobdir import EXIT_CODE_FILE, STARTED_MARKER, STDERR_FILE, JobState
+from .batch_dialect import BatchDialect, Row, resolve_batch_state, task_runs
+from .jobdir import JobState
+from .shell import shell_assignments, shell_file
 from .runner import CommandResult
 
 # ---- Slurm's files in a job directory (the rest of the layout is jobdir's).
@@ -80,8 +81,7 @@ def normalise_state(state: Optional[str]) -> Optional[str]:
 def killed_state(slurm_state: Optional[str]) -> bool:
     """True for the FAILED states in which Slurm itself ended the job (TIMEOUT,
     OUT_OF_MEMORY, NODE_FAIL...), so its wrapper may have recorded no exit code."""
-    state = normalise_state(slurm_state)
-    return SLURM_STATES.get(state) is JobStatus.FAILED and state not in _WRAPPER_EXIT_STATES
+    return SLURM.killed((slurm_state, "") if slurm_state else None)
 
 
 def resolve_job_state(
@@ -91,9 +91,8 @@ def resolve_job_state(
     slurm_reason: Optional[str] = None,
     files_overdue: bool = True,
 ) -> Optional[JobState]:
-    """A Slurm job's simjobs state, from its Slurm state and its job directory's files.
-
-    A pure function: the one place that applies :data:`SLURM_STATES`.
+    """A Slurm job's simjobs state, from its Slurm state and its job directory's files:
+    :func:`.batch_dialect.resolve_batch_state` with the Slurm dialect (:data:`SLURM`).
 
     Parameters
     ----------
@@ -116,69 +115,8 @@ def resolve_job_state(
         exit code and without having started while its files may still come (no answer
         for the job: its last status stands).
     """
-    state = normalise_state(slurm_state)
-    from_files = jobdir.job_state_from_files(files, alive=None)
-    if from_files.status is JobStatus.CANCELLED:
-        return from_files  # simjobs cancelled it (the marker), whatever Slurm says
-    mapped = SLURM_STATES.get(state) if state is not None else None
-    if state is not None and mapped is None:
-        return None
-    killed = killed_state(state)
-    if from_files.exit_code is not None or files.get(EXIT_CODE_FILE) is not None:
-        # The wrapper recorded how the simulator ended: that decides the status; a
-        # failure's reason starts with Slurm's state when Slurm has one.
-        if mapped is JobStatus.FAILED and from_files.status is JobStatus.FAILED:
-            return dataclasses.replace(from_files,
-                                       reason=f"Slurm state {state}; {from_files.reason}")
-        return from_files
-    fields = dict(pid=from_files.pid, started=from_files.started, ended=from_files.ended)
-    if mapped in (JobStatus.SUBMITTED, JobStatus.RUNNING):
-        return JobState(mapped, **fields)
-    if mapped is JobStatus.CANCELLED:
-        return JobState(JobStatus.CANCELLED, reason="cancelled in Slurm (scancel outside "
-                        "simjobs, or by an administrator)", **fields)
-    if killed:
-        return JobState(JobStatus.FAILED, reason=_killed_reason(state, slurm_reason, files),
-                        **fields)
-    # Slurm says it ended by itself (COMPLETED, FAILED) or no longer knows it, yet there
-    # is no exit code: wait for the files a while, then it ended abnormally. Meanwhile
-    # it is RUNNING only if its wrapper said it started; otherwise no answer (a task
-    # that never ran is never shown running).
-    if not files_overdue:
-        if files.get(STARTED_MARKER) is None:
-            return None
-        return JobState(JobStatus.RUNNING, **fields)
-    if state is None:
-        why = ("the job left the Slurm queue without recording an exit code (Slurm no "
-               "longer knows it and has no accounting of it)")
-    else:
-        why = f"Slurm state {state}, but the job's wrapper recorded no exit code"
-        if state == "COMPLETED" and files.get(STARTED_MARKER) is not None:
-            # The wrapper exits 0 without an exit code at its run-once guard only.
-            why += (": most likely Slurm ran the job a second time (a requeue, or "
-                    "slurmctld recovering older state) after its first run was killed, "
-                    "and simjobs' run-once guard stopped the rerun; resubmit the job")
-    return JobState(JobStatus.FAILED, reason=why + _not_started(files), **fields)
-
-
-def _killed_reason(state: str, slurm_reason: Optional[str],
-                   files: Mapping[str, Optional[bytes]]) -> str:
-    reason = f"Slurm state {state}"
-    if slurm_reason and slurm_reason.strip() not in ("", "None", "(null)"):
-        reason += f" ({slurm_reason.strip()})"
-    tail = jobdir.tail_text(files.get(STDERR_FILE), jobdir.REASON_TAIL_LINES,
-                            jobdir.REASON_TAIL_CHARS)
-    if tail:
-        reason += f"; stderr: {tail}"
-    return reason + _not_started(files)
-
-
-def _not_started(files: Mapping[str, Optional[bytes]]) -> str:
-    if files.get(STARTED_MARKER) is not None:
-        return ""
-    first = jobdir.tail_text(files.get(SLURM_STDERR_FILE), 1, jobdir.REASON_TAIL_CHARS)
-    return (f"; the job wrapper never started ({SLURM_STDERR_FILE}: {first})" if first
-            else "; the job wrapper never started")
+    row = (slurm_state, slurm_reason or "") if slurm_state else None
+    return resolve_batch_state(SLURM, row, files, files_overdue=files_overdue)
 
 
 def expand_array_ids(slurm_id: str) -> list[str]:
@@ -215,22 +153,10 @@ def expand_task_ranges(spec: str) -> list[int]:
 def compress_slurm_ids(slurm_ids) -> list[str]:
     """Slurm ids as few scancel words: the tasks of one array as ``12_[0,2,4-9]``
     (lists and plain ranges, which scancel takes; not steps), other ids as they are."""
-    words: list[str] = []
-    arrays: dict[str, list[int]] = {}
-    for slurm_id in dict.fromkeys(slurm_ids):
-        base, _, task = slurm_id.partition("_")
-        if task.isdigit():
-            arrays.setdefault(base, []).append(int(task))
-        else:
-            words.append(slurm_id)
-    for base, tasks in arrays.items():
-        tasks.sort()
-        parts, start = [], tasks[0]
-        for prev, cur in zip(tasks, tasks[1:] + [None]):
-            if cur != prev + 1 if cur is not None else True:
-                parts.append(str(start) if start == prev else f"{start}-{prev}")
-                start = cur
-        words.append(f"{base}_{tasks[0]}" if len(tasks) == 1 else f"{base}_[{','.join(parts)}]")
+    words, runs = task_runs(slurm_ids, "_")
+    for base, parts in runs.items():
+        words.append(f"{base}_{parts[0]}" if parts[0].isdigit() and len(parts) == 1
+                     else f"{base}_[{','.join(parts)}]")
     return words
 
 
@@ -308,3 +234,145 @@ def valid_slurm_id(data: Optional[bytes]) -> Optional[str]:
         return None
     text = data.decode("ascii", "replace").strip()
     return text if SLURM_ID_PATTERN.match(text) else None
+
+
+def parse_scontrol_sections(text: str, ids: Sequence[str]) -> tuple[dict[str, Row], set[str]]:
+    """The output of ``slurm_scontrol.sh`` (an ``@simjobs ID`` line, then what
+    ``scontrol -o show job ID`` said): the rows found, and the ids Slurm said it does
+    not know (gone); an id with any other answer is in neither."""
+    rows: dict[str, Row] = {}
+    gone: set[str] = set()
+    sections: dict[str, list[str]] = {}
+    current: Optional[list[str]] = None
+    for line in text.splitlines():
+        if line.startswith("@simjobs "):
+            current = sections.setdefault(line.split(" ", 1)[1].strip(), [])
+        elif current is not None:
+            current.append(line)
+    for slurm_id in ids:
+        section = "\n".join(sections.get(slurm_id, ()))
+        found = parse_scontrol_jobs(section, {slurm_id})
+        if slurm_id in found:
+            rows[slurm_id] = found[slurm_id]
+        elif re.search(r"invalid job id|not found", section, re.IGNORECASE):
+            gone.add(slurm_id)
+    return rows, gone
+
+
+class SlurmDialect(BatchDialect):
+    """Slurm: sbatch (``--array=0-N``), one squeue per poll, scontrol for the jobs it
+    did not list, sacct where accounting storage exists, scancel."""
+
+    kind = "slurm"
+    label = "Slurm"
+    server = "slurmctld"
+    submit_program = "sbatch"
+    status_program = "squeue"
+    lookup_program = "scontrol"
+    cancel_program = "scancel"
+    server_check = "slurmctld (and munge) are running"
+    submit_file = "slurm_submit.sh"
+    submit_dir_var = "SLURM_SUBMIT_DIR"
+    task_index_var = "SLURM_ARRAY_TASK_ID"
+    task_output = "-%a.out"
+    first_index = 0
+    #: Slurm's default MaxArraySize (1001) allows indexes 0-1000.
+    max_array_size = 1000
+    id_file = SLURM_ID_FILE
+    stdout_file = SLURM_STDOUT_FILE
+    stderr_file = SLURM_STDERR_FILE
+    id_pattern = SLURM_ID_PATTERN
+    unreachable = re.compile(
+        r"unable to contact slurm controller|slurm controller not responding"
+        r"|socket timed out|zero bytes were transmitted|connection refused|munge"
+        r"|authentication|communication connection failure"
+        r"|slurm backup controller in standby|slurmctld.*(down|not responding)",
+        re.IGNORECASE)
+    transient = re.compile(
+        r"resource temporarily unavailable|slurm temporarily unable|max_?job_?count",
+        re.IGNORECASE)
+    queue_limit = re.compile(r"maxsubmit|submit limit|job violates accounting",
+                             re.IGNORECASE)
+    cancel_tolerated = re.compile(r"invalid job id|already completing or completed|"
+                                  r"job has already finished", re.IGNORECASE)
+    states = SLURM_STATES
+    wrapper_exit_states = _WRAPPER_EXIT_STATES
+    rerun_state = "COMPLETED"
+    own_options = {
+        "--parsable": "--parsable", "--job-name": "--job-name", "-J": "--job-name",
+        "--chdir": "--chdir", "-D": "--chdir", "--output": "--output", "-o": "--output",
+        "--error": "--error", "-e": "--error", "--array": "--array", "-a": "--array",
+        "--wrap": "--wrap",
+    }
+
+    def normalise(self, state: Optional[str]) -> Optional[str]:
+        return normalise_state(state)
+
+    def check_workspace(self, workspace: str) -> Optional[str]:
+        if "%" in workspace or "\n" in workspace:
+            # Slurm reads % in --output as a pattern; a newline breaks the tasks file.
+            return "contains '%' or a newline, which Slurm's file names cannot hold"
+        return None
+
+    def submit_options(self, name: str, queue: Optional[str], args: Sequence[str],
+                       tasks: int, throttle: Optional[int]) -> list[str]:
+        options = ["--parsable", f"--job-name={name}"]
+        if "--requeue" not in args:
+            # A requeued job would meet its own run-once guard and end without running:
+            # better that Slurm ends it (NODE_FAIL, PREEMPTED) and says why.
+            options.append("--no-requeue")
+        if queue:
+            options.append(f"--partition={queue}")
+        options += list(args)
+        if tasks:
+            limit = f"%{throttle}" if throttle is not None else ""
+            options.append(f"--array=0-{tasks - 1}{limit}")
+        return options
+
+    def task_id(self, array_id: str, index: int) -> str:
+        return f"{array_id}_{index}"
+
+    def status_command(self, ids: Sequence[str]) -> str:
+        # --user rather than --me, which Slurm before 20.11 does not know.
+        # Without --array: Slurm 22.05's --array drops the last task of a stepped range
+        # (12_[1-19:2] listed as 1...17); pending ranges are expanded by parse_squeue,
+        # and SLURM_BITSTR_LEN=0 stops Slurm from cutting a long range short ("...").
+        return ('SLURM_BITSTR_LEN=0 squeue --user="$(id -un)" --noheader '
+                "--states=all --format='%i|%T|%r'")
+
+    def parse_status(self, text: str, wanted: set[str]) -> dict[str, Row]:
+        return parse_squeue(text, wanted)
+
+    def lookup_command(self, ids: Sequence[str]) -> Optional[str]:
+        return shell_assignments(ids=" ".join(ids)) + shell_file("slurm_scontrol.sh")
+
+    def parse_lookup(self, text: str, ids: Sequence[str]) -> tuple[dict[str, Row], set[str]]:
+        return parse_scontrol_sections(text, ids)
+
+    def accounting_command(self, ids: Sequence[str]) -> Optional[str]:
+        return ("sacct --noheader --parsable2 --allocations --format=JobID,State "
+                f"--jobs={shlex.quote(','.join(ids))}")
+
+    def parse_accounting(self, result: CommandResult) -> Optional[dict[str, Row]]:
+        if accounting_disabled(result):
+            return None
+        if not result.ok:
+            return {}
+        return {slurm_id: (state, "") for slurm_id, state in parse_sacct(result.text()).items()}
+
+    def details_command(self, sched_id: str) -> str:
+        return f"scontrol -o show job {shlex.quote(sched_id)}"
+
+    def parse_details(self, text: str, sched_id: str) -> dict[str, Optional[str]]:
+        info = parse_scontrol(text)
+        return {"state": info.get("JobState"), "reason": info.get("Reason"),
+                "node": info.get("NodeList") or info.get("BatchHost"),
+                "queue": info.get("Partition")}
+
+    def cancel_words(self, ids: Sequence[str]) -> list[str]:
+        # An array's tasks as one word (12_[0,2,4-9]).
+        return compress_slurm_ids(ids)
+
+
+#: The Slurm dialect.
+SLURM = SlurmDialect()

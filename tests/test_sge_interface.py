@@ -9,13 +9,18 @@ Jobs wait on gate files, never on fixed sleeps.
 
 from __future__ import annotations
 
+import io
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 import helpers
+from simjobs.app.screens.detail import where_table
 from simjobs.core.hardware import HEALTH_OK, HEALTH_UNREACHABLE
 from simjobs.core.types import Input, Job, JobId, JobStatus
 from simjobs.interfaces.runner import HostUnreachableError
@@ -90,6 +95,13 @@ def test_a_batch_is_one_array_and_every_job_completes_with_its_output(make_inter
     assert [iface.get_job_output(JobId(str(i))) for i in (1, 2, 3)] == [1.25, 2.25, 3.25]
     details = iface.job_details(JobId("2"))
     assert details["sge_job_id"] == f"{number}.2" and details["exit_code"] == 0
+    # The app's detail view names the scheduler and its id (not Slurm's fields).
+    console = Console(width=100, record=True, file=io.StringIO())
+    console.print(where_table(details, time.time()))
+    shown = console.export_text()
+    assert re.search(rf"Grid Engine job id\s+{number}\.2\b", shown), shown
+    assert re.search(rf"Queue\s+{re.escape(details['queue'])}", shown), shown
+    assert "Slurm" not in shown
 
 
 def test_a_single_job_completes(make_interface):

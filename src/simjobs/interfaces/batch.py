@@ -485,6 +485,7 @@ class BatchInterface(HardwareInterface):
         return {
             "host": self._host,
             "job_dir": self._dirs.job_dir(job_id),
+            "scheduler": self._d.label,
             f"{prefix}_job_id": sched_id,
             f"{prefix}_state": info.get("state"),
             f"{prefix}_reason": info.get("reason"),

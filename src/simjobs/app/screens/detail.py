@@ -94,20 +94,32 @@ def timeline_table(record: LogRecord) -> Table:
     return table
 
 
-#: What "Where it runs" shows from ``job_details``, in this order.
+#: What "Where it runs" shows from ``job_details``, in this order. ``{kind}`` and
+#: ``{scheduler}`` stand for a batch interface's kind and scheduler name ("sge",
+#: "Grid Engine"): its details name the scheduler's job id ``<kind>_job_id``.
 WHERE_FIELDS = [
     ("kind", "Kind"), ("host", "Host"), ("node", "Node"), ("partition", "Partition"),
-    ("job_dir", "Job directory"), ("slurm_job_id", "Slurm job id"),
-    ("slurm_state", "Slurm state"), ("slurm_reason", "Slurm reason"), ("pid", "PID"),
-    ("status", "Status (job dir)"), ("started", "Started"), ("ended", "Ended"),
-    ("exit_code", "Exit code"),
+    ("queue", "Queue"), ("job_dir", "Job directory"), ("{kind}_job_id", "{scheduler} job id"),
+    ("{kind}_state", "{scheduler} state"), ("{kind}_reason", "{scheduler} reason"),
+    ("pid", "PID"), ("status", "Status (job dir)"), ("started", "Started"),
+    ("ended", "Ended"), ("exit_code", "Exit code"),
 ]
+
+
+def where_fields(details: dict) -> list[tuple[str, str]]:
+    """:data:`WHERE_FIELDS` for these details: the scheduler's keys and names filled in
+    (a batch interface's details say ``scheduler``; Slurm's before it did not)."""
+    kind = next((key[:-len("_job_id")] for key in details if key.endswith("_job_id")),
+                "slurm")
+    scheduler = details.get("scheduler") or kind.capitalize()
+    return [(key.format(kind=kind), label.format(scheduler=scheduler))
+            for key, label in WHERE_FIELDS]
 
 
 def where_table(details: dict, now: float) -> Table:
     """Where the job runs, from ``backend.job_details`` (only what it knows)."""
     table = _table()
-    for key, label in WHERE_FIELDS:
+    for key, label in where_fields(details):
         if key not in details or details[key] is None or details[key] == "":
             continue
         value = details[key]

@@ -20,6 +20,9 @@ COMMON="$SGE_ROOT/$SGE_CELL/common"
 SPOOL=/var/spool/gridengine
 QM_PIDFILE="$SPOOL/qmaster/qmaster.pid"
 
+# shellcheck source-path=SCRIPTDIR
+. "$(dirname "$0")/lib.sh"
+
 die() { echo "start-sge: ERROR: $*" >&2; exit 1; }
 log() { echo "start-sge: $*" >&2; }
 # alive PIDFILE COMM: the pid in PIDFILE runs COMM and is not a zombie (this machine's
@@ -61,21 +64,12 @@ gridengine-common shared/gridengineconfig boolean true
 gridengine-common shared/gridenginecell string $SGE_CELL
 gridengine-common shared/gridenginemaster string $HOST
 EOF
-  added_policy=0
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; added_policy=1
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  rc=0
-  { apt-get update -qq && apt-get install -y -qq --no-install-recommends \
-      gridengine-master gridengine-exec gridengine-client; } >&2 || rc=$?
-  if [ "$added_policy" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
-  [ "$rc" = 0 ] || die "apt-get install gridengine-master gridengine-exec gridengine-client failed (rc=$rc)"
+  apt_install gridengine-master gridengine-exec gridengine-client \
+    || die "apt-get install gridengine-master gridengine-exec gridengine-client failed (rc=$?)"
 fi
 
-mkdir -p "$STATE"
-STATE="$(cd "$STATE" && pwd)"
-chmod 755 "$STATE"
+STATE="$(state_dir "$STATE")"
+chmod 755 -- "$STATE"
 ENVFILE="$STATE/env"
 
 # 2. Both daemons up, configured as below and answering: reuse (idempotent, ~60 ms).
@@ -144,7 +138,9 @@ fi
 #    - queue all.q on @allhosts = this host, $SLOTS slots, no load threshold (same reason),
 #      shell /bin/sh.
 if [ "$(cat "$MARK" 2>/dev/null)" != "$CONF_ID" ]; then
-  T="$(mktemp -d)"; trap 'rm -rf "$T"' EXIT
+  T="$(mktemp -d)"
+  # shellcheck disable=SC2016  # $T is expanded when the hook runs
+  on_exit 'rm -rf "$T"'
   # qconf -sconf folds long values onto "\"-continued lines: unfold before editing.
   qconf -sconf | sed -e ':a' -e '/\\$/N; s/\\\n[[:space:]]*/ /; ta' \
     | sed -e 's/^min_uid .*/min_uid 0/' -e 's/^min_gid .*/min_gid 0/' \

@@ -23,6 +23,9 @@ PORT="${SIMJOBS_SSH_MFA_PORT:-2225}"
 NAME=simjobs-sshd-mfa
 PAM_FILE="/etc/pam.d/$NAME"
 
+# shellcheck source-path=SCRIPTDIR
+. "$HERE/lib.sh"
+
 die() { echo "start-sshd-mfa: ERROR: $*" >&2; exit 1; }
 log() { echo "start-sshd-mfa: $*" >&2; }
 
@@ -31,17 +34,14 @@ log() { echo "start-sshd-mfa: $*" >&2; }
 # 1. The TOTP PAM module (and oathtool, to compute a code by hand).
 if ! dpkg -s libpam-google-authenticator >/dev/null 2>&1 || ! command -v oathtool >/dev/null; then
   log "installing libpam-google-authenticator oathtool ..."
-  export DEBIAN_FRONTEND=noninteractive
-  { apt-get update -qq && apt-get install -y -qq --no-install-recommends \
-      libpam-google-authenticator oathtool; } >&2 \
-    || die "apt-get install libpam-google-authenticator failed"
+  apt_install libpam-google-authenticator oathtool \
+    || die "apt-get install libpam-google-authenticator oathtool failed (rc=$?)"
 fi
 MODULE="$(dpkg -L libpam-google-authenticator | grep '/pam_google_authenticator\.so$' | head -1)"
 [ -n "$MODULE" ] || die "pam_google_authenticator.so not found in libpam-google-authenticator"
 
-mkdir -p "$STATE"
-STATE="$(cd "$STATE" && pwd)"
-chmod 755 "$STATE"   # the module reads the user's secret file as that user
+STATE="$(state_dir "$STATE")"
+chmod 755 -- "$STATE"   # the module reads the user's secret file as that user
 SSH_USER="${SIMJOBS_SSH_USER:-simjobs-test}"
 
 # 2. The sshd (user created there when missing), with PAM and the second factor.

@@ -16,18 +16,19 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 STATE="${1:-${SIMJOBS_SSHPAIR_DIR:-${TMPDIR:-/tmp}/simjobs-sshd-pair}}"
 TARGET_PORT="${SIMJOBS_SSHPAIR_TARGET_PORT:-2226}"
 JUMP_PORT="${SIMJOBS_SSHPAIR_JUMP_PORT:-2227}"
+# shellcheck source-path=SCRIPTDIR
+. "$HERE/lib.sh"
 
-mkdir -p "$STATE"
-STATE="$(cd "$STATE" && pwd)"
-chmod 755 "$STATE"
+STATE="$(state_dir "$STATE")"
+chmod 755 -- "$STATE"   # each sshd reads its authorized_keys in here as the test user
 
 # start-sshd.sh prints `export SIMJOBS_SSH_X=v`; keep the values under our own names.
 start_one() {  # NAME PORT
   local out
-  out=$(SIMJOBS_SSH_PORT="$2" SIMJOBS_SSHD_LOGLEVEL=VERBOSE SIMJOBS_SSHD_DIR= \
+  out=$(SIMJOBS_SSH_PORT="$2" SIMJOBS_SSHD_LOGLEVEL=VERBOSE SIMJOBS_SSHD_DIR='' \
         bash "$HERE/start-sshd.sh" "$STATE/$1") || { echo "start-sshd-pair: ERROR: the $1 sshd did not start" >&2; exit 1; }
   local upper
-  upper=$(echo "$1" | tr a-z A-Z)
+  upper=$(echo "$1" | tr '[:lower:]' '[:upper:]')
   echo "$out" | sed -n "s/^export SIMJOBS_SSH_\(PORT\|KEY\|KNOWN_HOSTS\)=/export SIMJOBS_SSHPAIR_${upper}_\1=/p"
   echo "$out" | sed -n "s/^export SIMJOBS_SSH_\(USER\|HOST\)=/export SIMJOBS_SSHPAIR_\1=/p"
 }

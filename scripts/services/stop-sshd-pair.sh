@@ -9,7 +9,7 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 STATE="${1:-${SIMJOBS_SSHPAIR_DIR:-${TMPDIR:-/tmp}/simjobs-sshd-pair}}"
 status=0
 for name in target jump; do
-  SIMJOBS_SSHD_DIR= bash "$HERE/stop-sshd.sh" "$STATE/$name" || status=1
+  SIMJOBS_SSHD_DIR='' bash "$HERE/stop-sshd.sh" "$STATE/$name" || status=1
 done
 if [ "${SIMJOBS_SSHD_PURGE:-0}" = 1 ] && [ -d "$STATE" ]; then rm -rf "$STATE"; echo "stop-sshd-pair: removed $STATE" >&2; fi
 exit "$status"

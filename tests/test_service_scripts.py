@@ -225,3 +225,26 @@ def test_service_scripts_are_shellcheck_clean():
     result = subprocess.run([shellcheck, "-x", *map(str, files)], cwd=SERVICES,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_stop_sshd_mfa_removes_its_pam_file_even_when_the_sshd_does_not_stop(tmp_path):
+    # A copy of the script whose PAM file is in tmp_path (the real one serves the shared
+    # MFA sshd), next to a stop-sshd.sh that fails as when sshd refuses to die.
+    text = (SERVICES / "stop-sshd-mfa.sh").read_text()
+    line = "PAM_FILE=/etc/pam.d/simjobs-sshd-mfa\n"
+    assert text.count(line) == 1
+    pam = tmp_path / "simjobs-sshd-mfa"
+    (tmp_path / "stop-sshd-mfa.sh").write_text(text.replace(line, f"PAM_FILE={pam}\n"))
+    (tmp_path / "stop-sshd.sh").write_text(
+        'echo "stop-sshd: ERROR: pid 1 still alive" >&2; exit 1\n')
+    pam.write_text("# Written by simjobs scripts/services/start-sshd-mfa.sh for its test sshd\n")
+    state = tmp_path / "state"
+    (state / "sshd").mkdir(parents=True)
+    out = subprocess.run(["bash", str(tmp_path / "stop-sshd-mfa.sh"), str(state)],
+                         env={**os.environ, "SIMJOBS_SSHD_PURGE": "1"},
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 1
+    assert not pam.exists()
+    assert (state / "sshd").is_dir()  # kept while its sshd may still run
+    assert out.stderr.splitlines()[-1] == (
+        f"stop-sshd-mfa: ERROR: the sshd in {state}/sshd did not stop (see above)")

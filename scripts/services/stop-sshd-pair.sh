@@ -11,5 +11,5 @@ status=0
 for name in target jump; do
   SIMJOBS_SSHD_DIR='' bash "$HERE/stop-sshd.sh" "$STATE/$name" || status=1
 done
-if [ "${SIMJOBS_SSHD_PURGE:-0}" = 1 ] && [ -d "$STATE" ]; then rm -rf "$STATE"; echo "stop-sshd-pair: removed $STATE" >&2; fi
+if [ "${SIMJOBS_SSHD_PURGE:-0}" = 1 ] && [ -d "$STATE" ] && [ "$status" = 0 ]; then rm -rf "$STATE"; echo "stop-sshd-pair: removed $STATE" >&2; fi
 exit "$status"

@@ -248,3 +248,35 @@ def test_stop_sshd_mfa_removes_its_pam_file_even_when_the_sshd_does_not_stop(tmp
     assert (state / "sshd").is_dir()  # kept while its sshd may still run
     assert out.stderr.splitlines()[-1] == (
         f"stop-sshd-mfa: ERROR: the sshd in {state}/sshd did not stop (see above)")
+
+
+def test_stop_sge_deletes_only_the_test_runs_jobs(sge, other_user):
+    # stop-sge.sh used `qdel -u '*'`: every user's jobs. It now deletes those sge_jobs
+    # calls `test` and stops nothing while there are `other` ones. Checked on the shared
+    # Grid Engine with held jobs (they never run), without stopping it.
+    def qsub(user: str, *args: str) -> str:
+        out = subprocess.run(["runuser", "-u", user, "--", "qsub", "-terse", "-h", "-b", "y",
+                              "-o", "/dev/null", "-j", "y", *args, "true"], cwd="/",
+                             capture_output=True, text=True, timeout=60, check=True)
+        return out.stdout.strip().split(".")[0]
+
+    def jobs(whose: str) -> set[tuple[str, str]]:
+        out = subprocess.run(["bash", "-c", f'. "{LIB}"; sge_jobs {whose}'],
+                             capture_output=True, text=True, timeout=60, check=True)
+        return {tuple(line.split()) for line in out.stdout.splitlines()}
+
+    ids = []
+    try:
+        ids.append(foreign := qsub("nobody", "-N", "simjobs-not-a-test"))
+        ids.append(array := qsub("simjobs-test", "-N", "check", "-t", "1-3"))
+        ids.append(own := qsub("root", "-N", "simjobs-probe"))
+        ids.append(test_a := qsub(OTHER, "-N", "x"))
+        test, other = jobs("test"), jobs("other")
+        assert (foreign, "nobody") in other and (foreign, "nobody") not in test
+        assert {(array, "simjobs-test"), (own, "root"), (test_a, OTHER)} <= test
+        assert not {array, own, test_a} & {i for i, _ in other}
+        assert [i for i, _ in test].count(array) == 1  # one line for the three tasks
+    finally:
+        subprocess.run(["qdel", *ids], capture_output=True, timeout=60)
+    text = (SERVICES / "stop-sge.sh").read_text()
+    assert "sge_jobs other" in text and "-u '*'" not in text.replace("qstat -xml -u '*'", "")

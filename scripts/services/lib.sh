@@ -106,3 +106,18 @@ apt_install() {
   policy_rc_remove
   return "$rc"
 }
+
+# sge_jobs test|other: "ID OWNER" of each Grid Engine job in qstat (array tasks once),
+# `test`: those of the test runs, owned by root or a simjobs-test* user (the users
+# check_sge.sh, the tests and simjobs's batch interface submit as); `other`: the rest,
+# which are not stop-sge.sh's to delete. Needs SGE_ROOT and SGE_CELL.
+sge_jobs() {
+  local jobs
+  jobs="$(qstat -xml -u '*')" || return 1
+  awk -F'[<>]' -v whose="$1" '
+    $2 == "JB_job_number" { id = $3 }
+    $2 == "JB_owner" && !seen[id]++ {
+      test = ($3 == "root" || $3 ~ /^simjobs-test/)
+      if ((whose == "test") == test) print id, $3
+    }' <<<"$jobs"
+}

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Stop what start-sge.sh started: delete the remaining jobs, then sge_execd and sge_qmaster.
+# Stop what start-sge.sh started: delete the test runs' remaining jobs, then sge_execd and
+# sge_qmaster. Jobs of other users (not root, not simjobs-test*): stops nothing, exit 1.
 # Only PIDs from the daemons' own pid files are signalled, after checking the process name.
 # Usage: stop-sge.sh [STATE_DIR]   ($SIMJOBS_SGE_DIR, default ${TMPDIR:-/tmp}/simjobs-sge)
 #   SIMJOBS_SGE_PURGE=1  also delete the state dir and the cluster's spool (jobs, job ids,
@@ -11,6 +12,8 @@ STATE="${1:-${SIMJOBS_SGE_DIR:-${TMPDIR:-/tmp}/simjobs-sge}}"
 export SGE_ROOT=/var/lib/gridengine SGE_CELL=default
 SPOOL=/var/spool/gridengine
 rc=0
+# shellcheck source-path=SCRIPTDIR
+. "$(dirname "$0")/lib.sh"
 log() { echo "stop-sge: $*" >&2; }
 alive() {  # alive PID COMM: PID runs COMM and is not a zombie
   [ "$(cat "/proc/$1/comm" 2>/dev/null)" = "$2" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
@@ -32,11 +35,24 @@ ex_pids="$(pids_of sge_execd "$SPOOL"/execd/*/execd.pid)"
 if [ -z "$qm_pids$ex_pids" ]; then
   log "not running"
 else
-  # Delete leftover jobs first, so no shepherd or job process outlives the execd.
-  if [ -n "$qm_pids" ] && [ -n "$(qstat -u '*' 2>/dev/null)" ]; then
-    qdel -u '*' >/dev/null 2>&1 || true
-    for _ in $(seq 1 100); do [ -z "$(qstat -u '*' 2>/dev/null)" ] && break; sleep 0.2; done
-    [ -z "$(qstat -u '*' 2>/dev/null)" ] || qdel -f -u '*' >/dev/null 2>&1 || true
+  # Delete leftover jobs first, so no shepherd or job process outlives the execd: those
+  # of the test runs only (sge_jobs test). Another user's job is not ours to delete, and
+  # stopping the execd under it would orphan it: then stop nothing and say so.
+  if [ -n "$qm_pids" ]; then
+    others="$(sge_jobs other 2>/dev/null | awk '{printf "%s%s (%s)", sep, $1, $2; sep = ", "}')"
+    if [ -n "$others" ]; then
+      log "ERROR: jobs of users other than root and simjobs-test*: $others; qdel them or wait for them to end, then run stop-sge.sh again (nothing stopped)"
+      exit 1
+    fi
+    ours="$(sge_jobs test 2>/dev/null | awk '{print $1}')"
+    if [ -n "$ours" ]; then
+      # shellcheck disable=SC2086  # one id a word
+      qdel $ours >/dev/null 2>&1 || true
+      for _ in $(seq 1 100); do [ -z "$(sge_jobs test 2>/dev/null)" ] && break; sleep 0.2; done
+      ours="$(sge_jobs test 2>/dev/null | awk '{print $1}')"
+      # shellcheck disable=SC2086
+      [ -z "$ours" ] || qdel -f $ours >/dev/null 2>&1 || true
+    fi
   fi
   # Ask politely (execd first: it reports to the qmaster), then signal our pids.
   if [ -n "$qm_pids" ]; then

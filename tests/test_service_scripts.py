@@ -139,25 +139,37 @@ def _listening(port: int) -> bool:
         return False
 
 
-def test_start_sshd_refuses_a_state_dir_another_user_made(other_user):
-    # The real start script: before the fix it took the directory (mkdir -p), made it
-    # 0755 and started a root sshd whose config and keys lay in the other user's hands.
-    assert not _listening(FREE_PORT), f"port {FREE_PORT} is in use: the test needs it free"
-    path = Path(tempfile.mkdtemp(prefix="simjobs-statedir-sshd-"))
+@pytest.mark.parametrize("script", ["start-sshd.sh", "start-sshd-pair.sh", "start-sge.sh"])
+def test_start_scripts_refuse_a_state_dir_another_user_made(other_user, script):
+    # The real start scripts: before the fix start-sshd.sh took such a directory (mkdir
+    # -p), made it 0755 and started a root sshd whose config and keys lay in the other
+    # user's hands; start-sge.sh would have written its env file there. (start-slurm.sh
+    # and start-sshd-mfa.sh refuse the same way, checked by hand: run here against a
+    # regression they would touch the shared Slurm's /etc/slurm/slurm.conf link and the
+    # shared MFA sshd's PAM file.)
+    if script == "start-sge.sh" and not Path("/usr/sbin/sge_qmaster").exists():
+        pytest.skip("Grid Engine not installed: start-sge.sh would install it first")
+    ports = (FREE_PORT, FREE_PORT - 1, FREE_PORT - 2)
+    assert not any(map(_listening, ports)), f"ports {ports} must be free for this test"
+    path = Path(tempfile.mkdtemp(prefix="simjobs-statedir-start-"))
     os.chown(path, other_user.pw_uid, other_user.pw_gid)
-    env = {**os.environ, "SIMJOBS_SSH_PORT": str(FREE_PORT)}
+    env = {**os.environ, "SIMJOBS_SSH_PORT": str(ports[0]),
+           "SIMJOBS_SSHPAIR_TARGET_PORT": str(ports[1]),
+           "SIMJOBS_SSHPAIR_JUMP_PORT": str(ports[2]), "SIMJOBS_SGE_PROBE": "0"}
     try:
-        out = subprocess.run(["bash", str(SERVICES / "start-sshd.sh"), str(path)], env=env,
+        out = subprocess.run(["bash", str(SERVICES / script), str(path)], env=env,
                              capture_output=True, text=True, timeout=120)
         assert out.returncode == 1 and out.stdout == ""
         assert out.stderr.splitlines() == [
-            f"start-sshd: ERROR: state directory {path}: belongs to uid {other_user.pw_uid},"
-            f" not to uid 0 who runs this; remove it (rm -r {path}) or choose another state"
-            " directory"]
-        assert list(path.iterdir()) == [] and not _listening(FREE_PORT)
+            f"{script[:-3]}: ERROR: state directory {path}: belongs to uid"
+            f" {other_user.pw_uid}, not to uid 0 who runs this; remove it (rm -r {path})"
+            " or choose another state directory"]
+        assert list(path.iterdir()) == [] and not any(map(_listening, ports))
     finally:
-        subprocess.run(["bash", str(SERVICES / "stop-sshd.sh"), str(path)], env=env,
-                       capture_output=True, timeout=60)
+        if script != "start-sge.sh":  # (stop-sge.sh would stop the shared Grid Engine)
+            stop = "stop-sshd.sh" if script == "start-sshd.sh" else "stop-sshd-pair.sh"
+            subprocess.run(["bash", str(SERVICES / stop), str(path)], env=env,
+                           capture_output=True, timeout=60)
         shutil.rmtree(path)
 
 

@@ -25,7 +25,7 @@ from simjobs.config import ConfigError, load_config
 from simjobs.core.types import Input, Job, JobId, JobStatus
 from simjobs.interfaces import jobdir
 from simjobs.interfaces.batch import batch_interface_class
-from simjobs.interfaces.batch_dialect import resolve_batch_state
+from simjobs.interfaces.batch_dialect import UnreadableOutputError, resolve_batch_state
 from simjobs.interfaces.lsf import LSF, LSFInterface, parse_bjobs_json
 from simjobs.interfaces.pbs import PBS, PBSInterface, parse_qstat_json
 from simjobs.core.hardware import HEALTH_OK, HEALTH_UNREACHABLE
@@ -94,7 +94,7 @@ EXTRA = {"pbs": ["-l", "walltime=00:10:00"], "lsf": ["-W", "10"],
          "sge": ["-l", "h_rt=00:10:00"]}
 
 EXPECTED_ARRAY_ARGV = {
-    "pbs": ["-N", "simjobs-1-3", "-q", "short", "-l", "walltime=00:10:00", "-J", "1-3",
+    "pbs": ["-S", "/bin/sh", "-N", "simjobs-1-3", "-q", "short", "-l", "walltime=00:10:00", "-J", "1-3",
             "-o", "{ws}/{tasks}-^array_index^.out", "-e", "{ws}/{tasks}-^array_index^.out"],
     "lsf": ["-J", "simjobs-1-3[1-3]%5", "-q", "short", "-W", "10", "-cwd", "{ws}",
             "-oo", "{ws}/{tasks}-%I.out", "-eo", "{ws}/{tasks}-%I.out"],
@@ -108,7 +108,7 @@ EXPECTED_TASK_IDS = {
     "sge": ["61.1", "61.2", "61.3"],
 }
 EXPECTED_SINGLE_ARGV = {
-    "pbs": ["-N", "simjobs-4", "-q", "short", "-l", "walltime=00:10:00",
+    "pbs": ["-S", "/bin/sh", "-N", "simjobs-4", "-q", "short", "-l", "walltime=00:10:00",
             "-o", "{d}/pbs.out", "-e", "{d}/pbs.err"],
     "lsf": ["-J", "simjobs-4", "-q", "short", "-W", "10", "-cwd", "{d}",
             "-oo", "{d}/lsf.out", "-eo", "{d}/lsf.err"],
@@ -252,7 +252,8 @@ def test_lsf_bjobs_json_rows_and_states():
     killed = resolve_batch_state(LSF, rows["2003"], {jobdir.STARTED_MARKER: b""})
     assert killed.status is JobStatus.FAILED
     assert killed.reason.startswith("LSF state EXIT (exit_code=140; exit_reason=TERM_RUNLIMIT")
-    assert parse_bjobs_json("not json") == {}
+    with pytest.raises(UnreadableOutputError):
+        parse_bjobs_json("not json")
 
 
 def test_sge_qstat_xml_rows_from_the_real_grid_engine():
@@ -263,14 +264,18 @@ def test_sge_qstat_xml_rows_from_the_real_grid_engine():
                     "61.3": ("qw", ""), "61.4": ("qw", ""), "62": ("hqw", "")}
     assert [SGE.status_of(rows[i][0]) for i in ("61.1", "61.2", "61.3", "62")] == [
         JobStatus.RUNNING, JobStatus.RUNNING, JobStatus.SUBMITTED, JobStatus.SUBMITTED]
-    assert parse_qstat_xml("error: commlib error") == {}
+    with pytest.raises(UnreadableOutputError):
+        parse_qstat_xml("error: commlib error")
 
 
 @pytest.mark.parametrize("state, letter, status", [
     ("qw", "q", JobStatus.SUBMITTED), ("hqw", "h", JobStatus.SUBMITTED),
     ("hRwq", "h", JobStatus.SUBMITTED), ("r", "r", JobStatus.RUNNING),
     ("Rr", "r", JobStatus.RUNNING), ("t", "t", JobStatus.RUNNING),
-    ("dr", "d", JobStatus.RUNNING), ("s", "s", JobStatus.RUNNING),
+    ("dr", "r", JobStatus.RUNNING), ("s", "s", JobStatus.RUNNING),
+    # d(eletion) only modifies: a pending job being deleted is still pending.
+    ("dqw", "q", JobStatus.SUBMITTED), ("dhqw", "h", JobStatus.SUBMITTED),
+    ("dt", "t", JobStatus.RUNNING), ("d", "d", JobStatus.RUNNING),
     ("S", "S", JobStatus.RUNNING), ("Eqw", "E", JobStatus.FAILED),
 ])
 def test_sge_combined_states_are_decided_by_one_letter(state, letter, status):
@@ -437,8 +442,10 @@ def test_sge_every_state_of_a_mixed_real_queue():
     assert SGE.killed(rows["51"])
     error = resolve_batch_state(SGE, rows["51"], {})
     assert error.status is JobStatus.FAILED
-    assert error.reason == ("Grid Engine state Eqw (`qstat -j 51` says why; it stays queued "
-                            "until deleted: qdel 51); the job wrapper never started")
+    assert error.reason == ("Grid Engine state Eqw (in error: it could not start; simjobs "
+                            "deleted it from the queue so that it never runs later); the "
+                            "job wrapper never started")
+    assert SGE.stays_queued(rows["51"]) and not SGE.stays_queued(rows["52"])
 
 
 def test_sge_real_qacct_of_an_array_and_qdel_messages():

@@ -60,7 +60,7 @@ from simjobs.core.types import Job, JobId, JobStatus
 
 from . import jobdir
 from .args import check_interface_args, split_command
-from .batch_dialect import BatchDialect, Row, resolve_batch_state
+from .batch_dialect import BatchDialect, Row, UnreadableOutputError, resolve_batch_state
 from .jobdir import (
     EXIT_CODE_FILE,
     STARTED_MARKER,
@@ -94,6 +94,9 @@ COMMAND_TIMEOUT = 120.0
 #: Seconds a scheduler may say a job has ended before its exit code file must be
 #: visible (a shared file system can show a file to the login node late).
 FILES_GRACE = 30.0
+#: Seconds before accounting that said it is not there (no accounting file) is asked
+#: again: an administrator may turn it on, or the file may be back after a rotation.
+ACCOUNTING_RETRY = 600.0
 # The submit command's exit status when some job of the batch has a scheduler id already.
 _EXIT_HAVE = 95
 
@@ -172,6 +175,8 @@ class BatchInterface(HardwareInterface):
     files_grace: float = FILES_GRACE
     #: Seconds a job FAILED without an exit code is watched for a late one.
     late_watch: float = 7 * 24 * 3600.0
+    #: Seconds before accounting found missing is asked about again.
+    accounting_retry: float = ACCOUNTING_RETRY
 
     def __init__(
         self,
@@ -222,6 +227,12 @@ class BatchInterface(HardwareInterface):
         self._jobs: dict[JobId, TrackedJob] = {}  # one record per job simjobs knows
         self._held: list[JobId] = []  # heap of held jobs' ids, oldest first (may be stale)
         self._accounting: Optional[bool] = None  # accounting usable? None: not asked yet
+        # When accounting was found missing (None: never ask again).
+        self._accounting_missing_at: Optional[float] = None
+        self._unreadable = False  # the health says the status output was unreadable
+        # Jobs settled while still in the scheduler's queue (Grid Engine's error state):
+        # job id -> scheduler id, deleted at the end of the poll (again if it failed).
+        self._to_remove: dict[JobId, str] = {}
         # FAILED without an exit code: watched, in case the wrapper records one after all
         self._provisional = LateResults(self.late_watch)
         self._ready = False
@@ -577,9 +588,19 @@ class BatchInterface(HardwareInterface):
                        f"{result.error_text()}; jobs keep their last known status")
             self._health = InterfaceHealth(HEALTH_UNREACHABLE, message=message)
             raise HostUnreachableError(message)
-        if self._health.state == HEALTH_UNREACHABLE:
+        try:
+            rows = self._d.parse_status(result.text(), wanted)
+        except UnreadableOutputError as exc:
+            # Never "every job gone": no answer, and the jobs keep their last status.
+            message = (f"unreadable {program} output on {self.host} ({exc}); jobs keep "
+                       "their last known status")
+            self._health = InterfaceHealth(HEALTH_DEGRADED, message=message)
+            self._unreadable = True
+            raise HostUnreachableError(message) from exc
+        if self._health.state == HEALTH_UNREACHABLE or self._unreadable:
             self._health = InterfaceHealth(HEALTH_OK)  # (degraded waits for a good submit)
-        return self._d.parse_status(result.text(), wanted)
+        self._unreadable = False
+        return rows
 
     def _lookup(self, sched_ids: Sequence[str]) -> tuple[dict[str, Row], set[str]]:
         """Ask the scheduler about jobs its listing did not show (ONE command): the rows
@@ -592,11 +613,16 @@ class BatchInterface(HardwareInterface):
 
     def _accounted(self, sched_ids: Sequence[str]) -> dict[str, Row]:
         """Final rows of jobs the scheduler has purged, from accounting (empty without)."""
-        if self._accounting is False or not sched_ids:
+        if not sched_ids:
+            return {}
+        if self._accounting is False and (
+                self._accounting_missing_at is None
+                or time.monotonic() - self._accounting_missing_at < self.accounting_retry):
             return {}
         command = self._d.accounting_command(sched_ids)
         if command is None:
-            self._accounting = False
+            self._accounting = False  # the scheduler has none: never asked
+            self._accounting_missing_at = None
             return {}
         try:
             result = self._runner.run(command, timeout=self._timeout)
@@ -604,7 +630,9 @@ class BatchInterface(HardwareInterface):
             return {}
         rows = self._d.parse_accounting(result)
         if rows is None:
+            # Not there now (no accounting file): asked again after accounting_retry.
             self._accounting = False
+            self._accounting_missing_at = time.monotonic()
             return {}
         if result.ok:
             self._accounting = True
@@ -753,7 +781,29 @@ class BatchInterface(HardwareInterface):
             self._read_ended(ended, rows, read)
             self._conclude(ended, rows, read, states)
         self._answer_rest(job_ids, read, states)
+        if self._to_remove:
+            self._remove_settled()
         return states
+
+    def _remove_settled(self) -> None:
+        """Delete from the scheduler's queue the jobs settled while still in it (Grid
+        Engine's error state, which an administrator could clear, running the job long
+        after simjobs called it Failed): the cancelled marker first, so that it can
+        never run the simulator, then ONE cancel command. Their settled state (and its
+        reason) stays; an unreachable scheduler leaves them for the next poll."""
+        todo = dict(self._to_remove)
+        try:
+            self._dirs.cancel(list(todo), signal_group=False)
+            errors = self._cancel(todo)
+        except Exception as exc:  # noqa: BLE001 - settled already: retried next poll
+            logger.warning("simjobs: %s: could not delete %d job(s) in error from the %s "
+                           "queue yet (%s); trying again at the next poll", self.name,
+                           len(todo), self._d.label, exc)
+            return
+        for job_id, exc in errors.items():
+            logger.warning("simjobs: %s: job %s: %s", self.name, job_id, exc)
+        for job_id in todo:
+            self._to_remove.pop(job_id, None)
 
     def _adopt_unknown(self, job_ids: list[JobId]) -> dict[JobId, RemoteJob]:
         """Read and adopt the jobs simjobs has no record of (after a restart)."""
@@ -851,6 +901,8 @@ class BatchInterface(HardwareInterface):
             state, watch = self._conclude_one(job_id, remote, row, now)
             if state is None:
                 continue
+            if state.finished and self._d.stays_queued(row):
+                self._to_remove[job_id] = sched_id
             if state.finished:
                 if watch and state.status is JobStatus.FAILED and state.exit_code is None:
                     lost.append(job_id)
@@ -1006,7 +1058,16 @@ class BatchInterface(HardwareInterface):
         if result.ok:
             for line in result.text().splitlines():
                 if line.startswith("batch-id "):
-                    return line.split(" ", 1)[1].strip()
+                    sched_id = line.split(" ", 1)[1].strip()
+                    # An array's id must give valid task ids, a single job's be one.
+                    probe = sched_id if len(batch) == 1 else self._d.task_id(
+                        sched_id, self._d.first_index)
+                    if self._d.valid_id(probe.encode()) is None:
+                        raise RuntimeError(
+                            f"{self._d.submit_program} on {self.host} answered a job id "
+                            f"simjobs cannot read ({sched_id!r}); check that it is the "
+                            f"{self._d.label} {self._d.submit_program}")
+                    return sched_id
         raise self._submit_error(result, batch)
 
     def _submit_command(self, batch: list[JobId]) -> tuple[str, str]:
@@ -1017,7 +1078,7 @@ class BatchInterface(HardwareInterface):
         d = self._d
         ids = " ".join(str(j) for j in batch)
         common = {"wrapper": self._dirs.wrapper_name, "run": quote_command(self._command),
-                  "submit_dir_var": d.submit_dir_var}
+                  "f_exit_code": EXIT_CODE_FILE, "submit_dir_var": d.submit_dir_var}
         values = {"workspace": self._dirs.workspace, "ids": ids,
                   "f_cancelled": jobdir.CANCELLED_FILE, "f_sched_id": d.id_file,
                   "f_sched_stdout": d.stdout_file, "f_sched_stderr": d.stderr_file,
@@ -1032,7 +1093,7 @@ class BatchInterface(HardwareInterface):
             script = ("#!/bin/sh\n"
                       f"# simjobs job {job_id}\n"
                       + shell_assignments(job_id=job_id, **common)
-                      + shell_file("batch_job.sh"))
+                      + shell_file("batch_run.sh") + shell_file("batch_job.sh"))
         else:
             token = f"array-{batch[0]}-{len(batch)}-{os.getpid()}-{time.time_ns()}"
             tasks = f"{BATCH_META_DIR}/{token}.tasks"
@@ -1050,7 +1111,7 @@ class BatchInterface(HardwareInterface):
                 + shell_assignments(tasks=tasks, f_sched_stdout=d.stdout_file,
                                     f_sched_stderr=d.stderr_file, task_index_var=d.task_index_var,
                                     first_index=d.first_index, **common)
-                + shell_file("batch_array.sh"))
+                + shell_file("batch_run.sh") + shell_file("batch_array.sh"))
         values["submit_options"] = shlex.join(options)
         command = ("unset CDPATH\n" + shell_assignments(**values) + SPACE_FUNCTIONS
                    + shell_file(d.submit_file) + shell_file("batch_submit.sh")

@@ -34,6 +34,12 @@ Row = tuple[str, str]
 _NEVER = re.compile(r"(?!)")
 
 
+class UnreadableOutputError(ValueError):
+    """A scheduler command printed something its parser cannot read (truncated,
+    garbled): no answer at all, never "no jobs" (the batch layer reports the server as
+    unreachable and jobs keep their last known status)."""
+
+
 class BatchDialect:
     """How one batch scheduler is driven: commands, parsers and its state table.
 
@@ -120,6 +126,11 @@ class BatchDialect:
         return self.states.get(state) is JobStatus.FAILED \
             and state not in self.wrapper_exit_states
 
+    def stays_queued(self, row: Optional[Row]) -> bool:
+        """True when a job this row settles as ended still sits in the scheduler's queue
+        (Grid Engine's error state), so that the batch layer must delete it."""
+        return False
+
     def valid_id(self, data: Optional[bytes]) -> Optional[str]:
         """The scheduler id in :attr:`id_file`'s contents (None when absent or partial)."""
         if not data:
@@ -160,7 +171,13 @@ class BatchDialect:
 
     def parse_status(self, text: str, wanted: set[str]) -> dict[str, Row]:
         """The rows of :meth:`status_command`'s output: scheduler id -> (state, reason),
-        only for the ids in ``wanted``."""
+        only for the ids in ``wanted``.
+
+        Raises
+        ------
+        UnreadableOutputError
+            If the output cannot be read (an empty dict would say every job is gone).
+        """
         raise NotImplementedError
 
     def lookup_command(self, ids: Sequence[str]) -> Optional[str]:

@@ -6,6 +6,6 @@
 # shellcheck disable=SC2154  # ids: assigned by the command's head
 set -f  # "1234[5].server" is an id, not a pattern
 for i in $ids; do
-    printf '@simjobs %s\n' "$i"
+    printf '\n@simjobs %s\n' "$i"  # on a line of its own, whatever came before
     qstat -x -f -F json "$i" 2>&1
 done

@@ -9,7 +9,9 @@ Jobs wait on gate files, never on fixed sleeps.
 
 from __future__ import annotations
 
+import getpass
 import io
+import os
 import re
 import subprocess
 import sys
@@ -239,3 +241,38 @@ def test_a_job_in_error_is_failed_and_deleted_so_it_never_runs_later(make_interf
     assert (job_dir / "cancelled").exists()
     wait_for(lambda: number not in queued_numbers(), message="simjobs to delete the job")
     assert sims.runs() == []
+
+
+def test_accounting_of_purged_jobs_is_one_qacct_scan_with_the_same_records(
+        sge, tmp_path, monkeypatch):
+    # A large site's accounting file is GB: one qacct -j per purged id reads it once per
+    # id. Knowing when the jobs started, simjobs reads it once (-o me -E -b), and finds
+    # the same records as one qacct -j per id does.
+    from simjobs.interfaces.sge import SGE
+    from simjobs.interfaces.runner import CommandResult
+
+    since = time.time()
+    out = subprocess.run(["qsub", "-terse", "-b", "y", "-o", "/dev/null", "-e", "/dev/null",
+                          "-q", sge["queue"], "/bin/true"], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    number = out.strip().split(".")[0]
+    wait_for(lambda: qacct_records(number), message="its accounting record")
+    real = subprocess.run(["sh", "-c", "command -v qacct"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "qacct.calls"
+    (bin_dir / "qacct").write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {real} "$@"\n')
+    (bin_dir / "qacct").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+
+    def rows(command: str) -> dict:
+        done = subprocess.run(["sh", "-c", command], capture_output=True, timeout=120)
+        return SGE.parse_accounting(CommandResult(done.returncode, done.stdout, done.stderr))
+
+    one_scan = rows(SGE.accounting_command([number], since))
+    calls = log.read_text().splitlines()
+    assert len(calls) == 1 and calls[0].startswith(f"-o {getpass.getuser()} -E -b "), calls
+    per_id = rows(SGE.accounting_command([number]))
+    assert log.read_text().splitlines()[1:] == [f"-j {number}"]
+    assert one_scan[number] == per_id[number] == ("z", "failed=0; exit_status=0")

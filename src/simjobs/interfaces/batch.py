@@ -115,6 +115,9 @@ class TrackedJob:
     ended_since: Optional[float] = None
     #: The last status a poll answered for it.
     last_status: Optional[JobStatus] = None
+    #: Epoch seconds just before this process submitted it (None: adopted from disk):
+    #: it cannot have ended before, which narrows an accounting search.
+    submitted_at: Optional[float] = None
 
     @property
     def active(self) -> bool:
@@ -611,15 +614,20 @@ class BatchInterface(HardwareInterface):
         result = self._run(command, self._d.lookup_program)
         return self._d.parse_lookup(result.text(), sched_ids)
 
-    def _accounted(self, sched_ids: Sequence[str]) -> dict[str, Row]:
-        """Final rows of jobs the scheduler has purged, from accounting (empty without)."""
-        if not sched_ids:
+    def _accounted(self, purged: Sequence[JobId]) -> dict[str, Row]:
+        """Final rows of jobs the scheduler has purged, from accounting (empty without).
+        When this process submitted every one of them, none ended before the earliest
+        submit: the accounting command may search from then on only."""
+        if not purged:
             return {}
+        sched_ids = [self._jobs[j].sched_id for j in purged]
+        submitted = [self._jobs[j].submitted_at for j in purged]
+        since = None if None in submitted else min(submitted)
         if self._accounting is False and (
                 self._accounting_missing_at is None
                 or time.monotonic() - self._accounting_missing_at < self.accounting_retry):
             return {}
-        command = self._d.accounting_command(sched_ids)
+        command = self._d.accounting_command(sched_ids, since)
         if command is None:
             self._accounting = False  # the scheduler has none: never asked
             self._accounting_missing_at = None
@@ -887,7 +895,7 @@ class BatchInterface(HardwareInterface):
                   read: dict[JobId, RemoteJob], states: dict[JobId, JobState]) -> None:
         """The states of the jobs that left the scheduler's queue, from its word (or
         accounting's, for jobs it has purged) and their files; settles the final ones."""
-        purged = [self._jobs[j].sched_id for j in ended if self._jobs[j].sched_id not in rows
+        purged = [j for j in ended if self._jobs[j].sched_id not in rows
                   and read.get(j) is not None and read[j].files.get(EXIT_CODE_FILE) is None]
         accounted = self._accounted(purged) if purged else {}
         now = time.monotonic()
@@ -1011,6 +1019,7 @@ class BatchInterface(HardwareInterface):
         return batch
 
     def _submit_chunk(self, chunk: list[JobId]) -> dict[JobId, Exception]:
+        before = time.time()
         try:
             sched_id = self._submit(chunk)
         except _AlreadySubmitted as exc:
@@ -1036,6 +1045,8 @@ class BatchInterface(HardwareInterface):
             first = self._d.first_index
             for index, job_id in enumerate(chunk):
                 self._record(job_id).sched_id = self._d.task_id(sched_id, first + index)
+        for job_id in chunk:
+            self._record(job_id).submitted_at = before
         if not self._health.ok:
             self._health = InterfaceHealth(HEALTH_OK)
         return {}

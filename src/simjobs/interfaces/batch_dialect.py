@@ -190,13 +190,16 @@ class BatchDialect:
         not know (gone); an id in neither gets no conclusion this poll."""
         return {}, set(ids)
 
-    def accounting_command(self, ids: Sequence[str]) -> Optional[str]:
-        """ONE command giving the final states of ended jobs (None: no accounting)."""
+    def accounting_command(self, ids: Sequence[str],
+                           since: Optional[float] = None) -> Optional[str]:
+        """ONE command giving the final states of ended jobs (None: no accounting);
+        ``since`` (epoch seconds), when known, is a time before which none of them
+        ended (their submit), to narrow the search."""
         return None
 
     def parse_accounting(self, result: CommandResult) -> Optional[dict[str, Row]]:
         """Final rows from :meth:`accounting_command`'s result; None when it says the
-        scheduler keeps no accounting (never asked again)."""
+        scheduler keeps no accounting (asked again after a while only)."""
         return None
 
     def details_command(self, sched_id: str) -> str:

@@ -349,7 +349,8 @@ class SlurmDialect(BatchDialect):
     def parse_lookup(self, text: str, ids: Sequence[str]) -> tuple[dict[str, Row], set[str]]:
         return parse_scontrol_sections(text, ids)
 
-    def accounting_command(self, ids: Sequence[str]) -> Optional[str]:
+    def accounting_command(self, ids: Sequence[str],
+                           since: Optional[float] = None) -> Optional[str]:
         return ("sacct --noheader --parsable2 --allocations --format=JobID,State "
                 f"--jobs={shlex.quote(','.join(ids))}")
 

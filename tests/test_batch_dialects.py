@@ -95,7 +95,8 @@ EXTRA = {"pbs": ["-l", "walltime=00:10:00"], "lsf": ["-W", "10"],
          "sge": ["-l", "h_rt=00:10:00"]}
 
 EXPECTED_ARRAY_ARGV = {
-    "pbs": ["-S", "/bin/sh", "-N", "simjobs-1-3", "-q", "short", "-l", "walltime=00:10:00", "-J", "1-3",
+    "pbs": ["-S", "/bin/sh", "-N", "simjobs-1-3", "-q", "short", "-l", "walltime=00:10:00",
+            "-J", "1-3",
             "-o", "{ws}/{tasks}-^array_index^.out", "-e", "{ws}/{tasks}-^array_index^.out"],
     "lsf": ["-J", "simjobs-1-3[1-3]%5", "-q", "short", "-W", "10", "-cwd", "{ws}",
             "-oo", "{ws}/{tasks}-%I.out", "-eo", "{ws}/{tasks}-%I.out"],

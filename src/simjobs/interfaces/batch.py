@@ -24,10 +24,16 @@ wrapper runs. The commands go through a :class:`.runner.CommandRunner`: a
   concluded from its absence in that listing: the ids it did not list are asked about
   in ONE more command where the dialect has one. A job the scheduler no longer knows
   is settled from its wrapper's files (the exit code), then from accounting where it
-  exists (detected once), else FAILED after :attr:`BatchInterface.files_grace`; such a
-  job stays watched, and a late exit code corrects it
-  (:meth:`BatchInterface.late_results`). A failing status command is
+  exists (found missing: asked again after :attr:`BatchInterface.accounting_retry`),
+  else FAILED after :attr:`BatchInterface.files_grace`; such a job stays watched, and a
+  late exit code corrects it (:meth:`BatchInterface.late_results`). A failing status
+  command, or one whose output cannot be read, is
   :class:`.runner.HostUnreachableError`, never "job gone".
+- A job the scheduler keeps queued though it is settled (Grid Engine's error state,
+  :meth:`.batch_dialect.BatchDialect.stays_queued`) gets the cancelled marker and is
+  deleted in the same poll.
+- The batch script never hands the simulator's exit code to the scheduler (0 or 1
+  only, ``batch_run.sh``): some codes mean something to it (Grid Engine 99, 100).
 - States map to simjobs statuses in the dialect's one table, applied by
   :func:`.batch_dialect.resolve_batch_state`.
 - Cancel: the cancelled marker (so a pending job never starts the simulator), then ONE

@@ -221,6 +221,20 @@ class BatchDialect:
         return f"{self.cancel_program} " + " ".join(shlex.quote(w) for w in self.cancel_words(ids))
 
 
+def command_sections(text: str) -> dict[str, str]:
+    """The output of a loop asking about one id at a time (``slurm_scontrol.sh``,
+    ``pbs_lookup.sh``): each ``@simjobs ID`` line, then what the command said of ID,
+    as ID -> that text."""
+    sections: dict[str, list[str]] = {}
+    current: Optional[list[str]] = None
+    for line in text.splitlines():
+        if line.startswith("@simjobs "):
+            current = sections.setdefault(line.split(" ", 1)[1].strip(), [])
+        elif current is not None:
+            current.append(line)
+    return {key: "\n".join(lines) for key, lines in sections.items()}
+
+
 def task_runs(ids: Sequence[str], separator: str) -> tuple[list[str], dict[str, list[str]]]:
     """Array task ids grouped for a cancel command: the ids without a task (as they
     are), and per array id its tasks as runs of consecutive indexes (``"4"``, ``"4-9"``),

@@ -35,7 +35,7 @@ from typing import Optional
 from simjobs.core.types import JobStatus
 
 from .batch import BatchInterface
-from .batch_dialect import BatchDialect, Row, UnreadableOutputError
+from .batch_dialect import BatchDialect, Row, UnreadableOutputError, command_sections
 from .runner import CommandResult
 from .shell import shell_assignments, shell_file
 
@@ -118,17 +118,11 @@ def parse_pbs_lookup(text: str, ids: Sequence[str]) -> tuple[dict[str, Row], set
     """The output of ``pbs_lookup.sh`` (an ``@simjobs ID`` line, then what
     ``qstat -x -f -F json ID`` said): the rows found, and the ids PBS said it does not
     know ("Unknown Job Id": gone); an id with any other answer is in neither."""
-    sections: dict[str, list[str]] = {}
-    current: Optional[list[str]] = None
-    for line in text.splitlines():
-        if line.startswith("@simjobs "):
-            current = sections.setdefault(line.split(" ", 1)[1].strip(), [])
-        elif current is not None:
-            current.append(line)
+    sections = command_sections(text)
     rows: dict[str, Row] = {}
     gone: set[str] = set()
     for sched_id in ids:
-        section = "\n".join(sections.get(sched_id, ()))
+        section = sections.get(sched_id, "")
         try:
             found = parse_qstat_json(section, {sched_id})
         except UnreadableOutputError:

@@ -17,6 +17,7 @@ import os
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -25,10 +26,10 @@ from simjobs.config import ConfigError, load_config
 from simjobs.core.types import Input, Job, JobId, JobStatus
 from simjobs.interfaces import jobdir
 from simjobs.interfaces.batch import batch_interface_class
-from simjobs.interfaces.batch_dialect import resolve_batch_state
+from simjobs.interfaces.batch_dialect import UnreadableOutputError, resolve_batch_state
 from simjobs.interfaces.lsf import LSF, LSFInterface, parse_bjobs_json
 from simjobs.interfaces.pbs import PBS, PBSInterface, parse_qstat_json
-from simjobs.core.hardware import HEALTH_OK, HEALTH_UNREACHABLE
+from simjobs.core.hardware import HEALTH_DEGRADED, HEALTH_OK, HEALTH_UNREACHABLE
 from simjobs.interfaces.runner import CommandResult, HostUnreachableError, LocalRunner
 from simjobs.interfaces.sge import SGE, SGEInterface, parse_qacct, parse_qstat_xml
 from simjobs.interfaces.slurm import SlurmInterface
@@ -94,7 +95,8 @@ EXTRA = {"pbs": ["-l", "walltime=00:10:00"], "lsf": ["-W", "10"],
          "sge": ["-l", "h_rt=00:10:00"]}
 
 EXPECTED_ARRAY_ARGV = {
-    "pbs": ["-N", "simjobs-1-3", "-q", "short", "-l", "walltime=00:10:00", "-J", "1-3",
+    "pbs": ["-S", "/bin/sh", "-N", "simjobs-1-3", "-q", "short", "-l", "walltime=00:10:00",
+            "-J", "1-3",
             "-o", "{ws}/{tasks}-^array_index^.out", "-e", "{ws}/{tasks}-^array_index^.out"],
     "lsf": ["-J", "simjobs-1-3[1-3]%5", "-q", "short", "-W", "10", "-cwd", "{ws}",
             "-oo", "{ws}/{tasks}-%I.out", "-eo", "{ws}/{tasks}-%I.out"],
@@ -108,7 +110,7 @@ EXPECTED_TASK_IDS = {
     "sge": ["61.1", "61.2", "61.3"],
 }
 EXPECTED_SINGLE_ARGV = {
-    "pbs": ["-N", "simjobs-4", "-q", "short", "-l", "walltime=00:10:00",
+    "pbs": ["-S", "/bin/sh", "-N", "simjobs-4", "-q", "short", "-l", "walltime=00:10:00",
             "-o", "{d}/pbs.out", "-e", "{d}/pbs.err"],
     "lsf": ["-J", "simjobs-4", "-q", "short", "-W", "10", "-cwd", "{d}",
             "-oo", "{d}/lsf.out", "-eo", "{d}/lsf.err"],
@@ -252,7 +254,8 @@ def test_lsf_bjobs_json_rows_and_states():
     killed = resolve_batch_state(LSF, rows["2003"], {jobdir.STARTED_MARKER: b""})
     assert killed.status is JobStatus.FAILED
     assert killed.reason.startswith("LSF state EXIT (exit_code=140; exit_reason=TERM_RUNLIMIT")
-    assert parse_bjobs_json("not json") == {}
+    with pytest.raises(UnreadableOutputError):
+        parse_bjobs_json("not json")
 
 
 def test_sge_qstat_xml_rows_from_the_real_grid_engine():
@@ -263,14 +266,18 @@ def test_sge_qstat_xml_rows_from_the_real_grid_engine():
                     "61.3": ("qw", ""), "61.4": ("qw", ""), "62": ("hqw", "")}
     assert [SGE.status_of(rows[i][0]) for i in ("61.1", "61.2", "61.3", "62")] == [
         JobStatus.RUNNING, JobStatus.RUNNING, JobStatus.SUBMITTED, JobStatus.SUBMITTED]
-    assert parse_qstat_xml("error: commlib error") == {}
+    with pytest.raises(UnreadableOutputError):
+        parse_qstat_xml("error: commlib error")
 
 
 @pytest.mark.parametrize("state, letter, status", [
     ("qw", "q", JobStatus.SUBMITTED), ("hqw", "h", JobStatus.SUBMITTED),
     ("hRwq", "h", JobStatus.SUBMITTED), ("r", "r", JobStatus.RUNNING),
     ("Rr", "r", JobStatus.RUNNING), ("t", "t", JobStatus.RUNNING),
-    ("dr", "d", JobStatus.RUNNING), ("s", "s", JobStatus.RUNNING),
+    ("dr", "r", JobStatus.RUNNING), ("s", "s", JobStatus.RUNNING),
+    # d(eletion) only modifies: a pending job being deleted is still pending.
+    ("dqw", "q", JobStatus.SUBMITTED), ("dhqw", "h", JobStatus.SUBMITTED),
+    ("dt", "t", JobStatus.RUNNING), ("d", "d", JobStatus.RUNNING),
     ("S", "S", JobStatus.RUNNING), ("Eqw", "E", JobStatus.FAILED),
 ])
 def test_sge_combined_states_are_decided_by_one_letter(state, letter, status):
@@ -437,8 +444,10 @@ def test_sge_every_state_of_a_mixed_real_queue():
     assert SGE.killed(rows["51"])
     error = resolve_batch_state(SGE, rows["51"], {})
     assert error.status is JobStatus.FAILED
-    assert error.reason == ("Grid Engine state Eqw (`qstat -j 51` says why; it stays queued "
-                            "until deleted: qdel 51); the job wrapper never started")
+    assert error.reason == ("Grid Engine state Eqw (in error: it could not start; simjobs "
+                            "deleted it from the queue so that it never runs later); the "
+                            "job wrapper never started")
+    assert SGE.stays_queued(rows["51"]) and not SGE.stays_queued(rows["52"])
 
 
 def test_sge_real_qacct_of_an_array_and_qdel_messages():
@@ -563,3 +572,232 @@ def test_a_pbs_status_answer_naming_purged_ids_is_not_unreachable(stand_in):
     with pytest.raises(HostUnreachableError, match="cannot reach PBS"):
         iface.get_job_statuses([JobId("1"), JobId("2")])
     assert iface.health.state == HEALTH_UNREACHABLE
+
+
+# ---- reviewer's findings: unreadable answers, PBS lookups, Eqw, LSF, submit ids
+
+
+GOOD_STATUS = {
+    # kind: (status program, an answer listing the array of jobs 1-3 (ids as the
+    # stand-in submit programs give them), the statuses it gives)
+    "pbs": ("qstat", json.dumps({"timestamp": 1, "pbs_server": "pbs01", "Jobs": {
+        f"1001[{i}].pbs01": {"job_state": "R"} for i in (1, 2, 3)}}, indent=4),
+        [JobStatus.RUNNING] * 3),
+    "lsf": ("bjobs", json.dumps({"COMMAND": "bjobs", "JOBS": 3, "RECORDS": [
+        {"JOBID": "2001", "JOBINDEX": str(i), "STAT": "RUN", "EXIT_CODE": "",
+         "EXIT_REASON": ""} for i in (1, 2, 3)]}, indent=4),
+        [JobStatus.RUNNING] * 3),
+    # The real qstat -xml of this machine: 61.1 r, 61.2 t, 61.3 qw (and others).
+    "sge": ("qstat", (DATA / "sge" / "dialect_qstat_pending.xml").read_text(),
+            [JobStatus.RUNNING, JobStatus.RUNNING, JobStatus.SUBMITTED]),
+}
+
+
+@pytest.mark.parametrize("kind", list(GOOD_STATUS))
+def test_an_unreadable_status_answer_is_no_answer_never_every_job_gone(stand_in, kind):
+    # A status output cut short (a dropped connection, a full disk on the login node):
+    # the jobs keep their status and the interface says why; before, the parser's empty
+    # answer made every job "gone" and, after files_grace, Failed.
+    program, good, expected = GOOD_STATUS[kind]
+    iface, bin_dir = stand_in(kind)
+    _answering(bin_dir, program)
+    _answering(bin_dir, "qacct")  # Grid Engine's accounting: nothing (never reached)
+    iface.files_grace = 0.0
+    ids = [JobId("1"), JobId("2"), JobId("3")]
+    assert iface.submit_jobs(_jobs(1, 2, 3)) == {i: None for i in ids}
+    (Path(iface.workspace, "1") / jobdir.STARTED_MARKER).mkdir()  # its wrapper runs
+    (bin_dir / f"{program}.out").write_text(good)
+    assert list(iface.get_job_statuses(ids).values()) == expected
+    for cut in (good[: len(good) // 2], good[:-3], "\x00\x1f garbled"):
+        (bin_dir / f"{program}.out").write_text(cut)
+        with pytest.raises(HostUnreachableError, match=f"unreadable {program} output"):
+            iface.get_job_statuses(ids)
+        assert iface.health.state == HEALTH_DEGRADED
+        assert "jobs keep their last known status" in iface.health.message
+    (bin_dir / f"{program}.out").write_text(good)
+    assert list(iface.get_job_statuses(ids).values()) == expected
+    assert iface.health.state == HEALTH_OK
+
+
+def _pbs_qstat(bin_dir: Path, listing: dict, known: dict) -> None:
+    """A stand-in PBS qstat: a status call (``-t``) prints ``listing``; ``qstat -x -f -F
+    json ID`` prints ID's record from ``known``, or "Unknown Job Id" (exit 35)."""
+    d = bin_dir / "pbs"
+    d.mkdir()
+    (d / "listing.json").write_text(json.dumps({"Jobs": listing}))
+    cases = ""
+    for sched_id, job in known.items():
+        (d / f"{sched_id}.json").write_text(json.dumps({"Jobs": {sched_id: job}}))
+        cases += f'    {shlex.quote(sched_id)}) cat {shlex.quote(str(d / sched_id))}.json ;;\n'
+    script = bin_dir / "qstat"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'printf "%s\\n" "$*" >> {shlex.quote(str(d))}/calls\n'
+        f'case " $* " in *" -t "*) cat {shlex.quote(str(d))}/listing.json; exit 0 ;; esac\n'
+        'eval "last=\\${$#}"\n'
+        'case $last in\n' + cases +
+        '    *) echo "qstat: Unknown Job Id $last" >&2; exit 35 ;;\nesac\n')
+    script.chmod(0o755)
+
+
+def test_pbs_ids_missing_from_a_listing_are_asked_about_one_by_one(stand_in):
+    # qstat naming several ids may list only the first (OpenPBS issue #2672): a job
+    # missing from the listing is asked about alone; only "Unknown Job Id" means gone.
+    iface, bin_dir = stand_in("pbs")
+    _pbs_qstat(bin_dir, listing={"1001[2].pbs01": {"job_state": "R"}},
+               known={"1001[1].pbs01": {"job_state": "R"}})
+    iface.files_grace = 0.0
+    ids = [JobId("1"), JobId("2"), JobId("3")]
+    assert iface.submit_jobs(_jobs(1, 2, 3)) == {i: None for i in ids}
+    for i in ids:
+        (Path(iface.workspace, str(i)) / jobdir.STARTED_MARKER).mkdir()
+    statuses = iface.get_job_statuses(ids)
+    assert statuses == {JobId("1"): JobStatus.RUNNING, JobId("2"): JobStatus.RUNNING,
+                        JobId("3"): JobStatus.FAILED}
+    assert "left the PBS queue without recording an exit code" in \
+        iface.failure_reason(JobId("3"))
+    calls = (bin_dir / "pbs" / "calls").read_text().splitlines()
+    assert calls == ["-f -F json -x -t 1001[].pbs01", "-x -f -F json 1001[1].pbs01",
+                     "-x -f -F json 1001[3].pbs01"]
+
+
+def test_pbs_json_whose_jobs_are_not_an_object_is_unreadable():
+    with pytest.raises(UnreadableOutputError, match="Jobs"):
+        parse_qstat_json(json.dumps({"Jobs": ["1.s"]}))
+    with pytest.raises(UnreadableOutputError):
+        parse_qstat_json('{"Jobs": {"1.s": {"job_state": "R"}')  # cut short
+    # Nothing, or only "Unknown Job Id": no rows (the lookup then says which are gone).
+    assert parse_qstat_json("") == {}
+    assert parse_qstat_json("qstat: Unknown Job Id 4.s\n") == {}
+    # stderr merged after the document is not part of it.
+    assert parse_qstat_json('{"Jobs": {"1.s": {"job_state": "R"}}}\nqstat: warning\n') == {
+        "1.s": ("R", "")}
+
+
+def test_lsf_no_job_found_is_an_empty_answer_and_zombi_runs_until_exit(stand_in):
+    iface, bin_dir = stand_in("lsf")
+    _answering(bin_dir, "bjobs")
+    ids = [JobId("1"), JobId("2")]
+    assert iface.submit_jobs(_jobs(1, 2)) == {i: None for i in ids}
+    # Every job purged (CLEAN_PERIOD): bjobs says so and exits 255; an answer, and the
+    # jobs' files decide (never started, within the files grace: Submitted).
+    (bin_dir / "bjobs.err").write_text("No job found\n")
+    (bin_dir / "bjobs.rc").write_text("255\n")
+    assert iface.get_job_statuses(ids) == {i: JobStatus.SUBMITTED for i in ids}
+    assert iface.health.state == HEALTH_OK
+    # ZOMBI: killed while its host was unreachable, it may still run there.
+    (bin_dir / "bjobs.err").write_text("")
+    (bin_dir / "bjobs.rc").write_text("0\n")
+    (bin_dir / "bjobs.out").write_text(json.dumps({"RECORDS": [
+        {"JOBID": "2001", "JOBINDEX": "1", "STAT": "ZOMBI", "EXIT_CODE": "",
+         "EXIT_REASON": ""},
+        {"JOBID": "2001", "JOBINDEX": "2", "STAT": "RUN"}]}))
+    assert iface.get_job_statuses(ids) == {i: JobStatus.RUNNING for i in ids}
+    assert not LSF.killed(("ZOMBI", ""))
+    # Only LSF's own TERM_ reasons mean LSF ended it.
+    assert LSF.killed(("EXIT", "exit_code=130; exit_reason=TERM_OWNER: job killed by owner"))
+    assert not LSF.killed(("EXIT", "exit_code=3; exit_reason=Exited with exit code 3"))
+
+
+def test_a_submit_answer_that_is_no_job_id_is_refused(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    qsub = bin_dir / "qsub"
+    qsub.write_text("#!/bin/sh\ncat > /dev/null\necho '1002 warning: quota almost full'\n")
+    qsub.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    iface = PBSInterface("hpc", 1, SUM, tmp_path / "work", runner=LocalRunner())
+    error = iface.submit_jobs(_jobs(1))[JobId("1")]
+    assert isinstance(error, RuntimeError)
+    assert "answered a job id simjobs cannot read ('1002 warning: quota almost full')" \
+        in str(error)
+
+
+def test_an_sge_workspace_with_a_comma_is_refused_in_one_line(tmp_path):
+    with pytest.raises(ValueError) as info:
+        SGEInterface("grid", 1, SUM, tmp_path / "a,b")
+    assert "\n" not in str(info.value) and "','" in str(info.value)
+    assert "choose another directory" in str(info.value)
+    assert not (tmp_path / "a,b").exists()
+
+
+def test_missing_sge_accounting_is_asked_again_after_a_while(stand_in):
+    # qacct "can't open" the accounting file: not asked at every poll, but not given up
+    # for the process's life either (an administrator may turn accounting on).
+    iface, bin_dir = stand_in("sge")
+    _answering(bin_dir, "qstat")
+    _answering(bin_dir, "qacct")
+    (bin_dir / "qstat.out").write_text((DATA / "sge" / "qstat-xml-empty.xml").read_text())
+    (bin_dir / "qacct.err").write_text("error: can't open accounting file\n")
+    (bin_dir / "qacct.rc").write_text("1\n")
+    iface.files_grace = 0.0
+    iface.accounting_retry = 3600.0
+
+    def qacct_calls() -> int:
+        path = bin_dir / "qacct.args"
+        return path.read_text().count("--\n") if path.exists() else 0
+
+    asked = []
+    for job in (1, 2):
+        assert iface.submit_jobs(_jobs(job)) == {JobId(str(job)): None}
+        (Path(iface.workspace, str(job)) / jobdir.STARTED_MARKER).mkdir()
+        assert iface.get_job_status(JobId(str(job))) is JobStatus.FAILED
+        asked.append(qacct_calls())
+    assert asked[0] > 0 and asked[1] == asked[0]  # not at every poll
+    iface.accounting_retry = 0.0  # as if the while had passed
+    assert iface.submit_jobs(_jobs(3)) == {JobId("3"): None}
+    (Path(iface.workspace, "3") / jobdir.STARTED_MARKER).mkdir()
+    assert iface.get_job_status(JobId("3")) is JobStatus.FAILED
+    assert qacct_calls() > asked[1]  # asked again
+
+
+def test_an_sge_job_in_error_is_settled_failed_and_deleted_in_the_same_poll(stand_in):
+    # Eqw: Grid Engine keeps it queued until deleted, and an administrator clearing the
+    # error (qmod -cj) would run it long after simjobs called it Failed; it also holds a
+    # place of max_u_jobs. simjobs writes the cancelled marker and qdels it at once.
+    iface, bin_dir = stand_in("sge")
+    _answering(bin_dir, "qstat")
+    _answering(bin_dir, "qdel")
+    assert iface.submit_jobs(_jobs(4)) == {JobId("4"): None}  # Grid Engine job 62
+    mixed = (DATA / "sge" / "dialect_qstat_mixed.xml").read_text()
+    (bin_dir / "qstat.out").write_text(mixed.replace("<JB_job_number>51<",
+                                                     "<JB_job_number>62<"))
+    assert iface.get_job_status(JobId("4")) is JobStatus.FAILED
+    assert iface.failure_reason(JobId("4")).startswith("Grid Engine state Eqw (in error")
+    assert (Path(iface.workspace, "4") / jobdir.CANCELLED_FILE).exists()
+    qdels = [a.split() for a in (bin_dir / "qdel.args").read_text().split("--\n")
+             if a.strip()]
+    assert qdels == [["62"]]
+    # Settled: later polls neither ask nor qdel again, and the reason stays.
+    assert iface.get_job_status(JobId("4")) is JobStatus.FAILED
+    assert (bin_dir / "qdel.args").read_text().count("--\n") == 1
+    assert iface.failure_reason(JobId("4")).startswith("Grid Engine state Eqw")
+
+
+def test_sge_accounting_of_jobs_it_submitted_is_one_scan_from_their_submit(stand_in):
+    # Purged jobs this process submitted: ONE qacct reading the accounting file once,
+    # for the user's jobs that ended since the earliest submit (less an hour of clock
+    # skew), not one qacct -j per job.
+    iface, bin_dir = stand_in("sge")
+    _answering(bin_dir, "qstat")
+    _answering(bin_dir, "qacct")
+    (bin_dir / "qstat.out").write_text((DATA / "sge" / "qstat-xml-empty.xml").read_text())
+    iface.files_grace = 0.0
+    ids = [JobId("1"), JobId("2")]
+    before = time.time()
+    assert iface.submit_jobs(_jobs(1, 2)) == {i: None for i in ids}
+    after = time.time()
+    for job in ("1", "2"):
+        (Path(iface.workspace, job) / jobdir.STARTED_MARKER).mkdir()
+    assert set(iface.get_job_statuses(ids).values()) == {JobStatus.FAILED}
+    calls = [a.split() for a in (bin_dir / "qacct.args").read_text().split("--\n")
+             if a.strip()]
+
+    def qacct_time(epoch: float) -> str:
+        return subprocess.run(["date", "-d", f"@{int(epoch) - 3600}", "+%Y%m%d%H%M.%S"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+
+    user = subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()
+    ((*options, begin, last),) = calls
+    assert options == ["-o", user, "-E", "-b"] and last == "-j"
+    assert qacct_time(before) <= begin <= qacct_time(after)

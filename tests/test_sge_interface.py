@@ -9,7 +9,9 @@ Jobs wait on gate files, never on fixed sleeps.
 
 from __future__ import annotations
 
+import getpass
 import io
+import os
 import re
 import subprocess
 import sys
@@ -186,3 +188,91 @@ def test_a_qmaster_stopped_mid_run_is_unreachable_and_the_job_completes_after(
     assert wait_status(iface, 8, JobStatus.COMPLETED) is JobStatus.COMPLETED
     assert iface.get_job_output(JobId("8")) == 8.25
     assert len(sims.runs()) == 1  # ran once, across the restart
+
+
+def qacct_records(number: str) -> list[str]:
+    """The exit_status of each accounting record of Grid Engine job ``number``."""
+    out = subprocess.run(["qacct", "-j", number], capture_output=True, text=True,
+                         timeout=60).stdout
+    return re.findall(r"(?m)^exit_status\s+(\S+)", out)
+
+
+@pytest.mark.parametrize("code", [100, 99])
+def test_a_simulator_exiting_with_grid_engines_own_codes_fails_and_leaves_the_queue(
+        make_interface, code):
+    # sge_conf(5): a job script exiting 100 is put in error (Eqw, queued until deleted),
+    # one exiting 99 is rescheduled. The simulator's code stays in its exit code file;
+    # Grid Engine sees only the batch script's 0 or 1.
+    iface = make_interface(command=["/bin/sh", "-c", f"echo special >&2; exit {code}", "sim"])
+    iface.submit_job(jobs(6)[0])
+    number = Path(iface.workspace, "6", SGE_ID_FILE).read_text().strip()
+    assert wait_status(iface, 6, (JobStatus.COMPLETED, JobStatus.FAILED)) is JobStatus.FAILED
+    assert iface.failure_reason(JobId("6")) == f"exit code {code}; stderr: special"
+    wait_for(lambda: number not in queued_numbers(), message="the job to leave the queue")
+    # Ran once (not rescheduled), and Grid Engine saw a failure, not the code itself.
+    assert wait_for(lambda: qacct_records(number), message="its accounting record") == ["1"]
+
+
+def queued_states() -> dict[str, str]:
+    out = subprocess.run(["qstat", "-xml", "-u", "*"], capture_output=True, text=True,
+                         timeout=60).stdout
+    return {i: row[0] for i, row in parse_qstat_xml(out).items()}
+
+
+def test_a_job_in_error_is_failed_and_deleted_so_it_never_runs_later(make_interface, sims):
+    # A job Grid Engine cannot start (here: its working directory is missing when it is
+    # released) goes into error, Eqw, and stays queued until deleted: an administrator's
+    # qmod -cj would run it long after simjobs called it Failed. simjobs deletes it in
+    # the poll that settles it, after writing its cancelled marker.
+    iface = make_interface(command=sims.gated, submit_args=["-h"])
+    iface.submit_job(jobs(9)[0])
+    number = Path(iface.workspace, "9", SGE_ID_FILE).read_text().strip()
+    job_dir = Path(iface.workspace, "9")
+    aside = job_dir.with_name("9.aside")
+    job_dir.rename(aside)
+    try:
+        subprocess.run(["qrls", number], capture_output=True, timeout=60, check=True)
+        wait_for(lambda: "E" in queued_states().get(number, ""),
+                 message="Grid Engine to put the job in error")
+    finally:
+        aside.rename(job_dir)
+    assert iface.get_job_status(JobId("9")) is JobStatus.FAILED
+    assert iface.failure_reason(JobId("9")).startswith("Grid Engine state Eqw (in error")
+    assert (job_dir / "cancelled").exists()
+    wait_for(lambda: number not in queued_numbers(), message="simjobs to delete the job")
+    assert sims.runs() == []
+
+
+def test_accounting_of_purged_jobs_is_one_qacct_scan_with_the_same_records(
+        sge, tmp_path, monkeypatch):
+    # A large site's accounting file is GB: one qacct -j per purged id reads it once per
+    # id. Knowing when the jobs started, simjobs reads it once (-o me -E -b), and finds
+    # the same records as one qacct -j per id does.
+    from simjobs.interfaces.sge import SGE
+    from simjobs.interfaces.runner import CommandResult
+
+    since = time.time()
+    out = subprocess.run(["qsub", "-terse", "-b", "y", "-o", "/dev/null", "-e", "/dev/null",
+                          "-q", sge["queue"], "/bin/true"], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    number = out.strip().split(".")[0]
+    wait_for(lambda: qacct_records(number), message="its accounting record")
+    real = subprocess.run(["sh", "-c", "command -v qacct"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "qacct.calls"
+    (bin_dir / "qacct").write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {real} "$@"\n')
+    (bin_dir / "qacct").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+
+    def rows(command: str) -> dict:
+        done = subprocess.run(["sh", "-c", command], capture_output=True, timeout=120)
+        return SGE.parse_accounting(CommandResult(done.returncode, done.stdout, done.stderr))
+
+    one_scan = rows(SGE.accounting_command([number], since))
+    calls = log.read_text().splitlines()
+    assert len(calls) == 1 and calls[0].startswith(f"-o {getpass.getuser()} -E -b "), calls
+    per_id = rows(SGE.accounting_command([number]))
+    assert log.read_text().splitlines()[1:] == [f"-j {number}"]
+    assert one_scan[number] == per_id[number] == ("z", "failed=0; exit_status=0")

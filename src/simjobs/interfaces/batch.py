@@ -24,10 +24,16 @@ wrapper runs. The commands go through a :class:`.runner.CommandRunner`: a
   concluded from its absence in that listing: the ids it did not list are asked about
   in ONE more command where the dialect has one. A job the scheduler no longer knows
   is settled from its wrapper's files (the exit code), then from accounting where it
-  exists (detected once), else FAILED after :attr:`BatchInterface.files_grace`; such a
-  job stays watched, and a late exit code corrects it
-  (:meth:`BatchInterface.late_results`). A failing status command is
+  exists (found missing: asked again after :attr:`BatchInterface.accounting_retry`),
+  else FAILED after :attr:`BatchInterface.files_grace`; such a job stays watched, and a
+  late exit code corrects it (:meth:`BatchInterface.late_results`). A failing status
+  command, or one whose output cannot be read, is
   :class:`.runner.HostUnreachableError`, never "job gone".
+- A job the scheduler keeps queued though it is settled (Grid Engine's error state,
+  :meth:`.batch_dialect.BatchDialect.stays_queued`) gets the cancelled marker and is
+  deleted in the same poll.
+- The batch script never hands the simulator's exit code to the scheduler (0 or 1
+  only, ``batch_run.sh``): some codes mean something to it (Grid Engine 99, 100).
 - States map to simjobs statuses in the dialect's one table, applied by
   :func:`.batch_dialect.resolve_batch_state`.
 - Cancel: the cancelled marker (so a pending job never starts the simulator), then ONE
@@ -60,7 +66,7 @@ from simjobs.core.types import Job, JobId, JobStatus
 
 from . import jobdir
 from .args import check_interface_args, split_command
-from .batch_dialect import BatchDialect, Row, resolve_batch_state
+from .batch_dialect import BatchDialect, Row, UnreadableOutputError, resolve_batch_state
 from .jobdir import (
     EXIT_CODE_FILE,
     STARTED_MARKER,
@@ -94,6 +100,9 @@ COMMAND_TIMEOUT = 120.0
 #: Seconds a scheduler may say a job has ended before its exit code file must be
 #: visible (a shared file system can show a file to the login node late).
 FILES_GRACE = 30.0
+#: Seconds before accounting that said it is not there (no accounting file) is asked
+#: again: an administrator may turn it on, or the file may be back after a rotation.
+ACCOUNTING_RETRY = 600.0
 # The submit command's exit status when some job of the batch has a scheduler id already.
 _EXIT_HAVE = 95
 
@@ -112,6 +121,9 @@ class TrackedJob:
     ended_since: Optional[float] = None
     #: The last status a poll answered for it.
     last_status: Optional[JobStatus] = None
+    #: Epoch seconds just before this process submitted it (None: adopted from disk):
+    #: it cannot have ended before, which narrows an accounting search.
+    submitted_at: Optional[float] = None
 
     @property
     def active(self) -> bool:
@@ -172,6 +184,8 @@ class BatchInterface(HardwareInterface):
     files_grace: float = FILES_GRACE
     #: Seconds a job FAILED without an exit code is watched for a late one.
     late_watch: float = 7 * 24 * 3600.0
+    #: Seconds before accounting found missing is asked about again.
+    accounting_retry: float = ACCOUNTING_RETRY
 
     def __init__(
         self,
@@ -222,6 +236,12 @@ class BatchInterface(HardwareInterface):
         self._jobs: dict[JobId, TrackedJob] = {}  # one record per job simjobs knows
         self._held: list[JobId] = []  # heap of held jobs' ids, oldest first (may be stale)
         self._accounting: Optional[bool] = None  # accounting usable? None: not asked yet
+        # When accounting was found missing (None: never ask again).
+        self._accounting_missing_at: Optional[float] = None
+        self._unreadable = False  # the health says the status output was unreadable
+        # Jobs settled while still in the scheduler's queue (Grid Engine's error state):
+        # job id -> scheduler id, deleted at the end of the poll (again if it failed).
+        self._to_remove: dict[JobId, str] = {}
         # FAILED without an exit code: watched, in case the wrapper records one after all
         self._provisional = LateResults(self.late_watch)
         self._ready = False
@@ -577,9 +597,19 @@ class BatchInterface(HardwareInterface):
                        f"{result.error_text()}; jobs keep their last known status")
             self._health = InterfaceHealth(HEALTH_UNREACHABLE, message=message)
             raise HostUnreachableError(message)
-        if self._health.state == HEALTH_UNREACHABLE:
+        try:
+            rows = self._d.parse_status(result.text(), wanted)
+        except UnreadableOutputError as exc:
+            # Never "every job gone": no answer, and the jobs keep their last status.
+            message = (f"unreadable {program} output on {self.host} ({exc}); jobs keep "
+                       "their last known status")
+            self._health = InterfaceHealth(HEALTH_DEGRADED, message=message)
+            self._unreadable = True
+            raise HostUnreachableError(message) from exc
+        if self._health.state == HEALTH_UNREACHABLE or self._unreadable:
             self._health = InterfaceHealth(HEALTH_OK)  # (degraded waits for a good submit)
-        return self._d.parse_status(result.text(), wanted)
+        self._unreadable = False
+        return rows
 
     def _lookup(self, sched_ids: Sequence[str]) -> tuple[dict[str, Row], set[str]]:
         """Ask the scheduler about jobs its listing did not show (ONE command): the rows
@@ -590,13 +620,23 @@ class BatchInterface(HardwareInterface):
         result = self._run(command, self._d.lookup_program)
         return self._d.parse_lookup(result.text(), sched_ids)
 
-    def _accounted(self, sched_ids: Sequence[str]) -> dict[str, Row]:
-        """Final rows of jobs the scheduler has purged, from accounting (empty without)."""
-        if self._accounting is False or not sched_ids:
+    def _accounted(self, purged: Sequence[JobId]) -> dict[str, Row]:
+        """Final rows of jobs the scheduler has purged, from accounting (empty without).
+        When this process submitted every one of them, none ended before the earliest
+        submit: the accounting command may search from then on only."""
+        if not purged:
             return {}
-        command = self._d.accounting_command(sched_ids)
+        sched_ids = [self._jobs[j].sched_id for j in purged]
+        submitted = [self._jobs[j].submitted_at for j in purged]
+        since = None if None in submitted else min(submitted)
+        if self._accounting is False and (
+                self._accounting_missing_at is None
+                or time.monotonic() - self._accounting_missing_at < self.accounting_retry):
+            return {}
+        command = self._d.accounting_command(sched_ids, since)
         if command is None:
-            self._accounting = False
+            self._accounting = False  # the scheduler has none: never asked
+            self._accounting_missing_at = None
             return {}
         try:
             result = self._runner.run(command, timeout=self._timeout)
@@ -604,7 +644,9 @@ class BatchInterface(HardwareInterface):
             return {}
         rows = self._d.parse_accounting(result)
         if rows is None:
+            # Not there now (no accounting file): asked again after accounting_retry.
             self._accounting = False
+            self._accounting_missing_at = time.monotonic()
             return {}
         if result.ok:
             self._accounting = True
@@ -753,7 +795,29 @@ class BatchInterface(HardwareInterface):
             self._read_ended(ended, rows, read)
             self._conclude(ended, rows, read, states)
         self._answer_rest(job_ids, read, states)
+        if self._to_remove:
+            self._remove_settled()
         return states
+
+    def _remove_settled(self) -> None:
+        """Delete from the scheduler's queue the jobs settled while still in it (Grid
+        Engine's error state, which an administrator could clear, running the job long
+        after simjobs called it Failed): the cancelled marker first, so that it can
+        never run the simulator, then ONE cancel command. Their settled state (and its
+        reason) stays; an unreachable scheduler leaves them for the next poll."""
+        todo = dict(self._to_remove)
+        try:
+            self._dirs.cancel(list(todo), signal_group=False)
+            errors = self._cancel(todo)
+        except Exception as exc:  # noqa: BLE001 - settled already: retried next poll
+            logger.warning("simjobs: %s: could not delete %d job(s) in error from the %s "
+                           "queue yet (%s); trying again at the next poll", self.name,
+                           len(todo), self._d.label, exc)
+            return
+        for job_id, exc in errors.items():
+            logger.warning("simjobs: %s: job %s: %s", self.name, job_id, exc)
+        for job_id in todo:
+            self._to_remove.pop(job_id, None)
 
     def _adopt_unknown(self, job_ids: list[JobId]) -> dict[JobId, RemoteJob]:
         """Read and adopt the jobs simjobs has no record of (after a restart)."""
@@ -837,7 +901,7 @@ class BatchInterface(HardwareInterface):
                   read: dict[JobId, RemoteJob], states: dict[JobId, JobState]) -> None:
         """The states of the jobs that left the scheduler's queue, from its word (or
         accounting's, for jobs it has purged) and their files; settles the final ones."""
-        purged = [self._jobs[j].sched_id for j in ended if self._jobs[j].sched_id not in rows
+        purged = [j for j in ended if self._jobs[j].sched_id not in rows
                   and read.get(j) is not None and read[j].files.get(EXIT_CODE_FILE) is None]
         accounted = self._accounted(purged) if purged else {}
         now = time.monotonic()
@@ -851,6 +915,8 @@ class BatchInterface(HardwareInterface):
             state, watch = self._conclude_one(job_id, remote, row, now)
             if state is None:
                 continue
+            if state.finished and self._d.stays_queued(row):
+                self._to_remove[job_id] = sched_id
             if state.finished:
                 if watch and state.status is JobStatus.FAILED and state.exit_code is None:
                     lost.append(job_id)
@@ -959,6 +1025,7 @@ class BatchInterface(HardwareInterface):
         return batch
 
     def _submit_chunk(self, chunk: list[JobId]) -> dict[JobId, Exception]:
+        before = time.time()
         try:
             sched_id = self._submit(chunk)
         except _AlreadySubmitted as exc:
@@ -984,6 +1051,8 @@ class BatchInterface(HardwareInterface):
             first = self._d.first_index
             for index, job_id in enumerate(chunk):
                 self._record(job_id).sched_id = self._d.task_id(sched_id, first + index)
+        for job_id in chunk:
+            self._record(job_id).submitted_at = before
         if not self._health.ok:
             self._health = InterfaceHealth(HEALTH_OK)
         return {}
@@ -1006,7 +1075,16 @@ class BatchInterface(HardwareInterface):
         if result.ok:
             for line in result.text().splitlines():
                 if line.startswith("batch-id "):
-                    return line.split(" ", 1)[1].strip()
+                    sched_id = line.split(" ", 1)[1].strip()
+                    # An array's id must give valid task ids, a single job's be one.
+                    probe = sched_id if len(batch) == 1 else self._d.task_id(
+                        sched_id, self._d.first_index)
+                    if self._d.valid_id(probe.encode()) is None:
+                        raise RuntimeError(
+                            f"{self._d.submit_program} on {self.host} answered a job id "
+                            f"simjobs cannot read ({sched_id!r}); check that it is the "
+                            f"{self._d.label} {self._d.submit_program}")
+                    return sched_id
         raise self._submit_error(result, batch)
 
     def _submit_command(self, batch: list[JobId]) -> tuple[str, str]:
@@ -1017,7 +1095,7 @@ class BatchInterface(HardwareInterface):
         d = self._d
         ids = " ".join(str(j) for j in batch)
         common = {"wrapper": self._dirs.wrapper_name, "run": quote_command(self._command),
-                  "submit_dir_var": d.submit_dir_var}
+                  "f_exit_code": EXIT_CODE_FILE, "submit_dir_var": d.submit_dir_var}
         values = {"workspace": self._dirs.workspace, "ids": ids,
                   "f_cancelled": jobdir.CANCELLED_FILE, "f_sched_id": d.id_file,
                   "f_sched_stdout": d.stdout_file, "f_sched_stderr": d.stderr_file,
@@ -1032,7 +1110,7 @@ class BatchInterface(HardwareInterface):
             script = ("#!/bin/sh\n"
                       f"# simjobs job {job_id}\n"
                       + shell_assignments(job_id=job_id, **common)
-                      + shell_file("batch_job.sh"))
+                      + shell_file("batch_run.sh") + shell_file("batch_job.sh"))
         else:
             token = f"array-{batch[0]}-{len(batch)}-{os.getpid()}-{time.time_ns()}"
             tasks = f"{BATCH_META_DIR}/{token}.tasks"
@@ -1050,7 +1128,7 @@ class BatchInterface(HardwareInterface):
                 + shell_assignments(tasks=tasks, f_sched_stdout=d.stdout_file,
                                     f_sched_stderr=d.stderr_file, task_index_var=d.task_index_var,
                                     first_index=d.first_index, **common)
-                + shell_file("batch_array.sh"))
+                + shell_file("batch_run.sh") + shell_file("batch_array.sh"))
         values["submit_options"] = shlex.join(options)
         command = ("unset CDPATH\n" + shell_assignments(**values) + SPACE_FUNCTIONS
                    + shell_file(d.submit_file) + shell_file("batch_submit.sh")

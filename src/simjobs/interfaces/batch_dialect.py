@@ -34,6 +34,12 @@ Row = tuple[str, str]
 _NEVER = re.compile(r"(?!)")
 
 
+class UnreadableOutputError(ValueError):
+    """A scheduler command printed something its parser cannot read (truncated,
+    garbled): no answer at all, never "no jobs" (the batch layer reports the server as
+    unreachable and jobs keep their last known status)."""
+
+
 class BatchDialect:
     """How one batch scheduler is driven: commands, parsers and its state table.
 
@@ -120,6 +126,11 @@ class BatchDialect:
         return self.states.get(state) is JobStatus.FAILED \
             and state not in self.wrapper_exit_states
 
+    def stays_queued(self, row: Optional[Row]) -> bool:
+        """True when a job this row settles as ended still sits in the scheduler's queue
+        (Grid Engine's error state), so that the batch layer must delete it."""
+        return False
+
     def valid_id(self, data: Optional[bytes]) -> Optional[str]:
         """The scheduler id in :attr:`id_file`'s contents (None when absent or partial)."""
         if not data:
@@ -160,7 +171,13 @@ class BatchDialect:
 
     def parse_status(self, text: str, wanted: set[str]) -> dict[str, Row]:
         """The rows of :meth:`status_command`'s output: scheduler id -> (state, reason),
-        only for the ids in ``wanted``."""
+        only for the ids in ``wanted``.
+
+        Raises
+        ------
+        UnreadableOutputError
+            If the output cannot be read (an empty dict would say every job is gone).
+        """
         raise NotImplementedError
 
     def lookup_command(self, ids: Sequence[str]) -> Optional[str]:
@@ -173,13 +190,16 @@ class BatchDialect:
         not know (gone); an id in neither gets no conclusion this poll."""
         return {}, set(ids)
 
-    def accounting_command(self, ids: Sequence[str]) -> Optional[str]:
-        """ONE command giving the final states of ended jobs (None: no accounting)."""
+    def accounting_command(self, ids: Sequence[str],
+                           since: Optional[float] = None) -> Optional[str]:
+        """ONE command giving the final states of ended jobs (None: no accounting);
+        ``since`` (epoch seconds), when known, is a time before which none of them
+        ended (their submit), to narrow the search."""
         return None
 
     def parse_accounting(self, result: CommandResult) -> Optional[dict[str, Row]]:
         """Final rows from :meth:`accounting_command`'s result; None when it says the
-        scheduler keeps no accounting (never asked again)."""
+        scheduler keeps no accounting (asked again after a while only)."""
         return None
 
     def details_command(self, sched_id: str) -> str:
@@ -199,6 +219,20 @@ class BatchDialect:
     def cancel_command(self, ids: Sequence[str]) -> str:
         """ONE command cancelling ``ids``."""
         return f"{self.cancel_program} " + " ".join(shlex.quote(w) for w in self.cancel_words(ids))
+
+
+def command_sections(text: str) -> dict[str, str]:
+    """The output of a loop asking about one id at a time (``slurm_scontrol.sh``,
+    ``pbs_lookup.sh``): each ``@simjobs ID`` line, then what the command said of ID,
+    as ID -> that text."""
+    sections: dict[str, list[str]] = {}
+    current: Optional[list[str]] = None
+    for line in text.splitlines():
+        if line.startswith("@simjobs "):
+            current = sections.setdefault(line.split(" ", 1)[1].strip(), [])
+        elif current is not None:
+            current.append(line)
+    return {key: "\n".join(lines) for key, lines in sections.items()}
 
 
 def task_runs(ids: Sequence[str], separator: str) -> tuple[list[str], dict[str, list[str]]]:

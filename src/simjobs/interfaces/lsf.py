@@ -14,7 +14,9 @@ tested on outputs written from LSF's documentation (tests/data/lsf/).
 - States (LSF command reference, bjobs, "Description" of STAT): PEND, PROV, PSUSP and
   WAIT wait; RUN, USUSP, SSUSP and UNKWN run (or will resume); DONE ended with exit 0;
   EXIT ended non-zero, which is the wrapper's own exit unless LSF says why it ended it
-  (an ``exit_reason`` such as ``TERM_RUNLIMIT``, ``TERM_OWNER``); ZOMBI was killed.
+  (an ``exit_reason`` starting ``TERM_``, such as ``TERM_RUNLIMIT``, ``TERM_OWNER``);
+  ZOMBI (killed while its host was unreachable) may still run there and stays Running
+  until LSF says EXIT. bjobs exiting non-zero with "No job found" is an empty answer.
 - Cancel: ONE ``bkill`` of all the ids.
 """
 
@@ -29,7 +31,8 @@ from typing import Optional
 from simjobs.core.types import JobStatus
 
 from .batch import BatchInterface
-from .batch_dialect import BatchDialect, Row
+from .batch_dialect import BatchDialect, Row, UnreadableOutputError
+from .runner import CommandResult
 
 #: Files of the LSF dialect in a job directory.
 LSF_ID_FILE = "lsf_job_id"
@@ -48,24 +51,43 @@ LSF_STATES: dict[str, JobStatus] = {
     "UNKWN": JobStatus.RUNNING,  # mbatchd lost contact with the host: it may still run
     "DONE": JobStatus.COMPLETED,  # exit 0: the files decide
     "EXIT": JobStatus.FAILED,  # non-zero exit: the files decide, unless LSF killed it
-    "ZOMBI": JobStatus.FAILED,  # killed while its host was unreachable
+    # Killed while its host was unreachable: it may still run there; LSF turns it into
+    # EXIT once the host answers (bjobs, "ZOMBI"), which decides.
+    "ZOMBI": JobStatus.RUNNING,
 }
 
 _ID = re.compile(r"^[0-9]+(\[[0-9]+\])?$")
+# bjobs when the user has no job it can list (it then exits non-zero): an empty answer.
+_NO_JOB = re.compile(r"^\s*no (unfinished )?job found\s*$", re.IGNORECASE)
+# An exit reason of LSF's own (it ended the job): TERM_RUNLIMIT, TERM_OWNER...
+_TERM = re.compile(r"exit_reason=TERM_")
 
 
 def parse_bjobs_json(text: str, wanted: Optional[set[str]] = None) -> dict[str, Row]:
     """The records of ``bjobs -o 'jobid jobindex stat exit_code exit_reason' -json``:
     id (``1234``, ``1234[5]`` for an array element) -> (STAT, reason), the reason
     holding ``exit_code=N`` and LSF's exit reason when it gives them; only the ids in
-    ``wanted`` when given. Unreadable output gives no rows."""
+    ``wanted`` when given. bjobs' "No job found" (or nothing) has no rows.
+
+    Raises
+    ------
+    UnreadableOutputError
+        If ``text`` is neither that message nor a complete JSON document of records.
+    """
     start = text.find("{")
+    if start < 0:
+        if all(_NO_JOB.search(line) for line in text.splitlines() if line.strip()):
+            return {}
+        raise UnreadableOutputError(f"no JSON document in {text[:80]!r}")
     try:
-        data = json.loads(text[start:]) if start >= 0 else {}
-    except ValueError:
-        return {}
+        data, _ = json.JSONDecoder().raw_decode(text, start)
+    except ValueError as exc:
+        raise UnreadableOutputError(f"not a complete JSON document ({exc})") from exc
+    records = data.get("RECORDS", []) if isinstance(data, dict) else None
+    if not isinstance(records, list):
+        raise UnreadableOutputError("a JSON document without a \"RECORDS\" list")
     rows: dict[str, Row] = {}
-    for record in (data.get("RECORDS") or []) if isinstance(data, dict) else []:
+    for record in records:
         if not isinstance(record, dict) or "ERROR" in record:
             continue
         job, index = str(record.get("JOBID", "")), str(record.get("JOBINDEX", "0") or "0")
@@ -122,12 +144,11 @@ class LSFDialect(BatchDialect):
         return None
 
     def killed(self, row: Optional[Row]) -> bool:
-        """ZOMBI, or EXIT with LSF's own reason (TERM_RUNLIMIT, TERM_OWNER...): LSF
-        ended it; EXIT without one is the wrapper's own non-zero exit."""
+        """EXIT with LSF's own reason (TERM_RUNLIMIT, TERM_OWNER...): LSF ended it;
+        EXIT without one is the wrapper's own non-zero exit."""
         if row is None:
             return False
-        state = self.normalise(row[0])
-        return state == "ZOMBI" or (state == "EXIT" and "exit_reason=" in row[1])
+        return self.normalise(row[0]) == "EXIT" and _TERM.search(row[1]) is not None
 
     def submit_options(self, name: str, queue: Optional[str], args: Sequence[str],
                        tasks: int, throttle: Optional[int]) -> list[str]:
@@ -146,6 +167,14 @@ class LSFDialect(BatchDialect):
         # The user's own jobs, finished ones included (-a); -noheader conflicts with -json.
         return "bjobs -o 'jobid jobindex stat exit_code exit_reason' -json -a"
 
+    def status_ok(self, result: CommandResult) -> bool:
+        # bjobs exits non-zero saying "No job found" when it has none to list: an answer.
+        if result.ok:
+            return True
+        lines = [line for line in (result.text() + "\n" + result.stderr.decode(
+            "utf-8", "replace")).splitlines() if line.strip()]
+        return bool(lines) and all(_NO_JOB.search(line) for line in lines)
+
     def parse_status(self, text: str, wanted: set[str]) -> dict[str, Row]:
         return parse_bjobs_json(text, wanted)
 
@@ -154,7 +183,10 @@ class LSFDialect(BatchDialect):
                 f"-json -a {shlex.quote(sched_id)}")
 
     def parse_details(self, text: str, sched_id: str) -> dict[str, Optional[str]]:
-        rows = parse_bjobs_json(text)
+        try:
+            rows = parse_bjobs_json(text)
+        except UnreadableOutputError:
+            rows = {}
         row = next(iter(rows.values()), None)
         start = text.find("{")
         try:

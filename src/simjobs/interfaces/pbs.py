@@ -9,8 +9,12 @@ tested on outputs written from PBS's documentation (tests/data/pbs/).
   into the job directory (``^array_index^`` in an array's paths).
 - Status: ONE ``qstat -f -F json -x -t`` per poll, naming the jobs asked about (an
   array by its ``1234[].server`` id; ``-t`` lists its subjobs, ``-x`` finished jobs
-  too). A job missing from that answer is past the server's job history: gone, and
-  settled from its wrapper's files. PBS has no accounting command for users.
+  too). qstat naming several ids may list only the first (OpenPBS issue #2672), so
+  the ids missing from that answer are asked about in ONE more command, a loop of
+  ``qstat -x -f -F json ID`` (``pbs_lookup.sh``); only "Unknown Job Id" (past the
+  server's job history) means gone, settled from its wrapper's files. PBS has no
+  accounting command for users. An answer that is not readable JSON is no answer
+  (unreachable), never "jobs gone".
 - States (PBS Professional Reference Guide, "Job States"): Q queued, H held, W waiting,
   T in transit, M moved, R running, E exiting, B array begun, S / U suspended, F
   finished, X subjob finished. A finished job's ``Exit_status`` tells a job that ended
@@ -31,8 +35,9 @@ from typing import Optional
 from simjobs.core.types import JobStatus
 
 from .batch import BatchInterface
-from .batch_dialect import BatchDialect, Row
+from .batch_dialect import BatchDialect, Row, UnreadableOutputError, command_sections
 from .runner import CommandResult
+from .shell import shell_assignments, shell_file
 
 #: Files of the PBS dialect in a job directory.
 PBS_ID_FILE = "pbs_job_id"
@@ -58,6 +63,8 @@ PBS_STATES: dict[str, JobStatus] = {
 
 _ID = re.compile(r"^[0-9]+(\[[0-9]*\])?(\.[A-Za-z0-9_.-]+)?$")
 _EXIT = re.compile(r"Exit_status=(-?[0-9]+)")
+# qstat's word for an id past the server's job history.
+_UNKNOWN = re.compile(r"unknown job id", re.IGNORECASE)
 
 
 def pbs_parent_id(sched_id: str) -> str:
@@ -68,16 +75,31 @@ def pbs_parent_id(sched_id: str) -> str:
 def parse_qstat_json(text: str, wanted: Optional[set[str]] = None) -> dict[str, Row]:
     """The jobs of ``qstat -f -F json``: id -> (job_state, reason), the reason holding
     ``Exit_status=N`` once the job finished and the server's comment, if any; only the
-    ids in ``wanted`` when given. Unreadable output gives no rows."""
+    ids in ``wanted`` when given. An empty answer (qstat printed nothing: every id
+    asked for was unknown) has no rows; what follows the JSON document (stderr merged
+    in) is ignored.
+
+    Raises
+    ------
+    UnreadableOutputError
+        If ``text`` is not empty yet holds no complete JSON document of jobs.
+    """
     start = text.find("{")
+    if start < 0:
+        if not text.strip() or all(_UNKNOWN.search(line) for line in text.splitlines()
+                                   if line.strip()):
+            return {}
+        raise UnreadableOutputError(f"no JSON document in {text[:80]!r}")
     try:
         # strict=False: PBS versions put raw control characters in some strings.
-        data = json.loads(text[start:], strict=False) if start >= 0 else {}
-    except ValueError:
-        return {}
-    jobs = data.get("Jobs") if isinstance(data, dict) else None
+        data, _ = json.JSONDecoder(strict=False).raw_decode(text, start)
+    except ValueError as exc:
+        raise UnreadableOutputError(f"not a complete JSON document ({exc})") from exc
+    jobs = data.get("Jobs", {}) if isinstance(data, dict) else None
+    if not isinstance(jobs, dict):
+        raise UnreadableOutputError("a JSON document without a \"Jobs\" object")
     rows: dict[str, Row] = {}
-    for sched_id, job in (jobs or {}).items():
+    for sched_id, job in jobs.items():
         if not isinstance(job, dict) or (wanted is not None and sched_id not in wanted):
             continue
         state = str(job.get("job_state", "")).strip()
@@ -90,6 +112,26 @@ def parse_qstat_json(text: str, wanted: Optional[set[str]] = None) -> dict[str, 
             parts.append(str(job["comment"]))
         rows[sched_id] = (state, "; ".join(parts))
     return rows
+
+
+def parse_pbs_lookup(text: str, ids: Sequence[str]) -> tuple[dict[str, Row], set[str]]:
+    """The output of ``pbs_lookup.sh`` (an ``@simjobs ID`` line, then what
+    ``qstat -x -f -F json ID`` said): the rows found, and the ids PBS said it does not
+    know ("Unknown Job Id": gone); an id with any other answer is in neither."""
+    sections = command_sections(text)
+    rows: dict[str, Row] = {}
+    gone: set[str] = set()
+    for sched_id in ids:
+        section = sections.get(sched_id, "")
+        try:
+            found = parse_qstat_json(section, {sched_id})
+        except UnreadableOutputError:
+            found = {}
+        if sched_id in found:
+            rows[sched_id] = found[sched_id]
+        elif _UNKNOWN.search(section):
+            gone.add(sched_id)
+    return rows, gone
 
 
 class PBSDialect(BatchDialect):
@@ -123,7 +165,7 @@ class PBSDialect(BatchDialect):
                                   r"state of job", re.IGNORECASE)
     states = PBS_STATES
     wrapper_exit_states = frozenset({"F", "X"})
-    own_options = {"-N": "-N (the job name)", "-o": "-o (output path)",
+    own_options = {"-S": "-S /bin/sh", "-N": "-N (the job name)", "-o": "-o (output path)",
                    "-e": "-e (error path)", "-J": "-J (the array)", "-j": "-j (join)"}
 
     def check_workspace(self, workspace: str) -> Optional[str]:
@@ -142,7 +184,9 @@ class PBSDialect(BatchDialect):
 
     def submit_options(self, name: str, queue: Optional[str], args: Sequence[str],
                        tasks: int, throttle: Optional[int]) -> list[str]:
-        options = ["-N", name]
+        # -S: without it PBS runs the script with the user's login shell (csh, maybe);
+        # the batch script is POSIX sh.
+        options = ["-S", "/bin/sh", "-N", name]
         if queue:
             options += ["-q", queue]
         options += list(args)
@@ -170,6 +214,14 @@ class PBSDialect(BatchDialect):
     def parse_status(self, text: str, wanted: set[str]) -> dict[str, Row]:
         return parse_qstat_json(text, wanted)
 
+    def lookup_command(self, ids: Sequence[str]) -> Optional[str]:
+        # qstat naming several ids may list only the first (OpenPBS issue #2672): absence
+        # from the listing proves nothing, so each missing id is asked about on its own.
+        return shell_assignments(ids=" ".join(ids)) + shell_file("pbs_lookup.sh")
+
+    def parse_lookup(self, text: str, ids: Sequence[str]) -> tuple[dict[str, Row], set[str]]:
+        return parse_pbs_lookup(text, ids)
+
     def details_command(self, sched_id: str) -> str:
         return f"qstat -f -F json -x {shlex.quote(sched_id)}"
 
@@ -181,7 +233,10 @@ class PBSDialect(BatchDialect):
         except (ValueError, AttributeError):
             jobs = {}
         job = next(iter(jobs.values()), {}) if isinstance(jobs, dict) else {}
-        rows = parse_qstat_json(text)
+        try:
+            rows = parse_qstat_json(text)
+        except UnreadableOutputError:
+            rows = {}
         row = next(iter(rows.values()), None)
         return {"state": row[0] if row else None, "reason": row[1] if row else None,
                 "node": job.get("exec_host"), "queue": job.get("queue")}

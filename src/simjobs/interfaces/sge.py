@@ -15,8 +15,11 @@ batch layer and :class:`SGEInterface`.
 - States (qstat(1), "OUTPUT FORMATS": the state letters d(eletion), E(rror), h(old),
   r(unning), R(estarted), s(uspended), S(uspended queue), t(ransfering), T(hreshold),
   w(aiting), q(ueued), combined as in ``hqw``, ``Rr``, ``Eqw``, ``dr``): the letter that
-  decides is picked by :meth:`SGEDialect.normalise`. A job in error (``Eqw``) never
-  runs until an administrator clears it: FAILED, with the state as reason. A finished
+  decides is picked by :meth:`SGEDialect.normalise` (``d``, being deleted, only
+  modifies the others: ``dqw`` is pending, ``dr`` running). A job in error (``Eqw``)
+  never runs until an administrator clears it: FAILED, with the state as reason, and
+  simjobs deletes it in the same poll (the cancelled marker, then qdel) so that it
+  neither runs later nor holds a place of the user's ``max_u_jobs``. A finished
   job's accounting record (``qacct``: ``failed`` and ``exit_status``) counts as state
   ``z`` (what ``qstat -s z`` calls finished jobs); a non-zero ``failed`` means Grid
   Engine ended the job (a limit, qdel outside simjobs, a node failure).
@@ -34,7 +37,7 @@ from typing import Optional
 from simjobs.core.types import JobStatus
 
 from .batch import BatchInterface
-from .batch_dialect import BatchDialect, Row, task_runs
+from .batch_dialect import BatchDialect, Row, UnreadableOutputError, task_runs
 from .shell import shell_assignments, shell_file
 from .runner import CommandResult
 from .slurm_states import expand_task_ranges
@@ -48,7 +51,7 @@ SGE_STDERR_FILE = "sge.err"
 #: how the letter that decides is picked from a combined state such as "hqw".
 SGE_STATES: dict[str, JobStatus] = {
     "E": JobStatus.FAILED,  # error: the job cannot start until the error is cleared
-    "d": JobStatus.RUNNING,  # being deleted: it ends soon (the files then tell)
+    "d": JobStatus.RUNNING,  # being deleted, no other letter: it ends soon (files tell)
     "r": JobStatus.RUNNING,
     "t": JobStatus.RUNNING,  # being transferred to its execution host
     "s": JobStatus.RUNNING,  # suspended (resumes)
@@ -59,11 +62,15 @@ SGE_STATES: dict[str, JobStatus] = {
     "q": JobStatus.SUBMITTED,  # queued
     "z": JobStatus.COMPLETED,  # finished (an accounting record): the files decide
 }
-#: The order in which a combined state's letters decide ("hqw" -> "h", "dr" -> "d").
-_PRECEDENCE = "zEdrtsSThqw"
+#: The order in which a combined state's letters decide ("hqw" -> "h", "Eqw" -> "E").
+#: "d" (being deleted) only modifies the others ("dqw" is still pending, "dr" running):
+#: it decides alone only.
+_PRECEDENCE = "zErtsSThqw"
 
 _ID = re.compile(r"^[0-9]+(\.[0-9]+)?$")
 _FAILED = re.compile(r"failed=([0-9]+)")
+# Seconds the clocks of compute nodes and the login node may differ by.
+_CLOCK_SKEW = 3600
 # qacct without an accounting file to read.
 _NO_ACCOUNTING = re.compile(r"(can't|cannot|unable to) open|no such file", re.IGNORECASE)
 
@@ -76,15 +83,25 @@ def _text(element: ElementTree.Element, tag: str) -> str:
 def parse_qstat_xml(text: str, wanted: Optional[set[str]] = None) -> dict[str, Row]:
     """The jobs of ``qstat -xml``: id (``1234``, ``1234.5`` for an array task) ->
     (state, queue), a pending range of tasks giving one entry per task; only the ids
-    in ``wanted`` when given. Unreadable output gives no rows. For a job in error (E)
-    the second field says where to read why, and that it stays queued until deleted."""
+    in ``wanted`` when given. For a job in error (E) the second field says so.
+
+    Raises
+    ------
+    UnreadableOutputError
+        If ``text`` holds no complete ``job_info`` document (qstat -xml prints one even
+        when there are no jobs, so an empty or cut answer is no answer, not "no jobs").
+    """
     start = text.find("<")
+    if start < 0:
+        raise UnreadableOutputError(f"no XML document in {_excerpt(text)}")
     try:
-        root = ElementTree.fromstring(text[start:]) if start >= 0 else None
-    except ElementTree.ParseError:
-        return {}
+        root = ElementTree.fromstring(text[start:])
+    except ElementTree.ParseError as exc:
+        raise UnreadableOutputError(f"not a complete XML document ({exc})") from exc
+    if root.tag != "job_info":
+        raise UnreadableOutputError(f"an XML document of <{root.tag}>, not <job_info>")
     rows: dict[str, Row] = {}
-    for job in root.iter("job_list") if root is not None else ():
+    for job in root.iter("job_list"):
         number, state = _text(job, "JB_job_number"), _text(job, "state")
         if not number.isdigit() or not state:
             continue
@@ -92,12 +109,18 @@ def parse_qstat_xml(text: str, wanted: Optional[set[str]] = None) -> dict[str, R
         ids = [f"{number}.{t}" for t in expand_task_ranges(tasks)] if tasks else [number]
         where = _text(job, "queue_name")
         if "E" in state:
-            where = (f"`qstat -j {number}` says why; it stays queued until deleted: "
-                     f"qdel {number}")
+            # simjobs deletes it (SGEDialect.stays_queued): an administrator clearing the
+            # error would otherwise run it long after simjobs called it Failed.
+            where = ("in error: it could not start; simjobs deleted it from the queue so "
+                     "that it never runs later")
         for sched_id in ids:
             if wanted is None or sched_id in wanted:
                 rows[sched_id] = (state, where)
     return rows
+
+
+def _excerpt(text: str) -> str:
+    return repr(text[:80]) if text.strip() else "an empty answer"
 
 
 def parse_qacct(text: str, wanted: Optional[set[str]] = None) -> dict[str, Row]:
@@ -170,7 +193,8 @@ class SGEDialect(BatchDialect):
 
     def normalise(self, state: Optional[str]) -> Optional[str]:
         """The letter of a combined state that decides (``"hqw"`` -> ``"h"``,
-        ``"Eqw"`` -> ``"E"``, ``"Rr"`` -> ``"r"``); None for an empty state."""
+        ``"Eqw"`` -> ``"E"``, ``"Rr"`` -> ``"r"``, ``"dqw"`` -> ``"q"``, ``"d"`` ->
+        ``"d"``); None for an empty state."""
         if not state or not state.strip():
             return None
         word = state.strip().split(" ", 1)[0]
@@ -183,9 +207,10 @@ class SGEDialect(BatchDialect):
         return state.strip()  # "Eqw", not just its deciding letter
 
     def check_workspace(self, workspace: str) -> Optional[str]:
-        if "$" in workspace or ":" in workspace or "\n" in workspace:
-            # qsub reads $TASK_ID... and host: in -o/-e; a newline breaks the tasks file.
-            return ("contains '$', ':' or a newline, which Grid Engine's output paths "
+        if any(c in workspace for c in "$:,\n"):
+            # qsub reads $TASK_ID... and host: in -o/-e, which take comma-separated lists
+            # (submit(1)); a newline breaks the tasks file.
+            return ("contains '$', ':', ',' or a newline, which Grid Engine's output paths "
                     "cannot hold")
         return None
 
@@ -198,6 +223,11 @@ class SGEDialect(BatchDialect):
             match = _FAILED.search(row[1])
             return match is not None and match.group(1) != "0"
         return state == "E"
+
+    def stays_queued(self, row: Optional[Row]) -> bool:
+        """In error (E): the job stays in the queue until deleted, and runs if an
+        administrator clears the error (``qmod -cj``)."""
+        return row is not None and self.normalise(row[0]) == "E"
 
     def submit_options(self, name: str, queue: Optional[str], args: Sequence[str],
                        tasks: int, throttle: Optional[int]) -> list[str]:
@@ -221,9 +251,14 @@ class SGEDialect(BatchDialect):
     def parse_status(self, text: str, wanted: set[str]) -> dict[str, Row]:
         return parse_qstat_xml(text, wanted)
 
-    def accounting_command(self, ids: Sequence[str]) -> Optional[str]:
-        return (shell_assignments(ids=" ".join(dict.fromkeys(i.partition(".")[0] for i in ids)))
-                + shell_file("sge_qacct.sh"))
+    def accounting_command(self, ids: Sequence[str],
+                           since: Optional[float] = None) -> Optional[str]:
+        # With since: ONE scan of the accounting file (which is GB on large sites) for
+        # the user's jobs that ended since then, an hour earlier for clock skew
+        # between the compute nodes and the login node; else one qacct -j per id.
+        numbers = " ".join(dict.fromkeys(i.partition(".")[0] for i in ids))
+        start = "" if since is None else str(max(0, int(since) - _CLOCK_SKEW))
+        return shell_assignments(ids=numbers, since=start) + shell_file("sge_qacct.sh")
 
     def parse_accounting(self, result: CommandResult) -> Optional[dict[str, Row]]:
         text = result.text() + "\n" + result.stderr.decode("utf-8", "replace")
@@ -236,7 +271,10 @@ class SGEDialect(BatchDialect):
         return self.status_command([sched_id])
 
     def parse_details(self, text: str, sched_id: str) -> dict[str, Optional[str]]:
-        row = parse_qstat_xml(text, {sched_id}).get(sched_id)
+        try:
+            row = parse_qstat_xml(text, {sched_id}).get(sched_id)
+        except UnreadableOutputError:
+            row = None
         queue, _, node = (row[1] if row and "E" not in row[0] else "").partition("@")
         return {"state": row[0] if row else None, "reason": None,
                 "node": node or None, "queue": queue or None}

@@ -13,7 +13,7 @@ from typing import Optional
 
 from simjobs.core.types import JobStatus
 
-from .batch_dialect import BatchDialect, Row, resolve_batch_state, task_runs
+from .batch_dialect import BatchDialect, Row, command_sections, resolve_batch_state, task_runs
 from .jobdir import JobState
 from .shell import shell_assignments, shell_file
 from .runner import CommandResult
@@ -242,15 +242,9 @@ def parse_scontrol_sections(text: str, ids: Sequence[str]) -> tuple[dict[str, Ro
     not know (gone); an id with any other answer is in neither."""
     rows: dict[str, Row] = {}
     gone: set[str] = set()
-    sections: dict[str, list[str]] = {}
-    current: Optional[list[str]] = None
-    for line in text.splitlines():
-        if line.startswith("@simjobs "):
-            current = sections.setdefault(line.split(" ", 1)[1].strip(), [])
-        elif current is not None:
-            current.append(line)
+    sections = command_sections(text)
     for slurm_id in ids:
-        section = "\n".join(sections.get(slurm_id, ()))
+        section = sections.get(slurm_id, "")
         found = parse_scontrol_jobs(section, {slurm_id})
         if slurm_id in found:
             rows[slurm_id] = found[slurm_id]
@@ -349,7 +343,8 @@ class SlurmDialect(BatchDialect):
     def parse_lookup(self, text: str, ids: Sequence[str]) -> tuple[dict[str, Row], set[str]]:
         return parse_scontrol_sections(text, ids)
 
-    def accounting_command(self, ids: Sequence[str]) -> Optional[str]:
+    def accounting_command(self, ids: Sequence[str],
+                           since: Optional[float] = None) -> Optional[str]:
         return ("sacct --noheader --parsable2 --allocations --format=JobID,State "
                 f"--jobs={shlex.quote(','.join(ids))}")
 

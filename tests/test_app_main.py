@@ -26,7 +26,7 @@ from simjobs.app.backend import WatchBackend
 from simjobs.app.screens.confirm import ConfirmScreen
 from simjobs.app.screens.help import HelpScreen
 from simjobs.app.themes import remembered_theme
-from simjobs.app.widgets.job_model import ACTIVE, JobModel
+from simjobs.app.model import ACTIVE, JobModel
 from simjobs.core.log import SimulationsLog
 from simjobs.core.types import TERMINAL_STATUSES, JobStatus
 
@@ -341,6 +341,35 @@ async def test_events_are_coalesced_and_applied_without_rebuilding(backend, monk
         assert len(rebuilds) == before
         assert len(app.model) == 64
 
+
+
+@run_async
+async def test_lines_drawn_last_stay_cached_when_the_line_cache_is_full(backend, monkeypatch):
+    # A cache that was cleared when full dropped the lines just drawn (the screen being
+    # read); the least recently drawn lines are the ones to forget.
+    from simjobs.app.widgets import job_table
+
+    monkeypatch.setattr(job_table, "LINE_CACHE_SIZE", 16)
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        await pilot.pause()
+        table = table_of(app)
+        assert table.body_height >= 24
+        drawn = []
+        original = table._draw_row
+        monkeypatch.setattr(table, "_draw_row",
+                            lambda row, *a: (drawn.append(row.job_id), original(row, *a))[1])
+        table.notify_style_update()  # every line drawn anew from here
+        for y in range(1, 25):  # 24 jobs: more lines than the cache holds
+            table.render_line(y)
+        assert len(drawn) == 24
+        drawn.clear()
+        for y in range(9, 25):  # the 16 drawn last: all still cached
+            table.render_line(y)
+        assert drawn == []
+        table.render_line(1)  # the first was forgotten (least recently drawn)
+        assert len(drawn) == 1
 
 # ---- help, themes, quitting ------------------------------------------------------------
 

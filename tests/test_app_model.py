@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 
 from simjobs.app.themes import BUILTIN, load_themes, remember_theme, remembered_theme
-from simjobs.app.widgets.job_model import ACTIVE, COLUMN_KEYS, Filter, JobModel
+from simjobs.app.model import ACTIVE, COLUMN_KEYS, Filter, JobModel
 from simjobs.core.records import LogRecord
 from simjobs.core.types import JobStatus
 

@@ -33,7 +33,7 @@ from .screens.confirm import ConfirmScreen
 from .screens.help import HelpScreen, key_rows
 from .screens.main import MainScreen
 from .themes import DEFAULT_THEME, load_themes, remember_theme, remembered_theme
-from .widgets.job_model import JobModel
+from .model import JobModel
 from .widgets.job_table import JobTable
 
 #: Seconds between two applications of pending events (bursts are coalesced).

@@ -28,7 +28,7 @@ from textual.widgets import Input as TextInput
 from simjobs.app.log_summary import LevelSummary, plot_series, summarise
 from simjobs.app.messages import JobsUpdated
 from simjobs.app.widgets.footer import FittingFooter
-from simjobs.app.widgets.job_model import COLUMNS, Filter, JobModel, Row
+from simjobs.app.model import COLUMNS, Filter, JobModel, Row
 from simjobs.app.widgets.job_table import JobTable
 from simjobs.app.widgets.plot import ScatterPlot, nice_number
 from simjobs.core.records import LogRecord

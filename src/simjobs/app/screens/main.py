@@ -17,7 +17,7 @@ from ...core.text import plural
 from ...core.types import RESUBMITTABLE_STATUSES, TERMINAL_STATUSES, JobStatus
 from ..messages import JobsUpdated
 from ..widgets.footer import FittingFooter
-from ..widgets.job_model import ACTIVE, COLUMN_KEYS, Filter, JobModel
+from ..model import ACTIVE, COLUMN_KEYS, Filter, JobModel
 from ..widgets.job_table import JobTable
 from ..widgets.load_panel import LoadPanels
 from ..widgets.status_bar import StatusBar

@@ -2,7 +2,7 @@
 
 Textual's DataTable keeps a widget-side copy of every row and invalidates its caches on
 each change; at 100,000 jobs its first paint takes seconds. This table renders lines
-straight from a :class:`~.job_model.JobModel` (the Line API, as toolong does): the cost
+straight from a :class:`~simjobs.app.model.JobModel` (the Line API, as toolong does): the cost
 of a frame is the number of visible rows, whatever the number of jobs, and an event
 redraws only the lines it changed (or the visible part, when rows moved).
 """
@@ -16,6 +16,7 @@ from typing import Optional
 from rich.segment import Segment
 from textual import events
 from textual.binding import Binding
+from textual.cache import LRUCache
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
@@ -23,7 +24,7 @@ from textual.strip import Strip
 
 from ...core.records import LogRecord
 from ...core.types import JobStatus
-from .job_model import COLUMNS, Column, JobModel, cell_texts, elapsed, format_duration
+from ..model import COLUMNS, Column, JobModel, cell_texts, elapsed, format_duration
 
 MARK = "●"
 STATUS_CLASSES = {s: "job-table--status-" + s.name.lower().replace("_", "-") for s in JobStatus}
@@ -37,7 +38,7 @@ def separators(columns: list[Column]) -> list[str]:
     """The text before each column (none before the first)."""
     return [""] + [WIDE_SEPARATOR if a.align == "right" and b.align != "right" else SEPARATOR
                    for a, b in zip(columns, columns[1:])]
-#: Lines kept drawn (a few screens' worth; cleared when full).
+#: Lines kept drawn (a few screens' worth; the least recently drawn go first).
 LINE_CACHE_SIZE = 4096
 #: (column, narrowest width) in the order columns give up room on a narrow screen; the
 #: widths start from what the cells need (see JobTable._content_widths)
@@ -140,7 +141,8 @@ class JobTable(ScrollView, can_focus=True):
         self._content: Optional[dict[str, int]] = None  # column key -> its cells' width
         self._content_model: Optional[JobModel] = None  # the model _content was taken of
         self._elapsed_drawn: dict[str, str] = {}  # job id -> Elapsed text on screen
-        self._line_cache: dict[str, tuple] = {}  # job id -> (record, key, strip)
+        # job id -> (record, key, strip): a line scrolled back to is not drawn again
+        self._line_cache: LRUCache[str, tuple] = LRUCache(LINE_CACHE_SIZE)
         #: said after "no jobs match <filter>": how to clear it on the screen showing it
         self.no_match_hint = ""
 
@@ -460,9 +462,9 @@ class JobTable(ScrollView, can_focus=True):
                 self._elapsed_drawn[row.job_id] = live
             return cached[2]
         strip = self._draw_row(row, index, width, marked, now)
-        if len(self._line_cache) >= LINE_CACHE_SIZE:
-            self._line_cache.clear()
-        self._line_cache[row.job_id] = (row.rec, key, strip)
+        if cached is not None:  # (LRUCache.set keeps an existing entry: replace it)
+            self._line_cache.discard(row.job_id)
+        self._line_cache.set(row.job_id, (row.rec, key, strip))
         return strip
 
     def notify_style_update(self) -> None:

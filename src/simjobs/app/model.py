@@ -17,8 +17,8 @@ from itertools import compress, repeat
 from operator import attrgetter, contains, eq, is_
 from typing import Callable, Optional
 
-from ...core.records import LogRecord
-from ...core.types import TERMINAL_STATUSES, JobStatus
+from ..core.records import LogRecord
+from ..core.types import TERMINAL_STATUSES, JobStatus
 
 #: The order statuses are sorted in: the job life cycle.
 STATUS_RANK = {s: i for i, s in enumerate([

@@ -3,8 +3,9 @@
 How events get to the screen: the backend calls :meth:`SimjobsApp._on_backend_event` on
 its event thread; that only appends to a list and, for the first event of a burst,
 posts one message to the UI loop. There a timer applies everything pending at most
-every ~100 ms (:data:`APPLY_INTERVAL`): each changed job's record is read once and the
-table moves or redraws only those rows. Nothing reads the log on a timer.
+every ~100 ms (:data:`APPLY_INTERVAL`): each changed job's record is read once,
+applied once to the app's model (:mod:`simjobs.app.model`: every view of it follows),
+and each screen redraws what changed in its view. Nothing reads the log on a timer.
 """
 
 from __future__ import annotations
@@ -365,6 +366,7 @@ class SimjobsApp(App):
                     panel.info = info
             self.main_screen.table.reload()
             self.main_screen.refresh_views()
+        self._tell_screens([], [])  # (a log view open meanwhile shows every job now)
         self.apply_pending()  # what happened while loading
 
     def _completions_loaded(self, completions) -> None:
@@ -472,7 +474,13 @@ class SimjobsApp(App):
                     info.health, info.health_message = event.state, event.message
                     info.health_since = event.time
         records = [r for r in (self.backend.get_record(j) for j in job_ids) if r is not None]
+        # Once into the model, for every view of it (the job table's, the log view's):
+        # each screen then shows what changed in its own view.
+        self.model.update(records)
         self.applied_batches += 1
+        self._tell_screens(records, health)
+
+    def _tell_screens(self, records: list, health: list) -> None:
         for screen in self.screen_stack:  # the main screen, and any modal that listens
             if screen.is_attached:
                 screen.post_message(JobsUpdated(records, health))
@@ -623,7 +631,7 @@ class SimjobsApp(App):
     def _export(self) -> None:
         from simjobs.app.screens.log_view import SimulationsLogScreen  # (when first used)
 
-        screen = SimulationsLogScreen(self.backend)
+        screen = SimulationsLogScreen(self.backend, self.model)
         self.push_screen(screen)
         self.call_after_refresh(screen.action_export)
 

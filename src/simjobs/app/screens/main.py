@@ -119,7 +119,7 @@ class MainScreen(Screen):
 
     def on_jobs_updated(self, message: JobsUpdated) -> None:
         if message.records:
-            self.table.apply_records(message.records)
+            self.table.show_changes()  # (the app put them into the model)
             known = set(self.panels.panels)
             for info in self.simjobs.backend.interfaces():
                 if info.name not in known:
@@ -413,7 +413,7 @@ class MainScreen(Screen):
     def action_log_view(self) -> None:
         from .log_view import SimulationsLogScreen
 
-        self.app.push_screen(SimulationsLogScreen(self.simjobs.backend))
+        self.app.push_screen(SimulationsLogScreen(self.simjobs.backend, self.model))
 
     def action_detail(self) -> None:
         job_id = self.table.cursor_job_id

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from itertools import islice
-from typing import Optional
+from typing import Optional, Union
 
 from rich.segment import Segment
 from textual import events
@@ -24,7 +24,7 @@ from textual.strip import Strip
 
 from ...core.records import LogRecord
 from ...core.types import JobStatus
-from ..model import COLUMNS, Column, JobModel, cell_texts, elapsed, format_duration
+from ..model import COLUMNS, Column, JobModel, JobView, cell_texts, elapsed, format_duration
 
 MARK = "●"
 STATUS_CLASSES = {s: "job-table--status-" + s.name.lower().replace("_", "-") for s in JobStatus}
@@ -125,7 +125,7 @@ class JobTable(ScrollView, can_focus=True):
     class LabelsChanged(Message):
         """The headers changed (a short "Time" for "Elapsed" when short of room)."""
 
-    def __init__(self, model: JobModel, *, name: Optional[str] = None,
+    def __init__(self, model: Union[JobModel, JobView], *, name: Optional[str] = None,
                  id: Optional[str] = None, classes: Optional[str] = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.model = model
@@ -139,7 +139,7 @@ class JobTable(ScrollView, can_focus=True):
         self._layout_day = -1
         self._layout_sort = ""
         self._content: Optional[dict[str, int]] = None  # column key -> its cells' width
-        self._content_model: Optional[JobModel] = None  # the model _content was taken of
+        self._content_model: object = None  # the model (view) _content was taken of
         self._elapsed_drawn: dict[str, str] = {}  # job id -> Elapsed text on screen
         # job id -> (record, key, strip): a line scrolled back to is not drawn again
         self._line_cache: LRUCache[str, tuple] = LRUCache(LINE_CACHE_SIZE)
@@ -312,8 +312,15 @@ class JobTable(ScrollView, can_focus=True):
         self.refresh()
 
     def apply_records(self, records: Iterable[LogRecord]) -> None:
-        """Apply changed records: redraw only the lines they touch."""
-        changed, moved = self.model.update(records)
+        """Apply changed records to the model (every view of it follows), then
+        :meth:`show_changes`."""
+        self.model.update(records)
+        self.show_changes()
+
+    def show_changes(self) -> None:
+        """Show what the model's updates changed in this table's view: redraw only the
+        lines they touch, or the visible part when rows moved."""
+        changed, moved = self.model.take_changes()
         if moved:
             self.reload()
             return

@@ -343,6 +343,25 @@ async def test_events_are_coalesced_and_applied_without_rebuilding(backend, monk
 
 
 
+
+@run_async
+async def test_a_batch_of_events_reads_its_records_in_one_call(backend, monkeypatch):
+    # One get_record per changed job held the UI loop ~45 ms a batch at 100,000 jobs.
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        singles, bulks = [], []
+        get_records = backend.get_records
+        monkeypatch.setattr(backend, "get_record", lambda j: singles.append(j))
+        monkeypatch.setattr(backend, "get_records",
+                            lambda ids: (bulks.append(list(ids)), get_records(ids))[1])
+        batches = app.applied_batches
+        ids = await asyncio.to_thread(backend.submit, [(i / 100, 0.5) for i in range(40)], 1)
+        await until(pilot, lambda: all(status_of(app, str(j)) is JobStatus.RUNNING for j in ids))
+        assert singles == []
+        assert 1 <= len(bulks) <= app.applied_batches - batches
+        assert {str(j) for j in ids} <= {j for batch in bulks for j in batch}
+
 @run_async
 async def test_lines_drawn_last_stay_cached_when_the_line_cache_is_full(backend, monkeypatch):
     # A cache that was cleared when full dropped the lines just drawn (the screen being

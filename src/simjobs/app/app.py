@@ -3,7 +3,7 @@
 How events get to the screen: the backend calls :meth:`SimjobsApp._on_backend_event` on
 its event thread; that only appends to a list and, for the first event of a burst,
 posts one message to the UI loop. There a timer applies everything pending at most
-every ~100 ms (:data:`APPLY_INTERVAL`): each changed job's record is read once,
+every ~100 ms (:data:`APPLY_INTERVAL`): the changed jobs' records are read in one call,
 applied once to the app's model (:mod:`simjobs.app.model`: every view of it follows),
 and each screen redraws what changed in its view. Nothing reads the log on a timer.
 """
@@ -473,7 +473,7 @@ class SimjobsApp(App):
                 if info.name == event.interface_name:
                     info.health, info.health_message = event.state, event.message
                     info.health_since = event.time
-        records = [r for r in (self.backend.get_record(j) for j in job_ids) if r is not None]
+        records = self.backend.get_records(job_ids) if job_ids else []
         # Once into the model, for every view of it (the job table's, the log view's):
         # each screen then shows what changed in its own view.
         self.model.update(records)

@@ -329,9 +329,8 @@ class SimulationsLogScreen(Screen):
 
     def view_records(self) -> list[LogRecord]:
         """The records of the filtered view, in the order shown (what export writes):
-        copies read now (a row's record may be the log's own, changing)."""
-        get = self.backend.get_record
-        return [r for r in (get(row.job_id) for row in self.view_rows()) if r is not None]
+        copies read now, in one call (a row's record may be the log's own, changing)."""
+        return self.backend.get_records([row.job_id for row in self.view_rows()])
 
     def _show_view(self, summary: list[LevelSummary], series: dict) -> None:
         self.summary = summary

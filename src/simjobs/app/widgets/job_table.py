@@ -65,6 +65,106 @@ def _fit(text: str, width: int, align: str) -> str:
     return text.rjust(width) if align == "right" else text.ljust(width)
 
 
+def plan_columns(width: int, content: dict[str, int], sort_column: str
+                 ) -> tuple[list[tuple[Column, int]], list[str], dict[str, str]]:
+    """The columns drawn in ``width`` cells, their widths, the separators before them
+    and the headers, for cells ``content`` wide (column key -> width) sorted on
+    ``sort_column``: every column drawn is whole or cut with "…", never cropped."""
+    labels = {c.key: c.label for c in COLUMNS}
+    cols, seps, labels, want = _fit_columns(width, content, sort_column, labels)
+    widths = _share_room(width, cols, want, seps)
+    return [(c, widths[c.key]) for c in cols], seps, labels
+
+
+def _wants(labels: dict[str, str], content: dict[str, int],
+           sort_column: str) -> dict[str, int]:
+    """What each column needs: its label (the sorted one with its arrow) or its cells,
+    whichever is wider."""
+    return {c.key: max(len(labels[c.key]) + (c.key == sort_column),
+                       content.get(c.key, c.width)) for c in COLUMNS}
+
+
+def _need(cols: list[Column], want: dict[str, int], seps: list[str]) -> int:
+    return 2 + sum(want[c.key] for c in cols) + sum(map(len, seps[:len(cols)]))
+
+
+def _fit_columns(width: int, content: dict[str, int], sort_column: str,
+                 labels: dict[str, str]) -> tuple[list[Column], list[str], dict, dict]:
+    """Which columns, separators and labels: the least needed columns hidden first,
+    then single spaces, then short labels, then more columns left out."""
+    want = _wants(labels, content, sort_column)
+    cols = _hide_by_rank(width, want, sort_column)
+    seps = separators(cols)
+    # Short of room still: single spaces only, then the short labels (a header
+    # shortened reads better than a cell cut).
+    if _need(cols, want, seps) > width:
+        seps = [""] + [SEPARATOR] * (len(cols) - 1)
+    for key, short in SHORT_LABELS.items():
+        if _need(cols, want, seps) <= width:
+            break
+        if len(labels[key]) + (key == sort_column) > content.get(key, 0):
+            labels[key] = short  # (only where the header is what makes it wide)
+            want = _wants(labels, content, sort_column)
+    dropped = _drop_narrow(width, cols, want, sort_column)
+    if dropped is not cols:
+        cols, seps = dropped, [""] + [SEPARATOR] * (len(dropped) - 1)
+    return cols, seps, labels, want
+
+
+def _hide_by_rank(width: int, want: dict[str, int], sort_column: str) -> list[Column]:
+    """Every column, less the least needed ones (highest hide rank first) until they
+    fit; never the one sorted on (its arrow and its values are what the sort is read
+    by)."""
+    cols = list(COLUMNS)
+    for rank in sorted({c.hide_rank for c in cols if c.hide_rank}, reverse=True):
+        if _need(cols, want, separators(cols)) <= width:
+            break
+        cols = [c for c in cols if c.hide_rank != rank or c.key == sort_column]
+    return cols
+
+
+def _drop_narrow(width: int, cols: list[Column], want: dict[str, int],
+                 sort_column: str) -> list[Column]:
+    """Narrower than the shrunk columns: leave out more of them (:data:`NARROW_DROP`),
+    so that every column drawn is whole or cut with "…", never cropped at the edge.
+    Returns ``cols`` itself when none is left out."""
+    least = {key: min(w for k, w in SHRINKABLE if k == key) for key, _ in SHRINKABLE}
+    for key in NARROW_DROP:
+        shrunk = 2 + sum(min(want[c.key], least.get(c.key, want[c.key])) for c in cols) \
+            + len(cols) - 1
+        if shrunk <= width:
+            break
+        if key != sort_column and len(cols) > 2:
+            cols = [c for c in cols if c.key != key]
+    return cols
+
+
+def _share_room(width: int, cols: list[Column], want: dict[str, int],
+                seps: list[str]) -> dict[str, int]:
+    """The width of each of ``cols``: what it wants, the room left given to the columns
+    narrower than their usual width (a little air between them) and then to Input; when
+    short of room, the columns that read well shorter shrink, down to a minimum."""
+    widths = {c.key: want[c.key] for c in cols}
+    extra = width - _need(cols, want, seps)
+    usual = {c.key: c.width for c in cols}
+    for key in GROWABLE:
+        if extra > 0 and key in widths and widths[key] < usual[key]:
+            grow = min(extra, usual[key] - widths[key])
+            widths[key] += grow
+            extra -= grow
+    if extra > 0 and "input" in widths:
+        widths["input"] += min(extra, 24)
+    for key, least in SHRINKABLE:
+        if extra < 0 and key in widths and widths[key] > least:
+            cut = min(-extra, widths[key] - least)
+            widths[key] -= cut
+            extra += cut
+    if extra < 0:  # still too wide (a tiny terminal): the widest column gives way
+        key = max(widths, key=widths.__getitem__)
+        widths[key] = max(1, widths[key] + extra)
+    return widths
+
+
 class JobTable(ScrollView, can_focus=True):
     """The jobs of the log, one per line (see the module docstring)."""
 
@@ -201,79 +301,7 @@ class JobTable(ScrollView, can_focus=True):
             self._content = self._content_widths()
             self._content_model, self._layout_day = model, day
         self._layout_width, self._layout_sort = width, model.sort_column
-        content = self._content or {}
-        sort_column = model.sort_column
-
-        def wants(labels: dict) -> dict[str, int]:
-            """What each column needs: its label (the sorted one with its arrow) or its
-            cells, whichever is wider."""
-            return {c.key: max(len(labels[c.key]) + (c.key == sort_column),
-                               content.get(c.key, c.width)) for c in COLUMNS}
-
-        labels = {c.key: c.label for c in COLUMNS}
-        want = wants(labels)
-        cols = list(COLUMNS)
-        seps = separators(cols)
-
-        def need(cs: list[Column]) -> int:
-            return 2 + sum(want[c.key] for c in cs) + sum(map(len, seps[:len(cs)]))
-
-        # Hide the least needed columns first, never the one sorted on (its arrow and
-        # its values are what the sort is read by).
-        for rank in sorted({c.hide_rank for c in cols if c.hide_rank}, reverse=True):
-            if need(cols) <= width:
-                break
-            cols = [c for c in cols if c.hide_rank != rank or c.key == sort_column]
-            seps = separators(cols)
-        # Short of room still: single spaces only, then the short labels (a header
-        # shortened reads better than a cell cut).
-        if need(cols) > width:
-            seps = [""] + [SEPARATOR] * (len(cols) - 1)
-        for key, short in SHORT_LABELS.items():
-            if need(cols) <= width:
-                break
-            if len(labels[key]) + (key == sort_column) > content.get(key, 0):
-                labels[key] = short  # (only where the header is what makes it wide)
-                want = wants(labels)
-        # Narrower than the shrunk columns: leave out more of them, so that every column
-        # drawn is whole or cut with "…", never cropped at the edge.
-        least: dict[str, int] = {}  # the narrowest width of each shrinkable column
-        for key, w in SHRINKABLE:
-            least[key] = min(w, least.get(key, w))
-        for key in NARROW_DROP:
-            shrunk = 2 + sum(min(want[c.key], least.get(c.key, want[c.key])) for c in cols) \
-                + len(cols) - 1
-            if shrunk <= width:
-                break
-            if key != sort_column and len(cols) > 2:
-                cols = [c for c in cols if c.key != key]
-                seps = [""] + [SEPARATOR] * (len(cols) - 1)
-        widths = {c.key: want[c.key] for c in cols}
-        extra = width - need(cols)
-        # The room left goes to the columns narrower than their usual width (a little
-        # air between them), then to Input.
-        usual = {c.key: c.width for c in cols}
-        for key in GROWABLE:
-            if extra <= 0:
-                break
-            if key in widths and widths[key] < usual[key]:
-                grow = min(extra, usual[key] - widths[key])
-                widths[key] += grow
-                extra -= grow
-        if extra > 0 and "input" in widths:
-            widths["input"] += min(extra, 24)
-        # Too narrow still: shrink the columns that read well shorter, down to a minimum.
-        for key, least in SHRINKABLE:
-            if extra >= 0:
-                break
-            if key in widths and widths[key] > least:
-                cut = min(-extra, widths[key] - least)
-                widths[key] -= cut
-                extra += cut
-        if extra < 0:  # still too wide (a tiny terminal): the widest column gives way
-            key = max(widths, key=widths.__getitem__)
-            widths[key] = max(1, widths[key] + extra)
-        columns = [(c, widths[c.key]) for c in cols]
+        columns, seps, labels = plan_columns(width, self._content or {}, model.sort_column)
         if columns != self.columns or seps != self._separators or labels != self._labels:
             self.columns = columns
             self._separators = seps

@@ -276,8 +276,10 @@ class JobModel:
         self._iface = np.zeros(0, np.int32)  # a code per interface name (see _codes)
         self._status = np.zeros(0, np.int8)  # STATUS_RANK of the status
         self._codes: dict[str, int] = {}  # interface name -> code, in order of appearance
-        self._lazy: dict[str, np.ndarray] = {}  # "created", "changed", "output": when used
+        #: "created", "changed", "output" of each row (missing: see _value_arrays)
+        self._values: dict[str, np.ndarray] = _value_arrays([])
         self._coords: Optional[np.ndarray] = None  # (rows, dimensions), when used
+        self._input_order: Optional[np.ndarray] = None  # slots by input (cached)
         self._id_order: Optional[np.ndarray] = None  # slots in job-id order (cached)
         self._counts: Counter = Counter()  # (interface, JobStatus) -> jobs
         #: completions per interface and minute (epoch minute -> jobs): the sparklines
@@ -428,16 +430,6 @@ class JobModel:
             self._id_order = order
         return order
 
-    def _lazy_column(self, name: str) -> np.ndarray:
-        """Times and outputs, made when a view first needs them (they decode each
-        record's times), kept current by :meth:`update` from then on."""
-        col = self._lazy.get(name)
-        if col is None:
-            get = _LAZY_GETTERS[name]
-            col = self._lazy[name] = np.fromiter(
-                (_none_as(v, name) for v in map(get, self.slots)), np.float64, len(self.slots))
-        return col
-
     def _coords_array(self) -> np.ndarray:
         coords = self._coords
         if coords is None or len(coords) != len(self.slots):
@@ -466,10 +458,10 @@ class JobModel:
         if column == "status":
             return self._status
         if column in ("output", "submitted", "changed"):
-            return self._lazy_column("created" if column == "submitted" else column)
+            return self._values["created" if column == "submitted" else column]
         if column == "elapsed":
-            created = self._lazy_column("created")
-            changed = self._lazy_column("changed")
+            created = self._values["created"]
+            changed = self._values["changed"]
             end = np.where(self.ended() & (changed != 0.0), changed, now)
             return np.where(created != 0.0, end - created, 0.0)
         return None
@@ -480,10 +472,12 @@ class JobModel:
         if key is not None:
             return by_id[np.argsort(key[by_id], kind="stable")]
         if column == "input":
-            coords = self._coords_array()[by_id]
-            if coords.shape[1] == 0:
-                return by_id
-            return by_id[np.lexsort(coords.T[::-1])]
+            order = self._input_order
+            if order is None or len(order) != len(by_id):
+                coords = self._coords_array()[by_id]
+                order = by_id if coords.shape[1] == 0 else by_id[np.lexsort(coords.T[::-1])]
+                self._input_order = order
+            return order
         return by_id
 
     def haystacks(self, slots: np.ndarray) -> list[str]:
@@ -532,13 +526,14 @@ class JobModel:
                   np.fromiter(map(_LEVEL, slots), np.int64, n),
                   np.fromiter(map(codes.__getitem__, map(_INTERFACE, slots)), np.int32, n),
                   np.fromiter(map(STATUS_RANK.__getitem__, map(_STATUS, slots)), np.int8, n))
-        return rows, slots, counts, codes, arrays
+        return rows, slots, counts, codes, arrays, _value_arrays(slots)
 
     def install(self, prepared: tuple) -> None:
-        rows, slots, counts, codes, arrays = prepared
+        rows, slots, counts, codes, arrays, values = prepared
         self.rows, self.slots, self._counts, self._codes = rows, slots, counts, codes
         self._num, self._level, self._iface, self._status = arrays
-        self._lazy, self._coords, self._id_order = {}, None, None
+        self._values = values
+        self._coords = self._input_order = self._id_order = None
         self.completions = {}
         self.generation += 1
         for view in self._live_views():
@@ -600,7 +595,7 @@ class JobModel:
         if len(touched):
             self._write(touched)
         if new_input:
-            self._coords = None
+            self._coords = self._input_order = None
         added = np.arange(len(self.slots) - len(new_rows), len(self.slots), dtype=np.intp)
         for view in self._live_views():
             view.apply(touched, added, new_input)
@@ -615,12 +610,12 @@ class JobModel:
         self._iface = np.concatenate([self._iface, np.array(codes, np.int32)])
         self._status = np.concatenate([self._status, np.fromiter(
             map(STATUS_RANK.__getitem__, map(_STATUS, new_rows)), np.int8, n)])
-        for name, col in self._lazy.items():
-            get = _LAZY_GETTERS[name]
-            self._lazy[name] = np.concatenate([col, np.fromiter(
-                (_none_as(v, name) for v in map(get, new_rows)), np.float64, n)])
-        self._coords = None
-        self._id_order = None
+        more = _value_arrays(new_rows)
+        for name, col in self._values.items():
+            self._values[name] = np.concatenate([col, more[name]])
+        self._coords = self._input_order = self._id_order = None
+        for row in new_rows:  # (as warm_haystacks does for a log loaded whole)
+            row.haystack  # noqa: B018 - computed and cached by the property
 
     def _write(self, touched: np.ndarray) -> None:
         """The arrays' entries of the rows at ``touched`` (changed records)."""
@@ -630,10 +625,8 @@ class JobModel:
         self._iface[touched] = [self._code(row.interface) for row in rows]
         self._status[touched] = np.fromiter(
             map(STATUS_RANK.__getitem__, map(_STATUS, rows)), np.int8, n)
-        for name, col in self._lazy.items():
-            get = _LAZY_GETTERS[name]
-            col[touched] = np.fromiter((_none_as(v, name) for v in map(get, rows)),
-                                       np.float64, n)
+        for name, new in _value_arrays(rows).items():
+            self._values[name][touched] = new
 
 
 class JobView:
@@ -825,41 +818,51 @@ class JobView:
         """The rows at ``touched`` changed and those at ``added`` are new (the model's
         arrays hold them already; ``new_input``: a changed row's input changed): re-sort
         or re-filter only if one of them moved."""
-        model = self.model
-        resort = bool(len(added)) or (new_input and self.sort_column == "input")
-        if self._keys is not None and (len(touched) or len(added)):
-            fresh = model.column_key(self.sort_column, model.clock())
-            keys = self._keys
-            if len(keys) < len(fresh):
-                keys = self._keys = np.concatenate([keys, fresh[len(keys):]])
-            if len(touched) and not np.array_equal(keys[touched], fresh[touched]):
-                keys[touched] = fresh[touched]
-                resort = True
-        moved = resort
-        mask = self._mask
-        changing = np.concatenate([touched, added])
-        kept = self._match(changing) if len(changing) else None
-        if kept is not None or mask is not None:
-            n = len(model.slots)
-            if mask is None:
-                mask = np.ones(n, bool)
-            elif len(mask) < n:
-                mask = np.concatenate([mask, np.zeros(n - len(mask), bool)])
-            if kept is not None and len(changing):
-                was = mask[changing]
-                if not np.array_equal(was, kept):
-                    moved = True
-                mask[changing] = kept
-            self._mask = mask if self.filter.active else None
+        resort = self._keys_moved(touched, added) or bool(len(added)) \
+            or (new_input and self.sort_column == "input")
+        refiltered = self._filter_moved(np.concatenate([touched, added]))
         if resort:
-            self._order = model.order_by(self.sort_column, self._keys)
-        if moved:
+            self._order = self.model.order_by(self.sort_column, self._keys)
+        if resort or refiltered:
             self._show()
             self._moved = True
         if len(touched):
             in_view = touched if self._mask is None else touched[self._mask[touched]]
-            slots = model.slots
+            slots = self.model.slots
             self._changed.update(slots[i].job_id for i in in_view.tolist())
+
+    def _keys_moved(self, touched: np.ndarray, added: np.ndarray) -> bool:
+        """Store the sort values of the changed and new rows; True if a changed row's
+        value changed."""
+        if self._keys is None or not (len(touched) or len(added)):
+            return False
+        model = self.model
+        fresh = model.column_key(self.sort_column, model.clock())
+        keys = self._keys
+        if len(keys) < len(fresh):
+            keys = self._keys = np.concatenate([keys, fresh[len(keys):]])
+        if len(touched) and not np.array_equal(keys[touched], fresh[touched]):
+            keys[touched] = fresh[touched]
+            return True
+        return False
+
+    def _filter_moved(self, changing: np.ndarray) -> bool:
+        """The filter's verdict on the rows at ``changing``; True if one changed."""
+        if not self.filter.active:
+            return False
+        n = len(self.model.slots)
+        mask = self._mask
+        if mask is None:
+            mask = np.ones(n, bool)
+        elif len(mask) < n:
+            mask = np.concatenate([mask, np.zeros(n - len(mask), bool)])
+        self._mask = mask
+        if not len(changing):
+            return False
+        kept = self._match(changing)
+        moved = not np.array_equal(mask[changing], kept)
+        mask[changing] = kept
+        return moved
 
 
 def _number(job_id: str) -> int:
@@ -871,11 +874,15 @@ def _number(job_id: str) -> int:
     return num if -2**63 < num < 2**63 else 0
 
 
-def _none_as(value: Optional[float], column: str) -> float:
-    # Missing times sort as 0 (first), missing outputs below every output (finite).
-    if value is None:
-        return _NO_OUTPUT if column == "output" else 0.0
-    return value
+def _value_arrays(rows: list[Row]) -> dict[str, np.ndarray]:
+    """The creation and change times (0.0 when missing: sorted first) and outputs
+    (below every output when missing: outputs are finite) of ``rows``."""
+    n = len(rows)
+    recs = list(map(_REC, rows))
+    return {"created": np.fromiter((t or 0.0 for t in map(_CREATED, recs)), np.float64, n),
+            "changed": np.fromiter((t or 0.0 for t in map(_CHANGED, recs)), np.float64, n),
+            "output": np.fromiter((_NO_OUTPUT if v is None else v for v in map(_OUTPUT, recs)),
+                                  np.float64, n)}
 
 
 _LEVEL = attrgetter("level")
@@ -884,8 +891,10 @@ _NUM = attrgetter("num")
 _HAY = attrgetter("_hay")
 _STATUS = attrgetter("status")
 _NO_OUTPUT = float("-inf")
-_LAZY_GETTERS = {"created": attrgetter("rec.created"), "changed": attrgetter("rec.changed"),
-                 "output": attrgetter("rec.output")}
+_REC = attrgetter("rec")
+_CREATED = attrgetter("created")
+_CHANGED = attrgetter("changed")
+_OUTPUT = attrgetter("output")
 #: Per status rank: the status is an end (hide-finished and "active" filters).
 _ENDED_RANK = np.array([s in TERMINAL_STATUSES for s in sorted(STATUS_RANK,
                                                                key=STATUS_RANK.get)], bool)

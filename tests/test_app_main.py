@@ -362,6 +362,32 @@ async def test_a_batch_of_events_reads_its_records_in_one_call(backend, monkeypa
         assert 1 <= len(bulks) <= app.applied_batches - batches
         assert {str(j) for j in ids} <= {j for batch in bulks for j in batch}
 
+
+@run_async
+async def test_typing_in_the_filter_redraws_the_table_without_a_layout_of_the_screen(
+        backend, monkeypatch):
+    # The table's row count is a layout reactive of Textual's: set plainly, each key
+    # typed in the filter re-laid out the whole screen (~20 ms at 120x35).
+    from textual.screen import Screen
+
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        await pilot.press("slash")
+        await pilot.pause()
+        layouts = []
+        original = Screen._refresh_layout
+        monkeypatch.setattr(Screen, "_refresh_layout",
+                            lambda self, *a, **k: (layouts.append(1), original(self, *a, **k))[1])
+        table = table_of(app)
+        for text in ("0", "00", "002", "0021"):
+            await pilot.press(text[-1])
+            await until(pilot, lambda t=text: app.model.filter.text == t)
+            await pilot.pause()
+            assert len(table.visible_job_ids()) == len(app.model)
+            assert table.virtual_size.height == len(app.model) + 1
+        assert len(app.model) < 24 and layouts == []
+
 @run_async
 async def test_lines_drawn_last_stay_cached_when_the_line_cache_is_full(backend, monkeypatch):
     # A cache that was cleared when full dropped the lines just drawn (the screen being

@@ -29,6 +29,7 @@ from textual.widgets import Input as TextInput
 
 from simjobs.app.log_summary import LevelSummary, plot_series, summarise
 from simjobs.app.messages import JobsUpdated
+from simjobs.app.widgets.filter_input import FilterInput
 from simjobs.app.widgets.footer import FittingFooter
 from simjobs.app.model import COLUMNS, Filter, JobModel, JobView, Row
 from simjobs.app.widgets.job_table import JobTable
@@ -113,7 +114,7 @@ class SimulationsLogScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Static(f"Simulations log  {self.backend.log_path}", id="log-title", markup=False)
         with Horizontal(id="filters"):
-            yield TextInput(placeholder=FILTER_HINT, id="filter-text", compact=True)
+            yield FilterInput(placeholder=FILTER_HINT, id="filter-text", compact=True)
             yield Select([(s.value, s) for s in JobStatus], prompt="status: any",
                          id="filter-status", compact=True)
             yield Select([], prompt="level: any", id="filter-level", compact=True)

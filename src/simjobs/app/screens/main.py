@@ -16,6 +16,7 @@ from textual.widgets import Input, Static
 from ...core.text import plural
 from ...core.types import RESUBMITTABLE_STATUSES, TERMINAL_STATUSES, JobStatus
 from ..messages import JobsUpdated
+from ..widgets.filter_input import FilterInput
 from ..widgets.footer import FittingFooter
 from ..model import ACTIVE, COLUMN_KEYS, Filter, JobModel
 from ..widgets.job_table import JobTable
@@ -96,8 +97,8 @@ class MainScreen(Screen):
         with Horizontal(id="body"):
             with Vertical(id="jobs"):
                 yield Static("", id="table-info")
-                yield Input(placeholder="filter: id, input or interface (enter/esc to close)",
-                            id="filter-bar")
+                yield FilterInput(placeholder="filter: id, input or interface (enter/esc to "
+                                  "close)", id="filter-bar")
                 yield self.table
             yield self.panels
         yield FittingFooter(compact=True)

@@ -323,7 +323,16 @@ class JobTable(ScrollView, can_focus=True):
         return 2 + sum(w for _, w in self.columns) + sum(map(len, self._separators))
 
     def _update_virtual_size(self) -> None:
-        self.virtual_size = Size(self.scrollable_content_region.width, len(self.model) + 1)
+        size = Size(self.scrollable_content_region.width, len(self.model) + 1)
+        if size == self.virtual_size:
+            return
+        # Set without Textual's re-layout of the whole screen (virtual_size is a layout
+        # reactive: ~20 ms a frame, at each key typed in the filter): the table's own
+        # size is its container's whatever its number of rows (height 1fr, the
+        # scrollbar's gutter kept), so only its scrollbar and scroll range follow.
+        self.set_reactive(JobTable.virtual_size, size)
+        self._scroll_update(size)
+        self.refresh()
 
     def on_resize(self, event: events.Resize) -> None:
         self._layout()

@@ -388,6 +388,57 @@ async def test_typing_in_the_filter_redraws_the_table_without_a_layout_of_the_sc
             assert table.virtual_size.height == len(app.model) + 1
         assert len(app.model) < 24 and layouts == []
 
+
+@run_async
+async def test_a_burst_of_changes_is_applied_in_bounded_batches_none_lost(backend,
+                                                                         monkeypatch):
+    # A manager handing 100,000 queued jobs over changes them all at once: applied in
+    # one batch they held the UI loop (and the keys) for a second.
+    import simjobs.app.app as app_module
+
+    monkeypatch.setattr(app_module, "MAX_BATCH", 7)
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        sizes = []
+        get_records = backend.get_records
+        monkeypatch.setattr(backend, "get_records",
+                            lambda ids: (sizes.append(len(list(ids))), get_records(ids))[1])
+        ids = await asyncio.to_thread(backend.submit, [(i / 100, 0.5) for i in range(40)], 1)
+        await until(pilot, lambda: all(status_of(app, str(j)) is JobStatus.RUNNING for j in ids))
+        assert sizes and max(sizes) <= 7 and sum(sizes) >= 40
+        assert len(app.model) == 64 and all(app.model.index_of(str(j)) is not None for j in ids)
+
+
+@run_async
+async def test_keys_are_answered_while_a_batchs_records_wait_for_the_log(backend,
+                                                                       monkeypatch):
+    # The manager may hold the log's lock a while (a batch of 100,000 changes): the
+    # records of a batch are read in a thread, so the UI loop never waits for it.
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        gate, inside = threading.Event(), threading.Event()
+        get_records = backend.get_records
+
+        def held(ids):  # (a fault: the log's lock held elsewhere until the test says)
+            inside.set()
+            gate.wait(30)
+            return get_records(ids)
+
+        monkeypatch.setattr(backend, "get_records", held)
+        try:
+            ids = await asyncio.to_thread(backend.submit, [(0.5, 0.5)], 1)
+            await until(pilot, inside.is_set)
+            table = table_of(app)
+            before = table.cursor
+            await pilot.press("j")
+            await until(pilot, lambda: table.cursor == before + 1, timeout=5)
+            assert not gate.is_set() and status_of(app, str(ids[0])) is None
+        finally:
+            gate.set()
+        await until(pilot, lambda: status_of(app, str(ids[0])) is not None)
+
 @run_async
 async def test_lines_drawn_last_stay_cached_when_the_line_cache_is_full(backend, monkeypatch):
     # A cache that was cleared when full dropped the lines just drawn (the screen being

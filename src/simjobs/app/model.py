@@ -482,7 +482,10 @@ class JobModel:
 
     def haystacks(self, slots: np.ndarray) -> list[str]:
         """What the text filter looks in, for these slots."""
-        rows = list(map(self.slots.__getitem__, slots.tolist()))
+        if len(slots) == len(self.slots):  # (every slot: no lookups)
+            rows = self.slots
+        else:
+            rows = list(map(self.slots.__getitem__, slots.tolist()))
         hays = list(map(_HAY, rows))
         if None in hays:
             hays = [row.haystack for row in rows]
@@ -777,8 +780,8 @@ class JobView:
     def _text_mask(self, words: tuple[str, ...], slots: np.ndarray,
                    narrowing: bool) -> np.ndarray:
         """The text filter's part of :meth:`_match`. Every slot's answer is kept for the
-        words: typing on looks only at the slots the shorter text kept, and a batch of
-        changes only at the rows whose search text may have changed."""
+        words: typing on looks only at the slots the shorter text kept, for the words
+        they may lack, and a batch of changes only at the changed and new rows."""
         model = self.model
         n = len(model.slots)
         old_words, old = self._text
@@ -791,11 +794,14 @@ class JobView:
             self._text = (words, old)
             return old[slots]
         if narrowing and old is not None and len(old) == n:
+            # The rows kept have every old word already: look for the new ones only.
             candidates = np.flatnonzero(old)
+            words_new = tuple(w for w in words if w not in old_words)
         else:
             candidates = np.arange(n, dtype=np.intp)
+            words_new = words
         mask = np.zeros(n, bool)
-        mask[candidates] = self._words_in(words, candidates)
+        mask[candidates] = self._words_in(words_new, candidates) if words_new else True
         self._text = (words, mask)
         return mask[slots]
 

@@ -361,10 +361,15 @@ class JobTable(ScrollView, can_focus=True):
         if moved:
             self.reload()
             return
-        top = int(self.scroll_offset.y)
+        top, height = int(self.scroll_offset.y), self.body_height
+        if len(changed) > height:  # (a burst: look at the rows on screen, not at each id)
+            for i, row in enumerate(self.model.rows_between(top, top + height)):
+                if row.job_id in changed:
+                    self.refresh_line(i + 1)
+            return
         for job_id in changed:
             index = self.model.index_of(job_id)
-            if index is not None and top <= index < top + self.body_height:
+            if index is not None and top <= index < top + height:
                 self.refresh_line(index + 1)
 
     def _reanchor(self) -> None:

@@ -439,6 +439,18 @@ async def test_keys_are_answered_while_a_batchs_records_wait_for_the_log(backend
             gate.set()
         await until(pilot, lambda: status_of(app, str(ids[0])) is not None)
 
+
+@run_async
+async def test_the_ui_loop_gets_the_gil_back_within_a_millisecond_while_the_app_runs(backend):
+    # The manager's threads compute in Python beside the loop: at Python's default 5 ms
+    # switch interval a key waited up to that, several times over.
+    before = sys.getswitchinterval()
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        assert sys.getswitchinterval() <= 0.001
+    assert sys.getswitchinterval() == before  # given back when the app ends
+
 @run_async
 async def test_lines_drawn_last_stay_cached_when_the_line_cache_is_full(backend, monkeypatch):
     # A cache that was cleared when full dropped the lines just drawn (the screen being

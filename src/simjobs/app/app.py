@@ -10,6 +10,7 @@ and each screen redraws what changed in its view. Nothing reads the log on a tim
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -51,6 +52,9 @@ MAX_DEFER = 0.5
 #: manager handing 100,000 queued jobs over changes them all at once: read and applied
 #: in one go they held the UI loop for a second, keys waiting).
 MAX_BATCH = 5_000
+#: The GIL's switch interval while the app runs (seconds; Python's default is 0.005):
+#: how long the UI loop may wait for a thread computing in Python to let it run.
+SWITCH_INTERVAL = 0.001
 #: Seconds between two looks at the interfaces' poll latency (the manager's memory).
 STATS_INTERVAL = 5.0
 
@@ -230,6 +234,11 @@ class SimjobsApp(App):
     # ---- start and stop -------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        # The manager's threads (and the record reader) run Python beside the UI loop:
+        # each time the loop wants the GIL back (a key read, a message, a frame written)
+        # it waited up to the switch interval, 5 ms by default, several times a key.
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_INTERVAL)
         self._load_keymap()
         self.theme_changed_signal.subscribe(self, lambda theme: remember_theme(theme.name))
         if self._explicit_theme:
@@ -333,6 +342,7 @@ class SimjobsApp(App):
             self.set_interval(STATS_INTERVAL, self._poll_stats)
 
     async def on_unmount(self) -> None:
+        sys.setswitchinterval(self._switch_interval)
         self._unsubscribe_errors()
         if self._unsubscribe is not None:
             self._unsubscribe()

@@ -73,7 +73,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from simjobs.app.backend import WatchBackend
-    from simjobs.app.widgets.job_model import JobModel
+    from simjobs.app.model import JobModel
     from simjobs.core.log import SimulationsLog
     from simjobs.core.types import JobStatus
 

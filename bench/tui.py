@@ -109,7 +109,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from rich.cells import get_character_cell_size  # noqa: E402
 
-from simjobs.app.widgets.job_model import COLUMNS  # noqa: E402
+from simjobs.app.model import COLUMNS  # noqa: E402
 from simjobs.core.log import SimulationsLog  # noqa: E402
 from simjobs.core.records import LogChange  # noqa: E402
 from simjobs.core.types import JobStatus  # noqa: E402

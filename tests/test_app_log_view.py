@@ -352,6 +352,43 @@ async def test_from_the_app_l_opens_the_view_which_follows_jobs_live_and_enter_o
 
 
 @run_async
+async def test_the_log_view_opened_from_the_app_is_a_view_of_the_apps_model(backend,
+                                                                         monkeypatch):
+    """No second copy of every record with its own early-event buffer: the log view is
+    another view (its own sort and filter) of the rows the job table shows, updated
+    once per batch of events for both."""
+    from simjobs.app.app import SimjobsApp
+    from simjobs.app.model import JobModel
+    from simjobs.core.types import Input
+
+    app = SimjobsApp(backend, close_backend=False)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        reads = []
+        monkeypatch.setattr(backend, "records", lambda: reads.append(1) or [])
+        await pilot.press("l")
+        screen = await opened(app, pilot)
+        assert reads == []  # nothing read from the log again
+        assert screen.source is app.model and len(screen.model) == 24
+        assert all(screen.model.rows[j] is row for j, row in app.model.rows.items())
+        await pilot.press("o")  # its own sort: the job table keeps its own
+        await until(pilot, lambda: screen.settled and screen.model.sort_column == "level")
+        assert app.model.sort_column == "job_id"
+        updates = []
+        original = JobModel.update
+        monkeypatch.setattr(JobModel, "update",
+                            lambda self, records: (updates.append(1), original(self, records)))
+        batches = app.applied_batches
+        [job_id] = await asyncio.to_thread(backend.submit, [Input(0.5, 0.5)], 1)
+        await until(pilot, lambda: screen.settled and str(job_id) in shown_ids(screen))
+        assert app.model.index_of(str(job_id)) is not None  # in the job table too
+        assert 1 <= len(updates) == app.applied_batches - batches  # once a batch, not a screen
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, SimulationsLogScreen))
+        assert screen.model not in [ref() for ref in app.model._views]  # dropped
+
+
+@run_async
 async def test_export_asked_before_the_log_has_loaded_opens_once_it_has(backend):
     class ExportAtOnce(App):
         def __init__(self):

@@ -26,7 +26,7 @@ from simjobs.app.backend import WatchBackend
 from simjobs.app.screens.confirm import ConfirmScreen
 from simjobs.app.screens.help import HelpScreen
 from simjobs.app.themes import remembered_theme
-from simjobs.app.widgets.job_model import ACTIVE, JobModel
+from simjobs.app.model import ACTIVE, JobModel
 from simjobs.core.log import SimulationsLog
 from simjobs.core.types import TERMINAL_STATUSES, JobStatus
 
@@ -341,6 +341,156 @@ async def test_events_are_coalesced_and_applied_without_rebuilding(backend, monk
         assert len(rebuilds) == before
         assert len(app.model) == 64
 
+
+
+
+@run_async
+async def test_a_batch_of_events_reads_its_records_in_one_call(backend, monkeypatch):
+    # One get_record per changed job held the UI loop ~45 ms a batch at 100,000 jobs.
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        singles, bulks = [], []
+        get_records = backend.get_records
+        monkeypatch.setattr(backend, "get_record", lambda j: singles.append(j))
+        monkeypatch.setattr(backend, "get_records",
+                            lambda ids: (bulks.append(list(ids)), get_records(ids))[1])
+        batches = app.applied_batches
+        ids = await asyncio.to_thread(backend.submit, [(i / 100, 0.5) for i in range(40)], 1)
+        await until(pilot, lambda: all(status_of(app, str(j)) is JobStatus.RUNNING for j in ids))
+        assert singles == []
+        assert 1 <= len(bulks) <= app.applied_batches - batches
+        assert {str(j) for j in ids} <= {j for batch in bulks for j in batch}
+
+
+@run_async
+async def test_typing_in_the_filter_redraws_the_table_without_a_layout_of_the_screen(
+        backend, monkeypatch):
+    # The table's row count is a layout reactive of Textual's: set plainly, each key
+    # typed in the filter re-laid out the whole screen (~20 ms at 120x35).
+    from textual.screen import Screen
+
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        await pilot.press("slash")
+        await pilot.pause()
+        layouts = []
+        original = Screen._refresh_layout
+        monkeypatch.setattr(Screen, "_refresh_layout",
+                            lambda self, *a, **k: (layouts.append(1), original(self, *a, **k))[1])
+        table = table_of(app)
+        for text in ("0", "00", "002", "0021"):
+            await pilot.press(text[-1])
+            await until(pilot, lambda t=text: app.model.filter.text == t)
+            await pilot.pause()
+            assert len(table.visible_job_ids()) == len(app.model)
+            assert table.virtual_size.height == len(app.model) + 1
+        assert len(app.model) < 24 and layouts == []
+
+
+@run_async
+async def test_a_burst_of_changes_is_applied_in_bounded_batches_none_lost(backend,
+                                                                         monkeypatch):
+    # A manager handing 100,000 queued jobs over changes them all at once: applied in
+    # one batch they held the UI loop (and the keys) for a second.
+    import simjobs.app.app as app_module
+
+    monkeypatch.setattr(app_module, "MAX_BATCH", 7)
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        sizes = []
+        get_records = backend.get_records
+        monkeypatch.setattr(backend, "get_records",
+                            lambda ids: (sizes.append(len(list(ids))), get_records(ids))[1])
+        ids = await asyncio.to_thread(backend.submit, [(i / 100, 0.5) for i in range(40)], 1)
+        await until(pilot, lambda: all(status_of(app, str(j)) is JobStatus.RUNNING for j in ids))
+        assert sizes and max(sizes) <= 7 and sum(sizes) >= 40
+        assert len(app.model) == 64 and all(app.model.index_of(str(j)) is not None for j in ids)
+
+
+@run_async
+async def test_keys_are_answered_while_a_batchs_records_wait_for_the_log(backend,
+                                                                       monkeypatch):
+    # The manager may hold the log's lock a while (a batch of 100,000 changes): the
+    # records of a batch are read in a thread, so the UI loop never waits for it.
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        gate, inside = threading.Event(), threading.Event()
+        get_records = backend.get_records
+
+        def held(ids):  # (a fault: the log's lock held elsewhere until the test says)
+            inside.set()
+            gate.wait(30)
+            return get_records(ids)
+
+        monkeypatch.setattr(backend, "get_records", held)
+        try:
+            ids = await asyncio.to_thread(backend.submit, [(0.5, 0.5)], 1)
+            await until(pilot, inside.is_set)
+            table = table_of(app)
+            before = table.cursor
+            await pilot.press("j")
+            await until(pilot, lambda: table.cursor == before + 1, timeout=5)
+            assert not gate.is_set() and status_of(app, str(ids[0])) is None
+        finally:
+            gate.set()
+        await until(pilot, lambda: status_of(app, str(ids[0])) is not None)
+
+
+@run_async
+async def test_the_ui_loop_gets_the_gil_back_within_a_millisecond_while_the_app_runs(backend):
+    # The manager's threads compute in Python beside the loop: at Python's default 5 ms
+    # switch interval a key waited up to that, several times over.
+    before = sys.getswitchinterval()
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        assert sys.getswitchinterval() <= 0.001
+    assert sys.getswitchinterval() == before  # given back when the app ends
+
+
+@run_async
+async def test_the_filter_follows_the_bar_in_the_same_frame_as_the_key(backend):
+    # On the bar's Changed message the filtered table came a message later, after a
+    # frame showing only the key typed: ~17 ms more per key (the next frame).
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        await pilot.press("slash")
+        bar = app.main_screen.query_one("#filter-bar")
+        bar.value = "0021"  # as a key typed sets it; nothing awaited after
+        assert app.model.filter.text == "0021" and len(app.model) == 1
+
+@run_async
+async def test_lines_drawn_last_stay_cached_when_the_line_cache_is_full(backend, monkeypatch):
+    # A cache that was cleared when full dropped the lines just drawn (the screen being
+    # read); the least recently drawn lines are the ones to forget.
+    from simjobs.app.widgets import job_table
+
+    monkeypatch.setattr(job_table, "LINE_CACHE_SIZE", 16)
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        await pilot.pause()
+        table = table_of(app)
+        assert table.body_height >= 24
+        drawn = []
+        original = table._draw_row
+        monkeypatch.setattr(table, "_draw_row",
+                            lambda row, *a: (drawn.append(row.job_id), original(row, *a))[1])
+        table.notify_style_update()  # every line drawn anew from here
+        for y in range(1, 25):  # 24 jobs: more lines than the cache holds
+            table.render_line(y)
+        assert len(drawn) == 24
+        drawn.clear()
+        for y in range(9, 25):  # the 16 drawn last: all still cached
+            table.render_line(y)
+        assert drawn == []
+        table.render_line(1)  # the first was forgotten (least recently drawn)
+        assert len(drawn) == 1
 
 # ---- help, themes, quitting ------------------------------------------------------------
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 
 from simjobs.app.themes import BUILTIN, load_themes, remember_theme, remembered_theme
-from simjobs.app.widgets.job_model import ACTIVE, COLUMN_KEYS, Filter, JobModel
+from simjobs.app.model import ACTIVE, COLUMN_KEYS, STATUS_RANK, Filter, JobModel
 from simjobs.core.records import LogRecord
 from simjobs.core.types import JobStatus
 
@@ -58,6 +58,90 @@ def test_incremental_updates_match_a_rebuild_for_every_sort_and_filter():
                 assert model.row_at(model.index_of(job_id)).job_id == job_id
 
 
+def reference_ids(view, now: float = NOW) -> list[str]:
+    """The view worked out row by row in plain Python: the filter's ``matches``, a sort
+    on (the column's value, the id's number, the id)."""
+    ended = {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.FAILED_SUBMIT,
+             JobStatus.CANCELLED}
+
+    def primary(row):
+        rec = row.rec
+        column = view.sort_column
+        if column == "level":
+            return row.level
+        if column == "interface":
+            return row.interface
+        if column == "status":
+            return STATUS_RANK[row.status]
+        if column == "input":
+            return tuple(rec.coords)
+        if column == "output":
+            return float("-inf") if rec.output is None else rec.output
+        if column == "submitted":
+            return rec.created or 0.0
+        if column == "changed":
+            return rec.changed or 0.0
+        if column == "elapsed":
+            if rec.created is None:
+                return 0.0
+            end = rec.changed if row.status in ended and rec.changed is not None else now
+            return (end - rec.created) or 0.0
+        return 0
+
+    kept = [row for row in view.rows.values() if view.filter.matches(row)]
+    kept.sort(key=lambda row: (primary(row), row.num, row.job_id))
+    if view.sort_reverse:
+        kept.reverse()
+    return [row.job_id for row in kept]
+
+
+def test_views_match_a_row_by_row_reference_while_jobs_change():
+    """Several views of one model (as the job table's and the log view's), each sorted
+    and filtered its own way, agree with a plain-Python filter and sort after every
+    batch of changes, new jobs, ids that are not numbers and typing in the filter."""
+    rng = random.Random(11)
+    model = JobModel(clock=lambda: NOW)
+    records = [record(i, rng) for i in range(400)]
+    records[5].job_id = "run-b"  # ids that are not numbers sort by their text, first
+    records[6].job_id = "run-a"
+    model.load(records)
+    filters = [Filter(), Filter(hide_finished=True), Filter(status=ACTIVE),
+               Filter(status=JobStatus.COMPLETED), Filter(level=1, interface="hpc"),
+               Filter(text="hpc 0.4"), Filter(text="ssh", hide_finished=True),
+               Filter(interface="nowhere")]
+    views = [model.view(column, rng.random() < 0.5, flt)
+             for column, flt in zip(COLUMN_KEYS, filters)]
+    model.set_sort("status", reverse=False)
+    for round_ in range(30):
+        batch = []
+        for _ in range(rng.randint(1, 40)):
+            i = rng.randrange(460)  # changes of known jobs, and new ones
+            batch.append(record(i, rng))
+            batch[-1].coords = (records[i].coords if i < len(records)
+                                else batch[-1].coords)  # a job's input never changes
+        model.update(batch)
+        if round_ == 10:  # typing on in one view, a new sort in another
+            views[5].set_filter(Filter(text="hpc 0.45"))
+            views[2].set_sort("elapsed")
+        for view in [model.main, *views]:
+            assert [view.row_at(i).job_id for i in range(len(view))] == \
+                reference_ids(view), (view.sort_column, view.filter, round_)
+            for job_id in reference_ids(view)[:5]:
+                assert view.row_at(view.index_of(job_id)).job_id == job_id
+            top = view.rows_between(0, 7)
+            assert [r.job_id for r in top] == reference_ids(view)[:7]
+
+
+def test_a_dropped_view_no_longer_follows_the_model():
+    rng = random.Random(12)
+    model = JobModel(clock=lambda: NOW)
+    model.load([record(i, rng) for i in range(20)])
+    view = model.view("level")
+    model.drop_view(view)
+    model.update([record(30, rng)])
+    assert len(model) == 21 and len(view) == 20
+
+
 def test_update_reports_in_place_changes_apart_from_moves():
     rng = random.Random(1)
     model = JobModel(clock=lambda: NOW)
@@ -66,12 +150,14 @@ def test_update_reports_in_place_changes_apart_from_moves():
     same = records[10]
     changed_output = LogRecord(same.job_id, same.coords, 1.5, JobStatus.RUNNING, same.level,
                                same.interface_name, same.created, same.changed)
-    in_place, moved = model.update([changed_output])
+    model.update([changed_output])
+    in_place, moved = model.take_changes()
     assert in_place == {same.job_id} and not moved  # sorted by id: stays where it was
     model.set_filter(Filter(hide_finished=True))
     done = LogRecord(same.job_id, same.coords, 1.5, JobStatus.COMPLETED, same.level,
                      same.interface_name, same.created, NOW)
-    in_place, moved = model.update([done])
+    model.update([done])
+    in_place, moved = model.take_changes()
     assert moved and model.index_of(same.job_id) is None and len(model) == 49
 
 

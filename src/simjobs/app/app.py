@@ -3,12 +3,14 @@
 How events get to the screen: the backend calls :meth:`SimjobsApp._on_backend_event` on
 its event thread; that only appends to a list and, for the first event of a burst,
 posts one message to the UI loop. There a timer applies everything pending at most
-every ~100 ms (:data:`APPLY_INTERVAL`): each changed job's record is read once and the
-table moves or redraws only those rows. Nothing reads the log on a timer.
+every ~100 ms (:data:`APPLY_INTERVAL`): the changed jobs' records are read in one call
+(in a thread: the manager may hold the log's lock a while), applied once to the app's model (:mod:`simjobs.app.model`: every view of it follows),
+and each screen redraws what changed in its view. Nothing reads the log on a timer.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -34,7 +36,7 @@ from .screens.help import HelpScreen, key_rows
 from .screens.login import AppLoginPrompter
 from .screens.main import MainScreen
 from .themes import DEFAULT_THEME, load_themes, remember_theme, remembered_theme
-from .widgets.job_model import JobModel
+from .model import JobModel
 from .widgets.job_table import JobTable
 
 #: Seconds between two applications of pending events (bursts are coalesced).
@@ -47,6 +49,13 @@ INLINE_LOAD = 20_000
 KEY_QUIET = 0.15
 #: ...but never longer than this after the first of them arrived.
 MAX_DEFER = 0.5
+#: Jobs whose records one batch reads and applies at most; more wait for the next (a
+#: manager handing 100,000 queued jobs over changes them all at once: read and applied
+#: in one go they held the UI loop for a second, keys waiting).
+MAX_BATCH = 5_000
+#: The GIL's switch interval while the app runs (seconds; Python's default is 0.005):
+#: how long the UI loop may wait for a thread computing in Python to let it run.
+SWITCH_INTERVAL = 0.001
 #: Seconds between two looks at the interfaces' poll latency (the manager's memory).
 STATS_INTERVAL = 5.0
 
@@ -187,6 +196,8 @@ class SimjobsApp(App):
         self._posted = False
         self._last_apply = 0.0
         self._pending_since = 0.0  # when the first pending event arrived (monotonic)
+        self._carried: dict[str, None] = {}  # changed jobs left for the next batch
+        self._reading = False  # a batch's records are being read (see apply_pending)
         self._last_key = float("-inf")  # when the last key was pressed (monotonic)
         self._held_keys: Optional[list[events.Key]] = None  # see hold_keys()
         self._unsubscribe = None
@@ -230,6 +241,11 @@ class SimjobsApp(App):
         # Before the backend exists: its first poll may already meet a login question.
         self.login_prompter = AppLoginPrompter(self)
         self._previous_prompter = set_login_prompter(self.login_prompter)
+        # The manager's threads (and the record reader) run Python beside the UI loop:
+        # each time the loop wants the GIL back (a key read, a message, a frame written)
+        # it waited up to the switch interval, 5 ms by default, several times a key.
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_INTERVAL)
         self._load_keymap()
         self.theme_changed_signal.subscribe(self, lambda theme: remember_theme(theme.name))
         if self._explicit_theme:
@@ -336,6 +352,7 @@ class SimjobsApp(App):
         if getattr(self, "login_prompter", None) is not None:
             set_login_prompter(self._previous_prompter)
             self.login_prompter.close()  # a question still open gives up
+        sys.setswitchinterval(self._switch_interval)
         self._unsubscribe_errors()
         if self._unsubscribe is not None:
             self._unsubscribe()
@@ -375,6 +392,7 @@ class SimjobsApp(App):
                     panel.info = info
             self.main_screen.table.reload()
             self.main_screen.refresh_views()
+        self._tell_screens([], [])  # (a log view open meanwhile shows every job now)
         self.apply_pending()  # what happened while loading
 
     def _completions_loaded(self, completions) -> None:
@@ -460,29 +478,67 @@ class SimjobsApp(App):
         self.apply_pending()
 
     def apply_pending(self) -> None:
-        """Apply every pending event now (one batch)."""
-        if not self.loaded:
-            return  # kept until the model is in place (_model_loaded applies them)
+        """Apply the pending events now (one batch: the records of at most
+        :data:`MAX_BATCH` changed jobs; the others a batch interval later).
+
+        The records are read in a thread (:meth:`_read_records`): the log's lock may be
+        held a while by the manager writing a big batch, and the UI loop must not wait
+        for it; the batch is applied on the loop once read (:meth:`_records_read`)."""
+        if not self.loaded or self._reading:
+            return  # kept until the model is in place, or the batch being read is applied
         with self._pending_lock:
             events, self._pending = self._pending, []
             self._posted = False
         self._last_apply = time.monotonic()
-        if not events:
-            return
-        job_ids: dict[str, None] = {}
+        job_ids = self._carried  # (the oldest changes first)
         health: list[InterfaceHealthEvent] = []
         for event in events:
             if isinstance(event, JobEvent):
                 job_ids[str(event.job_id)] = None
             elif isinstance(event, InterfaceHealthEvent):
                 health.append(event)
+        if not job_ids and not health:
+            return
+        if len(job_ids) > MAX_BATCH:
+            ids = list(job_ids)
+            job_ids = dict.fromkeys(ids[:MAX_BATCH])
+            self._carried = dict.fromkeys(ids[MAX_BATCH:])
+            self._pending_since = time.monotonic()  # (applied once this batch is)
+        else:
+            self._carried = {}
         for event in health:
             for info in self.backend.interfaces():
                 if info.name == event.interface_name:
                     info.health, info.health_message = event.state, event.message
                     info.health_since = event.time
-        records = [r for r in (self.backend.get_record(j) for j in job_ids) if r is not None]
+        if not job_ids:
+            self._records_read([], health)
+            return
+        self._reading = True
+        self._read_records(list(job_ids), health)
+
+    @work(thread=True, group="records", exit_on_error=False)
+    def _read_records(self, job_ids: list[str], health: list) -> None:
+        try:
+            records = self.backend.get_records(job_ids)
+        except Exception:  # noqa: BLE001 - closing: nothing more to show
+            records = []
+        try:
+            self.call_from_thread(self._records_read, records, health)
+        except RuntimeError:  # the app has ended meanwhile
+            pass
+
+    def _records_read(self, records: list, health: list) -> None:
+        self._reading = False
+        # Once into the model, for every view of it (the job table's, the log view's):
+        # each screen then shows what changed in its own view.
+        self.model.update(records)
         self.applied_batches += 1
+        self._tell_screens(records, health)
+        if self._pending or self._carried:  # came meanwhile, or left for the next batch
+            self.set_timer(APPLY_INTERVAL, self._apply_when_keys_rest)
+
+    def _tell_screens(self, records: list, health: list) -> None:
         for screen in self.screen_stack:  # the main screen, and any modal that listens
             if screen.is_attached:
                 screen.post_message(JobsUpdated(records, health))
@@ -633,7 +689,7 @@ class SimjobsApp(App):
     def _export(self) -> None:
         from simjobs.app.screens.log_view import SimulationsLogScreen  # (when first used)
 
-        screen = SimulationsLogScreen(self.backend)
+        screen = SimulationsLogScreen(self.backend, self.model)
         self.push_screen(screen)
         self.call_after_refresh(screen.action_export)
 

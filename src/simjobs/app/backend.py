@@ -122,6 +122,12 @@ class Backend:
     def get_record(self, job_id: JobIdLike) -> Optional[LogRecord]:
         raise NotImplementedError
 
+    def get_records(self, job_ids: Iterable[JobIdLike]) -> list[LogRecord]:
+        """Copies of these jobs' records as the log holds them now, in this order (ids
+        not in the log left out): what :meth:`get_record` gives for each, in one call
+        (one lock, one pass; the app reads a batch of changed jobs so)."""
+        return self._log().records(list(job_ids))
+
     def live_records(self) -> list[LogRecord]:
         """Every record *without copying* (the fast first load of a big log): strictly
         read-only, and fields may change underneath as jobs change (events follow)."""
@@ -444,40 +450,13 @@ class WatchBackend(Backend):
         changed; publish an InterfaceHealthEvent per health change and return how many.
         A missing, foreign, garbled or stale file (its manager ended) makes the health
         "unknown" again, as it is: only a manager knows it."""
-        now = time.monotonic()
-        try:
-            st = os.stat(stats_path(self.log_path), follow_symlinks=False)
-            signature: Optional[tuple] = (st.st_ino, st.st_mtime_ns, st.st_size)
-        except OSError:
-            signature = None
-        if not force and self._stats_seen is not None and \
-                self._stats_seen[1] == signature and now - self._stats_checked < HOLDER_INTERVAL:
+        stats = self._changed_stats(force)
+        if stats is None:
             return 0
-        self._stats_checked = now
-        holder = self.holder()
-        key = ((holder or {}).get("pid"), (holder or {}).get("since"))
-        if not force and self._stats_seen == (key, signature):
-            return 0
-        self._stats_seen = (key, signature)
-        stats = read_interface_stats(self.log_path, holder) \
-            if holder and holder.get("manager") and signature else {}
         events: list[Event] = []
         poll: dict[str, dict[str, Any]] = {}
         for name, s in stats.items():
-            level = s.get("level")
-            self._learn_interface(name, level if isinstance(level, int) else 0)
-            info = self._infos[name]
-            for field in ("kind", "host"):
-                if isinstance(s.get(field), str) and s[field]:
-                    setattr(info, field, s[field])
-            if isinstance(s.get("max_jobs"), int) and s["max_jobs"] > 0:
-                info.max_jobs = s["max_jobs"]
-            state, message = s.get("health"), s.get("health_message") or ""
-            if isinstance(state, str) and state:
-                since = s.get("health_since")
-                since = since if isinstance(since, (int, float)) else time.time()
-                self._from_manager.add(name)
-                events += self._set_health(info, state, str(message), since)
+            events += self._learn_from_stats(name, s)
             seconds = s.get("last_poll_seconds")
             poll[name] = {"last_poll_seconds": seconds if isinstance(seconds, (int, float))
                           else None, "last_poll_time": s.get("last_poll_time")}
@@ -489,6 +468,48 @@ class WatchBackend(Backend):
         if events:
             self._bus.publish(events)
         return len(events)
+
+    def _changed_stats(self, force: bool) -> Optional[dict[str, dict[str, Any]]]:
+        """The stats file's interfaces ({} when no manager tells), or None when neither
+        the file nor the log's holder changed since the last look (the holder is looked
+        at every HOLDER_INTERVAL at most while the file stays the same)."""
+        now = time.monotonic()
+        try:
+            st = os.stat(stats_path(self.log_path), follow_symlinks=False)
+            signature: Optional[tuple] = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except OSError:
+            signature = None
+        if not force and self._stats_seen is not None and \
+                self._stats_seen[1] == signature and now - self._stats_checked < HOLDER_INTERVAL:
+            return None
+        self._stats_checked = now
+        holder = self.holder()
+        key = ((holder or {}).get("pid"), (holder or {}).get("since"))
+        if not force and self._stats_seen == (key, signature):
+            return None
+        self._stats_seen = (key, signature)
+        if holder and holder.get("manager") and signature:
+            return read_interface_stats(self.log_path, holder)
+        return {}
+
+    def _learn_from_stats(self, name: str, s: dict[str, Any]) -> list[Event]:
+        """Take what the stats file says of interface ``name`` (fields of the wrong
+        type are ignored); the health events of a change of its health."""
+        level = s.get("level")
+        self._learn_interface(name, level if isinstance(level, int) else 0)
+        info = self._infos[name]
+        for field in ("kind", "host"):
+            if isinstance(s.get(field), str) and s[field]:
+                setattr(info, field, s[field])
+        if isinstance(s.get("max_jobs"), int) and s["max_jobs"] > 0:
+            info.max_jobs = s["max_jobs"]
+        state, message = s.get("health"), s.get("health_message") or ""
+        if not (isinstance(state, str) and state):
+            return []
+        since = s.get("health_since")
+        since = since if isinstance(since, (int, float)) else time.time()
+        self._from_manager.add(name)
+        return self._set_health(info, state, str(message), since)
 
     @staticmethod
     def _set_health(info: InterfaceInfo, state: str, message: str, since: float) -> list[Event]:
@@ -674,6 +695,11 @@ class PeekBackend(Backend):
             return self._real.get_record(job_id)
         record = self._records.get(str(job_id))
         return record.shallow_copy() if record is not None else None
+
+    def get_records(self, job_ids: Iterable[JobIdLike]) -> list[LogRecord]:
+        if self._real is not None:
+            return self._real.get_records(job_ids)
+        return [r for r in map(self.get_record, job_ids) if r is not None]
 
     def submit(self, inputs: Sequence[Input], level: int) -> list[JobId]:
         return self._wait().submit(inputs, level)

@@ -23,7 +23,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Label, Static
 
 from simjobs.app.messages import JobsUpdated
-from simjobs.app.widgets.job_model import format_duration
+from simjobs.app.model import format_duration
 from simjobs.core.records import LogRecord
 from simjobs.core.types import TERMINAL_STATUSES
 

@@ -1,7 +1,10 @@
 """The simulations log view (``l``): every record, filtered, sorted, summed up, plotted
 and exported.
 
-The records are loaded and indexed in a thread worker and drawn by the virtual
+Opened from the app, the view is of the app's own model (:mod:`simjobs.app.model`: one
+model, a view per screen with its own filter and sort), kept current by the app's
+events; without it (a host app of its own) the records are loaded and indexed in a
+thread worker. Either way they are drawn by the virtual
 :class:`~simjobs.app.widgets.job_table.JobTable` (only the visible lines are rendered),
 so a log of 100,000 records opens without freezing the app. The summary, the plot and
 the export all follow the filtered view: the summary and the plot's series are computed
@@ -11,7 +14,6 @@ by :mod:`simjobs.app.log_summary`, the export dialog is
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,8 +29,9 @@ from textual.widgets import Input as TextInput
 
 from simjobs.app.log_summary import LevelSummary, plot_series, summarise
 from simjobs.app.messages import JobsUpdated
+from simjobs.app.widgets.filter_input import FilterInput
 from simjobs.app.widgets.footer import FittingFooter
-from simjobs.app.widgets.job_model import COLUMNS, Filter, JobModel, Row
+from simjobs.app.model import COLUMNS, Filter, JobModel, JobView, Row
 from simjobs.app.widgets.job_table import JobTable
 from simjobs.app.widgets.plot import ScatterPlot, nice_number
 from simjobs.core.records import LogRecord
@@ -39,8 +42,6 @@ from simjobs.core.types import JobStatus
 #: every key (a rebuild of 100,000 rows takes a noticeable fraction of a second).
 DEBOUNCE_ROWS = 20_000
 DEBOUNCE_SECONDS = 0.25
-#: Rows a background loop handles before pausing to let the UI loop run.
-YIELD_EVERY = 2000
 #: Seconds at least between two summaries (and plots) redone for live job updates.
 SUMMARY_INTERVAL = 1.0
 
@@ -88,31 +89,32 @@ class SimulationsLogScreen(Screen):
                 tooltip="Every key of the log view, listed"),
     ]
 
-    def __init__(self, backend: Any):
+    def __init__(self, backend: Any, model: Optional[JobModel] = None):
         super().__init__()
         self.backend = backend
-        self.records_by_id: dict[str, LogRecord] = {}
-        self.model = JobModel(backend.clock)
+        #: the rows shown: the app's model when given (kept current by the app; this
+        #: screen only adds its own view of it), else one loaded from the log here
+        self.source = model if model is not None else JobModel(backend.clock)
+        self._shared = model is not None
+        self._generation = self.source.generation
+        #: this screen's view of the rows (its own filter and sort)
+        self.model: JobView = self.source.view()
         self.input_dim: Optional[int] = backend.input_dim
         self.loaded = False
         self.load_seconds: Optional[float] = None
         self.summary: list[LevelSummary] = []
         self.plot_coordinate = 0
         self._pending_filter = None
-        self._model_lock = threading.Lock()
-        self._requested = 0  # view changes asked for
-        self._applied = 0  # view changes shown
-        self._early: list[LogRecord] = []  # updates that arrived while loading
+        self._requested = 0  # summaries asked for
+        self._applied = 0  # summaries shown
         self._export_when_loaded = False
         self._summarised_at = 0.0
         self._deferred = None  # the timer of a summary put off by live updates
-        self._sort_column = self.model.sort_column
-        self._sort_reverse = self.model.sort_reverse
 
     def compose(self) -> ComposeResult:
         yield Static(f"Simulations log  {self.backend.log_path}", id="log-title", markup=False)
         with Horizontal(id="filters"):
-            yield TextInput(placeholder=FILTER_HINT, id="filter-text", compact=True)
+            yield FilterInput(placeholder=FILTER_HINT, id="filter-text", compact=True)
             yield Select([(s.value, s) for s in JobStatus], prompt="status: any",
                          id="filter-status", compact=True)
             yield Select([], prompt="level: any", id="filter-level", compact=True)
@@ -138,7 +140,13 @@ class SimulationsLogScreen(Screen):
                           "Min output", "Mean output", "Max output")
         self.query_one(JobTable).focus()
         self._opened_at = time.perf_counter()
-        self._load()
+        if self._shared:
+            self._loaded()  # the app's rows, already current: nothing to read
+        else:
+            self._load()
+
+    def on_unmount(self) -> None:
+        self.source.drop_view(self.model)  # the app's model stops updating it
 
     def on_resize(self) -> None:
         room = self.size.width - SELECTS_WIDTH
@@ -149,7 +157,7 @@ class SimulationsLogScreen(Screen):
 
     @work(thread=True, exclusive=True, group="log-load", exit_on_error=False)
     def _load(self) -> None:
-        """Read and index every record off the UI loop."""
+        """Without the app's model: read and index every record off the UI loop."""
         import numpy  # noqa: F401 - the plot needs it: imported here, not on the UI loop
 
         try:
@@ -157,24 +165,11 @@ class SimulationsLogScreen(Screen):
         except Exception as exc:  # noqa: BLE001 - one line on screen, not a traceback
             self.app.call_from_thread(self._load_failed, f"{exc}".splitlines()[0])
             return
-        model = JobModel(self.backend.clock)
-        model.sort_column, model.sort_reverse = self._sort_column, self._sort_reverse
-        model.filter = self.model.filter
-        model.load(records, completions=False)  # (the log view shows no rates)
-        by_id = {r.job_id: r for r in records}
-        rows = model.rows_between(0, len(model))
-        summary = summarise(rows)
-        series = plot_series(rows, self.plot_coordinate)
-        self.app.call_from_thread(self._loaded, model, by_id, summary, series)
+        prepared = self.source.prepare(records)
+        self.app.call_from_thread(self._loaded, prepared)
         # What the text filter looks in, built now so that the first key typed in the
-        # filter does not wait for 100,000 of them; in slices with a pause between, so
-        # that the UI loop gets the GIL back often (keys stay quick meanwhile).
-        rows = list(model.rows.values())
-        for start in range(0, len(rows), YIELD_EVERY):
-            with self._model_lock:
-                for row in rows[start:start + YIELD_EVERY]:
-                    row.haystack  # noqa: B018 - computed and cached by the property
-            time.sleep(0.002)
+        # filter does not wait for 100,000 of them.
+        self.source.warm_haystacks()
 
     def _load_failed(self, message: str) -> None:
         if not self.is_attached:  # closed meanwhile
@@ -182,28 +177,26 @@ class SimulationsLogScreen(Screen):
         self.query_one("#loading", Static).update(f"Could not read the log: {message}")
         self.notify(f"Could not read the log: {message}", severity="error")
 
-    def _loaded(self, model: JobModel, by_id: dict[str, LogRecord],
-                summary: list[LevelSummary], series: dict) -> None:
+    def _loaded(self, prepared: Optional[tuple] = None) -> None:
         if not self.is_attached:  # closed meanwhile
             return
-        self.model = model
-        self.records_by_id = by_id
-        if self.input_dim is None and by_id:
-            self.input_dim = len(next(iter(by_id.values())).coords)
-        table = self.query_one(JobTable)
-        table.model = model
-        table.reload()
+        if prepared is not None:
+            self.source.install(prepared)  # (the view is sorted and filtered anew)
+        self._generation = self.source.generation
+        rows = self.source.rows
+        if self.input_dim is None and rows:
+            self.input_dim = len(next(iter(rows.values())).coords)
+        self.query_one(JobTable).reload()
         self._fill_filter_choices()
         self._fill_plot_choices()
         self.loaded = True
         self.load_seconds = time.perf_counter() - self._opened_at
         self.query_one("#loading").display = False
-        self._show_view(summary, series)
-        early, self._early = self._early, []
-        if early:
-            self._apply_records(early)
-        if self.current_filter() != model.filter:  # changed while (re)loading
+        self._update_title()
+        if self.current_filter() != self.model.filter:  # changed while (re)loading
             self.apply_filter()
+        else:
+            self._change_view(None)
         if self._export_when_loaded:
             self._export_when_loaded = False
             self.action_export()
@@ -241,72 +234,63 @@ class SimulationsLogScreen(Screen):
                       status=value("#filter-status"), level=value("#filter-level"),
                       interface=value("#filter-interface"))
 
-    # ---- live: the app's coalesced job updates
+    # ---- live: the app's coalesced job updates (already in the app's model)
 
     @on(JobsUpdated)
     def _jobs_updated(self, message: JobsUpdated) -> None:
-        records = message.records
-        if not records:
+        if not self.loaded or not self._shared:
             return
-        if not self.loaded:  # the snapshot being loaded may predate these: apply after
-            self._early.extend(records)
+        table = self.query_one(JobTable)
+        if self.source.generation != self._generation:  # the app's model was (re)loaded
+            self._loaded()
             return
-        self._apply_records(records)
-
-    def _apply_records(self, records: list[LogRecord]) -> None:
-        by_id = self.records_by_id
-        for record in records:
-            by_id[record.job_id] = record
-        self._change_view(lambda model: model.update(records), live=True)
+        table.show_changes()
+        if message.records:
+            self._update_title()
+            self._change_view(None, live=True)
 
     def apply_filter(self) -> None:
         """Rebuild the view with the filter as the fields set it now."""
         flt = self.current_filter()
-        self._change_view(lambda model: model.set_filter(flt))
+        self._change_view(lambda view: view.set_filter(flt))
 
-    def _change_view(self, change: Optional[Callable[[JobModel], None]],
+    def _change_view(self, change: Optional[Callable[[JobView], None]],
                      live: bool = False) -> None:
-        """Change the model (filter, sort, new records) and recompute the summary and the
-        plot in a thread: on 100,000 records that takes a good part of a second."""
+        """Change the view (filter, sort: a few milliseconds at 100,000 rows, here on
+        the UI loop), then recompute the summary and the plot of what it shows in a
+        thread (on 100,000 records that takes a good part of a second)."""
         if not self.loaded:
             return
+        if change is not None:
+            change(self.model)
+            self.query_one(JobTable).reload()
+            self._update_title()
         self._requested += 1
-        self._view_worker(change, self._requested, live)
+        generation = self._requested
+        # Live updates refresh the summary and plot at most every SUMMARY_INTERVAL.
+        if live and time.monotonic() - self._summarised_at < SUMMARY_INTERVAL:
+            self._applied = generation
+            if self._deferred is None:
+                def later() -> None:
+                    self._deferred = None
+                    self._change_view(None)
+
+                self._deferred = self.set_timer(SUMMARY_INTERVAL, later)
+            return
+        self._summarised_at = time.monotonic()
+        self._summarise(self.view_rows(), self.plot_coordinate, generation)
 
     @work(thread=True, group="log-view", exit_on_error=False)
-    def _view_worker(self, change: Optional[Callable[[JobModel], None]], generation: int,
-                     live: bool = False) -> None:
-        with self._model_lock:  # one change at a time, in the order asked
-            model = self.model
-            if change is not None:
-                change(model)
-            stale = generation != self._requested  # a newer change follows: it will show
-            # Live updates refresh the summary and plot at most every SUMMARY_INTERVAL
-            # (a summary of 100,000 records costs a fraction of a second).
-            early = live and time.monotonic() - self._summarised_at < SUMMARY_INTERVAL
-            if stale or early:
-                self.app.call_from_thread(self._model_changed, generation, None, None, early)
-                return
-            self._summarised_at = time.monotonic()
-            rows = model.rows_between(0, len(model))
-            summary = summarise(rows)
-            series = plot_series(rows, self.plot_coordinate)
-        self.app.call_from_thread(self._model_changed, generation, summary, series)
+    def _summarise(self, rows: list[Row], coordinate: int, generation: int) -> None:
+        summary = summarise(rows)
+        series = plot_series(rows, coordinate)
+        self.app.call_from_thread(self._summarised, generation, summary, series)
 
-    def _model_changed(self, generation: int, summary=None, series=None,
-                       deferred: bool = False) -> None:
+    def _summarised(self, generation: int, summary, series) -> None:
         if not self.is_attached:  # closed meanwhile
             return
-        self.query_one(JobTable).reload()
-        self._update_title()
-        if summary is not None:
+        if generation == self._requested:  # (else a newer one follows: it will show)
             self._show_view(summary, series)
-        elif deferred and self._deferred is None:
-            def later() -> None:
-                self._deferred = None
-                self._change_view(None)
-
-            self._deferred = self.set_timer(SUMMARY_INTERVAL, later)
         self._applied = max(self._applied, generation)
 
     @property
@@ -345,9 +329,9 @@ class SimulationsLogScreen(Screen):
         return self.model.rows_between(0, len(self.model))
 
     def view_records(self) -> list[LogRecord]:
-        """The records of the filtered view, in the order shown (what export writes)."""
-        by_id = self.records_by_id
-        return [by_id[row.job_id] for row in self.view_rows()]
+        """The records of the filtered view, in the order shown (what export writes):
+        copies read now, in one call (a row's record may be the log's own, changing)."""
+        return self.backend.get_records([row.job_id for row in self.view_rows()])
 
     def _show_view(self, summary: list[LevelSummary], series: dict) -> None:
         self.summary = summary
@@ -412,14 +396,12 @@ class SimulationsLogScreen(Screen):
 
     def action_cycle_sort(self) -> None:
         keys = [c.key for c in COLUMNS]
-        self._sort_column = keys[(keys.index(self._sort_column) + 1) % len(keys)]
-        column = self._sort_column
-        self._change_view(lambda model: model.set_sort(column))
+        column = keys[(keys.index(self.model.sort_column) + 1) % len(keys)]
+        self._change_view(lambda view: view.set_sort(column))
 
     def action_reverse_sort(self) -> None:
-        self._sort_reverse = not self._sort_reverse
-        reverse = self._sort_reverse
-        self._change_view(lambda model: model.set_reverse(reverse))
+        reverse = not self.model.sort_reverse
+        self._change_view(lambda view: view.set_reverse(reverse))
 
     def action_next_coordinate(self) -> None:
         dim = self.input_dim or 0
@@ -429,6 +411,9 @@ class SimulationsLogScreen(Screen):
         self.action_show_tab("plot")
 
     def action_reload(self) -> None:
+        if self._shared:  # the app's model is the log as events left it: sort it anew
+            self._change_view(lambda view: view.rebuild())
+            return
         self.query_one("#loading", Static).update("Reloading the log…")
         self.query_one("#loading").display = True
         self._opened_at = time.perf_counter()

@@ -16,8 +16,9 @@ from textual.widgets import Input, Static
 from ...core.text import plural
 from ...core.types import RESUBMITTABLE_STATUSES, TERMINAL_STATUSES, JobStatus
 from ..messages import JobsUpdated
+from ..widgets.filter_input import FilterInput
 from ..widgets.footer import FittingFooter
-from ..widgets.job_model import ACTIVE, COLUMN_KEYS, Filter, JobModel
+from ..model import ACTIVE, COLUMN_KEYS, Filter, JobModel
 from ..widgets.job_table import JobTable
 from ..widgets.load_panel import LoadPanels
 from ..widgets.status_bar import StatusBar
@@ -96,13 +97,18 @@ class MainScreen(Screen):
         with Horizontal(id="body"):
             with Vertical(id="jobs"):
                 yield Static("", id="table-info")
-                yield Input(placeholder="filter: id, input or interface (enter/esc to close)",
-                            id="filter-bar")
+                yield FilterInput(placeholder="filter: id, input or interface (enter/esc to "
+                                  "close)", id="filter-bar")
                 yield self.table
             yield self.panels
         yield FittingFooter(compact=True)
 
     def on_mount(self) -> None:
+        # The filter follows the bar's value as it is set, not on its Changed message:
+        # that comes a message later, after a frame showing the key typed, and the
+        # filtered table waited for the next frame (~17 ms later at most 60 a second).
+        self.watch(self.query_one("#filter-bar", Input), "value", self._filter_changed,
+                   init=False)
         self._show_manager_state()
         self.table.reload()
         self.table.focus()
@@ -119,7 +125,7 @@ class MainScreen(Screen):
 
     def on_jobs_updated(self, message: JobsUpdated) -> None:
         if message.records:
-            self.table.apply_records(message.records)
+            self.table.show_changes()  # (the app put them into the model)
             known = set(self.panels.panels)
             for info in self.simjobs.backend.interfaces():
                 if info.name not in known:
@@ -180,9 +186,8 @@ class MainScreen(Screen):
         bar.add_class("-open")
         bar.focus()
 
-    @on(Input.Changed, "#filter-bar")
-    def _filter_changed(self, event: Input.Changed) -> None:
-        self.set_filter(text=event.value.strip())
+    def _filter_changed(self, value: str) -> None:
+        self.set_filter(text=value.strip())
 
     @on(Input.Submitted, "#filter-bar")
     def _filter_done(self, event: Input.Submitted) -> None:
@@ -413,7 +418,7 @@ class MainScreen(Screen):
     def action_log_view(self) -> None:
         from .log_view import SimulationsLogScreen
 
-        self.app.push_screen(SimulationsLogScreen(self.simjobs.backend))
+        self.app.push_screen(SimulationsLogScreen(self.simjobs.backend, self.model))
 
     def action_detail(self) -> None:
         job_id = self.table.cursor_job_id

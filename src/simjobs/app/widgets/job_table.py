@@ -2,7 +2,7 @@
 
 Textual's DataTable keeps a widget-side copy of every row and invalidates its caches on
 each change; at 100,000 jobs its first paint takes seconds. This table renders lines
-straight from a :class:`~.job_model.JobModel` (the Line API, as toolong does): the cost
+straight from a :class:`~simjobs.app.model.JobModel` (the Line API, as toolong does): the cost
 of a frame is the number of visible rows, whatever the number of jobs, and an event
 redraws only the lines it changed (or the visible part, when rows moved).
 """
@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from itertools import islice
-from typing import Optional
+from typing import Optional, Union
 
 from rich.segment import Segment
 from textual import events
 from textual.binding import Binding
+from textual.cache import LRUCache
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
@@ -23,7 +24,7 @@ from textual.strip import Strip
 
 from ...core.records import LogRecord
 from ...core.types import JobStatus
-from .job_model import COLUMNS, Column, JobModel, cell_texts, elapsed, format_duration
+from ..model import COLUMNS, Column, JobModel, JobView, cell_texts, elapsed, format_duration
 
 MARK = "●"
 STATUS_CLASSES = {s: "job-table--status-" + s.name.lower().replace("_", "-") for s in JobStatus}
@@ -37,7 +38,7 @@ def separators(columns: list[Column]) -> list[str]:
     """The text before each column (none before the first)."""
     return [""] + [WIDE_SEPARATOR if a.align == "right" and b.align != "right" else SEPARATOR
                    for a, b in zip(columns, columns[1:])]
-#: Lines kept drawn (a few screens' worth; cleared when full).
+#: Lines kept drawn (a few screens' worth; the least recently drawn go first).
 LINE_CACHE_SIZE = 4096
 #: (column, narrowest width) in the order columns give up room on a narrow screen; the
 #: widths start from what the cells need (see JobTable._content_widths)
@@ -62,6 +63,106 @@ def _fit(text: str, width: int, align: str) -> str:
     if len(text) > width:
         return text[: max(0, width - 1)] + "…" if width > 0 else ""
     return text.rjust(width) if align == "right" else text.ljust(width)
+
+
+def plan_columns(width: int, content: dict[str, int], sort_column: str
+                 ) -> tuple[list[tuple[Column, int]], list[str], dict[str, str]]:
+    """The columns drawn in ``width`` cells, their widths, the separators before them
+    and the headers, for cells ``content`` wide (column key -> width) sorted on
+    ``sort_column``: every column drawn is whole or cut with "…", never cropped."""
+    labels = {c.key: c.label for c in COLUMNS}
+    cols, seps, labels, want = _fit_columns(width, content, sort_column, labels)
+    widths = _share_room(width, cols, want, seps)
+    return [(c, widths[c.key]) for c in cols], seps, labels
+
+
+def _wants(labels: dict[str, str], content: dict[str, int],
+           sort_column: str) -> dict[str, int]:
+    """What each column needs: its label (the sorted one with its arrow) or its cells,
+    whichever is wider."""
+    return {c.key: max(len(labels[c.key]) + (c.key == sort_column),
+                       content.get(c.key, c.width)) for c in COLUMNS}
+
+
+def _need(cols: list[Column], want: dict[str, int], seps: list[str]) -> int:
+    return 2 + sum(want[c.key] for c in cols) + sum(map(len, seps[:len(cols)]))
+
+
+def _fit_columns(width: int, content: dict[str, int], sort_column: str,
+                 labels: dict[str, str]) -> tuple[list[Column], list[str], dict, dict]:
+    """Which columns, separators and labels: the least needed columns hidden first,
+    then single spaces, then short labels, then more columns left out."""
+    want = _wants(labels, content, sort_column)
+    cols = _hide_by_rank(width, want, sort_column)
+    seps = separators(cols)
+    # Short of room still: single spaces only, then the short labels (a header
+    # shortened reads better than a cell cut).
+    if _need(cols, want, seps) > width:
+        seps = [""] + [SEPARATOR] * (len(cols) - 1)
+    for key, short in SHORT_LABELS.items():
+        if _need(cols, want, seps) <= width:
+            break
+        if len(labels[key]) + (key == sort_column) > content.get(key, 0):
+            labels[key] = short  # (only where the header is what makes it wide)
+            want = _wants(labels, content, sort_column)
+    dropped = _drop_narrow(width, cols, want, sort_column)
+    if dropped is not cols:
+        cols, seps = dropped, [""] + [SEPARATOR] * (len(dropped) - 1)
+    return cols, seps, labels, want
+
+
+def _hide_by_rank(width: int, want: dict[str, int], sort_column: str) -> list[Column]:
+    """Every column, less the least needed ones (highest hide rank first) until they
+    fit; never the one sorted on (its arrow and its values are what the sort is read
+    by)."""
+    cols = list(COLUMNS)
+    for rank in sorted({c.hide_rank for c in cols if c.hide_rank}, reverse=True):
+        if _need(cols, want, separators(cols)) <= width:
+            break
+        cols = [c for c in cols if c.hide_rank != rank or c.key == sort_column]
+    return cols
+
+
+def _drop_narrow(width: int, cols: list[Column], want: dict[str, int],
+                 sort_column: str) -> list[Column]:
+    """Narrower than the shrunk columns: leave out more of them (:data:`NARROW_DROP`),
+    so that every column drawn is whole or cut with "…", never cropped at the edge.
+    Returns ``cols`` itself when none is left out."""
+    least = {key: min(w for k, w in SHRINKABLE if k == key) for key, _ in SHRINKABLE}
+    for key in NARROW_DROP:
+        shrunk = 2 + sum(min(want[c.key], least.get(c.key, want[c.key])) for c in cols) \
+            + len(cols) - 1
+        if shrunk <= width:
+            break
+        if key != sort_column and len(cols) > 2:
+            cols = [c for c in cols if c.key != key]
+    return cols
+
+
+def _share_room(width: int, cols: list[Column], want: dict[str, int],
+                seps: list[str]) -> dict[str, int]:
+    """The width of each of ``cols``: what it wants, the room left given to the columns
+    narrower than their usual width (a little air between them) and then to Input; when
+    short of room, the columns that read well shorter shrink, down to a minimum."""
+    widths = {c.key: want[c.key] for c in cols}
+    extra = width - _need(cols, want, seps)
+    usual = {c.key: c.width for c in cols}
+    for key in GROWABLE:
+        if extra > 0 and key in widths and widths[key] < usual[key]:
+            grow = min(extra, usual[key] - widths[key])
+            widths[key] += grow
+            extra -= grow
+    if extra > 0 and "input" in widths:
+        widths["input"] += min(extra, 24)
+    for key, least in SHRINKABLE:
+        if extra < 0 and key in widths and widths[key] > least:
+            cut = min(-extra, widths[key] - least)
+            widths[key] -= cut
+            extra += cut
+    if extra < 0:  # still too wide (a tiny terminal): the widest column gives way
+        key = max(widths, key=widths.__getitem__)
+        widths[key] = max(1, widths[key] + extra)
+    return widths
 
 
 class JobTable(ScrollView, can_focus=True):
@@ -124,7 +225,7 @@ class JobTable(ScrollView, can_focus=True):
     class LabelsChanged(Message):
         """The headers changed (a short "Time" for "Elapsed" when short of room)."""
 
-    def __init__(self, model: JobModel, *, name: Optional[str] = None,
+    def __init__(self, model: Union[JobModel, JobView], *, name: Optional[str] = None,
                  id: Optional[str] = None, classes: Optional[str] = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.model = model
@@ -138,9 +239,10 @@ class JobTable(ScrollView, can_focus=True):
         self._layout_day = -1
         self._layout_sort = ""
         self._content: Optional[dict[str, int]] = None  # column key -> its cells' width
-        self._content_model: Optional[JobModel] = None  # the model _content was taken of
+        self._content_model: object = None  # the model (view) _content was taken of
         self._elapsed_drawn: dict[str, str] = {}  # job id -> Elapsed text on screen
-        self._line_cache: dict[str, tuple] = {}  # job id -> (record, key, strip)
+        # job id -> (record, key, strip): a line scrolled back to is not drawn again
+        self._line_cache: LRUCache[str, tuple] = LRUCache(LINE_CACHE_SIZE)
         #: said after "no jobs match <filter>": how to clear it on the screen showing it
         self.no_match_hint = ""
 
@@ -199,79 +301,7 @@ class JobTable(ScrollView, can_focus=True):
             self._content = self._content_widths()
             self._content_model, self._layout_day = model, day
         self._layout_width, self._layout_sort = width, model.sort_column
-        content = self._content or {}
-        sort_column = model.sort_column
-
-        def wants(labels: dict) -> dict[str, int]:
-            """What each column needs: its label (the sorted one with its arrow) or its
-            cells, whichever is wider."""
-            return {c.key: max(len(labels[c.key]) + (c.key == sort_column),
-                               content.get(c.key, c.width)) for c in COLUMNS}
-
-        labels = {c.key: c.label for c in COLUMNS}
-        want = wants(labels)
-        cols = list(COLUMNS)
-        seps = separators(cols)
-
-        def need(cs: list[Column]) -> int:
-            return 2 + sum(want[c.key] for c in cs) + sum(map(len, seps[:len(cs)]))
-
-        # Hide the least needed columns first, never the one sorted on (its arrow and
-        # its values are what the sort is read by).
-        for rank in sorted({c.hide_rank for c in cols if c.hide_rank}, reverse=True):
-            if need(cols) <= width:
-                break
-            cols = [c for c in cols if c.hide_rank != rank or c.key == sort_column]
-            seps = separators(cols)
-        # Short of room still: single spaces only, then the short labels (a header
-        # shortened reads better than a cell cut).
-        if need(cols) > width:
-            seps = [""] + [SEPARATOR] * (len(cols) - 1)
-        for key, short in SHORT_LABELS.items():
-            if need(cols) <= width:
-                break
-            if len(labels[key]) + (key == sort_column) > content.get(key, 0):
-                labels[key] = short  # (only where the header is what makes it wide)
-                want = wants(labels)
-        # Narrower than the shrunk columns: leave out more of them, so that every column
-        # drawn is whole or cut with "…", never cropped at the edge.
-        least: dict[str, int] = {}  # the narrowest width of each shrinkable column
-        for key, w in SHRINKABLE:
-            least[key] = min(w, least.get(key, w))
-        for key in NARROW_DROP:
-            shrunk = 2 + sum(min(want[c.key], least.get(c.key, want[c.key])) for c in cols) \
-                + len(cols) - 1
-            if shrunk <= width:
-                break
-            if key != sort_column and len(cols) > 2:
-                cols = [c for c in cols if c.key != key]
-                seps = [""] + [SEPARATOR] * (len(cols) - 1)
-        widths = {c.key: want[c.key] for c in cols}
-        extra = width - need(cols)
-        # The room left goes to the columns narrower than their usual width (a little
-        # air between them), then to Input.
-        usual = {c.key: c.width for c in cols}
-        for key in GROWABLE:
-            if extra <= 0:
-                break
-            if key in widths and widths[key] < usual[key]:
-                grow = min(extra, usual[key] - widths[key])
-                widths[key] += grow
-                extra -= grow
-        if extra > 0 and "input" in widths:
-            widths["input"] += min(extra, 24)
-        # Too narrow still: shrink the columns that read well shorter, down to a minimum.
-        for key, least in SHRINKABLE:
-            if extra >= 0:
-                break
-            if key in widths and widths[key] > least:
-                cut = min(-extra, widths[key] - least)
-                widths[key] -= cut
-                extra += cut
-        if extra < 0:  # still too wide (a tiny terminal): the widest column gives way
-            key = max(widths, key=widths.__getitem__)
-            widths[key] = max(1, widths[key] + extra)
-        columns = [(c, widths[c.key]) for c in cols]
+        columns, seps, labels = plan_columns(width, self._content or {}, model.sort_column)
         if columns != self.columns or seps != self._separators or labels != self._labels:
             self.columns = columns
             self._separators = seps
@@ -293,7 +323,16 @@ class JobTable(ScrollView, can_focus=True):
         return 2 + sum(w for _, w in self.columns) + sum(map(len, self._separators))
 
     def _update_virtual_size(self) -> None:
-        self.virtual_size = Size(self.scrollable_content_region.width, len(self.model) + 1)
+        size = Size(self.scrollable_content_region.width, len(self.model) + 1)
+        if size == self.virtual_size:
+            return
+        # Set without Textual's re-layout of the whole screen (virtual_size is a layout
+        # reactive: ~20 ms a frame, at each key typed in the filter): the table's own
+        # size is its container's whatever its number of rows (height 1fr, the
+        # scrollbar's gutter kept), so only its scrollbar and scroll range follow.
+        self.set_reactive(JobTable.virtual_size, size)
+        self._scroll_update(size)
+        self.refresh()
 
     def on_resize(self, event: events.Resize) -> None:
         self._layout()
@@ -310,15 +349,27 @@ class JobTable(ScrollView, can_focus=True):
         self.refresh()
 
     def apply_records(self, records: Iterable[LogRecord]) -> None:
-        """Apply changed records: redraw only the lines they touch."""
-        changed, moved = self.model.update(records)
+        """Apply changed records to the model (every view of it follows), then
+        :meth:`show_changes`."""
+        self.model.update(records)
+        self.show_changes()
+
+    def show_changes(self) -> None:
+        """Show what the model's updates changed in this table's view: redraw only the
+        lines they touch, or the visible part when rows moved."""
+        changed, moved = self.model.take_changes()
         if moved:
             self.reload()
             return
-        top = int(self.scroll_offset.y)
+        top, height = int(self.scroll_offset.y), self.body_height
+        if len(changed) > height:  # (a burst: look at the rows on screen, not at each id)
+            for i, row in enumerate(self.model.rows_between(top, top + height)):
+                if row.job_id in changed:
+                    self.refresh_line(i + 1)
+            return
         for job_id in changed:
             index = self.model.index_of(job_id)
-            if index is not None and top <= index < top + self.body_height:
+            if index is not None and top <= index < top + height:
                 self.refresh_line(index + 1)
 
     def _reanchor(self) -> None:
@@ -460,9 +511,9 @@ class JobTable(ScrollView, can_focus=True):
                 self._elapsed_drawn[row.job_id] = live
             return cached[2]
         strip = self._draw_row(row, index, width, marked, now)
-        if len(self._line_cache) >= LINE_CACHE_SIZE:
-            self._line_cache.clear()
-        self._line_cache[row.job_id] = (row.rec, key, strip)
+        if cached is not None:  # (LRUCache.set keeps an existing entry: replace it)
+            self._line_cache.discard(row.job_id)
+        self._line_cache.set(row.job_id, (row.rec, key, strip))
         return strip
 
     def notify_style_update(self) -> None:

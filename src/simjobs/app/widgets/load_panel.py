@@ -17,7 +17,7 @@ from textual.widgets import Static
 
 from ...core.types import JobStatus
 from ..backend import InterfaceInfo
-from .job_model import JobModel
+from ..model import JobModel
 
 SPARK = " ▁▂▃▄▅▆▇█"
 QUEUED = (JobStatus.PENDING_SUBMIT, JobStatus.SUBMITTED)

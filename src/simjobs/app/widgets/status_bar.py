@@ -11,7 +11,7 @@ from textual.widgets import Static
 
 from ...core.text import plural
 from ...core.types import JobStatus
-from .job_model import STATUS_RANK, JobModel
+from ..model import STATUS_RANK, JobModel
 
 SHORT = {
     JobStatus.PENDING_SUBMIT: "pending", JobStatus.SUBMITTED: "submitted",

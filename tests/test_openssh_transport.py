@@ -14,6 +14,7 @@ import shlex
 import shutil
 import stat
 import subprocess
+import sys
 import tempfile
 import threading
 import uuid
@@ -30,6 +31,7 @@ from simjobs.interfaces.openssh_transport import OpenSSHRunner
 from simjobs.interfaces.runner import HostKeyError, HostUnreachableError, SSHSettings
 from simjobs.interfaces.ssh import SSHInterface
 from simjobs.interfaces.slurm import SlurmInterface
+from test_inbox_users import AS_USER, OTHER, users  # noqa: F401 - users: a fixture
 from test_ssh_interface import PrivateSSHD, Remote
 from test_ssh_interface import settings_of as asyncssh_settings
 
@@ -650,3 +652,100 @@ def test_the_transport_defaults_to_asyncssh_and_openssh_needs_the_ssh_program(
     with pytest.raises(HostUnreachableError, match="not installed here"):
         runner.run("true")
     runner.close()
+
+
+# ---- a ControlPath other users can write to --------------------------------------------
+
+PLANTER = """
+import os, socket, sys, time
+path, stop = sys.argv[1], sys.argv[2]
+listener = socket.socket(socket.AF_UNIX)
+listener.bind(path)
+listener.listen(8)
+listener.settimeout(0.1)
+print("listening", flush=True)
+while not os.path.exists(stop):
+    try:
+        conn, _ = listener.accept()
+    except socket.timeout:
+        continue
+    print("connected", flush=True)
+    conn.close()
+"""
+
+
+def test_a_control_socket_planted_by_another_user_is_refused_and_gets_nothing(
+        sshd_pair, tmp_path, users):
+    """With ``ControlPath /tmp/ssh-%r@%h:%p`` (a sticky world-writable dir), another user
+    can create the socket first: ssh would hand that user's listener every command and
+    its stdin. simjobs refuses a socket that is not its user's, naming the path and the
+    fix, and never connects to it; its own socket there is used as before."""
+    target = sshd_pair["target"]
+    sticky = Path(tempfile.mkdtemp(prefix="sj-sticky-", dir="/tmp"))
+    sticky.chmod(0o1777)
+    planter = None
+    try:
+        config = write_config(tmp_path / "ssh_config", host_entry(
+            "simjobs-sticky", target, "ControlMaster auto",
+            f"ControlPath {sticky}/ssh-%r@%h:%p"))
+        runner = OpenSSHRunner(SSHSettings("simjobs-sticky", transport="openssh"),
+                               config_file=str(config))
+        path = runner.control_path
+        assert path.startswith(str(sticky) + "/")
+        stop = sticky / "stop"
+        planter = subprocess.Popen(
+            [sys.executable, str(AS_USER), OTHER, "code", PLANTER, path, str(stop)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert planter.stdout.readline().strip() == "listening", planter.stderr.read()
+        assert os.lstat(path).st_uid != os.geteuid()
+        try:
+            with pytest.raises(HostUnreachableError) as caught:
+                runner.run("echo secret-command", b"secret-stdin")
+            message = str(caught.value)
+            assert path in message and "not a socket of yours" in message
+            assert "~/.ssh/cm-%C" in message and "\n" not in message
+            assert runner.connects == 0
+        finally:
+            runner.close()
+        stop.touch()
+        out, err = planter.communicate(timeout=30)
+        assert "connected" not in out, "ssh connected to the planted socket"
+        # The user's own socket in the same sticky dir is fine.
+        os.unlink(path)
+        mine = OpenSSHRunner(SSHSettings("simjobs-sticky", transport="openssh"),
+                             config_file=str(config))
+        try:
+            assert mine.run("echo mine").text() == "mine\n"
+            assert os.lstat(path).st_uid == os.geteuid()
+        finally:
+            mine.close()
+            subprocess.run(["ssh", "-F", str(config), "-O", "exit", "simjobs-sticky"],
+                           capture_output=True, timeout=30)
+    finally:
+        if planter is not None and planter.poll() is None:
+            planter.kill()
+            planter.wait()
+        shutil.rmtree(sticky, ignore_errors=True)
+
+
+def test_a_control_path_in_a_directory_others_may_write_is_refused(sshd_pair, tmp_path):
+    """A group- or world-writable directory without the sticky bit lets others replace
+    the socket between the check and its use: refused before anything runs."""
+    target = sshd_pair["target"]
+    open_dir = Path(tempfile.mkdtemp(prefix="sj-open-", dir="/tmp"))
+    open_dir.chmod(0o777)
+    try:
+        config = write_config(tmp_path / "ssh_config", host_entry(
+            "simjobs-open", target, "ControlMaster auto", f"ControlPath {open_dir}/%C"))
+        runner = OpenSSHRunner(SSHSettings("simjobs-open", transport="openssh"),
+                               config_file=str(config))
+        try:
+            with pytest.raises(HostUnreachableError) as caught:
+                runner.run("true")
+            assert str(open_dir) in str(caught.value)
+            assert "may be written by other users" in str(caught.value)
+            assert runner.connects == 0 and os.listdir(open_dir) == []
+        finally:
+            runner.close()
+    finally:
+        shutil.rmtree(open_dir, ignore_errors=True)

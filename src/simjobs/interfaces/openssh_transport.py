@@ -41,6 +41,7 @@ import os
 import re
 import shlex
 import shutil
+import stat
 import subprocess
 import tempfile
 import threading
@@ -245,6 +246,7 @@ class OpenSSHRunner(ThreadedRunMany):
         Reaches no host (``ssh -O check``)."""
         if self.uses_own_master and self._own_dir is None:
             return None
+        self._check_socket_owner()
         result = self._local(self._argv("-O", "check"), 15.0)
         if result.exit_status != 0:
             return None
@@ -306,6 +308,42 @@ class OpenSSHRunner(ThreadedRunMany):
                 f"ssh logged in to {self.host} but no master connection answers at "
                 f"{self.control_path} ({result.error_text() or 'no message'}); check "
                 "ControlPath in your ssh configuration")
+
+    def _check_socket_owner(self) -> None:
+        """Refuse a control socket another user could have made: ssh would send that
+        user's listener every command and its stdin. The socket (when there) must be a
+        socket of ours (lstat: a link is refused), and its directory must be ours (or
+        root's) and writable by nobody else, or sticky (then no one else can replace our
+        socket, and one they plant is not ours). simjobs' own private dir passes."""
+        if self.uses_own_master:
+            return  # mkdtemp's 0700 dir: only we can put anything there
+        path = self.control_path
+        folder = os.path.dirname(path) or "."
+        euid = os.geteuid()
+        fix = ("use a ControlPath in a directory only you can write, such as "
+               "~/.ssh/cm-%C (mkdir -m 700 ~/.ssh)")
+        try:
+            info = os.stat(folder)
+        except OSError:
+            return  # no directory: nothing to trust (_check_control_path names it)
+        others_write = info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+        if info.st_uid not in (euid, 0) or (others_write and not info.st_mode & stat.S_ISVTX):
+            raise HostUnreachableError(
+                f"refusing the ControlPath {path} of your ssh configuration for {self.host}: "
+                f"its directory {folder} may be written by other users; {fix}")
+        try:
+            found = os.lstat(path)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise HostUnreachableError(
+                f"cannot check the ControlPath {path} for {self.host}: {exc.strerror}; {fix}"
+            ) from None
+        if not stat.S_ISSOCK(found.st_mode) or found.st_uid != euid:
+            raise HostUnreachableError(
+                f"refusing the ControlPath {path} of your ssh configuration for {self.host}: "
+                "it is not a socket of yours (another user may have put it there, to read "
+                f"your commands); nothing was sent; {fix}")
 
     def _check_control_path(self) -> None:
         """The user's ControlPath must be a socket path ssh can make: else ``ssh -Nf``
@@ -414,6 +452,7 @@ class OpenSSHRunner(ThreadedRunMany):
                           "-o", f"ProxyCommand=sh -c 'echo \"{NO_MASTER}\" >&2; exit 1'",
                           command=command)
         with self._channels:
+            self._check_socket_owner()  # the socket could change between commands
             with self._count_lock:
                 self.commands_run += 1
             try:

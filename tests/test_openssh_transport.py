@@ -749,3 +749,72 @@ def test_a_control_path_in_a_directory_others_may_write_is_refused(sshd_pair, tm
             runner.close()
     finally:
         shutil.rmtree(open_dir, ignore_errors=True)
+
+
+# ---- nothing ever asks on the terminal ----------------------------------------------------
+
+UNKNOWN_JUMP = """
+import sys, time
+from simjobs.interfaces.openssh_transport import OpenSSHRunner
+from simjobs.interfaces.runner import SSHSettings
+runner = OpenSSHRunner(SSHSettings("simjobs-target", transport="openssh"),
+                       config_file=sys.argv[1])
+start = time.monotonic()
+try:
+    runner.run("true")
+    print("RESULT ran", flush=True)
+except Exception as exc:
+    print(f"RESULT {type(exc).__name__} after {time.monotonic() - start:.1f} s: {exc}",
+          flush=True)
+finally:
+    runner.close()
+"""
+
+
+def test_a_jump_host_with_an_unknown_key_fails_at_once_and_asks_nothing_on_the_tty(
+        sshd_pair, tmp_path):
+    """ssh applies command-line options (BatchMode, StrictHostKeyChecking) to the
+    destination only, not to a ProxyJump hop: that hop would ask "continue connecting
+    (yes/no)?" on the controlling terminal, over the app's screen or the CLI. Run in a
+    real terminal (pty), simjobs' ssh has none: the login fails at once, unreachable."""
+    import pty
+    import select
+    import time
+
+    target, jump = sshd_pair["target"], sshd_pair["jump"]
+    empty = tmp_path / "known_hosts_without_the_jump_host"
+    empty.write_text("")
+    config = write_config(tmp_path / "ssh_config",
+                          host_entry("simjobs-target", target, "ProxyJump simjobs-jump")
+                          + host_entry("simjobs-jump", jump, known_hosts=str(empty)))
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: a session whose controlling terminal is the pty
+        try:
+            os.execv(sys.executable, [sys.executable, "-c", UNKNOWN_JUMP, str(config)])
+        finally:
+            os._exit(127)
+    shown = b""
+    deadline = time.monotonic() + 60
+    try:
+        while b"RESULT" not in shown or not shown.endswith(b"\n"):
+            assert time.monotonic() < deadline, f"no result within 60 s: {shown!r}"
+            before = shown.split(b"RESULT")[0]  # (the result may name a password)
+            assert b"continue connecting" not in before and b"assword" not in before, \
+                f"ssh asked on the terminal: {shown!r}"
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if ready:
+                try:
+                    shown += os.read(fd, 4096)
+                except OSError:  # the child closed the pty
+                    break
+    finally:
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+        os.waitpid(pid, 0)
+        os.close(fd)
+    result = shown.decode("utf-8", "replace").split("RESULT ", 1)[1].strip()
+    assert result.startswith(("HostKeyError", "HostUnreachableError")), result
+    assert "through the jump host simjobs-jump" in result, result
+    assert float(result.split(" after ")[1].split(" s")[0]) < 20, result

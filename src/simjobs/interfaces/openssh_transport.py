@@ -66,6 +66,19 @@ NO_MASTER = "simjobs: no master connection"
 _MAX_SOCKET_PATH = 100
 
 
+def _detached() -> dict:
+    """What every ssh (and ssh-keyscan/ssh-keygen) of this runner is started with, so
+    that nothing of it can ask a person: ``BatchMode``/``StrictHostKeyChecking`` on the
+    command line do not reach a ``ProxyJump`` hop, which would otherwise ask "continue
+    connecting?" or for a password on the controlling terminal (over the app's screen or
+    the CLI). A new session has no controlling terminal (ssh cannot open ``/dev/tty``),
+    and without ``DISPLAY``/``SSH_ASKPASS`` and with ``SSH_ASKPASS_REQUIRE=never`` it
+    asks no askpass program either: such a hop fails at once instead."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "SSH_ASKPASS")}
+    env["SSH_ASKPASS_REQUIRE"] = "never"
+    return {"start_new_session": True, "env": env}
+
+
 def _option_value(value: str) -> str:
     """``value`` as ssh's ``-o Key=VALUE`` reads it: ``%`` escaped (paths are token
     expanded) and double-quoted when it holds spaces or quotes."""
@@ -180,7 +193,7 @@ class OpenSSHRunner(ThreadedRunMany):
         """Run an ssh that does not reach the host (``-G``, ``-O``): its result."""
         try:
             proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
-                                  timeout=timeout)
+                                  timeout=timeout, **_detached())
         except subprocess.TimeoutExpired:
             return CommandResult(255, b"", f"no answer within {timeout:g} s".encode())
         except OSError as exc:
@@ -293,7 +306,7 @@ class OpenSSHRunner(ThreadedRunMany):
                           "-o", "ServerAliveCountMax=3", "-N", "-f")
         try:
             proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
-                                  timeout=timeout)
+                                  timeout=timeout, **_detached())
         except subprocess.TimeoutExpired:
             raise HostUnreachableError(
                 f"cannot connect to {self.host}: no answer within {timeout:g} s; check the "
@@ -388,6 +401,15 @@ class OpenSSHRunner(ThreadedRunMany):
                 f"cannot connect to {self.host}: no answer within "
                 f"{self.settings.connect_timeout:g} s ({detail}); check the host name, the "
                 "port and the network")
+        jump = self.effective_config().get("proxyjump", "none")
+        if jump != "none" and ("kex_exchange_identification" in text
+                               or "Connection closed by" in text):
+            # The hop's ssh says nothing (ssh runs it quiet): name the likely causes.
+            return HostUnreachableError(
+                f"cannot connect to {self.host} through the jump host {jump} ({detail}); "
+                "simjobs asks nothing on a terminal, so every jump host's key must be in "
+                "your known_hosts and its login must need no password or code: check with "
+                f"ssh -o BatchMode=yes {shlex.quote(jump.split(',')[0])} true")
         return HostUnreachableError(f"cannot connect to {self.host}: "
                                     f"{detail or f'ssh exited {result.exit_status}'}")
 
@@ -434,9 +456,9 @@ class OpenSSHRunner(ThreadedRunMany):
         try:
             scan = subprocess.run([*argv, host], stdin=subprocess.DEVNULL,
                                   capture_output=True,
-                                  timeout=self.settings.connect_timeout + 10)
+                                  timeout=self.settings.connect_timeout + 10, **_detached())
             listed = subprocess.run(["ssh-keygen", "-l", "-f", "-"], input=scan.stdout,
-                                    capture_output=True, timeout=15)
+                                    capture_output=True, timeout=15, **_detached())
         except (OSError, subprocess.TimeoutExpired):
             return None  # the message is still right without it
         found = re.search(rb"(SHA256:[A-Za-z0-9+/=]+)", listed.stdout)
@@ -457,7 +479,7 @@ class OpenSSHRunner(ThreadedRunMany):
                 self.commands_run += 1
             try:
                 proc = subprocess.run(argv, input=input if input is not None else b"",
-                                      capture_output=True, timeout=timeout)
+                                      capture_output=True, timeout=timeout, **_detached())
             except subprocess.TimeoutExpired:
                 raise HostUnreachableError(
                     f"a command on {self.host} did not finish within {timeout:g} s") from None

@@ -17,6 +17,7 @@ import hmac
 import os
 import pwd
 import re
+import shlex
 import shutil
 import signal
 import struct
@@ -173,6 +174,42 @@ def test_a_password_question_is_asked_once_and_answered(ssh_mfa, no_prompter, tm
         assert len(asked) == 2
 
 
+def test_a_prompter_that_raises_is_a_login_error_naming_only_its_type(ssh_mfa, no_prompter):
+    """A prompter may fail in any way (the docstring allows any exception); its text may
+    echo what was typed, so only its type reaches the message."""
+    def prompter(challenge: LoginChallenge) -> list[str]:
+        raise ValueError(f"bad answer {WRONG}")
+
+    with SSHRunner(settings_of(ssh_mfa), interface="hpc", prompter=prompter,
+                   use_ssh_config=False) as runner:
+        with pytest.raises(LoginError) as failed:
+            runner.run("true")
+    message = str(failed.value)
+    assert "the login prompter failed" in message and "ValueError" in message
+    assert WRONG not in message and "\n" not in message
+
+
+def test_a_failing_login_listener_does_not_reach_the_transport(ssh_mfa, no_prompter):
+    from simjobs.core.login import on_login_failure
+
+    told: list[str] = []
+
+    def broken(error) -> None:
+        raise RuntimeError("a listener's own fault")
+
+    remove_broken = on_login_failure(broken)
+    remove_told = on_login_failure(lambda error: told.append(str(error)))
+    try:
+        with SSHRunner(settings_of(ssh_mfa), interface="hpc", prompter=lambda c: [WRONG],
+                       use_ssh_config=False) as runner:
+            with pytest.raises(LoginError, match=re.escape(REFUSED)):
+                runner.run("true")
+    finally:
+        remove_broken()
+        remove_told()
+    assert len(told) == 1 and REFUSED in told[0]  # the next listener was still told
+
+
 def test_without_a_prompter_the_login_fails_at_once_in_one_line(ssh_mfa, no_prompter):
     with SSHRunner(settings_of(ssh_mfa), interface="hpc", use_ssh_config=False) as runner:
         started = time.monotonic()
@@ -288,6 +325,32 @@ def test_on_a_terminal_submit_and_run_ask_and_the_job_runs(ssh_mfa, mfa_config, 
     assert files_holding(tmp_path, WRONG) == []
     remote = Path(pwd.getpwnam(ssh_mfa["user"]).pw_dir)
     assert files_holding(remote, WRONG) == []
+
+
+@pytest.mark.skipif(not tmux_available(), reason="tmux is not installed (CI has it)")
+def test_on_a_terminal_a_refused_code_ends_run_until_done_with_the_servers_message(
+        ssh_mfa, mfa_config, tmp_path, no_prompter):
+    """The CLI never asks again by itself, so after a refused code the interface is dead
+    for the process: `simjobs run --until-done` ends at once with the server's message
+    and a non-zero status, instead of waiting for ever."""
+    env = {**os.environ, **command_env(tmp_path)}
+    submit = subprocess.run(  # no terminal: the job stays pending, for `run` to resume
+        [sys.executable, "-m", "simjobs", "submit", "--config", str(mfa_config), "-i", "3,4"],
+        cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+        env=env)
+    assert submit.returncode == 1, submit.stderr
+    command = f"{shlex.quote(sys.executable)} -m simjobs run --until-done --config " \
+              f"{shlex.quote(str(mfa_config))}; echo EXIT=$?"
+    with TmuxSession(["sh", "-c", command], width=300, height=40, cwd=str(tmp_path),
+                     env=command_env(tmp_path)) as term:
+        term.wait_for(r"Verification code:", timeout=60)
+        term.type(WRONG)
+        term.send("Enter")
+        screen = term.wait_for(r"EXIT=\d+", timeout=90)
+    assert "EXIT=1" in screen, screen
+    assert REFUSED in screen and WRONG not in screen
+    assert [r.status for r in records_of(tmp_path / "runs.csv").values()] \
+        == [JobStatus.PENDING_SUBMIT]
 
 
 # ---- the app --------------------------------------------------------------------------------

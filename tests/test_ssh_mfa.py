@@ -269,6 +269,7 @@ def test_without_a_terminal_submit_and_run_fail_at_once_in_one_line(
         [sys.executable, "-m", "simjobs", "submit", "--config", str(mfa_config), "-i", "3,4",
          "--timeout", "120"],
         cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+        start_new_session=True,  # no terminal at all (else it asks on the one of pytest)
         env=env)
     assert time.monotonic() - started < 60  # not the 120 s of --timeout
     assert submit.returncode == 1
@@ -283,6 +284,7 @@ def test_without_a_terminal_submit_and_run_fail_at_once_in_one_line(
     run = subprocess.run(
         [sys.executable, "-m", "simjobs", "run", "--config", str(mfa_config)],
         cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+        start_new_session=True,  # no terminal at all (else it asks on the one of pytest)
         env=env)
     assert time.monotonic() - started < 60
     assert run.returncode == 1
@@ -337,6 +339,7 @@ def test_on_a_terminal_a_refused_code_ends_run_until_done_with_the_servers_messa
     submit = subprocess.run(  # no terminal: the job stays pending, for `run` to resume
         [sys.executable, "-m", "simjobs", "submit", "--config", str(mfa_config), "-i", "3,4"],
         cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+        start_new_session=True,  # no terminal at all (else it asks on the one of pytest)
         env=env)
     assert submit.returncode == 1, submit.stderr
     command = f"{shlex.quote(sys.executable)} -m simjobs run --until-done --config " \
@@ -351,6 +354,49 @@ def test_on_a_terminal_a_refused_code_ends_run_until_done_with_the_servers_messa
     assert REFUSED in screen and WRONG not in screen
     assert [r.status for r in records_of(tmp_path / "runs.csv").values()] \
         == [JobStatus.PENDING_SUBMIT]
+
+
+def stty_echo(screen: str) -> bool:
+    """Whether the ``stty -a`` on ``screen`` shows echo on (``echo``, not ``-echo``)."""
+    flags = screen.split("STTY", 1)[1].split()
+    assert "echo" in flags or "-echo" in flags, screen
+    return "echo" in flags
+
+
+@pytest.mark.skipif(not tmux_available(), reason="tmux is not installed (CI has it)")
+def test_ctrl_c_at_a_hidden_question_leaves_the_terminal_echoing(
+        ssh_mfa, mfa_config, tmp_path):
+    """The question is read in a daemon thread with echo off; Ctrl-C ends the command
+    from the main thread: the terminal's settings must still be put back."""
+    # (The shell traps ^C, so that it goes on to stty once simjobs has ended.)
+    command = f"trap : INT; {shlex.quote(sys.executable)} -m simjobs submit -i 3,4 " \
+              f"--timeout 120 --config {shlex.quote(str(mfa_config))}; echo EXIT=$?; " \
+              "echo STTY; stty -a"
+    with TmuxSession(["sh", "-c", command], width=300, height=40, cwd=str(tmp_path),
+                     env=command_env(tmp_path)) as term:
+        term.wait_for(r"Verification code:", timeout=60)
+        term.send("C-c")
+        screen = term.wait_for(r"STTY[\s\S]*eof", timeout=60)
+    assert "EXIT=0" not in screen
+    assert stty_echo(screen), screen
+
+
+@pytest.mark.skipif(not tmux_available(), reason="tmux is not installed (CI has it)")
+def test_in_a_terminal_with_stdin_from_a_file_the_question_is_asked(
+        ssh_mfa, mfa_config, tmp_path):
+    """The question is asked on /dev/tty, so stdin redirected from a file does not
+    mean that no one is there."""
+    command = f"{shlex.quote(sys.executable)} -m simjobs submit -i 3,4 --timeout 120 " \
+              f"--config {shlex.quote(str(mfa_config))} < /dev/null; echo EXIT=$?"
+    with TmuxSession(["sh", "-c", command], width=300, height=40, cwd=str(tmp_path),
+                     env=command_env(tmp_path)) as term:
+        term.wait_for(r"Verification code:", timeout=60)
+        term.type(totp(ssh_mfa["secret"]))
+        term.send("Enter")
+        screen = term.wait_for(r"EXIT=\d+", timeout=90)
+    assert "EXIT=0" in screen, screen
+    assert [r.status for r in records_of(tmp_path / "runs.csv").values()] \
+        != [JobStatus.PENDING_SUBMIT]
 
 
 # ---- the app --------------------------------------------------------------------------------

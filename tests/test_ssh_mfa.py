@@ -210,6 +210,27 @@ def test_a_failing_login_listener_does_not_reach_the_transport(ssh_mfa, no_promp
     assert len(told) == 1 and REFUSED in told[0]  # the next listener was still told
 
 
+def test_an_answer_just_before_the_calls_time_limit_lets_the_command_finish(
+        ssh_mfa, no_prompter):
+    """A person's answer stops the host's clock; an answer given just before the call's
+    limit restarts it, instead of cancelling the command the moment after."""
+    command_timeout = 3.0
+    settings = settings_of(ssh_mfa)
+    limit = command_timeout + settings.connect_timeout + 15.0  # SSHRunner.run's limit
+    started = time.monotonic()
+
+    def slow_person(challenge: LoginChallenge) -> list[str]:
+        time.sleep(max(0.0, started + limit - 1.0 - time.monotonic()))
+        return [totp(ssh_mfa["secret"])]
+
+    with SSHRunner(settings, interface="hpc", prompter=slow_person,
+                   use_ssh_config=False) as runner:
+        # The command ends ~1 s after the limit counted from the call's start.
+        result = runner.run("sleep 2; echo done", timeout=command_timeout)
+    assert result.text() == "done\n"
+    assert time.monotonic() - started > limit
+
+
 def test_without_a_prompter_the_login_fails_at_once_in_one_line(ssh_mfa, no_prompter):
     with SSHRunner(settings_of(ssh_mfa), interface="hpc", use_ssh_config=False) as runner:
         started = time.monotonic()

@@ -818,3 +818,40 @@ def test_a_jump_host_with_an_unknown_key_fails_at_once_and_asks_nothing_on_the_t
     assert result.startswith(("HostKeyError", "HostUnreachableError")), result
     assert "through the jump host simjobs-jump" in result, result
     assert float(result.split(" after ")[1].split(" s")[0]) < 20, result
+
+
+@pytest.mark.parametrize("transport", ["openssh", "asyncssh"])
+def test_the_suggested_keyscan_command_works_for_a_known_hosts_path_with_spaces(
+        sshd_pair, tmp_path, transport):
+    """The fix a host-key message gives is pasted into a shell: the known_hosts path is
+    quoted, so the key lands in that file and the next connection works."""
+    target = sshd_pair["target"]
+    odd = tmp_path / "my hosts"
+    odd.mkdir()
+    known = odd / "known hosts; x"
+    known.write_text("")
+
+    def make():
+        if transport == "openssh":
+            return OpenSSHRunner(settings_of(target, known_hosts=str(known)))
+        from simjobs.interfaces.ssh_transport import SSHRunner
+
+        return SSHRunner(settings_of(target, known_hosts=str(known), transport="asyncssh"),
+                         use_ssh_config=False)
+
+    runner = make()
+    try:
+        with pytest.raises(HostKeyError) as caught:
+            runner.run("true")
+    finally:
+        runner.close()
+    fix = str(caught.value).split("add it: ", 1)[1]
+    assert fix.startswith("ssh-keyscan ")
+    done = subprocess.run(["sh", "-c", fix], cwd=tmp_path, capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert known.read_text().strip() and not (tmp_path / "my").exists()
+    runner = make()
+    try:
+        assert runner.run("echo in").text() == "in\n"
+    finally:
+        runner.close()

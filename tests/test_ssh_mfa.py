@@ -231,6 +231,77 @@ def test_an_answer_just_before_the_calls_time_limit_lets_the_command_finish(
     assert time.monotonic() - started > limit
 
 
+def test_control_characters_of_the_server_never_reach_the_person_or_the_error(
+        tmp_path, no_prompter):
+    """A hostile or broken server's words (prompt, instructions, why it refused) go to
+    the person's terminal and into error lines: escape sequences are taken out. The
+    server is a real SSH server (asyncssh's) on loopback, saying what a PAM module could."""
+    import asyncio
+    import threading
+
+    import asyncssh
+
+    escape = "\x1b]0;pwned\x07\x1b[2J"
+    host_key = asyncssh.generate_private_key("ssh-ed25519")
+
+    class Server(asyncssh.SSHServer):
+        def begin_auth(self, username):
+            return True
+
+        def kbdint_auth_supported(self):
+            return True
+
+        def get_kbdint_challenge(self, username, lang, submethods):
+            return ("", f"Site{escape} notice", "en", [(f"Code{escape}: ", False)])
+
+        def validate_kbdint_response(self, username, responses):
+            if responses:  # the answer: refused, with a message (no prompts)
+                return ("", f"Denied{escape} go away\r\n", "en", [])
+            return False
+
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    holder = {}
+
+    def serve():
+        asyncio.set_event_loop(loop)
+        holder["server"] = loop.run_until_complete(asyncssh.create_server(
+            Server, "127.0.0.1", 0, server_host_keys=[host_key]))
+        started.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert started.wait(30)
+    port = holder["server"].sockets[0].getsockname()[1]
+    known = tmp_path / "known_hosts"
+    known.write_text(f"[127.0.0.1]:{port} "
+                     f"{host_key.export_public_key().decode().strip()}\n")
+    asked: list[LoginChallenge] = []
+
+    def prompter(challenge: LoginChallenge) -> list[str]:
+        asked.append(challenge)
+        return ["123456"]
+
+    try:
+        settings = SSHSettings("127.0.0.1", port, "someone", known_hosts=str(known),
+                               connect_timeout=10.0)
+        with SSHRunner(settings, interface="hpc", prompter=prompter,
+                       use_ssh_config=False) as runner:
+            with pytest.raises(LoginError) as refused:
+                runner.run("true")
+    finally:
+        loop.call_soon_threadsafe(holder["server"].close)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+    shown = [asked[0].instructions, asked[0].title] + [p.text for p in asked[0].prompts]
+    assert "Code" in asked[0].prompts[0].text and "Site" in asked[0].instructions
+    assert not any(ch in text for text in shown for ch in "\x1b\x07")
+    message = str(refused.value)
+    assert "Denied" in message and "go away" in message
+    assert not any(ch in message for ch in "\x1b\x07\r\n"), repr(message)
+
+
 def test_without_a_prompter_the_login_fails_at_once_in_one_line(ssh_mfa, no_prompter):
     with SSHRunner(settings_of(ssh_mfa), interface="hpc", use_ssh_config=False) as runner:
         started = time.monotonic()

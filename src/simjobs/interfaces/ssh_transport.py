@@ -45,6 +45,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shlex
 import threading
 import time
 from collections.abc import Sequence
@@ -59,6 +60,8 @@ from simjobs.core.login import (
     login_failed,
     login_generation,
 )
+
+from simjobs.core.text import printable
 
 from .runner import CommandResult, HostKeyError, HostUnreachableError, LoginError, SSHSettings
 from .runner import RetryBackoff, host_key_message
@@ -241,7 +244,8 @@ class SSHRunner:
             raise HostKeyError(
                 f"cannot check the host key of {where}: the known_hosts file "
                 f"{self.known_hosts!r} does not exist; if {s.host} is the right host, run "
-                f"ssh-keyscan -p {s.port} {s.host} >> {self.known_hosts}"
+                f"ssh-keyscan -p {s.port} {shlex.quote(s.host)} >> "
+                f"{shlex.quote(self.known_hosts)}"
             )
         options: dict = dict(
             known_hosts=self.known_hosts,
@@ -516,15 +520,19 @@ class _LoginAttempt:
         return None if self.stopped else ""
 
     async def challenge(self, title: str, instructions: str, prompts) -> Optional[list[str]]:
+        # The server's words reach a terminal and error lines: no control characters
+        # (an escape sequence in them could rewrite what the person sees).
+        instructions = printable(instructions, keep_newlines=True)
         if not prompts:
             if instructions.strip():
-                self.said.append(instructions.strip())
+                self.said.append(" ".join(instructions.split()))
             return []
         if self.stopped:
             return None
         return await self._ask(LoginChallenge(
             self.runner.interface, self.runner.host, instructions,
-            tuple(LoginPrompt(text, bool(echo)) for text, echo in prompts), title))
+            tuple(LoginPrompt(printable(text), bool(echo)) for text, echo in prompts),
+            printable(title)))
 
     async def password(self) -> Optional[str]:
         if self.password_asked:

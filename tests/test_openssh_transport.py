@@ -855,3 +855,75 @@ def test_the_suggested_keyscan_command_works_for_a_known_hosts_path_with_spaces(
         assert runner.run("echo in").text() == "in\n"
     finally:
         runner.close()
+
+
+# ---- a master shared by several interfaces ------------------------------------------------
+
+
+@pytest.fixture
+def few_sessions_sshd(sshd_pair, tmp_path):
+    """An sshd of this test's own (a free port) like the pair's target but allowing only
+    two sessions per connection (MaxSessions 2): a shared master's limit, met early."""
+    import socket
+
+    target_dir = Path(sshd_pair["target"]["log"]).parent
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    state = Path(tempfile.mkdtemp(prefix="sj-few-", dir="/tmp"))
+    config = (target_dir / "sshd_config").read_text()
+    lines = [line for line in config.splitlines()
+             if not line.startswith(("Port ", "PidFile ", "MaxSessions "))]
+    lines += [f"Port {port}", f"PidFile {state}/sshd.pid", "MaxSessions 2"]
+    (state / "sshd_config").write_text("\n".join(lines) + "\n")
+    known = state / "known_hosts"
+    public = (target_dir / "host_ed25519_key.pub").read_text().split()
+    known.write_text(f"[127.0.0.1]:{port} {public[0]} {public[1]}\n")
+    log = state / "sshd.log"
+    sshd = subprocess.Popen([shutil.which("sshd") or "/usr/sbin/sshd", "-D", "-e", "-f",
+                             str(state / "sshd_config"), "-E", str(log)])
+    try:
+        def listening() -> bool:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return True
+            except OSError:
+                return False
+
+        wait_for(listening, timeout=30, message="the MaxSessions 2 sshd to listen")
+        yield {**sshd_pair["target"], "port": str(port), "known_hosts": str(known),
+               "log": str(log)}
+    finally:
+        sshd.terminate()
+        sshd.wait(30)
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def test_sessions_a_shared_master_refuses_are_retried_not_unreachable(
+        few_sessions_sshd, tmp_path, control_dir):
+    """Two interfaces on the user's one master open more sessions than the server allows
+    per connection (MaxSessions): a refused session waits and is tried again, instead of
+    making the interface unreachable."""
+    config = write_config(tmp_path / "ssh_config", host_entry(
+        "simjobs-few", few_sessions_sshd, "ControlMaster auto",
+        f"ControlPath {control_dir}/%C"))
+    opened = ssh_by_hand(config, "-MNf", "simjobs-few")
+    assert opened.returncode == 0, opened.stderr
+    runners = [OpenSSHRunner(SSHSettings("simjobs-few", transport="openssh"),
+                             config_file=str(config)) for _ in range(2)]
+    try:
+        results: list = []
+        threads = [threading.Thread(target=lambda r=r: results.extend(r.run_many(
+            [(f"sleep 0.3; echo {n}", None) for n in range(4)]))) for r in runners]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        errors = [r for r in results if isinstance(r, Exception)]
+        assert errors == [], errors
+        assert sorted(r.text() for r in results) == sorted(f"{n}\n" for n in range(4)
+                                                           for _ in runners)
+    finally:
+        for runner in runners:
+            runner.close()
+        ssh_by_hand(config, "-O", "exit", "simjobs-few")

@@ -45,6 +45,7 @@ import stat
 import subprocess
 import tempfile
 import threading
+import time
 from typing import Optional
 
 from .runner import (
@@ -112,9 +113,20 @@ class OpenSSHRunner(ThreadedRunMany):
         Master connections simjobs opened (a master found running is not counted).
     """
 
-    #: Commands running at once over the master (OpenSSH's MaxSessions is 10 by default),
-    #: also the threads of :meth:`run_many`.
+    #: Commands running at once over simjobs' own master (OpenSSH's MaxSessions is 10 by
+    #: default), also the threads of :meth:`run_many`.
     max_channels: int = 8
+    #: Commands running at once over a master of the user's ``ControlPath``, for all the
+    #: runners of this process on it together (several interfaces may share it, and
+    #: the user's own ssh sessions count against MaxSessions too).
+    user_master_channels: int = 4
+    #: How often a session the master refused (MaxSessions reached) is tried again, the
+    #: waits doubling from :attr:`refused_wait` seconds.
+    refused_retries: int = 6
+    refused_wait: float = 0.1
+    # One count of running commands per user ControlPath, shared by every runner.
+    _shared_channels: dict[str, threading.BoundedSemaphore] = {}
+    _shared_channels_lock = threading.Lock()
     #: The longest wait between two attempts to open the master after failures, seconds.
     max_backoff: float = 15.0
     #: The first wait after a failed attempt to open the master, in seconds.
@@ -138,7 +150,7 @@ class OpenSSHRunner(ThreadedRunMany):
         self.connects = 0
         self._lock = threading.Lock()  # the master's state
         self._count_lock = threading.Lock()
-        self._channels = threading.Semaphore(self.max_channels)
+        self._own_channels = threading.BoundedSemaphore(self.max_channels)
         self.pool_size = self.max_channels
         self._closed = False
         self._config: Optional[dict[str, str]] = None  # ``ssh -G``, read once
@@ -466,14 +478,42 @@ class OpenSSHRunner(ThreadedRunMany):
 
     # ---- one command
 
+    def _channel_slots(self) -> threading.BoundedSemaphore:
+        """The count of commands running at once on this runner's master: its own, or
+        the one every runner of the process shares for the user's ControlPath."""
+        if self.uses_own_master:
+            return self._own_channels
+        path = self.control_path
+        cls = type(self)
+        with cls._shared_channels_lock:
+            slots = cls._shared_channels.get(path)
+            if slots is None:
+                slots = cls._shared_channels[path] = threading.BoundedSemaphore(
+                    self.user_master_channels)
+            return slots
+
     def _exec(self, command: str, input: Optional[bytes], timeout: float) -> CommandResult:
+        """Run ``command`` over the master; a session the master refused (the server's
+        MaxSessions, reached with the user's own sessions or other processes on it) is
+        tried again after a short wait: nothing ran."""
+        wait = self.refused_wait
+        for _ in range(self.refused_retries):
+            result = self._exec_once(command, input, timeout)
+            if result.exit_status != 255 or not _session_refused(result.stderr):
+                return result
+            time.sleep(wait)  # another session ends meanwhile
+            wait *= 2
+        return self._exec_once(command, input, timeout)
+
+    def _exec_once(self, command: str, input: Optional[bytes],
+                   timeout: float) -> CommandResult:
         # ControlMaster=no: a command never becomes a master; the ProxyCommand is what
         # ssh would connect through without a master: it only says so (nothing is sent).
         # LogLevel=ERROR: no "Warning: ..." lines of ssh's own in the command's stderr.
         argv = self._argv("-o", "ControlMaster=no", "-o", "LogLevel=ERROR",
                           "-o", f"ProxyCommand=sh -c 'echo \"{NO_MASTER}\" >&2; exit 1'",
                           command=command)
-        with self._channels:
+        with self._channel_slots():
             self._check_socket_owner()  # the socket could change between commands
             with self._count_lock:
                 self.commands_run += 1
@@ -496,6 +536,11 @@ class OpenSSHRunner(ThreadedRunMany):
                 return result
             with self._lock:
                 self._master_up = False  # checked again before the next command
+            if _session_refused(result.stderr):
+                raise HostUnreachableError(
+                    f"the master connection to {self.host} refused new sessions again and "
+                    "again (the server's MaxSessions); close some of your own ssh sessions "
+                    "on it, or raise MaxSessions in the server's sshd_config")
             if NO_MASTER.encode() in result.stderr:
                 if attempt == 1:
                     continue  # the master ended; the command reached nothing: once more
@@ -578,6 +623,12 @@ class OpenSSHRunner(ThreadedRunMany):
 
     def __repr__(self) -> str:
         return f"OpenSSHRunner({self.host!r})"
+
+
+def _session_refused(stderr: bytes) -> bool:
+    """Whether ssh's words say the master refused to open a session (its server's
+    MaxSessions reached): nothing ran, so the command may be tried again."""
+    return b"Session open refused" in stderr or b"session request failed" in stderr
 
 
 def _remove_private_dir(path: str) -> None:

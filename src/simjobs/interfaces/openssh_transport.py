@@ -20,9 +20,18 @@ The master connection (choices):
   removes the dir; a simjobs killed without closing leaves a master that ends after
   :attr:`~OpenSSHRunner.control_persist` seconds unused.
 
+A user's ``ControlPath`` socket is trusted only when it is a socket of the user's
+own (``lstat``: never a link) in a directory of theirs (or root's) that no one else may
+write, or a sticky one: else another user could plant it and read every command and its
+stdin. Commands on a user's master are counted per ``ControlPath`` for the whole
+process (:attr:`OpenSSHRunner.user_master_channels`); a session the master refuses
+(the server's ``MaxSessions``) is tried again after a short wait.
+
 Every ``ssh`` runs with ``BatchMode=yes`` (nothing ever waits for a password or a
 code) and ``StrictHostKeyChecking=yes`` (host keys are always verified, as with the
-asyncssh transport). Commands never open a connection of their own: when the master is
+asyncssh transport), in a session of its own without a terminal or an askpass program:
+the command-line options do not reach a ``ProxyJump`` hop, which then fails instead of
+asking on the terminal. Commands never open a connection of their own: when the master is
 gone, the command's ``ssh`` meets a ``ProxyCommand`` that only says so, so nothing
 reaches the host; the runner then opens the master again (with exponential backoff after
 failures, like :class:`~.ssh_transport.SSHRunner`) and runs the command once more.

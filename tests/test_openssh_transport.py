@@ -104,6 +104,16 @@ def write_config(path: Path, text: str) -> Path:
     return path
 
 
+def runner_for_control_path(tmp_path: Path, server: dict, alias: str,
+                            control_path: str) -> tuple[OpenSSHRunner, Path]:
+    """A runner for ``alias`` (reaching ``server``) whose ssh configuration gives the
+    host ``control_path``; and that configuration."""
+    config = write_config(tmp_path / "ssh_config", host_entry(
+        alias, server, "ControlMaster auto", f"ControlPath {control_path}"))
+    return OpenSSHRunner(SSHSettings(alias, transport="openssh"),
+                         config_file=str(config)), config
+
+
 def host_entry(alias: str, server: dict, *extra: str, key: str = "",
                known_hosts: str = "") -> str:
     """A ``Host`` block of an ssh configuration reaching ``server`` as ``alias``."""
@@ -248,10 +258,8 @@ def test_a_controlpath_ssh_cannot_make_is_named_and_leaves_no_ssh_behind(
     without a master: simjobs says what to fix instead, and starts nothing."""
     target = sshd_pair["target"]
     missing = Path(control_dir) / "no-such-dir"
-    config = write_config(tmp_path / "ssh_config", host_entry(
-        "simjobs-nodir", target, "ControlMaster auto", f"ControlPath {missing}/%C"))
-    runner = OpenSSHRunner(SSHSettings("simjobs-nodir", transport="openssh"),
-                           config_file=str(config))
+    runner, config = runner_for_control_path(tmp_path, target, "simjobs-nodir",
+                                             f"{missing}/%C")
     try:
         with pytest.raises(HostUnreachableError) as caught:
             runner.run("true")
@@ -685,11 +693,8 @@ def test_a_control_socket_planted_by_another_user_is_refused_and_gets_nothing(
     sticky.chmod(0o1777)
     planter = None
     try:
-        config = write_config(tmp_path / "ssh_config", host_entry(
-            "simjobs-sticky", target, "ControlMaster auto",
-            f"ControlPath {sticky}/ssh-%r@%h:%p"))
-        runner = OpenSSHRunner(SSHSettings("simjobs-sticky", transport="openssh"),
-                               config_file=str(config))
+        runner, config = runner_for_control_path(tmp_path, target, "simjobs-sticky",
+                                                 f"{sticky}/ssh-%r@%h:%p")
         path = runner.control_path
         assert path.startswith(str(sticky) + "/")
         stop = sticky / "stop"
@@ -735,10 +740,8 @@ def test_a_control_path_in_a_directory_others_may_write_is_refused(sshd_pair, tm
     open_dir = Path(tempfile.mkdtemp(prefix="sj-open-", dir="/tmp"))
     open_dir.chmod(0o777)
     try:
-        config = write_config(tmp_path / "ssh_config", host_entry(
-            "simjobs-open", target, "ControlMaster auto", f"ControlPath {open_dir}/%C"))
-        runner = OpenSSHRunner(SSHSettings("simjobs-open", transport="openssh"),
-                               config_file=str(config))
+        runner, _ = runner_for_control_path(tmp_path, target, "simjobs-open",
+                                            f"{open_dir}/%C")
         try:
             with pytest.raises(HostUnreachableError) as caught:
                 runner.run("true")

@@ -21,6 +21,7 @@ import os
 import select
 import termios
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import ContextManager, Optional
 
@@ -50,9 +51,7 @@ class TerminalPrompter:
         # The terminal's settings while a hidden answer is read (echo off), else None.
         self._saved: Optional[list] = None
         self._saved_lock = threading.Lock()
-        self._stopped = False
-        # A byte here ends a question waiting for its answer (stop(), from another thread).
-        self._wake_read, self._wake_write = os.pipe()
+        self._stopped = False  # stop(): a question waiting gives up within 0.2 s
 
     def pause_with(self, pause: Optional[Callable[[], ContextManager]]) -> None:
         """While a question is asked, enter ``pause()`` (a live table stops drawing)."""
@@ -61,13 +60,10 @@ class TerminalPrompter:
 
     def stop(self) -> None:
         """The command is ending (Ctrl-C, an error): a question waiting for its answer
-        gives up at once (:class:`LoginCancelled`, so the transport's call returns and
+        gives up within 0.2 s (:class:`LoginCancelled`, so the transport's call returns and
         the manager can shut down), later ones too, and the terminal's settings are put
         back. Idempotent."""
-        with self._saved_lock:
-            if not self._stopped:
-                self._stopped = True
-                os.write(self._wake_write, b"x")
+        self._stopped = True
         self.restore_terminal()
 
     def __call__(self, challenge: LoginChallenge) -> list[str]:
@@ -109,12 +105,16 @@ class TerminalPrompter:
         try:
             os.write(fd, text.encode())
             data = b""
+            deadline = time.monotonic() + self.timeout
             while not data.endswith(b"\n"):
-                ready, _, _ = select.select([fd, self._wake_read], [], [], self.timeout)
-                if not ready:
+                left = deadline - time.monotonic()
+                if left <= 0:
                     raise LoginCancelled(f"no answer on the terminal within {self.timeout:g} s")
-                if self._wake_read in ready:
+                if self._stopped:
                     raise LoginCancelled("the command is ending")
+                ready, _, _ = select.select([fd], [], [], min(left, 0.2))
+                if not ready:
+                    continue
                 chunk = os.read(fd, 1024)
                 if not chunk:
                     raise LoginCancelled("the terminal closed")

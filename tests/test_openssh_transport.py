@@ -14,6 +14,7 @@ import shlex
 import shutil
 import stat
 import subprocess
+import sys
 import tempfile
 import threading
 import uuid
@@ -30,6 +31,7 @@ from simjobs.interfaces.openssh_transport import OpenSSHRunner
 from simjobs.interfaces.runner import HostKeyError, HostUnreachableError, SSHSettings
 from simjobs.interfaces.ssh import SSHInterface
 from simjobs.interfaces.slurm import SlurmInterface
+from test_inbox_users import AS_USER, OTHER, users  # noqa: F401 - users: a fixture
 from test_ssh_interface import PrivateSSHD, Remote
 from test_ssh_interface import settings_of as asyncssh_settings
 
@@ -100,6 +102,16 @@ def write_config(path: Path, text: str) -> Path:
     path.write_text(text)
     path.chmod(0o600)  # ssh refuses a config others may write
     return path
+
+
+def runner_for_control_path(tmp_path: Path, server: dict, alias: str,
+                            control_path: str) -> tuple[OpenSSHRunner, Path]:
+    """A runner for ``alias`` (reaching ``server``) whose ssh configuration gives the
+    host ``control_path``; and that configuration."""
+    config = write_config(tmp_path / "ssh_config", host_entry(
+        alias, server, "ControlMaster auto", f"ControlPath {control_path}"))
+    return OpenSSHRunner(SSHSettings(alias, transport="openssh"),
+                         config_file=str(config)), config
 
 
 def host_entry(alias: str, server: dict, *extra: str, key: str = "",
@@ -246,10 +258,8 @@ def test_a_controlpath_ssh_cannot_make_is_named_and_leaves_no_ssh_behind(
     without a master: simjobs says what to fix instead, and starts nothing."""
     target = sshd_pair["target"]
     missing = Path(control_dir) / "no-such-dir"
-    config = write_config(tmp_path / "ssh_config", host_entry(
-        "simjobs-nodir", target, "ControlMaster auto", f"ControlPath {missing}/%C"))
-    runner = OpenSSHRunner(SSHSettings("simjobs-nodir", transport="openssh"),
-                           config_file=str(config))
+    runner, config = runner_for_control_path(tmp_path, target, "simjobs-nodir",
+                                             f"{missing}/%C")
     try:
         with pytest.raises(HostUnreachableError) as caught:
             runner.run("true")
@@ -650,3 +660,273 @@ def test_the_transport_defaults_to_asyncssh_and_openssh_needs_the_ssh_program(
     with pytest.raises(HostUnreachableError, match="not installed here"):
         runner.run("true")
     runner.close()
+
+
+# ---- a ControlPath other users can write to --------------------------------------------
+
+PLANTER = """
+import os, socket, sys, time
+path, stop = sys.argv[1], sys.argv[2]
+listener = socket.socket(socket.AF_UNIX)
+listener.bind(path)
+listener.listen(8)
+listener.settimeout(0.1)
+print("listening", flush=True)
+while not os.path.exists(stop):
+    try:
+        conn, _ = listener.accept()
+    except socket.timeout:
+        continue
+    print("connected", flush=True)
+    conn.close()
+"""
+
+
+def test_a_control_socket_planted_by_another_user_is_refused_and_gets_nothing(
+        sshd_pair, tmp_path, users):
+    """With ``ControlPath /tmp/ssh-%r@%h:%p`` (a sticky world-writable dir), another user
+    can create the socket first: ssh would hand that user's listener every command and
+    its stdin. simjobs refuses a socket that is not its user's, naming the path and the
+    fix, and never connects to it; its own socket there is used as before."""
+    target = sshd_pair["target"]
+    sticky = Path(tempfile.mkdtemp(prefix="sj-sticky-", dir="/tmp"))
+    sticky.chmod(0o1777)
+    planter = None
+    try:
+        runner, config = runner_for_control_path(tmp_path, target, "simjobs-sticky",
+                                                 f"{sticky}/ssh-%r@%h:%p")
+        path = runner.control_path
+        assert path.startswith(str(sticky) + "/")
+        stop = sticky / "stop"
+        planter = subprocess.Popen(
+            [sys.executable, str(AS_USER), OTHER, "code", PLANTER, path, str(stop)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert planter.stdout.readline().strip() == "listening", planter.stderr.read()
+        assert os.lstat(path).st_uid != os.geteuid()
+        try:
+            with pytest.raises(HostUnreachableError) as caught:
+                runner.run("echo secret-command", b"secret-stdin")
+            message = str(caught.value)
+            assert path in message and "not a socket of yours" in message
+            assert "~/.ssh/cm-%C" in message and "\n" not in message
+            assert runner.connects == 0
+        finally:
+            runner.close()
+        stop.touch()
+        out, err = planter.communicate(timeout=30)
+        assert "connected" not in out, "ssh connected to the planted socket"
+        # The user's own socket in the same sticky dir is fine.
+        os.unlink(path)
+        mine = OpenSSHRunner(SSHSettings("simjobs-sticky", transport="openssh"),
+                             config_file=str(config))
+        try:
+            assert mine.run("echo mine").text() == "mine\n"
+            assert os.lstat(path).st_uid == os.geteuid()
+        finally:
+            mine.close()
+            subprocess.run(["ssh", "-F", str(config), "-O", "exit", "simjobs-sticky"],
+                           capture_output=True, timeout=30)
+    finally:
+        if planter is not None and planter.poll() is None:
+            planter.kill()
+            planter.wait()
+        shutil.rmtree(sticky, ignore_errors=True)
+
+
+def test_a_control_path_in_a_directory_others_may_write_is_refused(sshd_pair, tmp_path):
+    """A group- or world-writable directory without the sticky bit lets others replace
+    the socket between the check and its use: refused before anything runs."""
+    target = sshd_pair["target"]
+    open_dir = Path(tempfile.mkdtemp(prefix="sj-open-", dir="/tmp"))
+    open_dir.chmod(0o777)
+    try:
+        runner, _ = runner_for_control_path(tmp_path, target, "simjobs-open",
+                                            f"{open_dir}/%C")
+        try:
+            with pytest.raises(HostUnreachableError) as caught:
+                runner.run("true")
+            assert str(open_dir) in str(caught.value)
+            assert "may be written by other users" in str(caught.value)
+            assert runner.connects == 0 and os.listdir(open_dir) == []
+        finally:
+            runner.close()
+    finally:
+        shutil.rmtree(open_dir, ignore_errors=True)
+
+
+# ---- nothing ever asks on the terminal ----------------------------------------------------
+
+UNKNOWN_JUMP = """
+import sys, time
+from simjobs.interfaces.openssh_transport import OpenSSHRunner
+from simjobs.interfaces.runner import SSHSettings
+runner = OpenSSHRunner(SSHSettings("simjobs-target", transport="openssh"),
+                       config_file=sys.argv[1])
+start = time.monotonic()
+try:
+    runner.run("true")
+    print("RESULT ran", flush=True)
+except Exception as exc:
+    print(f"RESULT {type(exc).__name__} after {time.monotonic() - start:.1f} s: {exc}",
+          flush=True)
+finally:
+    runner.close()
+"""
+
+
+def test_a_jump_host_with_an_unknown_key_fails_at_once_and_asks_nothing_on_the_tty(
+        sshd_pair, tmp_path):
+    """ssh applies command-line options (BatchMode, StrictHostKeyChecking) to the
+    destination only, not to a ProxyJump hop: that hop would ask "continue connecting
+    (yes/no)?" on the controlling terminal, over the app's screen or the CLI. Run in a
+    real terminal (pty), simjobs' ssh has none: the login fails at once, unreachable."""
+    import pty
+    import select
+    import time
+
+    target, jump = sshd_pair["target"], sshd_pair["jump"]
+    empty = tmp_path / "known_hosts_without_the_jump_host"
+    empty.write_text("")
+    config = write_config(tmp_path / "ssh_config",
+                          host_entry("simjobs-target", target, "ProxyJump simjobs-jump")
+                          + host_entry("simjobs-jump", jump, known_hosts=str(empty)))
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: a session whose controlling terminal is the pty
+        try:
+            os.execv(sys.executable, [sys.executable, "-c", UNKNOWN_JUMP, str(config)])
+        finally:
+            os._exit(127)
+    shown = b""
+    deadline = time.monotonic() + 60
+    try:
+        while b"RESULT" not in shown or not shown.endswith(b"\n"):
+            assert time.monotonic() < deadline, f"no result within 60 s: {shown!r}"
+            before = shown.split(b"RESULT")[0]  # (the result may name a password)
+            assert b"continue connecting" not in before and b"assword" not in before, \
+                f"ssh asked on the terminal: {shown!r}"
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if ready:
+                try:
+                    shown += os.read(fd, 4096)
+                except OSError:  # the child closed the pty
+                    break
+    finally:
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+        os.waitpid(pid, 0)
+        os.close(fd)
+    result = shown.decode("utf-8", "replace").split("RESULT ", 1)[1].strip()
+    assert result.startswith(("HostKeyError", "HostUnreachableError")), result
+    assert "through the jump host simjobs-jump" in result, result
+    assert float(result.split(" after ")[1].split(" s")[0]) < 20, result
+
+
+@pytest.mark.parametrize("transport", ["openssh", "asyncssh"])
+def test_the_suggested_keyscan_command_works_for_a_known_hosts_path_with_spaces(
+        sshd_pair, tmp_path, transport):
+    """The fix a host-key message gives is pasted into a shell: the known_hosts path is
+    quoted, so the key lands in that file and the next connection works."""
+    target = sshd_pair["target"]
+    odd = tmp_path / "my hosts"
+    odd.mkdir()
+    known = odd / "known hosts; x"
+    known.write_text("")
+
+    def make():
+        if transport == "openssh":
+            return OpenSSHRunner(settings_of(target, known_hosts=str(known)))
+        from simjobs.interfaces.ssh_transport import SSHRunner
+
+        return SSHRunner(settings_of(target, known_hosts=str(known), transport="asyncssh"),
+                         use_ssh_config=False)
+
+    runner = make()
+    try:
+        with pytest.raises(HostKeyError) as caught:
+            runner.run("true")
+    finally:
+        runner.close()
+    fix = str(caught.value).split("add it: ", 1)[1]
+    assert fix.startswith("ssh-keyscan ")
+    done = subprocess.run(["sh", "-c", fix], cwd=tmp_path, capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert known.read_text().strip() and not (tmp_path / "my").exists()
+    runner = make()
+    try:
+        assert runner.run("echo in").text() == "in\n"
+    finally:
+        runner.close()
+
+
+# ---- a master shared by several interfaces ------------------------------------------------
+
+
+@pytest.fixture
+def few_sessions_sshd(sshd_pair, tmp_path):
+    """An sshd of this test's own (a free port) like the pair's target but allowing only
+    two sessions per connection (MaxSessions 2): a shared master's limit, met early."""
+    import socket
+
+    target_dir = Path(sshd_pair["target"]["log"]).parent
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    state = Path(tempfile.mkdtemp(prefix="sj-few-", dir="/tmp"))
+    config = (target_dir / "sshd_config").read_text()
+    lines = [line for line in config.splitlines()
+             if not line.startswith(("Port ", "PidFile ", "MaxSessions "))]
+    lines += [f"Port {port}", f"PidFile {state}/sshd.pid", "MaxSessions 2"]
+    (state / "sshd_config").write_text("\n".join(lines) + "\n")
+    known = state / "known_hosts"
+    public = (target_dir / "host_ed25519_key.pub").read_text().split()
+    known.write_text(f"[127.0.0.1]:{port} {public[0]} {public[1]}\n")
+    log = state / "sshd.log"
+    sshd = subprocess.Popen([shutil.which("sshd") or "/usr/sbin/sshd", "-D", "-e", "-f",
+                             str(state / "sshd_config"), "-E", str(log)])
+    try:
+        def listening() -> bool:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return True
+            except OSError:
+                return False
+
+        wait_for(listening, timeout=30, message="the MaxSessions 2 sshd to listen")
+        yield {**sshd_pair["target"], "port": str(port), "known_hosts": str(known),
+               "log": str(log)}
+    finally:
+        sshd.terminate()
+        sshd.wait(30)
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def test_sessions_a_shared_master_refuses_are_retried_not_unreachable(
+        few_sessions_sshd, tmp_path, control_dir):
+    """Two interfaces on the user's one master open more sessions than the server allows
+    per connection (MaxSessions): a refused session waits and is tried again, instead of
+    making the interface unreachable."""
+    config = write_config(tmp_path / "ssh_config", host_entry(
+        "simjobs-few", few_sessions_sshd, "ControlMaster auto",
+        f"ControlPath {control_dir}/%C"))
+    opened = ssh_by_hand(config, "-MNf", "simjobs-few")
+    assert opened.returncode == 0, opened.stderr
+    runners = [OpenSSHRunner(SSHSettings("simjobs-few", transport="openssh"),
+                             config_file=str(config)) for _ in range(2)]
+    try:
+        results: list = []
+        threads = [threading.Thread(target=lambda r=r: results.extend(r.run_many(
+            [(f"sleep 0.3; echo {n}", None) for n in range(4)]))) for r in runners]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        errors = [r for r in results if isinstance(r, Exception)]
+        assert errors == [], errors
+        assert sorted(r.text() for r in results) == sorted(f"{n}\n" for n in range(4)
+                                                           for _ in runners)
+    finally:
+        for runner in runners:
+            runner.close()
+        ssh_by_hand(config, "-O", "exit", "simjobs-few")

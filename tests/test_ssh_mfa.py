@@ -17,6 +17,7 @@ import hmac
 import os
 import pwd
 import re
+import shlex
 import shutil
 import signal
 import struct
@@ -173,6 +174,134 @@ def test_a_password_question_is_asked_once_and_answered(ssh_mfa, no_prompter, tm
         assert len(asked) == 2
 
 
+def test_a_prompter_that_raises_is_a_login_error_naming_only_its_type(ssh_mfa, no_prompter):
+    """A prompter may fail in any way (the docstring allows any exception); its text may
+    echo what was typed, so only its type reaches the message."""
+    def prompter(challenge: LoginChallenge) -> list[str]:
+        raise ValueError(f"bad answer {WRONG}")
+
+    with SSHRunner(settings_of(ssh_mfa), interface="hpc", prompter=prompter,
+                   use_ssh_config=False) as runner:
+        with pytest.raises(LoginError) as failed:
+            runner.run("true")
+    message = str(failed.value)
+    assert "the login prompter failed" in message and "ValueError" in message
+    assert WRONG not in message and "\n" not in message
+
+
+def test_a_failing_login_listener_does_not_reach_the_transport(ssh_mfa, no_prompter):
+    from simjobs.core.login import on_login_failure
+
+    told: list[str] = []
+
+    def broken(error) -> None:
+        raise RuntimeError("a listener's own fault")
+
+    remove_broken = on_login_failure(broken)
+    remove_told = on_login_failure(lambda error: told.append(str(error)))
+    try:
+        with SSHRunner(settings_of(ssh_mfa), interface="hpc", prompter=lambda c: [WRONG],
+                       use_ssh_config=False) as runner:
+            with pytest.raises(LoginError, match=re.escape(REFUSED)):
+                runner.run("true")
+    finally:
+        remove_broken()
+        remove_told()
+    assert len(told) == 1 and REFUSED in told[0]  # the next listener was still told
+
+
+def test_an_answer_just_before_the_calls_time_limit_lets_the_command_finish(
+        ssh_mfa, no_prompter):
+    """A person's answer stops the host's clock; an answer given just before the call's
+    limit restarts it, instead of cancelling the command the moment after."""
+    command_timeout = 3.0
+    settings = settings_of(ssh_mfa)
+    limit = command_timeout + settings.connect_timeout + 15.0  # SSHRunner.run's limit
+    started = time.monotonic()
+
+    def slow_person(challenge: LoginChallenge) -> list[str]:
+        time.sleep(max(0.0, started + limit - 1.0 - time.monotonic()))
+        return [totp(ssh_mfa["secret"])]
+
+    with SSHRunner(settings, interface="hpc", prompter=slow_person,
+                   use_ssh_config=False) as runner:
+        # The command ends ~1 s after the limit counted from the call's start.
+        result = runner.run("sleep 2; echo done", timeout=command_timeout)
+    assert result.text() == "done\n"
+    assert time.monotonic() - started > limit
+
+
+def test_control_characters_of_the_server_never_reach_the_person_or_the_error(
+        tmp_path, no_prompter):
+    """A hostile or broken server's words (prompt, instructions, why it refused) go to
+    the person's terminal and into error lines: escape sequences are taken out. The
+    server is a real SSH server (asyncssh's) on loopback, saying what a PAM module could."""
+    import asyncio
+    import threading
+
+    import asyncssh
+
+    escape = "\x1b]0;pwned\x07\x1b[2J"
+    host_key = asyncssh.generate_private_key("ssh-ed25519")
+
+    class Server(asyncssh.SSHServer):
+        def begin_auth(self, username):
+            return True
+
+        def kbdint_auth_supported(self):
+            return True
+
+        def get_kbdint_challenge(self, username, lang, submethods):
+            return ("", f"Site{escape} notice", "en", [(f"Code{escape}: ", False)])
+
+        def validate_kbdint_response(self, username, responses):
+            if responses:  # the answer: refused, with a message (no prompts)
+                return ("", f"Denied{escape} go away\r\n", "en", [])
+            return False
+
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    holder = {}
+
+    def serve():
+        asyncio.set_event_loop(loop)
+        holder["server"] = loop.run_until_complete(asyncssh.create_server(
+            Server, "127.0.0.1", 0, server_host_keys=[host_key]))
+        started.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert started.wait(30)
+    port = holder["server"].sockets[0].getsockname()[1]
+    known = tmp_path / "known_hosts"
+    known.write_text(f"[127.0.0.1]:{port} "
+                     f"{host_key.export_public_key().decode().strip()}\n")
+    asked: list[LoginChallenge] = []
+
+    def prompter(challenge: LoginChallenge) -> list[str]:
+        asked.append(challenge)
+        return ["123456"]
+
+    try:
+        settings = SSHSettings("127.0.0.1", port, "someone", known_hosts=str(known),
+                               connect_timeout=10.0)
+        with SSHRunner(settings, interface="hpc", prompter=prompter,
+                       use_ssh_config=False) as runner:
+            with pytest.raises(LoginError) as refused:
+                runner.run("true")
+    finally:
+        loop.call_soon_threadsafe(holder["server"].close)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+    shown = [asked[0].instructions, asked[0].title] + [p.text for p in asked[0].prompts]
+    assert "Code" in asked[0].prompts[0].text and "Site" in asked[0].instructions
+    assert not any(ch in text for text in shown for ch in "\x1b\x07")
+    message = str(refused.value)
+    assert "Denied" in message and "go away" in message
+    assert not any(ch in message for ch in "\x1b\x07\r\n"), repr(message)
+
+
 def test_without_a_prompter_the_login_fails_at_once_in_one_line(ssh_mfa, no_prompter):
     with SSHRunner(settings_of(ssh_mfa), interface="hpc", use_ssh_config=False) as runner:
         started = time.monotonic()
@@ -232,6 +361,7 @@ def test_without_a_terminal_submit_and_run_fail_at_once_in_one_line(
         [sys.executable, "-m", "simjobs", "submit", "--config", str(mfa_config), "-i", "3,4",
          "--timeout", "120"],
         cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+        start_new_session=True,  # no terminal at all (else it asks on the one of pytest)
         env=env)
     assert time.monotonic() - started < 60  # not the 120 s of --timeout
     assert submit.returncode == 1
@@ -246,6 +376,7 @@ def test_without_a_terminal_submit_and_run_fail_at_once_in_one_line(
     run = subprocess.run(
         [sys.executable, "-m", "simjobs", "run", "--config", str(mfa_config)],
         cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+        start_new_session=True,  # no terminal at all (else it asks on the one of pytest)
         env=env)
     assert time.monotonic() - started < 60
     assert run.returncode == 1
@@ -288,6 +419,76 @@ def test_on_a_terminal_submit_and_run_ask_and_the_job_runs(ssh_mfa, mfa_config, 
     assert files_holding(tmp_path, WRONG) == []
     remote = Path(pwd.getpwnam(ssh_mfa["user"]).pw_dir)
     assert files_holding(remote, WRONG) == []
+
+
+@pytest.mark.skipif(not tmux_available(), reason="tmux is not installed (CI has it)")
+def test_on_a_terminal_a_refused_code_ends_run_until_done_with_the_servers_message(
+        ssh_mfa, mfa_config, tmp_path, no_prompter):
+    """The CLI never asks again by itself, so after a refused code the interface is dead
+    for the process: `simjobs run --until-done` ends at once with the server's message
+    and a non-zero status, instead of waiting for ever."""
+    env = {**os.environ, **command_env(tmp_path)}
+    submit = subprocess.run(  # no terminal: the job stays pending, for `run` to resume
+        [sys.executable, "-m", "simjobs", "submit", "--config", str(mfa_config), "-i", "3,4"],
+        cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+        start_new_session=True,  # no terminal at all (else it asks on the one of pytest)
+        env=env)
+    assert submit.returncode == 1, submit.stderr
+    command = f"{shlex.quote(sys.executable)} -m simjobs run --until-done --config " \
+              f"{shlex.quote(str(mfa_config))}; echo EXIT=$?"
+    with TmuxSession(["sh", "-c", command], width=300, height=40, cwd=str(tmp_path),
+                     env=command_env(tmp_path)) as term:
+        term.wait_for(r"Verification code:", timeout=60)
+        term.type(WRONG)
+        term.send("Enter")
+        screen = term.wait_for(r"EXIT=\d+", timeout=90)
+    assert "EXIT=1" in screen, screen
+    assert REFUSED in screen and WRONG not in screen
+    assert [r.status for r in records_of(tmp_path / "runs.csv").values()] \
+        == [JobStatus.PENDING_SUBMIT]
+
+
+def stty_echo(screen: str) -> bool:
+    """Whether the ``stty -a`` on ``screen`` shows echo on (``echo``, not ``-echo``)."""
+    flags = screen.split("STTY", 1)[1].split()
+    assert "echo" in flags or "-echo" in flags, screen
+    return "echo" in flags
+
+
+@pytest.mark.skipif(not tmux_available(), reason="tmux is not installed (CI has it)")
+def test_ctrl_c_at_a_hidden_question_leaves_the_terminal_echoing(
+        ssh_mfa, mfa_config, tmp_path):
+    """The question is read in a daemon thread with echo off; Ctrl-C ends the command
+    from the main thread: the terminal's settings must still be put back."""
+    # (The shell traps ^C, so that it goes on to stty once simjobs has ended.)
+    command = f"trap : INT; {shlex.quote(sys.executable)} -m simjobs submit -i 3,4 " \
+              f"--timeout 120 --config {shlex.quote(str(mfa_config))}; echo EXIT=$?; " \
+              "echo STTY; stty -a"
+    with TmuxSession(["sh", "-c", command], width=300, height=40, cwd=str(tmp_path),
+                     env=command_env(tmp_path)) as term:
+        term.wait_for(r"Verification code:", timeout=60)
+        term.send("C-c")
+        screen = term.wait_for(r"STTY[\s\S]*eof", timeout=60)
+    assert "EXIT=0" not in screen
+    assert stty_echo(screen), screen
+
+
+@pytest.mark.skipif(not tmux_available(), reason="tmux is not installed (CI has it)")
+def test_in_a_terminal_with_stdin_from_a_file_the_question_is_asked(
+        ssh_mfa, mfa_config, tmp_path):
+    """The question is asked on /dev/tty, so stdin redirected from a file does not
+    mean that no one is there."""
+    command = f"{shlex.quote(sys.executable)} -m simjobs submit -i 3,4 --timeout 120 " \
+              f"--config {shlex.quote(str(mfa_config))} < /dev/null; echo EXIT=$?"
+    with TmuxSession(["sh", "-c", command], width=300, height=40, cwd=str(tmp_path),
+                     env=command_env(tmp_path)) as term:
+        term.wait_for(r"Verification code:", timeout=60)
+        term.type(totp(ssh_mfa["secret"]))
+        term.send("Enter")
+        screen = term.wait_for(r"EXIT=\d+", timeout=90)
+    assert "EXIT=0" in screen, screen
+    assert [r.status for r in records_of(tmp_path / "runs.csv").values()] \
+        != [JobStatus.PENDING_SUBMIT]
 
 
 # ---- the app --------------------------------------------------------------------------------

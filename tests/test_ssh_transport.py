@@ -270,3 +270,28 @@ def test_a_batch_larger_than_a_chunk_is_still_one_command(tmp_path, monkeypatch)
     assert sorted(int(p.name) for p in (tmp_path / "ws").iterdir() if p.name.isdigit()) == \
         list(range(1, 31))
     assert (tmp_path / "ws" / "30" / "input.csv").read_bytes() == inputs[JobId(30)]
+
+
+def test_a_host_that_never_speaks_is_unreachable_after_the_connect_timeout(tmp_path):
+    """The connect timeout still bounds a host that accepts the connection and then
+    says nothing (the person's time is left out of it, the host's is not)."""
+    import socket
+    import time
+
+    from simjobs.interfaces.runner import HostUnreachableError, SSHSettings
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(4)  # the kernel accepts; nothing ever answers
+    known = tmp_path / "known_hosts"
+    known.write_text("")
+    settings = SSHSettings("127.0.0.1", silent.getsockname()[1], "nobody",
+                           known_hosts=str(known), connect_timeout=1.0)
+    try:
+        with SSHRunner(settings, use_ssh_config=False) as runner:
+            started = time.monotonic()
+            with pytest.raises(HostUnreachableError, match="no answer within 1 s"):
+                runner.run("true")
+            assert time.monotonic() - started < 10
+    finally:
+        silent.close()

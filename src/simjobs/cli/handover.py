@@ -34,9 +34,15 @@ def own_manager(config: Config, unfinished: Optional[set[str]] = None) -> Iterat
 
     ``unfinished``, when given, receives the ids of the log's jobs that had not ended
     when the manager took over (the ones it resumes among them)."""
-    with terminal_login():
+    with terminal_login() as prompter:
         with _own_manager(config, unfinished) as manager:
-            yield manager
+            try:
+                yield manager
+            finally:
+                # Before the manager's shutdown, which waits for its calls: one may be
+                # waiting for an answer nobody will type now (Ctrl-C at the question).
+                if prompter is not None:
+                    prompter.stop()
 
 
 @contextlib.contextmanager

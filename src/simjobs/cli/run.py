@@ -19,7 +19,7 @@ from ..core.control import plain_writer_text, settled_holder
 from ..core.errors import LogLockedError
 from ..core.events import Event, JobEvent
 from ..core.lock import holder_text
-from ..core.login import InteractiveLoginError, NoPrompterError, login_prompter, on_login_failure
+from ..core.login import InteractiveLoginError, login_prompter, on_login_failure
 from ..core.manager import JobManager
 from ..core.records import LogRecord
 from ..core.types import JobStatus
@@ -119,7 +119,9 @@ def headless_run(
 ) -> int:
     """Manage the config's log with the live progress table until every job has ended
     (``until_done``) or until interrupted (Ctrl-C, SIGTERM). Jobs still running at an
-    interrupt keep running and are resumed by the next start.
+    interrupt keep running and are resumed by the next start. A failed interactive login
+    (no terminal, a refused code, no answer in time) ends the run with its one line
+    (:class:`~simjobs.cli.errors.CliError`): the next start asks again.
 
     ``prepare(manager)`` runs once the table shows (the demo submits its jobs there).
     ``view``: what shows the manager's progress, called as ``view(manager, console,
@@ -137,14 +139,16 @@ def headless_run(
     console = console or stdout_console()
     interrupted = False
     unfinished: set[str] = set()  # the jobs this run resumes count as its own
-    # A host asking for a login that nobody here can answer (no terminal) ends the run
-    # at once, with its one line: listened to before the manager's first poll.
+    # A failed interactive login ends the run at once, with its one line: nobody here
+    # can answer (no terminal), or the server refused the code, or no one answered in
+    # time. The CLI never asks again by itself (no retries into a lockout), so that
+    # interface would stay dead for the life of the process and --until-done would wait
+    # for ever; starting the command again asks again. Listened to before the first poll.
     wake = threading.Event()
     unanswered: list[str] = []
     def login_failed(error: InteractiveLoginError) -> None:
-        if isinstance(error, NoPrompterError):  # (a refused code leaves the others running)
-            unanswered.append(str(error))
-            wake.set()
+        unanswered.append(str(error))
+        wake.set()
 
     stop_listening = on_login_failure(login_failed)
     with _signals_interrupt():

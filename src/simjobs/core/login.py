@@ -135,8 +135,9 @@ def ask(challenge: LoginChallenge, prompter: Optional[LoginPrompter] = None) -> 
     NoPrompterError
         When there is no prompter.
     InteractiveLoginError
-        When the prompter gave up (cancelled, timed out) or gave the wrong number of
-        answers.
+        When the prompter gave up (cancelled, timed out), raised any other exception
+        (named by its type only: its text may hold the answer) or gave the wrong
+        number of answers.
 
     Either is also told to the listeners of :func:`on_login_failure`.
     """
@@ -153,6 +154,12 @@ def ask(challenge: LoginChallenge, prompter: Optional[LoginPrompter] = None) -> 
             error = InteractiveLoginError(
                 f"the login to {challenge.who} was not answered ({exc}); nothing more is "
                 "sent to it until you log in again")
+        except Exception as exc:  # noqa: BLE001 - any failure of the prompter gives up
+            # The type only: the exception's text may hold what was typed.
+            logger.debug("simjobs: the login prompter failed with %s", type(exc).__name__)
+            error = InteractiveLoginError(
+                f"the login prompter failed for {challenge.who}: {type(exc).__name__}; "
+                "nothing more is sent to it until you log in again")
         else:
             if len(answers) == len(challenge.prompts) \
                     and all(isinstance(a, str) for a in answers):
@@ -182,12 +189,16 @@ def on_login_failure(listener: Callable[[InteractiveLoginError], None]) -> Calla
 
 def login_failed(error: InteractiveLoginError) -> None:
     """Tell the listeners of :func:`on_login_failure` (a transport calls it when the
-    server refuses the answers; :func:`ask` for the other failures)."""
+    server refuses the answers; :func:`ask` for the other failures). A listener that
+    raises is logged and the others are still told; nothing reaches the caller."""
     logger.info("simjobs: %s", error)  # (info: the listeners tell the person)
     with _lock:
         listeners = list(_listeners)
     for listener in listeners:
-        listener(error)
+        try:
+            listener(error)
+        except Exception:  # noqa: BLE001 - a listener's fault must not reach the transport
+            logger.exception("simjobs: a listener of failed logins raised")
 
 
 def retry_logins() -> None:

@@ -20,9 +20,18 @@ The master connection (choices):
   removes the dir; a simjobs killed without closing leaves a master that ends after
   :attr:`~OpenSSHRunner.control_persist` seconds unused.
 
+A user's ``ControlPath`` socket is trusted only when it is a socket of the user's
+own (``lstat``: never a link) in a directory of theirs (or root's) that no one else may
+write, or a sticky one: else another user could plant it and read every command and its
+stdin. Commands on a user's master are counted per ``ControlPath`` for the whole
+process (:attr:`OpenSSHRunner.user_master_channels`); a session the master refuses
+(the server's ``MaxSessions``) is tried again after a short wait.
+
 Every ``ssh`` runs with ``BatchMode=yes`` (nothing ever waits for a password or a
 code) and ``StrictHostKeyChecking=yes`` (host keys are always verified, as with the
-asyncssh transport). Commands never open a connection of their own: when the master is
+asyncssh transport), in a session of its own without a terminal or an askpass program:
+the command-line options do not reach a ``ProxyJump`` hop, which then fails instead of
+asking on the terminal. Commands never open a connection of their own: when the master is
 gone, the command's ``ssh`` meets a ``ProxyCommand`` that only says so, so nothing
 reaches the host; the runner then opens the master again (with exponential backoff after
 failures, like :class:`~.ssh_transport.SSHRunner`) and runs the command once more.
@@ -41,9 +50,11 @@ import os
 import re
 import shlex
 import shutil
+import stat
 import subprocess
 import tempfile
 import threading
+import time
 from typing import Optional
 
 from .runner import (
@@ -63,6 +74,19 @@ NO_MASTER = "simjobs: no master connection"
 
 #: A control socket's path must fit in sun_path (104 bytes on macOS, 108 on Linux).
 _MAX_SOCKET_PATH = 100
+
+
+def _detached() -> dict:
+    """What every ssh (and ssh-keyscan/ssh-keygen) of this runner is started with, so
+    that nothing of it can ask a person: ``BatchMode``/``StrictHostKeyChecking`` on the
+    command line do not reach a ``ProxyJump`` hop, which would otherwise ask "continue
+    connecting?" or for a password on the controlling terminal (over the app's screen or
+    the CLI). A new session has no controlling terminal (ssh cannot open ``/dev/tty``),
+    and without ``DISPLAY``/``SSH_ASKPASS`` and with ``SSH_ASKPASS_REQUIRE=never`` it
+    asks no askpass program either: such a hop fails at once instead."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "SSH_ASKPASS")}
+    env["SSH_ASKPASS_REQUIRE"] = "never"
+    return {"start_new_session": True, "env": env}
 
 
 def _option_value(value: str) -> str:
@@ -98,9 +122,20 @@ class OpenSSHRunner(ThreadedRunMany):
         Master connections simjobs opened (a master found running is not counted).
     """
 
-    #: Commands running at once over the master (OpenSSH's MaxSessions is 10 by default),
-    #: also the threads of :meth:`run_many`.
+    #: Commands running at once over simjobs' own master (OpenSSH's MaxSessions is 10 by
+    #: default), also the threads of :meth:`run_many`.
     max_channels: int = 8
+    #: Commands running at once over a master of the user's ``ControlPath``, for all the
+    #: runners of this process on it together (several interfaces may share it, and
+    #: the user's own ssh sessions count against MaxSessions too).
+    user_master_channels: int = 4
+    #: How often a session the master refused (MaxSessions reached) is tried again, the
+    #: waits doubling from :attr:`refused_wait` seconds.
+    refused_retries: int = 6
+    refused_wait: float = 0.1
+    # One count of running commands per user ControlPath, shared by every runner.
+    _shared_channels: dict[str, threading.BoundedSemaphore] = {}
+    _shared_channels_lock = threading.Lock()
     #: The longest wait between two attempts to open the master after failures, seconds.
     max_backoff: float = 15.0
     #: The first wait after a failed attempt to open the master, in seconds.
@@ -124,7 +159,7 @@ class OpenSSHRunner(ThreadedRunMany):
         self.connects = 0
         self._lock = threading.Lock()  # the master's state
         self._count_lock = threading.Lock()
-        self._channels = threading.Semaphore(self.max_channels)
+        self._own_channels = threading.BoundedSemaphore(self.max_channels)
         self.pool_size = self.max_channels
         self._closed = False
         self._config: Optional[dict[str, str]] = None  # ``ssh -G``, read once
@@ -179,7 +214,7 @@ class OpenSSHRunner(ThreadedRunMany):
         """Run an ssh that does not reach the host (``-G``, ``-O``): its result."""
         try:
             proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
-                                  timeout=timeout)
+                                  timeout=timeout, **_detached())
         except subprocess.TimeoutExpired:
             return CommandResult(255, b"", f"no answer within {timeout:g} s".encode())
         except OSError as exc:
@@ -245,6 +280,7 @@ class OpenSSHRunner(ThreadedRunMany):
         Reaches no host (``ssh -O check``)."""
         if self.uses_own_master and self._own_dir is None:
             return None
+        self._check_socket_owner()
         result = self._local(self._argv("-O", "check"), 15.0)
         if result.exit_status != 0:
             return None
@@ -291,7 +327,7 @@ class OpenSSHRunner(ThreadedRunMany):
                           "-o", "ServerAliveCountMax=3", "-N", "-f")
         try:
             proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
-                                  timeout=timeout)
+                                  timeout=timeout, **_detached())
         except subprocess.TimeoutExpired:
             raise HostUnreachableError(
                 f"cannot connect to {self.host}: no answer within {timeout:g} s; check the "
@@ -306,6 +342,42 @@ class OpenSSHRunner(ThreadedRunMany):
                 f"ssh logged in to {self.host} but no master connection answers at "
                 f"{self.control_path} ({result.error_text() or 'no message'}); check "
                 "ControlPath in your ssh configuration")
+
+    def _check_socket_owner(self) -> None:
+        """Refuse a control socket another user could have made: ssh would send that
+        user's listener every command and its stdin. The socket (when there) must be a
+        socket of ours (lstat: a link is refused), and its directory must be ours (or
+        root's) and writable by nobody else, or sticky (then no one else can replace our
+        socket, and one they plant is not ours). simjobs' own private dir passes."""
+        if self.uses_own_master:
+            return  # mkdtemp's 0700 dir: only we can put anything there
+        path = self.control_path
+        folder = os.path.dirname(path) or "."
+        euid = os.geteuid()
+        fix = ("use a ControlPath in a directory only you can write, such as "
+               "~/.ssh/cm-%C (mkdir -m 700 ~/.ssh)")
+        try:
+            info = os.stat(folder)
+        except OSError:
+            return  # no directory: nothing to trust (_check_control_path names it)
+        others_write = info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+        if info.st_uid not in (euid, 0) or (others_write and not info.st_mode & stat.S_ISVTX):
+            raise HostUnreachableError(
+                f"refusing the ControlPath {path} of your ssh configuration for {self.host}: "
+                f"its directory {folder} may be written by other users; {fix}")
+        try:
+            found = os.lstat(path)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise HostUnreachableError(
+                f"cannot check the ControlPath {path} for {self.host}: {exc.strerror}; {fix}"
+            ) from None
+        if not stat.S_ISSOCK(found.st_mode) or found.st_uid != euid:
+            raise HostUnreachableError(
+                f"refusing the ControlPath {path} of your ssh configuration for {self.host}: "
+                "it is not a socket of yours (another user may have put it there, to read "
+                f"your commands); nothing was sent; {fix}")
 
     def _check_control_path(self) -> None:
         """The user's ControlPath must be a socket path ssh can make: else ``ssh -Nf``
@@ -350,6 +422,15 @@ class OpenSSHRunner(ThreadedRunMany):
                 f"cannot connect to {self.host}: no answer within "
                 f"{self.settings.connect_timeout:g} s ({detail}); check the host name, the "
                 "port and the network")
+        jump = self.effective_config().get("proxyjump", "none")
+        if jump != "none" and ("kex_exchange_identification" in text
+                               or "Connection closed by" in text):
+            # The hop's ssh says nothing (ssh runs it quiet): name the likely causes.
+            return HostUnreachableError(
+                f"cannot connect to {self.host} through the jump host {jump} ({detail}); "
+                "simjobs asks nothing on a terminal, so every jump host's key must be in "
+                "your known_hosts and its login must need no password or code: check with "
+                f"ssh -o BatchMode=yes {shlex.quote(jump.split(',')[0])} true")
         return HostUnreachableError(f"cannot connect to {self.host}: "
                                     f"{detail or f'ssh exited {result.exit_status}'}")
 
@@ -396,9 +477,9 @@ class OpenSSHRunner(ThreadedRunMany):
         try:
             scan = subprocess.run([*argv, host], stdin=subprocess.DEVNULL,
                                   capture_output=True,
-                                  timeout=self.settings.connect_timeout + 10)
+                                  timeout=self.settings.connect_timeout + 10, **_detached())
             listed = subprocess.run(["ssh-keygen", "-l", "-f", "-"], input=scan.stdout,
-                                    capture_output=True, timeout=15)
+                                    capture_output=True, timeout=15, **_detached())
         except (OSError, subprocess.TimeoutExpired):
             return None  # the message is still right without it
         found = re.search(rb"(SHA256:[A-Za-z0-9+/=]+)", listed.stdout)
@@ -406,19 +487,48 @@ class OpenSSHRunner(ThreadedRunMany):
 
     # ---- one command
 
+    def _channel_slots(self) -> threading.BoundedSemaphore:
+        """The count of commands running at once on this runner's master: its own, or
+        the one every runner of the process shares for the user's ControlPath."""
+        if self.uses_own_master:
+            return self._own_channels
+        path = self.control_path
+        cls = type(self)
+        with cls._shared_channels_lock:
+            slots = cls._shared_channels.get(path)
+            if slots is None:
+                slots = cls._shared_channels[path] = threading.BoundedSemaphore(
+                    self.user_master_channels)
+            return slots
+
     def _exec(self, command: str, input: Optional[bytes], timeout: float) -> CommandResult:
+        """Run ``command`` over the master; a session the master refused (the server's
+        MaxSessions, reached with the user's own sessions or other processes on it) is
+        tried again after a short wait: nothing ran."""
+        wait = self.refused_wait
+        for _ in range(self.refused_retries):
+            result = self._exec_once(command, input, timeout)
+            if result.exit_status != 255 or not _session_refused(result.stderr):
+                return result
+            time.sleep(wait)  # another session ends meanwhile
+            wait *= 2
+        return self._exec_once(command, input, timeout)
+
+    def _exec_once(self, command: str, input: Optional[bytes],
+                   timeout: float) -> CommandResult:
         # ControlMaster=no: a command never becomes a master; the ProxyCommand is what
         # ssh would connect through without a master: it only says so (nothing is sent).
         # LogLevel=ERROR: no "Warning: ..." lines of ssh's own in the command's stderr.
         argv = self._argv("-o", "ControlMaster=no", "-o", "LogLevel=ERROR",
                           "-o", f"ProxyCommand=sh -c 'echo \"{NO_MASTER}\" >&2; exit 1'",
                           command=command)
-        with self._channels:
+        with self._channel_slots():
+            self._check_socket_owner()  # the socket could change between commands
             with self._count_lock:
                 self.commands_run += 1
             try:
                 proc = subprocess.run(argv, input=input if input is not None else b"",
-                                      capture_output=True, timeout=timeout)
+                                      capture_output=True, timeout=timeout, **_detached())
             except subprocess.TimeoutExpired:
                 raise HostUnreachableError(
                     f"a command on {self.host} did not finish within {timeout:g} s") from None
@@ -435,6 +545,11 @@ class OpenSSHRunner(ThreadedRunMany):
                 return result
             with self._lock:
                 self._master_up = False  # checked again before the next command
+            if _session_refused(result.stderr):
+                raise HostUnreachableError(
+                    f"the master connection to {self.host} refused new sessions again and "
+                    "again (the server's MaxSessions); close some of your own ssh sessions "
+                    "on it, or raise MaxSessions in the server's sshd_config")
             if NO_MASTER.encode() in result.stderr:
                 if attempt == 1:
                     continue  # the master ended; the command reached nothing: once more
@@ -517,6 +632,12 @@ class OpenSSHRunner(ThreadedRunMany):
 
     def __repr__(self) -> str:
         return f"OpenSSHRunner({self.host!r})"
+
+
+def _session_refused(stderr: bytes) -> bool:
+    """Whether ssh's words say the master refused to open a session (its server's
+    MaxSessions reached): nothing ran, so the command may be tried again."""
+    return b"Session open refused" in stderr or b"session request failed" in stderr
 
 
 def _remove_private_dir(path: str) -> None:

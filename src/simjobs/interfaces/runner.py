@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shlex
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +26,7 @@ from typing import Optional, Protocol, Sequence, Union
 
 from simjobs.core.errors import HardwareUnreachableError
 from simjobs.core.login import InteractiveLoginError
+from simjobs.core.text import printable
 
 
 class HostUnreachableError(HardwareUnreachableError):
@@ -57,8 +59,10 @@ class CommandResult:
         return self.stdout.decode("utf-8", "replace")
 
     def error_text(self, max_chars: int = 300) -> str:
-        """The tail of stderr (or stdout when stderr is empty), on one line."""
-        raw = (self.stderr or self.stdout).decode("utf-8", "replace").strip()
+        """The tail of stderr (or stdout when stderr is empty), on one line, without
+        control characters (it goes into messages shown on terminals)."""
+        raw = printable((self.stderr or self.stdout).decode("utf-8", "replace"),
+                        keep_newlines=True).strip()
         one_line = " | ".join(line.strip() for line in raw.splitlines() if line.strip())
         return one_line[-max_chars:]
 
@@ -140,8 +144,10 @@ def host_key_message(host: str, port: int, known_hosts: str, changed: bool,
     ``ssh-keygen -R`` / ``ssh-keyscan`` commands that fix it."""
     where = f"{host}:{port}"
     # ssh-keygen -R names a host on port 22 without brackets ([h]:22 removes nothing).
-    name = host if port == 22 else f"'[{host}]:{port}'"
-    add = f"ssh-keyscan -p {port} {host} >> {known_hosts}"
+    # Quoted: the commands are to be pasted into a shell (a path with spaces...).
+    name = shlex.quote(host if port == 22 else f"[{host}]:{port}")
+    add = f"ssh-keyscan -p {port} {shlex.quote(host)} >> {shlex.quote(known_hosts)}"
+    file = shlex.quote(known_hosts)
     offered = f"the host offers {fingerprint}" if fingerprint else \
         "its fingerprint could not be read"
     if changed:
@@ -149,7 +155,7 @@ def host_key_message(host: str, port: int, known_hosts: str, changed: bool,
                 f"{known_hosts} ({offered}); nothing was sent. This can be an "
                 "attack, or the host was reinstalled: compare the fingerprint with the "
                 "one its administrator gives, and only if they match remove the old key "
-                f"(ssh-keygen -R {name} -f {known_hosts}) and add the new one "
+                f"(ssh-keygen -R {name} -f {file}) and add the new one "
                 f"({add})")
     return (f"the host key of {where} is unknown (not in {known_hosts}; "
             f"{offered}); nothing was sent. Compare the fingerprint with the one the "

@@ -43,8 +43,11 @@ Authentication and host keys (choices):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import shlex
 import threading
+import time
 from collections.abc import Sequence
 from typing import Optional, Union
 
@@ -57,6 +60,8 @@ from simjobs.core.login import (
     login_failed,
     login_generation,
 )
+
+from simjobs.core.text import printable
 
 from .runner import CommandResult, HostKeyError, HostUnreachableError, LoginError, SSHSettings
 from .runner import RetryBackoff, host_key_message
@@ -135,6 +140,7 @@ class SSHRunner:
         self._login_failure: Optional[LoginError] = None  # until retry_logins()
         self._login_generation = 0
         self._asking = 0  # questions of the server waiting for the person
+        self._answered = 0  # questions the person has answered (or given up on)
 
     # ---- the loop thread
 
@@ -165,12 +171,16 @@ class SSHRunner:
             coro.close()  # never scheduled: no "never awaited" warning
             raise
         future = asyncio.run_coroutine_threadsafe(coro, loop)
+        answered = self._answered
         while True:
             try:
                 return future.result(timeout)
             except TimeoutError:
-                if self._asking and not self._closed:
-                    continue  # a person is answering the login: their time is not the host's
+                if (self._asking or self._answered != answered) and not self._closed:
+                    # A person is answering the login, or answered during this wait (maybe
+                    # just before its end): their time is not the host's, the clock restarts.
+                    answered = self._answered
+                    continue
                 future.cancel()
             raise HostUnreachableError(
                 f"{self.host} did not answer within {timeout:g} s; check the host and network"
@@ -234,11 +244,14 @@ class SSHRunner:
             raise HostKeyError(
                 f"cannot check the host key of {where}: the known_hosts file "
                 f"{self.known_hosts!r} does not exist; if {s.host} is the right host, run "
-                f"ssh-keyscan -p {s.port} {s.host} >> {self.known_hosts}"
+                f"ssh-keyscan -p {s.port} {shlex.quote(s.host)} >> "
+                f"{shlex.quote(self.known_hosts)}"
             )
         options: dict = dict(
             known_hosts=self.known_hosts,
-            connect_timeout=s.connect_timeout,
+            # asyncssh's connect_timeout covers the login too, a person typing a code
+            # included: _within_connect_timeout applies it to the host's time only.
+            connect_timeout=None,
             # A person may be typing a one-time code (calls wait for them: _call).
             login_timeout=max(s.connect_timeout, 10.0) + LOGIN_ANSWER_TIMEOUT,
             keepalive_interval=self.keepalive_interval,
@@ -255,7 +268,8 @@ class SSHRunner:
         if not self.use_ssh_config:
             options["config"] = None
         try:
-            return await asyncssh.connect(s.host, **options)
+            return await _within_connect_timeout(asyncssh.connect(s.host, **options),
+                                                 s.connect_timeout, attempt)
         except asyncssh.HostKeyNotVerifiable:
             raise HostKeyError(await self._host_key_message()) from None
         except asyncssh.PermissionDenied:
@@ -492,6 +506,8 @@ class _LoginAttempt:
         self.asked: list[str] = []  # prompt texts answered
         self.said: list[str] = []  # the server's messages
         self.failure: Optional[InteractiveLoginError] = None
+        self.asked_seconds = 0.0  # spent waiting for the person, questions answered
+        self.asking_since: Optional[float] = None  # a question waiting since then
 
     @property
     def stopped(self) -> bool:
@@ -504,15 +520,19 @@ class _LoginAttempt:
         return None if self.stopped else ""
 
     async def challenge(self, title: str, instructions: str, prompts) -> Optional[list[str]]:
+        # The server's words reach a terminal and error lines: no control characters
+        # (an escape sequence in them could rewrite what the person sees).
+        instructions = printable(instructions, keep_newlines=True)
         if not prompts:
             if instructions.strip():
-                self.said.append(instructions.strip())
+                self.said.append(" ".join(instructions.split()))
             return []
         if self.stopped:
             return None
         return await self._ask(LoginChallenge(
             self.runner.interface, self.runner.host, instructions,
-            tuple(LoginPrompt(text, bool(echo)) for text, echo in prompts), title))
+            tuple(LoginPrompt(printable(text), bool(echo)) for text, echo in prompts),
+            printable(title)))
 
     async def password(self) -> Optional[str]:
         if self.password_asked:
@@ -525,15 +545,26 @@ class _LoginAttempt:
             (LoginPrompt(f"Password for {self.runner.host}: ", False),)))
         return answers[0] if answers else None
 
+    def seconds_asking(self) -> float:
+        """Seconds this attempt has waited for the person so far (a question still
+        waiting counts until now): not the host's time."""
+        if self.asking_since is None:
+            return self.asked_seconds
+        return self.asked_seconds + time.monotonic() - self.asking_since
+
     async def _ask(self, challenge: LoginChallenge) -> Optional[list[str]]:
         runner = self.runner
         runner._asking += 1
+        self.asking_since = time.monotonic()
         try:
             answers = await _in_daemon_thread(ask, challenge, runner.prompter)
         except InteractiveLoginError as exc:
             self.failure = exc
             return None
         finally:
+            self.asked_seconds += time.monotonic() - self.asking_since
+            self.asking_since = None
+            runner._answered += 1
             runner._asking -= 1
         self.asked.extend(p.text.strip() for p in challenge.prompts)
         return answers
@@ -556,6 +587,30 @@ class _LoginAttempt:
                            "to it until you log in again.")
         login_failed(error)
         return error
+
+
+async def _within_connect_timeout(connecting, timeout: float, attempt: _LoginAttempt):
+    """Await ``connecting`` (a login), cancelled with :class:`TimeoutError` once it has
+    taken ``timeout`` seconds of the host's time: the time the person spends answering
+    the server's questions does not count."""
+    task = asyncio.ensure_future(connecting)
+    started = time.monotonic()
+    try:
+        while True:
+            left = started + timeout + attempt.seconds_asking() - time.monotonic()
+            if attempt.asking_since is not None:
+                left = max(left, 1.0)  # look again once the person has answered
+            if left <= 0:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+                raise TimeoutError
+            done, _ = await asyncio.wait({task}, timeout=left)
+            if done:
+                return task.result()
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
 
 
 async def _in_daemon_thread(function, *args):

@@ -73,7 +73,6 @@ from .jobdir import (
     STDERR_FILE,
     JobAlreadyEndedError,
     JobState,
-    NoOutputError,
     UnknownJobError,
 )
 from .local import resolve_command
@@ -402,12 +401,7 @@ class BatchInterface(HardwareInterface):
         NoOutputError
             If the job has not completed (its status is in the error's ``status``).
         """
-        state = self._state_of(JobId(job_id))
-        if state.status is not JobStatus.COMPLETED:
-            detail = f" ({state.reason})" if state.reason else ""
-            raise NoOutputError(f"Job {job_id} has no output: its status is "
-                                f"{state.status.value}{detail}.", state.status)
-        return state.output
+        return self._state_of(JobId(job_id)).output_of(job_id)
 
     def failure_reason(self, job_id: JobId) -> Optional[str]:
         """Why ``job_id`` failed: the scheduler's state (a time limit...) or the exit

@@ -184,6 +184,24 @@ class JobState:
         """True when the job has reached COMPLETED, FAILED or CANCELLED."""
         return self.status in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
 
+    def output_of(self, job_id) -> float:
+        """The output of job ``job_id`` in this state, what every interface's
+        ``get_job_output`` returns.
+
+        Raises
+        ------
+        NoOutputError
+            If the job has not completed (its status, and why it failed, in the message
+            and the error's ``status``).
+        """
+        if self.status is not JobStatus.COMPLETED:
+            detail = f" ({self.reason})" if self.reason else ""
+            raise NoOutputError(
+                f"Job {job_id} has no output: its status is {self.status.value}{detail}.",
+                self.status,
+            )
+        return self.output
+
 
 # ---- Pure functions over file contents (usable on bytes fetched over SSH).
 

@@ -42,7 +42,6 @@ from .jobdir import (
     JobAlreadyEndedError,
     JobState,
     LocalJobFiles,
-    NoOutputError,
     UnknownJobError,
 )
 
@@ -468,14 +467,7 @@ class LocalInterface(HardwareInterface):
         """
         self._prepare()
         job_id = JobId(job_id)
-        state = self._state(job_id)
-        if state.status is not JobStatus.COMPLETED:
-            detail = f" ({state.reason})" if state.reason else ""
-            raise NoOutputError(
-                f"Job {job_id} has no output: its status is {state.status.value}{detail}.",
-                state.status,
-            )
-        return state.output
+        return self._state(job_id).output_of(job_id)
 
     def failure_reason(self, job_id: JobId) -> Optional[str]:
         """Why ``job_id`` failed (None unless it failed)."""

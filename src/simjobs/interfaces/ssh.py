@@ -45,7 +45,6 @@ from .jobdir import (
     STDOUT_FILE,
     JobAlreadyEndedError,
     JobState,
-    NoOutputError,
     UnknownJobError,
 )
 from .args import check_interface_args, split_command
@@ -478,14 +477,7 @@ class SSHInterface(HardwareInterface):
         NoOutputError
             If the job has not completed (its status is in the error's ``status``).
         """
-        state = self._final_state(job_id)
-        if state.status is not JobStatus.COMPLETED:
-            detail = f" ({state.reason})" if state.reason else ""
-            raise NoOutputError(
-                f"Job {job_id} has no output: its status is {state.status.value}{detail}.",
-                state.status,
-            )
-        return state.output
+        return self._final_state(job_id).output_of(job_id)
 
     def failure_reason(self, job_id: JobId) -> Optional[str]:
         """Why ``job_id`` failed (exit code and stderr tail; None unless it failed)."""

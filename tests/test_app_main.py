@@ -453,6 +453,36 @@ async def test_the_ui_loop_gets_the_gil_back_within_a_millisecond_while_the_app_
 
 
 @run_async
+async def test_full_garbage_collections_wait_until_the_keys_rest(backend):
+    # Python's full collection scans every object: at 100,000 jobs 100-200 ms, falling
+    # on whatever key was being answered. While the app runs it is made on the tick,
+    # once no key came for a second; the thresholds are given back when the app ends.
+    import gc
+
+    from simjobs.app import collector
+
+    before = gc.get_threshold()
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        assert gc.get_threshold()[2] >= 1 << 20  # Python's counter never makes one now
+        full = app.full_collections
+        full.last -= collector.EVERY  # (the last one long enough ago)
+        made = gc.get_stats()[2]["collections"]
+        app._last_key = time.monotonic()  # (as a key: no tick collects meanwhile)
+        for _ in range(before[2] + 1):  # each counts towards a full one, as Python's do
+            gc.collect(1)
+        assert full.due()
+        await pilot.press("j")  # a key now: the tick leaves it for later
+        app._tick()
+        assert gc.get_stats()[2]["collections"] == made and full.due()
+        app._last_key -= collector.QUIET  # the keys have rested for a second
+        await until(pilot, lambda: not full.due(), timeout=10)  # made by the 1 s tick
+        assert gc.get_stats()[2]["collections"] > made and full.made >= 1
+    assert gc.get_threshold() == before
+
+
+@run_async
 async def test_the_filter_follows_the_bar_in_the_same_frame_as_the_key(backend):
     # On the bar's Changed message the filtered table came a message later, after a
     # frame showing only the key typed: ~17 ms more per key (the next frame).

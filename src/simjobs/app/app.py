@@ -29,6 +29,7 @@ from textual.worker import Worker, WorkerState
 from ..core.events import Event, InterfaceHealthEvent, JobEvent
 from ..core.types import JobStatus
 from .. import logfile
+from .collector import FullCollections
 from .backend import Backend, PeekBackend, retry_logins, set_login_prompter
 from .messages import JobsUpdated
 from .screens.confirm import ConfirmScreen
@@ -200,6 +201,7 @@ class SimjobsApp(App):
         self._reading = False  # a batch's records are being read (see apply_pending)
         self._last_key = float("-inf")  # when the last key was pressed (monotonic)
         self._held_keys: Optional[list[events.Key]] = None  # see hold_keys()
+        self.full_collections = FullCollections()  # made between keys (see collector)
         self._unsubscribe = None
         self.notices: list[tuple[str, str, str]] = []
         self.applied_batches = 0  # how many coalesced batches were applied (tests, bench)
@@ -246,6 +248,7 @@ class SimjobsApp(App):
         # it waited up to the switch interval, 5 ms by default, several times a key.
         self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(SWITCH_INTERVAL)
+        self.full_collections.start()
         self._load_keymap()
         self.theme_changed_signal.subscribe(self, lambda theme: remember_theme(theme.name))
         if self._explicit_theme:
@@ -353,6 +356,7 @@ class SimjobsApp(App):
             set_login_prompter(self._previous_prompter)
             self.login_prompter.close()  # a question still open gives up
         sys.setswitchinterval(self._switch_interval)
+        self.full_collections.stop()
         self._unsubscribe_errors()
         if self._unsubscribe is not None:
             self._unsubscribe()
@@ -547,7 +551,9 @@ class SimjobsApp(App):
 
     def _tick(self) -> None:
         """Once a second: elapsed times of running jobs on screen, and the summaries
-        (each redraws only if its text changed: an idle app sends nothing)."""
+        (each redraws only if its text changed: an idle app sends nothing); a full
+        garbage collection when one is due and the keys rest."""
+        self.full_collections.collect_if_due(self._last_key)
         main = self.main_screen
         if main is None or not main.is_attached:
             return

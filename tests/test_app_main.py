@@ -411,6 +411,35 @@ async def test_a_burst_of_changes_is_applied_in_bounded_batches_none_lost(backen
 
 
 @run_async
+async def test_every_batch_is_read_by_one_thread_and_no_worker_per_batch(backend, monkeypatch):
+    # A Textual thread worker per batch: a Worker made on the UI loop each time (its
+    # description the repr of up to 5,000 job ids), run on whichever executor thread was
+    # free, each with malloc arenas of its own.
+    from textual.worker_manager import WorkerManager
+
+    import simjobs.app.app as app_module
+
+    monkeypatch.setattr(app_module, "MAX_BATCH", 5)  # (many batches)
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        readers, workers = [], []
+        get_records = backend.get_records
+        monkeypatch.setattr(backend, "get_records", lambda ids: (
+            readers.append(threading.current_thread()), get_records(ids))[1])
+        add_worker = WorkerManager.add_worker
+        monkeypatch.setattr(WorkerManager, "add_worker", lambda self, worker, **kw: (
+            workers.append(worker.name), add_worker(self, worker, **kw))[1])
+        ids = await asyncio.to_thread(backend.submit, [(i / 100, 0.5) for i in range(40)], 1)
+        await until(pilot, lambda: all(status_of(app, str(j)) is JobStatus.RUNNING for j in ids))
+        assert len(readers) >= 8  # (40 jobs x 3 changes, 5 jobs a batch)
+        assert len(set(readers)) == 1 and readers[0] is not threading.main_thread()
+        assert workers == []
+    readers[0].join(10)
+    assert not readers[0].is_alive()  # it ends with the app
+
+
+@run_async
 async def test_keys_are_answered_while_a_batchs_records_wait_for_the_log(backend,
                                                                        monkeypatch):
     # The manager may hold the log's lock a while (a batch of 100,000 changes): the

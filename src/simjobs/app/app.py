@@ -10,6 +10,7 @@ and each screen redraws what changed in its view. Nothing reads the log on a tim
 
 from __future__ import annotations
 
+import queue
 import sys
 import threading
 import time
@@ -63,6 +64,15 @@ STATS_INTERVAL = 5.0
 
 class _EventsPending(Message):
     """Posted (from the backend's thread) when the first event of a burst arrives."""
+
+
+class _RecordsRead(Message):
+    """Posted by the reader thread: a batch's records, read (see apply_pending)."""
+
+    def __init__(self, records: list, health: list) -> None:
+        super().__init__()
+        self.records = records
+        self.health = health
 
 
 class _ErrorLogged(Message):
@@ -199,6 +209,8 @@ class SimjobsApp(App):
         self._pending_since = 0.0  # when the first pending event arrived (monotonic)
         self._carried: dict[str, None] = {}  # changed jobs left for the next batch
         self._reading = False  # a batch's records are being read (see apply_pending)
+        self._reads: queue.SimpleQueue = queue.SimpleQueue()  # for the reader thread
+        self._reader: Optional[threading.Thread] = None  # started by the first batch
         self._last_key = float("-inf")  # when the last key was pressed (monotonic)
         self._held_keys: Optional[list[events.Key]] = None  # see hold_keys()
         self.full_collections = FullCollections()  # made between keys (see collector)
@@ -357,6 +369,7 @@ class SimjobsApp(App):
             self.login_prompter.close()  # a question still open gives up
         sys.setswitchinterval(self._switch_interval)
         self.full_collections.stop()
+        self._reads.put(None)  # the reader thread ends (after the read it may be in)
         self._unsubscribe_errors()
         if self._unsubscribe is not None:
             self._unsubscribe()
@@ -485,7 +498,7 @@ class SimjobsApp(App):
         """Apply the pending events now (one batch: the records of at most
         :data:`MAX_BATCH` changed jobs; the others a batch interval later).
 
-        The records are read in a thread (:meth:`_read_records`): the log's lock may be
+        The records are read in a thread (:meth:`_reader_loop`): the log's lock may be
         held a while by the manager writing a big batch, and the UI loop must not wait
         for it; the batch is applied on the loop once read (:meth:`_records_read`)."""
         if not self.loaded or self._reading:
@@ -521,16 +534,34 @@ class SimjobsApp(App):
         self._reading = True
         self._read_records(list(job_ids), health)
 
-    @work(thread=True, group="records", exit_on_error=False)
     def _read_records(self, job_ids: list[str], health: list) -> None:
-        try:
-            records = self.backend.get_records(job_ids)
-        except Exception:  # noqa: BLE001 - closing: nothing more to show
-            records = []
-        try:
-            self.call_from_thread(self._records_read, records, health)
-        except RuntimeError:  # the app has ended meanwhile
-            pass
+        """Have the reader thread read these records (see :meth:`_reader_loop`)."""
+        if self._reader is None:
+            self._reader = threading.Thread(target=self._reader_loop, name="simjobs-records",
+                                            daemon=True)
+            self._reader.start()
+        self._reads.put((job_ids, health))
+
+    def _reader_loop(self) -> None:
+        """The one thread that reads every batch's records, for as long as the app runs.
+
+        Not a Textual thread worker per batch: each was a Worker made on the UI loop
+        (with the repr of its 5,000 job ids for a description, and three state messages)
+        on whichever of the executor's threads was free, each thread with glibc arenas of
+        its own for the batches' lists."""
+        while True:
+            read = self._reads.get()
+            if read is None:
+                return
+            job_ids, health = read
+            try:
+                records = self.backend.get_records(job_ids)
+            except Exception:  # noqa: BLE001 - closing: nothing more to show
+                records = []
+            self.post_message(_RecordsRead(records, health))  # (thread-safe; False: ended)
+
+    def on__records_read(self, message: "_RecordsRead") -> None:
+        self._records_read(message.records, message.health)
 
     def _records_read(self, records: list, health: list) -> None:
         self._reading = False

@@ -440,6 +440,29 @@ async def test_every_batch_is_read_by_one_thread_and_no_worker_per_batch(backend
 
 
 @run_async
+async def test_while_keys_are_pressed_batches_are_smaller(backend, monkeypatch):
+    # A batch is applied at least every MAX_DEFER however fast one types; at 5,000 jobs
+    # it held the loop ~15 ms, which the key typed at that moment waited for.
+    import simjobs.app.app as app_module
+
+    monkeypatch.setattr(app_module, "KEY_QUIET", 600.0)  # (a key "just now" for the test)
+    monkeypatch.setattr(app_module, "TYPING_BATCH", 3, raising=False)
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        sizes = []
+        get_records = backend.get_records
+        monkeypatch.setattr(backend, "get_records",
+                            lambda ids: (sizes.append(len(list(ids))), get_records(ids))[1])
+        await pilot.press("j")
+        ids = await asyncio.to_thread(backend.submit, [(i / 100, 0.5) for i in range(20)], 1)
+        await until(pilot, lambda: all(status_of(app, str(j)) is JobStatus.RUNNING for j in ids),
+                    timeout=60)
+        assert sizes and max(sizes) <= 3 and sum(sizes) >= 20
+        assert all(app.model.index_of(str(j)) is not None for j in ids)
+
+
+@run_async
 async def test_keys_are_answered_while_a_batchs_records_wait_for_the_log(backend,
                                                                        monkeypatch):
     # The manager may hold the log's lock a while (a batch of 100,000 changes): the

@@ -14,6 +14,7 @@ import queue
 import sys
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Optional, Union
@@ -55,6 +56,9 @@ MAX_DEFER = 0.5
 #: manager handing 100,000 queued jobs over changes them all at once: read and applied
 #: in one go they held the UI loop for a second, keys waiting).
 MAX_BATCH = 5_000
+#: ... and while keys are being pressed (no KEY_QUIET pause since the last): a batch of
+#: 5,000 held the loop ~15 ms, and one is applied every MAX_DEFER however fast one types.
+TYPING_BATCH = 1_000
 #: The GIL's switch interval while the app runs (seconds; Python's default is 0.005):
 #: how long the UI loop may wait for a thread computing in Python to let it run.
 SWITCH_INTERVAL = 0.001
@@ -202,12 +206,15 @@ class SimjobsApp(App):
         self.close_backend = close_backend
         self.live_stats = live_stats
         self.model = JobModel(clock=backend.clock if self.backend else time.time)
-        self._pending: list[Event] = []
+        #: ids of the jobs changed and not yet applied, oldest change first (kept by the
+        #: backend's thread as events come: a manager handing 100,000 jobs over sends
+        #: 100,000 events at once, which the UI loop need not go through)
+        self._pending_ids: OrderedDict[str, None] = OrderedDict()
+        self._pending_health: list[InterfaceHealthEvent] = []
         self._pending_lock = threading.Lock()
         self._posted = False
         self._last_apply = 0.0
         self._pending_since = 0.0  # when the first pending event arrived (monotonic)
-        self._carried: dict[str, None] = {}  # changed jobs left for the next batch
         self._reading = False  # a batch's records are being read (see apply_pending)
         self._reads: queue.SimpleQueue = queue.SimpleQueue()  # for the reader thread
         self._reader: Optional[threading.Thread] = None  # started by the first batch
@@ -422,7 +429,10 @@ class SimjobsApp(App):
     def _on_backend_event(self, event: Event) -> None:
         """Runs on the backend's event thread: queue, and wake the UI once per burst."""
         with self._pending_lock:
-            self._pending.append(event)
+            if isinstance(event, JobEvent):
+                self._pending_ids[str(event.job_id)] = None
+            elif isinstance(event, InterfaceHealthEvent):
+                self._pending_health.append(event)
             if self._posted:
                 return
             self._posted = True
@@ -503,26 +513,18 @@ class SimjobsApp(App):
         for it; the batch is applied on the loop once read (:meth:`_records_read`)."""
         if not self.loaded or self._reading:
             return  # kept until the model is in place, or the batch being read is applied
+        typing = time.monotonic() - self._last_key < KEY_QUIET
         with self._pending_lock:
-            events, self._pending = self._pending, []
+            pending = self._pending_ids
+            take = min(len(pending), TYPING_BATCH if typing else MAX_BATCH)
+            job_ids = [pending.popitem(last=False)[0] for _ in range(take)]
+            health, self._pending_health = self._pending_health, []
             self._posted = False
+            if pending:  # left for the next batch, applied once this one is
+                self._pending_since = time.monotonic()
         self._last_apply = time.monotonic()
-        job_ids = self._carried  # (the oldest changes first)
-        health: list[InterfaceHealthEvent] = []
-        for event in events:
-            if isinstance(event, JobEvent):
-                job_ids[str(event.job_id)] = None
-            elif isinstance(event, InterfaceHealthEvent):
-                health.append(event)
         if not job_ids and not health:
             return
-        if len(job_ids) > MAX_BATCH:
-            ids = list(job_ids)
-            job_ids = dict.fromkeys(ids[:MAX_BATCH])
-            self._carried = dict.fromkeys(ids[MAX_BATCH:])
-            self._pending_since = time.monotonic()  # (applied once this batch is)
-        else:
-            self._carried = {}
         for event in health:
             for info in self.backend.interfaces():
                 if info.name == event.interface_name:
@@ -532,7 +534,7 @@ class SimjobsApp(App):
             self._records_read([], health)
             return
         self._reading = True
-        self._read_records(list(job_ids), health)
+        self._read_records(job_ids, health)
 
     def _read_records(self, job_ids: list[str], health: list) -> None:
         """Have the reader thread read these records (see :meth:`_reader_loop`)."""
@@ -570,7 +572,7 @@ class SimjobsApp(App):
         self.model.update(records)
         self.applied_batches += 1
         self._tell_screens(records, health)
-        if self._pending or self._carried:  # came meanwhile, or left for the next batch
+        if self._pending_ids or self._pending_health:  # came meanwhile, or left for later
             self.set_timer(APPLY_INTERVAL, self._apply_when_keys_rest)
 
     def _tell_screens(self, records: list, health: list) -> None:

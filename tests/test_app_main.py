@@ -506,7 +506,7 @@ async def test_the_ui_loop_gets_the_gil_back_within_a_millisecond_while_the_app_
 
 @run_async
 async def test_full_garbage_collections_wait_until_the_keys_rest(backend):
-    # Python's full collection scans every object: at 100,000 jobs 100-200 ms, falling
+    # Python's full collection scans every object: at 100,000 jobs up to 400 ms, falling
     # on whatever key was being answered. While the app runs it is made on the tick,
     # once no key came for a second; the thresholds are given back when the app ends.
     import gc

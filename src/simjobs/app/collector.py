@@ -2,7 +2,7 @@
 
 Python's full collection (its oldest generation) looks at every container object of the
 process. With a 100,000-job campaign managed by the app that is the manager's records,
-the model's copies and rows: one full collection took 100-200 ms, every thread stopped,
+the model's copies and rows: one full collection took 330-400 ms, every thread stopped,
 and fell on whatever key was being answered (the campaign's key p95 of ~100 ms).
 Python starts one by an allocation counter, whenever that runs over; while the app runs
 :class:`FullCollections` takes that decision instead: the counter still says when one

@@ -5,8 +5,8 @@ process. With a 100,000-job campaign managed by the app that is the manager's re
 the model's copies and rows: one full collection took 330-400 ms, every thread stopped,
 and fell on whatever key was being answered (keys of 240-340 ms in the campaign).
 Python starts one by an allocation counter, whenever that runs over; once the app's
-model is loaded :class:`FullCollections` takes that decision instead: the counter still says when one
-is due, and it is made on the app's 1 s tick once no key came for :data:`QUIET`
+model is loaded :class:`FullCollections` takes that decision instead: the counter still
+says when one is due, and it is made on the app's 1 s tick once no key came for :data:`QUIET`
 seconds (or :data:`LONGEST` seconds after the last at the latest, so that garbage in
 reference cycles is never kept for long). The young generations are collected by Python
 as before (a millisecond or less each).

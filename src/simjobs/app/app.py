@@ -1,11 +1,13 @@
 """SimjobsApp: the Textual app over a Backend.
 
 How events get to the screen: the backend calls :meth:`SimjobsApp._on_backend_event` on
-its event thread; that only appends to a list and, for the first event of a burst,
-posts one message to the UI loop. There a timer applies everything pending at most
-every ~100 ms (:data:`APPLY_INTERVAL`): the changed jobs' records are read in one call
-(in a thread: the manager may hold the log's lock a while), applied once to the app's model (:mod:`simjobs.app.model`: every view of it follows),
-and each screen redraws what changed in its view. Nothing reads the log on a timer.
+its event thread; that only notes the changed job's id and, for the first event of a
+burst, posts one message to the UI loop. There a timer applies what is pending at most
+every ~100 ms (:data:`APPLY_INTERVAL`), in batches (:data:`MAX_BATCH`, fewer while keys
+are pressed): the changed jobs' records are read in one call by the reader thread (the
+manager may hold the log's lock a while), applied once to the app's model
+(:mod:`simjobs.app.model`: every view of it follows), and each screen redraws what
+changed in its view. Nothing reads the log on a timer.
 """
 
 from __future__ import annotations

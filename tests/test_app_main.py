@@ -521,14 +521,14 @@ async def test_full_garbage_collections_wait_until_the_keys_rest(backend):
         full = app.full_collections
         full.last -= collector.EVERY  # (the last one long enough ago)
         made = gc.get_stats()[2]["collections"]
-        app._last_key = time.monotonic()  # (as a key: no tick collects meanwhile)
+        app.last_key = time.monotonic()  # (as a key: no tick collects meanwhile)
         for _ in range(before[2] + 1):  # each counts towards a full one, as Python's do
             gc.collect(1)
         assert full.due()
         await pilot.press("j")  # a key now: the tick leaves it for later
-        app._tick()
+        assert not full.collect_if_due(app.last_key)  # (what the tick asks)
         assert gc.get_stats()[2]["collections"] == made and full.due()
-        app._last_key -= collector.QUIET  # the keys have rested for a second
+        app.last_key -= collector.QUIET  # the keys have rested for a second
         await until(pilot, lambda: not full.due(), timeout=10)  # made by the 1 s tick
         assert gc.get_stats()[2]["collections"] > made and full.made >= 1
     assert gc.get_threshold() == before

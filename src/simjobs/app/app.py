@@ -220,7 +220,8 @@ class SimjobsApp(App):
         self._reading = False  # a batch's records are being read (see apply_pending)
         self._reads: queue.SimpleQueue = queue.SimpleQueue()  # for the reader thread
         self._reader: Optional[threading.Thread] = None  # started by the first batch
-        self._last_key = float("-inf")  # when the last key was pressed (monotonic)
+        #: when the last key was pressed (time.monotonic): what waits for keys to rest
+        self.last_key = float("-inf")
         self._held_keys: Optional[list[events.Key]] = None  # see hold_keys()
         self.full_collections = FullCollections()  # made between keys (see collector)
         self._unsubscribe = None
@@ -453,7 +454,7 @@ class SimjobsApp(App):
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key) and not event.is_forwarded:
-            self._last_key = time.monotonic()
+            self.last_key = time.monotonic()
             if self._held_keys is not None:
                 self._held_keys.append(event)  # typed ahead of a screen: see hold_keys()
                 return
@@ -502,7 +503,7 @@ class SimjobsApp(App):
         """The timer's call: apply pending events, unless keys are being pressed (then
         a little later: see KEY_QUIET and MAX_DEFER)."""
         now = time.monotonic()
-        quiet_at = self._last_key + KEY_QUIET
+        quiet_at = self.last_key + KEY_QUIET
         if now < quiet_at and now - self._pending_since < MAX_DEFER:
             self.set_timer(min(quiet_at, self._pending_since + MAX_DEFER) - now,
                            self._apply_when_keys_rest)
@@ -518,7 +519,7 @@ class SimjobsApp(App):
         for it; the batch is applied on the loop once read (:meth:`_records_read`)."""
         if not self.loaded or self._reading:
             return  # kept until the model is in place, or the batch being read is applied
-        typing = time.monotonic() - self._last_key < KEY_QUIET
+        typing = time.monotonic() - self.last_key < KEY_QUIET
         with self._pending_lock:
             pending = self._pending_ids
             take = min(len(pending), TYPING_BATCH if typing else MAX_BATCH)
@@ -591,7 +592,7 @@ class SimjobsApp(App):
         """Once a second: elapsed times of running jobs on screen, and the summaries
         (each redraws only if its text changed: an idle app sends nothing); a full
         garbage collection when one is due and the keys rest."""
-        self.full_collections.collect_if_due(self._last_key)
+        self.full_collections.collect_if_due(self.last_key)
         main = self.main_screen
         if main is None or not main.is_attached:
             return

@@ -673,12 +673,6 @@ def run(args, work: Path, env: dict, simjobs: list[str], size: tuple[int, int]) 
     figures: list[tuple[str, str, str]] = []
     load_before = os.getloadavg()[0]
 
-    # -- the sources byte-compiled first, as installing the package does: an editable
-    # install under PYTHONDONTWRITEBYTECODE (some sandboxes set it) would otherwise
-    # compile every simjobs module again at each start (~0.2 s of each first paint)
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "src" / "simjobs")],
-                   check=True, env=env, cwd=work)
-
     # -- how much of a start is the interpreter and the imports
     imports = []
     for _ in range(args.starts):
@@ -965,6 +959,15 @@ def main() -> int:
     env = app_env(work / "home")
     simjobs = [sys.executable, "-m", "simjobs", "app"]
     print(f"simjobs app benchmark: terminal {width}x{height}, logs in {work}", flush=True)
+    # The sources byte-compiled first, as installing the package does: an editable
+    # install under PYTHONDONTWRITEBYTECODE (some sandboxes set it) would otherwise
+    # compile every simjobs module again at each start (~0.2 s of each first paint).
+    # Those the app imports: PYTHONPATH may name another copy (old code, A/B runs).
+    app_src = subprocess.run([sys.executable, "-c", "import simjobs; print(simjobs.__path__[0])"],
+                             check=True, env=env, cwd=work, capture_output=True, text=True)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", app_src.stdout.strip()],
+                   check=True, env=env, cwd=work)
+    print(f"the app's sources: {app_src.stdout.strip()}", flush=True)
     load = Load(max(0, args.load), args.load_limit)  # with 0 processes: samples only
     try:
         time.sleep(5.5 if args.load else 0.0)  # the busy processes are up: first sample

@@ -411,6 +411,58 @@ async def test_a_burst_of_changes_is_applied_in_bounded_batches_none_lost(backen
 
 
 @run_async
+async def test_every_batch_is_read_by_one_thread_and_no_worker_per_batch(backend, monkeypatch):
+    # A Textual thread worker per batch: a Worker made on the UI loop each time (its
+    # description the repr of up to 5,000 job ids), run on whichever executor thread was
+    # free, each with malloc arenas of its own.
+    from textual.worker_manager import WorkerManager
+
+    import simjobs.app.app as app_module
+
+    monkeypatch.setattr(app_module, "MAX_BATCH", 5)  # (many batches)
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        readers, workers = [], []
+        get_records = backend.get_records
+        monkeypatch.setattr(backend, "get_records", lambda ids: (
+            readers.append(threading.current_thread()), get_records(ids))[1])
+        add_worker = WorkerManager.add_worker
+        monkeypatch.setattr(WorkerManager, "add_worker", lambda self, worker, **kw: (
+            workers.append(worker.name), add_worker(self, worker, **kw))[1])
+        ids = await asyncio.to_thread(backend.submit, [(i / 100, 0.5) for i in range(40)], 1)
+        await until(pilot, lambda: all(status_of(app, str(j)) is JobStatus.RUNNING for j in ids))
+        assert len(readers) >= 8  # (40 jobs x 3 changes, 5 jobs a batch)
+        assert len(set(readers)) == 1 and readers[0] is not threading.main_thread()
+        assert workers == []
+    readers[0].join(10)
+    assert not readers[0].is_alive()  # it ends with the app
+
+
+@run_async
+async def test_while_keys_are_pressed_batches_are_smaller(backend, monkeypatch):
+    # A batch is applied at least every MAX_DEFER however fast one types; at 5,000 jobs
+    # it held the loop ~15 ms, which the key typed at that moment waited for.
+    import simjobs.app.app as app_module
+
+    monkeypatch.setattr(app_module, "KEY_QUIET", 600.0)  # (a key "just now" for the test)
+    monkeypatch.setattr(app_module, "TYPING_BATCH", 3, raising=False)
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        sizes = []
+        get_records = backend.get_records
+        monkeypatch.setattr(backend, "get_records",
+                            lambda ids: (sizes.append(len(list(ids))), get_records(ids))[1])
+        await pilot.press("j")
+        ids = await asyncio.to_thread(backend.submit, [(i / 100, 0.5) for i in range(20)], 1)
+        await until(pilot, lambda: all(status_of(app, str(j)) is JobStatus.RUNNING for j in ids),
+                    timeout=60)
+        assert sizes and max(sizes) <= 3 and sum(sizes) >= 20
+        assert all(app.model.index_of(str(j)) is not None for j in ids)
+
+
+@run_async
 async def test_keys_are_answered_while_a_batchs_records_wait_for_the_log(backend,
                                                                        monkeypatch):
     # The manager may hold the log's lock a while (a batch of 100,000 changes): the
@@ -450,6 +502,36 @@ async def test_the_ui_loop_gets_the_gil_back_within_a_millisecond_while_the_app_
         await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
         assert sys.getswitchinterval() <= 0.001
     assert sys.getswitchinterval() == before  # given back when the app ends
+
+
+@run_async
+async def test_full_garbage_collections_wait_until_the_keys_rest(backend):
+    # Python's full collection scans every object: at 100,000 jobs up to 400 ms, falling
+    # on whatever key was being answered. While the app runs it is made on the tick,
+    # once no key came for a second; the thresholds are given back when the app ends.
+    import gc
+
+    from simjobs.app import collector
+
+    before = gc.get_threshold()
+    app = SimjobsApp(backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
+        assert gc.get_threshold()[2] >= 1 << 20  # Python's counter never makes one now
+        full = app.full_collections
+        full.last -= collector.EVERY  # (the last one long enough ago)
+        made = gc.get_stats()[2]["collections"]
+        app.last_key = time.monotonic()  # (as a key: no tick collects meanwhile)
+        for _ in range(before[2] + 1):  # each counts towards a full one, as Python's do
+            gc.collect(1)
+        assert full.due()
+        await pilot.press("j")  # a key now: the tick leaves it for later
+        assert not full.collect_if_due(app.last_key)  # (what the tick asks)
+        assert gc.get_stats()[2]["collections"] == made and full.due()
+        app.last_key -= collector.QUIET  # the keys have rested for a second
+        await until(pilot, lambda: not full.due(), timeout=10)  # made by the 1 s tick
+        assert gc.get_stats()[2]["collections"] > made and full.made >= 1
+    assert gc.get_threshold() == before
 
 
 @run_async

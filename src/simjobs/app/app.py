@@ -1,18 +1,22 @@
 """SimjobsApp: the Textual app over a Backend.
 
 How events get to the screen: the backend calls :meth:`SimjobsApp._on_backend_event` on
-its event thread; that only appends to a list and, for the first event of a burst,
-posts one message to the UI loop. There a timer applies everything pending at most
-every ~100 ms (:data:`APPLY_INTERVAL`): the changed jobs' records are read in one call
-(in a thread: the manager may hold the log's lock a while), applied once to the app's model (:mod:`simjobs.app.model`: every view of it follows),
-and each screen redraws what changed in its view. Nothing reads the log on a timer.
+its event thread; that only notes the changed job's id and, for the first event of a
+burst, posts one message to the UI loop. There a timer applies what is pending at most
+every ~100 ms (:data:`APPLY_INTERVAL`), in batches (:data:`MAX_BATCH`, fewer while keys
+are pressed): the changed jobs' records are read in one call by the reader thread (the
+manager may hold the log's lock a while), applied once to the app's model
+(:mod:`simjobs.app.model`: every view of it follows), and each screen redraws what
+changed in its view. Nothing reads the log on a timer.
 """
 
 from __future__ import annotations
 
+import queue
 import sys
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Optional, Union
@@ -29,6 +33,7 @@ from textual.worker import Worker, WorkerState
 from ..core.events import Event, InterfaceHealthEvent, JobEvent
 from ..core.types import JobStatus
 from .. import logfile
+from .collector import FullCollections
 from .backend import Backend, PeekBackend, retry_logins, set_login_prompter
 from .messages import JobsUpdated
 from .screens.confirm import ConfirmScreen
@@ -53,6 +58,9 @@ MAX_DEFER = 0.5
 #: manager handing 100,000 queued jobs over changes them all at once: read and applied
 #: in one go they held the UI loop for a second, keys waiting).
 MAX_BATCH = 5_000
+#: ... and while keys are being pressed (no KEY_QUIET pause since the last): a batch of
+#: 5,000 held the loop ~15 ms, and one is applied every MAX_DEFER however fast one types.
+TYPING_BATCH = 1_000
 #: The GIL's switch interval while the app runs (seconds; Python's default is 0.005):
 #: how long the UI loop may wait for a thread computing in Python to let it run.
 SWITCH_INTERVAL = 0.001
@@ -62,6 +70,15 @@ STATS_INTERVAL = 5.0
 
 class _EventsPending(Message):
     """Posted (from the backend's thread) when the first event of a burst arrives."""
+
+
+class _RecordsRead(Message):
+    """Posted by the reader thread: a batch's records, read (see apply_pending)."""
+
+    def __init__(self, records: list, health: list) -> None:
+        super().__init__()
+        self.records = records
+        self.health = health
 
 
 class _ErrorLogged(Message):
@@ -191,15 +208,22 @@ class SimjobsApp(App):
         self.close_backend = close_backend
         self.live_stats = live_stats
         self.model = JobModel(clock=backend.clock if self.backend else time.time)
-        self._pending: list[Event] = []
+        #: ids of the jobs changed and not yet applied, oldest change first (kept by the
+        #: backend's thread as events come: a manager handing 100,000 jobs over sends
+        #: 100,000 events at once, which the UI loop need not go through)
+        self._pending_ids: OrderedDict[str, None] = OrderedDict()
+        self._pending_health: list[InterfaceHealthEvent] = []
         self._pending_lock = threading.Lock()
         self._posted = False
         self._last_apply = 0.0
         self._pending_since = 0.0  # when the first pending event arrived (monotonic)
-        self._carried: dict[str, None] = {}  # changed jobs left for the next batch
         self._reading = False  # a batch's records are being read (see apply_pending)
-        self._last_key = float("-inf")  # when the last key was pressed (monotonic)
+        self._reads: queue.SimpleQueue = queue.SimpleQueue()  # for the reader thread
+        self._reader: Optional[threading.Thread] = None  # started by the first batch
+        #: when the last key was pressed (time.monotonic): what waits for keys to rest
+        self.last_key = float("-inf")
         self._held_keys: Optional[list[events.Key]] = None  # see hold_keys()
+        self.full_collections = FullCollections()  # made between keys (see collector)
         self._unsubscribe = None
         self.notices: list[tuple[str, str, str]] = []
         self.applied_batches = 0  # how many coalesced batches were applied (tests, bench)
@@ -327,6 +351,7 @@ class SimjobsApp(App):
         if self.loaded:
             self.model.load(records)
             self._warm_haystacks()
+            self.full_collections.start()  # (see _model_loaded)
         else:
             # A big log: paint the screen first, build the table's model in a thread.
             # (Not passed as an argument: a worker's description is the repr of its
@@ -353,6 +378,8 @@ class SimjobsApp(App):
             set_login_prompter(self._previous_prompter)
             self.login_prompter.close()  # a question still open gives up
         sys.setswitchinterval(self._switch_interval)
+        self.full_collections.stop()
+        self._reads.put(None)  # the reader thread ends (after the read it may be in)
         self._unsubscribe_errors()
         if self._unsubscribe is not None:
             self._unsubscribe()
@@ -379,6 +406,9 @@ class SimjobsApp(App):
     def _model_loaded(self, prepared, started: float) -> None:
         self.model.install(prepared)
         self.loaded = True
+        # Python's full collections stay Python's own while a log loads (it keeps ~40 MB
+        # less at 100,000 records, measured); from now on keys come first.
+        self.full_collections.start()
         self.peek_total = None
         self.load_seconds = time.perf_counter() - started
         if self.main_screen is not None:
@@ -405,7 +435,10 @@ class SimjobsApp(App):
     def _on_backend_event(self, event: Event) -> None:
         """Runs on the backend's event thread: queue, and wake the UI once per burst."""
         with self._pending_lock:
-            self._pending.append(event)
+            if isinstance(event, JobEvent):
+                self._pending_ids[str(event.job_id)] = None
+            elif isinstance(event, InterfaceHealthEvent):
+                self._pending_health.append(event)
             if self._posted:
                 return
             self._posted = True
@@ -421,7 +454,7 @@ class SimjobsApp(App):
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key) and not event.is_forwarded:
-            self._last_key = time.monotonic()
+            self.last_key = time.monotonic()
             if self._held_keys is not None:
                 self._held_keys.append(event)  # typed ahead of a screen: see hold_keys()
                 return
@@ -470,7 +503,7 @@ class SimjobsApp(App):
         """The timer's call: apply pending events, unless keys are being pressed (then
         a little later: see KEY_QUIET and MAX_DEFER)."""
         now = time.monotonic()
-        quiet_at = self._last_key + KEY_QUIET
+        quiet_at = self.last_key + KEY_QUIET
         if now < quiet_at and now - self._pending_since < MAX_DEFER:
             self.set_timer(min(quiet_at, self._pending_since + MAX_DEFER) - now,
                            self._apply_when_keys_rest)
@@ -481,31 +514,23 @@ class SimjobsApp(App):
         """Apply the pending events now (one batch: the records of at most
         :data:`MAX_BATCH` changed jobs; the others a batch interval later).
 
-        The records are read in a thread (:meth:`_read_records`): the log's lock may be
+        The records are read in a thread (:meth:`_reader_loop`): the log's lock may be
         held a while by the manager writing a big batch, and the UI loop must not wait
         for it; the batch is applied on the loop once read (:meth:`_records_read`)."""
         if not self.loaded or self._reading:
             return  # kept until the model is in place, or the batch being read is applied
+        typing = time.monotonic() - self.last_key < KEY_QUIET
         with self._pending_lock:
-            events, self._pending = self._pending, []
+            pending = self._pending_ids
+            take = min(len(pending), TYPING_BATCH if typing else MAX_BATCH)
+            job_ids = [pending.popitem(last=False)[0] for _ in range(take)]
+            health, self._pending_health = self._pending_health, []
             self._posted = False
+            if pending:  # left for the next batch, applied once this one is
+                self._pending_since = time.monotonic()
         self._last_apply = time.monotonic()
-        job_ids = self._carried  # (the oldest changes first)
-        health: list[InterfaceHealthEvent] = []
-        for event in events:
-            if isinstance(event, JobEvent):
-                job_ids[str(event.job_id)] = None
-            elif isinstance(event, InterfaceHealthEvent):
-                health.append(event)
         if not job_ids and not health:
             return
-        if len(job_ids) > MAX_BATCH:
-            ids = list(job_ids)
-            job_ids = dict.fromkeys(ids[:MAX_BATCH])
-            self._carried = dict.fromkeys(ids[MAX_BATCH:])
-            self._pending_since = time.monotonic()  # (applied once this batch is)
-        else:
-            self._carried = {}
         for event in health:
             for info in self.backend.interfaces():
                 if info.name == event.interface_name:
@@ -515,18 +540,36 @@ class SimjobsApp(App):
             self._records_read([], health)
             return
         self._reading = True
-        self._read_records(list(job_ids), health)
+        self._read_records(job_ids, health)
 
-    @work(thread=True, group="records", exit_on_error=False)
     def _read_records(self, job_ids: list[str], health: list) -> None:
-        try:
-            records = self.backend.get_records(job_ids)
-        except Exception:  # noqa: BLE001 - closing: nothing more to show
-            records = []
-        try:
-            self.call_from_thread(self._records_read, records, health)
-        except RuntimeError:  # the app has ended meanwhile
-            pass
+        """Have the reader thread read these records (see :meth:`_reader_loop`)."""
+        if self._reader is None:
+            self._reader = threading.Thread(target=self._reader_loop, name="simjobs-records",
+                                            daemon=True)
+            self._reader.start()
+        self._reads.put((job_ids, health))
+
+    def _reader_loop(self) -> None:
+        """The one thread that reads every batch's records, for as long as the app runs.
+
+        Not a Textual thread worker per batch: each was a Worker made on the UI loop
+        (with the repr of its 5,000 job ids for a description, and three state messages)
+        on whichever of the executor's threads was free, each thread with glibc arenas of
+        its own for the batches' lists."""
+        while True:
+            read = self._reads.get()
+            if read is None:
+                return
+            job_ids, health = read
+            try:
+                records = self.backend.get_records(job_ids)
+            except Exception:  # noqa: BLE001 - closing: nothing more to show
+                records = []
+            self.post_message(_RecordsRead(records, health))  # (thread-safe; False: ended)
+
+    def on__records_read(self, message: "_RecordsRead") -> None:
+        self._records_read(message.records, message.health)
 
     def _records_read(self, records: list, health: list) -> None:
         self._reading = False
@@ -535,7 +578,7 @@ class SimjobsApp(App):
         self.model.update(records)
         self.applied_batches += 1
         self._tell_screens(records, health)
-        if self._pending or self._carried:  # came meanwhile, or left for the next batch
+        if self._pending_ids or self._pending_health:  # came meanwhile, or left for later
             self.set_timer(APPLY_INTERVAL, self._apply_when_keys_rest)
 
     def _tell_screens(self, records: list, health: list) -> None:
@@ -547,7 +590,9 @@ class SimjobsApp(App):
 
     def _tick(self) -> None:
         """Once a second: elapsed times of running jobs on screen, and the summaries
-        (each redraws only if its text changed: an idle app sends nothing)."""
+        (each redraws only if its text changed: an idle app sends nothing); a full
+        garbage collection when one is due and the keys rest."""
+        self.full_collections.collect_if_due(self.last_key)
         main = self.main_screen
         if main is None or not main.is_attached:
             return

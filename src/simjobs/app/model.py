@@ -15,6 +15,7 @@ import time
 import weakref
 from collections import Counter, deque
 from collections.abc import Iterable
+from itertools import chain
 from operator import attrgetter
 from typing import Callable, Optional
 
@@ -434,10 +435,15 @@ class JobModel:
         coords = self._coords
         if coords is None or len(coords) != len(self.slots):
             tuples = [row.rec.coords for row in self.slots]
-            width = max(map(len, tuples), default=0)
-            coords = np.full((len(tuples), width), -np.inf)
-            for i, c in enumerate(tuples):  # (shorter inputs sort first, as tuples do)
-                coords[i, :len(c)] = c
+            widths = set(map(len, tuples))
+            width = max(widths, default=0)
+            if len(widths) == 1:  # (the usual case: one C-level pass, not one per row)
+                coords = np.fromiter(chain.from_iterable(tuples), np.float64,
+                                     len(tuples) * width).reshape(len(tuples), width)
+            else:
+                coords = np.full((len(tuples), width), -np.inf)
+                for i, c in enumerate(tuples):  # (shorter inputs sort first, as tuples do)
+                    coords[i, :len(c)] = c
             self._coords = coords
         return coords
 

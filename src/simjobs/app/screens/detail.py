@@ -108,7 +108,8 @@ WHERE_FIELDS = [
 
 def where_fields(details: dict) -> list[tuple[str, str]]:
     """:data:`WHERE_FIELDS` for these details: the scheduler's keys and names filled in
-    (a batch interface's details say ``scheduler``; Slurm's before it did not)."""
+    (batch interfaces' details name their ``scheduler``; a user's own interface that
+    gives ``<kind>_job_id`` without it gets its kind, capitalised)."""
     kind = next((key[:-len("_job_id")] for key in details if key.endswith("_job_id")),
                 "slurm")
     scheduler = details.get("scheduler") or kind.capitalize()

@@ -18,7 +18,10 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from textual.app import App
+
 from simjobs.app.backend import ManagedBackend
+from simjobs.app.screens.log_view import SimulationsLogScreen
 from simjobs.core.hardware import HardwareInterface
 from simjobs.core.log import SimulationsLog
 from simjobs.core.records import LogChange
@@ -218,3 +221,17 @@ def build_backend(tmp_path: Path, n: int = 24, *, input_dim: int = 2,
     if n:
         fill_log(log, n, interfaces=by_level)
     return ManagedBackend(log, interfaces, polling_interval=polling_interval, clock=clock)
+
+
+class LogViewHost(App):
+    """The smallest app holding a backend, pushing the simulations log view on mount."""
+
+    TITLE = "Host"  # the title its snapshots were taken with
+
+    def __init__(self, backend):
+        super().__init__()
+        self.backend = backend
+
+    def on_mount(self) -> None:
+        self.push_screen(SimulationsLogScreen(self.backend))
+

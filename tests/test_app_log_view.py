@@ -15,7 +15,7 @@ from textual.app import App
 from textual.widgets import DataTable, Select, Static, TabbedContent
 from textual.widgets import Input as TextInput
 
-from app_fixtures import build_backend, notes, run_async, until, utc_time
+from app_fixtures import LogViewHost, build_backend, notes, run_async, until, utc_time
 from helpers import tree
 from simjobs.app.log_summary import summarise
 from simjobs.app.screens.export import ExportScreen
@@ -24,17 +24,6 @@ from simjobs.app.widgets.job_table import JobTable
 from simjobs.app.widgets.plot import ScatterPlot
 from simjobs.core.types import JobStatus
 from simjobs.export import ExportError, write_export
-
-
-class Host(App):
-    """The smallest app holding a backend, pushing the log view on mount."""
-
-    def __init__(self, backend):
-        super().__init__()
-        self.backend = backend
-
-    def on_mount(self) -> None:
-        self.push_screen(SimulationsLogScreen(self.backend))
 
 
 async def opened(app, pilot) -> SimulationsLogScreen:
@@ -56,7 +45,7 @@ def backend(tmp_path):
 @run_async
 async def test_every_record_is_shown_terminal_ones_included(backend):
     records = backend.records()
-    app = Host(backend)
+    app = LogViewHost(backend)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await opened(app, pilot)
         assert sorted(shown_ids(screen)) == sorted(r.job_id for r in records)
@@ -75,7 +64,7 @@ async def test_every_record_is_shown_terminal_ones_included(backend):
 @run_async
 async def test_filters_by_text_status_level_and_interface(backend):
     records = backend.records()
-    app = Host(backend)
+    app = LogViewHost(backend)
     async with app.run_test(size=(120, 35)) as pilot:
         screen = await opened(app, pilot)
         await pilot.press("slash", *"hpc")
@@ -101,7 +90,7 @@ async def test_filters_by_text_status_level_and_interface(backend):
 
 @run_async
 async def test_sort_cycles_columns_and_reverses(backend):
-    app = Host(backend)
+    app = LogViewHost(backend)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await opened(app, pilot)
         ids = shown_ids(screen)
@@ -138,7 +127,7 @@ def expected_summary(records):
 @run_async
 async def test_summary_per_level_matches_the_records(backend):
     records = backend.records()
-    app = Host(backend)
+    app = LogViewHost(backend)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await opened(app, pilot)
         expected = expected_summary(records)
@@ -166,7 +155,7 @@ async def test_summary_per_level_matches_the_records(backend):
 @run_async
 async def test_plot_of_output_against_a_coordinate_per_level(backend):
     records = backend.records()
-    app = Host(backend)
+    app = LogViewHost(backend)
     async with app.run_test(size=(120, 35)) as pilot:
         screen = await opened(app, pilot)
         await pilot.press("3")
@@ -197,7 +186,7 @@ async def test_export_csv_and_json_refuses_to_overwrite_without_confirmation(bac
     records = backend.records()
     out = tmp_path / "export" / "level2.csv"
     out.parent.mkdir()
-    app = Host(backend)
+    app = LogViewHost(backend)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await opened(app, pilot)
         screen.query_one("#filter-level", Select).value = 2
@@ -307,7 +296,7 @@ async def test_100k_records_open_without_freezing_the_app(tmp_path):
     log.close()
     backend = WatchBackend(tmp_path / "runs.csv")
     try:
-        app = Host(backend)
+        app = LogViewHost(backend)
         async with app.run_test(size=(120, 35)) as pilot:
             await until(pilot, lambda: isinstance(app.screen, SimulationsLogScreen))
             screen = app.screen
@@ -421,7 +410,7 @@ async def test_export_asked_before_the_log_has_loaded_opens_once_it_has(backend)
 
 def snapshot_app(backend):
     utc_time()
-    return Host(backend)
+    return LogViewHost(backend)
 
 
 async def settled(pilot):
@@ -479,7 +468,7 @@ def test_snapshot_export_refusing_to_overwrite(backend, snap_compare, tmp_path, 
 async def test_r_reloads_the_whole_log_keeping_filter_and_sort(backend):
     from simjobs.core.types import Input
 
-    app = Host(backend)  # no SimjobsApp: no live updates, only the reload
+    app = LogViewHost(backend)  # no SimjobsApp: no live updates, only the reload
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await opened(app, pilot)
         screen.query_one("#filter-level", Select).value = 1

@@ -16,10 +16,9 @@ import subprocess
 import sys
 
 import pytest
-from textual.app import App
 from textual.widgets import Input as TextInput
 
-from app_fixtures import FIRST_ID, fill_log, run_async, until
+from app_fixtures import FIRST_ID, LogViewHost, fill_log, run_async, until
 from simjobs.app.backend import WatchBackend
 from simjobs.app.screens.export import ExportScreen
 from simjobs.app.screens.log_view import SimulationsLogScreen
@@ -58,21 +57,12 @@ def log_path(tmp_path):
     return path
 
 
-class Host(App):
-    def __init__(self, backend):
-        super().__init__()
-        self.backend = backend
-
-    def on_mount(self) -> None:
-        self.push_screen(SimulationsLogScreen(self.backend))
-
-
 async def export_from_the_app(log_path, target) -> None:
     """Open the log view on ``log_path``, sort by id ascending (the log's order, which
     `simjobs export` keeps) and export every record to ``target`` with the dialog."""
     backend = WatchBackend(log_path)
     try:
-        app = Host(backend)
+        app = LogViewHost(backend)
         async with app.run_test(size=(100, 30)) as pilot:
             await until(pilot, lambda: isinstance(app.screen, SimulationsLogScreen)
                         and app.screen.settled)

@@ -3,6 +3,7 @@ the themes load from files, a user dir, or the packaged fallback."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 from simjobs.app.themes import BUILTIN, load_themes, remember_theme, remembered_theme
@@ -238,6 +239,51 @@ def test_typing_on_narrows_the_shown_rows_only():
 
 
 # ---- themes ------------------------------------------------------------------------------
+
+
+def test_search_texts_made_in_a_thread_are_taken_only_if_still_true():
+    """encode_search_texts runs beside the UI; what changed meanwhile is never lost:
+    rows added meanwhile are encoded on adoption, and a row whose interface changed
+    (or rows replaced by a new load) makes the adoption give way to a fresh build."""
+    rng = random.Random(8)
+
+    def filtered(model: JobModel, text: str) -> list[str]:
+        model.set_filter(Filter(text=text))
+        return sorted(shown_ids(model))
+
+    def reference(model: JobModel, text: str) -> list[str]:
+        return sorted(r.job_id for r in model.rows.values()
+                      if all(w in r.haystack for w in text.split()))
+
+    # rows added between the thread's snapshot and the adoption
+    model = JobModel(clock=lambda: NOW)
+    model.load([record(i, rng) for i in range(200)])
+    made = model.encode_search_texts()
+    model.update([dataclasses.replace(record(i, rng), interface_name="late-box")
+                  for i in range(200, 230)])
+    model.adopt_search_texts(made)
+    assert model._texts is not None and len(model._texts) == 230
+    assert filtered(model, "late-box") == reference(model, "late-box") != []
+
+    # a row's interface (so its search text) changed meanwhile: not adopted
+    model = JobModel(clock=lambda: NOW)
+    model.load([record(i, rng) for i in range(200)])
+    made = model.encode_search_texts()
+    moved = dataclasses.replace(model.slots[5].rec, interface_name="moved-box")
+    model.update([moved])
+    model.adopt_search_texts(made)
+    assert model._texts is None
+    assert filtered(model, "moved-box") == [moved.job_id]
+
+    # the rows were replaced by a new load meanwhile: not adopted
+    model = JobModel(clock=lambda: NOW)
+    model.load([record(i, rng) for i in range(200)])
+    made = model.encode_search_texts()
+    model.load([dataclasses.replace(record(i, rng), interface_name="other-box")
+                for i in range(500, 520)])
+    model.adopt_search_texts(made)
+    assert filtered(model, "other-box") == reference(model, "other-box")
+    assert len(shown_ids(model)) == 20
 
 
 def test_the_themes_folder_holds_a_dark_and_a_light_theme():

@@ -350,7 +350,7 @@ class SimjobsApp(App):
         self.loaded = len(records) <= INLINE_LOAD
         if self.loaded:
             self.model.load(records)
-            self._warm_haystacks()
+            self._warm_search_texts()
             self.full_collections.start()  # (see _model_loaded)
         else:
             # A big log: paint the screen first, build the table's model in a thread.
@@ -394,14 +394,18 @@ class SimjobsApp(App):
         records, self._records_to_load = self._records_to_load, []
         prepared = self.model.prepare(records)
         self.call_from_thread(self._model_loaded, prepared, started)
-        self.model.warm_haystacks()
+        self._encode_search_texts()
         completions = self.model.recent_completions()
         self.call_from_thread(self._completions_loaded, completions)
 
     @work(thread=True, group="load", exit_on_error=False)
-    def _warm_haystacks(self) -> None:
-        # After the first paint: the first key typed in the filter need not build them.
-        self.model.warm_haystacks()
+    def _warm_search_texts(self) -> None:
+        self._encode_search_texts()
+
+    def _encode_search_texts(self) -> None:
+        # (In a thread, after the first paint: the first key typed in the filter need
+        # not encode 100,000 search texts.)
+        self.call_from_thread(self.model.adopt_search_texts, self.model.encode_search_texts())
 
     def _model_loaded(self, prepared, started: float) -> None:
         self.model.install(prepared)
@@ -563,7 +567,9 @@ class SimjobsApp(App):
                 return
             job_ids, health = read
             try:
-                records = self.backend.get_records(job_ids)
+                # The log's own records (read-only; events follow their changes), as
+                # the first load takes them: the model keeps no copy of its own.
+                records = self.backend.get_records(job_ids, live=True)
             except Exception:  # noqa: BLE001 - closing: nothing more to show
                 records = []
             self.post_message(_RecordsRead(records, health))  # (thread-safe; False: ended)

@@ -65,17 +65,18 @@ COLUMN_KEYS = tuple(c.key for c in COLUMNS)
 
 class Row:
     """One job as the table shows it: a few fields copied for filtering and counting,
-    the rest read from the record when the row is drawn (times are decoded lazily)."""
+    the rest read from the record when the row is drawn (times are decoded lazily).
 
-    __slots__ = ("job_id", "num", "slot", "level", "interface", "status", "rec", "_hay")
+    As few per-row objects as will do (a 100,000-job campaign has 100,000 rows): the
+    job id's number and the search text live in the model's arrays, not here."""
+
+    __slots__ = ("job_id", "slot", "level", "interface", "status", "rec")
 
     def __init__(self, record: LogRecord):
         self.job_id = record.job_id
-        self.num = _number(record.job_id)
         self.slot = -1  # its index in the model's rows and arrays
         self.interface = None
         self.rec = record
-        self._hay: Optional[str] = None
         self.update(record)
 
     def update(self, record: LogRecord) -> bool:
@@ -83,13 +84,15 @@ class Row:
         (a manager never changes it: a hand-edited log may)."""
         old, self.rec = self.rec, record
         self.level = record.level
-        interface = record.interface_name or ""
         new_input = record.coords is not old.coords and record.coords != old.coords
-        if new_input or interface != self.interface:
-            self._hay = None
-        self.interface = interface
+        self.interface = record.interface_name or ""
         self.status = record.status
         return new_input
+
+    @property
+    def num(self) -> int:
+        """The job id as a number (0 when it is not one): what it is sorted by."""
+        return _number(self.job_id)
 
     @property
     def coords(self) -> tuple:
@@ -113,12 +116,9 @@ class Row:
 
     @property
     def haystack(self) -> str:
-        """What the text filter looks in: id, interface and input (lower case)."""
-        hay = self._hay
-        if hay is None:
-            hay = self._hay = (f"{self.job_id} {self.interface} "
-                               f"{format_input(self.rec.coords)}").lower()
-        return hay
+        """What the text filter looks in: id, interface and input (lower case). Made
+        when asked (the model keeps them encoded: :meth:`JobModel.search_texts`)."""
+        return f"{self.job_id} {self.interface} {format_input(self.rec.coords)}".lower()
 
     @property
     def finished(self) -> bool:
@@ -281,6 +281,7 @@ class JobModel:
         self._coords: Optional[np.ndarray] = None  # (rows, dimensions), when used
         self._input_order: Optional[np.ndarray] = None  # slots by input (cached)
         self._texts: Optional[np.ndarray] = None  # see search_texts
+        self._retexts = 0  # rows whose search text changed (see adopt_search_texts)
         self._id_order: Optional[np.ndarray] = None  # slots in job-id order (cached)
         self._counts: Counter = Counter()  # (interface, JobStatus) -> jobs
         #: completions per interface and minute (epoch minute -> jobs): the sparklines
@@ -490,11 +491,32 @@ class JobModel:
         """What the text filter looks in (:attr:`Row.haystack`), per slot, UTF-8 in a
         numpy bytes array: a word is looked for in 100,000 of them by one C-level
         ``find`` (a few milliseconds), whatever the number of rows it matches. Made
-        when first needed, kept current by :meth:`update` from then on."""
+        when first needed (or in a thread beforehand: :meth:`encode_search_texts`), kept
+        current by :meth:`update` from then on."""
         texts = self._texts
         if texts is None:
             texts = self._texts = _encoded(self.slots)
         return texts
+
+    def encode_search_texts(self) -> tuple:
+        """The search texts of every row as they are now, made in a thread (after the
+        first paint, so that the first key typed in the filter need not wait for
+        100,000 of them): hand the result to :meth:`adopt_search_texts` on the thread
+        that changes the model."""
+        generation, retexts = self.generation, self._retexts
+        slots = list(self.slots)  # (rows appended meanwhile are encoded on adoption)
+        return generation, retexts, len(slots), _encoded(slots)
+
+    def adopt_search_texts(self, encoded: tuple) -> None:
+        """Take what :meth:`encode_search_texts` made, unless the rows were replaced or
+        a row's search text changed meanwhile (then they are made when first needed)."""
+        generation, retexts, n, texts = encoded
+        if self._texts is not None or generation != self.generation \
+                or retexts != self._retexts:
+            return
+        if len(self.slots) > n:
+            texts = np.concatenate([texts, _encoded(self.slots[n:])])
+        self._texts = texts
 
     # ---- changing ------------------------------------------------------------------------
 
@@ -514,12 +536,10 @@ class JobModel:
         for record in records:
             row = make(Row)
             job_id = row.job_id = record.job_id
-            row.num = _number(job_id)
             row.rec = record
             row.level = record.level
             row.interface = record.interface_name or ""
             row.status = record.status
-            row._hay = None
             rows[job_id] = row
         slots = list(rows.values())
         for i, row in enumerate(slots):
@@ -530,7 +550,7 @@ class JobModel:
         for name in sorted({name for name, _ in counts}):
             codes[name] = len(codes)
         n = len(slots)
-        arrays = (np.fromiter(map(_NUM, slots), np.int64, n),
+        arrays = (np.fromiter(map(_number, map(_JOB_ID, slots)), np.int64, n),
                   np.fromiter(map(_LEVEL, slots), np.int64, n),
                   np.fromiter(map(codes.__getitem__, map(_INTERFACE, slots)), np.int32, n),
                   np.fromiter(map(STATUS_RANK.__getitem__, map(_STATUS, slots)), np.int8, n))
@@ -547,12 +567,6 @@ class JobModel:
         for view in self._live_views():
             view._text = ((), None)  # (its answers were for the old rows)
             view.rebuild()
-
-    def warm_haystacks(self) -> None:
-        """Build what the text filter looks in for every row (in a thread, after the
-        first paint, so that the first key typed in the filter does not wait for it)."""
-        for row in list(self.rows.values()):
-            row.haystack  # noqa: B018 - computed and cached by the property
 
     def recent_completions(self) -> dict[str, Counter]:
         """Completions per interface and minute over the last hour, from the rows (a
@@ -593,17 +607,21 @@ class JobModel:
                 continue
             was_completed = row.status is JobStatus.COMPLETED
             counts[(row.interface, row.status)] -= 1
-            new_input |= row.update(record)
-            if row._hay is None:
+            interface = row.interface
+            moved = row.update(record)
+            if moved or row.interface != interface:
                 new_text.append(row)
+            new_input |= moved
             counts[(row.interface, row.status)] += 1
             if row.status is JobStatus.COMPLETED and not was_completed:
                 self._note_completion(row)
             changed_slots.append(row.slot)
         if new_rows:
             self._append(new_rows)
-        if new_text and self._texts is not None:
-            self._set_texts(new_text)
+        if new_text:
+            self._retexts += len(new_text)
+            if self._texts is not None:
+                self._set_texts(new_text)
         touched = np.array(sorted(set(changed_slots)), dtype=np.intp)
         if len(touched):
             self._write(touched)
@@ -617,7 +635,8 @@ class JobModel:
         self.slots.extend(new_rows)
         n = len(new_rows)
         codes = [self._code(row.interface) for row in new_rows]
-        self._num = np.concatenate([self._num, np.fromiter(map(_NUM, new_rows), np.int64, n)])
+        self._num = np.concatenate([self._num, np.fromiter(map(_number, map(_JOB_ID, new_rows)),
+                                                           np.int64, n)])
         self._level = np.concatenate([self._level,
                                       np.fromiter(map(_LEVEL, new_rows), np.int64, n)])
         self._iface = np.concatenate([self._iface, np.array(codes, np.int32)])
@@ -627,11 +646,8 @@ class JobModel:
         for name, col in self._values.items():
             self._values[name] = np.concatenate([col, more[name]])
         self._coords = self._input_order = self._id_order = None
-        if self._texts is not None:
+        if self._texts is not None:  # (else made when needed, or adopted)
             self._texts = np.concatenate([self._texts, _encoded(new_rows)])
-        else:
-            for row in new_rows:  # (as warm_haystacks does for a log loaded whole)
-                row.haystack  # noqa: B018 - computed and cached by the property
 
     def _set_texts(self, rows: list[Row]) -> None:
         new = _encoded(rows)
@@ -921,7 +937,7 @@ def _value_arrays(rows: list[Row]) -> dict[str, np.ndarray]:
 
 _LEVEL = attrgetter("level")
 _INTERFACE = attrgetter("interface")
-_NUM = attrgetter("num")
+_JOB_ID = attrgetter("job_id")
 #: numpy's string functions: np.strings (numpy 2: C loops), else np.char
 _STRINGS = getattr(np, "strings", np.char)
 _STATUS = attrgetter("status")

@@ -169,7 +169,8 @@ class SimulationsLogScreen(Screen):
         self.app.call_from_thread(self._loaded, prepared)
         # What the text filter looks in, built now so that the first key typed in the
         # filter does not wait for 100,000 of them.
-        self.source.warm_haystacks()
+        self.app.call_from_thread(self.source.adopt_search_texts,
+                                  self.source.encode_search_texts())
 
     def _load_failed(self, message: str) -> None:
         if not self.is_attached:  # closed meanwhile

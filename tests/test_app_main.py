@@ -353,14 +353,19 @@ async def test_a_batch_of_events_reads_its_records_in_one_call(backend, monkeypa
         singles, bulks = [], []
         get_records = backend.get_records
         monkeypatch.setattr(backend, "get_record", lambda j: singles.append(j))
-        monkeypatch.setattr(backend, "get_records",
-                            lambda ids: (bulks.append(list(ids)), get_records(ids))[1])
+        lives = []
+        monkeypatch.setattr(backend, "get_records", lambda ids, live=False: (
+            bulks.append(list(ids)), lives.append(live), get_records(ids, live))[2])
         batches = app.applied_batches
         ids = await asyncio.to_thread(backend.submit, [(i / 100, 0.5) for i in range(40)], 1)
         await until(pilot, lambda: all(status_of(app, str(j)) is JobStatus.RUNNING for j in ids))
         assert singles == []
         assert 1 <= len(bulks) <= app.applied_batches - batches
         assert {str(j) for j in ids} <= {j for batch in bulks for j in batch}
+        # The model keeps the log's own records (read-only), not a copy of each.
+        assert lives and all(lives)
+        own = {r.job_id: r for r in backend.live_records()}
+        assert all(app.model.rows[str(j)].rec is own[str(j)] for j in ids)
 
 
 @run_async
@@ -403,7 +408,7 @@ async def test_a_burst_of_changes_is_applied_in_bounded_batches_none_lost(backen
         sizes = []
         get_records = backend.get_records
         monkeypatch.setattr(backend, "get_records",
-                            lambda ids: (sizes.append(len(list(ids))), get_records(ids))[1])
+                            lambda ids, live=False: (sizes.append(len(list(ids))), get_records(ids, live))[1])
         ids = await asyncio.to_thread(backend.submit, [(i / 100, 0.5) for i in range(40)], 1)
         await until(pilot, lambda: all(status_of(app, str(j)) is JobStatus.RUNNING for j in ids))
         assert sizes and max(sizes) <= 7 and sum(sizes) >= 40
@@ -425,8 +430,8 @@ async def test_every_batch_is_read_by_one_thread_and_no_worker_per_batch(backend
         await until(pilot, lambda: app.main_screen is not None and app.main_screen.is_attached)
         readers, workers = [], []
         get_records = backend.get_records
-        monkeypatch.setattr(backend, "get_records", lambda ids: (
-            readers.append(threading.current_thread()), get_records(ids))[1])
+        monkeypatch.setattr(backend, "get_records", lambda ids, live=False: (
+            readers.append(threading.current_thread()), get_records(ids, live))[1])
         add_worker = WorkerManager.add_worker
         monkeypatch.setattr(WorkerManager, "add_worker", lambda self, worker, **kw: (
             workers.append(worker.name), add_worker(self, worker, **kw))[1])
@@ -453,7 +458,7 @@ async def test_while_keys_are_pressed_batches_are_smaller(backend, monkeypatch):
         sizes = []
         get_records = backend.get_records
         monkeypatch.setattr(backend, "get_records",
-                            lambda ids: (sizes.append(len(list(ids))), get_records(ids))[1])
+                            lambda ids, live=False: (sizes.append(len(list(ids))), get_records(ids, live))[1])
         await pilot.press("j")
         ids = await asyncio.to_thread(backend.submit, [(i / 100, 0.5) for i in range(20)], 1)
         await until(pilot, lambda: all(status_of(app, str(j)) is JobStatus.RUNNING for j in ids),
@@ -473,10 +478,10 @@ async def test_keys_are_answered_while_a_batchs_records_wait_for_the_log(backend
         gate, inside = threading.Event(), threading.Event()
         get_records = backend.get_records
 
-        def held(ids):  # (a fault: the log's lock held elsewhere until the test says)
+        def held(ids, live=False):  # (a fault: the log's lock held elsewhere until told)
             inside.set()
             gate.wait(30)
-            return get_records(ids)
+            return get_records(ids, live)
 
         monkeypatch.setattr(backend, "get_records", held)
         try:

@@ -619,7 +619,7 @@ class SimulationsLog:
                 new.append(
                     LogRecord(
                         job_id=key,
-                        coords=tuple(x),
+                        coords=x.coordinates,  # (the Input's own tuple: no copy)
                         output=None,
                         status=status,
                         level=level,

@@ -114,7 +114,7 @@ _NO_ANSWER = RuntimeError("the interface's cancel_jobs gave no outcome for this 
 UNANSWERED_LIMIT = 5
 
 
-@dataclasses.dataclass(eq=False)
+@dataclasses.dataclass(eq=False, slots=True)  # (slots: one per job of a 100,000-job campaign)
 class TrackedJob:
     """What a JobManager knows about one job it monitors (see
     :meth:`JobManager.tracking`): its last known status and the counters strategies

@@ -162,6 +162,12 @@ class Input(Sequence):
             return self._coords[0]
         return self._coords
 
+    @property
+    def coordinates(self) -> tuple[float, ...]:
+        """(simjobs) The coordinates as a tuple, whatever the dimension: the input's own
+        (immutable) tuple, so a record of this input shares it rather than copying it."""
+        return self._coords
+
     def __len__(self) -> int:
         return len(self._coords)
 

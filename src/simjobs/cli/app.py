@@ -42,7 +42,9 @@ def run_app(backend, theme: Optional[str] = None, opening: str = "", peek=None) 
     callable ``backend`` returns: it is called in a thread after the first paint, and
     an error it raises is this command's error. ``peek``: see SimjobsApp."""
     from ..app.app import SimjobsApp
+    from ..app.collector import limit_malloc_arenas
 
+    limit_malloc_arenas()  # (before the app's threads start: see app.collector)
     app = SimjobsApp(backend, theme=theme, opening=opening, peek=peek)
     app.run()
     if app.startup_error is not None:

@@ -67,6 +67,25 @@ class _NewList:
 _NEW_LIST = _NewList()  # the default of LogRecord's history
 
 
+class _NoLinks(list):
+    """The empty ``resubmitted_as`` that every record never resubmitted shares: one list,
+    not one per record (100,000 of them in a campaign), and one that refuses to be
+    changed, since links are replaced by a new list, never changed in place."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args, **kwargs):
+        raise TypeError("a record's resubmitted_as is replaced by a new list, never "
+                        "changed in place")
+
+    append = extend = insert = remove = pop = clear = sort = reverse = _refuse
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
+
+
+#: The empty ``resubmitted_as`` of a record never resubmitted (see :class:`_NoLinks`).
+NO_LINKS: list[str] = _NoLinks()
+
+
 @dataclasses.dataclass(init=False)
 class LogRecord:
     """One job in the log.
@@ -129,7 +148,7 @@ class LogRecord:
         self._changed = changed
         self.reason = reason
         self.resubmit_of = resubmit_of
-        self.resubmitted_as = [] if resubmitted_as is None else resubmitted_as
+        self.resubmitted_as = NO_LINKS if resubmitted_as is None else resubmitted_as
         self._history = [] if history is _NEW_LIST else history
 
     # The fields ``history``, ``created`` and ``changed`` (in ==, repr and
@@ -379,4 +398,4 @@ def encode_links(value) -> str:
 def decode_links(text: Optional[str]) -> list[str]:
     """The list of links stored by :func:`encode_links`, or by an older simjobs as a
     single id."""
-    return text.split(";") if text else []
+    return text.split(";") if text else NO_LINKS

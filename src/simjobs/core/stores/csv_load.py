@@ -10,7 +10,7 @@ import os
 from typing import Optional
 
 from ..errors import LogFormatError, SimjobsError
-from ..records import LogRecord
+from ..records import NO_LINKS, LogRecord
 from .csv_compact import LineCache
 from .csv_files import CsvPaths, close_fd, head_of, read_commit, read_fd, read_head, read_opt
 from .csv_codec import META_VERSION
@@ -184,7 +184,7 @@ def _main_records(st: Loaded, layout: MainLayout, where: str, body: str, first: 
                 (rec.created, rec.changed, rec.reason, rec.resubmit_of,
                  rec.resubmitted_as, rec.history) = fields
                 if rec.resubmitted_as is None:
-                    rec.resubmitted_as = []
+                    rec.resubmitted_as = NO_LINKS
 
 
 def _fast_records(st: Loaded, layout: MainLayout, body: str,

@@ -255,10 +255,13 @@ def test_search_texts_made_in_a_thread_are_taken_only_if_still_true():
         return sorted(r.job_id for r in model.rows.values()
                       if all(w in r.haystack for w in text.split()))
 
+    def encoded() -> tuple[JobModel, tuple]:  # (the thread's half)
+        model = JobModel(clock=lambda: NOW)
+        model.load([record(i, rng) for i in range(200)])
+        return model, model.encode_search_texts()
+
     # rows added between the thread's snapshot and the adoption
-    model = JobModel(clock=lambda: NOW)
-    model.load([record(i, rng) for i in range(200)])
-    made = model.encode_search_texts()
+    model, made = encoded()
     model.update([dataclasses.replace(record(i, rng), interface_name="late-box")
                   for i in range(200, 230)])
     model.adopt_search_texts(made)
@@ -266,9 +269,7 @@ def test_search_texts_made_in_a_thread_are_taken_only_if_still_true():
     assert filtered(model, "late-box") == reference(model, "late-box") != []
 
     # a row's interface (so its search text) changed meanwhile: not adopted
-    model = JobModel(clock=lambda: NOW)
-    model.load([record(i, rng) for i in range(200)])
-    made = model.encode_search_texts()
+    model, made = encoded()
     moved = dataclasses.replace(model.slots[5].rec, interface_name="moved-box")
     model.update([moved])
     model.adopt_search_texts(made)
@@ -276,9 +277,7 @@ def test_search_texts_made_in_a_thread_are_taken_only_if_still_true():
     assert filtered(model, "moved-box") == [moved.job_id]
 
     # the rows were replaced by a new load meanwhile: not adopted
-    model = JobModel(clock=lambda: NOW)
-    model.load([record(i, rng) for i in range(200)])
-    made = model.encode_search_texts()
+    model, made = encoded()
     model.load([dataclasses.replace(record(i, rng), interface_name="other-box")
                 for i in range(500, 520)])
     model.adopt_search_texts(made)

@@ -698,7 +698,7 @@ def test_wait_until_submitted_wakes_on_submission_not_on_next_poll(log):
         jobs = manager.submit_many([Input(1, 1), Input(2, 2)])
         assert manager.wait_until_submitted([j.id for j in jobs], timeout=10)
         assert time.monotonic() - start < 5  # not the 30 s to the next poll
-        assert all(status_of(log, j) is JobStatus.SUBMITTED for j in jobs)
+        assert all(status_of(log, j) in (JobStatus.SUBMITTED, JobStatus.RUNNING) for j in jobs)
     finally:
         manager.shutdown()
 
@@ -859,5 +859,28 @@ def test_a_running_job_the_hardware_queues_again_is_shown_queued_until_it_runs(l
         statuses = [s for s, _ in log.get_record(job.id).history]
         assert statuses[-4:] == [JobStatus.RUNNING, JobStatus.SUBMITTED, JobStatus.RUNNING,
                                  JobStatus.COMPLETED]
+    finally:
+        manager.shutdown()
+
+
+def test_a_worker_hands_its_interface_a_bounded_batch_per_cycle_and_the_rest_at_once(
+        log, monkeypatch):
+    # A 100,000-job campaign handed over in one cycle made 100,000 outcomes, changes and
+    # events at once; now at most MAX_SUBMITS_PER_CYCLE a cycle, oldest first, the next
+    # cycle straight after (no polling interval between).
+    import simjobs.core.manager as manager_module
+
+    monkeypatch.setattr(manager_module, "MAX_SUBMITS_PER_CYCLE", 5)
+    hw = FakeInterface("hpc", polls_to_complete=10**9)
+    batches: list[list] = []
+    hw.submit_jobs = lambda jobs: (batches.append([j.id for j in jobs]),
+                                   {j.id: hw.submit_job(j) for j in jobs})[1]
+    manager = JobManager(log, [hw], polling_interval=30.0)
+    try:
+        jobs = manager.submit_many([(i / 20, 0.5) for i in range(12)], level=1)
+        assert manager.wait_until_submitted([j.id for j in jobs], timeout=10)
+        assert [len(b) for b in batches] == [5, 5, 2]
+        assert [j for b in batches for j in b] == [j.id for j in jobs]  # oldest first
+        assert all(status_of(log, j) in (JobStatus.SUBMITTED, JobStatus.RUNNING) for j in jobs)
     finally:
         manager.shutdown()
